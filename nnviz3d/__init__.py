@@ -1,0 +1,16 @@
+"""nnviz3d: see a PyTorch network in 3D, live, in a browser, in VR and in glTF."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["capture_graph", "CaptureError", "__version__"]
+
+
+def __getattr__(name: str):
+    # torch is imported only when capture is first used: `import nnviz3d` stays fast.
+    if name in ("capture_graph", "CaptureError"):
+        from . import capture
+
+        return getattr(capture, name)
+    raise AttributeError(f"module 'nnviz3d' has no attribute {name!r}")
