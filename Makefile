@@ -1,17 +1,20 @@
 # Two commands do all set-up from a fresh clone:
-#   make demo   creates .venv, installs everything, runs the main job
-#   make test   the same set-up, then the whole test suite
+#   make demo   creates .venv, installs everything, builds the viewer, runs the main job
+#   make test   the same set-up (plus Debian's chromium when missing), then the whole test suite
 # Both are idempotent. Set-up installs torch==2.13.0 first so nothing pulls a CUDA build here.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+VIEWER := nnviz3d/viewer_dist/index.html
+NODE_STAMP := web/node_modules/.package-lock.json
+WEB_SOURCES := $(wildcard web/src/*) web/index.html web/vite.config.ts web/tsconfig.json
 export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench clean chromium
 
-setup: $(STAMP)
+setup: $(STAMP) $(VIEWER)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,14 +25,28 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-demo: setup
-	$(BIN)/nnviz3d inspect nnviz3d.zoo:digits_cnn
+$(NODE_STAMP): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
 
-test: setup
+$(VIEWER): $(NODE_STAMP) $(WEB_SOURCES)
+	cd web && npm run --silent build
+
+# Browser tests drive Debian's chromium; install it when missing (needs root, as CI has).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+demo: setup
+	$(BIN)/nnviz3d view nnviz3d.zoo:gpt2 --depth 3
+
+test: setup chromium
 	$(BIN)/python -m pytest
 
 bench: setup
 	$(BIN)/python bench/topology.py
+	$(BIN)/python bench/viewer.py
 
 clean:
-	rm -rf $(VENV) .cache build *.egg-info
+	rm -rf $(VENV) .cache build *.egg-info nnviz3d/viewer_dist web/node_modules

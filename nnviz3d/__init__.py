@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["capture_graph", "CaptureError", "__version__"]
+__all__ = ["capture_graph", "CaptureError", "view", "__version__"]
 
 
 def __getattr__(name: str):
@@ -13,4 +13,8 @@ def __getattr__(name: str):
         from . import capture
 
         return getattr(capture, name)
+    if name == "view":
+        from .viewer import view
+
+        return view
     raise AttributeError(f"module 'nnviz3d' has no attribute {name!r}")

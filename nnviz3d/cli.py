@@ -22,9 +22,20 @@ def main(argv: list[str] | None = None) -> int:
                    help="show modules down to this depth (default: all)")
     p.add_argument("--strategy", choices=["export", "fx", "hooks"], action="append",
                    help="capture strategy to try (repeatable; default: export, fx, hooks)")
+    v = sub.add_parser("view", help="serve a model's 3D scene to the browser",
+                       description="Capture a model and walk around it in the browser.")
+    v.add_argument("spec", metavar="SPEC", help="as for inspect")
+    v.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    v.add_argument("--port", type=int, default=None, help="port (default 8765; a port in use "
+                   "is replaced by a free one)")
+    v.add_argument("--no-browser", action="store_true", help="print the URL, open nothing")
+    v.add_argument("--depth", type=int, default=None,
+                   help="collapse groups at this depth (default: all expanded)")
     args = parser.parse_args(argv)
     if args.command == "inspect":
         return _inspect(args)
+    if args.command == "view":
+        return _view(args)
     return 2
 
 
@@ -49,6 +60,35 @@ def _inspect(args) -> int:
         from .tree_text import render_tree
 
         sys.stdout.write(render_tree(graph, args.depth))
+    return 0
+
+
+def _view(args) -> int:
+    from .capture import CaptureError, capture_graph
+    from .spec import SpecError, load_spec
+    from .viewer import view
+
+    if args.depth is not None and args.depth < 1:
+        return _fail(f"--depth must be 1 or more, got {args.depth}")
+    try:
+        model, example_inputs = load_spec(args.spec)
+        graph = capture_graph(model, example_inputs)
+    except (SpecError, CaptureError, TypeError, ValueError) as exc:
+        return _fail(str(exc))
+    try:
+        handle = view(graph=graph, depth=args.depth, host=args.host, port=args.port,
+                      open_browser=not args.no_browser)
+    except OSError as exc:
+        return _fail(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}")
+    print("nnviz3d: press Ctrl-C to stop", flush=True)
+    try:
+        import threading
+
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        handle.close()
     return 0
 
 

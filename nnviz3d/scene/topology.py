@@ -54,7 +54,9 @@ def build_topology_scene(graph: Graph, layout: Layout) -> Scene:
             meta={"module": box.path, "kind": node.kind, "depth": box.depth,
                   "total_params": node.total_params, "repeat_group": node.repeat_group},
         ))
-        label_pos = np.array([box.lo[0], box.hi[1] + LABEL_HEIGHT, box.lo[2]])
+        # top centre of the box: nested groups sharing a corner do not stack their labels
+        label_pos = np.array([(box.lo[0] + box.hi[0]) / 2, box.hi[1] + LABEL_HEIGHT,
+                              (box.lo[2] + box.hi[2]) / 2])
         scene.add(SceneNode(path=f"{sp}/label", type=LABEL, position=label_pos,
                             scale=(LABEL_HEIGHT, LABEL_HEIGHT, LABEL_HEIGHT),
                             text=_label_text(box.path, node.kind), meta={"for": sp}))

@@ -1,0 +1,63 @@
+"""Run the aiohttp app on a background thread with its own event loop (non-blocking)."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import threading
+
+from aiohttp import web
+
+DEFAULT_PORT = 8765
+
+
+class ServerThread:
+    """Starts at construction; ``url`` says where; ``close()`` stops it and joins the thread."""
+
+    def __init__(self, app: web.Application, host: str = "127.0.0.1",
+                 port: int | None = None) -> None:
+        self.app = app
+        self.host = host
+        self.requested_port = DEFAULT_PORT if port is None else port
+        self.note: str | None = None
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="nnviz3d-server",
+                                        daemon=True)
+        self._thread.start()
+        self._runner = web.AppRunner(app, access_log=None)
+        self.port = self._call(self._start())
+
+    def _call(self, coro, timeout: float = 30.0):
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    async def _start(self) -> int:
+        await self._runner.setup()
+        try:
+            site = web.TCPSite(self._runner, self.host, self.requested_port)
+            await site.start()
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE and self.requested_port != 0:
+                raise
+            site = web.TCPSite(self._runner, self.host, 0)
+            await site.start()
+            self.note = f"port {self.requested_port} is in use"
+        return site._server.sockets[0].getsockname()[1]
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/"
+
+    def run(self, coro, timeout: float = 30.0):
+        """Run a coroutine on the server's loop and wait for its result."""
+        return self._call(coro, timeout)
+
+    def close(self) -> None:
+        if not self._thread.is_alive():
+            return
+        try:
+            self._call(self._runner.cleanup(), timeout=10)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+            self._loop.close()

@@ -1,0 +1,72 @@
+"""``nnviz3d.view(model, example_inputs)``: serve a model's 3D scene; returns at once."""
+
+from __future__ import annotations
+
+import sys
+import webbrowser
+
+from .graph import Graph
+
+
+class ViewHandle:
+    """A running viewer. ``url`` to open; ``close()`` stops the server."""
+
+    def __init__(self, graph: Graph, server, state) -> None:
+        self.graph = graph
+        self.server = server
+        self.state = state
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def close(self) -> None:
+        self.server.close()
+
+    def __enter__(self) -> ViewHandle:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<nnviz3d view of {self.graph.model} at {self.url}>"
+
+    def _repr_html_(self) -> str:  # Jupyter shows a link
+        return f'<a href="{self.url}" target="_blank">nnviz3d: {self.graph.model}</a>'
+
+
+def view(model=None, example_inputs=None, *, graph: Graph | None = None, depth: int | None = None,
+         host: str = "127.0.0.1", port: int | None = None, open_browser: bool = True,
+         quiet: bool = False) -> ViewHandle:
+    """Capture ``model`` (or take a ready ``graph``) and serve its 3D scene in the background.
+
+    Prints the URL and opens a browser unless ``open_browser=False``. Works from scripts, the
+    REPL and Jupyter; ``handle.close()`` stops it. A port in use is replaced by a free one
+    (and said so).
+    """
+    from .server import SceneState, ServerThread, make_app
+
+    if graph is None:
+        if model is None:
+            raise TypeError("view() needs a model (or graph=...)")
+        from .capture import capture_graph
+
+        graph = capture_graph(model, example_inputs)
+    state = SceneState(graph, depth)
+    server = ServerThread(make_app(state), host, port)
+    handle = ViewHandle(graph, server, state)
+    if not quiet:
+        if server.note:
+            print(f"nnviz3d: {server.note}; using port {server.port} instead", file=sys.stderr)
+        print(f"nnviz3d: viewing {graph.model} at {handle.url}", flush=True)
+    if open_browser:
+        try:
+            webbrowser.open(handle.url)
+        except Exception:  # no browser on this machine: the URL was printed
+            pass
+    return handle

@@ -1,0 +1,52 @@
+"""Real Chromium (Debian's /usr/bin/chromium, headless, SwiftShader WebGL) driven by
+Playwright against the real server."""
+
+import os
+import shutil
+import tempfile
+
+import pytest
+
+from nnviz3d.server import SceneState, ServerThread, make_app, viewer_dir
+from tests.conftest import zoo_graph
+
+CHROMIUM = os.environ.get("NNVIZ3D_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
+
+
+@pytest.fixture(scope="session")
+def browser_context():
+    from playwright.sync_api import sync_playwright
+
+    assert os.path.exists(CHROMIUM), f"{CHROMIUM} missing: `make test` installs Debian's chromium"
+    assert (viewer_dir() / "index.html").exists(), "viewer not built: run `make setup`"
+    profile = tempfile.mkdtemp(prefix="nnviz3d-chromium-")
+    with sync_playwright() as p:
+        ctx = p.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, headless=True, args=ARGS,
+            viewport={"width": 1280, "height": 800}, accept_downloads=True)
+        yield ctx
+        ctx.close()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def page(browser_context):
+    page = browser_context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.errors = errors
+    yield page
+    page.close()
+
+
+def serve(name: str, depth=None):
+    state = SceneState(zoo_graph(name), depth=depth)
+    return ServerThread(make_app(state), "127.0.0.1", 0), state
+
+
+def wait_ready(page, timeout=60_000):
+    page.wait_for_function("window.nnviz3d && window.nnviz3d.ready", timeout=timeout)
+    page.evaluate("window.nnviz3d.render()")

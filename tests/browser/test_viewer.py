@@ -1,0 +1,139 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from nnviz3d.layout import layout_graph
+from tests.browser.conftest import serve, wait_ready
+from tests.conftest import zoo_graph
+
+DRAW_CALL_BOUND = 200
+
+
+@pytest.fixture(scope="module")
+def gpt2_server():
+    srv, state = serve("gpt2", depth=3)
+    yield srv
+    srv.close()
+
+
+def test_ready_with_the_graph_at_the_requested_depth(page, gpt2_server):
+    page.goto(gpt2_server.url)
+    wait_ready(page)
+    api = page.evaluate("({n: nnviz3d.nodeCount, v: nnviz3d.protocolVersion, "
+                        "d: nnviz3d.drawCalls, t: nnviz3d.triangles, m: nnviz3d.model})")
+    assert api["n"] == len(layout_graph(zoo_graph("gpt2"), depth=3).paths) == 20
+    assert api["v"] == 1 and api["m"] == "GPT2LMHeadModel"
+    assert 0 < api["d"] <= DRAW_CALL_BOUND and api["t"] > 0
+    assert page.errors == []
+
+
+def test_click_a_block_opens_its_info_panel(page, gpt2_server):
+    page.goto(gpt2_server.url)
+    wait_ready(page)
+    target = "/model/transformer/wte"
+    xy = page.evaluate(f"nnviz3d.project('{target}')")
+    page.mouse.move(xy["x"], xy["y"])
+    page.mouse.click(xy["x"], xy["y"])
+    page.wait_for_function(f"nnviz3d.selected === '{target}'")
+    panel = page.locator("#info")
+    assert panel.is_visible()
+    assert panel.locator("h2").inner_text() == "transformer.wte"
+    assert "38,597,376" in panel.locator("td[data-field='own params']").inner_text()
+    assert "Embedding" in panel.locator("td[data-field='kind']").inner_text()
+    assert "[1, 16, 768]" in panel.locator("td[data-field='output shapes']").inner_text()
+
+
+def test_screenshot_is_not_blank(page, gpt2_server):
+    page.goto(gpt2_server.url)
+    wait_ready(page)
+    png = page.locator("#scene").screenshot()
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=np.float64)
+    assert pixels.var() > 20, pixels.var()
+    assert len(np.unique(pixels)) > 30
+
+
+def test_late_second_page_shows_the_same_scene(browser_context, gpt2_server):
+    first = browser_context.new_page()
+    first.goto(gpt2_server.url)
+    wait_ready(first)
+    second = browser_context.new_page()
+    second.goto(gpt2_server.url)
+    wait_ready(second)
+    assert first.evaluate("nnviz3d.paths()") == second.evaluate("nnviz3d.paths()")
+    first.close()
+    second.close()
+
+
+def test_wrong_protocol_version_shows_the_error(page, gpt2_server):
+    page.goto(gpt2_server.url + "?protocol=99")
+    page.wait_for_function("nnviz3d.error !== null")
+    overlay = page.locator("#overlay")
+    assert overlay.is_visible()
+    assert "protocol 99" in overlay.inner_text() and "reload the page" in overlay.inner_text()
+    assert page.evaluate("nnviz3d.ready") is False
+
+
+def test_expand_collapse_search_and_camera_url(page, gpt2_server):
+    page.goto(gpt2_server.url)
+    wait_ready(page)
+    before = page.evaluate("nnviz3d.nodeCount")
+    page.fill("#search", "transformer.h.2")
+    page.press("#search", "Enter")
+    page.wait_for_function("nnviz3d.selected === '/model/transformer/h/2'")
+    page.click("#info button[data-act='expand']")
+    page.wait_for_function(f"nnviz3d.nodeCount > {before}")
+    assert "/model/transformer/h/2/attn" in page.evaluate("nnviz3d.paths()")
+    assert page.evaluate("nnviz3d.sceneVersion") >= 2
+    page.evaluate("nnviz3d.select('transformer.h.2.attn')")
+    page.click("#info button[data-act='collapse-parent']")
+    page.wait_for_function(f"nnviz3d.nodeCount === {before}")
+    # the camera lives in the URL: a reload restores it
+    page.wait_for_function("location.hash.includes('cam=')")
+    cam = page.evaluate("nnviz3d.camera()")
+    page.reload()
+    wait_ready(page)
+    again = page.evaluate("nnviz3d.camera()")
+    np.testing.assert_allclose(again["position"], cam["position"], atol=0.01)
+
+
+def test_png_button_downloads_a_screenshot(page, gpt2_server):
+    page.goto(gpt2_server.url)
+    wait_ready(page)
+    with page.expect_download() as info:
+        page.click("#btn-png")
+    download = info.value
+    assert download.suggested_filename == "nnviz3d-GPT2LMHeadModel.png"
+    data = open(download.path(), "rb").read()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+
+
+def test_server_gone_shows_an_overlay_and_reconnects(page):
+    srv, state = serve("digits_cnn")
+    port = srv.port
+    page.goto(srv.url)
+    wait_ready(page)
+    srv.close()
+    page.wait_for_function("!nnviz3d.ready")
+    assert "Lost the connection" in page.locator("#overlay").inner_text()
+    from nnviz3d.server import ServerThread, make_app
+
+    again = ServerThread(make_app(state), "127.0.0.1", port)
+    try:
+        page.wait_for_function("nnviz3d.ready", timeout=30_000)
+        assert not page.locator("#overlay").is_visible()
+    finally:
+        again.close()
+
+
+def test_llama_70b_fully_expanded_stays_within_the_draw_call_bound(page):
+    srv, state = serve("llama_70b_meta")
+    try:
+        page.goto(srv.url)
+        wait_ready(page, timeout=180_000)
+        n, calls = page.evaluate("[nnviz3d.nodeCount, nnviz3d.drawCalls]")
+        assert n == state.blocks > 1500
+        assert calls <= DRAW_CALL_BOUND, calls
+    finally:
+        srv.close()

@@ -1,0 +1,173 @@
+"""The real aiohttp server on a loopback port, spoken to by real websocket clients."""
+
+import asyncio
+import concurrent.futures
+import json
+
+import aiohttp
+import pytest
+
+from nnviz3d.protocol import PROTOCOL_VERSION, decode_scene
+from nnviz3d.server import SceneState, ServerThread, make_app
+from tests.conftest import zoo_graph
+
+
+@pytest.fixture
+def server():
+    state = SceneState(zoo_graph("gpt2"), depth=3)
+    srv = ServerThread(make_app(state), "127.0.0.1", 0)
+    yield srv
+    srv.close()
+
+
+def hello(version=PROTOCOL_VERSION):
+    return json.dumps({"type": "hello", "protocol": version, "client": "test"})
+
+
+async def join(session, url, version=PROTOCOL_VERSION, **kw):
+    ws = await session.ws_connect(url + "ws", **kw)
+    await ws.send_str(hello(version))
+    return ws
+
+
+async def receive_scene(ws):
+    welcome = json.loads((await ws.receive(timeout=10)).data)
+    info = json.loads((await ws.receive(timeout=10)).data)
+    frame = (await ws.receive(timeout=30)).data
+    return welcome, info, frame
+
+
+def run(coro):
+    """Run on a fresh thread: Playwright's sync API keeps an event loop in the main thread."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result(timeout=120)
+
+
+def test_handshake_then_whole_scene(server):
+    async def go():
+        async with aiohttp.ClientSession() as s:
+            ws = await join(s, server.url)
+            welcome, info, frame = await receive_scene(ws)
+            assert welcome == {"type": "welcome", "protocol": PROTOCOL_VERSION,
+                               "server": welcome["server"], "model": "GPT2LMHeadModel"}
+            assert info["type"] == "scene_info" and info["bytes"] == len(frame)
+            header, arrays = decode_scene(frame)
+            assert len(header["blocks"]) == info["blocks"] == 20
+            assert arrays["block_position"].shape == (20, 3)
+            await ws.close()
+    run(go())
+
+
+def test_late_joiner_and_concurrent_clients_get_the_same_scene(server):
+    async def go():
+        async with aiohttp.ClientSession() as s:
+            first = await join(s, server.url)
+            _, _, frame1 = await receive_scene(first)
+            await asyncio.sleep(0.2)
+            late = await join(s, server.url)
+            _, _, frame2 = await receive_scene(late)
+            assert frame1 == frame2
+            await first.close()
+            await late.close()
+    run(go())
+
+
+def test_expand_is_broadcast_to_every_client(server):
+    async def go():
+        async with aiohttp.ClientSession() as s:
+            a = await join(s, server.url)
+            b = await join(s, server.url)
+            await receive_scene(a)
+            await receive_scene(b)
+            await a.send_str(json.dumps({"type": "expand", "path": "transformer.h.3"}))
+            for ws in (a, b):
+                info = json.loads((await ws.receive(timeout=10)).data)
+                header, _ = decode_scene((await ws.receive(timeout=30)).data)
+                assert info["version"] == header["version"] == 2
+                paths = {blk["path"] for blk in header["blocks"]}
+                assert "/model/transformer/h/3/attn" in paths
+            await a.send_str(json.dumps({"type": "collapse", "path": "transformer.h.3"}))
+            json.loads((await a.receive(timeout=10)).data)
+            header, _ = decode_scene((await a.receive(timeout=30)).data)
+            assert "/model/transformer/h/3" in {blk["path"] for blk in header["blocks"]}
+            await a.close()
+            await b.close()
+    run(go())
+
+
+def test_wrong_protocol_version_gets_a_clear_fatal_error(server):
+    async def go():
+        async with aiohttp.ClientSession() as s:
+            ws = await join(s, server.url, version=PROTOCOL_VERSION + 41)
+            msg = json.loads((await ws.receive(timeout=10)).data)
+            assert msg["type"] == "error" and msg["code"] == "protocol_mismatch"
+            assert msg["fatal"] and f"protocol {PROTOCOL_VERSION + 41}" in msg["message"]
+            closing = await ws.receive(timeout=10)
+            assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+    run(go())
+
+
+def test_unknown_client_that_does_not_say_hello_is_refused(server):
+    async def go():
+        async with aiohttp.ClientSession() as s:
+            ws = await s.ws_connect(server.url + "ws")
+            await ws.send_str(json.dumps({"type": "expand", "path": "x"}))
+            msg = json.loads((await ws.receive(timeout=10)).data)
+            assert msg["code"] == "bad_handshake" and msg["fatal"]
+    run(go())
+
+
+def test_bad_messages_get_error_replies_and_the_session_survives(server):
+    async def go():
+        async with aiohttp.ClientSession() as s:
+            ws = await join(s, server.url)
+            await receive_scene(ws)
+            for bad, code in [("nonsense", "bad_message"),
+                              (json.dumps({"type": "expand", "path": "no.such"}), "not_found"),
+                              (json.dumps({"type": "expand", "path": "transformer.h.0.ln_1"}),
+                               "not_found")]:
+                await ws.send_str(bad)
+                msg = json.loads((await ws.receive(timeout=10)).data)
+                assert msg["type"] == "error" and msg["code"] == code and not msg["fatal"]
+            await ws.send_bytes(b"\x00\x01")
+            msg = json.loads((await ws.receive(timeout=10)).data)
+            assert msg["code"] == "bad_message"
+            await ws.close()
+    run(go())
+
+
+def test_no_permessage_deflate_even_when_the_client_offers_it(server):
+    async def go():
+        async with aiohttp.ClientSession() as s:
+            ws = await s.ws_connect(server.url + "ws", compress=15)
+            assert ws.compress == 0
+            await ws.close()
+    run(go())
+
+
+def test_serves_the_built_viewer(server):
+    async def go():
+        async with aiohttp.ClientSession() as s:
+            async with s.get(server.url) as r:
+                assert r.status == 200 and "text/html" in r.headers["Content-Type"]
+                page = await r.text()
+            assert '<canvas id="scene">' in page
+            script = page.split('src="./assets/')[1].split('"')[0]
+            async with s.get(server.url + "assets/" + script) as r:
+                assert r.status == 200 and "javascript" in r.headers["Content-Type"]
+            async with s.get(server.url + "assets/../../graph.py") as r:
+                assert r.status in (403, 404)
+    run(go())
+
+
+def test_port_in_use_picks_another_and_says_so():
+    state = SceneState(zoo_graph("digits_cnn"))
+    first = ServerThread(make_app(state), "127.0.0.1", 0)
+    try:
+        second = ServerThread(make_app(state), "127.0.0.1", first.port)
+        try:
+            assert second.port != first.port and "in use" in second.note
+        finally:
+            second.close()
+    finally:
+        first.close()

@@ -1,0 +1,80 @@
+// The websocket session: handshake, scene frames, automatic reconnection.
+import { decodeFrame, type Frame } from "./codec";
+import {
+  PROTOCOL_VERSION, type ClientMessage, type ErrorMessage, type SceneInfo, type ServerMessage,
+  type Welcome,
+} from "./protocol.gen";
+
+export interface ConnectionEvents {
+  welcome(msg: Welcome): void;
+  sceneInfo(msg: SceneInfo): void;
+  scene(frame: Frame): void;
+  error(msg: ErrorMessage): void;
+  status(state: "connecting" | "open" | "closed", retryInSeconds?: number): void;
+}
+
+export class Connection {
+  private ws: WebSocket | null = null;
+  private retries = 0;
+  private fatal = false;
+  private closedByUs = false;
+  readonly protocol: number;
+
+  constructor(private url: string, private events: ConnectionEvents, protocol?: number) {
+    this.protocol = protocol ?? PROTOCOL_VERSION;
+  }
+
+  connect(): void {
+    this.events.status("connecting");
+    const ws = new WebSocket(this.url);
+    ws.binaryType = "arraybuffer";
+    this.ws = ws;
+    ws.onopen = () => {
+      this.retries = 0;
+      this.events.status("open");
+      ws.send(JSON.stringify({ type: "hello", protocol: this.protocol, client: "nnviz3d-web/0.1.0" }));
+    };
+    ws.onmessage = (ev) => {
+      if (typeof ev.data === "string") this.onText(ev.data);
+      else {
+        try {
+          this.events.scene(decodeFrame(ev.data as ArrayBuffer));
+        } catch (err) {
+          this.events.error({ type: "error", code: "bad_frame", message: String(err), fatal: false });
+        }
+      }
+    };
+    ws.onclose = () => {
+      this.ws = null;
+      if (this.fatal || this.closedByUs) {
+        this.events.status("closed");
+        return;
+      }
+      const wait = Math.min(10, 2 ** this.retries);
+      this.retries += 1;
+      this.events.status("closed", wait);
+      setTimeout(() => this.connect(), wait * 1000);
+    };
+  }
+
+  private onText(text: string): void {
+    const msg = JSON.parse(text) as ServerMessage;
+    switch (msg.type) {
+      case "welcome": this.events.welcome(msg); break;
+      case "scene_info": this.events.sceneInfo(msg); break;
+      case "error":
+        if (msg.fatal) this.fatal = true;
+        this.events.error(msg);
+        break;
+    }
+  }
+
+  send(msg: ClientMessage): void {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
+  }
+
+  close(): void {
+    this.closedByUs = true;
+    this.ws?.close();
+  }
+}

@@ -1,0 +1,253 @@
+// Three.js objects for one scene frame. Draw calls stay bounded whatever the model's size:
+// all blocks are one InstancedMesh, all block outlines one LineSegments, all edges one
+// LineSegments, all group boxes one InstancedMesh plus one LineSegments.
+import * as THREE from "three";
+import type { Frame } from "./codec";
+
+export interface BlockInfo {
+  path: string;
+  module: string;
+  kind: string;
+  role: string;
+  collapsed: boolean;
+  params: number;
+  input_shapes: (number | string)[][];
+  output_shapes: (number | string)[][];
+  dtypes: string[];
+  shared_params: Record<string, string>;
+  repeat_group: string | null;
+  [key: string]: unknown;
+}
+
+export interface GroupInfo {
+  path: string;
+  module: string;
+  kind: string;
+  depth: number;
+  total_params: number;
+  [key: string]: unknown;
+}
+
+export interface Pick { kind: "block" | "group"; index: number; }
+
+const HIGHLIGHT = new THREE.Color(1, 1, 1);
+const ARC_SAMPLES = 12;
+
+export class SceneView {
+  readonly root = new THREE.Group();
+  blocks: BlockInfo[] = [];
+  groups: GroupInfo[] = [];
+  labels: { path: string; text: string; for: string }[] = [];
+  meta: Record<string, any> = {};
+  labelPositions: Float32Array = new Float32Array(0);
+  labelSizes: Float32Array = new Float32Array(0);
+  blockPositions: Float32Array = new Float32Array(0);
+  blockScales: Float32Array = new Float32Array(0);
+  groupPositions: Float32Array = new Float32Array(0);
+  groupScales: Float32Array = new Float32Array(0);
+  readonly pathIndex = new Map<string, Pick>();
+  private blockMesh: THREE.InstancedMesh | null = null;
+  private groupMesh: THREE.InstancedMesh | null = null;
+  private baseColors: Float32Array = new Float32Array(0);
+  private hovered = -1;
+  private selectedBlock = -1;
+  readonly selectionBox: THREE.LineSegments;
+
+  constructor() {
+    const geo = new THREE.EdgesGeometry(new THREE.BoxGeometry(1, 1, 1));
+    this.selectionBox = new THREE.LineSegments(geo, new THREE.LineBasicMaterial({ color: 0xffffff }));
+    this.selectionBox.visible = false;
+    this.selectionBox.name = "selection";
+  }
+
+  load(frame: Frame): void {
+    this.dispose();
+    const h = frame.header;
+    const a = frame.arrays;
+    this.meta = h.meta ?? {};
+    this.blocks = h.blocks;
+    this.groups = h.groups;
+    this.labels = h.labels;
+    this.blockPositions = a.block_position.data as Float32Array;
+    this.blockScales = a.block_scale.data as Float32Array;
+    this.groupPositions = a.group_position.data as Float32Array;
+    this.groupScales = a.group_scale.data as Float32Array;
+    this.labelPositions = a.label_position.data as Float32Array;
+    this.labelSizes = a.label_size.data as Float32Array;
+    this.pathIndex.clear();
+    this.blocks.forEach((b, i) => this.pathIndex.set(b.path, { kind: "block", index: i }));
+    this.groups.forEach((g, i) => this.pathIndex.set(g.path, { kind: "group", index: i }));
+
+    this.blockMesh = this.buildBoxes(this.blockPositions, this.blockScales,
+      a.block_color.data as Uint8Array, new THREE.MeshStandardMaterial({ roughness: 0.6, metalness: 0.05 }));
+    this.blockMesh.name = "blocks";
+    this.baseColors = new Float32Array(this.blocks.length * 3);
+    for (let i = 0; i < this.blocks.length * 3; i++) this.baseColors[i] = (a.block_color.data[i] as number) / 255;
+    this.root.add(this.blockMesh);
+    this.root.add(this.buildOutlines(this.blockPositions, this.blockScales, 0x0b0d12, "block-outlines"));
+
+    if (this.groups.length) {
+      const mat = new THREE.MeshBasicMaterial({ transparent: true, opacity: 0.07, depthWrite: false,
+        side: THREE.DoubleSide });
+      this.groupMesh = this.buildBoxes(this.groupPositions, this.groupScales, a.group_color.data as Uint8Array, mat);
+      this.groupMesh.name = "groups";
+      this.groupMesh.renderOrder = 2;
+      this.root.add(this.groupMesh);
+      this.root.add(this.buildOutlines(this.groupPositions, this.groupScales, 0x8a90a8, "group-outlines"));
+    }
+    this.root.add(this.buildEdges(a.edge_offsets.data as Uint32Array, a.edge_points.data as Float32Array,
+      a.edge_color.data as Uint8Array));
+    this.root.add(this.selectionBox);
+    this.hovered = -1;
+    this.selectedBlock = -1;
+  }
+
+  private buildBoxes(pos: Float32Array, scale: Float32Array, colors: Uint8Array,
+    material: THREE.Material): THREE.InstancedMesh {
+    const n = pos.length / 3;
+    const mesh = new THREE.InstancedMesh(new THREE.BoxGeometry(1, 1, 1), material, Math.max(n, 1));
+    mesh.count = n;
+    const m = new THREE.Matrix4();
+    const c = new THREE.Color();
+    for (let i = 0; i < n; i++) {
+      m.makeScale(scale[3 * i], scale[3 * i + 1], scale[3 * i + 2]);
+      m.setPosition(pos[3 * i], pos[3 * i + 1], pos[3 * i + 2]);
+      mesh.setMatrixAt(i, m);
+      c.setRGB(colors[3 * i] / 255, colors[3 * i + 1] / 255, colors[3 * i + 2] / 255, THREE.SRGBColorSpace);
+      mesh.setColorAt(i, c);
+    }
+    mesh.instanceMatrix.needsUpdate = true;
+    if (mesh.instanceColor) mesh.instanceColor.needsUpdate = true;
+    mesh.computeBoundingSphere();
+    mesh.computeBoundingBox();
+    return mesh;
+  }
+
+  private buildOutlines(pos: Float32Array, scale: Float32Array, color: number, name: string): THREE.LineSegments {
+    const n = pos.length / 3;
+    const corners = new THREE.EdgesGeometry(new THREE.BoxGeometry(1, 1, 1)).getAttribute("position").array as Float32Array;
+    const out = new Float32Array(n * corners.length);
+    for (let i = 0; i < n; i++) {
+      for (let k = 0; k < corners.length; k += 3) {
+        const o = i * corners.length + k;
+        out[o] = pos[3 * i] + corners[k] * scale[3 * i];
+        out[o + 1] = pos[3 * i + 1] + corners[k + 1] * scale[3 * i + 1];
+        out[o + 2] = pos[3 * i + 2] + corners[k + 2] * scale[3 * i + 2];
+      }
+    }
+    const geo = new THREE.BufferGeometry();
+    geo.setAttribute("position", new THREE.BufferAttribute(out, 3));
+    const lines = new THREE.LineSegments(geo, new THREE.LineBasicMaterial({ color, transparent: true, opacity: 0.6 }));
+    lines.name = name;
+    return lines;
+  }
+
+  private buildEdges(offsets: Uint32Array, points: Float32Array, colors: Uint8Array): THREE.LineSegments {
+    const segs: number[] = [];
+    const cols: number[] = [];
+    const c = new THREE.Color();
+    const nEdges = offsets.length - 1;
+    for (let e = 0; e < nEdges; e++) {
+      const start = offsets[e], end = offsets[e + 1];
+      const pts: THREE.Vector3[] = [];
+      for (let p = start; p < end; p++) pts.push(new THREE.Vector3(points[3 * p], points[3 * p + 1], points[3 * p + 2]));
+      const line = pts.length > 2
+        ? new THREE.CatmullRomCurve3(pts, false, "centripetal").getPoints(ARC_SAMPLES * (pts.length - 1))
+        : pts;
+      c.setRGB(colors[3 * e] / 255, colors[3 * e + 1] / 255, colors[3 * e + 2] / 255, THREE.SRGBColorSpace);
+      for (let i = 0; i + 1 < line.length; i++) {
+        segs.push(line[i].x, line[i].y, line[i].z, line[i + 1].x, line[i + 1].y, line[i + 1].z);
+        cols.push(c.r, c.g, c.b, c.r, c.g, c.b);
+      }
+    }
+    const geo = new THREE.BufferGeometry();
+    geo.setAttribute("position", new THREE.Float32BufferAttribute(segs, 3));
+    geo.setAttribute("color", new THREE.Float32BufferAttribute(cols, 3));
+    const lines = new THREE.LineSegments(geo, new THREE.LineBasicMaterial({ vertexColors: true }));
+    lines.name = "edges";
+    return lines;
+  }
+
+  pick(raycaster: THREE.Raycaster): Pick | null {
+    if (this.blockMesh) {
+      const hit = raycaster.intersectObject(this.blockMesh, false)[0];
+      if (hit && hit.instanceId !== undefined) return { kind: "block", index: hit.instanceId };
+    }
+    if (this.groupMesh) {
+      // the innermost (smallest) group box that the ray enters
+      const hits = raycaster.intersectObject(this.groupMesh, false);
+      let best: Pick | null = null;
+      let bestVolume = Infinity;
+      for (const h of hits) {
+        if (h.instanceId === undefined) continue;
+        const s = this.groupScales;
+        const v = s[3 * h.instanceId] * s[3 * h.instanceId + 1] * s[3 * h.instanceId + 2];
+        if (v < bestVolume) { bestVolume = v; best = { kind: "group", index: h.instanceId }; }
+      }
+      return best;
+    }
+    return null;
+  }
+
+  setHover(index: number): boolean {
+    if (index === this.hovered || !this.blockMesh) return false;
+    const prev = this.hovered;
+    this.hovered = index;
+    if (prev >= 0) this.paint(prev);
+    if (index >= 0) this.paint(index);
+    return true;
+  }
+
+  select(pick: Pick | null): void {
+    const prev = this.selectedBlock;
+    this.selectedBlock = pick?.kind === "block" ? pick.index : -1;
+    if (prev >= 0) this.paint(prev);
+    if (this.selectedBlock >= 0) this.paint(this.selectedBlock);
+    if (!pick) { this.selectionBox.visible = false; return; }
+    const [pos, scale] = pick.kind === "block" ? [this.blockPositions, this.blockScales] : [this.groupPositions, this.groupScales];
+    const i = pick.index;
+    this.selectionBox.position.set(pos[3 * i], pos[3 * i + 1], pos[3 * i + 2]);
+    this.selectionBox.scale.set(scale[3 * i] * 1.04 + 0.02, scale[3 * i + 1] * 1.04 + 0.02, scale[3 * i + 2] * 1.04 + 0.02);
+    this.selectionBox.visible = true;
+  }
+
+  private paint(i: number): void {
+    if (!this.blockMesh) return;
+    const c = new THREE.Color(this.baseColors[3 * i], this.baseColors[3 * i + 1], this.baseColors[3 * i + 2]);
+    c.convertSRGBToLinear();
+    if (i === this.hovered || i === this.selectedBlock) c.lerp(HIGHLIGHT, i === this.hovered ? 0.45 : 0.3);
+    this.blockMesh.setColorAt(i, c);
+    this.blockMesh.instanceColor!.needsUpdate = true;
+  }
+
+  boxOf(pick: Pick): THREE.Box3 {
+    const [pos, scale] = pick.kind === "block" ? [this.blockPositions, this.blockScales] : [this.groupPositions, this.groupScales];
+    const i = pick.index;
+    const c = new THREE.Vector3(pos[3 * i], pos[3 * i + 1], pos[3 * i + 2]);
+    const s = new THREE.Vector3(scale[3 * i], scale[3 * i + 1], scale[3 * i + 2]);
+    return new THREE.Box3().setFromCenterAndSize(c, s);
+  }
+
+  bounds(): THREE.Box3 {
+    const box = new THREE.Box3();
+    const p = this.blockPositions, s = this.blockScales;
+    for (let i = 0; i < p.length / 3; i++) {
+      box.expandByPoint(new THREE.Vector3(p[3 * i] - s[3 * i] / 2, p[3 * i + 1] - s[3 * i + 1] / 2, p[3 * i + 2] - s[3 * i + 2] / 2));
+      box.expandByPoint(new THREE.Vector3(p[3 * i] + s[3 * i] / 2, p[3 * i + 1] + s[3 * i + 1] / 2, p[3 * i + 2] + s[3 * i + 2] / 2));
+    }
+    if (box.isEmpty()) box.setFromCenterAndSize(new THREE.Vector3(), new THREE.Vector3(1, 1, 1));
+    return box;
+  }
+
+  dispose(): void {
+    for (const child of [...this.root.children]) {
+      this.root.remove(child);
+      if (child === this.selectionBox) continue;
+      const obj = child as THREE.Mesh;
+      obj.geometry?.dispose();
+      (obj.material as THREE.Material | undefined)?.dispose?.();
+    }
+    this.blockMesh = null;
+    this.groupMesh = null;
+  }
+}

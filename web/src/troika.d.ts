@@ -1,0 +1,16 @@
+// The subset of troika-three-text's API the viewer uses (its package ships no resolvable types).
+declare module "troika-three-text" {
+  import { Mesh } from "three";
+  export class Text extends Mesh {
+    text: string;
+    font: string | null;
+    fontSize: number;
+    anchorX: number | "left" | "center" | "right";
+    anchorY: number | "top" | "middle" | "bottom";
+    color: number | string;
+    outlineWidth: number | string;
+    outlineColor: number | string;
+    sync(callback?: () => void): void;
+    dispose(): void;
+  }
+}

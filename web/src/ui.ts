@@ -1,0 +1,111 @@
+// The HTML around the canvas: info panel, legend, search, toolbar, loading and error overlays.
+import type { BlockInfo, GroupInfo } from "./sceneView";
+
+export function $(id: string): HTMLElement {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`missing element #${id}`);
+  return el;
+}
+
+function esc(s: unknown): string {
+  return String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+export function formatCount(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)}B`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}K`;
+  return String(n);
+}
+
+function shapes(list: (number | string)[][] | undefined): string {
+  if (!list || !list.length) return "–";
+  return list.map((s) => (s ? `[${s.join(", ")}]` : "?")).join(", ");
+}
+
+export interface PanelActions {
+  expand(path: string): void;
+  collapse(path: string): void;
+  frame(): void;
+}
+
+export function showBlockPanel(b: BlockInfo, parentGroup: string | null, actions: PanelActions): void {
+  const rows: [string, string][] = [
+    ["path", b.module || "(model)"],
+    ["kind", b.kind],
+    ["role", b.role + (b.collapsed ? " (collapsed group)" : "")],
+    ["input shapes", shapes(b.input_shapes)],
+    ["output shapes", shapes(b.output_shapes)],
+    ["dtype", (b.dtypes ?? []).join(", ") || "–"],
+    [b.collapsed ? "total params" : "own params", `${formatCount(b.params)} (${b.params.toLocaleString("en")})`],
+    ["trainable", String(b.trainable ?? "–")],
+  ];
+  if (b.shared_params && Object.keys(b.shared_params).length) {
+    rows.push(["tied", Object.entries(b.shared_params).map(([k, v]) => `${k} = ${v}`).join("; ")]);
+  }
+  if (b.repeat_group) rows.push(["repeat", b.repeat_group]);
+  const buttons = [`<button data-act="frame">Frame</button>`];
+  if (b.collapsed) buttons.push(`<button data-act="expand">Expand</button>`);
+  if (parentGroup) buttons.push(`<button data-act="collapse-parent">Collapse ${esc(parentGroup.split(".").pop())}</button>`);
+  render(b.module, rows, buttons, (act) => {
+    if (act === "expand") actions.expand(b.module);
+    if (act === "collapse-parent" && parentGroup) actions.collapse(parentGroup);
+    if (act === "frame") actions.frame();
+  });
+}
+
+export function showGroupPanel(g: GroupInfo, actions: PanelActions): void {
+  const rows: [string, string][] = [
+    ["path", g.module],
+    ["kind", g.kind],
+    ["role", "group (expanded)"],
+    ["total params", `${formatCount(g.total_params)} (${g.total_params.toLocaleString("en")})`],
+    ["depth", String(g.depth)],
+  ];
+  if (g.repeat_group) rows.push(["repeat", String(g.repeat_group)]);
+  render(g.module, rows, [`<button data-act="frame">Frame</button>`, `<button data-act="collapse">Collapse</button>`],
+    (act) => {
+      if (act === "collapse") actions.collapse(g.module);
+      if (act === "frame") actions.frame();
+    });
+}
+
+function render(title: string, rows: [string, string][], buttons: string[], onAct: (act: string) => void): void {
+  const panel = $("info");
+  panel.innerHTML = `<h2>${esc(title || "(model)")}</h2><table>${rows
+    .map(([k, v]) => `<tr><th>${esc(k)}</th><td data-field="${esc(k)}">${esc(v)}</td></tr>`)
+    .join("")}</table><div class="actions">${buttons.join("")}</div>`;
+  panel.dataset.path = title;
+  panel.hidden = false;
+  panel.querySelectorAll("button").forEach((btn) =>
+    btn.addEventListener("click", () => onAct((btn as HTMLElement).dataset.act!)));
+}
+
+export function hidePanel(): void {
+  const panel = $("info");
+  panel.hidden = true;
+  panel.dataset.path = "";
+}
+
+export function renderLegend(meta: Record<string, any>): void {
+  const colors: Record<string, [number, number, number]> = meta?.legend?.colors ?? {};
+  const sizing: Record<string, string> = meta?.layout?.sizing ?? {};
+  const swatch = (rgb: number[]) => `rgb(${rgb.map((c) => Math.round(c * 255)).join(",")})`;
+  const sizeHelp = [sizing.footprint, sizing.thickness, sizing.units].filter(Boolean).join("; ");
+  $("legend").innerHTML = `<ul>${Object.entries(colors)
+    .map(([name, rgb]) => `<li><span class="sw" style="background:${swatch(rgb)}"></span>${esc(name)}</li>`)
+    .join("")}<li><span class="sw line" style="background:#bfc7d9"></span>data edge</li>
+    <li><span class="sw line" style="background:#f28c40"></span>skip edge</li></ul>
+    <p title="${esc(sizeHelp)}">size: side = ${esc(sizing.side ?? "")} · ${esc(sizeHelp)}</p>`;
+}
+
+export function setOverlay(kind: "loading" | "error" | null, text = ""): void {
+  const el = $("overlay");
+  el.className = kind ?? "";
+  el.hidden = kind === null;
+  el.textContent = text;
+}
+
+export function setStatus(text: string): void {
+  $("status").textContent = text;
+}
