@@ -39,7 +39,7 @@ chromium:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 demo: setup
-	$(BIN)/nnviz3d view nnviz3d.zoo:gpt2 --depth 3
+	$(BIN)/nnviz3d demo
 
 test: setup chromium
 	$(BIN)/python -m pytest

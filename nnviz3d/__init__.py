@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["capture_graph", "CaptureError", "view", "__version__"]
+__all__ = ["capture_graph", "CaptureError", "view", "watch", "__version__"]
 
 
 def __getattr__(name: str):
@@ -13,6 +13,10 @@ def __getattr__(name: str):
         from . import capture
 
         return getattr(capture, name)
+    if name == "watch":
+        from .live import watch
+
+        return watch
     if name == "view":
         from .viewer import view
 

@@ -31,7 +31,33 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--no-browser", action="store_true", help="print the URL, open nothing")
     v.add_argument("--depth", type=int, default=None,
                    help="collapse groups at this depth (default: all expanded)")
+    d = sub.add_parser("demo", help="train a small CNN on real digits with the viewer open",
+                       description="Train the digits CNN on scikit-learn's bundled digits data "
+                                   "set and watch it learn in 3D.")
+    d.add_argument("--steps", type=int, default=None, help="training steps (default: 8 epochs)")
+    d.add_argument("--no-browser", action="store_true",
+                   help="open no browser and exit when training ends (headless)")
+    d.add_argument("--port", type=int, default=None)
+    d.add_argument("--every", type=int, default=1,
+                   help="probe every N steps (default 1; 0 adapts to a 5%% budget)")
+    d.add_argument("--record", default=None, help="run file (default runs/DigitsCNN-TIME.nnv3d)")
+    d.add_argument("--delay", type=float, default=None,
+                   help="seconds to sleep after each step (default 0.05 with a browser, "
+                        "0 headless), so people can watch it learn")
+    r = sub.add_parser("replay", help="explore a recorded run, or summarise it",
+                       description="Serve a recorded run (.nnv3d) to the viewer, scrubbable.")
+    r.add_argument("run", metavar="RUN", help="a .nnv3d file written by watch/demo")
+    r.add_argument("--summary", action="store_true", help="print a summary instead of serving")
+    r.add_argument("--json", action="store_true", help="with --summary: one JSON document")
+    r.add_argument("--host", default="127.0.0.1")
+    r.add_argument("--port", type=int, default=None)
+    r.add_argument("--no-browser", action="store_true")
+    r.add_argument("--depth", type=int, default=None)
     args = parser.parse_args(argv)
+    if args.command == "demo":
+        return _demo(args)
+    if args.command == "replay":
+        return _replay(args)
     if args.command == "inspect":
         return _inspect(args)
     if args.command == "view":
@@ -80,10 +106,54 @@ def _view(args) -> int:
                       open_browser=not args.no_browser)
     except OSError as exc:
         return _fail(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}")
+    return serve_until_interrupted(handle)
+
+
+def _demo(args) -> int:
+    from .demo import run_demo
+
+    if args.steps is not None and args.steps < 1:
+        return _fail(f"--steps must be 1 or more, got {args.steps}")
+    try:
+        delay = args.delay if args.delay is not None else (0.0 if args.no_browser else 0.05)
+        run_demo(steps=args.steps, open_browser=not args.no_browser, port=args.port,
+                 record=args.record or True, keep_serving=not args.no_browser,
+                 every=args.every or None, step_delay=delay)
+    except (FileExistsError, ValueError) as exc:
+        return _fail(str(exc))
+    return 0
+
+
+def _replay(args) -> int:
+    from .record import RunFileError, RunReader
+
+    try:
+        reader = RunReader(args.run)
+        summary = reader.summary()
+    except RunFileError as exc:
+        return _fail(str(exc))
+    if args.summary:
+        if args.json:
+            json.dump(summary, sys.stdout)
+            sys.stdout.write("\n")
+        else:
+            print(f"{args.run}: {summary['model']}, {summary['frames']} frames over "
+                  f"{summary['steps']} steps ({summary['first_step']}..{summary['last_step']}), "
+                  f"{summary['bytes']:,} bytes, format {summary['format_version']}")
+        return 0
+    from .replay import serve_replay
+
+    handle = serve_replay(reader, depth=args.depth, host=args.host, port=args.port,
+                          open_browser=not args.no_browser)
+    return serve_until_interrupted(handle)
+
+
+def serve_until_interrupted(handle) -> int:
+    """Keep the process (and its server thread) alive until Ctrl-C, then close."""
+    import threading
+
     print("nnviz3d: press Ctrl-C to stop", flush=True)
     try:
-        import threading
-
         threading.Event().wait()
     except KeyboardInterrupt:
         pass

@@ -42,12 +42,12 @@ class ViewHandle:
 
 def view(model=None, example_inputs=None, *, graph: Graph | None = None, depth: int | None = None,
          host: str = "127.0.0.1", port: int | None = None, open_browser: bool = True,
-         quiet: bool = False) -> ViewHandle:
+         quiet: bool = False, feed=None) -> ViewHandle:
     """Capture ``model`` (or take a ready ``graph``) and serve its 3D scene in the background.
 
     Prints the URL and opens a browser unless ``open_browser=False``. Works from scripts, the
     REPL and Jupyter; ``handle.close()`` stops it. A port in use is replaced by a free one
-    (and said so).
+    (and said so). ``feed`` (a :class:`~nnviz3d.server.LiveFeed`) streams training data.
     """
     from .server import SceneState, ServerThread, make_app
 
@@ -58,7 +58,7 @@ def view(model=None, example_inputs=None, *, graph: Graph | None = None, depth: 
 
         graph = capture_graph(model, example_inputs)
     state = SceneState(graph, depth)
-    server = ServerThread(make_app(state), host, port)
+    server = ServerThread(make_app(state, feed), host, port)
     handle = ViewHandle(graph, server, state)
     if not quiet:
         if server.note:

@@ -41,6 +41,13 @@ def generate() -> str:
         f"export const ALIGN = {ALIGN};",
         "export const DTYPE_CODES = [" + ", ".join(f'"{k}"' for k in DTYPES) + "] as const;",
         "export type DtypeCode = (typeof DTYPE_CODES)[number];",
+        f'export const PROBE = "{messages.PROBE}";',
+        f'export const SCALARS = "{messages.SCALARS}";',
+        "export const STAT_NAMES = [" + ", ".join(f'"{n}"' for n in messages.STAT_NAMES)
+        + "] as const;",
+        f"export const HIST_BINS = {messages.HIST_BINS};",
+        "export const PROBE_KINDS = [" + ", ".join(f'"{n}"' for n in messages.PROBE_KINDS)
+        + "] as const;",
         "",
     ]
     for cls in messages.ALL_MESSAGES:

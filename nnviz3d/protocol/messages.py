@@ -88,6 +88,50 @@ class Collapse:
     type: str = "collapse"
 
 
-CLIENT_MESSAGES = {m.type: m for m in (Hello, Expand, Collapse)}
-SERVER_MESSAGES = {m.type: m for m in (Welcome, ErrorMessage, SceneInfo)}
-ALL_MESSAGES = (Hello, Welcome, ErrorMessage, SceneInfo, Expand, Collapse)
+@dataclass
+class Timeline:
+    """Server -> client: which steps exist (sent when new steps arrive, at most a few per s)."""
+
+    first_step: int
+    """First recorded step (-1 when none yet)."""
+    last_step: int
+    """Newest recorded step (-1 when none yet)."""
+    frames: int
+    """Probe frames recorded so far."""
+    live: bool
+    """True while a training run is feeding this server; False for a finished run/replay."""
+    type: str = "timeline"
+
+
+@dataclass
+class Seek:
+    """Client -> server: show the state at ``step``; the server answers with the newest
+    probe frame of each kind (weights, gradients, activations) at or before it."""
+
+    step: int
+    """Training step to show."""
+    type: str = "seek"
+
+
+@dataclass
+class Follow:
+    """Client -> server: follow the newest step again (live mode)."""
+
+    type: str = "follow"
+
+
+CLIENT_MESSAGES = {m.type: m for m in (Hello, Expand, Collapse, Seek, Follow)}
+SERVER_MESSAGES = {m.type: m for m in (Welcome, ErrorMessage, SceneInfo, Timeline)}
+ALL_MESSAGES = (Hello, Welcome, ErrorMessage, SceneInfo, Timeline, Expand, Collapse, Seek,
+                Follow)
+
+PROBE = "probe"
+"""Binary frame type of one step's probe results (see nnviz3d/capture/probes.py)."""
+SCALARS = "scalars"
+"""Binary frame type of the loss/metrics history (see nnviz3d/protocol/probe_frame.py)."""
+STAT_NAMES = ("mean", "std", "min", "max", "norm", "zero_frac", "nan", "inf")
+"""Columns of every ``*_stats`` array in a probe frame."""
+HIST_BINS = 64
+"""Bins of every ``*_hist`` array in a probe frame (over that row's finite min..max)."""
+PROBE_KINDS = ("weight", "grad", "act")
+"""What a probe frame can carry: parameters, their gradients, module outputs."""

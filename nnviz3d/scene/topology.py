@@ -36,6 +36,8 @@ def build_topology_scene(graph: Graph, layout: Layout) -> Scene:
             meta={
                 "module": path, "kind": node.kind, "role": node.role,
                 "collapsed": is_collapsed, "params": params,
+                "trainable_params": (node.total_trainable_params if is_collapsed
+                                     else node.trainable_params),
                 "output_shapes": node.output_shapes, "input_shapes": node.input_shapes,
                 "dtypes": node.output_dtypes, "layer": int(layout.layers[i]),
                 "shared_params": node.shared_params, "repeat_group": node.repeat_group,

@@ -12,12 +12,16 @@ from aiohttp import WSMsgType, web
 from .. import __version__
 from ..protocol import PROTOCOL_VERSION, ErrorMessage, Hello, SceneInfo, Welcome
 from ..protocol.validate import MAX_CLIENT_MESSAGE, parse_client_message, to_json
+from .client_session import ClientSession
+from .live_feed import LiveFeed
 from .scene_state import SceneState
 
 log = logging.getLogger("nnviz3d.server")
 HANDSHAKE_TIMEOUT = 10.0
 STATE = web.AppKey("state", SceneState)
 CLIENTS = web.AppKey("clients", set)
+FEED = web.AppKey("feed", LiveFeed)
+FLUSHER = web.AppKey("flusher", asyncio.Task)
 
 
 def viewer_dir() -> Path:
@@ -25,10 +29,12 @@ def viewer_dir() -> Path:
     return Path(str(resources.files("nnviz3d") / "viewer_dist"))
 
 
-def make_app(state: SceneState) -> web.Application:
+def make_app(state: SceneState, feed: LiveFeed | None = None) -> web.Application:
     app = web.Application()
     app[STATE] = state
     app[CLIENTS] = set()
+    app[FEED] = feed or LiveFeed()
+    app.on_startup.append(_start_flusher)
     app.router.add_get("/", index)
     app.router.add_get("/ws", websocket)
     assets = viewer_dir() / "assets"
@@ -76,50 +82,58 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         return ws
     await ws.send_str(to_json(Welcome(PROTOCOL_VERSION, f"nnviz3d/{__version__}",
                                       state.graph.model)))
-    await _send_scene(ws, state)
+    session = ClientSession(ws)
+    _post_scene(session, state)
     clients: set = request.app[CLIENTS]
-    clients.add(ws)
+    feed: LiveFeed = request.app[FEED]
+    clients.add(session)
+    feed.join(session)
     try:
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
-                await ws.send_str(to_json(ErrorMessage(
+                session.post("error", to_json(ErrorMessage(
                     "bad_message", "clients send JSON text messages only")))
                 continue
-            await _handle(request.app, ws, parse_client_message(msg.data))
+            await _handle(request.app, session, parse_client_message(msg.data))
     finally:
-        clients.discard(ws)
+        clients.discard(session)
+        feed.leave(session)
+        session.close()
     return ws
 
 
-async def _handle(app: web.Application, ws, message) -> None:
+async def _handle(app: web.Application, session: ClientSession, message) -> None:
     state: SceneState = app[STATE]
+    feed: LiveFeed = app[FEED]
     if isinstance(message, ErrorMessage):
-        await ws.send_str(to_json(message))
-        return
-    if message.type in ("expand", "collapse"):
+        session.post("error", to_json(message))
+    elif message.type in ("expand", "collapse"):
         op = state.expand if message.type == "expand" else state.collapse
         error = await asyncio.get_running_loop().run_in_executor(None, op, message.path)
         if error:
-            await ws.send_str(to_json(ErrorMessage("not_found", error)))
+            session.post("error", to_json(ErrorMessage("not_found", error)))
             return
-        await broadcast_scene(app)
+        broadcast_scene(app)
+    elif message.type == "seek":
+        await feed.seek(session, message.step)
+    elif message.type == "follow":
+        feed.follow(session)
     elif message.type == "hello":
-        await ws.send_str(to_json(ErrorMessage("bad_message", "already said hello")))
+        session.post("error", to_json(ErrorMessage("bad_message", "already said hello")))
 
 
-async def broadcast_scene(app: web.Application) -> None:
-    state: SceneState = app[STATE]
-    for client in list(app[CLIENTS]):
-        try:
-            await _send_scene(client, state)
-        except (ConnectionError, RuntimeError):
-            app[CLIENTS].discard(client)
+def broadcast_scene(app: web.Application) -> None:
+    for session in list(app[CLIENTS]):
+        _post_scene(session, app[STATE])
 
 
-async def _send_scene(ws, state: SceneState) -> None:
+def _post_scene(session: ClientSession, state: SceneState) -> None:
     frame = state.frame
-    await ws.send_str(to_json(SceneInfo(len(frame), state.blocks, state.version)))
-    await ws.send_bytes(frame)
+    session.post("scene", to_json(SceneInfo(len(frame), state.blocks, state.version)), frame)
+
+
+async def _start_flusher(app: web.Application) -> None:
+    app[FLUSHER] = asyncio.get_running_loop().create_task(app[FEED].flush_forever())
 
 
 async def _refuse(ws, code: str, message: str) -> None:
@@ -129,5 +143,11 @@ async def _refuse(ws, code: str, message: str) -> None:
 
 
 async def _close_clients(app: web.Application) -> None:
-    for client in list(app[CLIENTS]):
-        await client.close(code=1001, message=b"server shutting down")
+    app[FLUSHER].cancel()
+    for session in list(app[CLIENTS]):
+        session.close()
+        try:  # a stalled client may never acknowledge: do not wait for it long
+            await asyncio.wait_for(session.ws.close(code=1001, message=b"server shutting down"),
+                                   timeout=1.0)
+        except (asyncio.TimeoutError, ConnectionError, RuntimeError):
+            pass

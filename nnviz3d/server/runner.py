@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 import threading
 
 from aiohttp import web
 
 DEFAULT_PORT = 8765
+log = logging.getLogger("nnviz3d.server")
 
 
 class ServerThread:
@@ -44,6 +46,11 @@ class ServerThread:
         return site._server.sockets[0].getsockname()[1]
 
     @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The server's event loop (post work with ``loop.call_soon_threadsafe``)."""
+        return self._loop
+
+    @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}/"
@@ -57,6 +64,8 @@ class ServerThread:
             return
         try:
             self._call(self._runner.cleanup(), timeout=10)
+        except Exception as exc:  # a stalled client can hold the shutdown up: stop anyway
+            log.debug("server cleanup did not finish: %r", exc)
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)

@@ -42,6 +42,7 @@ def test_click_a_block_opens_its_info_panel(page, gpt2_server):
     assert panel.locator("h2").inner_text() == "transformer.wte"
     assert "38,597,376" in panel.locator("td[data-field='own params']").inner_text()
     assert "Embedding" in panel.locator("td[data-field='kind']").inner_text()
+    assert panel.locator("td[data-field='trainable']").inner_text() == "all"
     assert "[1, 16, 768]" in panel.locator("td[data-field='output shapes']").inner_text()
 
 

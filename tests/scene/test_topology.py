@@ -49,3 +49,18 @@ def test_colours_by_kind():
     conv = scene["/model/block/conv1"].color
     norm = scene["/model/block/bn1"].color
     assert conv != norm
+
+
+def test_block_meta_says_what_is_trainable():
+    import torch
+    from torch import nn
+
+    from nnviz3d.capture import capture_graph
+
+    model = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))
+    model[0].requires_grad_(False)
+    graph = capture_graph(model, torch.randn(1, 4))
+    scene = build_topology_scene(graph, layout_graph(graph))
+    assert scene["/model/0"].meta["trainable_params"] == 0
+    assert scene["/model/2"].meta["trainable_params"] == scene["/model/2"].meta["params"] == 10
+    assert graph.trainable_params == 10 and graph.total_params == 30

@@ -30,10 +30,23 @@ async def join(session, url, version=PROTOCOL_VERSION, **kw):
     return ws
 
 
+async def receive(ws, timeout=30):
+    """The next message that is not a timeline update."""
+    while True:
+        msg = await ws.receive(timeout=timeout)
+        if msg.type == aiohttp.WSMsgType.TEXT and json.loads(msg.data)["type"] == "timeline":
+            continue
+        return msg
+
+
+async def receive_json(ws):
+    return json.loads((await receive(ws)).data)
+
+
 async def receive_scene(ws):
-    welcome = json.loads((await ws.receive(timeout=10)).data)
-    info = json.loads((await ws.receive(timeout=10)).data)
-    frame = (await ws.receive(timeout=30)).data
+    welcome = await receive_json(ws)
+    info = await receive_json(ws)
+    frame = (await receive(ws)).data
     return welcome, info, frame
 
 
@@ -81,14 +94,14 @@ def test_expand_is_broadcast_to_every_client(server):
             await receive_scene(b)
             await a.send_str(json.dumps({"type": "expand", "path": "transformer.h.3"}))
             for ws in (a, b):
-                info = json.loads((await ws.receive(timeout=10)).data)
-                header, _ = decode_scene((await ws.receive(timeout=30)).data)
+                info = await receive_json(ws)
+                header, _ = decode_scene((await receive(ws)).data)
                 assert info["version"] == header["version"] == 2
                 paths = {blk["path"] for blk in header["blocks"]}
                 assert "/model/transformer/h/3/attn" in paths
             await a.send_str(json.dumps({"type": "collapse", "path": "transformer.h.3"}))
-            json.loads((await a.receive(timeout=10)).data)
-            header, _ = decode_scene((await a.receive(timeout=30)).data)
+            await receive_json(a)
+            header, _ = decode_scene((await receive(a)).data)
             assert "/model/transformer/h/3" in {blk["path"] for blk in header["blocks"]}
             await a.close()
             await b.close()
@@ -99,10 +112,10 @@ def test_wrong_protocol_version_gets_a_clear_fatal_error(server):
     async def go():
         async with aiohttp.ClientSession() as s:
             ws = await join(s, server.url, version=PROTOCOL_VERSION + 41)
-            msg = json.loads((await ws.receive(timeout=10)).data)
+            msg = await receive_json(ws)
             assert msg["type"] == "error" and msg["code"] == "protocol_mismatch"
             assert msg["fatal"] and f"protocol {PROTOCOL_VERSION + 41}" in msg["message"]
-            closing = await ws.receive(timeout=10)
+            closing = await receive(ws)
             assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
     run(go())
 
@@ -112,7 +125,7 @@ def test_unknown_client_that_does_not_say_hello_is_refused(server):
         async with aiohttp.ClientSession() as s:
             ws = await s.ws_connect(server.url + "ws")
             await ws.send_str(json.dumps({"type": "expand", "path": "x"}))
-            msg = json.loads((await ws.receive(timeout=10)).data)
+            msg = await receive_json(ws)
             assert msg["code"] == "bad_handshake" and msg["fatal"]
     run(go())
 
@@ -127,10 +140,10 @@ def test_bad_messages_get_error_replies_and_the_session_survives(server):
                               (json.dumps({"type": "expand", "path": "transformer.h.0.ln_1"}),
                                "not_found")]:
                 await ws.send_str(bad)
-                msg = json.loads((await ws.receive(timeout=10)).data)
+                msg = await receive_json(ws)
                 assert msg["type"] == "error" and msg["code"] == code and not msg["fatal"]
             await ws.send_bytes(b"\x00\x01")
-            msg = json.loads((await ws.receive(timeout=10)).data)
+            msg = await receive_json(ws)
             assert msg["code"] == "bad_message"
             await ws.close()
     run(go())

@@ -1,14 +1,19 @@
-// The websocket session: handshake, scene frames, automatic reconnection.
+// The websocket session: handshake, scene/probe/scalars frames, automatic reconnection.
 import { decodeFrame, type Frame } from "./codec";
 import {
-  PROTOCOL_VERSION, type ClientMessage, type ErrorMessage, type SceneInfo, type ServerMessage,
-  type Welcome,
+  PROBE, PROTOCOL_VERSION, SCALARS, type ClientMessage, type ErrorMessage, type SceneInfo,
+  type ServerMessage, type Timeline, type Welcome,
 } from "./protocol.gen";
 
 export interface ConnectionEvents {
   welcome(msg: Welcome): void;
   sceneInfo(msg: SceneInfo): void;
   scene(frame: Frame): void;
+  /** One training step's probe results (binary frame of type ``probe``). */
+  probe(frame: Frame): void;
+  /** The whole loss/metrics history (binary frame of type ``scalars``). */
+  scalars(frame: Frame): void;
+  timeline(msg: Timeline): void;
   error(msg: ErrorMessage): void;
   status(state: "connecting" | "open" | "closed", retryInSeconds?: number): void;
 }
@@ -38,7 +43,7 @@ export class Connection {
       if (typeof ev.data === "string") this.onText(ev.data);
       else {
         try {
-          this.events.scene(decodeFrame(ev.data as ArrayBuffer));
+          this.onFrame(decodeFrame(ev.data as ArrayBuffer));
         } catch (err) {
           this.events.error({ type: "error", code: "bad_frame", message: String(err), fatal: false });
         }
@@ -57,11 +62,20 @@ export class Connection {
     };
   }
 
+  private onFrame(frame: Frame): void {
+    const type = frame.header.type;
+    if (type === PROBE) this.events.probe(frame);
+    else if (type === SCALARS) this.events.scalars(frame);
+    else if (type === "scene" || type === undefined) this.events.scene(frame);
+    else throw new Error(`unknown binary frame type ${JSON.stringify(type)}`);
+  }
+
   private onText(text: string): void {
     const msg = JSON.parse(text) as ServerMessage;
     switch (msg.type) {
       case "welcome": this.events.welcome(msg); break;
       case "scene_info": this.events.sceneInfo(msg); break;
+      case "timeline": this.events.timeline(msg); break;
       case "error":
         if (msg.fatal) this.fatal = true;
         this.events.error(msg);

@@ -1,11 +1,20 @@
-// nnviz3d viewer: connects to the server, draws the scene, and exposes window.nnviz3d.
+// nnviz3d viewer: connects to the server, draws the scene and the training data on it, and
+// exposes window.nnviz3d.
 import * as THREE from "three";
+import { BlockColoring, type ColorKey, isColorKey, QUANTITIES, quantityValue } from "./colorBy";
 import { Connection } from "./connection";
 import { LabelPool } from "./labels";
-import { Navigation } from "./navigation";
+import { LossChart } from "./lossChart";
+import { isTyping, Navigation } from "./navigation";
+import { renderProbePanel } from "./probePanel";
+import { ProbeState } from "./probeState";
 import { PROTOCOL_VERSION } from "./protocol.gen";
 import { type Pick, SceneView } from "./sceneView";
-import { $, formatCount, hidePanel, renderLegend, setOverlay, setStatus, showBlockPanel, showGroupPanel } from "./ui";
+import { TimelineBar } from "./timeline";
+import {
+  $, formatCount, formatStat, hidePanel, renderColorScale, renderLegend, setOverlay, setStatus, showBlockPanel,
+  showGroupPanel,
+} from "./ui";
 
 const canvas = $("scene") as HTMLCanvasElement;
 const renderer = new THREE.WebGLRenderer({ canvas, antialias: true, preserveDrawingBuffer: true });
@@ -35,6 +44,12 @@ const view = new SceneView();
 scene.add(view.root);
 const labels = new LabelPool();
 scene.add(labels.root);
+const chart = new LossChart();
+scene.add(chart.mesh);
+const probe = new ProbeState();
+const coloring = new BlockColoring();
+let colorKey: ColorKey = "kind";
+let customColors = false;
 
 let dirty = true;
 let labelsDirty = true;
@@ -45,10 +60,16 @@ let lastError: string | null = null;
 let model = "";
 let hoveredBlock = -1;
 let haveCamera = false;
+/** The camera is still where the viewer framed it on load (not from the URL, not moved since). */
+let cameraUntouched = false;
+let followFallback = 0;
+/** The connection was lost and has not delivered a scene since. */
+let lostConnection = false;
 const stats = { drawCalls: 0, triangles: 0 };
 
 const requestRender = () => { dirty = true; labelsDirty = true; };
 nav.onChange = requestRender;
+nav.controls.addEventListener("start", () => { cameraUntouched = false; });
 labels.onSync = () => { dirty = true; };
 
 const params = new URLSearchParams(location.search);
@@ -57,6 +78,8 @@ const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.hos
 
 const conn = new Connection(wsUrl, {
   welcome(msg) {
+    probe.clear(); // the server sends what it has again; a restarted run may start over
+    timeline.resend();
     model = msg.model;
     document.title = `nnviz3d · ${msg.model}`;
     setStatus(`${msg.model} · ${msg.server}`);
@@ -69,11 +92,14 @@ const conn = new Connection(wsUrl, {
     view.load(frame);
     sceneVersion = frame.header.version;
     renderLegend(view.meta);
-    placeGrid(view.bounds());
+    customColors = false;
+    applyColors();
+    chart.place(view.bounds());
+    placeGrid(sceneBox());
     fillSearch();
     if (!haveCamera) haveCamera = nav.loadFromUrl();
-    if (!haveCamera) { nav.frame(view.bounds(), false); haveCamera = true; }
-    if (selected && !view.pathIndex.has(selected)) { selected = null; hidePanel(); }
+    if (!haveCamera) { nav.frame(sceneBox(), false); haveCamera = true; cameraUntouched = true; }
+    if (selected && !view.pathIndex.has(selected)) { selected = null; selectedModule = null; hidePanel(); }
     if (selected) applySelection(view.pathIndex.get(selected)!, false);
     const total = view.meta.total_params ?? 0;
     setStatus(`${model} · ${view.blocks.length.toLocaleString("en")} blocks · ${formatCount(total)} params`);
@@ -82,6 +108,27 @@ const conn = new Connection(wsUrl, {
     requestRender();
     renderNow();
     ready = true;
+    lostConnection = false;
+  },
+  probe(frame) {
+    if (probe.live) chart.addLive(Number(frame.header.step), String(frame.header.split ?? "train"), frame.header.scalars);
+    probe.merge(frame);
+    showChart();
+  },
+  scalars(frame) {
+    chart.setHistory(frame);
+    showChart();
+    requestRender();
+  },
+  timeline(msg) {
+    timeline.update(msg);
+    $("color-by-box").hidden = msg.frames === 0 && probe.step === null;
+    // a server that does not push the newest frames on connect is asked for them once
+    if (msg.frames > 0 && probe.step === null && probe.live && !followFallback) {
+      followFallback = window.setTimeout(() => {
+        if (probe.step === null && probe.live) conn.send({ type: "follow" });
+      }, 1000);
+    }
   },
   error(msg) {
     lastError = msg.message;
@@ -91,12 +138,80 @@ const conn = new Connection(wsUrl, {
   status(state, retry) {
     if (state === "closed" && retry !== undefined) {
       ready = false;
+      lostConnection = true;
       setOverlay("error", `Lost the connection to the nnviz3d server. Reconnecting in ${retry} s…`);
     } else if (state === "connecting" && !ready) {
-      setOverlay("loading", "Connecting to the nnviz3d server…");
+      // after a loss the overlay keeps saying so while the retries go on
+      if (lostConnection) setOverlay("error", "Lost the connection to the nnviz3d server. Reconnecting…");
+      else setOverlay("loading", "Connecting to the nnviz3d server…");
     }
   },
 }, announced);
+
+// ---- training data: timeline, colours, loss chart ---------------------------------------
+const timeline = new TimelineBar({
+  seek(step) { probe.seek(step); conn.send({ type: "seek", step }); },
+  follow() { probe.follow(); conn.send({ type: "follow" }); },
+});
+
+// Frames can arrive faster than the screen refreshes: what they change is applied once per frame.
+let probeDirty = false;
+probe.onChange = () => { probeDirty = true; };
+function flushProbe(): void {
+  if (!probeDirty) return;
+  probeDirty = false;
+  applyColors();
+  refreshProbePanel();
+  chart.setStep(probe.step);
+  timeline.setShown(probe.step, probe.scalars.loss);
+  if (probe.step !== null) $("color-by-box").hidden = false;
+  requestRender();
+}
+
+/** Colour the blocks by the chosen quantity (category colours for "kind"); NaN/Inf in red. */
+function applyColors(): void {
+  const { colors, scale } = coloring.compute(colorKey, view.blocks, view.categoryColors, probe);
+  if (colors || customColors) view.setBlockColors(colors);
+  customColors = colors !== null;
+  let unhealthy = 0;
+  for (const b of view.blocks) if (probe.isUnhealthy(b.module)) unhealthy++;
+  renderColorScale(scale, unhealthy);
+  requestRender();
+}
+
+function setColorBy(key: string): void {
+  if (!isColorKey(key)) throw new Error(`unknown colour quantity ${JSON.stringify(key)}; one of ${Object.keys(QUANTITIES).join(", ")}`);
+  colorKey = key;
+  colorBySelect.value = key;
+  applyColors();
+}
+const colorBySelect = $("color-by") as HTMLSelectElement;
+colorBySelect.addEventListener("change", () => { setColorBy(colorBySelect.value); colorBySelect.blur(); });
+$("tl-speed").addEventListener("change", (e) => (e.target as HTMLElement).blur());
+
+let selectedModule: string | null = null;
+function refreshProbePanel(): void {
+  const el = document.getElementById("info-probe");
+  if (el && !$("info").hidden) renderProbePanel(el, selectedModule, probe);
+}
+
+/** The chart's first appearance re-frames a camera nobody has moved, so the chart is in view. */
+function showChart(): void {
+  const wasVisible = chartShown;
+  chartShown = chart.visible;
+  if (chartShown === wasVisible) return;
+  placeGrid(sceneBox());
+  if (chartShown && cameraUntouched) nav.frame(sceneBox());
+  requestRender();
+}
+let chartShown = false;
+
+/** The model and, when shown, the loss chart. */
+function sceneBox(): THREE.Box3 {
+  const box = view.bounds();
+  const c = chart.box();
+  return c ? box.union(c) : box;
+}
 
 function showToast(text: string): void {
   const el = $("toast");
@@ -126,7 +241,9 @@ canvas.addEventListener("pointermove", (ev) => {
     const tip = $("tooltip");
     if (idx >= 0) {
       const b = view.blocks[idx];
-      tip.textContent = `${b.module || "(model)"} · ${b.kind}`;
+      const q = QUANTITIES[colorKey];
+      const v = "col" in q ? quantityValue(q, probe, b.module) : NaN;
+      tip.textContent = `${b.module || "(model)"} · ${b.kind}${"col" in q ? ` · ${q.label} ${Number.isNaN(v) ? "–" : formatStat(v)}` : ""}`;
       tip.style.left = `${ev.clientX + 14}px`;
       tip.style.top = `${ev.clientY + 10}px`;
       tip.hidden = false;
@@ -139,7 +256,7 @@ canvas.addEventListener("pointerup", (ev) => {
   if (!downAt || Math.hypot(ev.clientX - downAt[0], ev.clientY - downAt[1]) > 4) return;
   const pick = pickAt(ev);
   if (pick) applySelection(pick, false);
-  else { selected = null; view.select(null); hidePanel(); requestRender(); }
+  else { selected = null; selectedModule = null; view.select(null); hidePanel(); requestRender(); }
 });
 
 function parentGroupOf(module: string): string | null {
@@ -161,19 +278,23 @@ function applySelection(pick: Pick, frame: boolean): void {
   if (pick.kind === "block") {
     const b = view.blocks[pick.index];
     selected = b.path;
+    selectedModule = b.module;
     showBlockPanel(b, parentGroupOf(b.module), actions);
   } else {
     const g = view.groups[pick.index];
     selected = g.path;
+    selectedModule = null;
     showGroupPanel(g, actions);
   }
+  refreshProbePanel();
   if (frame) frameSelection();
   requestRender();
 }
 
 function frameSelection(): void {
   const pick = selected ? view.pathIndex.get(selected) : undefined;
-  nav.frame(pick ? view.boxOf(pick) : view.bounds());
+  cameraUntouched = false;
+  nav.frame(pick ? view.boxOf(pick) : sceneBox());
 }
 
 function selectPath(path: string): boolean {
@@ -205,11 +326,13 @@ function jump(q: string): void {
 }
 
 $("btn-frame").addEventListener("click", () => frameSelection());
-$("btn-reset").addEventListener("click", () => { selected = null; view.select(null); hidePanel(); nav.frame(view.bounds()); });
+$("btn-reset").addEventListener("click", () => {
+  selected = null; selectedModule = null; view.select(null); hidePanel(); nav.frame(sceneBox());
+});
 $("btn-legend").addEventListener("click", () => { const l = $("legend"); l.hidden = !l.hidden; });
 $("btn-png").addEventListener("click", () => savePng());
 window.addEventListener("keydown", (e) => {
-  if ((e.target as HTMLElement).tagName === "INPUT") return;
+  if (isTyping(e.target)) return;
   if (e.key === "f") frameSelection();
   if (e.key === "r") $("btn-reset").click();
   if (e.key === "/") { e.preventDefault(); search.focus(); }
@@ -240,6 +363,7 @@ function resize(): void {
 window.addEventListener("resize", resize);
 
 function renderNow(): void {
+  flushProbe();
   resize();
   if (labelsDirty) {
     const pins = [hoveredBlock, selected ? view.pathIndex.get(selected)?.index ?? -1 : -1]
@@ -259,6 +383,7 @@ function loop(now: number): void {
   const dt = Math.min(0.1, (now - last) / 1000);
   last = now;
   if (nav.tick(dt)) requestRender();
+  flushProbe();
   if (dirty) renderNow();
   requestAnimationFrame(loop);
 }
@@ -274,7 +399,15 @@ const getters: Record<string, () => unknown> = {
   drawCalls: () => stats.drawCalls,
   triangles: () => stats.triangles,
   selected: () => selected,
-  step: () => null,
+  /** The training step shown, or null without probe data. */
+  step: () => probe.step,
+  /** True while following the newest step. */
+  live: () => timeline.live,
+  /** The last timeline message, or null. */
+  timeline: () => (timeline.info ? { ...timeline.info } : null),
+  colorBy: () => colorKey,
+  /** Module paths with probe data at the shown step. */
+  probeModules: () => probe.modules(),
   sceneVersion: () => sceneVersion,
   error: () => lastError,
   labelCount: () => labels.visibleCount,
@@ -286,6 +419,16 @@ Object.assign(api, {
   expand: (path: string) => actions.expand(path),
   collapse: (path: string) => actions.collapse(path),
   paths: () => view.blocks.map((b) => b.path),
+  setColorBy: (key: string) => setColorBy(key),
+  seek: (step: number) => timeline.seek(step),
+  follow: () => timeline.follow(),
+  /** The linear [r, g, b] set for a block (scene path, or dotted module path); null when absent. */
+  blockColor: (path: string) => {
+    flushProbe();
+    const scenePath = path.startsWith("/") ? path : `/model${path ? "/" + path.replace(/\./g, "/") : ""}`;
+    const pick = view.pathIndex.get(scenePath);
+    return pick?.kind === "block" ? view.blockColor(pick.index) : null;
+  },
   render: () => renderNow(),
   camera: () => ({ position: camera.position.toArray(), target: nav.controls.target.toArray() }),
   /** Where a block's centre is on screen (CSS pixels), or null when it is not in the scene. */

@@ -2,6 +2,16 @@
 import * as THREE from "three";
 import { OrbitControls } from "three/examples/jsm/controls/OrbitControls.js";
 
+/** Where the default view looks from, relative to what it frames: forward (+z) reads left to right. */
+export const VIEW_FROM = new THREE.Vector3(-0.85, 0.6, -0.3).normalize();
+
+/** True while the user types into a form field (keys are not shortcuts then). */
+export function isTyping(target: EventTarget | null): boolean {
+  const el = target as HTMLElement | null;
+  if (el?.tagName === "INPUT") return !["range", "button", "checkbox"].includes((el as HTMLInputElement).type);
+  return el?.tagName === "SELECT" || el?.tagName === "TEXTAREA";
+}
+
 export class Navigation {
   readonly controls: OrbitControls;
   private keys = new Set<string>();
@@ -15,7 +25,7 @@ export class Navigation {
     this.controls.screenSpacePanning = true;
     this.controls.addEventListener("change", () => { this.onChange(); this.saveToUrl(); });
     window.addEventListener("keydown", (e) => {
-      if ((e.target as HTMLElement).tagName === "INPUT") return;
+      if (isTyping(e.target)) return;
       this.keys.add(e.key.toLowerCase());
       if (this.flying()) this.onChange();
     });
@@ -67,8 +77,7 @@ export class Navigation {
     const radius = Math.max(size.length() / 2, 0.5);
     const fov = THREE.MathUtils.degToRad(this.camera.fov);
     const dist = 0.8 * radius / Math.sin(Math.min(fov, fov * this.camera.aspect) / 2);
-    const dir = new THREE.Vector3(-0.85, 0.6, -0.3).normalize(); // forward (+z) reads left to right
-    const pos = center.clone().addScaledVector(dir, dist);
+    const pos = center.clone().addScaledVector(VIEW_FROM, dist);
     center.y -= radius * 0.12; // leave room for the legend under the model
     this.camera.near = Math.max(0.01, dist / 1000);
     this.camera.far = dist * 20 + 1000;

@@ -7,6 +7,11 @@ export const PREFIX_BYTES = 12;
 export const ALIGN = 8;
 export const DTYPE_CODES = ["f4", "f2", "f8", "u1", "u2", "u4", "i1", "i2", "i4"] as const;
 export type DtypeCode = (typeof DTYPE_CODES)[number];
+export const PROBE = "probe";
+export const SCALARS = "scalars";
+export const STAT_NAMES = ["mean", "std", "min", "max", "norm", "zero_frac", "nan", "inf"] as const;
+export const HIST_BINS = 64;
+export const PROBE_KINDS = ["weight", "grad", "act"] as const;
 
 /** Client -> server, first message. */
 export interface Hello {
@@ -50,6 +55,19 @@ export interface SceneInfo {
   type: "scene_info";
 }
 
+/** Server -> client: which steps exist (sent when new steps arrive, at most a few per s). */
+export interface Timeline {
+  /** First recorded step (-1 when none yet). */
+  first_step: number;
+  /** Newest recorded step (-1 when none yet). */
+  last_step: number;
+  /** Probe frames recorded so far. */
+  frames: number;
+  /** True while a training run is feeding this server; False for a finished run/replay. */
+  live: boolean;
+  type: "timeline";
+}
+
 /** Client -> server: open a collapsed group (every viewer sees the change). */
 export interface Expand {
   /** Module path of the group, dotted (``transformer.h.3``). */
@@ -64,5 +82,17 @@ export interface Collapse {
   type: "collapse";
 }
 
-export type ServerMessage = Welcome | ErrorMessage | SceneInfo;
-export type ClientMessage = Hello | Expand | Collapse;
+/** Client -> server: show the state at ``step``; the server answers with the newest probe frame of each kind (weights, gradients, activations) at or before it. */
+export interface Seek {
+  /** Training step to show. */
+  step: number;
+  type: "seek";
+}
+
+/** Client -> server: follow the newest step again (live mode). */
+export interface Follow {
+  type: "follow";
+}
+
+export type ServerMessage = Welcome | ErrorMessage | SceneInfo | Timeline;
+export type ClientMessage = Hello | Expand | Collapse | Seek | Follow;

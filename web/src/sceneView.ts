@@ -3,6 +3,7 @@
 // LineSegments, all group boxes one InstancedMesh plus one LineSegments.
 import * as THREE from "three";
 import type { Frame } from "./codec";
+import { srgbToLinear } from "./colormap";
 
 export interface BlockInfo {
   path: string;
@@ -48,7 +49,12 @@ export class SceneView {
   readonly pathIndex = new Map<string, Pick>();
   private blockMesh: THREE.InstancedMesh | null = null;
   private groupMesh: THREE.InstancedMesh | null = null;
+  /** Category colours from the scene, linear RGB (B, 3). */
   private baseColors: Float32Array = new Float32Array(0);
+  /** Colours set by setBlockColors (linear RGB, (B, 3)), or null for the category colours. */
+  private override: Float32Array | null = null;
+  private overrideBuf: Float32Array = new Float32Array(0);
+  private readonly scratch = new THREE.Color();
   private hovered = -1;
   private selectedBlock = -1;
   readonly selectionBox: THREE.LineSegments;
@@ -82,7 +88,10 @@ export class SceneView {
       a.block_color.data as Uint8Array, new THREE.MeshStandardMaterial({ roughness: 0.6, metalness: 0.05 }));
     this.blockMesh.name = "blocks";
     this.baseColors = new Float32Array(this.blocks.length * 3);
-    for (let i = 0; i < this.blocks.length * 3; i++) this.baseColors[i] = (a.block_color.data[i] as number) / 255;
+    for (let i = 0; i < this.blocks.length * 3; i++) {
+      this.baseColors[i] = srgbToLinear((a.block_color.data[i] as number) / 255);
+    }
+    this.override = null;
     this.root.add(this.blockMesh);
     this.root.add(this.buildOutlines(this.blockPositions, this.blockScales, 0x0b0d12, "block-outlines"));
 
@@ -211,10 +220,35 @@ export class SceneView {
     this.selectionBox.visible = true;
   }
 
+  /** Colour every block from ``rgbLinear`` (linear RGB, 3 per block, copied), or restore the
+   * category colours with null. Hover and selection highlighting apply on top. */
+  setBlockColors(rgbLinear: Float32Array | null): void {
+    if (rgbLinear) {
+      const n = this.blocks.length * 3;
+      if (rgbLinear.length !== n) throw new Error(`setBlockColors: ${rgbLinear.length} values for ${this.blocks.length} blocks`);
+      if (this.overrideBuf.length !== n) this.overrideBuf = new Float32Array(n);
+      this.overrideBuf.set(rgbLinear);
+      this.override = this.overrideBuf;
+    } else this.override = null;
+    if (!this.blockMesh) return;
+    for (let i = 0; i < this.blocks.length; i++) this.paint(i);
+  }
+
+  /** The colour set for block ``i`` (linear RGB, without hover/selection highlighting). */
+  blockColor(i: number): [number, number, number] {
+    const src = this.override ?? this.baseColors;
+    return [src[3 * i], src[3 * i + 1], src[3 * i + 2]];
+  }
+
+  /** The category colours of all blocks, linear RGB (B, 3); read-only. */
+  get categoryColors(): Float32Array {
+    return this.baseColors;
+  }
+
   private paint(i: number): void {
     if (!this.blockMesh) return;
-    const c = new THREE.Color(this.baseColors[3 * i], this.baseColors[3 * i + 1], this.baseColors[3 * i + 2]);
-    c.convertSRGBToLinear();
+    const src = this.override ?? this.baseColors;
+    const c = this.scratch.setRGB(src[3 * i], src[3 * i + 1], src[3 * i + 2]);
     if (i === this.hovered || i === this.selectedBlock) c.lerp(HIGHLIGHT, i === this.hovered ? 0.45 : 0.3);
     this.blockMesh.setColorAt(i, c);
     this.blockMesh.instanceColor!.needsUpdate = true;

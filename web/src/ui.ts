@@ -1,4 +1,6 @@
 // The HTML around the canvas: info panel, legend, search, toolbar, loading and error overlays.
+import type { ColorScale } from "./colorBy";
+import { viridisGradient } from "./colormap";
 import type { BlockInfo, GroupInfo } from "./sceneView";
 
 export function $(id: string): HTMLElement {
@@ -18,9 +20,26 @@ export function formatCount(n: number): string {
   return String(n);
 }
 
+/** A value with 4 significant digits, as short as it goes. */
+export function formatStat(v: number): string {
+  if (Number.isNaN(v)) return "NaN";
+  if (!Number.isFinite(v)) return v > 0 ? "∞" : "−∞";
+  if (v === 0) return "0";
+  const r = Number(v.toPrecision(4));
+  const abs = Math.abs(r);
+  return abs >= 1e4 || abs < 1e-3 ? r.toExponential() : String(r);
+}
+
 function shapes(list: (number | string)[][] | undefined): string {
   if (!list || !list.length) return "–";
   return list.map((s) => (s ? `[${s.join(", ")}]` : "?")).join(", ");
+}
+
+function trainable(total: number, trainable: number): string {
+  if (total === 0) return "– (no parameters)";
+  if (trainable === total) return "all";
+  if (trainable === 0) return "none (frozen)";
+  return `${trainable.toLocaleString("en")} of ${total.toLocaleString("en")}`;
 }
 
 export interface PanelActions {
@@ -38,7 +57,7 @@ export function showBlockPanel(b: BlockInfo, parentGroup: string | null, actions
     ["output shapes", shapes(b.output_shapes)],
     ["dtype", (b.dtypes ?? []).join(", ") || "–"],
     [b.collapsed ? "total params" : "own params", `${formatCount(b.params)} (${b.params.toLocaleString("en")})`],
-    ["trainable", String(b.trainable ?? "–")],
+    ["trainable", trainable(b.params, Number(b.trainable_params ?? 0))],
   ];
   if (b.shared_params && Object.keys(b.shared_params).length) {
     rows.push(["tied", Object.entries(b.shared_params).map(([k, v]) => `${k} = ${v}`).join("; ")]);
@@ -74,7 +93,7 @@ function render(title: string, rows: [string, string][], buttons: string[], onAc
   const panel = $("info");
   panel.innerHTML = `<h2>${esc(title || "(model)")}</h2><table>${rows
     .map(([k, v]) => `<tr><th>${esc(k)}</th><td data-field="${esc(k)}">${esc(v)}</td></tr>`)
-    .join("")}</table><div class="actions">${buttons.join("")}</div>`;
+    .join("")}</table><div class="actions">${buttons.join("")}</div><div id="info-probe"></div>`;
   panel.dataset.path = title;
   panel.hidden = false;
   panel.querySelectorAll("button").forEach((btn) =>
@@ -92,11 +111,29 @@ export function renderLegend(meta: Record<string, any>): void {
   const sizing: Record<string, string> = meta?.layout?.sizing ?? {};
   const swatch = (rgb: number[]) => `rgb(${rgb.map((c) => Math.round(c * 255)).join(",")})`;
   const sizeHelp = [sizing.footprint, sizing.thickness, sizing.units].filter(Boolean).join("; ");
-  $("legend").innerHTML = `<ul>${Object.entries(colors)
-    .map(([name, rgb]) => `<li><span class="sw" style="background:${swatch(rgb)}"></span>${esc(name)}</li>`)
+  $("legend-kinds").innerHTML = `<ul>${Object.entries(colors)
+    .map(([name, rgb]) => `<li class="cat"><span class="sw" style="background:${swatch(rgb)}"></span>${esc(name)}</li>`)
     .join("")}<li><span class="sw line" style="background:#bfc7d9"></span>data edge</li>
     <li><span class="sw line" style="background:#f28c40"></span>skip edge</li></ul>
     <p title="${esc(sizeHelp)}">size: side = ${esc(sizing.side ?? "")} · ${esc(sizeHelp)}</p>`;
+}
+
+/** The colour bar of a quantity (replaces the category swatches), or none for null. */
+export function renderColorScale(scale: ColorScale | null, unhealthy = 0): void {
+  const el = $("legend-scale");
+  $("legend").classList.toggle("quantity", scale !== null);
+  const red = `<span class="health"><span class="sw" style="background:#ff2424"></span>red = NaN/Inf${unhealthy ? ` (${unhealthy})` : ""}</span>`;
+  if (!scale) {
+    el.innerHTML = unhealthy ? red : "";
+    el.hidden = !unhealthy;
+    return;
+  }
+  const range = scale.count
+    ? `<span data-scale="min">${esc(formatStat(scale.min))}</span><span class="bar" style="background:${viridisGradient()}"></span><span data-scale="max">${esc(formatStat(scale.max))}</span>`
+    : `<span class="none">no data at this step</span>`;
+  el.innerHTML = `<span class="name">${esc(scale.label)}${scale.log ? " (log)" : ""}</span>${range}` +
+    `<span class="nodata"><span class="sw" style="background:#3b3e46"></span>no data</span>${red}`;
+  el.hidden = false;
 }
 
 export function setOverlay(kind: "loading" | "error" | null, text = ""): void {

@@ -1,0 +1,281 @@
+"""Probes: per-module statistics of weights, gradients and activations, computed in batches.
+
+All tensors of one kind are flattened into one buffer on the model's own device and reduced
+per module with segment ops (``bincount``, ``scatter_reduce``): a fixed handful of kernels
+whatever the number of modules, no per-element Python, no sort, and no host synchronisation
+(non-finite values go to a spare histogram bin instead of being filtered out).
+
+Statistics per row (``STAT_NAMES``): mean, std, min, max, L2 norm, fraction of exact zeros,
+NaN count, Inf count; mean/std/min/max/norm are over the finite values. A 64-bin histogram
+spans each row's finite [min, max].
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..graph import ROLE_MODULE, Graph
+from ..protocol.messages import HIST_BINS
+
+MATRIX_MAX = 256
+"""Downsampled weight matrices are at most MATRIX_MAX x MATRIX_MAX."""
+HIST_SAMPLE = 1 << 16
+"""On the CPU path a tensor's histogram counts at most this many evenly strided elements
+(exact below it); its stats always use every element. The frame records the sample size."""
+
+
+def tensor_stats(v: torch.Tensor, bins: int = HIST_BINS) -> tuple[torch.Tensor, torch.Tensor,
+                                                                  torch.Tensor, int]:
+    """CPU path for one flat float tensor: stats (8,), histogram (bins,), range (2,), and the
+    number of elements the histogram counted. Five cheap passes (sum, BLAS dot, aminmax,
+    count_nonzero, strided histogram); tensors holding NaN/Inf take the masked path."""
+    n = v.numel()
+    total = v.sum()
+    dot = torch.dot(v, v)
+    if not (torch.isfinite(total) and torch.isfinite(dot)):
+        res = segment_stats(v, torch.zeros(n, dtype=torch.long), 1, bins)
+        return res["stats"][0], res["hist"][0], res["range"][0], n
+    mean = total / n
+    var = (dot / n - mean * mean).clamp_min(0)
+    lo, hi = torch.aminmax(v)
+    zeros = n - torch.count_nonzero(v)
+    stride = max(1, n // HIST_SAMPLE)
+    sample = v[::stride] if stride > 1 else v
+    width = float(hi - lo)
+    if width > 0:
+        idx = ((sample - lo) * (bins / width)).clamp_(0, bins - 1).to(torch.int64)
+        hist = torch.bincount(idx, minlength=bins)
+    else:
+        hist = torch.zeros(bins, dtype=torch.int64)
+        hist[bins // 2] = sample.numel()
+    stats = torch.stack([mean, var.sqrt(), lo, hi, dot.sqrt(), zeros / n,
+                         torch.zeros(()), torch.zeros(())])
+    return stats, hist, torch.stack([lo, hi]), sample.numel()
+
+
+def device_tensor_stats(v: torch.Tensor, bins: int = HIST_BINS):
+    """Accelerator path for one flat float tensor, with no host synchronisation: whole-tensor
+    reductions (tree reductions, no atomics on a few addresses) over masked values, and the
+    histogram of an even stride of at most HIST_SAMPLE elements added into bins+1 counters
+    (the extra one takes non-finite values)."""
+    n = v.numel()
+    finite = torch.isfinite(v)
+    xf = torch.where(finite, v, torch.zeros((), device=v.device))
+    nf = finite.sum().float()
+    safe = nf.clamp_min(1)
+    mean = xf.sum() / safe
+    dot = torch.dot(xf, xf)
+    var = (dot / safe - mean * mean).clamp_min(0)
+    inf = torch.full((), float("inf"), device=v.device)
+    lo = torch.where(finite, v, inf).amin()
+    hi = torch.where(finite, v, -inf).amax()
+    empty = nf == 0
+    lo = torch.where(empty, torch.zeros_like(lo), lo)
+    hi = torch.where(empty, torch.zeros_like(hi), hi)
+    zeros = n - torch.count_nonzero(v)
+    nans = torch.isnan(v).sum()
+    stats = torch.stack([mean, var.sqrt(), lo, hi, dot.sqrt(), zeros / n, nans.float(),
+                         (n - nf - nans).float()])
+    stride = max(1, n // HIST_SAMPLE)
+    sample, fin = (v[::stride], finite[::stride]) if stride > 1 else (v, finite)
+    width = hi - lo
+    pos = torch.where(width > 0, (torch.where(fin, sample, lo) - lo) / torch.where(
+        width > 0, width, torch.ones_like(width)), torch.full_like(width, 0.5))
+    idx = torch.where(fin, (pos * bins).clamp(0, bins - 1).long(), bins)
+    hist = torch.zeros(bins + 1, dtype=torch.int64, device=v.device).index_add_(
+        0, idx, torch.ones_like(idx))[:bins]
+    return stats, hist, torch.stack([lo, hi]), sample.numel()
+
+
+def rows_stats(flats: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Stats of several flat tensors: one tensor at a time with a few whole-tensor reductions
+    (segment reductions over one concatenated buffer were measured slower: atomics on a few
+    addresses on GPUs, single-threaded bincount on CPUs). No host sync on accelerators."""
+    if flats[0].device.type != "cpu":
+        out = [device_tensor_stats(f.float()) for f in flats]
+        return {"stats": torch.stack([o[0] for o in out]),
+                "hist": torch.stack([o[1] for o in out]),
+                "range": torch.stack([o[2] for o in out]),
+                "sampled": torch.tensor([o[3] for o in out])}
+    out = [tensor_stats(f.float()) for f in flats]
+    return {"stats": torch.stack([o[0] for o in out]), "hist": torch.stack([o[1] for o in out]),
+            "range": torch.stack([o[2] for o in out]),
+            "sampled": torch.tensor([o[3] for o in out])}
+
+
+def segment_stats(flat: torch.Tensor, seg: torch.Tensor, nseg: int,
+                  bins: int = HIST_BINS) -> dict[str, torch.Tensor]:
+    """Stats ``(nseg, 8)``, histogram ``(nseg, bins)`` and range ``(nseg, 2)`` of ``flat``
+    split into segments by ``seg`` (segment id per element). Sizes are known in advance, so
+    every reduction is an ``index_add_``/``scatter_reduce`` into a preallocated buffer: no
+    host synchronisation on accelerators (``bincount`` would need one to size its output)."""
+    x = flat.float()
+    dev = x.device
+    finite = torch.isfinite(x)
+    f = finite.float()
+    xf = torch.where(finite, x, torch.zeros((), device=dev))
+
+    def seg_sum(values: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(nseg, device=dev).index_add_(0, seg, values)
+
+    total = seg_sum(torch.ones_like(x))
+    count = seg_sum(f)
+    safe = count.clamp_min(1)
+    mean = seg_sum(xf) / safe
+    centred = (xf - mean[seg]) * f
+    var = seg_sum(centred * centred) / safe
+    sq = seg_sum(xf * xf)
+    inf = torch.full((), float("inf"), device=dev)  # a fill kernel, not a host copy
+    lo = torch.full((nseg,), float("inf"), device=dev).scatter_reduce(
+        0, seg, torch.where(finite, x, inf), "amin", include_self=True)
+    hi = torch.full((nseg,), float("-inf"), device=dev).scatter_reduce(
+        0, seg, torch.where(finite, x, -inf), "amax", include_self=True)
+    empty = count == 0
+    lo = torch.where(empty, torch.zeros_like(lo), lo)
+    hi = torch.where(empty, torch.zeros_like(hi), hi)
+    zeros = seg_sum((x == 0).float())
+    nans = seg_sum(torch.isnan(x).float())
+    infs = seg_sum(torch.isinf(x).float())
+    stats = torch.stack([mean, var.sqrt(), lo, hi, sq.sqrt(), zeros / total.clamp_min(1),
+                         nans, infs], dim=1)
+    width = (hi - lo)[seg]
+    pos = torch.where(width > 0, (xf - lo[seg]) / torch.where(width > 0, width, 1.0), 0.5)
+    b = (pos * bins).floor().clamp(0, bins - 1).long()
+    idx = torch.where(finite, seg * bins + b, torch.full_like(b, nseg * bins))
+    hist = torch.zeros(nseg * bins + 1, dtype=torch.int64, device=dev).index_add_(
+        0, idx, torch.ones_like(idx))[: nseg * bins].view(nseg, bins)
+    return {"stats": stats, "hist": hist, "range": torch.stack([lo, hi], dim=1)}
+
+
+_SEGMENT_IDS: dict[tuple, torch.Tensor] = {}
+
+
+def segment_ids(sizes: list[int], device) -> torch.Tensor:
+    """Segment id per element, cached per layout: building it copies the sizes to the device,
+    which synchronises, so it happens once per distinct layout, not once per step."""
+    key = (tuple(sizes), str(device))
+    ids = _SEGMENT_IDS.get(key)
+    if ids is None:
+        if len(_SEGMENT_IDS) > 64:
+            _SEGMENT_IDS.clear()
+        counts = torch.tensor(sizes, device=device)
+        ids = torch.repeat_interleave(torch.arange(len(sizes), device=device), counts,
+                                      output_size=sum(sizes))
+        _SEGMENT_IDS[key] = ids
+    return ids
+
+
+def downsample_matrix(w: torch.Tensor, limit: int = MATRIX_MAX) -> tuple[torch.Tensor, str]:
+    """A 2D view of a weight (conv kernels as out x in*k*k), at most ``limit`` per side."""
+    m = w.detach().float().reshape(w.shape[0], -1)
+    rows, cols = m.shape
+    h, wd = min(rows, limit), min(cols, limit)
+    if (h, wd) == (rows, cols):
+        return m.half(), f"none: full {rows}x{cols} matrix"
+    out = torch.nn.functional.adaptive_avg_pool2d(m[None, None], (h, wd))[0, 0]
+    return out.half(), f"adaptive average pooling {rows}x{cols} -> {h}x{wd}"
+
+
+def _flat(params, get) -> torch.Tensor:
+    """One module's tensors as one flat float view (a copy only when it has several)."""
+    ts = [get(p).detach().reshape(-1) for p in params]
+    flat = ts[0] if len(ts) == 1 else torch.cat(ts)
+    return flat if flat.dtype == torch.float32 else flat.float()
+
+
+class Probes:
+    """Hooks and buffers for one model. ``close()`` removes every hook."""
+
+    def __init__(self, model: nn.Module, graph: Graph | None = None) -> None:
+        self.model = model
+        modules = dict(model.named_modules())
+        self.param_modules: list[str] = []
+        self.params: list[list[nn.Parameter]] = []
+        seen: set[int] = set()
+        for path, mod in modules.items():
+            own = [p for p in mod.parameters(recurse=False) if id(p) not in seen]
+            seen.update(id(p) for p in own)
+            if own:
+                self.param_modules.append(path)
+                self.params.append(own)
+        self.device = self.params[0][0].device if self.params else torch.device("cpu")
+        self.prev_weights: list[torch.Tensor] | None = None
+        if graph is not None:
+            act_paths = [n.path for n in graph.nodes if n.role == ROLE_MODULE and n.is_unit
+                         and n.call_index == 0 and n.called]
+        else:
+            act_paths = [p for p, m in modules.items() if p and not any(True for _ in m.children())]
+        self.act_modules = [p for p in act_paths if p in modules]
+        self.armed = False
+        self.outputs: dict[str, torch.Tensor] = {}
+        self.handles = [modules[p].register_forward_hook(self._make_hook(p))
+                        for p in self.act_modules]
+
+    def _make_hook(self, path: str):
+        def hook(module, args, output):
+            if self.armed:
+                out = output
+                while isinstance(out, (tuple, list)) and out:
+                    out = out[0]
+                if isinstance(out, torch.Tensor) and out.numel():
+                    self.outputs[path] = out.detach()
+        return hook
+
+    def weights(self) -> dict:
+        if not self.params:
+            return {}
+        flats = [_flat(ps, lambda p: p) for ps in self.params]
+        res = rows_stats(flats)
+        prev = self.prev_weights
+        if prev is not None and len(prev) == len(flats):
+            ratios = []
+            for f, p in zip(flats, prev):
+                d = (f.float() - p).nan_to_num_()
+                ratios.append(torch.dot(d, d).sqrt() / torch.dot(p, p).sqrt().clamp_min(1e-30))
+            res["update"] = torch.stack(ratios)
+        else:
+            res["update"] = torch.full((len(flats),), float("nan"), device=flats[0].device)
+        self.prev_weights = [f.float().clone().nan_to_num_() for f in flats]
+        res["modules"] = self.param_modules
+        return res
+
+    def grads(self) -> dict:
+        rows, tensors = [], []
+        for path, ps in zip(self.param_modules, self.params):
+            if all(p.grad is not None for p in ps):
+                rows.append(path)
+                tensors.append(ps)
+        if not rows:
+            return {}
+        res = rows_stats([_flat(ps, lambda p: p.grad) for ps in tensors])
+        res["modules"] = rows
+        return res
+
+    def activations(self) -> dict:
+        outs, self.outputs = self.outputs, {}
+        if not outs:
+            return {}
+        rows = list(outs)
+        res = rows_stats([outs[p].reshape(-1) for p in rows])
+        res["modules"] = rows
+        return res
+
+    def matrices(self) -> list[dict]:
+        out = []
+        for path, ps in zip(self.param_modules, self.params):
+            mod = self.model.get_submodule(path) if path else self.model
+            w = getattr(mod, "weight", None)
+            if isinstance(w, torch.Tensor) and w.dim() >= 2:
+                data, method = downsample_matrix(w)
+                out.append({"module": path, "param": "weight", "full_shape": list(w.shape),
+                            "method": method, "data": data})
+        return out
+
+    def close(self) -> None:
+        for h in self.handles:
+            h.remove()
+        self.handles = []
+        self.outputs = {}
+        self.prev_weights = None
+        self.armed = False

@@ -1,0 +1,86 @@
+"""``nnviz3d demo``: train the digits CNN on scikit-learn's bundled digits (real data, no
+download) with the viewer open, so the network is seen learning."""
+
+from __future__ import annotations
+
+import time
+
+
+def load_digits_tensors():
+    """scikit-learn's 1,797 8x8 digits as float tensors in [0, 1], split 80/20 (fixed seed)."""
+    import numpy as np
+    import torch
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = torch.tensor(d.images / 16.0, dtype=torch.float32).unsqueeze(1)
+    y = torch.tensor(d.target, dtype=torch.long)
+    order = torch.tensor(np.random.default_rng(0).permutation(len(y)))
+    x, y = x[order], y[order]
+    cut = int(0.8 * len(y))
+    return (x[:cut], y[:cut]), (x[cut:], y[cut:])
+
+
+def run_demo(steps: int | None = None, epochs: int = 8, batch: int = 64, lr: float = 3e-3,
+             open_browser: bool = True, port: int | None = None, record=True,
+             keep_serving: bool = True, budget: float = 0.05, every: int | None = 1,
+             step_delay: float = 0.0) -> dict:
+    """Every step is probed by default: the CNN is tiny, and a demo is for watching."""
+    import torch
+    import torch.nn.functional as F
+
+    from .live import watch
+    from .zoo import DigitsCNN
+
+    torch.manual_seed(0)
+    (xtr, ytr), (xva, yva) = load_digits_tensors()
+    model = DigitsCNN()
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    per_epoch = (len(ytr) + batch - 1) // batch
+    total = steps if steps is not None else epochs * per_epoch
+    w = watch(model, xtr[:1], record=record, open_browser=open_browser, port=port,
+              budget=budget, every=every)
+    print(f"nnviz3d demo: training DigitsCNN on {len(ytr)} digits for {total} steps", flush=True)
+    step = 0
+    start = time.perf_counter()
+    acc = float("nan")
+    with w:
+        while step < total:
+            perm = torch.randperm(len(ytr))
+            for i in range(0, len(ytr), batch):
+                if step >= total:
+                    break
+                idx = perm[i:i + batch]
+                model.train()
+                logits = model(xtr[idx])
+                loss = F.cross_entropy(logits, ytr[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                train_acc = (logits.argmax(1) == ytr[idx]).float().mean().item()
+                w.step(loss=loss.item(), accuracy=train_acc)
+                step += 1
+                if step % 25 == 0 or step == total:
+                    model.eval()
+                    with torch.no_grad():
+                        val_logits = model(xva)
+                        val_loss = F.cross_entropy(val_logits, yva).item()
+                        acc = (val_logits.argmax(1) == yva).float().mean().item()
+                    w.validation(loss=val_loss, accuracy=acc)
+                    print(f"  step {step:4d}  loss {loss.item():.3f}  val loss {val_loss:.3f}  "
+                          f"val acc {acc:.3f}", flush=True)
+                if step_delay:
+                    time.sleep(step_delay)
+    seconds = time.perf_counter() - start
+    stats = w.stats()
+    print(f"nnviz3d demo: {step} steps in {seconds:.1f} s, validation accuracy {acc:.3f}; "
+          f"{stats['frames']} frames" + (f" recorded in {w.record_path}" if w.record_path else ""),
+          flush=True)
+    if keep_serving and w.handle is not None:
+        from .cli import serve_until_interrupted
+
+        print(f"nnviz3d demo: the run stays explorable at {w.url}", flush=True)
+        serve_until_interrupted(w.handle)
+    w.close_viewer()
+    return {"steps": step, "seconds": seconds, "val_accuracy": acc, **stats,
+            "record": str(w.record_path) if w.record_path else None}

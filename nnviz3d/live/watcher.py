@@ -1,0 +1,195 @@
+"""``nnviz3d.watch``: probes on a training loop, streamed live, recorded, and never in the way.
+
+    with nnviz3d.watch(model, example_inputs=x) as w:
+        for batch in data:
+            ...
+            optimizer.step()
+            w.step(loss=loss.item(), accuracy=acc)
+
+Each ``step()`` measures the time since the previous one, runs the probe kinds that are due
+(weights and gradients now, activations from the forward pass just run when armed), and hands
+the small result tensors to a background thread. Any error inside nnviz3d is reported once and
+the training goes on (``strict=True`` raises instead, for tests).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from pathlib import Path
+
+from .schedule import KINDS, ProbeSchedule
+from .worker import FrameWorker
+
+log = logging.getLogger("nnviz3d")
+
+
+class Watcher:
+    def __init__(self, model, example_inputs=None, *, budget: float = 0.05,
+                 every: int | None = None, record: str | Path | bool | None = True,
+                 serve: bool = True, host: str = "127.0.0.1", port: int | None = None,
+                 open_browser: bool = True, depth: int | None = None, strict: bool = False,
+                 graph=None, quiet: bool = False) -> None:
+        import torch
+
+        from ..capture import capture_graph
+        from ..capture.probes import Probes
+
+        self.torch = torch
+        self.model = model
+        self.strict = strict
+        self.quiet = quiet
+        self.schedule = ProbeSchedule(budget, every)
+        self.graph = graph if graph is not None else capture_graph(model, example_inputs)
+        self.probes = Probes(model, self.graph)
+        self.step_index = -1
+        self._last_end: float | None = None
+        self._failures = 0
+        self._closed = False
+        self.record_path = self._record_path(record)
+        recorder = None
+        if self.record_path is not None:
+            from ..record import RunWriter
+
+            recorder = RunWriter(self.record_path, self.graph)
+        self.handle = None
+        publish = None
+        if serve:
+            from ..record import RunReader
+            from ..server import LiveFeed
+            from ..viewer import view
+
+            path = self.record_path
+            self.feed = LiveFeed(reader_factory=(lambda: RunReader(path)) if path else None,
+                                 live=True)
+            self.handle = view(graph=self.graph, depth=depth, host=host, port=port,
+                               open_browser=open_browser, quiet=quiet, feed=self.feed)
+            loop = self.handle.server.loop
+            publish = lambda *a: loop.call_soon_threadsafe(self.feed.publish, *a)  # noqa: E731
+        self.worker = FrameWorker(recorder, publish)
+        self.probes.armed = self.schedule.due(0, "act")
+
+    @property
+    def url(self) -> str | None:
+        return self.handle.url if self.handle else None
+
+    def _record_path(self, record) -> Path | None:
+        if record is False or record is None:
+            return None
+        if record is True:
+            name = re.sub(r"[^A-Za-z0-9_.-]", "_", self.graph.model)
+            record = Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.nnv3d"
+        path = Path(record)
+        if path.suffix != ".nnv3d":
+            path = path.with_suffix(path.suffix + ".nnv3d") if path.suffix else \
+                path.with_suffix(".nnv3d")
+        return path
+
+    # -- the training loop's calls --------------------------------------------------------
+    def step(self, loss: float | None = None, **metrics) -> None:
+        """Call once per optimisation step, after ``optimizer.step()``."""
+        self._guard(self._step, loss, metrics, "train")
+
+    def validation(self, loss: float | None = None, **metrics) -> None:
+        """Report evaluation metrics at the current step (shown as the validation curve)."""
+        self._guard(self._scalars_only, loss, metrics, "val")
+
+    def _guard(self, fn, loss, metrics, split) -> None:
+        if self._closed:
+            raise RuntimeError("this nnviz3d watcher is closed")
+        try:
+            fn(loss, metrics, split)
+        except Exception as exc:
+            if self.strict:
+                raise
+            self._failures += 1
+            if self._failures == 1:
+                msg = (f"nnviz3d: a probe failed ({type(exc).__name__}: {exc}); training goes "
+                       f"on, nnviz3d keeps trying")
+                log.warning(msg)
+                print(msg, flush=True)
+
+    def _scalars(self, loss, metrics) -> dict[str, float]:
+        out = {}
+        if loss is not None:
+            out["loss"] = float(loss)
+        for k, v in metrics.items():
+            out[str(k)] = float(v)
+        return out
+
+    def _scalars_only(self, loss, metrics, split) -> None:
+        self.worker.submit({"step": max(self.step_index, 0), "split": split, "time": time.time(),
+                            "scalars": self._scalars(loss, metrics), "kinds": {}})
+
+    def _step(self, loss, metrics, split) -> None:
+        start = time.perf_counter()
+        if self._last_end is not None:
+            # time between the end of the last probe pass and now: the training step alone
+            self.schedule.observe_step(max(start - self._last_end, 1e-9))
+        self.step_index += 1
+        step = self.step_index
+        kinds = {}
+        matrices = []
+        with self.torch.no_grad():
+            for kind in KINDS:
+                if kind == "act":
+                    if not self.probes.armed:
+                        continue
+                elif not self.schedule.due(step, kind):
+                    continue
+                t0 = time.perf_counter()
+                res = {"weight": self.probes.weights, "grad": self.probes.grads,
+                       "act": self.probes.activations}[kind]()
+                if kind == "weight" and res and step % (self.schedule.interval["weight"] * 8) == 0:
+                    matrices = self.probes.matrices()
+                if res:
+                    kinds[kind] = res
+                self.schedule.observe_cost(kind, time.perf_counter() - t0)
+            item = {"step": step, "split": split, "time": time.time(),
+                    "scalars": self._scalars(loss, metrics), "kinds": {}, "matrices": []}
+            for kind, res in kinds.items():
+                item["kinds"][kind] = {k: (v.to("cpu", non_blocking=True)
+                                           if hasattr(v, "to") else v) for k, v in res.items()}
+            item["matrices"] = [{**m, "data": m["data"].to("cpu", non_blocking=True)}
+                                for m in matrices]
+            if self.probes.device.type == "cuda":
+                event = self.torch.cuda.Event()
+                event.record()
+                item["event"] = event
+        self.worker.submit(item)
+        self.probes.armed = self.schedule.due(step + 1, "act")
+        self._last_end = time.perf_counter()
+
+    # -- lifetime -------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Remove every hook, flush the recording; the viewer keeps serving until the handle
+        closes (``close_viewer()``), so a finished run can still be explored."""
+        if self._closed:
+            return
+        self._closed = True
+        self.probes.close()
+        self.worker.close()
+        if self.handle is not None and not self.handle.server.loop.is_closed():
+            self.handle.server.loop.call_soon_threadsafe(self.feed.finish)
+
+    def close_viewer(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+
+    def __enter__(self) -> Watcher:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def stats(self) -> dict:
+        return {"steps": self.step_index + 1, "frames": self.worker.written,
+                "dropped": self.worker.dropped, "failures": self._failures,
+                "intervals": dict(self.schedule.interval),
+                "overhead_estimate": self.schedule.overhead()}
+
+
+def watch(model, example_inputs=None, **kwargs) -> Watcher:
+    """Start watching ``model`` train; see :class:`Watcher` for the options."""
+    return Watcher(model, example_inputs, **kwargs)

@@ -1,0 +1,122 @@
+"""The background thread that encodes, records and sends frames; training never waits for it.
+
+The training thread hands over small tensors (already on the CPU, or with a CUDA event to wait
+on) through a bounded queue; when the queue is full the frame is dropped and counted, never
+blocking. Errors here (disk full, server gone) are reported once and the run goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+
+import numpy as np
+
+from ..protocol.probe_frame import encode_probe
+
+log = logging.getLogger("nnviz3d")
+QUEUE_SIZE = 256
+
+
+class FrameWorker:
+    def __init__(self, recorder=None, publish=None) -> None:
+        self.recorder = recorder
+        self.publish = publish
+        """Callable(data, step, kinds, split, scalars), thread-safe (posts to the server)."""
+        self.queue: queue.Queue = queue.Queue(QUEUE_SIZE)
+        self.dropped = 0
+        self.written = 0
+        self.errors: list[str] = []
+        self._warned: set[str] = set()
+        self._thread = threading.Thread(target=self._run, name="nnviz3d-frames", daemon=True)
+        self._thread.start()
+
+    def submit(self, item: dict) -> None:
+        try:
+            self.queue.put_nowait(item)
+        except queue.Full:
+            self.dropped += 1
+
+    def _run(self) -> None:
+        while True:
+            item = self.queue.get()
+            if item is None:
+                break
+            batch = [item]
+            while True:  # drain what is waiting: one commit per batch
+                try:
+                    nxt = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._process(batch)
+                    return
+                batch.append(nxt)
+            self._process(batch)
+
+    def _process(self, batch: list[dict]) -> None:
+        for item in batch:
+            try:
+                data, kinds = self._encode(item)
+            except Exception as exc:  # a bad frame is dropped, the run goes on
+                self._warn("encode", f"nnviz3d: could not encode a frame: {exc}")
+                continue
+            if self.recorder is not None:
+                try:
+                    self.recorder.append(item["step"], kinds, item["split"], item["scalars"],
+                                         data)
+                except Exception as exc:
+                    self._warn("record", f"nnviz3d: recording stopped ({exc}); training goes "
+                               f"on, the live view too")
+                    self.recorder = None
+            if self.publish is not None:
+                try:
+                    self.publish(data, item["step"], kinds, item["split"], item["scalars"])
+                except Exception as exc:
+                    self._warn("publish", f"nnviz3d: live view stopped ({exc}); training "
+                               f"goes on and is still recorded")
+                    self.publish = None
+            self.written += 1
+        if self.recorder is not None:
+            try:
+                self.recorder.commit()
+            except Exception as exc:
+                self._warn("record", f"nnviz3d: recording stopped ({exc}); training goes on")
+                self.recorder = None
+
+    def _encode(self, item: dict) -> tuple[bytes, list[str]]:
+        event = item.get("event")
+        if event is not None:
+            event.synchronize()
+        kinds = {}
+        for kind, res in item["kinds"].items():
+            out = {"step": item["step"], "modules": res["modules"]}
+            for key in ("stats", "hist", "range", "update", "sampled"):
+                if key in res:
+                    out[key] = np.asarray(res[key].numpy())
+            kinds[kind] = out
+        matrices = [{**m, "data": m["data"].numpy()} for m in item.get("matrices", [])]
+        data = encode_probe(item["step"], item.get("time", time.time()), item["split"],
+                            item["scalars"], kinds, matrices)
+        return data, list(kinds)
+
+    def _warn(self, key: str, message: str) -> None:
+        self.errors.append(message)
+        if key not in self._warned:
+            self._warned.add(key)
+            log.warning(message)
+            print(message, flush=True)
+
+    def close(self, timeout: float = 30.0) -> None:
+        try:
+            self.queue.put(None, timeout=timeout)
+        except queue.Full:
+            self._warn("close", "nnviz3d: frame queue still full at close; some frames lost")
+        self._thread.join(timeout)
+        if self.recorder is not None:
+            try:
+                self.recorder.close()
+            except Exception as exc:
+                self._warn("record", f"nnviz3d: could not close the recording: {exc}")

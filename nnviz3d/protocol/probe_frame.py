@@ -1,0 +1,91 @@
+"""Binary frames of training: one ``probe`` frame per step, and the ``scalars`` history.
+
+``probe`` frame
+    header: ``{"type": "probe", "step": int, "time": unix seconds, "split": "train"|"val",
+    "scalars": {"loss": float, ...}, "kinds": {KIND: {"step": int, "modules": [dotted module
+    paths]}}, "stat_names": STAT_NAMES, "matrices": [{"module", "param", "array", "full_shape",
+    "method"}]}`` where KIND is ``weight``, ``grad`` or ``act`` (only the kinds captured at this
+    step are present; a frame may carry scalars alone).
+
+    arrays, per present KIND (M = len(modules)):
+
+    ===================  ====  ========  ==================================================
+    ``KIND_stats``       f4    (M, 8)    mean, std, min, max, L2 norm, fraction of exact
+                                         zeros, NaN count, Inf count (over finite values)
+    ``KIND_hist``        u4    (M, 64)   counts over [min, max] of that row's finite values
+    ``KIND_range``       f4    (M, 2)    the histogram's [lo, hi]
+    ``weight_update``    f4    (M,)      ||w - w_prev|| / ||w_prev|| since the previous
+                                         weight capture (NaN at the first)
+    ``KIND_sampled``     u4    (M,)      elements the histogram counted (all of them, or
+                                         an even stride of a large tensor on the CPU path)
+    ``mat_K``            f2    (h, w)    downsampled weight matrix K of ``matrices``
+    ===================  ====  ========  ==================================================
+
+``scalars`` frame
+    header: ``{"type": "scalars", "names": [metric names]}``; arrays ``steps`` i4 (N,),
+    ``split`` u1 (N,) (0 train, 1 validation), ``values`` f4 (N, K) with NaN where a metric
+    was not given at that step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .codec import decode_frame, encode_frame
+from .messages import PROBE, SCALARS, STAT_NAMES
+
+SPLITS = ("train", "val")
+
+
+def encode_probe(step: int, time: float, split: str, scalars: dict[str, float],
+                 kinds: dict[str, dict], matrices: list[dict] | None = None) -> bytes:
+    """``kinds[KIND]`` = ``{"step", "modules", "stats", "hist", "range"[, "update", "sampled"]}``;
+    ``matrices`` = ``[{"module", "param", "full_shape", "method", "data"}]``."""
+    header = {"type": PROBE, "step": int(step), "time": float(time), "split": split,
+              "scalars": {k: float(v) for k, v in scalars.items()},
+              "stat_names": list(STAT_NAMES), "kinds": {}, "matrices": []}
+    arrays: dict[str, np.ndarray] = {}
+    for kind, res in kinds.items():
+        header["kinds"][kind] = {"step": int(res["step"]), "modules": list(res["modules"])}
+        arrays[f"{kind}_stats"] = np.asarray(res["stats"], np.float32)
+        arrays[f"{kind}_hist"] = np.asarray(res["hist"], np.uint32)
+        arrays[f"{kind}_range"] = np.asarray(res["range"], np.float32)
+        if "update" in res:
+            arrays[f"{kind}_update"] = np.asarray(res["update"], np.float32)
+        if "sampled" in res:
+            arrays[f"{kind}_sampled"] = np.asarray(res["sampled"], np.uint32)
+    for k, m in enumerate(matrices or []):
+        name = f"mat_{k}"
+        header["matrices"].append({"module": m["module"], "param": m["param"], "array": name,
+                                   "full_shape": list(m["full_shape"]), "method": m["method"]})
+        arrays[name] = np.asarray(m["data"], np.float16)
+    return encode_frame(header, arrays)
+
+
+def encode_scalars(rows: list[tuple[int, str, dict[str, float]]]) -> bytes:
+    """``rows`` = ``[(step, split, {name: value})]`` in step order."""
+    names = sorted({k for _, _, d in rows for k in d})
+    values = np.full((len(rows), len(names)), np.nan, np.float32)
+    col = {n: i for i, n in enumerate(names)}
+    for r, (_, _, d) in enumerate(rows):
+        for k, v in d.items():
+            values[r, col[k]] = v
+    return encode_frame({"type": SCALARS, "names": names}, {
+        "steps": np.array([s for s, _, _ in rows], np.int32),
+        "split": np.array([SPLITS.index(sp) for _, sp, _ in rows], np.uint8),
+        "values": values,
+    })
+
+
+def decode_probe(buf: bytes):
+    header, arrays = decode_frame(buf)
+    if header.get("type") != PROBE:
+        raise ValueError(f"expected a probe frame, got {header.get('type')!r}")
+    return header, arrays
+
+
+def decode_scalars(buf: bytes):
+    header, arrays = decode_frame(buf)
+    if header.get("type") != SCALARS:
+        raise ValueError(f"expected a scalars frame, got {header.get('type')!r}")
+    return header, arrays

@@ -1,0 +1,71 @@
+"""Live training in a real browser: the timeline moves, colours follow a quantity, the info
+panel shows the stats, and seeking replays a recorded step."""
+
+import threading
+import time
+
+import torch
+
+import nnviz3d
+from nnviz3d import zoo
+from tests.browser.conftest import wait_ready
+
+
+def test_timeline_moves_during_live_training(page, tmp_path):
+    torch.manual_seed(0)
+    model, x = zoo.digits_cnn()
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    w = nnviz3d.watch(model, x, record=tmp_path / "live.nnv3d", open_browser=False, port=0,
+                      every=1, quiet=True)
+    stop = threading.Event()
+
+    def train():
+        while not stop.is_set():
+            xb = torch.randn(32, 1, 8, 8)
+            yb = torch.randint(0, 10, (32,))
+            loss = torch.nn.functional.cross_entropy(model(xb), yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            w.step(loss=loss.item())
+            if w.step_index % 10 == 0:
+                w.validation(loss=loss.item() * 1.1)
+            time.sleep(0.03)
+
+    trainer = threading.Thread(target=train, daemon=True)
+    try:
+        page.goto(w.url)
+        wait_ready(page)
+        trainer.start()
+        page.wait_for_function("nnviz3d.step !== null && nnviz3d.timeline !== null",
+                               timeout=60_000)
+        first = page.evaluate("nnviz3d.step")
+        page.wait_for_function(f"nnviz3d.step > {first} + 5", timeout=60_000)
+        assert page.evaluate("nnviz3d.live") is True
+        assert page.locator("#timeline").is_visible()
+        assert page.evaluate("nnviz3d.timeline.live") is True
+        # colour by gradient norm: blocks with data change colour, the legend says so
+        before = page.evaluate("nnviz3d.blockColor('/model/block/conv1')")
+        page.evaluate("nnviz3d.setColorBy('grad_norm')")
+        page.wait_for_function("nnviz3d.colorBy === 'grad_norm'")
+        page.wait_for_timeout(300)
+        after = page.evaluate("nnviz3d.blockColor('/model/block/conv1')")
+        assert after != before
+        assert "gradient norm" in page.locator("#legend").inner_text().lower()
+        # the info panel shows the latest stats and a histogram
+        page.evaluate("nnviz3d.select('block.conv1')")
+        page.wait_for_selector("#info canvas", timeout=10_000)
+        assert "norm" in page.locator("#info").inner_text()
+        # seek to a recorded step: the view leaves live mode and shows that step
+        page.evaluate("nnviz3d.seek(3)")
+        page.wait_for_function("nnviz3d.step === 3 && nnviz3d.live === false", timeout=20_000)
+        page.evaluate("nnviz3d.follow()")
+        page.wait_for_function("nnviz3d.live === true && nnviz3d.step > 3", timeout=20_000)
+        assert page.errors == []
+    finally:
+        stop.set()
+        if trainer.is_alive():
+            trainer.join(timeout=10)
+        w.close()
+        w.close_viewer()

@@ -1,0 +1,68 @@
+"""`nnviz3d demo` headless, and the replay of what it recorded."""
+
+import asyncio
+import concurrent.futures
+import json
+import subprocess
+import sys
+
+import aiohttp
+
+from nnviz3d.protocol import PROTOCOL_VERSION
+from nnviz3d.protocol.probe_frame import decode_probe
+from nnviz3d.record import RunReader
+from nnviz3d.replay import serve_replay
+
+
+def test_demo_runs_headless_for_n_steps_and_learns(tmp_path):
+    run = tmp_path / "demo.nnv3d"
+    r = subprocess.run([sys.executable, "-m", "nnviz3d", "demo", "--steps", "120",
+                        "--no-browser", "--port", "0", "--record", str(run)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "120 steps" in r.stdout
+    acc = float(r.stdout.split("validation accuracy ")[1].split(";")[0])
+    assert acc > 0.5  # real digits, real learning: chance is 0.1
+    s = RunReader(run).summary()
+    assert s["steps"] == 120 and s["first_step"] == 0 and s["last_step"] == 119
+
+
+def test_replay_serves_the_recorded_frames_byte_for_byte(tmp_path):
+    run = tmp_path / "r.nnv3d"
+    subprocess.run([sys.executable, "-m", "nnviz3d", "demo", "--steps", "30", "--no-browser",
+                    "--port", "0", "--record", str(run), "--every", "1"], check=True,
+                   capture_output=True, timeout=600)
+    reader = RunReader(run)
+    handle = serve_replay(reader, open_browser=False, port=0, quiet=True)
+
+    async def seek(step):
+        async with aiohttp.ClientSession() as s:
+            ws = await s.ws_connect(handle.url + "ws")
+            await ws.send_str(json.dumps({"type": "hello", "protocol": PROTOCOL_VERSION,
+                                          "client": "t"}))
+            timeline = None
+            while timeline is None:
+                msg = await ws.receive(timeout=30)
+                if msg.type == aiohttp.WSMsgType.TEXT and '"timeline"' in msg.data:
+                    timeline = json.loads(msg.data)
+            await ws.send_str(json.dumps({"type": "seek", "step": step}))
+            got = []
+            want = len(reader.at_step(step))
+            while len(got) < want:
+                msg = await ws.receive(timeout=30)
+                if msg.type == aiohttp.WSMsgType.BINARY:
+                    header, _ = decode_probe(msg.data) if b'"probe"' in msg.data[:64] else (
+                        None, None)
+                    if header is not None and header["step"] <= step:
+                        got.append(msg.data)
+            await ws.close()
+            return timeline, got
+
+    try:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            timeline, frames = pool.submit(asyncio.run, seek(12)).result(timeout=120)
+        assert timeline["first_step"] == 0 and timeline["last_step"] == 29
+        assert not timeline["live"] and timeline["frames"] == reader.summary()["frames"]
+        assert frames[-len(reader.at_step(12)):] == reader.at_step(12)
+    finally:
+        handle.close()

@@ -1,0 +1,152 @@
+// The timeline bar: play/pause, speed, a scrubber over the recorded steps, the step readout and
+// a Live button. Live mode follows the newest step; scrubbing or playing seeks (throttled).
+import type { Timeline } from "./protocol.gen";
+import { $ } from "./ui";
+
+/** Playback speed at 1×, in steps per second. */
+const STEPS_PER_SECOND = 5;
+const TICK_MS = 100;
+/** At most one seek per this many ms. */
+const SEEK_INTERVAL_MS = 100;
+
+export interface TimelineActions {
+  seek(step: number): void;
+  follow(): void;
+}
+
+export class TimelineBar {
+  /** The last timeline message, or null before one arrived. */
+  info: Timeline | null = null;
+  live = true;
+  playing = false;
+  private readonly bar = $("timeline");
+  private readonly play = $("tl-play") as HTMLButtonElement;
+  private readonly speed = $("tl-speed") as HTMLSelectElement;
+  private readonly scrub = $("tl-scrub") as HTMLInputElement;
+  private readonly readout = $("tl-step");
+  private readonly liveBtn = $("tl-live") as HTMLButtonElement;
+  /** Playback position (fractional steps). */
+  private pos = 0;
+  /** The step the bar shows (requested or received). */
+  private shown: number | null = null;
+  private timer = 0;
+  private lastSeek = 0;
+  private pendingSeek: number | null = null;
+  private seekTimer = 0;
+  private loss = "";
+
+  constructor(private actions: TimelineActions) {
+    this.play.addEventListener("click", () => (this.playing ? this.pause() : this.start()));
+    this.liveBtn.addEventListener("click", () => this.follow());
+    this.scrub.addEventListener("input", () => {
+      this.pause();
+      this.seek(Number(this.scrub.value));
+    });
+    this.render();
+  }
+
+  /** A timeline message: which steps exist. */
+  update(msg: Timeline): void {
+    this.info = msg;
+    this.render();
+  }
+
+  /** The step now shown (from the probe data), and its loss if known. */
+  setShown(step: number | null, loss?: number): void {
+    if (this.live) this.shown = step; // otherwise the bar shows the step it asked for
+    this.loss = loss !== undefined && Number.isFinite(loss) ? ` · loss ${loss.toPrecision(3)}` : "";
+    this.render();
+  }
+
+  /** Leave live mode and show ``step`` (throttled seek). */
+  seek(step: number): void {
+    const info = this.info;
+    if (info && info.last_step >= info.first_step && info.first_step >= 0) {
+      step = Math.min(info.last_step, Math.max(info.first_step, step));
+    }
+    step = Math.round(step);
+    this.live = false;
+    this.shown = step;
+    this.pendingSeek = step;
+    const wait = this.lastSeek + SEEK_INTERVAL_MS - performance.now();
+    if (wait <= 0) this.flushSeek();
+    else if (!this.seekTimer) this.seekTimer = window.setTimeout(() => this.flushSeek(), wait);
+    this.render();
+  }
+
+  /** Back to live mode: follow the newest step. */
+  follow(): void {
+    this.pause();
+    clearTimeout(this.seekTimer);
+    this.seekTimer = 0;
+    this.pendingSeek = null;
+    this.live = true;
+    this.actions.follow();
+    this.render();
+  }
+
+  /** Ask again for what is shown (after a reconnect). */
+  resend(): void {
+    if (this.live) return;
+    if (this.shown !== null) { this.lastSeek = 0; this.seek(this.shown); }
+  }
+
+  private flushSeek(): void {
+    this.seekTimer = 0;
+    if (this.pendingSeek === null) return;
+    const step = this.pendingSeek;
+    this.pendingSeek = null;
+    this.lastSeek = performance.now();
+    this.actions.seek(step);
+  }
+
+  private start(): void {
+    const info = this.info;
+    if (!info || info.last_step < 0) return;
+    let from = this.shown ?? info.first_step;
+    if (from >= info.last_step) from = info.first_step; // at the end: play from the start
+    this.pos = from;
+    this.playing = true;
+    this.seek(from);
+    this.timer = window.setInterval(() => this.tick(), TICK_MS);
+    this.render();
+  }
+
+  private pause(): void {
+    if (!this.playing) return;
+    this.playing = false;
+    clearInterval(this.timer);
+    this.render();
+  }
+
+  private tick(): void {
+    const info = this.info;
+    if (!info) { this.pause(); return; }
+    this.pos += (STEPS_PER_SECOND * Number(this.speed.value) * TICK_MS) / 1000;
+    const end = this.pos >= info.last_step;
+    if (end) this.pos = info.last_step;
+    if (Math.round(this.pos) !== this.shown) this.seek(this.pos);
+    if (end) this.pause();
+  }
+
+  private render(): void {
+    const info = this.info;
+    this.bar.hidden = !info || info.frames === 0;
+    document.body.classList.toggle("has-timeline", !this.bar.hidden);
+    if (!info) return;
+    const first = Math.max(0, info.first_step);
+    // live frames can be a moment ahead of the timeline message
+    const last = Math.max(first, info.last_step, this.live ? (this.shown ?? 0) : 0);
+    this.scrub.min = String(first);
+    this.scrub.max = String(last);
+    const at = this.live ? (this.shown ?? last) : (this.shown ?? first);
+    this.scrub.value = String(at);
+    this.play.textContent = this.playing ? "❚❚" : "▶";
+    this.play.title = this.playing ? "Pause" : "Play";
+    this.liveBtn.classList.toggle("on", this.live);
+    this.liveBtn.title = info.live ? "Follow the newest step (training is running)" : "Show the newest step (the run has ended)";
+    this.bar.classList.toggle("running", info.live);
+    this.readout.textContent = `step ${this.shown ?? "–"}/${info.last_step >= 0 ? last : "–"}${this.loss}`;
+    this.readout.title = `shown step ${this.shown ?? "–"} of ${info.first_step}…${last}${this.loss}`;
+  }
+}
