@@ -20,7 +20,7 @@ from ..protocol.messages import HIST_BINS
 
 MATRIX_MAX = 256
 """Downsampled weight matrices are at most MATRIX_MAX x MATRIX_MAX."""
-HIST_SAMPLE = 1 << 16
+HIST_SAMPLE = 1 << 14
 """On the CPU path a tensor's histogram counts at most this many evenly strided elements
 (exact below it); its stats always use every element. The frame records the sample size."""
 
@@ -207,19 +207,33 @@ class Probes:
         else:
             act_paths = [p for p, m in modules.items() if p and not any(True for _ in m.children())]
         self.act_modules = [p for p in act_paths if p in modules]
-        self.armed = False
+        self._modules = modules
         self.outputs: dict[str, torch.Tensor] = {}
-        self.handles = [modules[p].register_forward_hook(self._make_hook(p))
-                        for p in self.act_modules]
+        self.handles: list = []
+
+    @property
+    def armed(self) -> bool:
+        """True while forward hooks record module outputs (for the next activation pass).
+        Hooks exist only while armed, so steps without an activation probe pay nothing."""
+        return bool(self.handles)
+
+    @armed.setter
+    def armed(self, on: bool) -> None:
+        if on and not self.handles:
+            self.handles = [self._modules[p].register_forward_hook(self._make_hook(p))
+                            for p in self.act_modules]
+        elif not on and self.handles:
+            for h in self.handles:
+                h.remove()
+            self.handles = []
 
     def _make_hook(self, path: str):
         def hook(module, args, output):
-            if self.armed:
-                out = output
-                while isinstance(out, (tuple, list)) and out:
-                    out = out[0]
-                if isinstance(out, torch.Tensor) and out.numel():
-                    self.outputs[path] = out.detach()
+            out = output
+            while isinstance(out, (tuple, list)) and out:
+                out = out[0]
+            if isinstance(out, torch.Tensor) and out.numel():
+                self.outputs[path] = out.detach()
         return hook
 
     def weights(self) -> dict:
@@ -231,12 +245,12 @@ class Probes:
         if prev is not None and len(prev) == len(flats):
             ratios = []
             for f, p in zip(flats, prev):
-                d = (f.float() - p).nan_to_num_()
+                d = f.float() - p  # NaN weights give a NaN ratio, which is the truth
                 ratios.append(torch.dot(d, d).sqrt() / torch.dot(p, p).sqrt().clamp_min(1e-30))
             res["update"] = torch.stack(ratios)
         else:
             res["update"] = torch.full((len(flats),), float("nan"), device=flats[0].device)
-        self.prev_weights = [f.float().clone().nan_to_num_() for f in flats]
+        self.prev_weights = [f.float().clone() for f in flats]
         res["modules"] = self.param_modules
         return res
 
@@ -273,9 +287,6 @@ class Probes:
         return out
 
     def close(self) -> None:
-        for h in self.handles:
-            h.remove()
-        self.handles = []
+        self.armed = False
         self.outputs = {}
         self.prev_weights = None
-        self.armed = False

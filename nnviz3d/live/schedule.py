@@ -13,10 +13,11 @@ EMA = 0.2
 class ProbeSchedule:
     """Per kind: an interval in steps (a power of two) adapted to measured costs.
 
-    With ``every=N`` every kind runs every N steps (no adaptation). Otherwise each kind may
-    spend ``budget / len(KINDS)`` of the (probe-free) step time on average: its interval is
-    the smallest power of two with ``cost / interval <= share * step_time``. Costs and step
-    time are exponential moving averages of wall-clock measurements.
+    With ``every=N`` every kind runs every N steps (no adaptation). Otherwise the probes may
+    spend ``budget`` of the (probe-free) step time on average, less what the background
+    worker spends per step; each kind gets a third of that, and its interval is the smallest
+    power of two with ``cost / interval <= share``. Costs, background time and step time are
+    exponential moving averages of wall-clock measurements.
     """
 
     def __init__(self, budget: float = 0.05, every: int | None = None) -> None:
@@ -30,6 +31,9 @@ class ProbeSchedule:
         self.cost = {k: 0.0 for k in KINDS}
         self.samples = {k: 0 for k in KINDS}
         self.step_time = 0.0
+        self.background = 0.0
+        """Seconds per step the frame worker spends (encoding, recording) on a machine whose
+        cores the training also uses: it comes out of the same budget."""
 
     def due(self, step: int, kind: str) -> bool:
         return step % self.interval[kind] == 0
@@ -39,6 +43,9 @@ class ProbeSchedule:
         self.step_time = seconds if self.step_time == 0 else (
             (1 - EMA) * self.step_time + EMA * seconds)
 
+    def observe_background(self, seconds_per_step: float) -> None:
+        self.background = (1 - EMA) * self.background + EMA * seconds_per_step
+
     def observe_cost(self, kind: str, seconds: float) -> None:
         self.samples[kind] += 1
         if self.samples[kind] == 1 and self.every is None:
@@ -46,7 +53,9 @@ class ProbeSchedule:
         c = self.cost[kind]
         self.cost[kind] = seconds if c == 0 else (1 - EMA) * c + EMA * seconds
         if self.every is None and self.step_time > 0:
-            share = self.budget / len(KINDS) * self.step_time
+            left = max(self.budget * self.step_time - self.background,
+                       0.1 * self.budget * self.step_time)
+            share = left / len(KINDS)
             need = max(1.0, self.cost[kind] / share)
             self.interval[kind] = min(MAX_INTERVAL, 1 << math.ceil(math.log2(need)))
 
@@ -54,4 +63,5 @@ class ProbeSchedule:
         """Expected probe time as a fraction of the step time."""
         if self.step_time <= 0:
             return 0.0
-        return sum(self.cost[k] / self.interval[k] for k in KINDS) / self.step_time
+        probes = sum(self.cost[k] / self.interval[k] for k in KINDS)
+        return (probes + self.background) / self.step_time

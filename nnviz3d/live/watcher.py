@@ -45,6 +45,7 @@ class Watcher:
         self.probes = Probes(model, self.graph)
         self.step_index = -1
         self._last_end: float | None = None
+        self._worker_busy = 0.0
         self._failures = 0
         self._closed = False
         self.record_path = self._record_path(record)
@@ -127,6 +128,9 @@ class Watcher:
         if self._last_end is not None:
             # time between the end of the last probe pass and now: the training step alone
             self.schedule.observe_step(max(start - self._last_end, 1e-9))
+            busy = self.worker.busy
+            self.schedule.observe_background(busy - self._worker_busy)
+            self._worker_busy = busy
         self.step_index += 1
         step = self.step_index
         kinds = {}

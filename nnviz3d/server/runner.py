@@ -66,7 +66,20 @@ class ServerThread:
             self._call(self._runner.cleanup(), timeout=10)
         except Exception as exc:  # a stalled client can hold the shutdown up: stop anyway
             log.debug("server cleanup did not finish: %r", exc)
+        try:
+            self._call(_cancel_pending(), timeout=5)
+        except Exception as exc:
+            log.debug("could not cancel the server's tasks: %r", exc)
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)
             self._loop.close()
+
+
+async def _cancel_pending() -> None:
+    """Cancel what the server left running (handlers of clients that never said goodbye), so
+    the loop closes without 'Task was destroyed but it is pending' noise."""
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

@@ -26,3 +26,13 @@ def test_budget_spreads_costly_kinds_out():
 def test_bad_settings(kwargs):
     with pytest.raises(ValueError):
         ProbeSchedule(**kwargs)
+
+
+def test_background_work_comes_out_of_the_budget():
+    s = ProbeSchedule(budget=0.05)
+    s.observe_step(0.010)
+    for _ in range(50):
+        s.observe_background(0.0004)    # the worker uses 0.4 of the 0.5 ms budget per step
+    s.observe_cost("grad", 0.5)
+    s.observe_cost("grad", 0.0001)      # 0.1 ms against a 0.033 ms share -> every 4th step
+    assert s.interval["grad"] == 4
