@@ -74,7 +74,7 @@ export class Navigation {
   frame(box: THREE.Box3, animate = true): void {
     const center = box.getCenter(new THREE.Vector3());
     const size = box.getSize(new THREE.Vector3());
-    const radius = Math.max(size.length() / 2, 0.5);
+    const radius = Math.max(size.length() / 2, 3); // a single block is framed with its neighbours
     const fov = THREE.MathUtils.degToRad(this.camera.fov);
     const dist = 0.8 * radius / Math.sin(Math.min(fov, fov * this.camera.aspect) / 2);
     const pos = center.clone().addScaledVector(VIEW_FROM, dist);
