@@ -12,6 +12,8 @@ spans each row's finite [min, max].
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -43,7 +45,7 @@ def tensor_stats(v: torch.Tensor, bins: int = HIST_BINS) -> tuple[torch.Tensor, 
     stride = max(1, n // HIST_SAMPLE)
     sample = v[::stride] if stride > 1 else v
     width = float(hi - lo)
-    if width > 0:
+    if width > 0 and math.isfinite(width):
         idx = ((sample - lo) * (bins / width)).clamp_(0, bins - 1).to(torch.int64)
         hist = torch.bincount(idx, minlength=bins)
     else:
@@ -82,6 +84,7 @@ def device_tensor_stats(v: torch.Tensor, bins: int = HIST_BINS):
     width = hi - lo
     pos = torch.where(width > 0, (torch.where(fin, sample, lo) - lo) / torch.where(
         width > 0, width, torch.ones_like(width)), torch.full_like(width, 0.5))
+    pos = torch.nan_to_num(pos, nan=0.5, posinf=1.0, neginf=0.0)  # overflowing ranges
     idx = torch.where(fin, (pos * bins).clamp(0, bins - 1).long(), bins)
     hist = torch.zeros(bins + 1, dtype=torch.int64, device=v.device).index_add_(
         0, idx, torch.ones_like(idx))[:bins]
@@ -141,6 +144,8 @@ def segment_stats(flat: torch.Tensor, seg: torch.Tensor, nseg: int,
                          nans, infs], dim=1)
     width = (hi - lo)[seg]
     pos = torch.where(width > 0, (xf - lo[seg]) / torch.where(width > 0, width, 1.0), 0.5)
+    # a range that overflows float32 (|values| near 3e38) gives inf/NaN positions: clamp them
+    pos = torch.nan_to_num(pos, nan=0.5, posinf=1.0, neginf=0.0)
     b = (pos * bins).floor().clamp(0, bins - 1).long()
     idx = torch.where(finite, seg * bins + b, torch.full_like(b, nseg * bins))
     hist = torch.zeros(nseg * bins + 1, dtype=torch.int64, device=dev).index_add_(
@@ -177,6 +182,18 @@ def downsample_matrix(w: torch.Tensor, limit: int = MATRIX_MAX) -> tuple[torch.T
     return out.half(), f"adaptive average pooling {rows}x{cols} -> {h}x{wd}"
 
 
+RELU_LIKE = (nn.ReLU, nn.ReLU6, nn.Hardtanh, nn.Threshold)
+"""Modules whose units can be exactly dead (output 0 for every input)."""
+
+
+def dead_fraction(out: torch.Tensor) -> torch.Tensor:
+    """Fraction of units that output exactly 0 for the whole batch. Units are channels
+    (dim 1) of feature maps and the last dimension otherwise."""
+    unit_dim = 1 if out.dim() >= 3 else out.dim() - 1
+    alive = (out != 0).movedim(unit_dim, -1).reshape(-1, out.shape[unit_dim]).any(dim=0)
+    return 1.0 - alive.float().mean()
+
+
 def _flat(params, get) -> torch.Tensor:
     """One module's tensors as one flat float view (a copy only when it has several)."""
     ts = [get(p).detach().reshape(-1) for p in params]
@@ -207,6 +224,7 @@ class Probes:
         else:
             act_paths = [p for p, m in modules.items() if p and not any(True for _ in m.children())]
         self.act_modules = [p for p in act_paths if p in modules]
+        self.relu_like = {p for p in self.act_modules if isinstance(modules[p], RELU_LIKE)}
         self._modules = modules
         self.outputs: dict[str, torch.Tensor] = {}
         self.handles: list = []
@@ -273,6 +291,9 @@ class Probes:
         rows = list(outs)
         res = rows_stats([outs[p].reshape(-1) for p in rows])
         res["modules"] = rows
+        res["dead"] = torch.stack([dead_fraction(outs[p]) if p in self.relu_like
+                                   else torch.full((), float("nan"), device=outs[p].device)
+                                   for p in rows])
         return res
 
     def matrices(self) -> list[dict]:

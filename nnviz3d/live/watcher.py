@@ -30,7 +30,7 @@ class Watcher:
                  every: int | None = None, record: str | Path | bool | None = True,
                  serve: bool = True, host: str = "127.0.0.1", port: int | None = None,
                  open_browser: bool = True, depth: int | None = None, strict: bool = False,
-                 graph=None, quiet: bool = False) -> None:
+                 graph=None, quiet: bool = False, health=True) -> None:
         import torch
 
         from ..capture import capture_graph
@@ -68,7 +68,12 @@ class Watcher:
                                open_browser=open_browser, quiet=quiet, feed=self.feed)
             loop = self.handle.server.loop
             publish = lambda *a: loop.call_soon_threadsafe(self.feed.publish, *a)  # noqa: E731
-        self.worker = FrameWorker(recorder, publish)
+        from .health import HealthMonitor, HealthThresholds
+
+        self.health = None
+        if health:
+            self.health = HealthMonitor(health if isinstance(health, HealthThresholds) else None)
+        self.worker = FrameWorker(recorder, publish, self.health)
         self.probes.armed = self.schedule.due(0, "act")
 
     @property

@@ -25,8 +25,10 @@ and at most this much added latency in the live view."""
 
 
 class FrameWorker:
-    def __init__(self, recorder=None, publish=None) -> None:
+    def __init__(self, recorder=None, publish=None, health=None) -> None:
         self.recorder = recorder
+        self.health = health
+        """A HealthMonitor checked on every frame (here, off the training thread), or None."""
         self.publish = publish
         """Callable(data, step, kinds, split, scalars), thread-safe (posts to the server)."""
         self.queue: queue.Queue = queue.Queue(QUEUE_SIZE)
@@ -107,13 +109,14 @@ class FrameWorker:
         kinds = {}
         for kind, res in item["kinds"].items():
             out = {"step": item["step"], "modules": res["modules"]}
-            for key in ("stats", "hist", "range", "update", "sampled"):
+            for key in ("stats", "hist", "range", "update", "sampled", "dead"):
                 if key in res:
                     out[key] = np.asarray(res[key].numpy())
             kinds[kind] = out
         matrices = [{**m, "data": m["data"].numpy()} for m in item.get("matrices", [])]
+        alarms = self.health.check(item["step"], kinds) if self.health and kinds else []
         data = encode_probe(item["step"], item.get("time", time.time()), item["split"],
-                            item["scalars"], kinds, matrices)
+                            item["scalars"], kinds, matrices, alarms)
         return data, list(kinds)
 
     def _warn(self, key: str, message: str) -> None:

@@ -4,7 +4,9 @@
     header: ``{"type": "probe", "step": int, "time": unix seconds, "split": "train"|"val",
     "scalars": {"loss": float, ...}, "kinds": {KIND: {"step": int, "modules": [dotted module
     paths]}}, "stat_names": STAT_NAMES, "matrices": [{"module", "param", "array", "full_shape",
-    "method"}]}`` where KIND is ``weight``, ``grad`` or ``act`` (only the kinds captured at this
+    "method"}], "alarms": [{"alarm", "module", "step", "value", "kind", "message"}]}``; alarms
+    (nnviz3d/live/health.py) are ``nan``, ``inf``, ``dead``, ``vanishing``, ``exploding`` or
+    ``stalled`` and are listed in every frame while they hold where KIND is ``weight``, ``grad`` or ``act`` (only the kinds captured at this
     step are present; a frame may carry scalars alone).
 
     arrays, per present KIND (M = len(modules)):
@@ -17,7 +19,9 @@
     ``weight_update``    f4    (M,)      ||w - w_prev|| / ||w_prev|| since the previous
                                          weight capture (NaN at the first)
     ``KIND_sampled``     u4    (M,)      elements the histogram counted (all of them, or
-                                         an even stride of a large tensor on the CPU path)
+                                         an even stride of a large tensor)
+    ``act_dead``         f4    (M,)      fraction of units outputting 0 for the whole batch
+                                         (ReLU-family modules; NaN for others)
     ``mat_K``            f2    (h, w)    downsampled weight matrix K of ``matrices``
     ===================  ====  ========  ==================================================
 
@@ -38,12 +42,14 @@ SPLITS = ("train", "val")
 
 
 def encode_probe(step: int, time: float, split: str, scalars: dict[str, float],
-                 kinds: dict[str, dict], matrices: list[dict] | None = None) -> bytes:
+                 kinds: dict[str, dict], matrices: list[dict] | None = None,
+                 alarms: list[dict] | None = None) -> bytes:
     """``kinds[KIND]`` = ``{"step", "modules", "stats", "hist", "range"[, "update", "sampled"]}``;
     ``matrices`` = ``[{"module", "param", "full_shape", "method", "data"}]``."""
     header = {"type": PROBE, "step": int(step), "time": float(time), "split": split,
               "scalars": {k: float(v) for k, v in scalars.items()},
-              "stat_names": list(STAT_NAMES), "kinds": {}, "matrices": []}
+              "stat_names": list(STAT_NAMES), "kinds": {}, "matrices": [],
+              "alarms": list(alarms or [])}
     arrays: dict[str, np.ndarray] = {}
     for kind, res in kinds.items():
         header["kinds"][kind] = {"step": int(res["step"]), "modules": list(res["modules"])}
@@ -54,6 +60,8 @@ def encode_probe(step: int, time: float, split: str, scalars: dict[str, float],
             arrays[f"{kind}_update"] = np.asarray(res["update"], np.float32)
         if "sampled" in res:
             arrays[f"{kind}_sampled"] = np.asarray(res["sampled"], np.uint32)
+        if "dead" in res:
+            arrays[f"{kind}_dead"] = np.asarray(res["dead"], np.float32)
     for k, m in enumerate(matrices or []):
         name = f"mat_{k}"
         header["matrices"].append({"module": m["module"], "param": m["param"], "array": name,

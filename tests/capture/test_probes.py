@@ -17,8 +17,11 @@ def reference(x: np.ndarray):
     stats = [finite.mean() if finite.size else 0, finite.std() if finite.size else 0, lo, hi,
              np.sqrt((finite.astype(np.float64) ** 2).sum()), (x == 0).mean(),
              np.isnan(x).sum(), np.isinf(x).sum()]
-    hist = np.histogram(finite, HIST_BINS, (lo, hi))[0] if hi > lo else None
-    return np.array(stats, np.float64), hist
+    with np.errstate(over="ignore"):
+        spans = hi > lo and np.isfinite(np.float32(hi) - np.float32(lo))
+    hist = np.histogram(finite, HIST_BINS, (lo, hi))[0] if spans else None
+    with np.errstate(over="ignore"):
+        return np.array(stats, np.float64).astype(np.float32), hist  # the wire carries f4
 
 
 TENSORS = [
@@ -28,6 +31,7 @@ TENSORS = [
     np.array([np.nan, np.nan], np.float32),
     np.random.default_rng(1).uniform(-1e3, 1e3, size=777).astype(np.float32),
     np.array([7.5], np.float32),
+    np.array([3e38, -3e38, 1.0, np.nan], np.float32),  # a range that overflows float32
 ]
 
 

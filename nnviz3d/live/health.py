@@ -1,0 +1,134 @@
+"""Training health alarms from probe results: NaN/Inf, dead units, vanishing and exploding
+gradients, stalled layers. Runs on the frame worker (numpy), never on the training thread.
+
+Each alarm is reported once per (alarm, module) to the Python log and stdout; while it holds it
+is listed in every probe frame's header (``"alarms"``) so the viewer can badge the block.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+log = logging.getLogger("nnviz3d")
+
+MEAN, STD, NORM, NAN, INF = 0, 1, 4, 6, 7
+
+
+@dataclass
+class HealthThresholds:
+    dead_fraction: float = 0.9
+    """A ReLU-family layer alarms when at least this fraction of its units output 0 for the
+    whole batch."""
+    vanishing_rms: float = 1e-7
+    """Gradient root-mean-square below this is vanishing."""
+    vanishing_drop: float = 1e-4
+    """... as is a gradient norm below this fraction of the layer's own largest so far."""
+    exploding_growth: float = 1e3
+    """A gradient norm above this multiple of the layer's baseline (median of its first
+    ``baseline_captures`` norms) is exploding."""
+    baseline_captures: int = 3
+    stalled_update: float = 1e-9
+    """A layer whose weights move less than this (||dw||/||w||) while it has gradients ..."""
+    stalled_captures: int = 3
+    """... for this many weight captures in a row is stalled."""
+
+
+class HealthMonitor:
+    def __init__(self, thresholds: HealthThresholds | None = None, report=None) -> None:
+        self.t = thresholds or HealthThresholds()
+        self.report = report or _report
+        self.reported: set[tuple[str, str]] = set()
+        self.first_norms: dict[str, list[float]] = {}
+        self.max_norm: dict[str, float] = {}
+        self.still: dict[str, int] = {}
+        self.has_grad: set[str] = set()
+        self.history: list[dict] = []
+        """Every alarm the first time it was raised, in order."""
+
+    def check(self, step: int, kinds: dict[str, dict]) -> list[dict]:
+        """Alarms that hold at ``step`` for the kinds probed now (numpy arrays)."""
+        alarms: list[dict] = []
+        for kind, res in kinds.items():
+            stats = np.asarray(res["stats"])
+            for i, module in enumerate(res["modules"]):
+                nan, inf = int(stats[i, NAN]), int(stats[i, INF])
+                if nan or inf:
+                    what = "NaN" if nan else "Inf"
+                    alarms.append(self._alarm("nan" if nan else "inf", module, step, nan or inf,
+                                              f"{nan} NaN and {inf} Inf values in its "
+                                              f"{_KIND_NAMES[kind]}", kind, what))
+        if "grad" in kinds:
+            alarms += self._gradients(step, kinds["grad"])
+        if "weight" in kinds and "update" in kinds["weight"]:
+            alarms += self._stalled(step, kinds["weight"])
+        if "act" in kinds and "dead" in kinds["act"]:
+            dead = np.asarray(kinds["act"]["dead"])
+            for module, frac in zip(kinds["act"]["modules"], dead):
+                if np.isfinite(frac) and frac >= self.t.dead_fraction:
+                    alarms.append(self._alarm("dead", module, step, float(frac),
+                                              f"{frac:.0%} of its units output 0 for the "
+                                              f"whole batch", "act"))
+        return alarms
+
+    def _gradients(self, step: int, res: dict) -> list[dict]:
+        out = []
+        stats = np.asarray(res["stats"])
+        for i, module in enumerate(res["modules"]):
+            norm = float(stats[i, NORM])
+            rms = math.sqrt(float(stats[i, STD]) ** 2 + float(stats[i, MEAN]) ** 2)
+            if not math.isfinite(norm):
+                continue
+            self.has_grad.add(module)
+            first = self.first_norms.setdefault(module, [])
+            if len(first) < self.t.baseline_captures:
+                first.append(norm)
+            peak = self.max_norm[module] = max(self.max_norm.get(module, 0.0), norm)
+            if rms < self.t.vanishing_rms or (peak > 0 and norm < self.t.vanishing_drop * peak):
+                out.append(self._alarm("vanishing", module, step, norm,
+                                       f"gradient norm {norm:.3g} (RMS {rms:.3g}; its largest "
+                                       f"so far {peak:.3g})", "grad"))
+            if len(first) == self.t.baseline_captures:
+                base = float(np.median(first))
+                if base > 0 and norm > self.t.exploding_growth * base:
+                    out.append(self._alarm("exploding", module, step, norm,
+                                           f"gradient norm {norm:.3g}, {norm / base:.0f}x its "
+                                           f"baseline {base:.3g}", "grad"))
+        return out
+
+    def _stalled(self, step: int, res: dict) -> list[dict]:
+        out = []
+        for module, ratio in zip(res["modules"], np.asarray(res["update"])):
+            if not np.isfinite(ratio) or module not in self.has_grad:
+                continue
+            self.still[module] = self.still.get(module, 0) + 1 if ratio < self.t.stalled_update \
+                else 0
+            if self.still[module] >= self.t.stalled_captures:
+                out.append(self._alarm("stalled", module, step, float(ratio),
+                                       f"weights moved {ratio:.2g} (||dw||/||w||) for "
+                                       f"{self.still[module]} captures in a row", "weight"))
+        return out
+
+    def _alarm(self, alarm: str, module: str, step: int, value, detail: str, kind: str,
+               label: str | None = None) -> dict:
+        entry = {"alarm": alarm, "module": module, "step": int(step), "value": float(value),
+                 "kind": kind, "message": f"layer '{module or '(model)'}': "
+                 f"{label or alarm} at step {step}: {detail}"}
+        key = (alarm, module)
+        if key not in self.reported:
+            self.reported.add(key)
+            self.history.append(entry)
+            self.report(entry["message"])
+        return entry
+
+
+_KIND_NAMES = {"weight": "weights", "grad": "gradients", "act": "activations"}
+
+
+def _report(message: str) -> None:
+    line = f"nnviz3d health: {message}"
+    log.warning(line)
+    print(line, flush=True)

@@ -1,0 +1,87 @@
+"""Deliberately broken training runs raise the right alarm at the right layer; a healthy run
+raises none; each alarm is printed once."""
+
+import numpy as np
+import torch
+from torch import nn
+
+import nnviz3d
+from nnviz3d import zoo
+from nnviz3d.live.health import HealthMonitor, HealthThresholds
+
+
+def run(model, steps, make_batch, lr=0.01, opt="sgd"):
+    w = nnviz3d.watch(model, make_batch()[0][:1], serve=False, record=False, every=1,
+                      strict=True)
+    optim = (torch.optim.SGD if opt == "sgd" else torch.optim.Adam)(model.parameters(), lr=lr)
+    for _ in range(steps):
+        x, y = make_batch()
+        loss = nn.functional.mse_loss(model(x).squeeze(-1), y) if y.dtype.is_floating_point \
+            else nn.functional.cross_entropy(model(x), y)
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+        w.step(loss=loss.item())
+    w.close()
+    return w.health.history
+
+
+def first(history, alarm):
+    return next((a for a in history if a["alarm"] == alarm), None)
+
+
+def test_huge_learning_rate_explodes_then_goes_nan(capsys):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
+                          nn.Linear(64, 1))
+    history = run(model, 40, lambda: (torch.randn(32, 20), torch.randn(32) * 10), lr=0.5)
+    boom, nan = first(history, "exploding"), first(history, "nan")
+    assert boom is not None and nan is not None
+    assert boom["step"] < nan["step"]
+    out = capsys.readouterr().out
+    for a in history:  # printed once each, however many steps it held
+        assert out.count(a["message"]) == 1
+
+
+def test_a_bias_that_kills_its_relus_is_dead_at_that_layer():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(),
+                          nn.Linear(16, 2))
+    with torch.no_grad():
+        model[2].bias.fill_(-100.0)
+    history = run(model, 3, lambda: (torch.randn(16, 8), torch.randint(0, 2, (16,))))
+    dead = [a for a in history if a["alarm"] == "dead"]
+    assert [a["module"] for a in dead] == ["3"]
+    assert dead[0]["step"] == 0 and dead[0]["value"] == 1.0
+
+
+def test_deep_sigmoid_stack_vanishes_at_the_bottom():
+    torch.manual_seed(0)
+    layers = []
+    for _ in range(20):
+        layers += [nn.Linear(16, 16), nn.Sigmoid()]
+    model = nn.Sequential(*layers, nn.Linear(16, 1))
+    history = run(model, 3, lambda: (torch.randn(32, 16), torch.randn(32)))
+    vanishing = {a["module"] for a in history if a["alarm"] == "vanishing"}
+    assert "0" in vanishing and "40" not in vanishing  # first Linear yes, the head no
+
+
+def test_a_healthy_run_raises_nothing():
+    torch.manual_seed(0)
+    model, _ = zoo.digits_cnn()
+    model.train()
+    history = run(model, 40, lambda: (torch.randn(32, 1, 8, 8), torch.randint(0, 10, (32,))),
+                  lr=1e-3, opt="adam")
+    assert history == []
+
+
+def test_stalled_layer_and_thresholds_are_configurable():
+    reported = []
+    mon = HealthMonitor(HealthThresholds(stalled_captures=2), report=reported.append)
+    stats = np.zeros((1, 8), np.float32)
+    stats[0, 1] = stats[0, 4] = 1.0  # std and norm of a healthy gradient
+    for step in range(3):
+        mon.check(step, {"grad": {"modules": ["fc"], "stats": stats},
+                         "weight": {"modules": ["fc"], "stats": stats,
+                                    "update": np.array([0.0 if step else np.nan])}})
+    assert [a["alarm"] for a in mon.history] == ["stalled"] and len(reported) == 1
