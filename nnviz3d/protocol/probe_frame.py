@@ -4,10 +4,11 @@
     header: ``{"type": "probe", "step": int, "time": unix seconds, "split": "train"|"val",
     "scalars": {"loss": float, ...}, "kinds": {KIND: {"step": int, "modules": [dotted module
     paths]}}, "stat_names": STAT_NAMES, "matrices": [{"module", "param", "array", "full_shape",
-    "method"}], "alarms": [{"alarm", "module", "step", "value", "kind", "message"}]}``; alarms
-    (nnviz3d/live/health.py) are ``nan``, ``inf``, ``dead``, ``vanishing``, ``exploding`` or
-    ``stalled`` and are listed in every frame while they hold where KIND is ``weight``, ``grad`` or ``act`` (only the kinds captured at this
-    step are present; a frame may carry scalars alone).
+    "method"}], "alarms": [{"alarm", "module", "step", "value", "kind", "message"}]}`` where
+    KIND is ``weight``, ``grad`` or ``act`` (only the kinds captured at this step are present;
+    a frame may carry scalars alone). Alarms (nnviz3d/live/health.py) are ``nan``, ``inf``,
+    ``dead``, ``vanishing``, ``exploding`` or ``stalled``, listed in every frame while they
+    hold.
 
     arrays, per present KIND (M = len(modules)):
 
