@@ -69,3 +69,37 @@ def test_timeline_moves_during_live_training(page, tmp_path):
             trainer.join(timeout=10)
         w.close()
         w.close_viewer()
+
+
+def test_health_panel_lists_an_alarm_and_flies_to_its_layer(page):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(),
+                                torch.nn.Linear(16, 16), torch.nn.ReLU(),
+                                torch.nn.Linear(16, 2))
+    with torch.no_grad():
+        model[2].bias.fill_(-100.0)  # kills the ReLUs after it
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    w = nnviz3d.watch(model, torch.randn(1, 8), record=False, open_browser=False, port=0,
+                      every=1, quiet=True)
+    try:
+        for _ in range(3):
+            loss = torch.nn.functional.cross_entropy(model(torch.randn(16, 8)),
+                                                     torch.randint(0, 2, (16,)))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            w.step(loss=loss.item())
+        page.goto(w.url)
+        wait_ready(page)
+        page.wait_for_function("nnviz3d.alarms.length > 0", timeout=30_000)
+        alarms = page.evaluate("nnviz3d.alarms")
+        found = {(a["alarm"], a["module"]) for a in alarms}
+        # the dead ReLUs, and (truthfully) the zero gradients they leave the layers below
+        assert ("dead", "3") in found and ("vanishing", "0") in found
+        panel = page.locator("#health")
+        assert panel.is_visible() and "dead" in panel.inner_text().lower()
+        panel.locator("li[data-module='3']").click()
+        page.wait_for_function("nnviz3d.selected === '/model/3'")
+    finally:
+        w.close()
+        w.close_viewer()

@@ -112,6 +112,7 @@ const conn = new Connection(wsUrl, {
   },
   probe(frame) {
     if (probe.live) chart.addLive(Number(frame.header.step), String(frame.header.split ?? "train"), frame.header.scalars);
+    noteAlarms(frame.header.alarms);
     probe.merge(frame);
     showChart();
   },
@@ -147,6 +148,28 @@ const conn = new Connection(wsUrl, {
     }
   },
 }, announced);
+
+// ---- health alarms: a panel listing each alarm once (first step), click flies there -------
+interface Alarm { alarm: string; module: string; step: number; value: number; kind: string; message: string; }
+const alarms = new Map<string, Alarm>();
+function noteAlarms(list: Alarm[] | undefined): void {
+  let added = false;
+  for (const a of list ?? []) {
+    const key = `${a.alarm}|${a.module}`;
+    if (!alarms.has(key)) { alarms.set(key, a); added = true; }
+  }
+  if (added) renderHealth();
+}
+function renderHealth(): void {
+  const el = $("health");
+  el.hidden = alarms.size === 0;
+  el.innerHTML = `<h3>Health · ${alarms.size} alarm${alarms.size === 1 ? "" : "s"}</h3><ul>${[...alarms.values()]
+    .map((a, i) => `<li data-i="${i}" data-alarm="${a.alarm}" data-module="${a.module}" title="${a.message.replace(/"/g, "&quot;")}">`
+      + `<b>${a.alarm}</b> ${a.module || "(model)"} <span>step ${a.step}</span></li>`).join("")}</ul>`;
+  el.querySelectorAll("li").forEach((li) => li.addEventListener("click", () => {
+    selectPath((li as HTMLElement).dataset.module ?? "");
+  }));
+}
 
 // ---- training data: timeline, colours, loss chart ---------------------------------------
 const timeline = new TimelineBar({
@@ -412,6 +435,7 @@ const getters: Record<string, () => unknown> = {
   error: () => lastError,
   labelCount: () => labels.visibleCount,
   model: () => model,
+  alarms: () => [...alarms.values()].map((a) => ({ ...a })),
 };
 for (const [name, get] of Object.entries(getters)) Object.defineProperty(api, name, { get, enumerable: true });
 Object.assign(api, {
