@@ -65,17 +65,24 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
-def _inspect(args) -> int:
+def _graph_of(args, strategies=None):
+    """The captured graph of ``args.spec``, or an exit status after a one-line error."""
     from .capture import CaptureError, capture_graph
-    from .spec import SpecError, load_spec
+    from .capture.spec import SpecError, load_spec
 
     if args.depth is not None and args.depth < 1:
         return _fail(f"--depth must be 1 or more, got {args.depth}")
     try:
         model, example_inputs = load_spec(args.spec)
-        graph = capture_graph(model, example_inputs, strategies=args.strategy)
+        return capture_graph(model, example_inputs, strategies=strategies)
     except (SpecError, CaptureError, TypeError, ValueError) as exc:
         return _fail(str(exc))
+
+
+def _inspect(args) -> int:
+    graph = _graph_of(args, args.strategy)
+    if isinstance(graph, int):
+        return graph
     if args.json:
         doc = graph.to_json()
         if args.depth is not None:
@@ -90,17 +97,11 @@ def _inspect(args) -> int:
 
 
 def _view(args) -> int:
-    from .capture import CaptureError, capture_graph
-    from .spec import SpecError, load_spec
     from .viewer import view
 
-    if args.depth is not None and args.depth < 1:
-        return _fail(f"--depth must be 1 or more, got {args.depth}")
-    try:
-        model, example_inputs = load_spec(args.spec)
-        graph = capture_graph(model, example_inputs)
-    except (SpecError, CaptureError, TypeError, ValueError) as exc:
-        return _fail(str(exc))
+    graph = _graph_of(args)
+    if isinstance(graph, int):
+        return graph
     try:
         handle = view(graph=graph, depth=args.depth, host=args.host, port=args.port,
                       open_browser=not args.no_browser)

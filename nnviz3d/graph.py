@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from typing import Iterator
 
 ROLE_MODULE = "module"
 ROLE_OP = "op"
@@ -156,8 +156,3 @@ def _node_json(n: Node) -> dict:
     d = dataclasses.asdict(n)
     d["output_shape"] = n.output_shapes[0] if n.output_shapes else None
     return d
-
-
-def unique(items: Iterable[str]) -> list[str]:
-    """Items in first-seen order without repeats."""
-    return list(dict.fromkeys(items))

@@ -33,7 +33,3 @@ def infer_example_inputs(model: nn.Module):
         f"cannot tell what input {type(model).__name__} takes (its first layer is not a "
         f"Linear, Conv or Embedding): {_HOW}"
     )
-
-
-def missing_inputs_hint() -> str:
-    return _HOW

@@ -153,22 +153,11 @@ def segment_stats(flat: torch.Tensor, seg: torch.Tensor, nseg: int,
     return {"stats": stats, "hist": hist, "range": torch.stack([lo, hi], dim=1)}
 
 
-_SEGMENT_IDS: dict[tuple, torch.Tensor] = {}
-
-
 def segment_ids(sizes: list[int], device) -> torch.Tensor:
-    """Segment id per element, cached per layout: building it copies the sizes to the device,
-    which synchronises, so it happens once per distinct layout, not once per step."""
-    key = (tuple(sizes), str(device))
-    ids = _SEGMENT_IDS.get(key)
-    if ids is None:
-        if len(_SEGMENT_IDS) > 64:
-            _SEGMENT_IDS.clear()
-        counts = torch.tensor(sizes, device=device)
-        ids = torch.repeat_interleave(torch.arange(len(sizes), device=device), counts,
-                                      output_size=sum(sizes))
-        _SEGMENT_IDS[key] = ids
-    return ids
+    """Segment id per element for tensors of ``sizes`` laid end to end."""
+    counts = torch.tensor(sizes, device=device)
+    return torch.repeat_interleave(torch.arange(len(sizes), device=device), counts,
+                                   output_size=sum(sizes))
 
 
 def downsample_matrix(w: torch.Tensor, limit: int = MATRIX_MAX) -> tuple[torch.Tensor, str]:
@@ -254,6 +243,7 @@ class Probes:
                 self.outputs[path] = out.detach()
         return hook
 
+    @torch.no_grad()
     def weights(self) -> dict:
         if not self.params:
             return {}
@@ -272,6 +262,7 @@ class Probes:
         res["modules"] = self.param_modules
         return res
 
+    @torch.no_grad()
     def grads(self) -> dict:
         rows, tensors = [], []
         for path, ps in zip(self.param_modules, self.params):
@@ -284,6 +275,7 @@ class Probes:
         res["modules"] = rows
         return res
 
+    @torch.no_grad()
     def activations(self) -> dict:
         outs, self.outputs = self.outputs, {}
         if not outs:
@@ -296,6 +288,7 @@ class Probes:
                                    for p in rows])
         return res
 
+    @torch.no_grad()
     def matrices(self) -> list[dict]:
         out = []
         for path, ps in zip(self.param_modules, self.params):
@@ -306,6 +299,20 @@ class Probes:
                 out.append({"module": path, "param": "weight", "full_shape": list(w.shape),
                             "method": method, "data": data})
         return out
+
+    def to_host(self, kinds: dict, matrices: list[dict]) -> dict:
+        """Start copying results to the CPU without waiting: ``{"kinds", "matrices"[,
+        "event"]}`` for the frame worker, which waits on the CUDA event (if any) before
+        reading. The training thread never synchronises here."""
+        host = {"kinds": {kind: {k: v.to("cpu", non_blocking=True) if hasattr(v, "to") else v
+                                 for k, v in res.items()} for kind, res in kinds.items()},
+                "matrices": [{**m, "data": m["data"].to("cpu", non_blocking=True)}
+                             for m in matrices]}
+        if self.device.type == "cuda":
+            event = torch.cuda.Event()
+            event.record()
+            host["event"] = event
+        return host
 
     def close(self) -> None:
         self.armed = False

@@ -31,12 +31,9 @@ class Watcher:
                  serve: bool = True, host: str = "127.0.0.1", port: int | None = None,
                  open_browser: bool = True, depth: int | None = None, strict: bool = False,
                  graph=None, quiet: bool = False, health=True) -> None:
-        import torch
-
         from ..capture import capture_graph
         from ..capture.probes import Probes
 
-        self.torch = torch
         self.model = model
         self.strict = strict
         self.quiet = quiet
@@ -140,32 +137,23 @@ class Watcher:
         step = self.step_index
         kinds = {}
         matrices = []
-        with self.torch.no_grad():
-            for kind in KINDS:
-                if kind == "act":
-                    if not self.probes.armed:
-                        continue
-                elif not self.schedule.due(step, kind):
+        for kind in KINDS:
+            if kind == "act":
+                if not self.probes.armed:
                     continue
-                t0 = time.perf_counter()
-                res = {"weight": self.probes.weights, "grad": self.probes.grads,
-                       "act": self.probes.activations}[kind]()
-                if kind == "weight" and res and step % (self.schedule.interval["weight"] * 8) == 0:
-                    matrices = self.probes.matrices()
-                if res:
-                    kinds[kind] = res
-                self.schedule.observe_cost(kind, time.perf_counter() - t0)
-            item = {"step": step, "split": split, "time": time.time(),
-                    "scalars": self._scalars(loss, metrics), "kinds": {}, "matrices": []}
-            for kind, res in kinds.items():
-                item["kinds"][kind] = {k: (v.to("cpu", non_blocking=True)
-                                           if hasattr(v, "to") else v) for k, v in res.items()}
-            item["matrices"] = [{**m, "data": m["data"].to("cpu", non_blocking=True)}
-                                for m in matrices]
-            if self.probes.device.type == "cuda":
-                event = self.torch.cuda.Event()
-                event.record()
-                item["event"] = event
+            elif not self.schedule.due(step, kind):
+                continue
+            t0 = time.perf_counter()
+            res = {"weight": self.probes.weights, "grad": self.probes.grads,
+                   "act": self.probes.activations}[kind]()
+            if kind == "weight" and res and step % (self.schedule.interval["weight"] * 8) == 0:
+                matrices = self.probes.matrices()
+            if res:
+                kinds[kind] = res
+            self.schedule.observe_cost(kind, time.perf_counter() - t0)
+        item = {"step": step, "split": split, "time": time.time(),
+                "scalars": self._scalars(loss, metrics)}
+        item.update(self.probes.to_host(kinds, matrices))
         self.worker.submit(item)
         self.probes.armed = self.schedule.due(step + 1, "act")
         self._last_end = time.perf_counter()

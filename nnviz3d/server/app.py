@@ -41,6 +41,7 @@ def make_app(state: SceneState, feed: LiveFeed | None = None) -> web.Application
     if assets.is_dir():
         app.router.add_static("/assets/", assets, show_index=False, follow_symlinks=False)
     app.on_shutdown.append(_close_clients)
+    app.on_cleanup.append(_close_feed)
     return app
 
 
@@ -140,6 +141,10 @@ async def _refuse(ws, code: str, message: str) -> None:
     await ws.send_str(to_json(ErrorMessage(code, message, fatal=True)))
     await ws.close(code=4000 + (1 if code == "protocol_mismatch" else 0),
                    message=code.encode()[:120])
+
+
+async def _close_feed(app: web.Application) -> None:
+    app[FEED].close()  # the recording reader opened for seeks
 
 
 async def _close_clients(app: web.Application) -> None:
