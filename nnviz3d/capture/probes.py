@@ -22,6 +22,9 @@ from ..protocol.messages import HIST_BINS
 
 MATRIX_MAX = 256
 """Downsampled weight matrices are at most MATRIX_MAX x MATRIX_MAX."""
+TILES_MAX = 384
+"""Conv kernels are sent whole (to be drawn as O x I tiles of kh x kw) while the tiled image,
+with one-cell gaps, is at most this many cells per side; larger convs are pooled."""
 HIST_SAMPLE = 1 << 14
 """On the CPU path a tensor's histogram counts at most this many evenly strided elements
 (exact below it); its stats always use every element. The frame records the sample size."""
@@ -171,6 +174,20 @@ def downsample_matrix(w: torch.Tensor, limit: int = MATRIX_MAX) -> tuple[torch.T
     return out.half(), f"adaptive average pooling {rows}x{cols} -> {h}x{wd}"
 
 
+def weight_matrix(w: torch.Tensor) -> dict:
+    """``{"full_shape", "method", "data"[, "layout", "kernel"]}``: a conv weight small enough
+    is sent whole as (O, I*kh*kw) with ``layout: "tiles"``; others as a downsampled matrix."""
+    shape = list(w.shape)
+    if w.dim() == 4:
+        o, i, kh, kw = shape
+        if o * (kh + 1) - 1 <= TILES_MAX and i * (kw + 1) - 1 <= TILES_MAX:
+            return {"full_shape": shape, "layout": "tiles", "kernel": [kh, kw],
+                    "method": f"none: all {o}x{i} kernels of {kh}x{kw}, tiled",
+                    "data": w.detach().float().reshape(o, -1).half()}
+    data, method = downsample_matrix(w)
+    return {"full_shape": shape, "method": method, "data": data}
+
+
 RELU_LIKE = (nn.ReLU, nn.ReLU6, nn.Hardtanh, nn.Threshold)
 """Modules whose units can be exactly dead (output 0 for every input)."""
 
@@ -290,13 +307,17 @@ class Probes:
 
     @torch.no_grad()
     def matrices(self) -> list[dict]:
+        """Each module's weight (>= 2-D) as a matrix or conv tiles, and its bias as a row."""
         out = []
-        for path, ps in zip(self.param_modules, self.params):
+        for path in self.param_modules:
             mod = self.model.get_submodule(path) if path else self.model
             w = getattr(mod, "weight", None)
             if isinstance(w, torch.Tensor) and w.dim() >= 2:
-                data, method = downsample_matrix(w)
-                out.append({"module": path, "param": "weight", "full_shape": list(w.shape),
+                out.append({"module": path, "param": "weight", **weight_matrix(w)})
+            b = getattr(mod, "bias", None)
+            if isinstance(b, torch.Tensor) and b.dim() == 1 and b.numel():
+                data, method = downsample_matrix(b[None])
+                out.append({"module": path, "param": "bias", "full_shape": list(b.shape),
                             "method": method, "data": data})
         return out
 

@@ -15,6 +15,7 @@ import time
 import numpy as np
 
 from ..protocol.probe_frame import encode_probe
+from ..record.run_file import MATRICES
 
 log = logging.getLogger("nnviz3d")
 QUEUE_SIZE = 1024
@@ -117,7 +118,7 @@ class FrameWorker:
         alarms = self.health.check(item["step"], kinds) if self.health and kinds else []
         data = encode_probe(item["step"], item.get("time", time.time()), item["split"],
                             item["scalars"], kinds, matrices, alarms)
-        return data, list(kinds)
+        return data, list(kinds) + ([MATRICES] if matrices else [])
 
     def _warn(self, key: str, message: str) -> None:
         self.errors.append(message)

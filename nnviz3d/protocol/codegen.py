@@ -43,6 +43,7 @@ def generate() -> str:
         "export type DtypeCode = (typeof DTYPE_CODES)[number];",
         f'export const PROBE = "{messages.PROBE}";',
         f'export const SCALARS = "{messages.SCALARS}";',
+        f'export const OVERLAYS = "{messages.OVERLAYS}";',
         "export const STAT_NAMES = [" + ", ".join(f'"{n}"' for n in messages.STAT_NAMES)
         + "] as const;",
         f"export const HIST_BINS = {messages.HIST_BINS};",

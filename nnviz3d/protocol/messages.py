@@ -120,15 +120,27 @@ class Follow:
     type: str = "follow"
 
 
-CLIENT_MESSAGES = {m.type: m for m in (Hello, Expand, Collapse, Seek, Follow)}
+@dataclass
+class Detail:
+    """Client -> server: send the histogram ridges and PCA scatter of one module as an
+    ``overlays`` frame (channel ``detail``), refreshed while new steps arrive."""
+
+    path: str
+    """Dotted module path; an empty string stops the detail overlays."""
+    type: str = "detail"
+
+
+CLIENT_MESSAGES = {m.type: m for m in (Hello, Expand, Collapse, Seek, Follow, Detail)}
 SERVER_MESSAGES = {m.type: m for m in (Welcome, ErrorMessage, SceneInfo, Timeline)}
 ALL_MESSAGES = (Hello, Welcome, ErrorMessage, SceneInfo, Timeline, Expand, Collapse, Seek,
-                Follow)
+                Follow, Detail)
 
 PROBE = "probe"
 """Binary frame type of one step's probe results (see nnviz3d/capture/probes.py)."""
 SCALARS = "scalars"
 """Binary frame type of the loss/metrics history (see nnviz3d/protocol/probe_frame.py)."""
+OVERLAYS = "overlays"
+"""Binary frame type of data overlays (see nnviz3d/protocol/overlay_frame.py)."""
 STAT_NAMES = ("mean", "std", "min", "max", "norm", "zero_frac", "nan", "inf")
 """Columns of every ``*_stats`` array in a probe frame."""
 HIST_BINS = 64

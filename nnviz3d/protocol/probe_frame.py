@@ -4,7 +4,8 @@
     header: ``{"type": "probe", "step": int, "time": unix seconds, "split": "train"|"val",
     "scalars": {"loss": float, ...}, "kinds": {KIND: {"step": int, "modules": [dotted module
     paths]}}, "stat_names": STAT_NAMES, "matrices": [{"module", "param", "array", "full_shape",
-    "method"}], "alarms": [{"alarm", "module", "step", "value", "kind", "message"}]}`` where
+    "method"[, "layout": "tiles", "kernel": [kh, kw]]}], "alarms": [{"alarm", "module",
+    "step", "value", "kind", "message"}]}`` where
     KIND is ``weight``, ``grad`` or ``act`` (only the kinds captured at this step are present;
     a frame may carry scalars alone). Alarms (nnviz3d/live/health.py) are ``nan``, ``inf``,
     ``dead``, ``vanishing``, ``exploding`` or ``stalled``, listed in every frame while they
@@ -23,7 +24,10 @@
                                          an even stride of a large tensor)
     ``act_dead``         f4    (M,)      fraction of units outputting 0 for the whole batch
                                          (ReLU-family modules; NaN for others)
-    ``mat_K``            f2    (h, w)    downsampled weight matrix K of ``matrices``
+    ``mat_K``            f2    (h, w)    matrix K of ``matrices``: a weight downsampled to
+                                         <= 256 per side, a conv's kernels whole as
+                                         (O, I*kh*kw) (layout ``tiles``), or a bias as
+                                         (1, <= 256) (param ``bias``)
     ===================  ====  ========  ==================================================
 
 ``scalars`` frame
@@ -65,8 +69,11 @@ def encode_probe(step: int, time: float, split: str, scalars: dict[str, float],
             arrays[f"{kind}_dead"] = np.asarray(res["dead"], np.float32)
     for k, m in enumerate(matrices or []):
         name = f"mat_{k}"
-        header["matrices"].append({"module": m["module"], "param": m["param"], "array": name,
-                                   "full_shape": list(m["full_shape"]), "method": m["method"]})
+        entry = {"module": m["module"], "param": m["param"], "array": name,
+                 "full_shape": list(m["full_shape"]), "method": m["method"]}
+        if m.get("layout"):
+            entry.update(layout=m["layout"], kernel=list(m["kernel"]))
+        header["matrices"].append(entry)
         arrays[name] = np.asarray(m["data"], np.float16)
     return encode_frame(header, arrays)
 

@@ -24,6 +24,8 @@ from ..graph import Edge, Graph, Node
 MAGIC = "nnviz3d-run"
 FORMAT_VERSION = 1
 SUFFIX = ".nnv3d"
+MATRICES = "mat"
+"""Extra tag in a frame's kinds when it carries downsampled weight matrices (for overlays)."""
 
 
 class RunFileError(ValueError):
@@ -122,9 +124,10 @@ class RunReader:
             "SELECT step, split, scalars FROM frames WHERE scalars != '{}' ORDER BY seq")]
 
     def at_step(self, step: int) -> list[bytes]:
-        """The frames holding the newest value of each kind at or before ``step``."""
+        """The frames holding the newest value of each kind at or before ``step`` (and the
+        newest frame carrying weight matrices), in recording order."""
         out: dict[int, bytes] = {}
-        for kind in ("weight", "grad", "act"):
+        for kind in ("weight", "grad", "act", MATRICES):
             row = self.db.execute(
                 "SELECT seq, data FROM frames WHERE step <= ? AND (',' || kinds || ',') LIKE ? "
                 "ORDER BY step DESC, seq DESC LIMIT 1", (step, f"%,{kind},%")).fetchone()

@@ -119,6 +119,13 @@ async def _handle(app: web.Application, session: ClientSession, message) -> None
         await feed.seek(session, message.step)
     elif message.type == "follow":
         feed.follow(session)
+    elif message.type == "detail":
+        if message.path and message.path not in state.graph:
+            session.post("error", to_json(ErrorMessage(
+                "not_found", f"no module {message.path!r} in {state.graph.model}; detail "
+                             f"takes a dotted module path as shown in the info panel")))
+            return
+        await feed.detail(session, message.path or None)
     elif message.type == "hello":
         session.post("error", to_json(ErrorMessage("bad_message", "already said hello")))
 

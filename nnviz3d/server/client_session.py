@@ -19,6 +19,9 @@ class ClientSession:
         self.ws = ws
         self.following = True
         """Live mode: receives each new probe frame; False after a seek."""
+        self.detail: str | None = None
+        """Module whose ridges and scatter this client shows (rebuilt as frames arrive)."""
+        self.detail_version = -1
         self.pending: dict[str, list[str | bytes]] = {}
         self.replaced = 0
         """Updates dropped because a newer one with the same key arrived first."""

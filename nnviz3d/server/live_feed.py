@@ -9,9 +9,12 @@ from __future__ import annotations
 import asyncio
 
 from ..protocol import Timeline
-from ..protocol.probe_frame import encode_scalars
+from ..protocol.overlay_frame import encode_overlays
+from ..protocol.probe_frame import decode_probe, encode_scalars
 from ..protocol.validate import to_json
+from ..scene.weight_map import weight_overlays
 from .client_session import ClientSession
+from .probe_history import ProbeHistory
 
 FLUSH_SECONDS = 0.25
 
@@ -28,24 +31,38 @@ class LiveFeed:
         self.last_step = -1
         self.frames = 0
         self.sessions: set[ClientSession] = set()
+        self.history = ProbeHistory()
+        self.matrix_frame: tuple[int, bytes] | None = None
+        """Newest probe frame that carried weight matrices (source of the weight overlays)."""
+        self._weights: tuple[int, bytes] | None = None
         self._dirty = False
         self._reader = None
 
     # -- fed by the watcher or by a recording ------------------------------------------
-    def publish(self, data: bytes, step: int, kinds: list[str], split: str,
-                scalars: dict) -> None:
+    def ingest(self, data: bytes, step: int, kinds: list[str]) -> None:
+        """Take one probe frame in (live or from a recording), without sending it."""
         key = ",".join(kinds)
         self.latest[key] = (step, data)
+        self.frames += 1
+        self.first_step = step if self.first_step < 0 else min(self.first_step, step)
+        self.last_step = max(self.last_step, step)
+        if kinds:
+            header = self.history.add(data)
+            if header.get("matrices"):
+                self.matrix_frame = (step, data)
+
+    def publish(self, data: bytes, step: int, kinds: list[str], split: str,
+                scalars: dict) -> None:
+        self.ingest(data, step, kinds)
+        key = ",".join(kinds)
         if scalars:
             self.scalar_rows.append((step, split, scalars))
-        if self.first_step < 0:
-            self.first_step = step
-        self.last_step = max(self.last_step, step)
-        self.frames += 1
         self._dirty = True
-        for s in self.sessions:
-            if s.following:
-                s.post(f"probe:{key}", data)
+        followers = [s for s in self.sessions if s.following]
+        for s in followers:
+            s.post(f"probe:{key}", data)
+        if followers and self.matrix_frame and self.matrix_frame[0] == step:
+            asyncio.get_running_loop().create_task(self._post_weights(followers, step))
 
     def finish(self) -> None:
         self.live = False
@@ -65,6 +82,9 @@ class LiveFeed:
         if frame:
             session.post("scalars", frame)
         self._post_latest(session)
+        if self.matrix_frame:
+            asyncio.get_running_loop().create_task(
+                self._post_weights([session], self.matrix_frame[0]))
 
     def leave(self, session: ClientSession) -> None:
         self.sessions.discard(session)
@@ -72,11 +92,57 @@ class LiveFeed:
     def follow(self, session: ClientSession) -> None:
         session.following = True
         self._post_latest(session)
+        if self.matrix_frame:
+            asyncio.get_running_loop().create_task(
+                self._post_weights([session], self.matrix_frame[0]))
 
     async def seek(self, session: ClientSession, step: int) -> None:
         session.following = False
-        frames = await asyncio.get_running_loop().run_in_executor(None, self._frames_at, step)
+        loop = asyncio.get_running_loop()
+        frames = await loop.run_in_executor(None, self._frames_at, step)
         session.post("seek", *frames)
+        source = None
+        for data in frames:  # in recording order: the last one with matrices is the newest
+            header, _ = decode_probe(data)
+            if header.get("matrices"):
+                source = (header["step"], data)
+        if source is not None:
+            built = await loop.run_in_executor(None, self._weights_frame, *source)
+            session.post("overlays:weights", built)
+
+    # -- overlays -------------------------------------------------------------------------
+    def _weights_frame(self, step: int, data: bytes) -> bytes:
+        """The weight/bias overlays of one probe frame, built once per step."""
+        cached = self._weights
+        if cached is not None and cached[0] == step:
+            return cached[1]
+        header, arrays = decode_probe(data)
+        built = encode_overlays("weights", step, weight_overlays(header, arrays))
+        self._weights = (step, built)
+        return built
+
+    async def _post_weights(self, sessions: list[ClientSession], step: int) -> None:
+        source = self.matrix_frame
+        if source is None or source[0] != step:
+            return  # a newer frame superseded this one; its own task sends it
+        built = await asyncio.get_running_loop().run_in_executor(
+            None, self._weights_frame, *source)
+        for s in sessions:
+            if s.following and s in self.sessions:
+                s.post("overlays:weights", built)
+
+    async def detail(self, session: ClientSession, module: str | None) -> None:
+        """Ridges and PCA scatter of ``module`` for this client (None: stop sending)."""
+        session.detail = module
+        if module is None:
+            return
+        series = self.history.snapshot(module)
+        version = self.history.version
+        built = await asyncio.get_running_loop().run_in_executor(
+            None, self.history.build_detail, module, series, self.last_step)
+        if session.detail == module:
+            session.detail_version = version
+            session.post("overlays:detail", built)
 
     def _frames_at(self, step: int) -> list[bytes]:
         if self.reader_factory is not None:
@@ -98,10 +164,12 @@ class LiveFeed:
             self._dirty = False
             text = self.timeline()
             frame = self.scalars_frame()
-            for s in self.sessions:
+            for s in list(self.sessions):
                 s.post("timeline", text)
                 if frame:
                     s.post("scalars", frame)
+                if s.detail is not None and s.detail_version != self.history.version:
+                    await self.detail(s, s.detail)
 
     def close(self) -> None:
         if self._reader is not None:

@@ -98,6 +98,9 @@ def test_health_panel_lists_an_alarm_and_flies_to_its_layer(page):
         assert ("dead", "3") in found and ("vanishing", "0") in found
         panel = page.locator("#health")
         assert panel.is_visible() and "dead" in panel.inner_text().lower()
+        # the alarmed blocks glow and carry a badge (one instance each)
+        page.wait_for_function("nnviz3d.badges.includes('3')", timeout=10_000)
+        assert page.evaluate("nnviz3d.badgeCount") == len(page.evaluate("nnviz3d.badges"))
         panel.locator("li[data-module='3']").click()
         page.wait_for_function("nnviz3d.selected === '/model/3'")
     finally:

@@ -1,7 +1,7 @@
 // The websocket session: handshake, scene/probe/scalars frames, automatic reconnection.
 import { decodeFrame, type Frame } from "./codec";
 import {
-  PROBE, PROTOCOL_VERSION, SCALARS, type ClientMessage, type ErrorMessage, type SceneInfo,
+  OVERLAYS, PROBE, PROTOCOL_VERSION, SCALARS, type ClientMessage, type ErrorMessage, type SceneInfo,
   type ServerMessage, type Timeline, type Welcome,
 } from "./protocol.gen";
 
@@ -13,6 +13,8 @@ export interface ConnectionEvents {
   probe(frame: Frame): void;
   /** The whole loss/metrics history (binary frame of type ``scalars``). */
   scalars(frame: Frame): void;
+  /** Data overlays: weight maps of every layer, or the selected layer's ridges and scatter. */
+  overlays(frame: Frame): void;
   timeline(msg: Timeline): void;
   error(msg: ErrorMessage): void;
   status(state: "connecting" | "open" | "closed", retryInSeconds?: number): void;
@@ -66,6 +68,7 @@ export class Connection {
     const type = frame.header.type;
     if (type === PROBE) this.events.probe(frame);
     else if (type === SCALARS) this.events.scalars(frame);
+    else if (type === OVERLAYS) this.events.overlays(frame);
     else if (type === "scene" || type === undefined) this.events.scene(frame);
     else throw new Error(`unknown binary frame type ${JSON.stringify(type)}`);
   }

@@ -9,7 +9,9 @@ import { isTyping, Navigation } from "./navigation";
 import { renderProbePanel } from "./probePanel";
 import { ProbeState } from "./probeState";
 import { PROTOCOL_VERSION } from "./protocol.gen";
-import { type Pick, SceneView } from "./sceneView";
+import { HealthMarks } from "./healthMarks";
+import { Overlays } from "./overlays";
+import { type Pick, SceneView, scenePathOf } from "./sceneView";
 import { TimelineBar } from "./timeline";
 import {
   $, formatCount, formatStat, hidePanel, renderColorScale, renderLegend, setOverlay, setStatus, showBlockPanel,
@@ -44,6 +46,10 @@ const view = new SceneView();
 scene.add(view.root);
 const labels = new LabelPool();
 scene.add(labels.root);
+const overlays = new Overlays(view);
+scene.add(overlays.root);
+const marks = new HealthMarks(view);
+scene.add(marks.root);
 const chart = new LossChart();
 scene.add(chart.mesh);
 const probe = new ProbeState();
@@ -80,6 +86,7 @@ const conn = new Connection(wsUrl, {
   welcome(msg) {
     probe.clear(); // the server sends what it has again; a restarted run may start over
     timeline.resend();
+    if (detailWanted) conn.send({ type: "detail", path: detailWanted }); // a reconnect forgets it
     model = msg.model;
     document.title = `nnviz3d · ${msg.model}`;
     setStatus(`${msg.model} · ${msg.server}`);
@@ -100,6 +107,8 @@ const conn = new Connection(wsUrl, {
     if (!haveCamera) haveCamera = nav.loadFromUrl();
     if (!haveCamera) { nav.frame(sceneBox(), false); haveCamera = true; cameraUntouched = true; }
     if (selected && !view.pathIndex.has(selected)) { selected = null; selectedModule = null; hidePanel(); }
+    overlays.relayout();
+    marks.rebuild();
     if (selected) applySelection(view.pathIndex.get(selected)!, false);
     const total = view.meta.total_params ?? 0;
     setStatus(`${model} · ${view.blocks.length.toLocaleString("en")} blocks · ${formatCount(total)} params`);
@@ -113,12 +122,27 @@ const conn = new Connection(wsUrl, {
   probe(frame) {
     if (probe.live) chart.addLive(Number(frame.header.step), String(frame.header.split ?? "train"), frame.header.scalars);
     noteAlarms(frame.header.alarms);
+    // each frame lists every alarm that holds at its step: the newest one decides the marks
+    if (frame.header.kinds && Object.keys(frame.header.kinds).length) {
+      marks.set(((frame.header.alarms ?? []) as Alarm[]).map((a) => a.module));
+      requestRender();
+    }
     probe.merge(frame);
     showChart();
   },
   scalars(frame) {
     chart.setHistory(frame);
     showChart();
+    requestRender();
+  },
+  overlays(frame) {
+    if (frame.header.channel === "weights") overlays.setWeights(frame);
+    else if (frame.header.channel === "detail") {
+      if (frame.header.module !== detailWanted) return; // an answer for an older selection
+      overlays.setDetail(frame);
+    }
+    renderOverlayLegend();
+    $("weights-box").hidden = overlays.weightList.length === 0;
     requestRender();
   },
   timeline(msg) {
@@ -248,14 +272,38 @@ const raycaster = new THREE.Raycaster();
 const pointer = new THREE.Vector2();
 let downAt: [number, number] | null = null;
 
-function pickAt(ev: PointerEvent): Pick | null {
+/** Aim the raycaster at a pointer position (CSS pixels). */
+function aim(clientX: number, clientY: number): void {
   const r = canvas.getBoundingClientRect();
-  pointer.set(((ev.clientX - r.left) / r.width) * 2 - 1, -((ev.clientY - r.top) / r.height) * 2 + 1);
+  pointer.set(((clientX - r.left) / r.width) * 2 - 1, -((clientY - r.top) / r.height) * 2 + 1);
   raycaster.setFromCamera(pointer, camera);
+}
+
+function pickAt(ev: PointerEvent): Pick | null {
+  aim(ev.clientX, ev.clientY);
   return view.pick(raycaster);
 }
 
+function showTip(text: string, ev: { clientX: number; clientY: number }): void {
+  const tip = $("tooltip");
+  hoverText = text;
+  tip.textContent = text;
+  tip.style.left = `${ev.clientX + 14}px`;
+  tip.style.top = `${ev.clientY + 10}px`;
+  tip.hidden = false;
+}
+
+let hoverText = "";
 canvas.addEventListener("pointermove", (ev) => {
+  aim(ev.clientX, ev.clientY);
+  const hit = overlays.count() ? overlays.pick(raycaster) : null;
+  if (hit) {
+    if (view.setHover(-1)) { hoveredBlock = -1; requestRender(); }
+    showTip(hit.text, ev);
+    canvas.style.cursor = "crosshair";
+    return;
+  }
+  if (hoverText && hoveredBlock < 0) { hoverText = ""; $("tooltip").hidden = true; canvas.style.cursor = ""; }
   const pick = pickAt(ev);
   const idx = pick?.kind === "block" ? pick.index : -1;
   if (view.setHover(idx)) {
@@ -266,11 +314,8 @@ canvas.addEventListener("pointermove", (ev) => {
       const b = view.blocks[idx];
       const q = QUANTITIES[colorKey];
       const v = "col" in q ? quantityValue(q, probe, b.module) : NaN;
-      tip.textContent = `${b.module || "(model)"} · ${b.kind}${"col" in q ? ` · ${q.label} ${Number.isNaN(v) ? "–" : formatStat(v)}` : ""}`;
-      tip.style.left = `${ev.clientX + 14}px`;
-      tip.style.top = `${ev.clientY + 10}px`;
-      tip.hidden = false;
-    } else tip.hidden = true;
+      showTip(`${b.module || "(model)"} · ${b.kind}${"col" in q ? ` · ${q.label} ${Number.isNaN(v) ? "–" : formatStat(v)}` : ""}`, ev);
+    } else { tip.hidden = true; hoverText = ""; }
     requestRender();
   }
 });
@@ -279,8 +324,23 @@ canvas.addEventListener("pointerup", (ev) => {
   if (!downAt || Math.hypot(ev.clientX - downAt[0], ev.clientY - downAt[1]) > 4) return;
   const pick = pickAt(ev);
   if (pick) applySelection(pick, false);
-  else { selected = null; selectedModule = null; view.select(null); hidePanel(); requestRender(); }
+  else if (!overlays.pick(raycaster)) clearSelection();
 });
+
+function clearSelection(): void {
+  selected = null; selectedModule = null; view.select(null); hidePanel();
+  wantDetail(null);
+  requestRender();
+}
+
+/** Ask the server for the ridges and scatter of ``module`` (null: none). */
+let detailWanted: string | null = null;
+function wantDetail(module: string | null): void {
+  if (module === detailWanted) return;
+  detailWanted = module;
+  overlays.clearDetail();
+  conn.send({ type: "detail", path: module ?? "" });
+}
 
 function parentGroupOf(module: string): string | null {
   let best: string | null = null;
@@ -303,11 +363,13 @@ function applySelection(pick: Pick, frame: boolean): void {
     selected = b.path;
     selectedModule = b.module;
     showBlockPanel(b, parentGroupOf(b.module), actions);
+    wantDetail(b.module);
   } else {
     const g = view.groups[pick.index];
     selected = g.path;
     selectedModule = null;
     showGroupPanel(g, actions);
+    wantDetail(null);
   }
   refreshProbePanel();
   if (frame) frameSelection();
@@ -321,8 +383,7 @@ function frameSelection(): void {
 }
 
 function selectPath(path: string): boolean {
-  const scenePath = path.startsWith("/") ? path : `/model${path ? "/" + path.replace(/\./g, "/") : ""}`;
-  const pick = view.pathIndex.get(scenePath);
+  const pick = view.pathIndex.get(scenePathOf(path));
   if (!pick) return false;
   applySelection(pick, true);
   return true;
@@ -349,9 +410,29 @@ function jump(q: string): void {
 }
 
 $("btn-frame").addEventListener("click", () => frameSelection());
-$("btn-reset").addEventListener("click", () => {
-  selected = null; selectedModule = null; view.select(null); hidePanel(); nav.frame(sceneBox());
-});
+$("btn-reset").addEventListener("click", () => { clearSelection(); nav.frame(sceneBox()); });
+const weightsToggle = $("show-weights") as HTMLInputElement;
+weightsToggle.addEventListener("change", () => setShowWeights(weightsToggle.checked));
+function setShowWeights(on: boolean): void {
+  overlays.showWeights = on;
+  weightsToggle.checked = on;
+  renderOverlayLegend();
+  requestRender();
+}
+
+/** The weight maps' colour bar: diverging, symmetric per tensor (the selected layer's range). */
+function renderOverlayLegend(): void {
+  const el = $("legend-overlay");
+  const list = overlays.weightList;
+  el.hidden = !list.length || !overlays.showWeights;
+  if (el.hidden) return;
+  const mine = list.find((o) => o.module === selectedModule && o.name === "weight") ?? list.find((o) => o.kind === "grid") ?? list[0];
+  const lg = mine.legend;
+  const stops = lg.stops.map((c, i) => `${c} ${((i / (lg.stops.length - 1)) * 100).toFixed(0)}%`).join(", ");
+  el.innerHTML = `<span class="name">weights &amp; biases</span><span data-scale="lo">${formatStat(lg.lo)}</span>`
+    + `<span class="bar" style="background:linear-gradient(to right, ${stops})"></span><span data-scale="hi">${formatStat(lg.hi)}</span>`
+    + `<span class="note">${mine.module || "(model)"} · white = 0 · range symmetric per tensor · step ${overlays.weightStep ?? "–"} · hover a cell for its value</span>`;
+}
 $("btn-legend").addEventListener("click", () => { const l = $("legend"); l.hidden = !l.hidden; });
 $("btn-png").addEventListener("click", () => savePng());
 window.addEventListener("keydown", (e) => {
@@ -436,7 +517,20 @@ const getters: Record<string, () => unknown> = {
   labelCount: () => labels.visibleCount,
   model: () => model,
   alarms: () => [...alarms.values()].map((a) => ({ ...a })),
+  /** Overlays shown: weight maps and bias bars (channel weights), ridges/scatter (detail). */
+  overlays: () => [...overlays.weightList.map((o) => ({ channel: "weights", ...summary(o) })),
+    ...overlays.detailList.map((o) => ({ channel: "detail", ...summary(o) }))],
+  overlayStep: () => overlays.weightStep,
+  /** Modules whose blocks glow with a health badge at the shown step. */
+  badges: () => [...marks.modules],
+  badgeCount: () => marks.count,
+  detailModule: () => overlays.detailModule,
+  overlaysHidden: () => overlays.hidden,
+  tooltip: () => ($("tooltip").hidden ? null : $("tooltip").textContent),
 };
+function summary(o: { kind: string; module: string; name: string; shape: number[]; meta: Record<string, any>; legend: { lo: number; hi: number } }) {
+  return { kind: o.kind, module: o.module, name: o.name, shape: [...o.shape], meta: { ...o.meta }, lo: o.legend.lo, hi: o.legend.hi };
+}
 for (const [name, get] of Object.entries(getters)) Object.defineProperty(api, name, { get, enumerable: true });
 Object.assign(api, {
   select: (path: string) => selectPath(path),
@@ -449,11 +543,33 @@ Object.assign(api, {
   /** The linear [r, g, b] set for a block (scene path, or dotted module path); null when absent. */
   blockColor: (path: string) => {
     flushProbe();
-    const scenePath = path.startsWith("/") ? path : `/model${path ? "/" + path.replace(/\./g, "/") : ""}`;
-    const pick = view.pathIndex.get(scenePath);
+    const pick = view.pathIndex.get(scenePathOf(path));
     return pick?.kind === "block" ? view.blockColor(pick.index) : null;
   },
   render: () => renderNow(),
+  showWeights: (on: boolean) => setShowWeights(on),
+  /** One weight cell: its value, what it stands for, and where it is on screen (CSS px). */
+  weightCell: (module: string, row: number, col: number, name = "weight") => {
+    const o = overlays.weightList.find((x) => x.module === module && x.name === name);
+    const p = overlays.cellPosition(module, name, row, col);
+    if (!o || !p) return null;
+    const hit = overlays.describe(o, [row, col]);
+    const c = p.clone().project(camera);
+    const r = canvas.getBoundingClientRect();
+    return { value: hit.value, text: hit.text, x: r.left + ((c.x + 1) / 2) * r.width, y: r.top + ((1 - c.y) / 2) * r.height };
+  },
+  /** Point the camera at a scene position [x, y, z] from a given offset (for tests, tours). */
+  lookAt: (target: number[], offset: number[]) => {
+    cameraUntouched = false;
+    nav.controls.target.set(target[0], target[1], target[2]);
+    camera.position.set(target[0] + offset[0], target[1] + offset[1], target[2] + offset[2]);
+    camera.lookAt(nav.controls.target);
+    nav.controls.update();
+    requestRender();
+    renderNow();
+  },
+  cellPosition: (module: string, row: number, col: number, name = "weight") =>
+    overlays.cellPosition(module, name, row, col)?.toArray() ?? null,
   camera: () => ({ position: camera.position.toArray(), target: nav.controls.target.toArray() }),
   /** Where a block's centre is on screen (CSS pixels), or null when it is not in the scene. */
   project: (path: string) => {

@@ -9,6 +9,7 @@ export const DTYPE_CODES = ["f4", "f2", "f8", "u1", "u2", "u4", "i1", "i2", "i4"
 export type DtypeCode = (typeof DTYPE_CODES)[number];
 export const PROBE = "probe";
 export const SCALARS = "scalars";
+export const OVERLAYS = "overlays";
 export const STAT_NAMES = ["mean", "std", "min", "max", "norm", "zero_frac", "nan", "inf"] as const;
 export const HIST_BINS = 64;
 export const PROBE_KINDS = ["weight", "grad", "act"] as const;
@@ -94,5 +95,12 @@ export interface Follow {
   type: "follow";
 }
 
+/** Client -> server: send the histogram ridges and PCA scatter of one module as an ``overlays`` frame (channel ``detail``), refreshed while new steps arrive. */
+export interface Detail {
+  /** Dotted module path; an empty string stops the detail overlays. */
+  path: string;
+  type: "detail";
+}
+
 export type ServerMessage = Welcome | ErrorMessage | SceneInfo | Timeline;
-export type ClientMessage = Hello | Expand | Collapse | Seek | Follow;
+export type ClientMessage = Hello | Expand | Collapse | Seek | Follow | Detail;

@@ -31,6 +31,12 @@ export interface GroupInfo {
 
 export interface Pick { kind: "block" | "group"; index: number; }
 
+/** Scene path of a dotted module path ("" is the model itself); scene paths pass through. */
+export function scenePathOf(module: string): string {
+  if (module.startsWith("/")) return module;
+  return `/model${module ? "/" + module.replace(/\./g, "/") : ""}`;
+}
+
 const HIGHLIGHT = new THREE.Color(1, 1, 1);
 const ARC_SAMPLES = 12;
 

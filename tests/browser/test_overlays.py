@@ -1,0 +1,76 @@
+"""Weight maps, bias bars, histogram ridges and the PCA scatter in a real browser, on the demo
+CNN trained on real digits; hovering a weight cell shows the exact value it stands for."""
+
+import torch
+
+import nnviz3d
+from nnviz3d.demo import load_digits_tensors
+from nnviz3d.zoo import DigitsCNN
+from tests.browser.conftest import wait_ready
+
+
+def train_watched(steps=17):
+    torch.manual_seed(0)
+    (x, y), _ = load_digits_tensors()
+    model = DigitsCNN()
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    w = nnviz3d.watch(model, x[:1], record=False, open_browser=False, port=0, every=1,
+                      quiet=True)
+    for i in range(steps):  # weight matrices travel at steps 0, 8, 16
+        idx = slice(32 * i, 32 * i + 32)
+        loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        w.step(loss=loss.item())
+    w.close()  # flushes the frames; the viewer keeps serving
+    return model, w
+
+
+def test_weight_maps_hover_values_and_detail_views(page):
+    model, w = train_watched()
+    try:
+        page.goto(w.url)
+        wait_ready(page)
+        page.wait_for_function("nnviz3d.overlayStep === 16", timeout=30_000)
+        shown = {(o["module"], o["name"], o["kind"]) for o in page.evaluate("nnviz3d.overlays")}
+        assert ("head.1", "weight", "grid") in shown and ("head.1", "bias", "bars") in shown
+        assert ("block.conv1", "weight", "grid") in shown  # conv kernels as tiles
+        tiles = next(o for o in page.evaluate("nnviz3d.overlays")
+                     if o["module"] == "block.conv1" and o["name"] == "weight")
+        assert tiles["shape"] == [16 * 4 - 1, 16 * 4 - 1] and tiles["meta"]["layout"] == "tiles"
+        assert page.locator("#legend-overlay").is_visible()
+
+        # hover one cell of head.1's weight map, seen from above: the tooltip has its value
+        row, col = 3, 5
+        pos = page.evaluate(f"nnviz3d.cellPosition('head.1', {row}, {col})")
+        page.evaluate(f"nnviz3d.lookAt({pos}, [0, 1.0, 0.25])")
+        cell = page.evaluate(f"nnviz3d.weightCell('head.1', {row}, {col})")
+        exact = model.head[1].weight[row, col].detach().half().item()
+        assert cell["value"] == exact
+        page.mouse.move(cell["x"], cell["y"])
+        page.wait_for_function("nnviz3d.tooltip !== null && nnviz3d.tooltip.includes('weight[')",
+                               timeout=10_000)
+        tip = page.evaluate("nnviz3d.tooltip")
+        assert f"head.1 weight[{row}, {col}]" in tip, tip
+        assert float(tip.split("= ")[1].split(" ")[0]) == float(f"{exact:.4g}")
+
+        # selecting a layer brings its ridges (weights, gradients, activations) and scatter
+        page.evaluate("nnviz3d.select('head.1')")
+        page.wait_for_function(
+            "nnviz3d.detailModule === 'head.1' && nnviz3d.overlays.some(o => o.kind === 'points')",
+            timeout=20_000)
+        detail = {o["name"]: o for o in page.evaluate("nnviz3d.overlays")
+                  if o["channel"] == "detail"}
+        assert {"weight_hist", "grad_hist", "weight_pca"} <= set(detail)
+        assert detail["weight_hist"]["shape"] == [17, 64]
+        assert detail["weight_pca"]["shape"] == [64, 3]  # head.1 has 64 output units
+
+        # the toggle hides the weight maps: the same spot no longer reports a cell
+        page.evaluate("nnviz3d.showWeights(false)")
+        page.mouse.move(cell["x"] + 1, cell["y"])
+        page.wait_for_timeout(200)
+        assert "weight[" not in (page.evaluate("nnviz3d.tooltip") or "")
+        assert page.errors == []
+    finally:
+        w.close_viewer()

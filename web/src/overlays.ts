@@ -1,0 +1,265 @@
+// The data overlays beside the blocks: weight maps and bias bars of every layer (channel
+// "weights"), histogram ridges and the PCA scatter of the selected layer (channel "detail").
+// Hovering any cell, bar, ridge bin or point reports the exact value the server sent.
+import * as THREE from "three";
+import type { Frame, NumericArray } from "./codec";
+import { BarsBatch, frameBox, gridCell, gridMesh, pointsMesh, ridgeMesh } from "./overlayMeshes";
+import { type SceneView, scenePathOf } from "./sceneView";
+import { formatStat } from "./ui";
+
+export interface OverlayInfo {
+  kind: "grid" | "bars" | "ridge" | "points";
+  module: string;
+  name: string;
+  legend: { colormap: string; stops: string[]; lo: number; hi: number; units: string; missing: string };
+  meta: Record<string, any>;
+  arrays: Record<string, NumericArray>;
+  shape: number[];
+}
+
+export interface OverlayHit { overlay: OverlayInfo; index: number[]; value: number; text: string; }
+
+/** Floor carpet after a block along +z: its start and depth (the layout's layer gap is 0.8). */
+const CARPET_START = 0.08, CARPET_DEPTH = 0.48, BARS_START = 0.6, BARS_DEPTH = 0.1;
+/** Relief is gentle next to the cell size, so a raised cell never hides its neighbours. */
+const RELIEF_MAX = 0.05, RELIEF_PER_CELL = 0.6, BAR_HEIGHT = 0.12;
+const PANEL = 1.2, PANEL_GAP = 0.35, DETAIL_LIFT = 0.9;
+
+function parse(frame: Frame): OverlayInfo[] {
+  return (frame.header.overlays as any[]).map((o) => {
+    const arrays: Record<string, NumericArray> = {};
+    let shape: number[] = [];
+    for (const [role, name] of Object.entries(o.arrays as Record<string, string>)) {
+      arrays[role] = frame.arrays[name].data;
+      if (role === "positions" || (role === "values" && o.kind !== "points")) shape = frame.arrays[name].shape;
+    }
+    return { ...o, arrays, shape } as OverlayInfo;
+  });
+}
+
+export class Overlays {
+  readonly root = new THREE.Group();
+  private readonly weights = new THREE.Group();
+  private readonly detail = new THREE.Group();
+  weightList: OverlayInfo[] = [];
+  detailList: OverlayInfo[] = [];
+  weightStep: number | null = null;
+  detailModule: string | null = null;
+  /** Meshes that can be hovered, with the overlay each shows. */
+  private readonly targets = new Map<THREE.Object3D, OverlayInfo>();
+  private barOwner: { overlay: OverlayInfo; index: number }[] = [];
+  private bars: BarsBatch | null = null;
+  /** Grid meshes by "module|name", for tests and for the legend. */
+  readonly gridMeshes = new Map<string, THREE.Mesh>();
+  hidden = 0;
+
+  constructor(private view: SceneView) {
+    this.weights.name = "weight-overlays";
+    this.detail.name = "detail-overlays";
+    this.root.add(this.weights, this.detail);
+  }
+
+  get showWeights(): boolean { return this.weights.visible; }
+  set showWeights(on: boolean) { this.weights.visible = on; }
+
+  /** Replace the weight maps and bias bars with a ``weights`` frame. */
+  setWeights(frame: Frame): void {
+    this.weightList = parse(frame);
+    this.weightStep = frame.header.step;
+    this.placeWeights();
+  }
+
+  /** Re-anchor everything after the scene changed (expand/collapse). */
+  relayout(): void {
+    this.placeWeights();
+    this.placeDetail();
+  }
+
+  private anchor(module: string): { x: number; z: number; sx: number; sz: number; sy: number } | null {
+    const pick = this.view.pathIndex.get(scenePathOf(module));
+    if (!pick || pick.kind !== "block") return null;
+    const i = pick.index, p = this.view.blockPositions, s = this.view.blockScales;
+    return { x: p[3 * i], z: p[3 * i + 2], sx: s[3 * i], sy: s[3 * i + 1], sz: s[3 * i + 2] };
+  }
+
+  private clear(group: THREE.Group): void {
+    for (const child of [...group.children]) {
+      group.remove(child);
+      child.traverse((o) => {
+        this.targets.delete(o);
+        const m = o as THREE.Mesh;
+        m.geometry?.dispose();
+        const mat = m.material as THREE.MeshBasicMaterial | undefined;
+        mat?.map?.dispose();
+        mat?.dispose?.();
+      });
+    }
+  }
+
+  private placeWeights(): void {
+    this.clear(this.weights);
+    this.gridMeshes.clear();
+    this.barOwner = [];
+    this.hidden = 0;
+    const barCount = this.weightList.filter((o) => o.kind === "bars").reduce((n, o) => n + o.arrays.values.length, 0);
+    this.bars = barCount ? new BarsBatch(barCount) : null;
+    for (const o of this.weightList) {
+      const a = this.anchor(o.module);
+      if (!a) { this.hidden++; continue; }
+      const width = Math.max(a.sx, 0.5);
+      const edge = a.z + a.sz / 2;
+      if (o.kind === "grid") {
+        const [rows, cols] = o.shape;
+        const relief = Math.min(RELIEF_MAX, RELIEF_PER_CELL * Math.min(width / cols, CARPET_DEPTH / rows));
+        const mesh = gridMesh(rows, cols, o.arrays.colors as Uint8Array, o.arrays.heights, width, CARPET_DEPTH, relief);
+        mesh.position.set(a.x, 0, edge + CARPET_START + CARPET_DEPTH / 2);
+        mesh.name = `weight:${o.module}|${o.name}`;
+        this.weights.add(mesh);
+        this.targets.set(mesh, o);
+        this.gridMeshes.set(`${o.module}|${o.name}`, mesh);
+      } else if (o.kind === "bars" && this.bars) {
+        const n = o.arrays.values.length;
+        const w = width / n;
+        for (let k = 0; k < n; k++) {
+          const h = Math.max(0.004, Math.abs(o.arrays.heights[k]) * BAR_HEIGHT);
+          this.bars.add(a.x - width / 2 + (k + 0.5) * w, edge + BARS_START + BARS_DEPTH / 2, w * 0.8, BARS_DEPTH, h,
+            o.arrays.colors as Uint8Array, 3 * k);
+          this.barOwner.push({ overlay: o, index: k });
+        }
+      }
+    }
+    if (this.bars) {
+      this.bars.finish();
+      this.bars.mesh.name = "bias-bars";
+      this.weights.add(this.bars.mesh);
+    }
+  }
+
+  /** Show the ridges and scatter of one module (a ``detail`` frame), beside its block. */
+  setDetail(frame: Frame): void {
+    this.detailModule = frame.header.module ?? null;
+    this.detailList = parse(frame);
+    this.placeDetail();
+  }
+
+  clearDetail(): void {
+    this.detailModule = null;
+    this.detailList = [];
+    this.clear(this.detail);
+  }
+
+  private placeDetail(): void {
+    this.clear(this.detail);
+    if (!this.detailModule) return;
+    const a = this.anchor(this.detailModule);
+    if (!a) return;
+    // a row of panels along the forward axis, floating above the block and its label; each
+    // ridge turned so its bins run along the row and its steps towards a side-on viewer
+    const n = this.detailList.filter((o) => o.kind === "ridge" || o.kind === "points").length;
+    let z = a.z - ((n - 1) * (PANEL + PANEL_GAP)) / 2;
+    const base = a.sy + DETAIL_LIFT;
+    for (const o of this.detailList) {
+      const panel = new THREE.Group();
+      if (o.kind === "ridge") {
+        const [rows, bins] = o.shape;
+        const ridge = ridgeMesh(o.arrays.heights, o.arrays.colors as Uint8Array, rows, bins, PANEL, PANEL, 0.7);
+        this.targets.set(ridge.children[0], o);
+        panel.add(ridge);
+        const box = frameBox(PANEL, 0.72, PANEL);
+        box.position.y = 0.36;
+        panel.add(box);
+        panel.position.set(a.x, base, z);
+        panel.rotation.y = Math.PI / 2;
+      } else if (o.kind === "points") {
+        const pts = pointsMesh(o.arrays.positions, o.arrays.colors as Uint8Array, PANEL * 0.9);
+        this.targets.set(pts, o);
+        panel.add(pts, frameBox(PANEL, PANEL, PANEL));
+        panel.position.set(a.x, base + PANEL / 2, z);
+      } else continue;
+      panel.name = `detail:${o.name}`;
+      this.detail.add(panel);
+      z += PANEL + PANEL_GAP;
+    }
+  }
+
+  /** What the ray points at, with its exact value. */
+  pick(raycaster: THREE.Raycaster): OverlayHit | null {
+    raycaster.params.Points = { threshold: 0.04 };
+    const objects = [...this.targets.keys()].filter((o) => this.visible(o));
+    if (this.bars && this.weights.visible) objects.push(this.bars.mesh);
+    const hit = raycaster.intersectObjects(objects, false)[0];
+    if (!hit) return null;
+    if (this.bars && hit.object === this.bars.mesh && hit.instanceId !== undefined) {
+      const { overlay, index } = this.barOwner[hit.instanceId];
+      return this.describe(overlay, [index]);
+    }
+    const o = this.targets.get(hit.object);
+    if (!o) return null;
+    if (o.kind === "grid" && hit.uv) return this.describe(o, gridCell(hit.uv, o.shape[0], o.shape[1]));
+    if (o.kind === "ridge" && hit.faceIndex !== undefined && hit.faceIndex !== null) {
+      const q = Math.floor(hit.faceIndex / 2);
+      return this.describe(o, [Math.floor(q / o.shape[1]), q % o.shape[1]]);
+    }
+    if (o.kind === "points" && hit.index !== undefined) return this.describe(o, [hit.index]);
+    return null;
+  }
+
+  private visible(o: THREE.Object3D): boolean {
+    for (let p: THREE.Object3D | null = o; p; p = p.parent) if (!p.visible) return false;
+    return true;
+  }
+
+  /** The value of one cell/bar/bin/point and a sentence saying what it stands for. */
+  describe(o: OverlayInfo, index: number[]): OverlayHit {
+    const m = o.meta;
+    const label = `${o.module || "(model)"} ${o.name}`;
+    if (o.kind === "grid") {
+      const [r, c] = index;
+      const v = o.arrays.values[r * o.shape[1] + c];
+      let where = `[${r}, ${c}]`;
+      if (m.layout === "tiles") {
+        const [kh, kw] = m.kernel;
+        if (r % (kh + 1) === kh || c % (kw + 1) === kw) return { overlay: o, index, value: NaN, text: `${label}: gap between kernels` };
+        where = `[out ${Math.floor(r / (kh + 1))}, in ${Math.floor(c / (kw + 1))}, ${r % (kh + 1)}, ${c % (kw + 1)}]`;
+      } else if (!String(m.method).startsWith("none")) {
+        const fr = m.full_shape[0], fc = m.full_shape.slice(1).reduce((x: number, y: number) => x * y, 1);
+        where = `rows ${Math.floor((r * fr) / o.shape[0])}–${Math.ceil(((r + 1) * fr) / o.shape[0]) - 1}, cols ${Math.floor((c * fc) / o.shape[1])}–${Math.ceil(((c + 1) * fc) / o.shape[1]) - 1} (mean)`;
+      }
+      return { overlay: o, index, value: v, text: `${label}${where} = ${formatStat(v)} (${m.dtype})` };
+    }
+    if (o.kind === "bars") {
+      const v = o.arrays.values[index[0]];
+      const pooled = String(m.method).startsWith("none") ? "" : " (mean of a run)";
+      return { overlay: o, index, value: v, text: `${label}[${index[0]}] = ${formatStat(v)}${pooled} (${m.dtype})` };
+    }
+    if (o.kind === "ridge") {
+      const [t, b] = index;
+      const bins = o.shape[1];
+      const v = o.arrays.values[t * bins + b];
+      const e = o.arrays.edges;
+      const step = o.arrays.steps[t];
+      return { overlay: o, index, value: v, text: `${label} · step ${step} · [${formatStat(e[b])}, ${formatStat(e[b + 1])}) · ${formatStat(v)} values` };
+    }
+    const v = o.arrays.values[index[0]];
+    return { overlay: o, index, value: v, text: `${label} · unit ${index[0]} · norm ${formatStat(v)}` };
+  }
+
+  /** Where a grid cell's centre is on the relief surface (scene coordinates). */
+  cellPosition(module: string, name: string, row: number, col: number): THREE.Vector3 | null {
+    const mesh = this.gridMeshes.get(`${module}|${name}`);
+    const o = mesh ? this.targets.get(mesh) : undefined;
+    if (!mesh || !o) return null;
+    const p = (mesh.geometry as THREE.PlaneGeometry).parameters;
+    const [rows, cols] = o.shape;
+    const at = new THREE.Vector3(-p.width / 2 + ((col + 0.5) / cols) * p.width, 0,
+      -p.height / 2 + ((row + 0.5) / rows) * p.height).add(mesh.position);
+    mesh.updateMatrixWorld();
+    const down = new THREE.Raycaster(at.clone().setY(10), new THREE.Vector3(0, -1, 0));
+    const hit = down.intersectObject(mesh, false)[0];
+    return hit ? hit.point : at;
+  }
+
+  count(): number {
+    return this.weightList.length + this.detailList.length;
+  }
+}
