@@ -18,8 +18,9 @@ class SpecError(ValueError):
 FORMAT = "expected SPEC as 'package.module:callable' or 'path/to/file.py:callable'"
 
 
-def load_spec(spec: str):
-    """Return ``(model, example_inputs or None)``."""
+def call_spec(spec: str):
+    """Import the SPEC's target and return what it names: an ``nn.Module`` as it is, a
+    callable's result otherwise. Raises :class:`SpecError` saying what went wrong."""
     import torch
 
     target, sep, attr = spec.rpartition(":")
@@ -53,15 +54,23 @@ def load_spec(spec: str):
     if fn is None:
         raise SpecError(f"bad SPEC {spec!r}: {target} has no attribute {attr!r}")
     if isinstance(fn, torch.nn.Module):
-        return fn, None
+        return fn
     if not callable(fn):
         raise SpecError(f"bad SPEC {spec!r}: {target}.{attr} is a {type(fn).__name__}, "
                         f"not a callable")
     try:
-        result = fn()
+        return fn()
     except Exception as exc:
         raise SpecError(f"bad SPEC {spec!r}: calling {attr}() raised "
                         f"{type(exc).__name__}: {exc}") from exc
+
+
+def load_spec(spec: str):
+    """Return ``(model, example_inputs or None)``."""
+    import torch
+
+    result = call_spec(spec)
+    attr = spec.rpartition(":")[2]
     if isinstance(result, torch.nn.Module):
         return result, None
     if (isinstance(result, tuple) and len(result) == 2

@@ -2,13 +2,33 @@
 
 from .codec import FrameError, decode_frame, encode_frame
 from .messages import (
-    ALL_MESSAGES, CLIENT_MESSAGES, HIST_BINS, MAGIC, PROBE, PROBE_KINDS, PROTOCOL_VERSION,
-    OVERLAYS, SCALARS, STAT_NAMES, Collapse, Detail, ErrorMessage, Expand, Follow, Hello, SceneInfo, Seek,
-    Timeline, Welcome,
+    ALL_MESSAGES,
+    CLIENT_MESSAGES,
+    HIST_BINS,
+    MAGIC,
+    OVERLAYS,
+    PROBE,
+    PROBE_KINDS,
+    PROTOCOL_VERSION,
+    SCALARS,
+    STAT_NAMES,
+    Collapse,
+    Detail,
+    ErrorMessage,
+    Expand,
+    Follow,
+    Hello,
+    InputsInfo,
+    Inspect,
+    SceneInfo,
+    Seek,
+    Timeline,
+    Welcome,
 )
 from .scene_frame import decode_scene, encode_scene
 
-__all__ = ["ALL_MESSAGES", "CLIENT_MESSAGES", "HIST_BINS", "MAGIC", "PROBE", "PROBE_KINDS",
-           "OVERLAYS", "PROTOCOL_VERSION", "SCALARS", "STAT_NAMES", "Collapse", "Detail", "ErrorMessage", "Expand",
-           "Follow", "FrameError", "Hello", "SceneInfo", "Seek", "Timeline", "Welcome",
-           "decode_frame", "decode_scene", "encode_frame", "encode_scene"]
+__all__ = ["ALL_MESSAGES", "CLIENT_MESSAGES", "HIST_BINS", "MAGIC", "OVERLAYS", "PROBE",
+           "PROBE_KINDS", "PROTOCOL_VERSION", "SCALARS", "STAT_NAMES", "Collapse", "Detail",
+           "ErrorMessage", "Expand", "Follow", "FrameError", "Hello", "InputsInfo", "Inspect",
+           "SceneInfo", "Seek", "Timeline", "Welcome", "decode_frame", "decode_scene",
+           "encode_frame", "encode_scene"]

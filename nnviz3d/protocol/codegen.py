@@ -15,7 +15,7 @@ import typing
 from . import messages
 from .codec import ALIGN, DTYPES, PREFIX
 
-_TS = {int: "number", float: "number", str: "string", bool: "boolean"}
+_TS = {int: "number", float: "number", str: "string", bool: "boolean", list: "number[]"}
 
 
 def field_docs(cls) -> dict[str, str]:
@@ -47,6 +47,8 @@ def generate() -> str:
         "export const STAT_NAMES = [" + ", ".join(f'"{n}"' for n in messages.STAT_NAMES)
         + "] as const;",
         f"export const HIST_BINS = {messages.HIST_BINS};",
+        "export const SALIENCY_METHODS = [" + ", ".join(
+            f'"{n}"' for n in messages.SALIENCY_METHODS) + "] as const;",
         "export const PROBE_KINDS = [" + ", ".join(f'"{n}"' for n in messages.PROBE_KINDS)
         + "] as const;",
         "",

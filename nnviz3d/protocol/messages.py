@@ -130,10 +130,37 @@ class Detail:
     type: str = "detail"
 
 
-CLIENT_MESSAGES = {m.type: m for m in (Hello, Expand, Collapse, Seek, Follow, Detail)}
-SERVER_MESSAGES = {m.type: m for m in (Welcome, ErrorMessage, SceneInfo, Timeline)}
+@dataclass
+class Inspect:
+    """Client -> server: show every layer's output for one probe input (an ``overlays`` frame
+    of channel ``inspect``), optionally with a saliency map."""
+
+    index: int
+    """Which probe input (0 <= index < InputsInfo.count)."""
+    method: str = "none"
+    """Saliency: ``none``, ``gradient``, ``gradient_x_input`` or ``grad_cam``."""
+    target: int = -1
+    """Class to explain; -1 for the predicted one."""
+    type: str = "inspect"
+
+
+@dataclass
+class InputsInfo:
+    """Server -> client (on join): the probe inputs that can be inspected."""
+
+    count: int
+    """How many inputs there are."""
+    labels: list
+    """Their labels (integers), or an empty list when the user gave none."""
+    live: bool
+    """True while training runs: a request is then served at the next training step."""
+    type: str = "inputs"
+
+
+CLIENT_MESSAGES = {m.type: m for m in (Hello, Expand, Collapse, Seek, Follow, Detail, Inspect)}
+SERVER_MESSAGES = {m.type: m for m in (Welcome, ErrorMessage, SceneInfo, Timeline, InputsInfo)}
 ALL_MESSAGES = (Hello, Welcome, ErrorMessage, SceneInfo, Timeline, Expand, Collapse, Seek,
-                Follow, Detail)
+                Follow, Detail, Inspect, InputsInfo)
 
 PROBE = "probe"
 """Binary frame type of one step's probe results (see nnviz3d/capture/probes.py)."""
@@ -145,5 +172,7 @@ STAT_NAMES = ("mean", "std", "min", "max", "norm", "zero_frac", "nan", "inf")
 """Columns of every ``*_stats`` array in a probe frame."""
 HIST_BINS = 64
 """Bins of every ``*_hist`` array in a probe frame (over that row's finite min..max)."""
+SALIENCY_METHODS = ("none", "gradient", "gradient_x_input", "grad_cam")
+"""What ``inspect.method`` may ask for (nnviz3d/analysis/saliency.py)."""
 PROBE_KINDS = ("weight", "grad", "act")
 """What a probe frame can carry: parameters, their gradients, module outputs."""

@@ -4,7 +4,8 @@ Header: ``{"type": "overlays", "channel": "weights"|"detail", "step": int, "over
 [{"kind", "module", "name", "legend", "meta", "arrays": {role: array name}}]}``. Overlay k's
 arrays are named ``o{k}_{role}`` (roles per kind in nnviz3d/scene/overlay.py). Channel
 ``weights`` holds every weight/bias overlay of one step (it replaces the previous one);
-``detail`` holds the ridges and scatter of the module a client selected.
+``detail`` holds the ridges and scatter of the module a client selected; ``inspect`` the
+activation maps of every layer (and saliency) for one input a client chose.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import numpy as np
 from ..scene.overlay import Overlay
 from .codec import decode_frame, encode_frame
 from .messages import OVERLAYS
-CHANNELS = ("weights", "detail")
+
+CHANNELS = ("weights", "detail", "inspect")
 
 
 def encode_overlays(channel: str, step: int, overlays: list[Overlay], **extra) -> bytes:

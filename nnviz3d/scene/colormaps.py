@@ -68,4 +68,5 @@ def legend(name: str, lo: float, hi: float, units: str, **extra) -> dict:
     """What a colour bar needs: the stops as ``#rrggbb``, the range and the units."""
     stops = MAPS[name][0]
     return {"colormap": name, "stops": [f"#{c:06x}" for c in stops], "lo": float(lo),
-            "hi": float(hi), "units": units, "missing": "#%02x%02x%02x" % MISSING, **extra}
+            "hi": float(hi), "units": units, "missing": "#{:02x}{:02x}{:02x}".format(*MISSING),
+            **extra}

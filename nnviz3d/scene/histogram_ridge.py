@@ -63,7 +63,7 @@ def histogram_ridge(module: str, kind: str, steps, hists, ranges, *,
         "colors": colormaps.colorize(t, 0.0, 1.0, "sequential"),
         "steps": steps.astype(np.int32), "edges": edges.astype(np.float32)},
         colormaps.legend("sequential", s_lo, s_hi, "training step"),
-        {"kind": kind, "bins": bins, "lo": lo, "hi": hi, "rows": int(len(steps)),
+        {"kind": kind, "bins": bins, "lo": lo, "hi": hi, "rows": len(steps),
          "method": "each step's 64-bin histogram re-binned onto shared edges (uniform "
                    "within a bin); height = fraction of the step's elements, scaled by "
                    "the ridge's largest fraction"})

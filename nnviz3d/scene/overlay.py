@@ -14,6 +14,8 @@ Kinds and their arrays:
            ``colors`` u1 (T, 3) one per row (its step), ``steps`` i4 (T,),
            ``edges`` f4 (B + 1,) shared bin edges
 ``points`` ``positions`` f4 (N, 3) in [-1, 1], ``values`` f4 (N,), ``colors`` u1 (N, 3)
+``slabs``  ``values`` f4 (C, H, W), ``colors`` u1 (C, H, W, 3): one H x W map per channel,
+           drawn as a stack of C slabs (the TensorSpace idiom)
 =========  ===========================================================================
 """
 
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-KINDS = ("grid", "bars", "ridge", "points")
+KINDS = ("grid", "bars", "ridge", "points", "slabs")
 
 
 @dataclass

@@ -11,6 +11,7 @@ from aiohttp import WSMsgType, web
 
 from .. import __version__
 from ..protocol import PROTOCOL_VERSION, ErrorMessage, Hello, SceneInfo, Welcome
+from ..protocol.messages import SALIENCY_METHODS
 from ..protocol.validate import MAX_CLIENT_MESSAGE, parse_client_message, to_json
 from .client_session import ClientSession
 from .live_feed import LiveFeed
@@ -126,8 +127,25 @@ async def _handle(app: web.Application, session: ClientSession, message) -> None
                              f"takes a dotted module path as shown in the info panel")))
             return
         await feed.detail(session, message.path or None)
+    elif message.type == "inspect":
+        error = _inspect_error(feed, message)
+        if error:
+            session.post("error", to_json(ErrorMessage("bad_message", error)))
+            return
+        feed.inspect(session, message.index, message.method, message.target)
     elif message.type == "hello":
         session.post("error", to_json(ErrorMessage("bad_message", "already said hello")))
+
+
+def _inspect_error(feed: LiveFeed, message) -> str | None:
+    if feed.inspector is None:
+        return ("this view has no probe inputs to show: pass inputs= (and labels=) to "
+                "nnviz3d.watch(...); the demo does")
+    if not 0 <= message.index < feed.inspector.count:
+        return f"inspect.index must be in 0..{feed.inspector.count - 1}, got {message.index}"
+    if message.method not in SALIENCY_METHODS:
+        return f"inspect.method must be one of {SALIENCY_METHODS}, got {message.method!r}"
+    return None
 
 
 def broadcast_scene(app: web.Application) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
-from ..protocol import Timeline
+from ..protocol import ErrorMessage, InputsInfo, Timeline
 from ..protocol.overlay_frame import encode_overlays
 from ..protocol.probe_frame import decode_probe, encode_scalars
 from ..protocol.validate import to_json
@@ -35,6 +35,8 @@ class LiveFeed:
         self.matrix_frame: tuple[int, bytes] | None = None
         """Newest probe frame that carried weight matrices (source of the weight overlays)."""
         self._weights: tuple[int, bytes] | None = None
+        self.inspector = None
+        """An InputInspector (nnviz3d/live/inspector.py) when probe inputs were given."""
         self._dirty = False
         self._reader = None
 
@@ -85,6 +87,22 @@ class LiveFeed:
         if self.matrix_frame:
             asyncio.get_running_loop().create_task(
                 self._post_weights([session], self.matrix_frame[0]))
+        if self.inspector is not None:
+            session.post("inputs", to_json(InputsInfo(self.inspector.count, self.inspector.labels,
+                                                      not self.inspector.idle)))
+
+    def inspect(self, session: ClientSession, index: int, method: str, target: int) -> None:
+        """Ask for one input's layer outputs; the answer comes when the inspector has run."""
+        loop = asyncio.get_running_loop()
+
+        def reply(data: bytes | None, error: str | None) -> None:
+            if data is not None:
+                loop.call_soon_threadsafe(session.post, "overlays:inspect", data)
+            else:
+                loop.call_soon_threadsafe(session.post, "error", to_json(
+                    ErrorMessage("inspect_failed", error or "inspection failed")))
+
+        self.inspector.request(index, method, target, reply)
 
     def leave(self, session: ClientSession) -> None:
         self.sessions.discard(session)

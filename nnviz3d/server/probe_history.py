@@ -21,7 +21,7 @@ SERIES_LIMIT = 128
 
 
 class _Series:
-    __slots__ = ("steps", "hists", "ranges", "stride", "seen")
+    __slots__ = ("hists", "ranges", "seen", "steps", "stride")
 
     def __init__(self) -> None:
         self.steps: list[int] = []

@@ -11,11 +11,11 @@ from tests.browser.conftest import wait_ready
 
 def train_watched(steps=17):
     torch.manual_seed(0)
-    (x, y), _ = load_digits_tensors()
+    (x, y), (xv, yv) = load_digits_tensors()
     model = DigitsCNN()
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     w = nnviz3d.watch(model, x[:1], record=False, open_browser=False, port=0, every=1,
-                      quiet=True)
+                      quiet=True, inputs=xv, labels=yv)
     for i in range(steps):  # weight matrices travel at steps 0, 8, 16
         idx = slice(32 * i, 32 * i + 32)
         loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
@@ -65,6 +65,29 @@ def test_weight_maps_hover_values_and_detail_views(page):
         assert {"weight_hist", "grad_hist", "weight_pca"} <= set(detail)
         assert detail["weight_hist"]["shape"] == [17, 64]
         assert detail["weight_pca"]["shape"] == [64, 3]  # head.1 has 64 output units
+
+        # one validation digit through every layer, with a saliency map on the input
+        assert page.evaluate("nnviz3d.inputCount") == 360
+        page.evaluate("nnviz3d.inspect(3, 'gradient_x_input')")
+        page.wait_for_function("nnviz3d.inspection && nnviz3d.inspection.index === 3",
+                               timeout=30_000)
+        info = page.evaluate("nnviz3d.inspection")
+        assert info["label"] == int(load_digits_tensors()[1][1][3])
+        assert info["method"] == "gradient_x_input" and info["target"] == info["prediction"]
+        shown = {(o["module"], o["name"], o["kind"]) for o in page.evaluate("nnviz3d.overlays")
+                 if o["channel"] == "inspect"}
+        assert {("input:x", "input", "slabs"), ("block.conv1", "activation", "slabs"),
+                ("head.1", "activation", "grid"), ("input:x", "saliency", "grid")} <= shown
+        assert "predicted" in page.locator("#inspect").inner_text()
+        # hover the head.1 unit grid from just in front: the tooltip names the layer, a value
+        pos = page.evaluate("nnviz3d.inspectPosition('head.1')")
+        page.evaluate(f"nnviz3d.lookAt({pos}, [0, 0, -0.5])")
+        centre = page.evaluate("nnviz3d.projectInspect('head.1')")
+        page.mouse.move(centre["x"] + 0.5, centre["y"] + 0.5)
+        page.wait_for_function("(nnviz3d.tooltip || '').includes('head.1 activation')",
+                               timeout=10_000)
+        back = page.evaluate(f"nnviz3d.cellPosition('head.1', {row}, {col})")
+        page.evaluate(f"nnviz3d.lookAt({back}, [0, 1.0, 0.25])")
 
         # the toggle hides the weight maps: the same spot no longer reports a cell
         page.evaluate("nnviz3d.showWeights(false)")

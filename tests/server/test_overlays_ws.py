@@ -1,6 +1,5 @@
 """Overlays over the real websocket: weight maps on join, detail on request, clear errors."""
 
-import asyncio
 import json
 
 import aiohttp

@@ -1,7 +1,7 @@
 // The websocket session: handshake, scene/probe/scalars frames, automatic reconnection.
 import { decodeFrame, type Frame } from "./codec";
 import {
-  OVERLAYS, PROBE, PROTOCOL_VERSION, SCALARS, type ClientMessage, type ErrorMessage, type SceneInfo,
+  OVERLAYS, PROBE, PROTOCOL_VERSION, SCALARS, type ClientMessage, type ErrorMessage, type InputsInfo, type SceneInfo,
   type ServerMessage, type Timeline, type Welcome,
 } from "./protocol.gen";
 
@@ -16,6 +16,8 @@ export interface ConnectionEvents {
   /** Data overlays: weight maps of every layer, or the selected layer's ridges and scatter. */
   overlays(frame: Frame): void;
   timeline(msg: Timeline): void;
+  /** The probe inputs that can be inspected (sent on join when there are some). */
+  inputs(msg: InputsInfo): void;
   error(msg: ErrorMessage): void;
   status(state: "connecting" | "open" | "closed", retryInSeconds?: number): void;
 }
@@ -79,6 +81,7 @@ export class Connection {
       case "welcome": this.events.welcome(msg); break;
       case "scene_info": this.events.sceneInfo(msg); break;
       case "timeline": this.events.timeline(msg); break;
+      case "inputs": this.events.inputs(msg); break;
       case "error":
         if (msg.fatal) this.fatal = true;
         this.events.error(msg);

@@ -10,6 +10,7 @@ import { renderProbePanel } from "./probePanel";
 import { ProbeState } from "./probeState";
 import { PROTOCOL_VERSION } from "./protocol.gen";
 import { HealthMarks } from "./healthMarks";
+import { InspectPanel } from "./inspectPanel";
 import { Overlays } from "./overlays";
 import { type Pick, SceneView, scenePathOf } from "./sceneView";
 import { TimelineBar } from "./timeline";
@@ -50,6 +51,10 @@ const overlays = new Overlays(view);
 scene.add(overlays.root);
 const marks = new HealthMarks(view);
 scene.add(marks.root);
+const inspectPanel = new InspectPanel((index, method) => {
+  if (index === null) { overlays.clearInspect(); requestRender(); return; }
+  conn.send({ type: "inspect", index, method, target: -1 });
+});
 const chart = new LossChart();
 scene.add(chart.mesh);
 const probe = new ProbeState();
@@ -87,6 +92,7 @@ const conn = new Connection(wsUrl, {
     probe.clear(); // the server sends what it has again; a restarted run may start over
     timeline.resend();
     if (detailWanted) conn.send({ type: "detail", path: detailWanted }); // a reconnect forgets it
+    inspectPanel.resend();
     model = msg.model;
     document.title = `nnviz3d · ${msg.model}`;
     setStatus(`${msg.model} · ${msg.server}`);
@@ -135,7 +141,16 @@ const conn = new Connection(wsUrl, {
     showChart();
     requestRender();
   },
+  inputs(msg) {
+    inspectPanel.setInputs(msg);
+  },
   overlays(frame) {
+    if (frame.header.channel === "inspect") {
+      overlays.setInspect(frame);
+      inspectPanel.showResult(frame.header, overlays.inspectList);
+      requestRender();
+      return;
+    }
     if (frame.header.channel === "weights") overlays.setWeights(frame);
     else if (frame.header.channel === "detail") {
       if (frame.header.module !== detailWanted) return; // an answer for an older selection
@@ -519,10 +534,14 @@ const getters: Record<string, () => unknown> = {
   alarms: () => [...alarms.values()].map((a) => ({ ...a })),
   /** Overlays shown: weight maps and bias bars (channel weights), ridges/scatter (detail). */
   overlays: () => [...overlays.weightList.map((o) => ({ channel: "weights", ...summary(o) })),
-    ...overlays.detailList.map((o) => ({ channel: "detail", ...summary(o) }))],
+    ...overlays.detailList.map((o) => ({ channel: "detail", ...summary(o) })),
+    ...overlays.inspectList.map((o) => ({ channel: "inspect", ...summary(o) }))],
   overlayStep: () => overlays.weightStep,
   /** Modules whose blocks glow with a health badge at the shown step. */
   badges: () => [...marks.modules],
+  /** The input shown layer by layer: {index, label, prediction, method, target...} or null. */
+  inspection: () => (overlays.inspectInfo ? { ...overlays.inspectInfo } : null),
+  inputCount: () => inspectPanel.count,
   badgeCount: () => marks.count,
   detailModule: () => overlays.detailModule,
   overlaysHidden: () => overlays.hidden,
@@ -548,6 +567,17 @@ Object.assign(api, {
   },
   render: () => renderNow(),
   showWeights: (on: boolean) => setShowWeights(on),
+  /** Show probe input ``index`` in every layer, with a saliency method ("none", "gradient"...). */
+  inspect: (index: number, method = "none") => inspectPanel.choose(index, method),
+  inspectPosition: (module: string, name = "activation") => overlays.inspectPosition(module, name)?.toArray() ?? null,
+  /** Screen position (CSS px) of an inspect overlay's centre (module, name "activation"...). */
+  projectInspect: (module: string, name = "activation") => {
+    const p = overlays.inspectPosition(module, name);
+    if (!p) return null;
+    const c = p.project(camera);
+    const r = canvas.getBoundingClientRect();
+    return { x: r.left + ((c.x + 1) / 2) * r.width, y: r.top + ((1 - c.y) / 2) * r.height };
+  },
   /** One weight cell: its value, what it stands for, and where it is on screen (CSS px). */
   weightCell: (module: string, row: number, col: number, name = "weight") => {
     const o = overlays.weightList.find((x) => x.module === module && x.name === name);

@@ -143,3 +143,47 @@ export function frameBox(w: number, h: number, d: number): THREE.LineSegments {
   const geo = new THREE.EdgesGeometry(new THREE.BoxGeometry(w, h, d));
   return new THREE.LineSegments(geo, new THREE.LineBasicMaterial({ color: 0x4a5470, transparent: true, opacity: 0.7 }));
 }
+
+/** C maps of H x W as C upright slabs (x-y planes) stacked along z over ``depth``: one texture
+ * atlas (channel k in texel rows k*H..k*H+H-1, row 0 at the top) and one draw call. Quad k is
+ * channel k (faces 2k and 2k+1). */
+export function slabsMesh(channels: number, h: number, w: number, colors: Uint8Array,
+  width: number, height: number, depth: number, opacity = 1): THREE.Mesh {
+  const rgba = new Uint8Array(channels * h * w * 4);
+  for (let i = 0; i < channels * h * w; i++) {
+    rgba[4 * i] = colors[3 * i]; rgba[4 * i + 1] = colors[3 * i + 1]; rgba[4 * i + 2] = colors[3 * i + 2]; rgba[4 * i + 3] = 255;
+  }
+  const tex = new THREE.DataTexture(rgba, w, h * channels, THREE.RGBAFormat);
+  tex.colorSpace = THREE.SRGBColorSpace;
+  tex.magFilter = THREE.NearestFilter;
+  tex.minFilter = THREE.NearestFilter;
+  tex.generateMipmaps = false;
+  tex.needsUpdate = true;
+  const pos = new Float32Array(channels * 12), uv = new Float32Array(channels * 8);
+  const idx = new Uint32Array(channels * 6);
+  const dz = channels > 1 ? depth / (channels - 1) : 0;
+  for (let k = 0; k < channels; k++) {
+    const z = -depth / 2 + k * dz;
+    const x0 = -width / 2, x1 = width / 2, y0 = -height / 2, y1 = height / 2;
+    pos.set([x0, y1, z, x1, y1, z, x1, y0, z, x0, y0, z], k * 12);
+    // texture v: 0 at the first texel row; the slab's top edge shows its row 0
+    const v0 = (k * h) / (h * channels), v1 = ((k + 1) * h) / (h * channels);
+    uv.set([0, v0, 1, v0, 1, v1, 0, v1], k * 8);
+    idx.set([4 * k, 4 * k + 2, 4 * k + 1, 4 * k, 4 * k + 3, 4 * k + 2], k * 6);
+  }
+  const geo = new THREE.BufferGeometry();
+  geo.setAttribute("position", new THREE.BufferAttribute(pos, 3));
+  geo.setAttribute("uv", new THREE.BufferAttribute(uv, 2));
+  geo.setIndex(new THREE.BufferAttribute(idx, 1));
+  geo.computeBoundingSphere();
+  const mat = new THREE.MeshBasicMaterial({ map: tex, side: THREE.DoubleSide, transparent: opacity < 1, opacity,
+    depthWrite: opacity >= 1 });
+  return new THREE.Mesh(geo, mat);
+}
+
+/** Cell (channel, row, col) of a slabsMesh hit. */
+export function slabCell(faceIndex: number, uv: THREE.Vector2, channels: number, h: number, w: number): number[] {
+  const k = Math.min(channels - 1, Math.floor(faceIndex / 2));
+  const row = Math.min(h - 1, Math.max(0, Math.floor(uv.y * h * channels) - k * h));
+  return [k, row, Math.min(w - 1, Math.floor(uv.x * w))];
+}

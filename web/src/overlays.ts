@@ -3,12 +3,12 @@
 // Hovering any cell, bar, ridge bin or point reports the exact value the server sent.
 import * as THREE from "three";
 import type { Frame, NumericArray } from "./codec";
-import { BarsBatch, frameBox, gridCell, gridMesh, pointsMesh, ridgeMesh } from "./overlayMeshes";
+import { BarsBatch, frameBox, gridCell, gridMesh, pointsMesh, ridgeMesh, slabCell, slabsMesh } from "./overlayMeshes";
 import { type SceneView, scenePathOf } from "./sceneView";
 import { formatStat } from "./ui";
 
 export interface OverlayInfo {
-  kind: "grid" | "bars" | "ridge" | "points";
+  kind: "grid" | "bars" | "ridge" | "points" | "slabs";
   module: string;
   name: string;
   legend: { colormap: string; stops: string[]; lo: number; hi: number; units: string; missing: string };
@@ -23,7 +23,9 @@ export interface OverlayHit { overlay: OverlayInfo; index: number[]; value: numb
 const CARPET_START = 0.08, CARPET_DEPTH = 0.48, BARS_START = 0.6, BARS_DEPTH = 0.1;
 /** Relief is gentle next to the cell size, so a raised cell never hides its neighbours. */
 const RELIEF_MAX = 0.05, RELIEF_PER_CELL = 0.6, BAR_HEIGHT = 0.12;
-const PANEL = 1.2, PANEL_GAP = 0.35, DETAIL_LIFT = 0.9;
+const PANEL = 1.2, PANEL_GAP = 0.35, DETAIL_LIFT = 2.2;
+/** Activations float this far above their block (clear of its label), as a ghost of it. */
+const INSPECT_LIFT = 0.45;
 
 function parse(frame: Frame): OverlayInfo[] {
   return (frame.header.overlays as any[]).map((o) => {
@@ -41,6 +43,9 @@ export class Overlays {
   readonly root = new THREE.Group();
   private readonly weights = new THREE.Group();
   private readonly detail = new THREE.Group();
+  private readonly inspect = new THREE.Group();
+  inspectList: OverlayInfo[] = [];
+  inspectInfo: Record<string, any> | null = null;
   weightList: OverlayInfo[] = [];
   detailList: OverlayInfo[] = [];
   weightStep: number | null = null;
@@ -56,7 +61,8 @@ export class Overlays {
   constructor(private view: SceneView) {
     this.weights.name = "weight-overlays";
     this.detail.name = "detail-overlays";
-    this.root.add(this.weights, this.detail);
+    this.inspect.name = "inspect-overlays";
+    this.root.add(this.weights, this.detail, this.inspect);
   }
 
   get showWeights(): boolean { return this.weights.visible; }
@@ -73,6 +79,51 @@ export class Overlays {
   relayout(): void {
     this.placeWeights();
     this.placeDetail();
+    this.placeInspect();
+  }
+
+  /** Every layer's output for one input (an ``inspect`` frame), floating above each block. */
+  setInspect(frame: Frame): void {
+    const { overlays: _o, arrays: _a, type: _t, ...info } = frame.header;
+    this.inspectInfo = info;
+    this.inspectList = parse(frame);
+    this.placeInspect();
+  }
+
+  clearInspect(): void {
+    this.inspectInfo = null;
+    this.inspectList = [];
+    this.clear(this.inspect);
+  }
+
+  private placeInspect(): void {
+    this.clear(this.inspect);
+    for (const o of this.inspectList) {
+      const a = this.anchor(o.module);
+      if (!a) continue;
+      const y = a.sy + INSPECT_LIFT + a.sy / 2;
+      const overlay = o.name === "saliency";
+      let mesh: THREE.Mesh;
+      if (o.kind === "slabs") {
+        const [c, h, w] = o.shape;
+        mesh = slabsMesh(c, h, w, o.arrays.colors as Uint8Array, a.sx, a.sy, Math.max(a.sz, 0.02 * c));
+      } else if (o.kind === "grid") {
+        const [rows, cols] = o.shape;
+        const height = overlay ? a.sy : Math.min(a.sy * 1.5, Math.max(0.08, (a.sx * rows) / cols));
+        mesh = slabsMesh(1, rows, cols, o.arrays.colors as Uint8Array, a.sx, height, 0, overlay ? 0.72 : 1);
+      } else continue;
+      // a saliency map lies just in front of the stack it explains
+      mesh.position.set(a.x, y, overlay ? a.z - Math.max(a.sz, 0.02 * (this.channelsOf(o.module) ?? 1)) / 2 - 0.02 : a.z);
+      mesh.name = `inspect:${o.module}|${o.name}`;
+      mesh.renderOrder = overlay ? 3 : 0;
+      this.inspect.add(mesh);
+      this.targets.set(mesh, o);
+    }
+  }
+
+  private channelsOf(module: string): number | undefined {
+    const s = this.inspectList.find((o) => o.module === module && o.kind === "slabs");
+    return s?.shape[0];
   }
 
   private anchor(module: string): { x: number; z: number; sx: number; sz: number; sy: number } | null {
@@ -157,7 +208,7 @@ export class Overlays {
     // ridge turned so its bins run along the row and its steps towards a side-on viewer
     const n = this.detailList.filter((o) => o.kind === "ridge" || o.kind === "points").length;
     let z = a.z - ((n - 1) * (PANEL + PANEL_GAP)) / 2;
-    const base = a.sy + DETAIL_LIFT;
+    const base = 2 * a.sy + DETAIL_LIFT;
     for (const o of this.detailList) {
       const panel = new THREE.Group();
       if (o.kind === "ridge") {
@@ -195,12 +246,20 @@ export class Overlays {
     }
     const o = this.targets.get(hit.object);
     if (!o) return null;
-    if (o.kind === "grid" && hit.uv) return this.describe(o, gridCell(hit.uv, o.shape[0], o.shape[1]));
+    if (o.kind === "grid" && hit.uv && this.gridMeshes.get(`${o.module}|${o.name}`) === hit.object) {
+      return this.describe(o, gridCell(hit.uv, o.shape[0], o.shape[1]));
+    }
     if (o.kind === "ridge" && hit.faceIndex !== undefined && hit.faceIndex !== null) {
       const q = Math.floor(hit.faceIndex / 2);
       return this.describe(o, [Math.floor(q / o.shape[1]), q % o.shape[1]]);
     }
     if (o.kind === "points" && hit.index !== undefined) return this.describe(o, [hit.index]);
+    if (o.kind === "slabs" && hit.uv && hit.faceIndex !== undefined && hit.faceIndex !== null) {
+      return this.describe(o, slabCell(hit.faceIndex, hit.uv, o.shape[0], o.shape[1], o.shape[2]));
+    }
+    if (o.kind === "grid" && hit.uv) {
+      return this.describe(o, slabCell(0, hit.uv, 1, o.shape[0], o.shape[1]).slice(1));
+    }
     return null;
   }
 
@@ -213,6 +272,16 @@ export class Overlays {
   describe(o: OverlayInfo, index: number[]): OverlayHit {
     const m = o.meta;
     const label = `${o.module || "(model)"} ${o.name}`;
+    if (o.kind === "slabs") {
+      const [k, r, c] = index;
+      const v = o.arrays.values[(k * o.shape[1] + r) * o.shape[2] + c];
+      return { overlay: o, index, value: v, text: `${label} · channel ${k} [${r}, ${c}] = ${formatStat(v)}` };
+    }
+    if (o.kind === "grid" && o.name !== "weight" && o.name !== "bias") {
+      const [r, c] = index;
+      const v = o.arrays.values[r * o.shape[1] + c];
+      return { overlay: o, index, value: v, text: `${label} [${r}, ${c}] = ${formatStat(v)}${Number.isNaN(v) ? " (padding)" : ""}` };
+    }
     if (o.kind === "grid") {
       const [r, c] = index;
       const v = o.arrays.values[r * o.shape[1] + c];
@@ -260,6 +329,12 @@ export class Overlays {
   }
 
   count(): number {
-    return this.weightList.length + this.detailList.length;
+    return this.weightList.length + this.detailList.length + this.inspectList.length;
+  }
+
+  /** Where an inspect overlay's centre is in the scene. */
+  inspectPosition(module: string, name: string): THREE.Vector3 | null {
+    const mesh = this.inspect.getObjectByName(`inspect:${module}|${name}`);
+    return mesh ? mesh.getWorldPosition(new THREE.Vector3()) : null;
   }
 }

@@ -12,6 +12,7 @@ export const SCALARS = "scalars";
 export const OVERLAYS = "overlays";
 export const STAT_NAMES = ["mean", "std", "min", "max", "norm", "zero_frac", "nan", "inf"] as const;
 export const HIST_BINS = 64;
+export const SALIENCY_METHODS = ["none", "gradient", "gradient_x_input", "grad_cam"] as const;
 export const PROBE_KINDS = ["weight", "grad", "act"] as const;
 
 /** Client -> server, first message. */
@@ -102,5 +103,27 @@ export interface Detail {
   type: "detail";
 }
 
-export type ServerMessage = Welcome | ErrorMessage | SceneInfo | Timeline;
-export type ClientMessage = Hello | Expand | Collapse | Seek | Follow | Detail;
+/** Client -> server: show every layer's output for one probe input (an ``overlays`` frame of channel ``inspect``), optionally with a saliency map. */
+export interface Inspect {
+  /** Which probe input (0 <= index < InputsInfo.count). */
+  index: number;
+  /** Saliency: ``none``, ``gradient``, ``gradient_x_input`` or ``grad_cam``. */
+  method: string;
+  /** Class to explain; -1 for the predicted one. */
+  target: number;
+  type: "inspect";
+}
+
+/** Server -> client (on join): the probe inputs that can be inspected. */
+export interface InputsInfo {
+  /** How many inputs there are. */
+  count: number;
+  /** Their labels (integers), or an empty list when the user gave none. */
+  labels: number[];
+  /** True while training runs: a request is then served at the next training step. */
+  live: boolean;
+  type: "inputs";
+}
+
+export type ServerMessage = Welcome | ErrorMessage | SceneInfo | Timeline | InputsInfo;
+export type ClientMessage = Hello | Expand | Collapse | Seek | Follow | Detail | Inspect;

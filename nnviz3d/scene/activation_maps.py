@@ -1,0 +1,93 @@
+"""Activations of one input, layer by layer: feature maps as slabs, vectors as unit grids, and
+saliency maps, as overlays.
+
+Colours: a map with negative values uses the diverging map over a symmetric range (white =
+0); a non-negative one (after ReLU, a saliency magnitude) the sequential map over [0, max].
+Each layer has its own range, stated in its legend.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import colormaps
+from .overlay import Overlay
+
+MAX_SLABS = 64
+"""Feature maps with more channels show the first MAX_SLABS (the meta says so)."""
+MAX_SIDE = 256
+"""Token x feature maps are average-pooled to at most this many cells per side."""
+
+
+def _colour(v: np.ndarray, units: str) -> tuple[np.ndarray, dict]:
+    finite = v[np.isfinite(v)]
+    if finite.size and finite.min() < 0:
+        lo, hi = colormaps.symmetric_range(finite)
+        return colormaps.colorize(v, lo, hi), colormaps.legend("diverging", lo, hi, units)
+    hi = float(finite.max()) if finite.size and finite.max() > 0 else 1e-12
+    return (colormaps.colorize(v, 0.0, hi, "sequential"),
+            colormaps.legend("sequential", 0.0, hi, units))
+
+
+def pool_2d(m: np.ndarray, limit: int = MAX_SIDE) -> tuple[np.ndarray, str]:
+    """Average-pool a matrix to at most ``limit`` per side over near-equal runs of rows and
+    columns (the same bins as torch's adaptive_avg_pool2d)."""
+    rows, cols = m.shape
+    h, w = min(rows, limit), min(cols, limit)
+    if (h, w) == (rows, cols):
+        return m.astype(np.float32), f"none: full {rows}x{cols}"
+    r0 = [(i * rows) // h for i in range(h)]
+    r1 = [-(-((i + 1) * rows) // h) for i in range(h)]
+    c0 = [(j * cols) // w for j in range(w)]
+    c1 = [-(-((j + 1) * cols) // w) for j in range(w)]
+    out = np.array([[m[a:b, c:d].mean() for c, d in zip(c0, c1)] for a, b in zip(r0, r1)])
+    return out.astype(np.float32), f"average pooling {rows}x{cols} -> {h}x{w}"
+
+
+def activation_overlay(module: str, out: np.ndarray, name: str = "activation") -> Overlay:
+    """One layer's output for one input (batch dimension removed)."""
+    a = np.asarray(out, np.float32)
+    full = list(a.shape)
+    if a.ndim == 3:
+        shown = min(a.shape[0], MAX_SLABS)
+        v = a[:shown]
+        colors, legend = _colour(v, f"{name} value")
+        return Overlay("slabs", module, name, {"values": v, "colors": colors}, legend,
+                       {"full_shape": full, "channels_shown": shown,
+                        "method": "all channels" if shown == full[0] else
+                        f"first {shown} of {full[0]} channels"})
+    if a.ndim > 3:
+        a = a.reshape(-1, a.shape[-1])
+    if a.ndim == 2:
+        v, method = pool_2d(a)
+    else:
+        flat = a.reshape(-1)
+        cols = max(1, math.ceil(math.sqrt(flat.size)))
+        rows = max(1, math.ceil(flat.size / cols))
+        v = np.full(rows * cols, np.nan, np.float32)
+        v[:flat.size] = flat
+        v = v.reshape(rows, cols)
+        method = f"{flat.size} units laid out row by row in a {rows}x{cols} grid"
+        if v.shape[0] > MAX_SIDE or v.shape[1] > MAX_SIDE:
+            v, pooled = pool_2d(np.nan_to_num(v))
+            method += f", then {pooled}"
+    colors, legend = _colour(v, f"{name} value")
+    heights = np.zeros_like(v)
+    return Overlay("grid", module, name, {"values": v, "colors": colors, "heights": heights},
+                   legend, {"full_shape": full, "method": method, "dtype": "float32",
+                            "rows": int(v.shape[0]), "cols": int(v.shape[1])})
+
+
+def saliency_overlay(module: str, saliency_map: np.ndarray, method: str, target: int) -> Overlay:
+    """A saliency map (H, W) as a grid anchored to ``module`` (the input, or Grad-CAM's
+    layer), coloured like an activation (signed maps diverge around 0)."""
+    v = np.asarray(saliency_map, np.float32)
+    if v.ndim == 1:
+        v = v[None]
+    colors, legend = _colour(v, f"{method} saliency for class {target}")
+    return Overlay("grid", module, "saliency", {"values": v, "colors": colors,
+                                                 "heights": np.zeros_like(v)}, legend,
+                   {"full_shape": list(v.shape), "method": method, "target": int(target),
+                    "dtype": "float32", "rows": int(v.shape[0]), "cols": int(v.shape[1])})

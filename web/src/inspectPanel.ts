@@ -1,0 +1,101 @@
+// The "Input" panel: pick one probe input (and a saliency method) to see every layer's output.
+import type { InputsInfo } from "./protocol.gen";
+import type { OverlayInfo } from "./overlays";
+import { $ } from "./ui";
+
+const METHOD_LABELS: Record<string, string> = {
+  none: "no saliency", gradient: "gradient", gradient_x_input: "gradient × input", grad_cam: "Grad-CAM",
+};
+
+export class InspectPanel {
+  count = 0;
+  labels: number[] = [];
+  index: number | null = null;
+  method = "none";
+  private live = false;
+
+  constructor(private send: (index: number | null, method: string) => void) {
+    const el = $("inspect");
+    el.innerHTML = `<b>Input</b> <button data-act="prev" title="Previous input">◀</button>`
+      + `<input id="inspect-index" type="number" min="0" value="0" title="Probe input index" />`
+      + `<button data-act="next" title="Next input">▶</button> <span id="inspect-of"></span>`
+      + `<select id="inspect-method" title="Saliency method">${Object.entries(METHOD_LABELS)
+        .map(([k, v]) => `<option value="${k}">${v}</option>`).join("")}</select>`
+      + `<button data-act="show" id="inspect-show" title="Show this input in every layer">Show</button>`
+      + `<button data-act="hide" title="Hide the activations">Hide</button>`
+      + `<canvas id="inspect-thumb" width="48" height="48"></canvas><span id="inspect-result"></span>`;
+    el.querySelectorAll("button").forEach((b) => b.addEventListener("click", () => {
+      const act = (b as HTMLElement).dataset.act;
+      const cur = Number(($("inspect-index") as HTMLInputElement).value) || 0;
+      if (act === "prev") this.choose(Math.max(0, cur - 1), this.method);
+      if (act === "next") this.choose(Math.min(this.count - 1, cur + 1), this.method);
+      if (act === "show") this.choose(cur, this.method);
+      if (act === "hide") { this.index = null; this.send(null, this.method); $("inspect-result").textContent = ""; }
+      (b as HTMLElement).blur();
+    }));
+    ($("inspect-method") as HTMLSelectElement).addEventListener("change", (e) => {
+      this.method = (e.target as HTMLSelectElement).value;
+      if (this.index !== null) this.choose(this.index, this.method);
+    });
+    ($("inspect-index") as HTMLInputElement).addEventListener("change", (e) => {
+      this.choose(Number((e.target as HTMLInputElement).value) || 0, this.method);
+    });
+  }
+
+  setInputs(msg: InputsInfo): void {
+    this.count = msg.count;
+    this.labels = msg.labels;
+    this.live = msg.live;
+    $("inspect").hidden = msg.count === 0;
+    ($("inspect-index") as HTMLInputElement).max = String(msg.count - 1);
+    $("inspect-of").textContent = `of ${msg.count}`;
+  }
+
+  choose(index: number, method: string): boolean {
+    if (!this.count || index < 0 || index >= this.count) return false;
+    this.index = index;
+    this.method = method;
+    ($("inspect-index") as HTMLInputElement).value = String(index);
+    ($("inspect-method") as HTMLSelectElement).value = method;
+    $("inspect-result").textContent = this.live ? "waiting for the next training step…" : "computing…";
+    this.send(index, method);
+    return true;
+  }
+
+  /** After a reconnect the server has forgotten the request. */
+  resend(): void {
+    if (this.index !== null) this.send(this.index, this.method);
+  }
+
+  showResult(header: Record<string, any>, overlays: OverlayInfo[]): void {
+    const parts = [`#${header.index}`];
+    if (header.label !== null && header.label !== undefined) parts.push(`label ${header.label}`);
+    if (header.prediction !== undefined) {
+      const p = header.probabilities?.[header.prediction];
+      parts.push(`predicted ${header.prediction}${p !== undefined ? ` (${(p * 100).toFixed(0)}%)` : ""}`);
+    }
+    if (header.method !== "none") parts.push(`${METHOD_LABELS[header.method] ?? header.method} for class ${header.target}`);
+    $("inspect-result").textContent = parts.join(" · ");
+    const input = overlays.find((o) => o.name === "input");
+    this.thumbnail(input);
+  }
+
+  /** The input's first channel as a small picture, in the colours of the scene. */
+  private thumbnail(o: OverlayInfo | undefined): void {
+    const c = $("inspect-thumb") as HTMLCanvasElement;
+    const g = c.getContext("2d")!;
+    g.clearRect(0, 0, c.width, c.height);
+    if (!o || o.shape.length < 2) return;
+    const [h, w] = o.kind === "slabs" ? [o.shape[1], o.shape[2]] : [o.shape[0], o.shape[1]];
+    const img = g.createImageData(w, h);
+    const col = o.arrays.colors;
+    for (let i = 0; i < w * h; i++) {
+      img.data.set([col[3 * i], col[3 * i + 1], col[3 * i + 2], 255], 4 * i);
+    }
+    const tmp = document.createElement("canvas");
+    tmp.width = w; tmp.height = h;
+    tmp.getContext("2d")!.putImageData(img, 0, 0);
+    g.imageSmoothingEnabled = false;
+    g.drawImage(tmp, 0, 0, c.width, c.height);
+  }
+}
