@@ -106,3 +106,48 @@ def test_health_panel_lists_an_alarm_and_flies_to_its_layer(page):
     finally:
         w.close()
         w.close_viewer()
+
+
+class Scale(torch.nn.Module):
+    def __init__(self, factor: float) -> None:
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x):
+        return x * self.factor
+
+
+def test_gradient_flow_tells_vanishing_from_normal_layers(page):
+    torch.manual_seed(0)
+    # the 1e-6 scale starves the first layer of gradient: 1e-6 of the others'
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), Scale(1e-6), torch.nn.Linear(16, 16),
+                                torch.nn.Tanh(), torch.nn.Linear(16, 2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    w = nnviz3d.watch(model, torch.randn(1, 8), record=False, open_browser=False, port=0,
+                      every=1, quiet=True)
+    try:
+        for _ in range(3):
+            loss = torch.nn.functional.cross_entropy(model(torch.randn(16, 8)),
+                                                     torch.randint(0, 2, (16,)))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            w.step(loss=loss.item())
+        page.goto(w.url)
+        wait_ready(page)
+        page.wait_for_function("nnviz3d.probeModules.includes('4')", timeout=30_000)
+        page.evaluate("nnviz3d.showFlow(true)")
+        flow = page.evaluate("nnviz3d.flow")
+        assert flow["enabled"] and flow["classes"]["0"] == "vanishing"
+        assert flow["classes"]["4"] == "normal" and flow["classes"]["2"] == "normal"
+        assert flow["counts"]["vanishing"] >= 1 and flow["counts"]["normal"] > \
+            flow["counts"]["vanishing"]
+        assert page.locator("#legend-flow").is_visible()
+        # particles move between frames
+        first = flow["first"]
+        page.wait_for_function(f"nnviz3d.flow.first.some((v, i) => Math.abs(v - {first}[i]) "
+                               f"> 1e-4)", timeout=10_000)
+        assert page.errors == []
+    finally:
+        w.close()
+        w.close_viewer()

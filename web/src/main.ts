@@ -9,6 +9,7 @@ import { isTyping, Navigation } from "./navigation";
 import { renderProbePanel } from "./probePanel";
 import { ProbeState } from "./probeState";
 import { PROTOCOL_VERSION } from "./protocol.gen";
+import { EXPLODING_RATIO, GradientFlow, VANISHING_RATIO } from "./gradientFlow";
 import { HealthMarks } from "./healthMarks";
 import { InspectPanel } from "./inspectPanel";
 import { Overlays } from "./overlays";
@@ -51,6 +52,9 @@ const overlays = new Overlays(view);
 scene.add(overlays.root);
 const marks = new HealthMarks(view);
 scene.add(marks.root);
+const flow = new GradientFlow();
+scene.add(flow.root);
+let flowDirty = true;
 const inspectPanel = new InspectPanel((index, method) => {
   if (index === null) { overlays.clearInspect(); requestRender(); return; }
   conn.send({ type: "inspect", index, method, target: -1 });
@@ -115,6 +119,7 @@ const conn = new Connection(wsUrl, {
     if (selected && !view.pathIndex.has(selected)) { selected = null; selectedModule = null; hidePanel(); }
     overlays.relayout();
     marks.rebuild();
+    flowDirty = true;
     if (selected) applySelection(view.pathIndex.get(selected)!, false);
     const total = view.meta.total_params ?? 0;
     setStatus(`${model} · ${view.blocks.length.toLocaleString("en")} blocks · ${formatCount(total)} params`);
@@ -130,7 +135,8 @@ const conn = new Connection(wsUrl, {
     noteAlarms(frame.header.alarms);
     // each frame lists every alarm that holds at its step: the newest one decides the marks
     if (frame.header.kinds && Object.keys(frame.header.kinds).length) {
-      marks.set(((frame.header.alarms ?? []) as Alarm[]).map((a) => a.module));
+      currentAlarms = (frame.header.alarms ?? []) as Alarm[];
+      marks.set(currentAlarms.map((a) => a.module));
       requestRender();
     }
     probe.merge(frame);
@@ -191,6 +197,8 @@ const conn = new Connection(wsUrl, {
 // ---- health alarms: a panel listing each alarm once (first step), click flies there -------
 interface Alarm { alarm: string; module: string; step: number; value: number; kind: string; message: string; }
 const alarms = new Map<string, Alarm>();
+/** The alarms that hold at the shown step (from the newest frame). */
+let currentAlarms: Alarm[] = [];
 function noteAlarms(list: Alarm[] | undefined): void {
   let added = false;
   for (const a of list ?? []) {
@@ -222,6 +230,7 @@ probe.onChange = () => { probeDirty = true; };
 function flushProbe(): void {
   if (!probeDirty) return;
   probeDirty = false;
+  flowDirty = true;
   applyColors();
   refreshProbePanel();
   chart.setStep(probe.step);
@@ -426,6 +435,23 @@ function jump(q: string): void {
 
 $("btn-frame").addEventListener("click", () => frameSelection());
 $("btn-reset").addEventListener("click", () => { clearSelection(); nav.frame(sceneBox()); });
+const flowToggle = $("show-flow") as HTMLInputElement;
+flowToggle.addEventListener("change", () => setFlow(flowToggle.checked));
+function setFlow(on: boolean): void {
+  flow.setEnabled(on);
+  flowToggle.checked = on;
+  const el = $("legend-flow");
+  el.hidden = !on;
+  el.innerHTML = `<span class="name">gradient flow</span><span class="dot" style="background:#4a78ff"></span>vanishing (&lt; ${VANISHING_RATIO}× the median layer)`
+    + `<span class="dot" style="background:#e8f4ff"></span>normal<span class="dot big" style="background:#ff4a2a"></span>exploding (&gt; ${EXPLODING_RATIO}× or NaN/Inf)`
+    + `<span class="note">particles run backwards from each layer; their number and speed grow with log gradient norm</span>`;
+  flowDirty = true;
+  requestRender();
+}
+/** Modules with an exploding-gradient or NaN/Inf alarm at the shown step. */
+function explodingModules(): Set<string> {
+  return new Set(currentAlarms.filter((a) => a.alarm === "exploding" || a.alarm === "nan" || a.alarm === "inf").map((a) => a.module));
+}
 const weightsToggle = $("show-weights") as HTMLInputElement;
 weightsToggle.addEventListener("change", () => setShowWeights(weightsToggle.checked));
 function setShowWeights(on: boolean): void {
@@ -503,6 +529,10 @@ function loop(now: number): void {
   last = now;
   if (nav.tick(dt)) requestRender();
   flushProbe();
+  if (flow.enabled) {
+    if (flowDirty) { flow.update(view, probe, explodingModules()); flowDirty = false; }
+    if (flow.tick(dt)) dirty = true; // particles move: draw every frame while the flow is on
+  }
   if (dirty) renderNow();
   requestAnimationFrame(loop);
 }
@@ -543,6 +573,9 @@ const getters: Record<string, () => unknown> = {
   inspection: () => (overlays.inspectInfo ? { ...overlays.inspectInfo } : null),
   inputCount: () => inspectPanel.count,
   badgeCount: () => marks.count,
+  /** Gradient flow: on/off, particles per class, and each layer's class. */
+  flow: () => ({ enabled: flow.enabled, counts: { ...flow.counts }, classes: Object.fromEntries(flow.classes),
+    first: flow.firstPosition("normal") }),
   detailModule: () => overlays.detailModule,
   overlaysHidden: () => overlays.hidden,
   tooltip: () => ($("tooltip").hidden ? null : $("tooltip").textContent),
@@ -567,6 +600,7 @@ Object.assign(api, {
   },
   render: () => renderNow(),
   showWeights: (on: boolean) => setShowWeights(on),
+  showFlow: (on: boolean) => { setFlow(on); if (on) { flow.update(view, probe, explodingModules()); flowDirty = false; } },
   /** Show probe input ``index`` in every layer, with a saliency method ("none", "gradient"...). */
   inspect: (index: number, method = "none") => inspectPanel.choose(index, method),
   inspectPosition: (module: string, name = "activation") => overlays.inspectPosition(module, name)?.toArray() ?? null,

@@ -53,6 +53,8 @@ export class SceneView {
   groupPositions: Float32Array = new Float32Array(0);
   groupScales: Float32Array = new Float32Array(0);
   readonly pathIndex = new Map<string, Pick>();
+  /** Each edge's scene paths and its drawn polyline (x, y, z per point, source to target). */
+  edges: { src: string; dst: string; kind: string; line: Float32Array }[] = [];
   private blockMesh: THREE.InstancedMesh | null = null;
   private groupMesh: THREE.InstancedMesh | null = null;
   /** Category colours from the scene, linear RGB (B, 3). */
@@ -111,7 +113,7 @@ export class SceneView {
       this.root.add(this.buildOutlines(this.groupPositions, this.groupScales, 0x8a90a8, "group-outlines"));
     }
     this.root.add(this.buildEdges(a.edge_offsets.data as Uint32Array, a.edge_points.data as Float32Array,
-      a.edge_color.data as Uint8Array));
+      a.edge_color.data as Uint8Array, h.edges ?? []));
     this.root.add(this.selectionBox);
     this.hovered = -1;
     this.selectedBlock = -1;
@@ -157,7 +159,9 @@ export class SceneView {
     return lines;
   }
 
-  private buildEdges(offsets: Uint32Array, points: Float32Array, colors: Uint8Array): THREE.LineSegments {
+  private buildEdges(offsets: Uint32Array, points: Float32Array, colors: Uint8Array,
+    meta: { src: string; dst: string; kind: string }[]): THREE.LineSegments {
+    this.edges = [];
     const segs: number[] = [];
     const cols: number[] = [];
     const c = new THREE.Color();
@@ -170,6 +174,9 @@ export class SceneView {
         ? new THREE.CatmullRomCurve3(pts, false, "centripetal").getPoints(ARC_SAMPLES * (pts.length - 1))
         : pts;
       c.setRGB(colors[3 * e] / 255, colors[3 * e + 1] / 255, colors[3 * e + 2] / 255, THREE.SRGBColorSpace);
+      const flat = new Float32Array(line.length * 3);
+      line.forEach((p, i) => flat.set([p.x, p.y, p.z], 3 * i));
+      this.edges.push({ src: meta[e]?.src ?? "", dst: meta[e]?.dst ?? "", kind: meta[e]?.kind ?? "data", line: flat });
       for (let i = 0; i + 1 < line.length; i++) {
         segs.push(line[i].x, line[i].y, line[i].z, line[i + 1].x, line[i + 1].y, line[i + 1].z);
         cols.push(c.r, c.g, c.b, c.r, c.g, c.b);

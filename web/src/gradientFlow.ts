@@ -1,0 +1,160 @@
+// Gradient flow: particles travel backwards along the edges (from a layer to its inputs), as
+// the gradient does. Their number and speed grow with the gradient norm of the layer they
+// leave (log scale, relative to the median layer); layers whose gradients vanish send few
+// small blue particles, exploding ones (and NaN/Inf) many large red ones. Three draw calls;
+// nothing is allocated per frame.
+import * as THREE from "three";
+import type { ProbeState } from "./probeState";
+import { STAT } from "./probeState";
+import type { SceneView } from "./sceneView";
+
+export type FlowClass = "vanishing" | "normal" | "exploding";
+const CLASSES: FlowClass[] = ["vanishing", "normal", "exploding"];
+const STYLE: Record<FlowClass, { color: number; size: number }> = {
+  vanishing: { color: 0x4a78ff, size: 0.05 },
+  normal: { color: 0xe8f4ff, size: 0.08 },
+  exploding: { color: 0xff4a2a, size: 0.15 },
+};
+const POOL = 3000;
+/** Below this fraction of the median layer's gradient norm a layer counts as vanishing. */
+export const VANISHING_RATIO = 1e-3;
+/** Above this multiple of the median it counts as exploding. */
+export const EXPLODING_RATIO = 1e2;
+
+interface EdgeFlow { line: Float32Array; cum: Float32Array; length: number; speed: number; cls: FlowClass; count: number; }
+
+export class GradientFlow {
+  readonly root = new THREE.Group();
+  enabled = false;
+  private flows: EdgeFlow[] = [];
+  private readonly sets = new Map<FlowClass, { points: THREE.Points; pos: Float32Array; edge: Int32Array; u: Float32Array; n: number }>();
+  /** Per class: how many particles are moving now. */
+  counts: Record<FlowClass, number> = { vanishing: 0, normal: 0, exploding: 0 };
+  /** The class of each layer (dotted module path) at the last update. */
+  classes = new Map<string, FlowClass>();
+
+  constructor() {
+    this.root.name = "gradient-flow";
+    this.root.visible = false;
+    for (const cls of CLASSES) {
+      const pos = new Float32Array(POOL * 3);
+      const geo = new THREE.BufferGeometry();
+      geo.setAttribute("position", new THREE.BufferAttribute(pos, 3));
+      geo.setDrawRange(0, 0);
+      const points = new THREE.Points(geo, new THREE.PointsMaterial({
+        color: STYLE[cls].color, size: STYLE[cls].size, transparent: true, opacity: 0.9, depthWrite: false,
+      }));
+      points.frustumCulled = false;
+      points.name = `flow-${cls}`;
+      this.root.add(points);
+      this.sets.set(cls, { points, pos, edge: new Int32Array(POOL), u: new Float32Array(POOL), n: 0 });
+    }
+  }
+
+  setEnabled(on: boolean): void {
+    this.enabled = on;
+    this.root.visible = on;
+  }
+
+  /** Recompute every edge's particles from the gradient norms (and NaN/Inf) at the shown step. */
+  update(view: SceneView, probe: ProbeState, exploding: Set<string>): void {
+    const moduleOf = new Map(view.blocks.map((b) => [b.path, b.module]));
+    const own = new Map<string, number>();
+    const norms: number[] = [];
+    for (const b of view.blocks) {
+      const g = probe.stat("grad", b.module, STAT.norm);
+      const bad = probe.stat("grad", b.module, STAT.nan) > 0 || probe.stat("grad", b.module, STAT.inf) > 0;
+      if (bad) own.set(b.path, Infinity);
+      else if (Number.isFinite(g)) { own.set(b.path, g); norms.push(g); }
+    }
+    // a layer without parameters passes on the gradient it receives: the largest of its
+    // successors' (walk the graph from the outputs back)
+    const succ = new Map<string, string[]>();
+    for (const e of view.edges) succ.set(e.src, [...(succ.get(e.src) ?? []), e.dst]);
+    const memo = new Map<string, number>();
+    const value = (path: string, depth = 0): number => {
+      if (own.has(path)) return own.get(path)!;
+      if (memo.has(path)) return memo.get(path)!;
+      memo.set(path, NaN); // cycles (never in a DAG) end here
+      let v = NaN;
+      if (depth < 512) for (const d of succ.get(path) ?? []) { const x = value(d, depth + 1); if (!(x <= v)) v = x; }
+      memo.set(path, v);
+      return v;
+    };
+    norms.sort((a, b) => a - b);
+    const median = norms.length ? norms[Math.floor(norms.length / 2)] : NaN;
+    this.flows = [];
+    this.classes.clear();
+    for (const e of view.edges) {
+      const g = value(e.dst);
+      if (Number.isNaN(g) || !(median > 0)) continue;
+      const module = moduleOf.get(e.dst) ?? "";
+      const ratio = g / median;
+      const cls: FlowClass = !Number.isFinite(g) || ratio > EXPLODING_RATIO || exploding.has(module) ? "exploding"
+        : ratio < VANISHING_RATIO ? "vanishing" : "normal";
+      this.classes.set(module, cls);
+      const r = Math.max(-3, Math.min(3, Number.isFinite(ratio) ? Math.log10(Math.max(ratio, 1e-30)) : 3));
+      const d = (r + 3) / 6; // 0 (1000x below the median) .. 1 (1000x above)
+      const line = this.reversed(e.line);
+      const cum = new Float32Array(line.length / 3);
+      for (let i = 1; i < cum.length; i++) {
+        cum[i] = cum[i - 1] + Math.hypot(line[3 * i] - line[3 * i - 3], line[3 * i + 1] - line[3 * i - 2], line[3 * i + 2] - line[3 * i - 1]);
+      }
+      const length = cum[cum.length - 1] || 1e-6;
+      this.flows.push({ line, cum, length, cls, speed: 0.25 + 1.6 * d, count: Math.max(1, Math.round((1 + 10 * d * d) * Math.min(4, length))) });
+    }
+    this.assign();
+  }
+
+  private reversed(line: Float32Array): Float32Array {
+    const n = line.length / 3, out = new Float32Array(line.length);
+    for (let i = 0; i < n; i++) out.set(line.subarray(3 * (n - 1 - i), 3 * (n - i)), 3 * i);
+    return out;
+  }
+
+  private assign(): void {
+    for (const cls of CLASSES) { this.sets.get(cls)!.n = 0; this.counts[cls] = 0; }
+    this.flows.forEach((f, e) => {
+      const set = this.sets.get(f.cls)!;
+      for (let k = 0; k < f.count && set.n < POOL; k++) {
+        set.edge[set.n] = e;
+        set.u[set.n] = k / f.count; // evenly spaced along the edge
+        set.n++;
+      }
+    });
+    for (const cls of CLASSES) {
+      const set = this.sets.get(cls)!;
+      this.counts[cls] = set.n;
+      set.points.geometry.setDrawRange(0, set.n);
+    }
+    this.tick(0);
+  }
+
+  /** Where the first particle of a class is now (for tests), or null. */
+  firstPosition(cls: FlowClass): number[] | null {
+    const set = this.sets.get(cls)!;
+    return set.n ? Array.from(set.pos.subarray(0, 3)) : null;
+  }
+
+  /** Move every particle ``dt`` seconds along; returns true when something is moving. */
+  tick(dt: number): boolean {
+    if (!this.enabled && dt > 0) return false;
+    let moving = false;
+    for (const set of this.sets.values()) {
+      for (let i = 0; i < set.n; i++) {
+        const f = this.flows[set.edge[i]];
+        let u = set.u[i] + (f.speed * dt) / f.length;
+        u -= Math.floor(u);
+        set.u[i] = u;
+        const s = u * f.length;
+        let k = 1;
+        while (k < f.cum.length - 1 && f.cum[k] < s) k++;
+        const a = f.cum[k - 1], b = f.cum[k];
+        const t = b > a ? (s - a) / (b - a) : 0;
+        for (let c = 0; c < 3; c++) set.pos[3 * i + c] = f.line[3 * (k - 1) + c] + (f.line[3 * k + c] - f.line[3 * (k - 1) + c]) * t;
+      }
+      if (set.n) { (set.points.geometry.getAttribute("position") as THREE.BufferAttribute).needsUpdate = true; moving = true; }
+    }
+    return moving;
+  }
+}
