@@ -31,7 +31,7 @@ class Watcher:
                  serve: bool = True, host: str = "127.0.0.1", port: int | None = None,
                  open_browser: bool = True, depth: int | None = None, strict: bool = False,
                  graph=None, quiet: bool = False, health=True, inputs=None,
-                 labels=None) -> None:
+                 labels=None, loss_fn=None) -> None:
         from ..capture import capture_graph
         from ..capture.probes import Probes
 
@@ -72,17 +72,17 @@ class Watcher:
         if health:
             self.health = HealthMonitor(health if isinstance(health, HealthThresholds) else None)
         self.worker = FrameWorker(recorder, publish, self.health)
-        self.inspector = None
+        self.requests = None
         if inputs is not None:
             from ..graph import ROLE_INPUT
-            from .inspector import InputInspector
+            from .model_requests import ModelRequests
 
             first_input = next((n.path for n in self.graph.nodes if n.role == ROLE_INPUT),
                                "input:x")
-            self.inspector = InputInspector(model, inputs, labels, self.probes.act_modules,
-                                            first_input)
+            self.requests = ModelRequests(model, inputs, labels, self.probes.act_modules,
+                                          first_input, loss_fn)
             if serve:
-                self.feed.inspector = self.inspector
+                self.feed.requests = self.requests
         self.probes.armed = self.schedule.due(0, "act")
 
     @property
@@ -168,9 +168,11 @@ class Watcher:
         item.update(self.probes.to_host(kinds, matrices))
         self.worker.submit(item)
         self.probes.armed = self.schedule.due(step + 1, "act")
-        if self.inspector is not None:  # a viewer asked to see one input: between two steps
-            self.inspector.step = step
-            self.inspector.run_pending()
+        if self.requests is not None:  # what a viewer asked of the model: between two steps
+            self.requests.step = step
+            if matrices:
+                self.requests.snapshot(step)
+            self.requests.run_pending()
         self._last_end = time.perf_counter()
 
     # -- lifetime -------------------------------------------------------------------------------
@@ -182,9 +184,9 @@ class Watcher:
         self._closed = True
         self.probes.close()
         self.worker.close()
-        if self.inspector is not None:  # training is over: requests run at once from now
-            self.inspector.idle = True
-            self.inspector.run_pending()
+        if self.requests is not None:  # training is over: requests run at once from now
+            self.requests.idle = True
+            self.requests.run_pending()
         if self.handle is not None and not self.handle.server.loop.is_closed():
             self.handle.server.loop.call_soon_threadsafe(self.feed.finish)
 

@@ -20,9 +20,12 @@ from .messages import (
     Hello,
     InputsInfo,
     Inspect,
+    LandscapeRequest,
+    Progress,
     SceneInfo,
     Seek,
     Timeline,
+    Visualise,
     Welcome,
 )
 from .scene_frame import decode_scene, encode_scene
@@ -30,5 +33,5 @@ from .scene_frame import decode_scene, encode_scene
 __all__ = ["ALL_MESSAGES", "CLIENT_MESSAGES", "HIST_BINS", "MAGIC", "OVERLAYS", "PROBE",
            "PROBE_KINDS", "PROTOCOL_VERSION", "SCALARS", "STAT_NAMES", "Collapse", "Detail",
            "ErrorMessage", "Expand", "Follow", "FrameError", "Hello", "InputsInfo", "Inspect",
-           "SceneInfo", "Seek", "Timeline", "Welcome", "decode_frame", "decode_scene",
-           "encode_frame", "encode_scene"]
+           "LandscapeRequest", "Progress", "SceneInfo", "Seek", "Timeline", "Visualise",
+           "Welcome", "decode_frame", "decode_scene", "encode_frame", "encode_scene"]

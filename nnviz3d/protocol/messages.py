@@ -145,6 +145,41 @@ class Inspect:
 
 
 @dataclass
+class Visualise:
+    """Client -> server: feature visualisation of one unit (an ``overlays`` frame of channel
+    ``feature``): an input optimised to excite it, computed on a copy of the model."""
+
+    module: str
+    """Dotted module path of the layer."""
+    unit: int
+    """Channel (conv) or unit (linear) index in the layer's output."""
+    type: str = "visualise"
+
+
+@dataclass
+class LandscapeRequest:
+    """Client -> server: the loss surface around the current weights (an ``overlays`` frame of
+    channel ``landscape``), computed on a copy of the model with progress messages."""
+
+    steps: int = 21
+    """Grid points per axis (3..61)."""
+    type: str = "landscape"
+
+
+@dataclass
+class Progress:
+    """Server -> client: how far a long request (feature visualisation, landscape) is."""
+
+    job: str
+    """``feature`` or ``landscape``."""
+    done: int
+    """Units of work done."""
+    total: int
+    """Units of work in all."""
+    type: str = "progress"
+
+
+@dataclass
 class InputsInfo:
     """Server -> client (on join): the probe inputs that can be inspected."""
 
@@ -154,13 +189,17 @@ class InputsInfo:
     """Their labels (integers), or an empty list when the user gave none."""
     live: bool
     """True while training runs: a request is then served at the next training step."""
+    landscape: bool
+    """True when a loss is known (labels or loss_fn given), so a landscape can be computed."""
     type: str = "inputs"
 
 
-CLIENT_MESSAGES = {m.type: m for m in (Hello, Expand, Collapse, Seek, Follow, Detail, Inspect)}
-SERVER_MESSAGES = {m.type: m for m in (Welcome, ErrorMessage, SceneInfo, Timeline, InputsInfo)}
+CLIENT_MESSAGES = {m.type: m for m in (Hello, Expand, Collapse, Seek, Follow, Detail, Inspect,
+                                        Visualise, LandscapeRequest)}
+SERVER_MESSAGES = {m.type: m for m in (Welcome, ErrorMessage, SceneInfo, Timeline, InputsInfo,
+                                        Progress)}
 ALL_MESSAGES = (Hello, Welcome, ErrorMessage, SceneInfo, Timeline, Expand, Collapse, Seek,
-                Follow, Detail, Inspect, InputsInfo)
+                Follow, Detail, Inspect, Visualise, LandscapeRequest, InputsInfo, Progress)
 
 PROBE = "probe"
 """Binary frame type of one step's probe results (see nnviz3d/capture/probes.py)."""

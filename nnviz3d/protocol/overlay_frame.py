@@ -5,7 +5,8 @@ Header: ``{"type": "overlays", "channel": "weights"|"detail", "step": int, "over
 arrays are named ``o{k}_{role}`` (roles per kind in nnviz3d/scene/overlay.py). Channel
 ``weights`` holds every weight/bias overlay of one step (it replaces the previous one);
 ``detail`` holds the ridges and scatter of the module a client selected; ``inspect`` the
-activation maps of every layer (and saliency) for one input a client chose.
+activation maps of every layer (and saliency) for one input a client chose; ``feature`` one
+unit's feature visualisation; ``landscape`` the loss surface around the current weights.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from ..scene.overlay import Overlay
 from .codec import decode_frame, encode_frame
 from .messages import OVERLAYS
 
-CHANNELS = ("weights", "detail", "inspect")
+CHANNELS = ("weights", "detail", "inspect", "feature", "landscape")
 
 
 def encode_overlays(channel: str, step: int, overlays: list[Overlay], **extra) -> bytes:

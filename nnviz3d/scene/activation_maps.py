@@ -91,3 +91,20 @@ def saliency_overlay(module: str, saliency_map: np.ndarray, method: str, target:
                                                  "heights": np.zeros_like(v)}, legend,
                    {"full_shape": list(v.shape), "method": method, "target": int(target),
                     "dtype": "float32", "rows": int(v.shape[0]), "cols": int(v.shape[1])})
+
+
+def feature_overlay(module: str, vis) -> Overlay:
+    """A feature visualisation (nnviz3d/analysis/feature_vis.py: the input that excites one
+    unit) as slabs, with how strongly it excites the unit against random inputs."""
+    image = np.asarray(vis.image, np.float32)
+    if image.ndim == 2:
+        image = image[None]
+    elif image.ndim == 1:
+        image = image[None, None]
+    o = activation_overlay(module, image, name=f"feature:{vis.unit}")
+    o.meta.update(unit=int(vis.unit), activation=float(vis.activation),
+                  random_activation=float(vis.random_activation), ratio=float(vis.ratio),
+                  steps=int(vis.steps), seconds=round(float(vis.seconds), 3),
+                  method=f"input optimised for {vis.steps} steps ({vis.param} "
+                         f"parameterisation, jitter) to maximise the unit's mean activation")
+    return o

@@ -16,6 +16,9 @@ Kinds and their arrays:
 ``points`` ``positions`` f4 (N, 3) in [-1, 1], ``values`` f4 (N,), ``colors`` u1 (N, 3)
 ``slabs``  ``values`` f4 (C, H, W), ``colors`` u1 (C, H, W, 3): one H x W map per channel,
            drawn as a stack of C slabs (the TensorSpace idiom)
+``surface`` ``values`` f4 (R, C) (loss; rows = betas, columns = alphas), ``heights`` f4
+           (R, C) in [0, 1], ``colors`` u1 (R, C, 3), ``alphas`` f4 (C,), ``betas`` f4 (R,),
+           optional ``path`` f4 (N, 2) (alpha, beta) and ``path_losses`` f4 (N,)
 =========  ===========================================================================
 """
 
@@ -25,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-KINDS = ("grid", "bars", "ridge", "points", "slabs")
+KINDS = ("grid", "bars", "ridge", "points", "slabs", "surface")
 
 
 @dataclass

@@ -127,24 +127,43 @@ async def _handle(app: web.Application, session: ClientSession, message) -> None
                              f"takes a dotted module path as shown in the info panel")))
             return
         await feed.detail(session, message.path or None)
-    elif message.type == "inspect":
-        error = _inspect_error(feed, message)
+    elif message.type in ("inspect", "visualise", "landscape"):
+        error = _request_error(feed, state, message)
         if error:
             session.post("error", to_json(ErrorMessage("bad_message", error)))
             return
-        feed.inspect(session, message.index, message.method, message.target)
+        if message.type == "inspect":
+            feed.request(session, "inspect", (message.index, message.method, message.target))
+        elif message.type == "visualise":
+            feed.request(session, "feature", (message.module, message.unit))
+        else:
+            feed.request(session, "landscape", (message.steps,))
     elif message.type == "hello":
         session.post("error", to_json(ErrorMessage("bad_message", "already said hello")))
 
 
-def _inspect_error(feed: LiveFeed, message) -> str | None:
-    if feed.inspector is None:
-        return ("this view has no probe inputs to show: pass inputs= (and labels=) to "
-                "nnviz3d.watch(...); the demo does")
-    if not 0 <= message.index < feed.inspector.count:
-        return f"inspect.index must be in 0..{feed.inspector.count - 1}, got {message.index}"
-    if message.method not in SALIENCY_METHODS:
-        return f"inspect.method must be one of {SALIENCY_METHODS}, got {message.method!r}"
+def _request_error(feed: LiveFeed, state: SceneState, message) -> str | None:
+    """Why a request for the model cannot be served, or None."""
+    requests = feed.requests
+    if requests is None:
+        return (f"{message.type} needs the live model and probe inputs: pass inputs= (and "
+                f"labels=) to nnviz3d.watch(...); the demo does. A replay has no model.")
+    if message.type == "inspect":
+        if not 0 <= message.index < requests.count:
+            return f"inspect.index must be in 0..{requests.count - 1}, got {message.index}"
+        if message.method not in SALIENCY_METHODS:
+            return f"inspect.method must be one of {SALIENCY_METHODS}, got {message.method!r}"
+    elif message.type == "visualise":
+        if message.module not in state.graph or not message.module:
+            return f"no module {message.module!r} in {state.graph.model}"
+        if message.unit < 0:
+            return f"visualise.unit must be 0 or more, got {message.unit}"
+    elif message.type == "landscape":
+        if not 3 <= message.steps <= 61:
+            return f"landscape.steps must be in 3..61, got {message.steps}"
+        if not requests.can_landscape:
+            return ("a landscape needs a loss: pass labels= (cross-entropy on the probe "
+                    "inputs) or loss_fn= to nnviz3d.watch(...)")
     return None
 
 

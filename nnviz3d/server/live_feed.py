@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
-from ..protocol import ErrorMessage, InputsInfo, Timeline
+from ..protocol import ErrorMessage, InputsInfo, Progress, Timeline
 from ..protocol.overlay_frame import encode_overlays
 from ..protocol.probe_frame import decode_probe, encode_scalars
 from ..protocol.validate import to_json
@@ -35,8 +35,8 @@ class LiveFeed:
         self.matrix_frame: tuple[int, bytes] | None = None
         """Newest probe frame that carried weight matrices (source of the weight overlays)."""
         self._weights: tuple[int, bytes] | None = None
-        self.inspector = None
-        """An InputInspector (nnviz3d/live/inspector.py) when probe inputs were given."""
+        self.requests = None
+        """ModelRequests (nnviz3d/live/model_requests.py) when probe inputs were given."""
         self._dirty = False
         self._reader = None
 
@@ -87,22 +87,33 @@ class LiveFeed:
         if self.matrix_frame:
             asyncio.get_running_loop().create_task(
                 self._post_weights([session], self.matrix_frame[0]))
-        if self.inspector is not None:
-            session.post("inputs", to_json(InputsInfo(self.inspector.count, self.inspector.labels,
-                                                      not self.inspector.idle)))
+        if self.requests is not None:
+            r = self.requests
+            session.post("inputs", to_json(InputsInfo(r.count, r.labels, not r.idle,
+                                                      r.can_landscape)))
 
-    def inspect(self, session: ClientSession, index: int, method: str, target: int) -> None:
-        """Ask for one input's layer outputs; the answer comes when the inspector has run."""
+    def request(self, session: ClientSession, kind: str, args: tuple) -> None:
+        """Ask the model for ``kind`` (inspect, feature, landscape); the answer (or an error
+        reply) is posted to ``session`` when the work is done, progress while it runs."""
         loop = asyncio.get_running_loop()
 
         def reply(data: bytes | None, error: str | None) -> None:
             if data is not None:
-                loop.call_soon_threadsafe(session.post, "overlays:inspect", data)
+                loop.call_soon_threadsafe(session.post, f"overlays:{kind}", data)
             else:
                 loop.call_soon_threadsafe(session.post, "error", to_json(
-                    ErrorMessage("inspect_failed", error or "inspection failed")))
+                    ErrorMessage(f"{kind}_failed", error or f"{kind} failed")))
 
-        self.inspector.request(index, method, target, reply)
+        shown = [0.0]
+
+        def progress(done: int, total: int, *_) -> None:
+            now = loop.time()
+            if done == total or now - shown[0] >= 0.2:  # a few updates per second at most
+                shown[0] = now
+                loop.call_soon_threadsafe(session.post, f"progress:{kind}",
+                                          to_json(Progress(kind, done, total)))
+
+        self.requests.request(kind, args, reply, progress)
 
     def leave(self, session: ClientSession) -> None:
         self.sessions.discard(session)

@@ -86,6 +86,26 @@ def test_weight_maps_hover_values_and_detail_views(page):
         page.mouse.move(centre["x"] + 0.5, centre["y"] + 0.5)
         page.wait_for_function("(nnviz3d.tooltip || '').includes('head.1 activation')",
                                timeout=10_000)
+        assert "click: visualise this unit" in page.evaluate("nnviz3d.tooltip")
+        # clicking the unit asks for its feature visualisation (computed on a model copy)
+        page.mouse.click(centre["x"] + 0.5, centre["y"] + 0.5)
+        page.wait_for_function("nnviz3d.features.some(f => f.module === 'head.1')",
+                               timeout=60_000)
+        feature = page.evaluate("nnviz3d.features")[0]
+        assert feature["activation"] > feature["random_activation"] and feature["shape"] == [1, 8, 8]
+
+        # the loss landscape around the current weights, with the run's trajectory
+        page.evaluate("nnviz3d.requestLandscape(7)")
+        page.wait_for_function("nnviz3d.landscape !== null", timeout=60_000)
+        land = page.evaluate("nnviz3d.landscape")
+        assert land["shape"] == [7, 7] and land["path"] == 3  # weights kept at steps 0, 8, 16
+        assert "PCA" in land["directions"]
+        mid = page.evaluate("nnviz3d.landscapePoint(3, 3)")
+        page.evaluate(f"nnviz3d.lookAt({mid}, [0, 2.5, -0.01])")
+        at = page.evaluate("nnviz3d.projectLandscape(3, 3)")
+        page.mouse.move(at["x"], at["y"])
+        page.wait_for_function("(nnviz3d.tooltip || '').includes('current weights')",
+                               timeout=10_000)
         back = page.evaluate(f"nnviz3d.cellPosition('head.1', {row}, {col})")
         page.evaluate(f"nnviz3d.lookAt({back}, [0, 1.0, 0.25])")
 

@@ -42,3 +42,21 @@ def test_token_maps_pool_like_adaptive_average_pooling():
 def test_saliency_overlay_keeps_the_method_and_class():
     o = saliency_overlay("input:x", np.ones((8, 8)), "gradient", 3)
     assert o.name == "saliency" and o.meta["target"] == 3 and "class 3" in o.legend["units"]
+
+
+def test_landscape_surface_caps_outliers_and_keeps_the_bowl():
+    from types import SimpleNamespace
+
+    from nnviz3d.scene.landscape_surface import landscape_surface
+
+    a = np.linspace(-1, 1, 11)
+    losses = a[None, :] ** 2 + a[:, None] ** 2
+    losses[0, 0] = 1e6  # one far corner
+    result = SimpleNamespace(losses=losses, alphas=a, betas=a, center_loss=0.0,
+                             directions="test", seconds=1.0, seconds_per_point=0.01,
+                             nonfinite=0, trajectory=None)
+    o = landscape_surface(result)
+    h = o.arrays["heights"]
+    assert h[5, 5] == 0 and h.max() == 1 and np.isclose(h[0, 0], 1)
+    assert o.meta["cap"] < 1e6  # the corner does not flatten the bowl
+    assert h[5, 10] > h[5, 7] > h[5, 5]

@@ -57,6 +57,12 @@ def test_weights_on_join_and_detail_on_request():
             await ws.send_str(json.dumps({"type": "detail", "path": "no.such"}))
             err = await next_error(ws)
             assert err["code"] == "not_found" and "no.such" in err["message"]
+            # requests that need the live model get a clear answer when there is none
+            for msg in ({"type": "inspect", "index": 0}, {"type": "visualise", "module": "0",
+                                                           "unit": 1}, {"type": "landscape"}):
+                await ws.send_str(json.dumps(msg))
+                err = await next_error(ws)
+                assert "needs the live model and probe inputs" in err["message"], err
             await ws.close()
 
     try:

@@ -1,7 +1,7 @@
 // The websocket session: handshake, scene/probe/scalars frames, automatic reconnection.
 import { decodeFrame, type Frame } from "./codec";
 import {
-  OVERLAYS, PROBE, PROTOCOL_VERSION, SCALARS, type ClientMessage, type ErrorMessage, type InputsInfo, type SceneInfo,
+  OVERLAYS, PROBE, PROTOCOL_VERSION, SCALARS, type ClientMessage, type ErrorMessage, type InputsInfo, type Progress, type SceneInfo,
   type ServerMessage, type Timeline, type Welcome,
 } from "./protocol.gen";
 
@@ -18,6 +18,8 @@ export interface ConnectionEvents {
   timeline(msg: Timeline): void;
   /** The probe inputs that can be inspected (sent on join when there are some). */
   inputs(msg: InputsInfo): void;
+  /** How far a long request (feature visualisation, landscape) is. */
+  progress(msg: Progress): void;
   error(msg: ErrorMessage): void;
   status(state: "connecting" | "open" | "closed", retryInSeconds?: number): void;
 }
@@ -82,6 +84,7 @@ export class Connection {
       case "scene_info": this.events.sceneInfo(msg); break;
       case "timeline": this.events.timeline(msg); break;
       case "inputs": this.events.inputs(msg); break;
+      case "progress": this.events.progress(msg); break;
       case "error":
         if (msg.fatal) this.fatal = true;
         this.events.error(msg);

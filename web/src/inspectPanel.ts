@@ -14,7 +14,8 @@ export class InspectPanel {
   method = "none";
   private live = false;
 
-  constructor(private send: (index: number | null, method: string) => void) {
+  constructor(private send: (index: number | null, method: string) => void,
+    private askLandscape: (steps: number) => void) {
     const el = $("inspect");
     el.innerHTML = `<b>Input</b> <button data-act="prev" title="Previous input">◀</button>`
       + `<input id="inspect-index" type="number" min="0" value="0" title="Probe input index" />`
@@ -23,7 +24,9 @@ export class InspectPanel {
         .map(([k, v]) => `<option value="${k}">${v}</option>`).join("")}</select>`
       + `<button data-act="show" id="inspect-show" title="Show this input in every layer">Show</button>`
       + `<button data-act="hide" title="Hide the activations">Hide</button>`
-      + `<canvas id="inspect-thumb" width="48" height="48"></canvas><span id="inspect-result"></span>`;
+      + `<canvas id="inspect-thumb" width="48" height="48"></canvas><span id="inspect-result"></span>`
+      + `<button data-act="landscape" id="btn-landscape" title="Loss surface around the current weights (Li et al. 2018), with the training path" hidden>Landscape</button>`
+      + `<span id="inspect-progress"></span>`;
     el.querySelectorAll("button").forEach((b) => b.addEventListener("click", () => {
       const act = (b as HTMLElement).dataset.act;
       const cur = Number(($("inspect-index") as HTMLInputElement).value) || 0;
@@ -31,6 +34,7 @@ export class InspectPanel {
       if (act === "next") this.choose(Math.min(this.count - 1, cur + 1), this.method);
       if (act === "show") this.choose(cur, this.method);
       if (act === "hide") { this.index = null; this.send(null, this.method); $("inspect-result").textContent = ""; }
+      if (act === "landscape") { this.askLandscape(21); this.showProgress("landscape", 0, 441); }
       (b as HTMLElement).blur();
     }));
     ($("inspect-method") as HTMLSelectElement).addEventListener("change", (e) => {
@@ -49,6 +53,20 @@ export class InspectPanel {
     $("inspect").hidden = msg.count === 0;
     ($("inspect-index") as HTMLInputElement).max = String(msg.count - 1);
     $("inspect-of").textContent = `of ${msg.count}`;
+    $("btn-landscape").hidden = !msg.landscape;
+  }
+
+  /** "landscape 120/441" while a long request runs; cleared when it is done. */
+  showProgress(job: string, done: number, total: number): void {
+    const el = $("inspect-progress");
+    const name = job === "feature" ? "feature visualisation" : job;
+    el.textContent = done >= total ? "" : `${name} ${total > 1 ? `${done}/${total}` : "…"}`;
+  }
+
+  showLandscape(o: OverlayInfo | null): void {
+    this.showProgress("landscape", 1, 1);
+    if (o) $("inspect-progress").textContent = `landscape: centre loss ${Number(o.meta.center_loss).toPrecision(4)}, `
+      + `${(Number(o.meta.seconds_per_point) * 1000).toFixed(1)} ms per point`;
   }
 
   choose(index: number, method: string): boolean {

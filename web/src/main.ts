@@ -58,7 +58,7 @@ let flowDirty = true;
 const inspectPanel = new InspectPanel((index, method) => {
   if (index === null) { overlays.clearInspect(); requestRender(); return; }
   conn.send({ type: "inspect", index, method, target: -1 });
-});
+}, (steps) => conn.send({ type: "landscape", steps }));
 const chart = new LossChart();
 scene.add(chart.mesh);
 const probe = new ProbeState();
@@ -117,6 +117,8 @@ const conn = new Connection(wsUrl, {
     if (!haveCamera) haveCamera = nav.loadFromUrl();
     if (!haveCamera) { nav.frame(sceneBox(), false); haveCamera = true; cameraUntouched = true; }
     if (selected && !view.pathIndex.has(selected)) { selected = null; selectedModule = null; hidePanel(); }
+    const b = view.bounds();
+    overlays.landscapeAt.set((b.min.x + b.max.x) / 2 + 3.5, 0, b.min.z - 3);
     overlays.relayout();
     marks.rebuild();
     flowDirty = true;
@@ -150,7 +152,22 @@ const conn = new Connection(wsUrl, {
   inputs(msg) {
     inspectPanel.setInputs(msg);
   },
+  progress(msg) {
+    inspectPanel.showProgress(msg.job, msg.done, msg.total);
+  },
   overlays(frame) {
+    if (frame.header.channel === "feature") {
+      overlays.addFeature(frame);
+      inspectPanel.showProgress("feature", 1, 1);
+      requestRender();
+      return;
+    }
+    if (frame.header.channel === "landscape") {
+      overlays.setLandscape(frame);
+      inspectPanel.showLandscape(overlays.landscapeInfo);
+      requestRender();
+      return;
+    }
     if (frame.header.channel === "inspect") {
       overlays.setInspect(frame);
       inspectPanel.showResult(frame.header, overlays.inspectList);
@@ -323,7 +340,7 @@ canvas.addEventListener("pointermove", (ev) => {
   const hit = overlays.count() ? overlays.pick(raycaster) : null;
   if (hit) {
     if (view.setHover(-1)) { hoveredBlock = -1; requestRender(); }
-    showTip(hit.text, ev);
+    showTip(hit.text + (overlays.unitOf(hit) ? " · click: visualise this unit" : ""), ev);
     canvas.style.cursor = "crosshair";
     return;
   }
@@ -347,9 +364,18 @@ canvas.addEventListener("pointerdown", (ev) => { downAt = [ev.clientX, ev.client
 canvas.addEventListener("pointerup", (ev) => {
   if (!downAt || Math.hypot(ev.clientX - downAt[0], ev.clientY - downAt[1]) > 4) return;
   const pick = pickAt(ev);
-  if (pick) applySelection(pick, false);
-  else if (!overlays.pick(raycaster)) clearSelection();
+  const hit = overlays.count() ? overlays.pick(raycaster) : null;
+  const unit = hit ? overlays.unitOf(hit) : null;
+  if (unit) visualise(unit.module, unit.unit);
+  else if (pick) applySelection(pick, false);
+  else if (!hit) clearSelection();
 });
+
+/** Ask for the feature visualisation of one unit (computed on a copy of the model). */
+function visualise(module: string, unit: number): void {
+  conn.send({ type: "visualise", module, unit });
+  inspectPanel.showProgress("feature", 0, 1);
+}
 
 function clearSelection(): void {
   selected = null; selectedModule = null; view.select(null); hidePanel();
@@ -572,6 +598,16 @@ const getters: Record<string, () => unknown> = {
   /** The input shown layer by layer: {index, label, prediction, method, target...} or null. */
   inspection: () => (overlays.inspectInfo ? { ...overlays.inspectInfo } : null),
   inputCount: () => inspectPanel.count,
+  /** Feature visualisations shown: [{module, unit, ratio, activation, random_activation}]. */
+  features: () => overlays.featureList.map((o) => ({ module: o.module, unit: o.meta.unit, ratio: o.meta.ratio,
+    activation: o.meta.activation, random_activation: o.meta.random_activation, shape: [...o.shape] })),
+  /** The loss landscape shown: its grid, centre loss, range and trajectory length; or null. */
+  landscape: () => {
+    const o = overlays.landscapeInfo;
+    return o ? { shape: [...o.shape], center_loss: o.meta.center_loss, min: o.meta.min, cap: o.meta.cap,
+      directions: o.meta.directions, path: o.arrays.path ? o.arrays.path.length / 2 : 0,
+      seconds_per_point: o.meta.seconds_per_point } : null;
+  },
   badgeCount: () => marks.count,
   /** Gradient flow: on/off, particles per class, and each layer's class. */
   flow: () => ({ enabled: flow.enabled, counts: { ...flow.counts }, classes: Object.fromEntries(flow.classes),
@@ -600,6 +636,17 @@ Object.assign(api, {
   },
   render: () => renderNow(),
   showWeights: (on: boolean) => setShowWeights(on),
+  visualise: (module: string, unit: number) => visualise(module, unit),
+  requestLandscape: (steps = 21) => conn.send({ type: "landscape", steps }),
+  /** Screen position (CSS px) of the landscape's grid point (row, col), or null. */
+  projectLandscape: (row: number, col: number) => {
+    const p = overlays.landscapePoint(row, col);
+    if (!p) return null;
+    const c = p.project(camera);
+    const r = canvas.getBoundingClientRect();
+    return { x: r.left + ((c.x + 1) / 2) * r.width, y: r.top + ((1 - c.y) / 2) * r.height };
+  },
+  landscapePoint: (row: number, col: number) => overlays.landscapePoint(row, col)?.toArray() ?? null,
   showFlow: (on: boolean) => { setFlow(on); if (on) { flow.update(view, probe, explodingModules()); flowDirty = false; } },
   /** Show probe input ``index`` in every layer, with a saliency method ("none", "gradient"...). */
   inspect: (index: number, method = "none") => inspectPanel.choose(index, method),

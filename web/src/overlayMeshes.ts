@@ -187,3 +187,25 @@ export function slabCell(faceIndex: number, uv: THREE.Vector2, channels: number,
   const row = Math.min(h - 1, Math.max(0, Math.floor(uv.y * h * channels) - k * h));
   return [k, row, Math.min(w - 1, Math.floor(uv.x * w))];
 }
+
+/** A loss surface: an (R, C) height field of ``size`` x ``size`` (columns along x, rows along
+ * z) and ``height`` tall, vertex-coloured; one vertex per grid point. */
+export function surfaceMesh(rows: number, cols: number, heights: NumericArray, colors: Uint8Array,
+  size: number, height: number): THREE.Mesh {
+  const geo = new THREE.PlaneGeometry(size, size, cols - 1, rows - 1);
+  geo.rotateX(-Math.PI / 2); // PlaneGeometry row 0 is at +y, which becomes -z: beta row 0 at -z
+  const pos = geo.getAttribute("position") as THREE.BufferAttribute;
+  const col = new Float32Array(pos.count * 3);
+  const c = new THREE.Color();
+  for (let r = 0; r < rows; r++) {
+    for (let k = 0; k < cols; k++) {
+      const i = r * cols + k;
+      pos.setY(i, heights[i] * height);
+      c.setRGB(colors[3 * i] / 255, colors[3 * i + 1] / 255, colors[3 * i + 2] / 255, THREE.SRGBColorSpace);
+      col.set([c.r, c.g, c.b], 3 * i);
+    }
+  }
+  geo.setAttribute("color", new THREE.BufferAttribute(col, 3));
+  geo.computeVertexNormals();
+  return new THREE.Mesh(geo, new THREE.MeshBasicMaterial({ vertexColors: true, side: THREE.DoubleSide }));
+}

@@ -3,12 +3,14 @@
 // Hovering any cell, bar, ridge bin or point reports the exact value the server sent.
 import * as THREE from "three";
 import type { Frame, NumericArray } from "./codec";
-import { BarsBatch, frameBox, gridCell, gridMesh, pointsMesh, ridgeMesh, slabCell, slabsMesh } from "./overlayMeshes";
+import {
+  BarsBatch, frameBox, gridCell, gridMesh, pointsMesh, ridgeMesh, slabCell, slabsMesh, surfaceMesh,
+} from "./overlayMeshes";
 import { type SceneView, scenePathOf } from "./sceneView";
 import { formatStat } from "./ui";
 
 export interface OverlayInfo {
-  kind: "grid" | "bars" | "ridge" | "points" | "slabs";
+  kind: "grid" | "bars" | "ridge" | "points" | "slabs" | "surface";
   module: string;
   name: string;
   legend: { colormap: string; stops: string[]; lo: number; hi: number; units: string; missing: string };
@@ -26,6 +28,8 @@ const RELIEF_MAX = 0.05, RELIEF_PER_CELL = 0.6, BAR_HEIGHT = 0.12;
 const PANEL = 1.2, PANEL_GAP = 0.35, DETAIL_LIFT = 2.2;
 /** Activations float this far above their block (clear of its label), as a ghost of it. */
 const INSPECT_LIFT = 0.45;
+const FEATURE_SIZE = 0.5, MAX_FEATURES = 8;
+const LANDSCAPE_SIZE = 3, LANDSCAPE_HEIGHT = 1.4;
 
 function parse(frame: Frame): OverlayInfo[] {
   return (frame.header.overlays as any[]).map((o) => {
@@ -46,6 +50,13 @@ export class Overlays {
   private readonly inspect = new THREE.Group();
   inspectList: OverlayInfo[] = [];
   inspectInfo: Record<string, any> | null = null;
+  private readonly features = new THREE.Group();
+  /** Feature visualisations shown, newest last (at most MAX_FEATURES). */
+  featureList: OverlayInfo[] = [];
+  private readonly landscape = new THREE.Group();
+  landscapeInfo: OverlayInfo | null = null;
+  /** Where the landscape stands (its near corner on the floor); set by the viewer. */
+  landscapeAt = new THREE.Vector3();
   weightList: OverlayInfo[] = [];
   detailList: OverlayInfo[] = [];
   weightStep: number | null = null;
@@ -62,7 +73,9 @@ export class Overlays {
     this.weights.name = "weight-overlays";
     this.detail.name = "detail-overlays";
     this.inspect.name = "inspect-overlays";
-    this.root.add(this.weights, this.detail, this.inspect);
+    this.features.name = "feature-overlays";
+    this.landscape.name = "landscape";
+    this.root.add(this.weights, this.detail, this.inspect, this.features, this.landscape);
   }
 
   get showWeights(): boolean { return this.weights.visible; }
@@ -80,6 +93,74 @@ export class Overlays {
     this.placeWeights();
     this.placeDetail();
     this.placeInspect();
+    this.placeFeatures();
+    this.placeLandscape();
+  }
+
+  /** Add one unit's feature visualisation (a ``feature`` frame); it replaces the same unit's. */
+  addFeature(frame: Frame): void {
+    const [o] = parse(frame);
+    if (!o) return;
+    this.featureList = [...this.featureList.filter((f) => !(f.module === o.module && f.name === o.name)), o]
+      .slice(-MAX_FEATURES);
+    this.placeFeatures();
+  }
+
+  private placeFeatures(): void {
+    this.clear(this.features);
+    const perModule = new Map<string, number>();
+    for (const o of this.featureList) {
+      const a = this.anchor(o.module);
+      if (!a) continue;
+      const k = perModule.get(o.module) ?? 0;
+      perModule.set(o.module, k + 1);
+      const [c, h, w] = o.shape;
+      const mesh = slabsMesh(c, h, w, o.arrays.colors as Uint8Array, FEATURE_SIZE, FEATURE_SIZE, 0);
+      mesh.position.set(a.x + a.sx / 2 + 0.12 + FEATURE_SIZE / 2 + k * (FEATURE_SIZE + 0.06), a.sy + INSPECT_LIFT + a.sy / 2, a.z);
+      mesh.name = `feature:${o.module}|${o.name}`;
+      this.features.add(mesh);
+      this.targets.set(mesh, o);
+    }
+  }
+
+  /** Show the loss surface (a ``landscape`` frame) at ``landscapeAt``. */
+  setLandscape(frame: Frame): void {
+    this.landscapeInfo = parse(frame)[0] ?? null;
+    this.placeLandscape();
+  }
+
+  private placeLandscape(): void {
+    this.clear(this.landscape);
+    const o = this.landscapeInfo;
+    if (!o) return;
+    const [rows, cols] = o.shape;
+    const surface = surfaceMesh(rows, cols, o.arrays.heights, o.arrays.colors as Uint8Array, LANDSCAPE_SIZE, LANDSCAPE_HEIGHT);
+    surface.name = "landscape-surface";
+    this.targets.set(surface, o);
+    const group = new THREE.Group();
+    group.add(surface, frameBox(LANDSCAPE_SIZE, LANDSCAPE_HEIGHT, LANDSCAPE_SIZE).translateY(LANDSCAPE_HEIGHT / 2));
+    // the current weights (the centre) and the projected training path, on the surface
+    const al = o.arrays.alphas;
+    const span = Math.max(Math.abs(al[0]), Math.abs(al[al.length - 1])) || 1;
+    const toX = (alpha: number) => (alpha / span) * (LANDSCAPE_SIZE / 2);
+    const lo = Number(o.meta.min), cap = Number(o.meta.cap);
+    const toY = (loss: number) => (Math.min(Math.max(loss, lo), cap) - lo) / (cap - lo || 1) * LANDSCAPE_HEIGHT + 0.03;
+    const here = new THREE.Mesh(new THREE.SphereGeometry(0.07, 12, 8), new THREE.MeshBasicMaterial({ color: 0xff3b4e }));
+    here.position.set(0, toY(Number(o.meta.center_loss)), 0);
+    here.name = "landscape-here";
+    group.add(here);
+    const path = o.arrays.path, pl = o.arrays.path_losses;
+    if (path && pl) {
+      const pts: number[] = [];
+      for (let i = 0; i < pl.length; i++) pts.push(toX(path[2 * i]), toY(pl[i]), toX(path[2 * i + 1])); // betas share the alphas' span
+      const geo = new THREE.BufferGeometry();
+      geo.setAttribute("position", new THREE.Float32BufferAttribute(pts, 3));
+      const line = new THREE.Line(geo, new THREE.LineBasicMaterial({ color: 0xffffff }));
+      line.name = "landscape-path";
+      group.add(line);
+    }
+    group.position.copy(this.landscapeAt);
+    this.landscape.add(group);
   }
 
   /** Every layer's output for one input (an ``inspect`` frame), floating above each block. */
@@ -254,6 +335,19 @@ export class Overlays {
       return this.describe(o, [Math.floor(q / o.shape[1]), q % o.shape[1]]);
     }
     if (o.kind === "points" && hit.index !== undefined) return this.describe(o, [hit.index]);
+    if (o.kind === "surface" && hit.face) {
+      // the nearest grid vertex of the face hit
+      const ids = [hit.face.a, hit.face.b, hit.face.c];
+      const geo = (hit.object as THREE.Mesh).geometry;
+      const p = geo.getAttribute("position") as THREE.BufferAttribute;
+      const local = (hit.object as THREE.Mesh).worldToLocal(hit.point.clone());
+      let best = ids[0], bestD = Infinity;
+      for (const id of ids) {
+        const d = (p.getX(id) - local.x) ** 2 + (p.getZ(id) - local.z) ** 2;
+        if (d < bestD) { bestD = d; best = id; }
+      }
+      return this.describe(o, [Math.floor(best / o.shape[1]), best % o.shape[1]]);
+    }
     if (o.kind === "slabs" && hit.uv && hit.faceIndex !== undefined && hit.faceIndex !== null) {
       return this.describe(o, slabCell(hit.faceIndex, hit.uv, o.shape[0], o.shape[1], o.shape[2]));
     }
@@ -272,6 +366,11 @@ export class Overlays {
   describe(o: OverlayInfo, index: number[]): OverlayHit {
     const m = o.meta;
     const label = `${o.module || "(model)"} ${o.name}`;
+    if (o.kind === "surface") {
+      const [r, c] = index;
+      const v = o.arrays.values[r * o.shape[1] + c];
+      return { overlay: o, index, value: v, text: `loss ${formatStat(v)} at alpha ${formatStat(o.arrays.alphas[c])}, beta ${formatStat(o.arrays.betas[r])}${r === (o.shape[0] - 1) / 2 && c === (o.shape[1] - 1) / 2 ? " (current weights)" : ""}` };
+    }
     if (o.kind === "slabs") {
       const [k, r, c] = index;
       const v = o.arrays.values[(k * o.shape[1] + r) * o.shape[2] + c];
@@ -329,7 +428,30 @@ export class Overlays {
   }
 
   count(): number {
-    return this.weightList.length + this.detailList.length + this.inspectList.length;
+    return this.weightList.length + this.detailList.length + this.inspectList.length
+      + this.featureList.length + (this.landscapeInfo ? 1 : 0);
+  }
+
+  /** The unit a hit on an activation overlay stands for (for feature visualisation), or null. */
+  unitOf(hit: OverlayHit): { module: string; unit: number } | null {
+    const o = hit.overlay;
+    if (o.name !== "activation") return null;
+    if (o.kind === "slabs") return { module: o.module, unit: hit.index[0] };
+    if (o.kind === "grid" && String(o.meta.method).includes("units laid out")) {
+      const unit = hit.index[0] * o.shape[1] + hit.index[1];
+      return unit < o.meta.full_shape.reduce((a: number, b: number) => a * b, 1) ? { module: o.module, unit } : null;
+    }
+    return null;
+  }
+
+  /** Where the landscape's grid point (row, col) is in the scene, or null. */
+  landscapePoint(row: number, col: number): THREE.Vector3 | null {
+    const mesh = this.landscape.getObjectByName("landscape-surface") as THREE.Mesh | undefined;
+    if (!mesh || !this.landscapeInfo) return null;
+    const p = mesh.geometry.getAttribute("position") as THREE.BufferAttribute;
+    const i = row * this.landscapeInfo.shape[1] + col;
+    mesh.updateMatrixWorld();
+    return new THREE.Vector3(p.getX(i), p.getY(i), p.getZ(i)).applyMatrix4(mesh.matrixWorld);
   }
 
   /** Where an inspect overlay's centre is in the scene. */

@@ -114,6 +114,22 @@ export interface Inspect {
   type: "inspect";
 }
 
+/** Client -> server: feature visualisation of one unit (an ``overlays`` frame of channel ``feature``): an input optimised to excite it, computed on a copy of the model. */
+export interface Visualise {
+  /** Dotted module path of the layer. */
+  module: string;
+  /** Channel (conv) or unit (linear) index in the layer's output. */
+  unit: number;
+  type: "visualise";
+}
+
+/** Client -> server: the loss surface around the current weights (an ``overlays`` frame of channel ``landscape``), computed on a copy of the model with progress messages. */
+export interface LandscapeRequest {
+  /** Grid points per axis (3..61). */
+  steps: number;
+  type: "landscape";
+}
+
 /** Server -> client (on join): the probe inputs that can be inspected. */
 export interface InputsInfo {
   /** How many inputs there are. */
@@ -122,8 +138,21 @@ export interface InputsInfo {
   labels: number[];
   /** True while training runs: a request is then served at the next training step. */
   live: boolean;
+  /** True when a loss is known (labels or loss_fn given), so a landscape can be computed. */
+  landscape: boolean;
   type: "inputs";
 }
 
-export type ServerMessage = Welcome | ErrorMessage | SceneInfo | Timeline | InputsInfo;
-export type ClientMessage = Hello | Expand | Collapse | Seek | Follow | Detail | Inspect;
+/** Server -> client: how far a long request (feature visualisation, landscape) is. */
+export interface Progress {
+  /** ``feature`` or ``landscape``. */
+  job: string;
+  /** Units of work done. */
+  done: number;
+  /** Units of work in all. */
+  total: number;
+  type: "progress";
+}
+
+export type ServerMessage = Welcome | ErrorMessage | SceneInfo | Timeline | InputsInfo | Progress;
+export type ClientMessage = Hello | Expand | Collapse | Seek | Follow | Detail | Inspect | Visualise | LandscapeRequest;
