@@ -200,6 +200,13 @@ def dead_fraction(out: torch.Tensor) -> torch.Tensor:
     return 1.0 - alive.float().mean()
 
 
+def unit_mean(out: torch.Tensor, unit: int) -> torch.Tensor:
+    """Mean activation of one unit over the batch (and positions): channel ``unit`` (dim 1) of
+    a feature map, the last dimension's ``unit`` otherwise."""
+    x = out[:, unit] if out.dim() >= 3 else out[..., unit]
+    return x.float().mean()
+
+
 def _flat(params, get) -> torch.Tensor:
     """One module's tensors as one flat float view (a copy only when it has several)."""
     ts = [get(p).detach().reshape(-1) for p in params]
@@ -234,6 +241,9 @@ class Probes:
         self._modules = modules
         self.outputs: dict[str, torch.Tensor] = {}
         self.handles: list = []
+        self.tracked: dict[str, tuple[int, ...]] = {}
+        """Units whose mean activation is reported at every activation probe (module -> units);
+        replaced whole (never mutated) so another thread may set it."""
 
     @property
     def armed(self) -> bool:
@@ -303,7 +313,25 @@ class Probes:
         res["dead"] = torch.stack([dead_fraction(outs[p]) if p in self.relu_like
                                    else torch.full((), float("nan"), device=outs[p].device)
                                    for p in rows])
+        units = {f"act {m}[{u}]": unit_mean(outs[m], u)
+                 for m, us in self.tracked.items() if m in outs for u in us
+                 if u < outs[m].shape[1 if outs[m].dim() >= 3 else -1]}
+        if units:
+            res["units"] = units
         return res
+
+    def track(self, module: str, unit: int, limit: int = 8) -> str:
+        """Report ``module``'s unit's mean activation from now on (the newest ``limit``
+        tracked units are kept); returns the metric's name."""
+        if module not in self.act_modules:
+            raise ValueError(f"{module!r} is not a layer whose activations are probed")
+        pairs = [(m, u) for m, us in self.tracked.items() for u in us if (m, u) != (module, unit)]
+        pairs = (pairs + [(module, int(unit))])[-limit:]
+        tracked: dict[str, tuple[int, ...]] = {}
+        for m, u in pairs:
+            tracked[m] = tracked.get(m, ()) + (u,)
+        self.tracked = tracked  # read at the next activation probe (the schedule arms it)
+        return f"act {module}[{unit}]"
 
     @torch.no_grad()
     def matrices(self) -> list[dict]:
@@ -326,7 +354,10 @@ class Probes:
         "event"]}`` for the frame worker, which waits on the CUDA event (if any) before
         reading. The training thread never synchronises here."""
         host = {"kinds": {kind: {k: v.to("cpu", non_blocking=True) if hasattr(v, "to") else v
-                                 for k, v in res.items()} for kind, res in kinds.items()},
+                                 for k, v in res.items() if k != "units"}
+                          for kind, res in kinds.items()},
+                "units": {k: v.to("cpu", non_blocking=True)
+                          for res in kinds.values() for k, v in res.get("units", {}).items()},
                 "matrices": [{**m, "data": m["data"].to("cpu", non_blocking=True)}
                              for m in matrices]}
         if self.device.type == "cuda":

@@ -66,6 +66,7 @@ class Watcher:
                                open_browser=open_browser, quiet=quiet, feed=self.feed)
             loop = self.handle.server.loop
             publish = lambda *a: loop.call_soon_threadsafe(self.feed.publish, *a)  # noqa: E731
+            self.feed.track = self.probes.track
         from .health import HealthMonitor, HealthThresholds
 
         self.health = None

@@ -115,6 +115,9 @@ class FrameWorker:
                     out[key] = np.asarray(res[key].numpy())
             kinds[kind] = out
         matrices = [{**m, "data": m["data"].numpy()} for m in item.get("matrices", [])]
+        if item.get("units"):  # tracked units' mean activations become metrics of the run
+            item["scalars"] = {**item["scalars"],
+                               **{k: float(v) for k, v in item["units"].items()}}
         alarms = self.health.check(item["step"], kinds) if self.health and kinds else []
         data = encode_probe(item["step"], item.get("time", time.time()), item["split"],
                             item["scalars"], kinds, matrices, alarms)

@@ -157,6 +157,18 @@ class Visualise:
 
 
 @dataclass
+class Track:
+    """Client -> server: record one unit's mean activation at every activation probe from now
+    on, as the run metric ``act MODULE[UNIT]`` (shown in the chart, kept in the recording)."""
+
+    module: str
+    """Dotted module path of the layer."""
+    unit: int
+    """Channel (feature maps) or unit (last dimension) index."""
+    type: str = "track"
+
+
+@dataclass
 class LandscapeRequest:
     """Client -> server: the loss surface around the current weights (an ``overlays`` frame of
     channel ``landscape``), computed on a copy of the model with progress messages."""
@@ -195,11 +207,12 @@ class InputsInfo:
 
 
 CLIENT_MESSAGES = {m.type: m for m in (Hello, Expand, Collapse, Seek, Follow, Detail, Inspect,
-                                        Visualise, LandscapeRequest)}
+                                        Visualise, Track, LandscapeRequest)}
 SERVER_MESSAGES = {m.type: m for m in (Welcome, ErrorMessage, SceneInfo, Timeline, InputsInfo,
                                         Progress)}
 ALL_MESSAGES = (Hello, Welcome, ErrorMessage, SceneInfo, Timeline, Expand, Collapse, Seek,
-                Follow, Detail, Inspect, Visualise, LandscapeRequest, InputsInfo, Progress)
+                Follow, Detail, Inspect, Visualise, Track, LandscapeRequest, InputsInfo,
+                Progress)
 
 PROBE = "probe"
 """Binary frame type of one step's probe results (see nnviz3d/capture/probes.py)."""

@@ -127,6 +127,15 @@ async def _handle(app: web.Application, session: ClientSession, message) -> None
                              f"takes a dotted module path as shown in the info panel")))
             return
         await feed.detail(session, message.path or None)
+    elif message.type == "track":
+        if feed.track is None:
+            session.post("error", to_json(ErrorMessage(
+                "bad_message", "tracking a unit needs a live training run (nnviz3d.watch)")))
+            return
+        try:
+            feed.track(message.module, message.unit)
+        except ValueError as exc:
+            session.post("error", to_json(ErrorMessage("bad_message", str(exc))))
     elif message.type in ("inspect", "visualise", "landscape"):
         error = _request_error(feed, state, message)
         if error:

@@ -22,6 +22,7 @@ class ClientSession:
         self.detail: str | None = None
         """Module whose ridges and scatter this client shows (rebuilt as frames arrive)."""
         self.detail_version = -1
+        self.detail_time = 0.0
         self.pending: dict[str, list[str | bytes]] = {}
         self.replaced = 0
         """Updates dropped because a newer one with the same key arrived first."""

@@ -17,6 +17,8 @@ from .client_session import ClientSession
 from .probe_history import ProbeHistory
 
 FLUSH_SECONDS = 0.25
+DETAIL_SECONDS = 1.0
+"""Ridges of a selected layer are rebuilt at most this often while a run goes on."""
 
 
 class LiveFeed:
@@ -37,6 +39,8 @@ class LiveFeed:
         self._weights: tuple[int, bytes] | None = None
         self.requests = None
         """ModelRequests (nnviz3d/live/model_requests.py) when probe inputs were given."""
+        self.track = None
+        """``track(module, unit) -> metric name`` of a live run's probes, or None."""
         self._dirty = False
         self._reader = None
 
@@ -171,6 +175,7 @@ class LiveFeed:
             None, self.history.build_detail, module, series, self.last_step)
         if session.detail == module:
             session.detail_version = version
+            session.detail_time = asyncio.get_running_loop().time()
             session.post("overlays:detail", built)
 
     def _frames_at(self, step: int) -> list[bytes]:
@@ -185,7 +190,9 @@ class LiveFeed:
             session.post(f"probe:{key}", data)
 
     async def flush_forever(self) -> None:
-        """Send timeline and loss history to every client a few times per second."""
+        """Send timeline and loss history to every client a few times per second (and the
+        selected layer's ridges once a second while they change)."""
+        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(FLUSH_SECONDS)
             if not self._dirty:
@@ -197,7 +204,8 @@ class LiveFeed:
                 s.post("timeline", text)
                 if frame:
                     s.post("scalars", frame)
-                if s.detail is not None and s.detail_version != self.history.version:
+                if (s.detail is not None and s.detail_version != self.history.version
+                        and loop.time() - s.detail_time >= DETAIL_SECONDS):
                     await self.detail(s, s.detail)
 
     def close(self) -> None:

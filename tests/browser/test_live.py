@@ -57,6 +57,10 @@ def test_timeline_moves_during_live_training(page, tmp_path):
         page.evaluate("nnviz3d.select('block.conv1')")
         page.wait_for_selector("#info canvas", timeout=10_000)
         assert "norm" in page.locator("#info").inner_text()
+        # track one unit: its mean activation becomes a metric the chart draws
+        page.evaluate("nnviz3d.track('block.conv1', 2)")
+        page.wait_for_function("nnviz3d.chart.shown === 'act block.conv1[2]'", timeout=30_000)
+        assert page.locator("#chart-box").is_visible()
         # seek to a recorded step: the view leaves live mode and shows that step
         page.evaluate("nnviz3d.seek(3)")
         page.wait_for_function("nnviz3d.step === 3 && nnviz3d.live === false", timeout=20_000)

@@ -92,6 +92,7 @@ def test_weight_maps_hover_values_and_detail_views(page):
         page.wait_for_function("nnviz3d.features.some(f => f.module === 'head.1')",
                                timeout=60_000)
         feature = page.evaluate("nnviz3d.features")[0]
+        assert page.evaluate("nnviz3d.chart.wanted").startswith("act head.1[")
         assert feature["activation"] > feature["random_activation"] and feature["shape"] == [1, 8, 8]
 
         # the loss landscape around the current weights, with the run's trajectory

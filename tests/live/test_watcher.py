@@ -197,3 +197,27 @@ def test_stalled_client_does_not_slow_training_or_grow_memory():
     assert pending and max(pending) <= 8   # newest per key: a handful of messages at most
     assert replaced > 0                    # updates were coalesced instead of queued
     assert runs[0][2].stats()["dropped"] == 0
+
+
+def test_a_tracked_unit_becomes_a_metric_of_the_run(tmp_path):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 2))
+    w = nnviz3d.watch(model, torch.randn(1, 4), record=tmp_path / "t.nnv3d", serve=False,
+                      every=1, quiet=True, strict=True)
+    xs = [torch.randn(8, 4) for _ in range(6)]
+    with w:
+        for i, x in enumerate(xs):
+            if i == 2:
+                assert w.probes.track("0", 3) == "act 0[3]"
+            model(x).sum().backward()
+            w.step(loss=1.0)
+    with pytest.raises(ValueError, match="not a layer whose activations are probed"):
+        w.probes.track("nope", 0)
+    rows = RunReader(tmp_path / "t.nnv3d").scalar_rows()
+    values = [(step, sc["act 0[3]"]) for step, _, sc in rows if "act 0[3]" in sc]
+    # from the step it was asked for on, each value is that unit's batch mean
+    assert [s for s, _ in values] == [2, 3, 4, 5]
+    with torch.no_grad():
+        expect = [model[0](xs[s])[:, 3].mean().item() for s in (2, 3, 4, 5)]
+    # the weights do not change here (no optimiser), so the recorded means are exact
+    assert [v for _, v in values] == pytest.approx(expect, rel=1e-6)

@@ -20,6 +20,11 @@ export class LossChart {
   private readonly ctx: CanvasRenderingContext2D;
   private readonly texture: THREE.CanvasTexture;
   private metric = METRIC;
+  /** The metric asked for (``loss`` unless the viewer chose another). */
+  wanted = METRIC;
+  /** Metric names of the last history. */
+  names: string[] = [];
+  private lastFrame: Frame | null = null;
   private steps: Int32Array = new Int32Array(0);
   private split: Uint8Array = new Uint8Array(0);
   private values: Float32Array = new Float32Array(0);
@@ -50,11 +55,14 @@ export class LossChart {
 
   /** A ``scalars`` frame: the whole history replaces what was drawn. */
   setHistory(frame: Frame): void {
+    this.lastFrame = frame;
     const names = (frame.header.names ?? []) as string[];
+    this.names = names;
     const k = names.length;
     const steps = frame.arrays.steps?.data, split = frame.arrays.split?.data, values = frame.arrays.values?.data;
     const n = steps?.length ?? 0;
-    const col = names.indexOf(METRIC) >= 0 ? names.indexOf(METRIC) : 0;
+    const want = names.indexOf(this.wanted) >= 0 ? this.wanted : METRIC;
+    const col = names.indexOf(want) >= 0 ? names.indexOf(want) : 0;
     this.extra.length = 0;
     this.lastStep[0] = this.lastStep[1] = -Infinity;
     if (!k || !(steps instanceof Int32Array) || !(split instanceof Uint8Array) || !(values instanceof Float32Array)
@@ -73,6 +81,17 @@ export class LossChart {
       if (Number.isFinite(this.values[i])) this.lastStep[s] = Math.max(this.lastStep[s], steps[i]);
     }
     this.redraw();
+  }
+
+  /** Draw another metric of the history (it shows once the history has it). */
+  setMetric(name: string): void {
+    this.wanted = name;
+    if (this.lastFrame) this.setHistory(this.lastFrame);
+  }
+
+  /** The metric drawn now. */
+  get shown(): string {
+    return this.metric;
   }
 
   /** A live probe frame's scalars, kept until the next history arrives. */

@@ -146,6 +146,7 @@ const conn = new Connection(wsUrl, {
   },
   scalars(frame) {
     chart.setHistory(frame);
+    fillChartMetrics();
     showChart();
     requestRender();
   },
@@ -375,6 +376,26 @@ canvas.addEventListener("pointerup", (ev) => {
 function visualise(module: string, unit: number): void {
   conn.send({ type: "visualise", module, unit });
   inspectPanel.showProgress("feature", 0, 1);
+  track(module, unit);
+}
+
+/** Record a unit's mean activation from now on and draw it in the chart. */
+function track(module: string, unit: number): void {
+  conn.send({ type: "track", module, unit });
+  setChartMetric(`act ${module}[${unit}]`);
+}
+
+const chartMetric = $("chart-metric") as HTMLSelectElement;
+chartMetric.addEventListener("change", () => { setChartMetric(chartMetric.value); chartMetric.blur(); });
+function setChartMetric(name: string): void {
+  chart.setMetric(name);
+  fillChartMetrics();
+  requestRender();
+}
+function fillChartMetrics(): void {
+  const names = [...new Set([...chart.names, chart.wanted])];
+  $("chart-box").hidden = names.length < 2;
+  chartMetric.innerHTML = names.map((n) => `<option${n === chart.wanted ? " selected" : ""}>${n.replace(/</g, "&lt;")}</option>`).join("");
 }
 
 function clearSelection(): void {
@@ -598,6 +619,8 @@ const getters: Record<string, () => unknown> = {
   /** The input shown layer by layer: {index, label, prediction, method, target...} or null. */
   inspection: () => (overlays.inspectInfo ? { ...overlays.inspectInfo } : null),
   inputCount: () => inspectPanel.count,
+  /** The chart's metric names and the one drawn. */
+  chart: () => ({ names: [...chart.names], shown: chart.shown, wanted: chart.wanted }),
   /** Feature visualisations shown: [{module, unit, ratio, activation, random_activation}]. */
   features: () => overlays.featureList.map((o) => ({ module: o.module, unit: o.meta.unit, ratio: o.meta.ratio,
     activation: o.meta.activation, random_activation: o.meta.random_activation, shape: [...o.shape] })),
@@ -637,6 +660,7 @@ Object.assign(api, {
   render: () => renderNow(),
   showWeights: (on: boolean) => setShowWeights(on),
   visualise: (module: string, unit: number) => visualise(module, unit),
+  track: (module: string, unit: number) => track(module, unit),
   requestLandscape: (steps = 21) => conn.send({ type: "landscape", steps }),
   /** Screen position (CSS px) of the landscape's grid point (row, col), or null. */
   projectLandscape: (row: number, col: number) => {

@@ -123,6 +123,15 @@ export interface Visualise {
   type: "visualise";
 }
 
+/** Client -> server: record one unit's mean activation at every activation probe from now on, as the run metric ``act MODULE[UNIT]`` (shown in the chart, kept in the recording). */
+export interface Track {
+  /** Dotted module path of the layer. */
+  module: string;
+  /** Channel (feature maps) or unit (last dimension) index. */
+  unit: number;
+  type: "track";
+}
+
 /** Client -> server: the loss surface around the current weights (an ``overlays`` frame of channel ``landscape``), computed on a copy of the model with progress messages. */
 export interface LandscapeRequest {
   /** Grid points per axis (3..61). */
@@ -155,4 +164,4 @@ export interface Progress {
 }
 
 export type ServerMessage = Welcome | ErrorMessage | SceneInfo | Timeline | InputsInfo | Progress;
-export type ClientMessage = Hello | Expand | Collapse | Seek | Follow | Detail | Inspect | Visualise | LandscapeRequest;
+export type ClientMessage = Hello | Expand | Collapse | Seek | Follow | Detail | Inspect | Visualise | Track | LandscapeRequest;
