@@ -33,16 +33,18 @@ def _colour(v: np.ndarray, units: str) -> tuple[np.ndarray, dict]:
 
 def pool_2d(m: np.ndarray, limit: int = MAX_SIDE) -> tuple[np.ndarray, str]:
     """Average-pool a matrix to at most ``limit`` per side over near-equal runs of rows and
-    columns (the same bins as torch's adaptive_avg_pool2d)."""
+    columns (the same bins as torch's adaptive_avg_pool2d), with a summed-area table."""
     rows, cols = m.shape
     h, w = min(rows, limit), min(cols, limit)
     if (h, w) == (rows, cols):
         return m.astype(np.float32), f"none: full {rows}x{cols}"
-    r0 = [(i * rows) // h for i in range(h)]
-    r1 = [-(-((i + 1) * rows) // h) for i in range(h)]
-    c0 = [(j * cols) // w for j in range(w)]
-    c1 = [-(-((j + 1) * cols) // w) for j in range(w)]
-    out = np.array([[m[a:b, c:d].mean() for c, d in zip(c0, c1)] for a, b in zip(r0, r1)])
+    i, j = np.arange(h), np.arange(w)
+    r0, r1 = (i * rows) // h, -(-((i + 1) * rows) // h)
+    c0, c1 = (j * cols) // w, -(-((j + 1) * cols) // w)
+    table = np.zeros((rows + 1, cols + 1))
+    table[1:, 1:] = np.cumsum(np.cumsum(m.astype(np.float64), axis=0), axis=1)
+    sums = (table[r1][:, c1] - table[r0][:, c1] - table[r1][:, c0] + table[r0][:, c0])
+    out = sums / ((r1 - r0)[:, None] * (c1 - c0)[None, :])
     return out.astype(np.float32), f"average pooling {rows}x{cols} -> {h}x{w}"
 
 
@@ -74,8 +76,7 @@ def activation_overlay(module: str, out: np.ndarray, name: str = "activation") -
             v, pooled = pool_2d(np.nan_to_num(v))
             method += f", then {pooled}"
     colors, legend = _colour(v, f"{name} value")
-    heights = np.zeros_like(v)
-    return Overlay("grid", module, name, {"values": v, "colors": colors, "heights": heights},
+    return Overlay("grid", module, name, {"values": v, "colors": colors},
                    legend, {"full_shape": full, "method": method, "dtype": "float32",
                             "rows": int(v.shape[0]), "cols": int(v.shape[1])})
 
@@ -87,8 +88,7 @@ def saliency_overlay(module: str, saliency_map: np.ndarray, method: str, target:
     if v.ndim == 1:
         v = v[None]
     colors, legend = _colour(v, f"{method} saliency for class {target}")
-    return Overlay("grid", module, "saliency", {"values": v, "colors": colors,
-                                                 "heights": np.zeros_like(v)}, legend,
+    return Overlay("grid", module, "saliency", {"values": v, "colors": colors}, legend,
                    {"full_shape": list(v.shape), "method": method, "target": int(target),
                     "dtype": "float32", "rows": int(v.shape[0]), "cols": int(v.shape[1])})
 

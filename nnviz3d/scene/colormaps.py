@@ -34,11 +34,12 @@ MAPS = {"diverging": (DIVERGING_STOPS, _lut(DIVERGING_STOPS)),
 
 
 def lut_index(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """LUT row of each value: ``round((v - lo) / (hi - lo) * 255)`` clamped to 0..255
-    (NaN gives -1)."""
+    """LUT row of each value: ``floor((v - lo) / (hi - lo) * 255 + 0.5)`` clamped to 0..255
+    (NaN gives -1). The viewer computes the same in float64 (web/src/overlays.ts), so colours
+    derived on either side are identical."""
     v = np.asarray(values, np.float64)
     width = hi - lo if hi > lo else 1.0
-    idx = np.rint((v - lo) / width * (LUT_SIZE - 1))
+    idx = np.floor((v - lo) / width * (LUT_SIZE - 1) + 0.5)
     finite = np.isfinite(idx)
     out = np.full(v.shape, -1, np.int64)
     out[finite] = np.clip(idx[finite], 0, LUT_SIZE - 1)
@@ -70,3 +71,8 @@ def legend(name: str, lo: float, hi: float, units: str, **extra) -> dict:
     return {"colormap": name, "stops": [f"#{c:06x}" for c in stops], "lo": float(lo),
             "hi": float(hi), "units": units, "missing": "#{:02x}{:02x}{:02x}".format(*MISSING),
             **extra}
+
+
+def lut_bytes(name: str) -> list[int]:
+    """The LUT as a flat list of 768 bytes (r, g, b per row), for the wire."""
+    return MAPS[name][1].reshape(-1).tolist()

@@ -7,8 +7,8 @@ notebook each turn the same overlay into their own geometry.
 Kinds and their arrays:
 
 =========  ===========================================================================
-``grid``   ``values`` f4 (R, C) (NaN = gap/missing), ``colors`` u1 (R, C, 3),
-           ``heights`` f4 (R, C) in [-1, 1] (relief, 0 for gaps)
+``grid``   ``values`` f4 (R, C) (NaN = gap/missing), ``colors`` u1 (R, C, 3), and for
+           weight maps ``heights`` f4 (R, C) in [-1, 1] (relief, 0 for gaps)
 ``bars``   ``values`` f4 (N,), ``colors`` u1 (N, 3), ``heights`` f4 (N,) in [-1, 1]
 ``ridge``  ``values`` f4 (T, B) counts per shared bin, ``heights`` f4 (T, B) in [0, 1],
            ``colors`` u1 (T, 3) one per row (its step), ``steps`` i4 (T,),

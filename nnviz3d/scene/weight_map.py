@@ -13,6 +13,9 @@ import numpy as np
 from . import colormaps
 from .overlay import Overlay
 
+RELIEF = "value / max |value|"
+"""How weight grids and bias bars get their heights (so a receiver can derive them)."""
+
 
 def weight_grid(module: str, values: np.ndarray, *, full_shape, method: str,
                 name: str = "weight", dtype: str = "float16", **meta) -> Overlay:
@@ -28,7 +31,7 @@ def weight_grid(module: str, values: np.ndarray, *, full_shape, method: str,
         "values": v, "colors": colormaps.colorize(v, lo, hi), "heights": heights},
         colormaps.legend("diverging", lo, hi, f"{name} value"),
         {"full_shape": list(full_shape), "method": method, "dtype": dtype,
-         "rows": int(v.shape[0]), "cols": int(v.shape[1]), **meta})
+         "rows": int(v.shape[0]), "cols": int(v.shape[1]), "relief": RELIEF, **meta})
 
 
 def kernel_tiles(kernels: np.ndarray, in_channels: int, kernel: tuple[int, int]) -> np.ndarray:
@@ -52,7 +55,8 @@ def bias_bars(module: str, values: np.ndarray, *, full_shape, method: str,
     return Overlay("bars", module, "bias", {
         "values": v, "colors": colormaps.colorize(v, lo, hi), "heights": heights},
         colormaps.legend("diverging", lo, hi, "bias value"),
-        {"full_shape": list(full_shape), "method": method, "dtype": dtype, "count": v.size})
+        {"full_shape": list(full_shape), "method": method, "dtype": dtype, "count": v.size,
+         "relief": RELIEF})
 
 
 def weight_overlays(header: dict, arrays: dict[str, np.ndarray]) -> list[Overlay]:

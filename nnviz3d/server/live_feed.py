@@ -150,7 +150,7 @@ class LiveFeed:
         if cached is not None and cached[0] == step:
             return cached[1]
         header, arrays = decode_probe(data)
-        built = encode_overlays("weights", step, weight_overlays(header, arrays))
+        built = encode_overlays("weights", step, weight_overlays(header, arrays), compact=True)
         self._weights = (step, built)
         return built
 

@@ -5,6 +5,7 @@ import torch
 
 import nnviz3d
 from nnviz3d.demo import load_digits_tensors
+from nnviz3d.scene.weight_map import weight_grid
 from nnviz3d.zoo import DigitsCNN
 from tests.browser.conftest import wait_ready
 
@@ -48,6 +49,11 @@ def test_weight_maps_hover_values_and_detail_views(page):
         cell = page.evaluate(f"nnviz3d.weightCell('head.1', {row}, {col})")
         exact = model.head[1].weight[row, col].detach().half().item()
         assert cell["value"] == exact
+        # the viewer derives each cell's colour from the value exactly as the builder does
+        w16 = model.head[1].weight.detach().half().float().numpy()
+        builder = weight_grid("head.1", w16, full_shape=[64, 32], method="none")
+        assert cell["rgb"] == builder.arrays["colors"][row, col].tolist()
+        assert (cell["lo"], cell["hi"]) == (builder.legend["lo"], builder.legend["hi"])
         page.mouse.move(cell["x"], cell["y"])
         page.wait_for_function("nnviz3d.tooltip !== null && nnviz3d.tooltip.includes('weight[')",
                                timeout=10_000)

@@ -25,3 +25,20 @@ def test_unknown_channel_and_kind_are_refused_clearly():
         encode_overlays("bogus", 0, [])
     with pytest.raises(ValueError, match="unknown overlay kind"):
         Overlay("cube", "fc", "weight", {}, {})
+
+
+def test_compact_frames_derive_exactly_what_the_builder_made():
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=(200, 150)).astype(np.float16).astype(np.float32)
+    w[3, 4] = np.nan
+    overlays = [weight_grid("fc", w, full_shape=[200, 150], method="none"),
+                bias_bars("fc", rng.normal(size=7).astype(np.float16), full_shape=[7],
+                          method="none")]
+    full = encode_overlays("weights", 1, overlays)
+    compact = encode_overlays("weights", 1, overlays, compact=True)
+    assert len(compact) < len(full) / 3
+    header, back = decode_overlays(compact)
+    assert set(header["luts"]) == {"diverging"} and len(header["luts"]["diverging"]) == 768
+    for a, b in zip(overlays, back):
+        for role in ("values", "colors", "heights"):
+            np.testing.assert_array_equal(a.arrays[role], b.arrays[role])

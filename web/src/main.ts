@@ -118,7 +118,7 @@ const conn = new Connection(wsUrl, {
     if (!haveCamera) { nav.frame(sceneBox(), false); haveCamera = true; cameraUntouched = true; }
     if (selected && !view.pathIndex.has(selected)) { selected = null; selectedModule = null; hidePanel(); }
     const b = view.bounds();
-    overlays.landscapeAt.set((b.min.x + b.max.x) / 2 + 3.5, 0, b.min.z - 3);
+    overlays.landscapeAt.set((b.min.x + b.max.x) / 2, 0, b.max.z + 3.5); // past the output
     overlays.relayout();
     marks.rebuild();
     flowDirty = true;
@@ -395,7 +395,8 @@ function setChartMetric(name: string): void {
 function fillChartMetrics(): void {
   const names = [...new Set([...chart.names, chart.wanted])];
   $("chart-box").hidden = names.length < 2;
-  chartMetric.innerHTML = names.map((n) => `<option${n === chart.wanted ? " selected" : ""}>${n.replace(/</g, "&lt;")}</option>`).join("");
+  chartMetric.innerHTML = names.map((n) => `<option value="${n.replace(/"/g, "&quot;")}"${n === chart.wanted ? " selected" : ""}>`
+    + `${n.replace(/</g, "&lt;")}${chart.names.includes(n) ? "" : " (no data yet)"}</option>`).join("");
 }
 
 function clearSelection(): void {
@@ -691,7 +692,9 @@ Object.assign(api, {
     const hit = overlays.describe(o, [row, col]);
     const c = p.clone().project(camera);
     const r = canvas.getBoundingClientRect();
-    return { value: hit.value, text: hit.text, x: r.left + ((c.x + 1) / 2) * r.width, y: r.top + ((1 - c.y) / 2) * r.height };
+    const k = 3 * (row * o.shape[1] + col);
+    return { value: hit.value, text: hit.text, rgb: Array.from(o.arrays.colors.subarray(k, k + 3)),
+      lo: o.legend.lo, hi: o.legend.hi, x: r.left + ((c.x + 1) / 2) * r.width, y: r.top + ((1 - c.y) / 2) * r.height };
   },
   /** Point the camera at a scene position [x, y, z] from a given offset (for tests, tours). */
   lookAt: (target: number[], offset: number[]) => {

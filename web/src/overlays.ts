@@ -32,6 +32,7 @@ const FEATURE_SIZE = 0.5, MAX_FEATURES = 8;
 const LANDSCAPE_SIZE = 3, LANDSCAPE_HEIGHT = 1.4;
 
 function parse(frame: Frame): OverlayInfo[] {
+  const luts = (frame.header.luts ?? {}) as Record<string, number[]>;
   return (frame.header.overlays as any[]).map((o) => {
     const arrays: Record<string, NumericArray> = {};
     let shape: number[] = [];
@@ -39,8 +40,33 @@ function parse(frame: Frame): OverlayInfo[] {
       arrays[role] = frame.arrays[name].data;
       if (role === "positions" || (role === "values" && o.kind !== "points")) shape = frame.arrays[name].shape;
     }
+    if (o.derived) derive(arrays, o.legend, luts[o.legend.colormap]);
     return { ...o, arrays, shape } as OverlayInfo;
   });
+}
+
+/** Colours and heights of a compact grid or bars overlay, exactly as the server's builder
+ * made them (nnviz3d/protocol/overlay_frame.py ``derive``): the LUT row is
+ * floor((v - lo) / (hi - lo) * 255 + 0.5) clamped, NaN is the legend's missing colour. */
+function derive(arrays: Record<string, NumericArray>, legend: OverlayInfo["legend"], lut: number[]): void {
+  const v = arrays.values;
+  const colors = new Uint8Array(v.length * 3);
+  const heights = new Float32Array(v.length);
+  const width = legend.hi > legend.lo ? legend.hi - legend.lo : 1;
+  const miss = parseInt(legend.missing.slice(1), 16);
+  const hi = Math.fround(legend.hi);
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i];
+    if (!Number.isFinite(x)) {
+      colors.set([(miss >> 16) & 255, (miss >> 8) & 255, miss & 255], 3 * i);
+      continue;
+    }
+    const k = Math.min(255, Math.max(0, Math.floor(((x - legend.lo) / width) * 255 + 0.5)));
+    colors.set([lut[3 * k], lut[3 * k + 1], lut[3 * k + 2]], 3 * i);
+    heights[i] = Math.fround(x / hi);
+  }
+  arrays.colors = colors;
+  arrays.heights = heights;
 }
 
 export class Overlays {
