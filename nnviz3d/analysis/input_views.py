@@ -1,5 +1,6 @@
 """Everything the viewer shows for one chosen input: every layer's output (feature maps as
-slabs, vectors as unit grids), the input itself, the prediction, and optionally a saliency map
+slabs, vectors as unit grids), attention weights head by head (nnviz3d/analysis/
+attention_maps.py), the input itself, the prediction, and optionally a saliency map
 (nnviz3d/analysis/saliency.py) on the input and, for Grad-CAM, on its conv layer.
 
 The model is evaluated in eval mode without gradients (saliency takes its own gradients with
@@ -12,7 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..scene.activation_maps import activation_overlay, saliency_overlay
+from ..scene.activation_maps import activation_overlay, attention_overlay, saliency_overlay
+from .attention_maps import record_attention
 from ..scene.overlay import Overlay
 from .saliency import METHODS, model_untouched, saliency
 
@@ -20,7 +22,8 @@ NONE = "none"
 
 
 def layer_outputs(model: nn.Module, x: torch.Tensor, modules: list[str]):
-    """``(model output, {module: its output for sample 0})`` of one forward pass."""
+    """``(model output, {module: its output for sample 0}, {module: attention weights
+    (heads, queries, keys)})`` of one forward pass."""
     outputs: dict[str, torch.Tensor] = {}
     handles = []
     for path in modules:
@@ -32,11 +35,11 @@ def layer_outputs(model: nn.Module, x: torch.Tensor, modules: list[str]):
         handles.append(model.get_submodule(path).register_forward_hook(hook))
     try:
         with model_untouched(model), torch.no_grad():
-            result = model(x)
+            result, attention = record_attention(model, lambda: model(x))
     finally:
         for h in handles:
             h.remove()
-    return result, outputs
+    return result, outputs, attention
 
 
 def inspect_input(model: nn.Module, x: torch.Tensor, modules: list[str], *,
@@ -47,10 +50,11 @@ def inspect_input(model: nn.Module, x: torch.Tensor, modules: list[str], *,
     if method != NONE and method not in METHODS:
         raise ValueError(f"unknown saliency method {method!r}; expected one of "
                          f"{(NONE,) + METHODS}")
-    result, outputs = layer_outputs(model, x, modules)
+    result, outputs, attention = layer_outputs(model, x, modules)
     overlays = [activation_overlay(input_module, x[0].detach().float().cpu().numpy(),
                                    name="input")]
     overlays += [activation_overlay(p, o.float().cpu().numpy()) for p, o in outputs.items()]
+    overlays += [attention_overlay(p, w.float().cpu().numpy()) for p, w in attention.items()]
     info: dict = {"method": method}
     logits = result[0] if isinstance(result, (tuple, list)) else result
     if isinstance(logits, torch.Tensor) and logits.dim() == 2 and logits.shape[0] == 1:

@@ -81,6 +81,22 @@ def activation_overlay(module: str, out: np.ndarray, name: str = "activation") -
                             "rows": int(v.shape[0]), "cols": int(v.shape[1])})
 
 
+def attention_overlay(module: str, weights: np.ndarray) -> Overlay:
+    """Attention weights (heads, queries, keys) as slabs, one head per slab, on the sequential
+    map over [0, max] (each row sums to 1)."""
+    w = np.asarray(weights, np.float32)
+    shown = min(w.shape[0], MAX_SLABS)
+    v = w[:shown]
+    hi = float(np.nanmax(v)) if v.size and np.nanmax(v) > 0 else 1e-12
+    return Overlay("slabs", module, "attention", {
+        "values": v, "colors": colormaps.colorize(v, 0.0, hi, "sequential")},
+        colormaps.legend("sequential", 0.0, hi, "attention weight"),
+        {"full_shape": list(w.shape), "axes": ["head", "query", "key"],
+         "method": "softmax(q k^T * scale + mask) recomputed from each scaled_dot_product_"
+                   "attention call" + ("" if shown == w.shape[0] else
+                                       f"; first {shown} of {w.shape[0]} heads")})
+
+
 def saliency_overlay(module: str, saliency_map: np.ndarray, method: str, target: int) -> Overlay:
     """A saliency map (H, W) as a grid anchored to ``module`` (the input, or Grad-CAM's
     layer), coloured like an activation (signed maps diverge around 0)."""

@@ -206,7 +206,9 @@ export class Overlays {
   private placeInspect(): void {
     this.clear(this.inspect);
     for (const o of this.inspectList) {
-      const a = this.anchor(o.module);
+      // attention weights sit on the attention op's own block when the module is expanded
+      const a = (o.name === "attention" ? this.anchor(`${o.module}.scaled_dot_product_attention`) : null)
+        ?? this.anchor(o.module);
       if (!a) continue;
       const y = a.sy + INSPECT_LIFT + a.sy / 2;
       const overlay = o.name === "saliency";
@@ -400,7 +402,8 @@ export class Overlays {
     if (o.kind === "slabs") {
       const [k, r, c] = index;
       const v = o.arrays.values[(k * o.shape[1] + r) * o.shape[2] + c];
-      return { overlay: o, index, value: v, text: `${label} · channel ${k} [${r}, ${c}] = ${formatStat(v)}` };
+      const where = o.meta.axes ? `${o.meta.axes[0]} ${k}, ${o.meta.axes[1]} ${r}, ${o.meta.axes[2]} ${c}` : `channel ${k} [${r}, ${c}]`;
+      return { overlay: o, index, value: v, text: `${label} · ${where} = ${formatStat(v)}` };
     }
     if (o.kind === "grid" && o.name !== "weight" && o.name !== "bias") {
       const [r, c] = index;
