@@ -93,6 +93,9 @@ def test_weight_maps_hover_values_and_detail_views(page):
         page.wait_for_function("(nnviz3d.tooltip || '').includes('head.1 activation')",
                                timeout=10_000)
         assert "click: visualise this unit" in page.evaluate("nnviz3d.tooltip")
+        # the legend shows the hovered overlay's own colour scale and units
+        legend = page.locator("#legend-overlay").inner_text()
+        assert "head.1 activation" in legend and "activation value" in legend
         # clicking the unit asks for its feature visualisation (computed on a model copy)
         page.mouse.click(centre["x"] + 0.5, centre["y"] + 0.5)
         page.wait_for_function("nnviz3d.features.some(f => f.module === 'head.1')",

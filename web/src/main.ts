@@ -12,7 +12,7 @@ import { PROTOCOL_VERSION } from "./protocol.gen";
 import { EXPLODING_RATIO, GradientFlow, VANISHING_RATIO } from "./gradientFlow";
 import { HealthMarks } from "./healthMarks";
 import { InspectPanel } from "./inspectPanel";
-import { Overlays } from "./overlays";
+import { type OverlayInfo, Overlays } from "./overlays";
 import { type Pick, SceneView, scenePathOf } from "./sceneView";
 import { TimelineBar } from "./timeline";
 import {
@@ -336,9 +336,15 @@ function showTip(text: string, ev: { clientX: number; clientY: number }): void {
 }
 
 let hoverText = "";
+/** The overlay whose legend is shown because the pointer is on it. */
+let legendOverlay: OverlayInfo | null = null;
 canvas.addEventListener("pointermove", (ev) => {
   aim(ev.clientX, ev.clientY);
   const hit = overlays.count() ? overlays.pick(raycaster) : null;
+  if (hit !== null || legendOverlay !== null) {
+    const o = hit?.overlay ?? null;
+    if (o !== legendOverlay) { legendOverlay = o; renderOverlayLegend(o); }
+  }
   if (hit) {
     if (view.setHover(-1)) { hoveredBlock = -1; requestRender(); }
     showTip(hit.text + (overlays.unitOf(hit) ? " · click: visualise this unit" : ""), ev);
@@ -509,18 +515,23 @@ function setShowWeights(on: boolean): void {
   requestRender();
 }
 
-/** The weight maps' colour bar: diverging, symmetric per tensor (the selected layer's range). */
-function renderOverlayLegend(): void {
+/** The colour bar of the overlay under the pointer (its units, range and method), or else of
+ * the weight maps: diverging, symmetric per tensor (the selected layer's range). */
+function renderOverlayLegend(hovered: OverlayInfo | null = null): void {
   const el = $("legend-overlay");
   const list = overlays.weightList;
-  el.hidden = !list.length || !overlays.showWeights;
-  if (el.hidden) return;
-  const mine = list.find((o) => o.module === selectedModule && o.name === "weight") ?? list.find((o) => o.kind === "grid") ?? list[0];
+  const mine = hovered ?? (overlays.showWeights ? list.find((o) => o.module === selectedModule && o.name === "weight")
+    ?? list.find((o) => o.kind === "grid") ?? list[0] : undefined);
+  el.hidden = !mine;
+  if (!mine) return;
   const lg = mine.legend;
   const stops = lg.stops.map((c, i) => `${c} ${((i / (lg.stops.length - 1)) * 100).toFixed(0)}%`).join(", ");
-  el.innerHTML = `<span class="name">weights &amp; biases</span><span data-scale="lo">${formatStat(lg.lo)}</span>`
+  const title = hovered ? `${mine.module || "(model)"} ${mine.name}` : "weights &amp; biases";
+  const note = hovered ? `${lg.units}${mine.meta.method ? ` · ${mine.meta.method}` : ""}`
+    : `${mine.module || "(model)"} · white = 0 · range symmetric per tensor · step ${overlays.weightStep ?? "–"} · hover a cell for its value`;
+  el.innerHTML = `<span class="name">${title}</span><span data-scale="lo">${formatStat(lg.lo)}</span>`
     + `<span class="bar" style="background:linear-gradient(to right, ${stops})"></span><span data-scale="hi">${formatStat(lg.hi)}</span>`
-    + `<span class="note">${mine.module || "(model)"} · white = 0 · range symmetric per tensor · step ${overlays.weightStep ?? "–"} · hover a cell for its value</span>`;
+    + `<span class="note">${note.replace(/</g, "&lt;")}</span>`;
 }
 $("btn-legend").addEventListener("click", () => { const l = $("legend"); l.hidden = !l.hidden; });
 $("btn-png").addEventListener("click", () => savePng());
