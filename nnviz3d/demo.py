@@ -39,7 +39,8 @@ def run_demo(steps: int | None = None, epochs: int = 8, batch: int = 64, lr: flo
     per_epoch = (len(ytr) + batch - 1) // batch
     total = steps if steps is not None else epochs * per_epoch
     w = watch(model, xtr[:1], record=record, open_browser=open_browser, port=port,
-              budget=budget, every=every, inputs=xva, labels=yva)
+              budget=budget, every=every, inputs=xva, labels=yva, embed=["pool", "head.2"],
+              embed_every=25)
     print(f"nnviz3d demo: training DigitsCNN on {len(ytr)} digits for {total} steps", flush=True)
     step = 0
     start = time.perf_counter()

@@ -31,7 +31,8 @@ class Watcher:
                  serve: bool = True, host: str = "127.0.0.1", port: int | None = None,
                  open_browser: bool = True, depth: int | None = None, strict: bool = False,
                  graph=None, quiet: bool = False, health=True, inputs=None,
-                 labels=None, loss_fn=None) -> None:
+                 labels=None, loss_fn=None, embed=None, embed_every: int = 25,
+                 embed_method: str = "umap") -> None:
         from ..capture import capture_graph
         from ..capture.probes import Probes
 
@@ -84,7 +85,33 @@ class Watcher:
                                           first_input, loss_fn)
             if serve:
                 self.feed.requests = self.requests
+        self.embeddings = None
+        if embed:
+            if inputs is None:
+                raise ValueError("embed= needs the probe set: pass inputs= (and labels=) too")
+            self.embeddings = self._start_embeddings(model, inputs, labels, embed, embed_every,
+                                                     embed_method, serve)
         self.probes.armed = self.schedule.due(0, "act")
+
+    def _start_embeddings(self, model, inputs, labels, embed, every, method, serve):
+        from ..embed.methods import METHODS
+        from ..embed.service import EmbeddingService
+
+        layers = [embed] if isinstance(embed, str) else list(embed)
+        modules = dict(model.named_modules())
+        unknown = [p for p in layers if p not in modules]
+        if unknown:
+            raise ValueError(f"embed= names no module of the model: {unknown}; use dotted "
+                             f"paths as `nnviz3d inspect` prints them")
+        if method not in METHODS:
+            raise ValueError(f"embed_method must be one of {METHODS}, got {method!r}")
+        publish = notify = None
+        if serve:
+            loop = self.handle.server.loop
+            publish = lambda *a: loop.call_soon_threadsafe(self.feed.publish_embedding, *a)  # noqa: E731
+            notify = lambda *a: loop.call_soon_threadsafe(self.feed.embedding_news, *a)  # noqa: E731
+        return EmbeddingService(model, inputs, labels, layers, every=every, method=method,
+                                publish=publish, notify=notify, quiet=self.quiet)
 
     @property
     def url(self) -> str | None:
@@ -169,6 +196,8 @@ class Watcher:
         item.update(self.probes.to_host(kinds, matrices))
         self.worker.submit(item)
         self.probes.armed = self.schedule.due(step + 1, "act")
+        if self.embeddings is not None:
+            self.embeddings.at_step(step)
         if self.requests is not None:  # what a viewer asked of the model: between two steps
             self.requests.step = step
             if matrices:
@@ -185,6 +214,13 @@ class Watcher:
         self._closed = True
         self.probes.close()
         self.worker.close()
+        if self.embeddings is not None and self.handle is None:
+            self.embeddings.close()  # nobody to show them to
+        elif self.embeddings is not None and self.embeddings.last_step != self.step_index:
+            try:  # the final state too (the worker keeps running for the viewer)
+                self.embeddings.at_step(self.step_index, force=True)
+            except Exception as exc:
+                log.warning("nnviz3d: final embedding failed: %s", exc)
         if self.requests is not None:  # training is over: requests run at once from now
             self.requests.idle = True
             self.requests.run_pending()
@@ -192,6 +228,8 @@ class Watcher:
             self.handle.server.loop.call_soon_threadsafe(self.feed.finish)
 
     def close_viewer(self) -> None:
+        if self.embeddings is not None:
+            self.embeddings.close()
         if self.handle is not None:
             self.handle.close()
 

@@ -6,7 +6,8 @@ arrays are named ``o{k}_{role}`` (roles per kind in nnviz3d/scene/overlay.py). C
 ``weights`` holds every weight/bias overlay of one step (it replaces the previous one);
 ``detail`` holds the ridges and scatter of the module a client selected; ``inspect`` the
 activation maps of every layer (and saliency) for one input a client chose; ``feature`` one
-unit's feature visualisation; ``landscape`` the loss surface around the current weights.
+unit's feature visualisation; ``landscape`` the loss surface around the current weights;
+``embedding`` one layer's feature embedding (the header names the ``layer``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from ..scene.weight_map import RELIEF
 from .codec import decode_frame, encode_frame
 from .messages import OVERLAYS
 
-CHANNELS = ("weights", "detail", "inspect", "feature", "landscape")
+CHANNELS = ("weights", "detail", "inspect", "feature", "landscape", "embedding")
 
 
 def encode_overlays(channel: str, step: int, overlays: list[Overlay], *, compact: bool = False,

@@ -16,6 +16,9 @@ DIVERGING_STOPS = (0x053061, 0x2166AC, 0x4393C3, 0x92C5DE, 0xD1E5F0, 0xF7F7F7,
                    0xFDDBC7, 0xF4A582, 0xD6604D, 0xB2182B, 0x67001F)
 SEQUENTIAL_STOPS = (0x440154, 0x482475, 0x414487, 0x355F8D, 0x2A788E, 0x21918C,
                     0x22A884, 0x44BF70, 0x7AD151, 0xBDDF26, 0xFDE725)
+CATEGORICAL = (0x4E79A7, 0xF28E2B, 0xE15759, 0x76B7B2, 0x59A14F, 0xEDC948, 0xB07AA1,
+               0xFF9DA7, 0x9C755F, 0xBAB0AC)
+"""Tableau 10, for classes (cycled beyond ten)."""
 MISSING = (64, 64, 64)
 """Colour of NaN/Inf cells (and of gaps between conv kernel tiles)."""
 LUT_SIZE = 256
@@ -76,3 +79,15 @@ def legend(name: str, lo: float, hi: float, units: str, **extra) -> dict:
 def lut_bytes(name: str) -> list[int]:
     """The LUT as a flat list of 768 bytes (r, g, b per row), for the wire."""
     return MAPS[name][1].reshape(-1).tolist()
+
+
+def categorical(labels) -> tuple[np.ndarray, dict]:
+    """``(N, 3)`` uint8 colours of integer labels and the legend naming each class's colour."""
+    lab = np.asarray(labels).astype(np.int64)
+    rgb = np.array([[(c >> 16) & 255, (c >> 8) & 255, c & 255] for c in CATEGORICAL], np.uint8)
+    classes = sorted(set(lab.tolist()))
+    legend = {"colormap": "categorical", "stops": [f"#{CATEGORICAL[c % 10]:06x}" for c in classes],
+              "classes": classes, "lo": float(min(classes, default=0)),
+              "hi": float(max(classes, default=0)), "units": "class",
+              "missing": "#{:02x}{:02x}{:02x}".format(*MISSING)}
+    return rgb[lab % len(CATEGORICAL)], legend

@@ -39,6 +39,8 @@ class LiveFeed:
         self._weights: tuple[int, bytes] | None = None
         self.requests = None
         """ModelRequests (nnviz3d/live/model_requests.py) when probe inputs were given."""
+        self.embeddings: dict[str, bytes] = {}
+        """Newest embedding frame per layer."""
         self.track = None
         """``track(module, unit) -> metric name`` of a live run's probes, or None."""
         self._dirty = False
@@ -70,6 +72,26 @@ class LiveFeed:
         if followers and self.matrix_frame and self.matrix_frame[0] == step:
             asyncio.get_running_loop().create_task(self._post_weights(followers, step))
 
+    def publish_embedding(self, layer: str, data: bytes) -> None:
+        self.embeddings[layer] = data
+        for s in self.sessions:
+            s.post(f"overlays:embedding:{layer}", data)
+
+    def embedding_news(self, kind: str, payload) -> None:
+        """Progress and errors of the embedding process, for every client."""
+        if kind == "progress":
+            text = to_json(Progress(f"embed:{payload['stage']}", 0, 1))
+        elif kind == "result":
+            text = to_json(Progress(f"embed:{payload['stage']}", 1, 1))
+        elif kind == "error":
+            text = to_json(ErrorMessage("embedding_failed", f"embedding "
+                                        f"{payload.get('layer') or ''} failed: "
+                                        f"{payload['message']}"))
+        else:
+            return
+        for s in self.sessions:
+            s.post(f"embed:{kind}", text)
+
     def finish(self) -> None:
         self.live = False
         self._dirty = True
@@ -91,6 +113,8 @@ class LiveFeed:
         if self.matrix_frame:
             asyncio.get_running_loop().create_task(
                 self._post_weights([session], self.matrix_frame[0]))
+        for layer, data in self.embeddings.items():
+            session.post(f"overlays:embedding:{layer}", data)
         if self.requests is not None:
             r = self.requests
             session.post("inputs", to_json(InputsInfo(r.count, r.labels, not r.idle,

@@ -50,3 +50,13 @@ def serve(name: str, depth=None):
 def wait_ready(page, timeout=60_000):
     page.wait_for_function("window.nnviz3d && window.nnviz3d.ready", timeout=timeout)
     page.evaluate("window.nnviz3d.render()")
+
+
+def hover(page, point, offset, expect: str, timeout=10_000) -> str:
+    """Look at scene ``point`` from ``offset``, put the mouse on it and wait for a tooltip
+    containing ``expect``; returns the tooltip."""
+    page.evaluate(f"nnviz3d.lookAt({list(point)}, {list(offset)})")
+    at = page.evaluate(f"nnviz3d.screen({list(point)})")
+    page.mouse.move(at["x"] + 0.5, at["y"] + 0.5)
+    page.wait_for_function(f"(nnviz3d.tooltip || '').includes({expect!r})", timeout=timeout)
+    return page.evaluate("nnviz3d.tooltip")

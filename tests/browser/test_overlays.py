@@ -7,7 +7,7 @@ import nnviz3d
 from nnviz3d.demo import load_digits_tensors
 from nnviz3d.scene.weight_map import weight_grid
 from nnviz3d.zoo import DigitsCNN
-from tests.browser.conftest import wait_ready
+from tests.browser.conftest import hover, wait_ready
 
 
 def train_watched(steps=17):
@@ -87,12 +87,9 @@ def test_weight_maps_hover_values_and_detail_views(page):
         assert "predicted" in page.locator("#inspect").inner_text()
         # hover the head.1 unit grid from just in front: the tooltip names the layer, a value
         pos = page.evaluate("nnviz3d.inspectPosition('head.1')")
-        page.evaluate(f"nnviz3d.lookAt({pos}, [0, 0, -0.5])")
-        centre = page.evaluate("nnviz3d.projectInspect('head.1')")
-        page.mouse.move(centre["x"] + 0.5, centre["y"] + 0.5)
-        page.wait_for_function("(nnviz3d.tooltip || '').includes('head.1 activation')",
-                               timeout=10_000)
-        assert "click: visualise this unit" in page.evaluate("nnviz3d.tooltip")
+        tip = hover(page, pos, [0, 0, -0.5], "head.1 activation")
+        assert "click: visualise this unit" in tip
+        centre = page.evaluate(f"nnviz3d.screen({pos})")
         # the legend shows the hovered overlay's own colour scale and units
         legend = page.locator("#legend-overlay").inner_text()
         assert "head.1 activation" in legend and "activation value" in legend
@@ -111,11 +108,7 @@ def test_weight_maps_hover_values_and_detail_views(page):
         assert land["shape"] == [7, 7] and land["path"] == 3  # weights kept at steps 0, 8, 16
         assert "PCA" in land["directions"]
         mid = page.evaluate("nnviz3d.landscapePoint(3, 3)")
-        page.evaluate(f"nnviz3d.lookAt({mid}, [0, 2.5, -0.01])")
-        at = page.evaluate("nnviz3d.projectLandscape(3, 3)")
-        page.mouse.move(at["x"], at["y"])
-        page.wait_for_function("(nnviz3d.tooltip || '').includes('current weights')",
-                               timeout=10_000)
+        hover(page, mid, [0, 2.5, -0.01], "current weights")
         back = page.evaluate(f"nnviz3d.cellPosition('head.1', {row}, {col})")
         page.evaluate(f"nnviz3d.lookAt({back}, [0, 1.0, 0.25])")
 

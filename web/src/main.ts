@@ -157,6 +157,11 @@ const conn = new Connection(wsUrl, {
     inspectPanel.showProgress(msg.job, msg.done, msg.total);
   },
   overlays(frame) {
+    if (frame.header.channel === "embedding") {
+      overlays.setEmbedding(frame);
+      requestRender();
+      return;
+    }
     if (frame.header.channel === "feature") {
       overlays.addFeature(frame);
       inspectPanel.showProgress("feature", 1, 1);
@@ -373,7 +378,8 @@ canvas.addEventListener("pointerup", (ev) => {
   const pick = pickAt(ev);
   const hit = overlays.count() ? overlays.pick(raycaster) : null;
   const unit = hit ? overlays.unitOf(hit) : null;
-  if (unit) visualise(unit.module, unit.unit);
+  if (hit && hit.overlay.name === "embedding") inspectPanel.choose(hit.index[0], inspectPanel.method);
+  else if (unit) visualise(unit.module, unit.unit);
   else if (pick) applySelection(pick, false);
   else if (!hit) clearSelection();
 });
@@ -529,9 +535,11 @@ function renderOverlayLegend(hovered: OverlayInfo | null = null): void {
   const title = hovered ? `${mine.module || "(model)"} ${mine.name}` : "weights &amp; biases";
   const note = hovered ? `${lg.units}${mine.meta.method ? ` · ${mine.meta.method}` : ""}`
     : `${mine.module || "(model)"} · white = 0 · range symmetric per tensor · step ${overlays.weightStep ?? "–"} · hover a cell for its value`;
-  el.innerHTML = `<span class="name">${title}</span><span data-scale="lo">${formatStat(lg.lo)}</span>`
-    + `<span class="bar" style="background:linear-gradient(to right, ${stops})"></span><span data-scale="hi">${formatStat(lg.hi)}</span>`
-    + `<span class="note">${note.replace(/</g, "&lt;")}</span>`;
+  const scale = lg.colormap === "categorical" && lg.classes
+    ? lg.classes.map((c, i) => `<span class="sw" style="background:${lg.stops[i]}"></span>${c}`).join(" ")
+    : `<span data-scale="lo">${formatStat(lg.lo)}</span><span class="bar" style="background:linear-gradient(to right, ${stops})"></span>`
+      + `<span data-scale="hi">${formatStat(lg.hi)}</span>`;
+  el.innerHTML = `<span class="name">${title}</span>${scale}<span class="note">${note.replace(/</g, "&lt;")}</span>`;
 }
 $("btn-legend").addEventListener("click", () => { const l = $("legend"); l.hidden = !l.hidden; });
 $("btn-png").addEventListener("click", () => savePng());
@@ -588,6 +596,7 @@ function loop(now: number): void {
   last = now;
   if (nav.tick(dt)) requestRender();
   flushProbe();
+  if (overlays.tick(dt)) dirty = true;
   if (flow.enabled) {
     if (flowDirty) { flow.update(view, probe, explodingModules()); flowDirty = false; }
     if (flow.tick(dt)) dirty = true; // particles move: draw every frame while the flow is on
@@ -598,6 +607,12 @@ function loop(now: number): void {
 requestAnimationFrame(loop);
 
 // ---- automation API -------------------------------------------------------------------
+function toScreen(p: THREE.Vector3): { x: number; y: number } {
+  const c = p.clone().project(camera);
+  const r = canvas.getBoundingClientRect();
+  return { x: r.left + ((c.x + 1) / 2) * r.width, y: r.top + ((1 - c.y) / 2) * r.height };
+}
+
 const api = {};
 const getters: Record<string, () => unknown> = {
   ready: () => ready,
@@ -631,6 +646,9 @@ const getters: Record<string, () => unknown> = {
   /** The input shown layer by layer: {index, label, prediction, method, target...} or null. */
   inspection: () => (overlays.inspectInfo ? { ...overlays.inspectInfo } : null),
   inputCount: () => inspectPanel.count,
+  /** Embeddings shown: [{layer, method, step, count, knn}]. */
+  embeddings: () => [...overlays.embedList.values()].map((o) => ({ layer: o.module, method: o.meta.method,
+    step: o.meta.step, count: o.meta.count, knn: o.meta.knn, classes: o.legend.classes ?? [] })),
   /** The chart's metric names and the one drawn. */
   chart: () => ({ names: [...chart.names], shown: chart.shown, wanted: chart.wanted }),
   /** Feature visualisations shown: [{module, unit, ratio, activation, random_activation}]. */
@@ -670,42 +688,28 @@ Object.assign(api, {
     return pick?.kind === "block" ? view.blockColor(pick.index) : null;
   },
   render: () => renderNow(),
+  /** Where a scene point [x, y, z] is on screen (CSS px). */
+  screen: (point: number[]) => toScreen(new THREE.Vector3(point[0], point[1], point[2])),
   showWeights: (on: boolean) => setShowWeights(on),
   visualise: (module: string, unit: number) => visualise(module, unit),
   track: (module: string, unit: number) => track(module, unit),
   requestLandscape: (steps = 21) => conn.send({ type: "landscape", steps }),
-  /** Screen position (CSS px) of the landscape's grid point (row, col), or null. */
-  projectLandscape: (row: number, col: number) => {
-    const p = overlays.landscapePoint(row, col);
-    if (!p) return null;
-    const c = p.project(camera);
-    const r = canvas.getBoundingClientRect();
-    return { x: r.left + ((c.x + 1) / 2) * r.width, y: r.top + ((1 - c.y) / 2) * r.height };
-  },
   landscapePoint: (row: number, col: number) => overlays.landscapePoint(row, col)?.toArray() ?? null,
+  /** Where point ``index`` of a layer's embedding is now (scene coordinates). */
+  embeddingPoint: (layer: string, index: number) => overlays.embeddingPoint(layer, index)?.toArray() ?? null,
   showFlow: (on: boolean) => { setFlow(on); if (on) { flow.update(view, probe, explodingModules()); flowDirty = false; } },
   /** Show probe input ``index`` in every layer, with a saliency method ("none", "gradient"...). */
   inspect: (index: number, method = "none") => inspectPanel.choose(index, method),
   inspectPosition: (module: string, name = "activation") => overlays.inspectPosition(module, name)?.toArray() ?? null,
-  /** Screen position (CSS px) of an inspect overlay's centre (module, name "activation"...). */
-  projectInspect: (module: string, name = "activation") => {
-    const p = overlays.inspectPosition(module, name);
-    if (!p) return null;
-    const c = p.project(camera);
-    const r = canvas.getBoundingClientRect();
-    return { x: r.left + ((c.x + 1) / 2) * r.width, y: r.top + ((1 - c.y) / 2) * r.height };
-  },
   /** One weight cell: its value, what it stands for, and where it is on screen (CSS px). */
   weightCell: (module: string, row: number, col: number, name = "weight") => {
     const o = overlays.weightList.find((x) => x.module === module && x.name === name);
     const p = overlays.cellPosition(module, name, row, col);
     if (!o || !p) return null;
     const hit = overlays.describe(o, [row, col]);
-    const c = p.clone().project(camera);
-    const r = canvas.getBoundingClientRect();
     const k = 3 * (row * o.shape[1] + col);
     return { value: hit.value, text: hit.text, rgb: Array.from(o.arrays.colors.subarray(k, k + 3)),
-      lo: o.legend.lo, hi: o.legend.hi, x: r.left + ((c.x + 1) / 2) * r.width, y: r.top + ((1 - c.y) / 2) * r.height };
+      lo: o.legend.lo, hi: o.legend.hi, ...toScreen(p) };
   },
   /** Point the camera at a scene position [x, y, z] from a given offset (for tests, tours). */
   lookAt: (target: number[], offset: number[]) => {
@@ -723,10 +727,7 @@ Object.assign(api, {
   /** Where a block's centre is on screen (CSS pixels), or null when it is not in the scene. */
   project: (path: string) => {
     const pick = view.pathIndex.get(path);
-    if (!pick) return null;
-    const c = view.boxOf(pick).getCenter(new THREE.Vector3()).project(camera);
-    const r = canvas.getBoundingClientRect();
-    return { x: r.left + ((c.x + 1) / 2) * r.width, y: r.top + ((1 - c.y) / 2) * r.height };
+    return pick ? toScreen(view.boxOf(pick).getCenter(new THREE.Vector3())) : null;
   },
 });
 Object.freeze(api);

@@ -13,7 +13,7 @@ export interface OverlayInfo {
   kind: "grid" | "bars" | "ridge" | "points" | "slabs" | "surface";
   module: string;
   name: string;
-  legend: { colormap: string; stops: string[]; lo: number; hi: number; units: string; missing: string };
+  legend: { colormap: string; stops: string[]; lo: number; hi: number; units: string; missing: string; classes?: number[] };
   meta: Record<string, any>;
   arrays: Record<string, NumericArray>;
   shape: number[];
@@ -30,6 +30,7 @@ const PANEL = 1.2, PANEL_GAP = 0.35, DETAIL_LIFT = 2.2;
 const INSPECT_LIFT = 0.45;
 const FEATURE_SIZE = 0.5, MAX_FEATURES = 8;
 const LANDSCAPE_SIZE = 3, LANDSCAPE_HEIGHT = 1.4;
+const EMBED_SIZE = 1.6, EMBED_GAP = 0.6;
 
 function parse(frame: Frame): OverlayInfo[] {
   const luts = (frame.header.luts ?? {}) as Record<string, number[]>;
@@ -80,6 +81,12 @@ export class Overlays {
   /** Feature visualisations shown, newest last (at most MAX_FEATURES). */
   featureList: OverlayInfo[] = [];
   private readonly landscape = new THREE.Group();
+  private readonly embeddings = new THREE.Group();
+  /** Newest embedding per layer, and its point cloud (morphing from the previous layout). */
+  readonly embedList = new Map<string, OverlayInfo>();
+  private readonly clouds = new Map<string, { points: THREE.Points; from: Float32Array; to: Float32Array; t: number }>();
+  /** Seconds a cloud takes to morph to a new layout. */
+  morphSeconds = 0.8;
   landscapeInfo: OverlayInfo | null = null;
   /** Where the landscape stands (its near corner on the floor); set by the viewer. */
   landscapeAt = new THREE.Vector3();
@@ -101,7 +108,8 @@ export class Overlays {
     this.inspect.name = "inspect-overlays";
     this.features.name = "feature-overlays";
     this.landscape.name = "landscape";
-    this.root.add(this.weights, this.detail, this.inspect, this.features, this.landscape);
+    this.embeddings.name = "embeddings";
+    this.root.add(this.weights, this.detail, this.inspect, this.features, this.landscape, this.embeddings);
   }
 
   get showWeights(): boolean { return this.weights.visible; }
@@ -121,6 +129,7 @@ export class Overlays {
     this.placeInspect();
     this.placeFeatures();
     this.placeLandscape();
+    for (const o of this.embedList.values()) this.placeEmbedding(o);
   }
 
   /** Add one unit's feature visualisation (a ``feature`` frame); it replaces the same unit's. */
@@ -147,6 +156,84 @@ export class Overlays {
       this.features.add(mesh);
       this.targets.set(mesh, o);
     }
+  }
+
+  /** A layer's embedding (an ``embedding`` frame): its cloud morphs from where it was. */
+  setEmbedding(frame: Frame): void {
+    const [o] = parse(frame);
+    if (!o) return;
+    this.embedList.set(o.module, o);
+    const cloud = this.clouds.get(o.module);
+    if (cloud && cloud.to.length === o.arrays.positions.length) {
+      const attr = cloud.points.geometry.getAttribute("position") as THREE.BufferAttribute;
+      cloud.from = Float32Array.from(attr.array as Float32Array);
+      cloud.to = this.scaled(o.arrays.positions);
+      cloud.t = 0;
+      const col = cloud.points.geometry.getAttribute("color") as THREE.BufferAttribute;
+      const c = new THREE.Color();
+      const rgb = o.arrays.colors;
+      for (let i = 0; i < col.count; i++) {
+        c.setRGB(rgb[3 * i] / 255, rgb[3 * i + 1] / 255, rgb[3 * i + 2] / 255, THREE.SRGBColorSpace);
+        col.setXYZ(i, c.r, c.g, c.b);
+      }
+      col.needsUpdate = true;
+      this.targets.set(cloud.points, o);
+    } else this.placeEmbedding(o);
+  }
+
+  private scaled(positions: NumericArray): Float32Array {
+    const out = new Float32Array(positions.length);
+    for (let i = 0; i < out.length; i++) out[i] = positions[i] * (EMBED_SIZE / 2);
+    return out;
+  }
+
+  private placeEmbedding(o: OverlayInfo): void {
+    const old = this.clouds.get(o.module);
+    if (old) {
+      this.embeddings.remove(old.points.parent!);
+      this.targets.delete(old.points);
+      old.points.geometry.dispose();
+      (old.points.material as THREE.Material).dispose();
+      this.clouds.delete(o.module);
+    }
+    const a = this.anchor(o.module);
+    if (!a) return;
+    const points = pointsMesh(o.arrays.positions, o.arrays.colors as Uint8Array, EMBED_SIZE * 0.999);
+    (points.material as THREE.PointsMaterial).size = 0.045;
+    points.name = `embedding:${o.module}`;
+    const to = Float32Array.from((points.geometry.getAttribute("position") as THREE.BufferAttribute).array as Float32Array);
+    const group = new THREE.Group();
+    group.add(points, frameBox(EMBED_SIZE, EMBED_SIZE, EMBED_SIZE));
+    // beside its layer, on the -x side, floating at the block's height
+    group.position.set(a.x - a.sx / 2 - EMBED_GAP - EMBED_SIZE / 2, EMBED_SIZE / 2 + 0.1, a.z);
+    this.embeddings.add(group);
+    this.targets.set(points, o);
+    this.clouds.set(o.module, { points, from: to, to, t: 1 });
+  }
+
+  /** Advance the clouds' morphs; true while one is moving. */
+  tick(dt: number): boolean {
+    let moving = false;
+    for (const cloud of this.clouds.values()) {
+      if (cloud.t >= 1) continue;
+      cloud.t = Math.min(1, cloud.t + dt / this.morphSeconds);
+      const s = cloud.t * cloud.t * (3 - 2 * cloud.t); // smoothstep
+      const attr = cloud.points.geometry.getAttribute("position") as THREE.BufferAttribute;
+      const arr = attr.array as Float32Array;
+      for (let i = 0; i < arr.length; i++) arr[i] = cloud.from[i] + (cloud.to[i] - cloud.from[i]) * s;
+      attr.needsUpdate = true;
+      moving = true;
+    }
+    return moving;
+  }
+
+  /** Where point ``index`` of a layer's cloud is now (scene coordinates), or null. */
+  embeddingPoint(layer: string, index: number): THREE.Vector3 | null {
+    const cloud = this.clouds.get(layer);
+    if (!cloud) return null;
+    const p = cloud.points.geometry.getAttribute("position") as THREE.BufferAttribute;
+    cloud.points.updateMatrixWorld();
+    return new THREE.Vector3(p.getX(index), p.getY(index), p.getZ(index)).applyMatrix4(cloud.points.matrixWorld);
   }
 
   /** Show the loss surface (a ``landscape`` frame) at ``landscapeAt``. */
@@ -438,6 +525,10 @@ export class Overlays {
       return { overlay: o, index, value: v, text: `${label} · step ${step} · [${formatStat(e[b])}, ${formatStat(e[b + 1])}) · ${formatStat(v)} values` };
     }
     const v = o.arrays.values[index[0]];
+    if (o.name === "embedding") {
+      const what = o.meta.labelled ? `label ${v}` : "";
+      return { overlay: o, index, value: v, text: `${o.module} embedding (${o.meta.method}, step ${o.meta.step}) · input ${index[0]}${what ? ` · ${what}` : ""} · click: show this input` };
+    }
     return { overlay: o, index, value: v, text: `${label} · unit ${index[0]} · norm ${formatStat(v)}` };
   }
 
@@ -458,7 +549,7 @@ export class Overlays {
 
   count(): number {
     return this.weightList.length + this.detailList.length + this.inspectList.length
-      + this.featureList.length + (this.landscapeInfo ? 1 : 0);
+      + this.featureList.length + (this.landscapeInfo ? 1 : 0) + this.embedList.size;
   }
 
   /** The unit a hit on an activation overlay stands for (for feature visualisation), or null. */

@@ -1,0 +1,236 @@
+"""A long-lived process that embeds feature sets, so training and the server never wait for
+UMAP (or its numba compilation: 15-60 s in a fresh process).
+
+The process is a fresh interpreter (``python -m nnviz3d.embed.worker``, talking over two
+pipes), not a multiprocessing child: multiprocessing's spawn re-runs the user's main script,
+which in a training script without an ``if __name__ == "__main__"`` guard would train again.
+It warms numba up with a tiny fit and says ``ready``. Each job is a
+layer's features at a step; the process answers with a PCA layout at once (milliseconds), then
+the requested method (UMAP by default) started from, and aligned to, the previous layout of
+that layer, so points move smoothly between steps. Jobs for a layer that are still queued when
+a newer one arrives are skipped. A failing fit (NaN features, a crash inside UMAP) is answered
+with an ``error`` message and the process goes on.
+
+Messages out (on ``results``): ``("ready", seconds)``, ``("result", job)`` with job =
+``{"layer", "step", "method", "points", "labels", "seconds", "knn"}``, ``("error", {"layer",
+"step", "message"})``, ``("progress", {"layer", "step", "stage"})``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+# numpy is imported inside functions: the process sets its thread limits before numpy loads
+CACHE = Path(__file__).resolve().parents[2] / ".cache" / "numba"
+
+
+NICE = 19
+"""The embedding process runs at a lower priority, with one thread for numba, OpenMP and BLAS:
+on a small machine a second busy process makes torch's spinning intra-op threads wait (measured
+here: a 2-core box trained 20x slower while UMAP compiled at full width)."""
+
+
+THREAD_VARS = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+               "MKL_NUM_THREADS")
+
+
+class _Results:
+    """The child's side of the answer pipe."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def put(self, message) -> None:
+        self.conn.send(message)
+
+
+def _serve(requests: Connection, results: _Results) -> None:
+    try:
+        os.nice(NICE)
+    except OSError:
+        pass
+    from . import methods
+
+    try:
+        results.put(("ready", methods.warm_up()))
+    except Exception as exc:  # UMAP unusable: PCA still works
+        results.put(("error", {"layer": "", "step": -1,
+                               "message": f"UMAP warm-up failed ({exc}); PCA only"}))
+    previous: dict = {}
+    while True:
+        try:
+            job = requests.recv()
+        except EOFError:  # the parent went away
+            return
+        if job is None:
+            return
+        newest = {job["layer"]: job}
+        stop = False
+        while requests.poll(0):  # skip jobs that a newer one for the same layer replaces
+            nxt = requests.recv()
+            if nxt is None:
+                stop = True
+                break
+            newest[nxt["layer"]] = nxt
+        for job in newest.values():
+            _run(job, previous, results, methods)
+        if stop:
+            return
+
+
+def _run(job: dict, previous: dict, results, methods) -> None:
+    import numpy as np  # noqa: F401 - loaded after the thread limits
+
+    layer, step, labels = job["layer"], job["step"], job.get("labels")
+    try:
+        x = methods.prepare(job["features"])
+        start = time.perf_counter()
+        init = previous.get(layer)
+        if init is not None and len(init) != len(x):
+            init = None
+        first = init is None
+        pca = methods.embed(x, "pca", init=init)
+        if first:  # something to look at at once
+            results.put(("result", _answer(layer, step, "pca", pca, labels, start, methods)))
+        method = job.get("method", "umap")
+        if method != "pca":
+            results.put(("progress", {"layer": layer, "step": step, "stage": method}))
+            start = time.perf_counter()
+            points = methods.embed(x, method, init=init if init is not None else pca,
+                                   seed=job.get("seed", 0))
+        else:
+            points = pca
+        previous[layer] = points
+        results.put(("result", _answer(layer, step, method, points, labels, start, methods)))
+    except Exception as exc:
+        results.put(("error", {"layer": layer, "step": step,
+                               "message": f"{type(exc).__name__}: {exc}"}))
+
+
+def _answer(layer, step, method, points, labels, start, methods) -> dict:
+    import numpy as np
+
+    knn = None
+    if labels is not None and len(set(np.asarray(labels).tolist())) > 1:
+        knn = float(methods.knn_agreement(points, labels))
+    return {"layer": layer, "step": step, "method": method,
+            "points": np.asarray(points, np.float32), "labels": labels,
+            "seconds": time.perf_counter() - start, "knn": knn}
+
+
+class EmbeddingWorker:
+    """The process, a thread that sends it jobs (newest per layer, so the caller never blocks
+    on a full pipe) and a thread that hands its answers to ``on_message(kind, payload)``."""
+
+    def __init__(self, on_message) -> None:
+        self.on_message = on_message
+        self.ready = False
+        down_r, down_w = os.pipe()
+        up_r, up_w = os.pipe()
+        env = dict(os.environ, **{v: "1" for v in THREAD_VARS})
+        env.setdefault("NUMBA_CACHE_DIR", str(CACHE))
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "nnviz3d.embed.worker", str(down_r), str(up_w)],
+            pass_fds=(down_r, up_w), env=env, stdin=subprocess.DEVNULL)
+        os.close(down_r)
+        os.close(up_w)
+        self._down = Connection(down_w, readable=False)
+        self._up = Connection(up_r, writable=False)
+        self._closed = False
+        self._outbox: dict[str, dict | None] = {}
+        self._wake = threading.Condition()
+        self._sender = threading.Thread(target=self._send, name="nnviz3d-embed-send",
+                                        daemon=True)
+        self._sender.start()
+        self._reader = threading.Thread(target=self._read, name="nnviz3d-embed-results",
+                                        daemon=True)
+        self._reader.start()
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def submit(self, layer: str, step: int, features, labels=None,
+               method: str = "umap", seed: int = 0) -> bool:
+        """Queue a job (replacing one for the same layer not yet sent); False when the
+        process is gone (it is not restarted)."""
+        import numpy as np
+
+        if self._closed or not self.alive():
+            return False
+        job = {"layer": layer, "step": int(step), "method": method, "seed": seed,
+               "features": np.ascontiguousarray(features, np.float32),
+               "labels": None if labels is None else np.asarray(labels)}
+        with self._wake:
+            self._outbox[layer] = job
+            self._wake.notify()
+        return True
+
+    def _send(self) -> None:
+        while True:
+            with self._wake:
+                while not self._outbox and not self._closed:
+                    self._wake.wait()
+                if self._closed and not self._outbox:
+                    jobs = [None]
+                else:
+                    jobs = list(self._outbox.values())
+                    self._outbox.clear()
+            try:
+                for job in jobs:
+                    self._down.send(job)
+            except (OSError, ValueError):  # the process is gone: the reader says so
+                return
+            if jobs == [None]:
+                return
+
+    def _read(self) -> None:
+        while True:
+            try:
+                kind, payload = self._up.recv()
+            except (EOFError, OSError):
+                if not self._closed:
+                    self.process.wait()
+                    self.on_message("error", {"layer": "", "step": -1, "message":
+                                    f"the embedding process died (exit code "
+                                    f"{self.process.returncode}); embeddings stop, training "
+                                    f"goes on"})
+                return
+            if kind == "ready":
+                self.ready = True
+            try:
+                self.on_message(kind, payload)
+            except Exception:  # noqa: BLE001, S110 - a listener's bug must not end the reader
+                pass
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Stop the process: it finishes the job it is on for up to ``timeout`` seconds."""
+        if self._closed:
+            return
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+        self._sender.join(timeout)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.terminate()
+            self.process.wait(2)
+        for conn in (self._down, self._up):
+            conn.close()
+
+
+def main(argv: list[str]) -> int:
+    requests = Connection(int(argv[0]), writable=False)
+    results = _Results(Connection(int(argv[1]), readable=False))
+    _serve(requests, results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

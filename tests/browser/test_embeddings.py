@@ -1,0 +1,55 @@
+"""Feature embeddings in a real browser: the cloud of the 360 validation digits appears beside
+its layer with one colour per class, and moves between two steps."""
+
+import torch
+
+import nnviz3d
+from nnviz3d.demo import load_digits_tensors
+from nnviz3d.zoo import DigitsCNN
+from tests.browser.conftest import hover, wait_ready
+
+
+def test_embedding_cloud_appears_coloured_and_morphs(page):
+    torch.manual_seed(0)
+    (x, y), (xv, yv) = load_digits_tensors()
+    model = DigitsCNN()
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    w = nnviz3d.watch(model, x[:1], record=False, open_browser=False, port=0, every=1,
+                      quiet=True, inputs=xv, labels=yv, embed=["head.2"], embed_every=10)
+
+    def train(steps):
+        for _ in range(steps):
+            idx = torch.randint(0, len(y), (64,))
+            loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            w.step(loss=loss.item())
+
+    try:
+        page.goto(w.url)
+        wait_ready(page)
+        train(2)  # the first embedding job (step 0) goes to the worker
+        page.wait_for_function(
+            "nnviz3d.embeddings.some(e => e.layer === 'head.2' && e.method === 'umap')",
+            timeout=180_000)
+        first = page.evaluate("nnviz3d.embeddings")[0]
+        assert first["count"] == 360 and first["classes"] == list(range(10))
+        before = page.evaluate("nnviz3d.embeddingPoint('head.2', 7)")
+        train(60)  # the network learns; a later step is embedded, aligned to the first
+        w.close()
+        page.wait_for_function(
+            f"nnviz3d.embeddings.some(e => e.method === 'umap' && e.step > {first['step']})",
+            timeout=180_000)
+        page.wait_for_timeout(1200)  # the morph takes 0.8 s
+        after = page.evaluate("nnviz3d.embeddingPoint('head.2', 7)")
+        assert after != before
+        last = page.evaluate("nnviz3d.embeddings")[0]
+        assert last["knn"] > first["knn"]  # classes separate as the network learns
+        # hovering a point names the input and its label; clicking shows that input
+        pos = page.evaluate("nnviz3d.embeddingPoint('head.2', 7)")
+        assert "label " in hover(page, pos, [0, 0, -0.6], "head.2 embedding")
+        assert page.errors == []
+    finally:
+        w.close()
+        w.close_viewer()

@@ -1,0 +1,38 @@
+"""The embedding process: PCA at once, UMAP after, errors answered, never a crash."""
+
+import queue
+
+import numpy as np
+
+from nnviz3d.embed.worker import EmbeddingWorker
+
+
+def test_worker_answers_pca_then_umap_and_survives_bad_data():
+    got: queue.Queue = queue.Queue()
+    worker = EmbeddingWorker(lambda kind, payload: got.put((kind, payload)))
+    try:
+        rng = np.random.default_rng(0)
+        bad = rng.normal(size=(120, 16)).astype(np.float32)
+        bad[5, 3] = np.nan
+        worker.submit("broken", 1, bad, None)  # another layer: not replaced by the next job
+        centres = rng.normal(scale=6, size=(4, 16))
+        labels = np.repeat(np.arange(4), 50)
+        good = (centres[labels] + rng.normal(size=(200, 16))).astype(np.float32)
+        worker.submit("fc", 2, good, labels)
+        seen = []
+        while not any(k == "result" and p["method"] == "umap" for k, p in seen):
+            kind, payload = got.get(timeout=180)
+            if kind in ("result", "error"):
+                seen.append((kind, payload))
+        kinds = [(k, p.get("method") or p.get("message", "")[:60]) for k, p in seen]
+        errors = [p for k, p in seen if k == "error"]
+        assert errors and errors[0]["layer"] == "broken" and "NaN" in errors[0]["message"], kinds
+        results = [p for k, p in seen if k == "result" and p["layer"] == "fc"]
+        assert [r["method"] for r in results] == ["pca", "umap"]  # something at once, then UMAP
+        umap = results[-1]
+        assert umap["points"].shape == (200, 3) and umap["step"] == 2
+        assert np.abs(umap["points"]).max() <= 1.0 + 1e-5
+        assert umap["knn"] > 0.9  # four well separated clusters stay separated
+    finally:
+        worker.close()
+    assert not worker.alive()
