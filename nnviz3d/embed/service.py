@@ -11,7 +11,7 @@ import logging
 import threading
 
 from ..protocol.overlay_frame import encode_overlays
-from ..scene.embedding_cloud import embedding_cloud
+from ..scene.embedding_cloud import embedding_cloud, thumbnails
 from .worker import EmbeddingWorker
 
 log = logging.getLogger("nnviz3d")
@@ -37,6 +37,8 @@ class EmbeddingService:
         """Newest answer per layer (method, step, knn...), for tests and summaries."""
         self.errors: list[str] = []
         self._lock = threading.Lock()
+        self.thumbs = thumbnails(inputs.detach().cpu().numpy() if hasattr(inputs, "detach")
+                                 else inputs)
         self.worker = EmbeddingWorker(self._message)
 
     def at_step(self, step: int, force: bool = False) -> None:
@@ -64,7 +66,7 @@ class EmbeddingService:
                                               if k not in ("points", "labels")}
             cloud = embedding_cloud(payload["layer"], payload["points"], payload["labels"],
                                     method=payload["method"], step=payload["step"],
-                                    knn=payload["knn"])
+                                    knn=payload["knn"], thumbs=self.thumbs)
             data = encode_overlays("embedding", payload["step"], [cloud],
                                    layer=payload["layer"], method=payload["method"],
                                    seconds=round(payload["seconds"], 3))

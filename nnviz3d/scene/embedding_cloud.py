@@ -9,8 +9,21 @@ from . import colormaps
 from .overlay import Overlay
 
 
+def thumbnails(inputs, limit: int = 32, max_count: int = 20_000) -> np.ndarray | None:
+    """(N, H, W) uint8 grey pictures of image-like probe inputs (first channel, each scaled to
+    0..255 over the whole set), for hover; None when inputs are not small images."""
+    x = np.asarray(inputs, np.float32)
+    if x.ndim == 4:
+        x = x[:, 0]
+    if x.ndim != 3 or x.shape[1] > limit or x.shape[2] > limit or len(x) > max_count:
+        return None
+    lo, hi = float(np.nanmin(x)), float(np.nanmax(x))
+    return np.round((x - lo) / (hi - lo if hi > lo else 1.0) * 255).clip(0, 255).astype(np.uint8)
+
+
 def embedding_cloud(layer: str, points: np.ndarray, labels=None, *, method: str, step: int,
-                    knn: float | None = None, dims: int | None = None) -> Overlay:
+                    knn: float | None = None, dims: int | None = None,
+                    thumbs: np.ndarray | None = None) -> Overlay:
     p = np.asarray(points, np.float32)
     if p.ndim != 2 or p.shape[1] != 3:
         raise ValueError(f"{layer}: an embedding needs (N, 3) points, got {p.shape}")
@@ -26,5 +39,7 @@ def embedding_cloud(layer: str, points: np.ndarray, labels=None, *, method: str,
             "dims": dims, "labelled": labels is not None,
             "projection": f"{method.upper()} of the layer's features (conv maps averaged over "
                           f"H, W; token sequences over tokens), aligned to the previous step"}
-    return Overlay("points", layer, "embedding",
-                   {"positions": p, "values": values, "colors": colors}, legend, meta)
+    arrays = {"positions": p, "values": values, "colors": colors}
+    if thumbs is not None and len(thumbs) == len(p):
+        arrays["thumbs"] = thumbs
+    return Overlay("points", layer, "embedding", arrays, legend, meta)

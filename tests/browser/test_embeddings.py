@@ -1,6 +1,7 @@
 """Feature embeddings in a real browser: the cloud of the 360 validation digits appears beside
 its layer with one colour per class, and moves between two steps."""
 
+import pytest
 import torch
 
 import nnviz3d
@@ -15,7 +16,7 @@ def test_embedding_cloud_appears_coloured_and_morphs(page):
     model = DigitsCNN()
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     w = nnviz3d.watch(model, x[:1], record=False, open_browser=False, port=0, every=1,
-                      quiet=True, inputs=xv, labels=yv, embed=["head.2"], embed_every=10)
+                      quiet=True, inputs=xv, labels=yv, embed=["pool", "head.2"], embed_every=10)
 
     def train(steps):
         for _ in range(steps):
@@ -33,7 +34,7 @@ def test_embedding_cloud_appears_coloured_and_morphs(page):
         page.wait_for_function(
             "nnviz3d.embeddings.some(e => e.layer === 'head.2' && e.method === 'umap')",
             timeout=180_000)
-        first = page.evaluate("nnviz3d.embeddings")[0]
+        first = next(e for e in page.evaluate("nnviz3d.embeddings") if e["layer"] == "head.2")
         assert first["count"] == 360 and first["classes"] == list(range(10))
         before = page.evaluate("nnviz3d.embeddingPoint('head.2', 7)")
         train(60)  # the network learns; a later step is embedded, aligned to the first
@@ -44,11 +45,32 @@ def test_embedding_cloud_appears_coloured_and_morphs(page):
         page.wait_for_timeout(1200)  # the morph takes 0.8 s
         after = page.evaluate("nnviz3d.embeddingPoint('head.2', 7)")
         assert after != before
-        last = page.evaluate("nnviz3d.embeddings")[0]
+        last = next(e for e in page.evaluate("nnviz3d.embeddings") if e["layer"] == "head.2")
         assert last["knn"] > first["knn"]  # classes separate as the network learns
         # hovering a point names the input and its label; clicking shows that input
         pos = page.evaluate("nnviz3d.embeddingPoint('head.2', 7)")
         assert "label " in hover(page, pos, [0, 0, -0.6], "head.2 embedding")
+        assert page.evaluate("nnviz3d.tooltipThumb")  # the digit's picture
+        # shift-drag a box around point 7 of head.2: the same inputs light up in pool's cloud
+        page.wait_for_function("nnviz3d.embeddings.length === 2", timeout=180_000)
+        at = page.evaluate(f"nnviz3d.screen({pos})")
+        others = [i for i in range(360) if i != 7]
+        page.keyboard.down("Shift")
+        page.mouse.move(at["x"] - 12, at["y"] - 12)
+        page.mouse.down()
+        page.mouse.move(at["x"] + 12, at["y"] + 12, steps=4)
+        page.mouse.up()
+        page.keyboard.up("Shift")
+        picked = page.evaluate("nnviz3d.embeddingSelection")
+        assert picked and 7 in picked and len(picked) < 360
+        unpicked = next(i for i in others if i not in picked)
+        dim = page.evaluate(f"nnviz3d.pointColor('pool', {unpicked})")
+        lit = page.evaluate("nnviz3d.pointColor('pool', 7)")
+        page.evaluate("nnviz3d.selectBox(0, 0, 0, 0)")  # an empty box clears the selection
+        assert page.evaluate("nnviz3d.embeddingSelection") is None
+        full = page.evaluate(f"nnviz3d.pointColor('pool', {unpicked})")
+        assert page.evaluate("nnviz3d.pointColor('pool', 7)") == lit  # picked: unchanged
+        assert sum(dim) == pytest.approx(0.12 * sum(full), rel=1e-3)  # others dimmed
         assert page.errors == []
     finally:
         w.close()

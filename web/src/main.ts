@@ -159,6 +159,7 @@ const conn = new Connection(wsUrl, {
   overlays(frame) {
     if (frame.header.channel === "embedding") {
       overlays.setEmbedding(frame);
+      $("points-box").hidden = false;
       requestRender();
       return;
     }
@@ -331,6 +332,22 @@ function pickAt(ev: PointerEvent): Pick | null {
   return view.pick(raycaster);
 }
 
+/** The hovered input's picture, in the tooltip. */
+function drawThumb(thumbs: ArrayLike<number>, index: number, count: number): void {
+  const side = Math.round(Math.sqrt(thumbs.length / count));
+  if (side * side * count !== thumbs.length) return;
+  const c = document.createElement("canvas");
+  c.width = c.height = side;
+  const img = c.getContext("2d")!.createImageData(side, side);
+  for (let i = 0; i < side * side; i++) {
+    const g = thumbs[index * side * side + i];
+    img.data.set([g, g, g, 255], 4 * i);
+  }
+  c.getContext("2d")!.putImageData(img, 0, 0);
+  c.className = "thumb";
+  $("tooltip").prepend(c);
+}
+
 function showTip(text: string, ev: { clientX: number; clientY: number }): void {
   const tip = $("tooltip");
   hoverText = text;
@@ -353,6 +370,8 @@ canvas.addEventListener("pointermove", (ev) => {
   if (hit) {
     if (view.setHover(-1)) { hoveredBlock = -1; requestRender(); }
     showTip(hit.text + (overlays.unitOf(hit) ? " · click: visualise this unit" : ""), ev);
+    const thumbs = hit.overlay.name === "embedding" ? hit.overlay.arrays.thumbs : undefined;
+    if (thumbs) drawThumb(thumbs, hit.index[0], hit.overlay.shape[0]);
     canvas.style.cursor = "crosshair";
     return;
   }
@@ -373,6 +392,57 @@ canvas.addEventListener("pointermove", (ev) => {
   }
 });
 canvas.addEventListener("pointerdown", (ev) => { downAt = [ev.clientX, ev.clientY]; });
+
+// ---- box selection of embedding points: shift + drag -----------------------------------
+let boxFrom: [number, number] | null = null;
+window.addEventListener("pointerdown", (ev) => {
+  // capture phase, before the orbit controls: shift + drag draws a box instead of panning
+  if (ev.target !== canvas || !ev.shiftKey || !overlays.embedList.size) return;
+  boxFrom = [ev.clientX, ev.clientY];
+  nav.controls.enabled = false;
+}, true);
+window.addEventListener("pointermove", (ev) => {
+  if (!boxFrom) return;
+  const el = $("select-box");
+  el.hidden = false;
+  el.style.left = `${Math.min(boxFrom[0], ev.clientX)}px`;
+  el.style.top = `${Math.min(boxFrom[1], ev.clientY)}px`;
+  el.style.width = `${Math.abs(ev.clientX - boxFrom[0])}px`;
+  el.style.height = `${Math.abs(ev.clientY - boxFrom[1])}px`;
+});
+window.addEventListener("pointerup", (ev) => {
+  if (!boxFrom) return;
+  const [x0, y0] = boxFrom;
+  boxFrom = null;
+  nav.controls.enabled = true;
+  $("select-box").hidden = true;
+  if (Math.hypot(ev.clientX - x0, ev.clientY - y0) < 4) { selectBox(null); return; }
+  selectBox([x0, y0, ev.clientX, ev.clientY]);
+});
+
+const pointSize = $("point-size") as HTMLInputElement, pointOpacity = $("point-opacity") as HTMLInputElement;
+for (const el of [pointSize, pointOpacity]) {
+  el.addEventListener("input", () => setPointStyle(Number(pointSize.value), Number(pointOpacity.value)));
+}
+function setPointStyle(size: number, opacity: number): void {
+  overlays.setPointStyle(size, opacity);
+  pointSize.value = String(size);
+  pointOpacity.value = String(opacity);
+  requestRender();
+}
+
+/** Select the inputs whose points lie in a screen box (CSS px) in any cloud; null clears. */
+function selectBox(box: number[] | null): number {
+  if (!box) { overlays.selectInputs(null); requestRender(); return 0; }
+  const r = canvas.getBoundingClientRect();
+  const ndc = (x: number, y: number) => [((x - r.left) / r.width) * 2 - 1, -((y - r.top) / r.height) * 2 + 1];
+  const [ax, ay] = ndc(box[0], box[1]), [bx, by] = ndc(box[2], box[3]);
+  const picked = overlays.inputsInBox(camera, ax, ay, bx, by);
+  overlays.selectInputs(picked);
+  showToast(picked.size ? `${picked.size} inputs selected in every layer's cloud (shift-click to clear)` : "no points in that box");
+  requestRender();
+  return picked.size;
+}
 canvas.addEventListener("pointerup", (ev) => {
   if (!downAt || Math.hypot(ev.clientX - downAt[0], ev.clientY - downAt[1]) > 4) return;
   const pick = pickAt(ev);
@@ -646,6 +716,8 @@ const getters: Record<string, () => unknown> = {
   /** The input shown layer by layer: {index, label, prediction, method, target...} or null. */
   inspection: () => (overlays.inspectInfo ? { ...overlays.inspectInfo } : null),
   inputCount: () => inspectPanel.count,
+  /** Inputs selected by a box in the embedding clouds (sorted), or null. */
+  embeddingSelection: () => (overlays.embedSelection ? [...overlays.embedSelection].sort((a, b) => a - b) : null),
   /** Embeddings shown: [{layer, method, step, count, knn}]. */
   embeddings: () => [...overlays.embedList.values()].map((o) => ({ layer: o.module, method: o.meta.method,
     step: o.meta.step, count: o.meta.count, knn: o.meta.knn, classes: o.legend.classes ?? [] })),
@@ -692,6 +764,13 @@ Object.assign(api, {
   screen: (point: number[]) => toScreen(new THREE.Vector3(point[0], point[1], point[2])),
   showWeights: (on: boolean) => setShowWeights(on),
   visualise: (module: string, unit: number) => visualise(module, unit),
+  /** Box-select embedding points between two screen corners (CSS px); returns the count. */
+  selectBox: (x0: number, y0: number, x1: number, y1: number) => selectBox([x0, y0, x1, y1]),
+  /** The colour [r, g, b] (linear) point ``index`` of a layer's cloud is drawn with. */
+  pointColor: (layer: string, index: number) => overlays.pointColor(layer, index),
+  setPointStyle: (size: number, opacity: number) => setPointStyle(size, opacity),
+  /** Whether the tooltip shows an input's picture. */
+  tooltipThumb: () => !!document.querySelector("#tooltip canvas.thumb"),
   track: (module: string, unit: number) => track(module, unit),
   requestLandscape: (steps = 21) => conn.send({ type: "landscape", steps }),
   landscapePoint: (row: number, col: number) => overlays.landscapePoint(row, col)?.toArray() ?? null,

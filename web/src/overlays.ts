@@ -87,6 +87,10 @@ export class Overlays {
   private readonly clouds = new Map<string, { points: THREE.Points; from: Float32Array; to: Float32Array; t: number }>();
   /** Seconds a cloud takes to morph to a new layout. */
   morphSeconds = 0.8;
+  /** Inputs picked by a box selection (highlighted in every cloud), or null. */
+  embedSelection: Set<number> | null = null;
+  pointSize = 0.045;
+  pointOpacity = 1;
   landscapeInfo: OverlayInfo | null = null;
   /** Where the landscape stands (its near corner on the floor); set by the viewer. */
   landscapeAt = new THREE.Vector3();
@@ -169,15 +173,8 @@ export class Overlays {
       cloud.from = Float32Array.from(attr.array as Float32Array);
       cloud.to = this.scaled(o.arrays.positions);
       cloud.t = 0;
-      const col = cloud.points.geometry.getAttribute("color") as THREE.BufferAttribute;
-      const c = new THREE.Color();
-      const rgb = o.arrays.colors;
-      for (let i = 0; i < col.count; i++) {
-        c.setRGB(rgb[3 * i] / 255, rgb[3 * i + 1] / 255, rgb[3 * i + 2] / 255, THREE.SRGBColorSpace);
-        col.setXYZ(i, c.r, c.g, c.b);
-      }
-      col.needsUpdate = true;
       this.targets.set(cloud.points, o);
+      this.paintCloud(o.module);
     } else this.placeEmbedding(o);
   }
 
@@ -199,7 +196,10 @@ export class Overlays {
     const a = this.anchor(o.module);
     if (!a) return;
     const points = pointsMesh(o.arrays.positions, o.arrays.colors as Uint8Array, EMBED_SIZE * 0.999);
-    (points.material as THREE.PointsMaterial).size = 0.045;
+    const mat = points.material as THREE.PointsMaterial;
+    mat.size = this.pointSize;
+    mat.transparent = true;
+    mat.opacity = this.pointOpacity;
     points.name = `embedding:${o.module}`;
     const to = Float32Array.from((points.geometry.getAttribute("position") as THREE.BufferAttribute).array as Float32Array);
     const group = new THREE.Group();
@@ -209,6 +209,63 @@ export class Overlays {
     this.embeddings.add(group);
     this.targets.set(points, o);
     this.clouds.set(o.module, { points, from: to, to, t: 1 });
+    this.paintCloud(o.module);
+  }
+
+  /** Colours of a cloud: its classes, unselected points dimmed while a selection holds. */
+  private paintCloud(layer: string): void {
+    const cloud = this.clouds.get(layer), o = this.embedList.get(layer);
+    if (!cloud || !o) return;
+    const col = cloud.points.geometry.getAttribute("color") as THREE.BufferAttribute;
+    const c = new THREE.Color();
+    const rgb = o.arrays.colors;
+    const sel = this.embedSelection;
+    for (let i = 0; i < col.count; i++) {
+      c.setRGB(rgb[3 * i] / 255, rgb[3 * i + 1] / 255, rgb[3 * i + 2] / 255, THREE.SRGBColorSpace);
+      if (sel && !sel.has(i)) c.multiplyScalar(0.12);
+      col.setXYZ(i, c.r, c.g, c.b);
+    }
+    col.needsUpdate = true;
+  }
+
+  /** Highlight these inputs in every cloud (null: all normal). */
+  selectInputs(indices: Set<number> | null): void {
+    this.embedSelection = indices && indices.size ? indices : null;
+    for (const layer of this.clouds.keys()) this.paintCloud(layer);
+  }
+
+  /** Inputs whose point, in any cloud, projects inside a screen rectangle (NDC corners). */
+  inputsInBox(camera: THREE.Camera, x0: number, y0: number, x1: number, y1: number): Set<number> {
+    const out = new Set<number>();
+    const v = new THREE.Vector3();
+    const [ax, bx, ay, by] = [Math.min(x0, x1), Math.max(x0, x1), Math.min(y0, y1), Math.max(y0, y1)];
+    for (const cloud of this.clouds.values()) {
+      const p = cloud.points.geometry.getAttribute("position") as THREE.BufferAttribute;
+      cloud.points.updateMatrixWorld();
+      for (let i = 0; i < p.count; i++) {
+        v.set(p.getX(i), p.getY(i), p.getZ(i)).applyMatrix4(cloud.points.matrixWorld).project(camera);
+        if (v.z < 1 && v.x >= ax && v.x <= bx && v.y >= ay && v.y <= by) out.add(i);
+      }
+    }
+    return out;
+  }
+
+  pointColor(layer: string, index: number): number[] | null {
+    const cloud = this.clouds.get(layer);
+    if (!cloud) return null;
+    const col = cloud.points.geometry.getAttribute("color") as THREE.BufferAttribute;
+    return [col.getX(index), col.getY(index), col.getZ(index)];
+  }
+
+  /** Point size and opacity of every cloud. */
+  setPointStyle(size: number, opacity: number): void {
+    this.pointSize = size;
+    this.pointOpacity = opacity;
+    for (const cloud of this.clouds.values()) {
+      const mat = cloud.points.material as THREE.PointsMaterial;
+      mat.size = size;
+      mat.opacity = opacity;
+    }
   }
 
   /** Advance the clouds' morphs; true while one is moving. */
