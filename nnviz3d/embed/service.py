@@ -27,7 +27,7 @@ class EmbeddingService:
         self.every = max(1, int(every))
         self.method = method
         self.publish = publish
-        """``publish(layer, frame_bytes)`` for each embedding, from the reader thread."""
+        """``publish(layer, frame_bytes, step)`` for each embedding, from the reader thread."""
         self.notify = notify
         """``notify(kind, payload)`` for progress, errors and readiness."""
         self.quiet = quiet
@@ -71,7 +71,7 @@ class EmbeddingService:
                                    layer=payload["layer"], method=payload["method"],
                                    seconds=round(payload["seconds"], 3))
             if self.publish is not None:
-                self.publish(payload["layer"], data)
+                self.publish(payload["layer"], data, payload["step"])
         elif kind == "error":
             with self._lock:
                 self.inflight.discard(payload.get("layer", ""))

@@ -4,7 +4,7 @@ UMAP (or its numba compilation: 15-60 s in a fresh process).
 The process is a fresh interpreter (``python -m nnviz3d.embed.worker``, talking over two
 pipes), not a multiprocessing child: multiprocessing's spawn re-runs the user's main script,
 which in a training script without an ``if __name__ == "__main__"`` guard would train again.
-It warms numba up with a tiny fit and says ``ready``. Each job is a
+At start a thread warms numba up with a tiny fit and says ``ready``, while jobs are served. Each job is a
 layer's features at a step; the process answers with a PCA layout at once (milliseconds), then
 the requested method (UMAP by default) started from, and aligned to, the previous layout of
 that layer, so points move smoothly between steps. Jobs for a layer that are still queued when
@@ -41,13 +41,15 @@ THREAD_VARS = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
 
 
 class _Results:
-    """The child's side of the answer pipe."""
+    """The child's side of the answer pipe (the warm-up thread and the job loop share it)."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self.lock = threading.Lock()
 
     def put(self, message) -> None:
-        self.conn.send(message)
+        with self.lock:
+            self.conn.send(message)
 
 
 def _serve(requests: Connection, results: _Results) -> None:
@@ -57,11 +59,14 @@ def _serve(requests: Connection, results: _Results) -> None:
         pass
     from . import methods
 
-    try:
-        results.put(("ready", methods.warm_up()))
-    except Exception as exc:  # UMAP unusable: PCA still works
-        results.put(("error", {"layer": "", "step": -1,
-                               "message": f"UMAP warm-up failed ({exc}); PCA only"}))
+    def warm() -> None:  # beside the job loop: PCA answers do not wait for numba
+        try:
+            results.put(("ready", methods.warm_up()))
+        except Exception as exc:  # UMAP unusable: PCA still works
+            results.put(("error", {"layer": "", "step": -1,
+                                   "message": f"UMAP warm-up failed ({exc}); PCA only"}))
+
+    threading.Thread(target=warm, name="warm-up", daemon=True).start()
     previous: dict = {}
     while True:
         try:

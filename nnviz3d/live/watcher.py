@@ -96,6 +96,7 @@ class Watcher:
     def _start_embeddings(self, model, inputs, labels, embed, every, method, serve):
         from ..embed.methods import METHODS
         from ..embed.service import EmbeddingService
+        from ..record.run_file import EMBEDDING
 
         layers = [embed] if isinstance(embed, str) else list(embed)
         modules = dict(model.named_modules())
@@ -105,11 +106,19 @@ class Watcher:
                              f"paths as `nnviz3d inspect` prints them")
         if method not in METHODS:
             raise ValueError(f"embed_method must be one of {METHODS}, got {method!r}")
-        publish = notify = None
+        notify = None
         if serve:
             loop = self.handle.server.loop
-            publish = lambda *a: loop.call_soon_threadsafe(self.feed.publish_embedding, *a)  # noqa: E731
             notify = lambda *a: loop.call_soon_threadsafe(self.feed.embedding_news, *a)  # noqa: E731
+
+        def publish(layer: str, data: bytes, step: int) -> None:
+            if not self._closed:  # through the frame worker: recorded, then sent live
+                self.worker.submit({"frame": data, "frame_kinds": [EMBEDDING], "step": step,
+                                    "split": "train", "scalars": {}})
+            elif serve:  # the run is over (its recording closed): to the viewer only
+                self.handle.server.loop.call_soon_threadsafe(self.feed.publish_embedding,
+                                                             layer, data)
+
         return EmbeddingService(model, inputs, labels, layers, every=every, method=method,
                                 publish=publish, notify=notify, quiet=self.quiet)
 

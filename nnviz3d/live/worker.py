@@ -104,6 +104,8 @@ class FrameWorker:
                 self.recorder = None
 
     def _encode(self, item: dict) -> tuple[bytes, list[str]]:
+        if "frame" in item:  # already encoded elsewhere (an embedding): record and publish it
+            return item["frame"], list(item["frame_kinds"])
         event = item.get("event")
         if event is not None:
             event.synchronize()

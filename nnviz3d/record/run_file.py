@@ -24,6 +24,8 @@ from ..graph import Edge, Graph, Node
 MAGIC = "nnviz3d-run"
 FORMAT_VERSION = 1
 SUFFIX = ".nnv3d"
+EMBEDDING = "embedding"
+"""Kinds of a frame holding one layer's feature embedding (an ``overlays`` frame)."""
 MATRICES = "mat"
 """Extra tag in a frame's kinds when it carries downsampled weight matrices (for overlays)."""
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 
 from ..protocol import ErrorMessage, InputsInfo, Progress, Timeline
+from ..protocol.codec import decode_frame
 from ..protocol.overlay_frame import encode_overlays
+from ..record.run_file import EMBEDDING
 from ..protocol.probe_frame import decode_probe, encode_scalars
 from ..protocol.validate import to_json
 from ..scene.weight_map import weight_overlays
@@ -49,6 +51,10 @@ class LiveFeed:
     # -- fed by the watcher or by a recording ------------------------------------------
     def ingest(self, data: bytes, step: int, kinds: list[str]) -> None:
         """Take one probe frame in (live or from a recording), without sending it."""
+        if kinds == [EMBEDDING]:
+            header, _ = decode_frame(data)
+            self.embeddings[header.get("layer", "")] = data
+            return
         key = ",".join(kinds)
         self.latest[key] = (step, data)
         self.frames += 1
@@ -61,6 +67,10 @@ class LiveFeed:
 
     def publish(self, data: bytes, step: int, kinds: list[str], split: str,
                 scalars: dict) -> None:
+        if kinds == [EMBEDDING]:
+            header, _ = decode_frame(data)
+            self.publish_embedding(header.get("layer", ""), data)
+            return
         self.ingest(data, step, kinds)
         key = ",".join(kinds)
         if scalars:

@@ -75,3 +75,37 @@ def test_embedding_cloud_appears_coloured_and_morphs(page):
     finally:
         w.close()
         w.close_viewer()
+
+
+def test_a_recorded_run_replays_its_embeddings(page, tmp_path):
+    from nnviz3d.record import RunReader
+    from nnviz3d.replay import serve_replay
+
+    torch.manual_seed(0)
+    (x, y), (xv, yv) = load_digits_tensors()
+    model = DigitsCNN()
+    w = nnviz3d.watch(model, x[:1], record=tmp_path / "e.nnv3d", serve=False, every=1,
+                      quiet=True, inputs=xv[:120], labels=yv[:120], embed=["head.2"],
+                      embed_every=1, embed_method="pca")
+    import time
+
+    deadline = time.time() + 60
+    while "head.2" not in w.embeddings.results and time.time() < deadline:
+        model(x[:32]).sum().backward()
+        w.step(loss=1.0)  # PCA answers in milliseconds once the process has started
+        time.sleep(0.2)
+    assert "head.2" in w.embeddings.results
+    w.step(loss=1.0)
+    time.sleep(0.3)  # the frame worker records the answer
+    w.close()
+    w.embeddings.close()
+    handle = serve_replay(RunReader(tmp_path / "e.nnv3d"), open_browser=False, quiet=True,
+                          port=0)
+    try:
+        page.goto(handle.url)
+        wait_ready(page)
+        page.wait_for_function("nnviz3d.embeddings.length === 1", timeout=30_000)
+        e = page.evaluate("nnviz3d.embeddings")[0]
+        assert e["layer"] == "head.2" and e["count"] == 120 and e["method"] == "pca"
+    finally:
+        handle.close()
