@@ -24,7 +24,12 @@ class ViewHandle:
     def port(self) -> int:
         return self.server.port
 
+    embeddings = None
+    """The EmbeddingService when ``view(..., embed=...)`` embeds the probe set."""
+
     def close(self) -> None:
+        if self.embeddings is not None:
+            self.embeddings.close()
         self.server.close()
 
     def __enter__(self) -> ViewHandle:
@@ -42,12 +47,15 @@ class ViewHandle:
 
 def view(model=None, example_inputs=None, *, graph: Graph | None = None, depth: int | None = None,
          host: str = "127.0.0.1", port: int | None = None, open_browser: bool = True,
-         quiet: bool = False, feed=None) -> ViewHandle:
+         quiet: bool = False, feed=None, inputs=None, labels=None, embed=None,
+         embed_method: str = "umap") -> ViewHandle:
     """Capture ``model`` (or take a ready ``graph``) and serve its 3D scene in the background.
 
     Prints the URL and opens a browser unless ``open_browser=False``. Works from scripts, the
     REPL and Jupyter; ``handle.close()`` stops it. A port in use is replaced by a free one
     (and said so). ``feed`` (a :class:`~nnviz3d.server.LiveFeed`) streams training data.
+    ``embed=[layers]`` with a probe set ``inputs=`` (and ``labels=``) shows each layer's
+    feature embedding (PCA at once, then ``embed_method``), as ``watch`` does during training.
     """
     from .server import SceneState, ServerThread, make_app
 
@@ -57,9 +65,19 @@ def view(model=None, example_inputs=None, *, graph: Graph | None = None, depth: 
         from .capture import capture_graph
 
         graph = capture_graph(model, example_inputs)
+    if embed and (model is None or inputs is None):
+        raise ValueError("embed= needs the model and its probe set: view(model, x, inputs=..., "
+                         "labels=..., embed=[...])")
+    if embed and feed is None:
+        from .server import LiveFeed
+
+        feed = LiveFeed()
     state = SceneState(graph, depth)
     server = ServerThread(make_app(state, feed), host, port)
     handle = ViewHandle(graph, server, state)
+    if embed:
+        handle.embeddings = _embed_once(model, inputs, labels, embed, embed_method, server, feed,
+                                        quiet)
     if not quiet:
         if server.note:
             print(f"nnviz3d: {server.note}; using port {server.port} instead", file=sys.stderr)
@@ -70,3 +88,21 @@ def view(model=None, example_inputs=None, *, graph: Graph | None = None, depth: 
         except Exception:  # no browser on this machine: the URL was printed
             pass
     return handle
+
+
+def _embed_once(model, inputs, labels, embed, method, server, feed, quiet):
+    """One embedding of each layer of a model that is not training."""
+    from .embed.service import EmbeddingService
+
+    layers = [embed] if isinstance(embed, str) else list(embed)
+    missing = [p for p in layers if p not in dict(model.named_modules())]
+    if missing:
+        raise ValueError(f"embed= names no module of the model: {missing}")
+    loop = server.loop
+    service = EmbeddingService(
+        model, inputs, labels, layers, method=method, quiet=quiet,
+        publish=lambda layer, data, step: loop.call_soon_threadsafe(feed.publish_embedding,
+                                                                    layer, data),
+        notify=lambda *a: loop.call_soon_threadsafe(feed.embedding_news, *a))
+    service.at_step(0, force=True)
+    return service

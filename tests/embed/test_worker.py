@@ -36,3 +36,28 @@ def test_worker_answers_pca_then_umap_and_survives_bad_data():
     finally:
         worker.close()
     assert not worker.alive()
+
+
+def test_view_embeds_a_model_that_is_not_training():
+    import time
+
+    import torch
+
+    import nnviz3d
+    from nnviz3d.demo import load_digits_tensors
+    from nnviz3d.zoo import DigitsCNN
+
+    torch.manual_seed(0)
+    _, (xv, yv) = load_digits_tensors()
+    handle = nnviz3d.view(DigitsCNN(), xv[:1], inputs=xv[:100], labels=yv[:100],
+                          embed=["pool"], embed_method="pca", open_browser=False, quiet=True,
+                          port=0)
+    try:
+        deadline = time.time() + 60
+        while "pool" not in handle.embeddings.results and time.time() < deadline:
+            time.sleep(0.1)
+        result = handle.embeddings.results["pool"]
+        assert result["method"] == "pca" and result["step"] == 0
+    finally:
+        handle.close()
+    assert not handle.embeddings.worker.alive()
