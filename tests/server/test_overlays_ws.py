@@ -1,5 +1,6 @@
 """Overlays over the real websocket: weight maps on join, detail on request, clear errors."""
 
+import asyncio
 import json
 
 import aiohttp
@@ -63,6 +64,30 @@ def test_weights_on_join_and_detail_on_request():
                 await ws.send_str(json.dumps(msg))
                 err = await next_error(ws)
                 assert "needs the live model and probe inputs" in err["message"], err
+            await ws.close()
+
+    try:
+        run(go())
+    finally:
+        srv.close()
+
+
+def test_embedding_progress_and_errors_reach_every_viewer():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3))
+    feed = LiveFeed()
+    srv = ServerThread(make_app(SceneState(capture_graph(model, torch.randn(1, 6))), feed),
+                       "127.0.0.1", 0)
+
+    async def go():
+        async with aiohttp.ClientSession() as s:
+            ws = await join(s, srv.url)
+            await asyncio.sleep(0.3)  # joined
+            srv.loop.call_soon_threadsafe(feed.embedding_news, "error", {
+                "layer": "0", "step": 4, "message": "ValueError: features contain 3 NaN"})
+            err = await next_error(ws)
+            assert err["code"] == "embedding_failed" and "3 NaN" in err["message"]
+            assert err["fatal"] is False
             await ws.close()
 
     try:
