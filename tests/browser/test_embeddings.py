@@ -109,3 +109,29 @@ def test_a_recorded_run_replays_its_embeddings(page, tmp_path):
         assert e["layer"] == "head.2" and e["count"] == 120 and e["method"] == "pca"
     finally:
         handle.close()
+
+
+def test_a_cloud_of_100000_points_is_one_draw_call(page):
+    from bench.embedding_viewer import cloud_frame
+    from nnviz3d.capture import capture_graph
+    from nnviz3d.server import LiveFeed, SceneState, ServerThread, make_app
+
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
+    feed = LiveFeed()
+    srv = ServerThread(make_app(SceneState(capture_graph(model, torch.randn(1, 8))), feed),
+                       "127.0.0.1", 0)
+    try:
+        page.goto(srv.url)
+        wait_ready(page)
+        calls = []
+        for step, n in ((1, 1_000), (2, 100_000)):
+            srv.loop.call_soon_threadsafe(feed.publish_embedding, "2", cloud_frame(n, step))
+            page.wait_for_function(f"nnviz3d.embeddings.some(e => e.count === {n})",
+                                   timeout=60_000)
+            page.wait_for_timeout(1500)  # labels settle
+            page.evaluate("nnviz3d.render()")
+            calls.append(page.evaluate("nnviz3d.drawCalls"))
+        assert calls[0] == calls[1]  # no client-side sampling, and no extra draw calls
+        assert page.evaluate("nnviz3d.embeddingPoint('2', 99999)") is not None
+    finally:
+        srv.close()
