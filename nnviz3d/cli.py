@@ -16,7 +16,8 @@ def main(argv: list[str] | None = None) -> int:
                        description="Capture a model's topology and print it as a tree or JSON.")
     p.add_argument("spec", metavar="SPEC",
                    help="package.module:callable or path/to/file.py:callable returning an "
-                        "nn.Module or (module, example_inputs)")
+                        "nn.Module or (module, example_inputs), or a model file (safetensors, "
+                        "state_dict, TorchScript, torch.export .pt2)")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument("--depth", type=int, default=None,
                    help="show modules down to this depth (default: all)")
@@ -89,11 +90,25 @@ def _graph_of(args, strategies=None):
 
     if args.depth is not None and args.depth < 1:
         return _fail(f"--depth must be 1 or more, got {args.depth}")
+    if _is_model_file(args.spec):
+        from .capture.formats import ModelFileError, open_model_file
+
+        try:
+            return open_model_file(args.spec)
+        except ModelFileError as exc:
+            return _fail(str(exc))
     try:
         model, example_inputs = load_spec(args.spec)
         return capture_graph(model, example_inputs, strategies=strategies)
     except (SpecError, CaptureError, TypeError, ValueError) as exc:
         return _fail(str(exc))
+
+
+def _is_model_file(spec: str) -> bool:
+    """A SPEC that names an existing file (not ``file.py:callable``) is a model file."""
+    from pathlib import Path
+
+    return not spec.endswith(".py") and Path(spec).is_file()
 
 
 def _inspect(args) -> int:

@@ -259,7 +259,7 @@ function flushProbe(): void {
   refreshProbePanel();
   chart.setStep(probe.step);
   timeline.setShown(probe.step, probe.scalars.loss);
-  if (probe.step !== null) $("color-by-box").hidden = false;
+  if (probe.step !== null) { $("color-by-box").hidden = false; $("flow-box").hidden = false; }
   requestRender();
 }
 

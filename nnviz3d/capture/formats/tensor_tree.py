@@ -1,0 +1,88 @@
+"""Named tensors (``encoder.layer.0.query.weight``) -> a graph of modules grouped by prefix.
+
+Used by every format that holds weights but no graph (safetensors, state_dicts, TorchScript
+for now). The tensor ``a.b.c.weight`` becomes parameter ``weight`` of module node ``a.b.c``;
+``a`` and ``a.b`` become group nodes; the root ``""`` holds everything.
+
+There are no edges: the order of tensors in a file is not the order in which a forward pass
+uses them (safetensors sorts them, for one), so a chain in file order would draw data flow
+that may not exist. Data flow comes from formats that hold a graph (torch.export ``.pt2``).
+
+A file does not say which tensors are parameters and which are buffers; the well-known buffer
+names in :data:`BUFFER_NAMES` (BatchNorm's running statistics, ``position_ids``...) count as
+buffers, everything else as trainable parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...graph import Graph, Node
+
+BUFFER_NAMES = frozenset({
+    "running_mean", "running_var", "num_batches_tracked", "position_ids", "token_type_ids",
+    "inv_freq", "masked_bias", "attn_bias",
+})
+
+
+@dataclass
+class TensorEntry:
+    """One named tensor as the file declares it; its data is never read."""
+
+    name: str
+    shape: list[int]
+    dtype: str
+
+    @property
+    def numel(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+
+def graph_from_tensors(entries: list[TensorEntry], *, model: str, strategy: str,
+                       kinds: dict[str, str] | None = None) -> Graph:
+    """The prefix-grouping graph of ``entries``; ``kinds`` gives class names by module path
+    (and adds parameter-less modules) where the file knows them, else kinds are ``Module``."""
+    kinds = kinds or {}
+    order: list[str] = [""]
+    seen = {""}
+
+    def add(path: str) -> None:
+        if path in seen:
+            return
+        parent = path.rpartition(".")[0]
+        add(parent)
+        seen.add(path)
+        order.append(path)
+
+    for path in kinds:
+        add(path)
+    for e in entries:
+        add(e.name.rpartition(".")[0])
+    has_children = {p.rpartition(".")[0] for p in order if p}
+    nodes: dict[str, Node] = {}
+    for path in order:
+        parent = None if path == "" else path.rpartition(".")[0]
+        nodes[path] = Node(
+            path=path, kind=kinds.get(path, model if path == "" else "Module"), parent=parent,
+            is_group=path in has_children, depth=0 if path == "" else path.count(".") + 1)
+    total = 0
+    for e in entries:
+        mod_path, _, local = e.name.rpartition(".")
+        node = nodes[mod_path]
+        if local in BUFFER_NAMES:
+            node.buffers += e.numel
+            continue
+        node.params += e.numel
+        node.trainable_params += e.numel
+        node.param_shapes[local] = list(e.shape)
+        total += e.numel
+        walk: str | None = mod_path
+        while walk is not None:
+            nodes[walk].total_params += e.numel
+            nodes[walk].total_trainable_params += e.numel
+            walk = nodes[walk].parent
+    return Graph(model=model, strategy=strategy, nodes=list(nodes.values()), edges=[],
+                 total_params=total, trainable_params=total)

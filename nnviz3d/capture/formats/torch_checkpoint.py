@@ -1,0 +1,98 @@
+"""A state_dict or checkpoint written by ``torch.save`` (zip archive or legacy pickle).
+
+Loaded only with ``torch.load(weights_only=True)`` onto the meta device: nothing but tensors,
+containers and primitives is ever unpickled, and no tensor data is allocated. A dict of
+tensors is accepted as is or nested under ``state_dict``/``model``/``module``; other values
+(an epoch, optimizer state) are ignored.
+"""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+
+from ...graph import Graph
+from .errors import ModelFileError
+from .tensor_tree import TensorEntry, graph_from_tensors
+from .zip_archive import archive_kind
+
+PICKLE_PROTOCOLS = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
+NESTED_KEYS = ("state_dict", "model", "module")
+HOW_TO_SAVE = ("save the weights instead with torch.save(model.state_dict(), PATH) or "
+               "safetensors.torch.save_file(model.state_dict(), PATH)")
+
+
+class StateDictFormat:
+    name = "torch state_dict"
+    extensions = (".pt", ".pth", ".bin", ".ckpt")
+
+    @staticmethod
+    def matches(head: bytes, path: Path) -> bool:
+        return head.startswith(PICKLE_PROTOCOLS) or archive_kind(head, path) == "state_dict"
+
+    @staticmethod
+    def open(path: Path) -> Graph:
+        import torch
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                obj = torch.load(path, map_location="meta", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            reason = _first_line(exc)
+            if "weights only" in str(exc).lower() or "unsupported" in reason.lower():
+                raise ModelFileError(
+                    f"{path}: expected a torch state_dict of tensors; found a pickle that needs "
+                    f"arbitrary Python objects to load ({_global_in(str(exc))}), and nnviz3d "
+                    f"never unpickles arbitrary objects: {HOW_TO_SAVE}") from None
+            raise ModelFileError(f"{path}: expected a torch state_dict or checkpoint; found a "
+                                 f"pickle that does not load ({reason})") from None
+        except (RuntimeError, EOFError, OSError, ValueError, KeyError) as exc:
+            raise ModelFileError(f"{path}: expected a torch state_dict or checkpoint; found "
+                                 f"one torch.load cannot read, truncated or corrupt? "
+                                 f"({type(exc).__name__}: {_first_line(exc)})") from None
+        entries = tensor_entries(obj)
+        if not entries:
+            raise ModelFileError(f"{path}: expected a torch state_dict of tensors; found a "
+                                 f"{type(obj).__name__} holding no tensors")
+        return graph_from_tensors(entries, model=Path(path).name, strategy="torch state_dict")
+
+
+def tensor_entries(obj) -> list[TensorEntry]:
+    """The named tensors of a state_dict, of the first nested one, or of nested dicts."""
+    import torch
+
+    if isinstance(obj, Mapping):
+        for key in NESTED_KEYS:
+            if isinstance(obj.get(key), Mapping):
+                return tensor_entries(obj[key])
+    out: list[TensorEntry] = []
+
+    def walk(prefix: str, value, depth: int) -> None:
+        if isinstance(value, torch.Tensor):
+            out.append(TensorEntry(prefix, list(value.shape), str(value.dtype)))
+        elif isinstance(value, Mapping) and depth < 16:
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v, depth + 1)
+
+    walk("", obj, 0)
+    return out
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    text = lines[0] if lines else type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _global_in(message: str) -> str:
+    """torch's weights-only message names the offending global; keep just that part."""
+    for line in message.splitlines():
+        line = line.strip()
+        line = line.removeprefix("WeightsUnpickler error:").strip()
+        if line.startswith(("Unsupported global", "Unsupported operand", "Trying to call")):
+            line = line.partition(" was not an allowed")[0]
+            return line if len(line) <= 160 else line[:157] + "..."
+    return "it is not a plain dict of tensors"

@@ -1,0 +1,128 @@
+"""TorchScript archives (``torch.jit.save``), read without ``torch.jit.load``.
+
+``torch.jit.load`` is not safe on a file from elsewhere: a scripted class's ``__setstate__``
+runs at load time. So ``data.pkl`` is read with a restricted unpickler that calls nothing:
+``__torch__.*`` classes become inert stand-ins that keep their class name and attributes,
+tensors become ``(shape, dtype)`` records taken from the pickle (no storage is read), and any
+other global is refused. The module tree and class names come from the stand-ins; the graph
+is the prefix-grouping one of :mod:`.tensor_tree`. Data flow edges for TorchScript (from the
+``code/`` entries) come later.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import zipfile
+from collections import OrderedDict
+from pathlib import Path
+
+from ...graph import Graph
+from .errors import ModelFileError
+from .tensor_tree import TensorEntry, graph_from_tensors
+from .zip_archive import archive_kind
+
+
+class TorchScriptFormat:
+    name = "TorchScript"
+    extensions = (".pt", ".pth", ".jit", ".torchscript")
+
+    @staticmethod
+    def matches(head: bytes, path: Path) -> bool:
+        return archive_kind(head, path) == "torchscript"
+
+    @staticmethod
+    def open(path: Path) -> Graph:
+        with zipfile.ZipFile(path) as z:
+            info = next((i for i in z.infolist() if i.filename.endswith("/data.pkl")
+                         and i.filename.count("/") == 1), None)
+            if info is None:
+                raise ModelFileError(f"{path}: expected a TorchScript archive with a data.pkl "
+                                     f"entry; found none")
+            if info.file_size > max(os.path.getsize(path), 1) * 4:
+                raise ModelFileError(f"{path}: expected a TorchScript archive; found a data.pkl "
+                                     f"claiming {info.file_size:,} bytes (corrupt)")
+            raw = z.read(info)
+        try:
+            root = _InertUnpickler(io.BytesIO(raw)).load()
+        except _Refused as exc:
+            raise ModelFileError(f"{path}: expected a TorchScript archive of modules and "
+                                 f"tensors; found {exc}, which nnviz3d does not unpickle") from None
+        except Exception as exc:  # noqa: BLE001 - any malformed pickle: one line
+            raise ModelFileError(f"{path}: expected a TorchScript archive; found a data.pkl "
+                                 f"that does not read ({type(exc).__name__}: {exc})") from None
+        if not isinstance(root, _Stub):
+            raise ModelFileError(f"{path}: expected a TorchScript module; found a "
+                                 f"{type(root).__name__}")
+        kinds: dict[str, str] = {}
+        entries: list[TensorEntry] = []
+        _walk(root, "", kinds, entries, set())
+        kinds[""] = root.kind
+        return graph_from_tensors(entries, model=root.kind, strategy="TorchScript archive",
+                                  kinds=kinds)
+
+
+class _Refused(Exception):
+    pass
+
+
+class _Stub:
+    """An inert stand-in for a scripted module: its class name and pickled attributes."""
+
+    kind = "Module"
+    state = None
+
+    def __setstate__(self, state) -> None:
+        self.state = state
+
+
+class _TensorRecord:
+    def __init__(self, shape, dtype: str) -> None:
+        self.shape, self.dtype = list(shape), dtype
+
+
+def _rebuild_tensor(storage, offset, size, stride, *rest):
+    kind = storage[0] if isinstance(storage, tuple) else "unknown"
+    return _TensorRecord(size, kind.removesuffix("Storage").lower())
+
+
+def _identity(value):
+    return value
+
+
+class _InertUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        if module.startswith("__torch__"):
+            return type(name, (_Stub,), {"kind": name})
+        if module == "torch._utils" and name in ("_rebuild_tensor_v2", "_rebuild_tensor"):
+            return _rebuild_tensor
+        if module == "torch" and name.endswith("Storage"):
+            return name
+        if module == "torch.jit._pickle" and name.startswith("build_"):
+            return _identity
+        if module == "torch.jit._pickle" and name == "restore_type_tag":
+            return lambda value, tag: value
+        if module == "collections" and name == "OrderedDict":
+            return OrderedDict
+        raise _Refused(f"the Python global {module}.{name}")
+
+    def persistent_load(self, pid):
+        if isinstance(pid, tuple) and len(pid) >= 2:
+            return (str(pid[1]),)
+        raise _Refused(f"an unknown persistent id {str(pid)[:40]}")
+
+
+def _walk(obj: _Stub, path: str, kinds, entries, seen: set[int]) -> None:
+    if id(obj) in seen or path.count(".") > 64:
+        return
+    seen.add(id(obj))
+    if path:
+        kinds[path] = obj.kind
+    state = obj.state if isinstance(obj.state, dict) else {}
+    for key, value in state.items():
+        child = f"{path}.{key}" if path else str(key)
+        if isinstance(value, _Stub):
+            _walk(value, child, kinds, entries, seen)
+        elif isinstance(value, _TensorRecord):
+            entries.append(TensorEntry(child, value.shape, value.dtype))
