@@ -35,10 +35,12 @@ def save(kind, model, shape, path):
         torch.jit.save(torch.jit.script(model), path)
     elif kind == "export":
         torch.export.save(torch.export.export(model, (torch.randn(*shape),)), path)
+    elif kind == "onnx":
+        torch.onnx.export(model, (torch.randn(*shape),), str(path), dynamo=False)
 
 
 SUFFIX = {"safetensors": ".safetensors", "state_dict": ".pt", "legacy_state_dict": ".pth",
-          "checkpoint": ".ckpt", "torchscript": ".pt", "export": ".pt2"}
+          "checkpoint": ".ckpt", "torchscript": ".pt", "export": ".pt2", "onnx": ".onnx"}
 KINDS = list(SUFFIX)
 
 
@@ -66,6 +68,19 @@ def test_good_files_open_with_the_live_parameter_count(files, name, kind):
     model = MODELS[name][0]()
     graph = open_model_file(files[name, kind])
     expected = sum(p.numel() for p in model.parameters())
+    if kind == "onnx":
+        # the exporter folds eval-mode BatchNorm into the conv before it: its scale and
+        # shift are no longer parameters of their own
+        folded = sum(p.numel() for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)
+                     for p in m.parameters())
+        assert graph.total_params == expected - folded
+        assert sum(n.params for n in graph.nodes) == expected - folded
+        convs = sum(isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)) for m in model.modules())
+        assert sum(n.kind in ("Conv", "Gemm", "MatMul") for n in graph.nodes) == convs
+        assert graph.edges and all(e.src in graph and e.dst in graph for e in graph.edges)
+        # the residual block's add is reached twice: one of its inputs is a skip edge
+        assert sum(e.kind == "skip" for e in graph.edges) == (1 if name == "digits" else 0)
+        return
     assert graph.total_params == expected
     assert sum(n.params for n in graph.nodes) == expected
     with_params = {n.path for n in graph.nodes if n.role == "module" and n.params}
@@ -79,7 +94,7 @@ def test_good_files_open_with_the_live_parameter_count(files, name, kind):
 def test_each_format_is_detected_by_content_not_extension(files, tmp_path):
     expected = {"safetensors": "safetensors", "state_dict": "torch state_dict",
                 "legacy_state_dict": "torch state_dict", "checkpoint": "torch state_dict",
-                "torchscript": "TorchScript", "export": "torch.export .pt2"}
+                "torchscript": "TorchScript", "export": "torch.export .pt2", "onnx": "ONNX"}
     for kind, fmt_name in expected.items():
         renamed = tmp_path / f"{kind}.weird"
         renamed.write_bytes(files["mlp", kind].read_bytes())
@@ -182,3 +197,53 @@ def test_cli_inspects_a_model_file_and_refuses_a_bad_one(files, tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
     assert "not a model file nnviz3d can open" in r.stderr
+
+
+# -- fuzz: any bytes under any model-file name give a graph or one ModelFileError ------------
+FUZZ_SUFFIXES = (".safetensors", ".onnx", ".pt", ".pth", ".bin", ".pt2", ".ckpt")
+
+
+def _open_bytes(data: bytes, suffix: str):
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / f"model{suffix}"
+        path.write_bytes(data)
+        start = time.perf_counter()
+        try:
+            open_model_file(path)
+        except ModelFileError as exc:
+            assert "\n" not in str(exc) and str(path) in str(exc)
+        assert time.perf_counter() - start < 2.0
+
+
+def test_fuzz_random_bytes_never_crash():
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(data=st.binary(max_size=2048), suffix=st.sampled_from(FUZZ_SUFFIXES))
+    def check(data, suffix):
+        _open_bytes(data, suffix)
+
+    check()
+
+
+def test_fuzz_mutated_good_files_never_crash(files):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    originals = {kind: files["mlp", kind].read_bytes() for kind in KINDS}
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(kind=st.sampled_from(KINDS), st_data=st.data())
+    def check(kind, st_data):
+        data = bytearray(originals[kind])
+        for _ in range(st_data.draw(st.integers(1, 8))):
+            i = st_data.draw(st.integers(0, len(data) - 1))
+            data[i] = st_data.draw(st.integers(0, 255))
+        cut = st_data.draw(st.integers(len(data) // 4, len(data)))
+        _open_bytes(bytes(data[:cut]), SUFFIX[kind])
+
+    check()

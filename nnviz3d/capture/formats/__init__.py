@@ -13,15 +13,18 @@ from pathlib import Path
 from ...graph import Graph
 from .errors import ModelFileError
 from .export_archive import ExportArchiveFormat
+from .onnx_file import OnnxFormat
 from .safetensors_file import SafetensorsFormat
 from .torch_checkpoint import StateDictFormat
 from .torchscript import TorchScriptFormat
 from .zip_archive import ZIP_MAGIC
 
-FORMATS = (SafetensorsFormat, ExportArchiveFormat, TorchScriptFormat, StateDictFormat)
+FORMATS = (SafetensorsFormat, OnnxFormat, ExportArchiveFormat, TorchScriptFormat,
+           StateDictFormat)
 """Tried in this order; the first whose ``matches`` is true opens the file."""
 
-EXPECTED = ("safetensors, a torch state_dict/checkpoint, TorchScript or torch.export .pt2")
+EXPECTED = ("safetensors, ONNX, a torch state_dict/checkpoint, TorchScript or torch.export "
+            ".pt2")
 HEAD_BYTES = 64
 
 __all__ = ["FORMATS", "ModelFileError", "detect_format", "open_model_file"]
@@ -71,8 +74,6 @@ def _describe(head: bytes, path: Path) -> str:
         return "an empty file"
     if head.startswith(ZIP_MAGIC):
         return "a zip archive that is not a torch archive, or is truncated or corrupt"
-    if path.suffix.lower() == ".onnx" and head[:1] == b"\x08":
-        return "what looks like an ONNX protobuf (ONNX files are not supported yet)"
     if len(head) >= 8 and head[8:9] != b"{" and head[:1] == b"{":
         return "text that looks like JSON"
     try:

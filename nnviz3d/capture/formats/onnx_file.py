@@ -1,0 +1,135 @@
+"""ONNX (``.onnx``): a protobuf ``ModelProto``, read with the ``onnx`` package.
+
+Each graph node becomes an op block (kind = ``op_type``) whose parameters are the initializers
+it consumes; a tensor produced by one node and consumed by another is an edge (a skip edge
+when the consumer is also reachable another way: a residual). Graph inputs that are not
+initializers are input nodes, graph outputs output nodes. Shapes come from ONNX shape
+inference where it succeeds. External tensor data (models over 2 GB) is not read: only the
+graph and the initializers' shapes are needed.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ...dag import skip_flags
+from ...graph import EDGE_DATA, EDGE_SKIP, ROLE_INPUT, ROLE_OP, ROLE_OUTPUT, Edge, Graph, Node
+from .errors import ModelFileError
+
+FIELD_TAGS = {0x12, 0x1A, 0x22, 0x28, 0x32, 0x3A, 0x42, 0x72}
+"""Tags of ModelProto fields 2-8 and 14 (producer_name ... opset_import, metadata_props)."""
+
+
+class OnnxFormat:
+    name = "ONNX"
+    extensions = (".onnx",)
+
+    @staticmethod
+    def matches(head: bytes, path: Path) -> bool:
+        """A ModelProto starts with field 1 (ir_version, a varint: tag 0x08) followed by
+        another ModelProto field's tag (producer name, version, domain, graph, opsets...)."""
+        if head[:1] != b"\x08":
+            return False
+        i = 1
+        while i < len(head) and head[i] & 0x80:  # the varint's continuation bytes
+            i += 1
+        return i + 1 < len(head) and head[i + 1] in FIELD_TAGS
+
+    @staticmethod
+    def open(path: Path) -> Graph:
+        try:
+            import onnx
+        except ImportError:
+            raise ModelFileError(f"{path}: reading ONNX needs the onnx package; found it "
+                                 f"missing (pip install onnx)") from None
+        try:
+            model = onnx.load(str(path), load_external_data=False)
+        except Exception as exc:  # noqa: BLE001 - protobuf errors vary: one sentence
+            raise ModelFileError(f"{path}: expected an ONNX model; found bytes that do not "
+                                 f"parse as one ({type(exc).__name__})") from None
+        try:
+            model = onnx.shape_inference.infer_shapes(model)
+        except Exception:  # noqa: BLE001, S110 - shapes are a bonus
+            pass
+        return _graph(model, path)
+
+
+def _graph(model, path: Path) -> Graph:
+    g = model.graph
+    if not g.node:
+        raise ModelFileError(f"{path}: expected an ONNX model with a graph; found no nodes")
+    sizes = {t.name: _numel(t.dims) for t in g.initializer}
+    shapes = {t.name: list(t.dims) for t in g.initializer}
+    value_shapes = {v.name: _shape(v) for v in [*g.input, *g.value_info, *g.output]}
+    nodes = [Node(path="", kind=g.name or path.stem, is_group=True)]
+    producer: dict[str, str] = {}
+    for inp in g.input:
+        if inp.name in sizes:
+            continue
+        p = f"input:{_clean(inp.name)}"
+        nodes.append(Node(path=p, kind="Input", role=ROLE_INPUT, parent="", depth=1,
+                          output_shapes=[value_shapes.get(inp.name) or []]))
+        producer[inp.name] = p
+    used: set[str] = set()
+    total = 0
+    for i, n in enumerate(g.node):
+        p = _unique(_clean(n.name) or f"{n.op_type.lower()}_{i}", used)
+        params = {name: shapes[name] for name in n.input if name in sizes}
+        count = sum(sizes[name] for name in params)
+        total += count
+        nodes.append(Node(
+            path=p, kind=n.op_type, role=ROLE_OP, parent="", depth=1, module_path="",
+            params=count, trainable_params=count, total_params=count,
+            total_trainable_params=count,
+            param_shapes={_clean(k): v for k, v in params.items()},
+            input_shapes=[value_shapes.get(x) or [] for x in n.input if x and x not in sizes],
+            output_shapes=[value_shapes.get(x) or [] for x in n.output]))
+        for out in n.output:
+            producer[out] = p
+    pairs: list[tuple[str, str]] = []
+    for i, n in enumerate(g.node):
+        dst = nodes[len(nodes) - len(g.node) + i].path
+        for x in n.input:
+            if x in producer and (producer[x], dst) not in pairs:
+                pairs.append((producer[x], dst))
+    for k, out in enumerate(g.output):
+        p = f"output:{k}"
+        nodes.append(Node(path=p, kind="Output", role=ROLE_OUTPUT, parent="", depth=1,
+                          input_shapes=[value_shapes.get(out.name) or []]))
+        if out.name in producer:
+            pairs.append((producer[out.name], p))
+    nodes[0].total_params = nodes[0].total_trainable_params = total
+    edges = [Edge(s, d, EDGE_SKIP if skip else EDGE_DATA)
+             for (s, d), skip in zip(pairs, skip_flags(pairs))]
+    return Graph(model=g.name or path.stem, strategy="onnx", nodes=nodes, edges=edges,
+                 total_params=total, trainable_params=total)
+
+
+def _numel(dims) -> int:
+    n = 1
+    for d in dims:
+        n *= int(d)
+    return n
+
+
+def _shape(value) -> list:
+    try:
+        dims = value.type.tensor_type.shape.dim
+    except AttributeError:
+        return []
+    return [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in dims]
+
+
+def _clean(name: str) -> str:
+    """A path segment without dots or slashes (ONNX names like ``/stem/stem.0/Conv``)."""
+    return re.sub(r"[./\\:]+", "_", name).strip("_")
+
+
+def _unique(name: str, used: set[str]) -> str:
+    out, k = name, 1
+    while out in used:
+        k += 1
+        out = f"{name}_{k}"
+    used.add(out)
+    return out
