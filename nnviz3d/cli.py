@@ -131,12 +131,23 @@ def _inspect(args) -> int:
 def _view(args) -> int:
     from .viewer import view
 
+    recipe = None
+    if args.spec.endswith(".toml"):
+        from .recipe import RecipeError, load_recipe
+
+        try:
+            recipe = load_recipe(args.spec)
+        except RecipeError as exc:
+            return _fail(str(exc))
+        args.spec = recipe.model
+        if args.depth is None:
+            args.depth = recipe.depth
     graph = _graph_of(args)
     if isinstance(graph, int):
         return graph
     try:
         handle = view(graph=graph, depth=args.depth, host=args.host, port=args.port,
-                      open_browser=not args.no_browser)
+                      open_browser=not args.no_browser, recipe=recipe)
     except OSError as exc:
         return _fail(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}")
     return serve_until_interrupted(handle)

@@ -48,7 +48,7 @@ class ViewHandle:
 def view(model=None, example_inputs=None, *, graph: Graph | None = None, depth: int | None = None,
          host: str = "127.0.0.1", port: int | None = None, open_browser: bool = True,
          quiet: bool = False, feed=None, inputs=None, labels=None, embed=None,
-         embed_method: str = "umap") -> ViewHandle:
+         embed_method: str = "umap", recipe=None) -> ViewHandle:
     """Capture ``model`` (or take a ready ``graph``) and serve its 3D scene in the background.
 
     Prints the URL and opens a browser unless ``open_browser=False``. Works from scripts, the
@@ -56,6 +56,7 @@ def view(model=None, example_inputs=None, *, graph: Graph | None = None, depth: 
     (and said so). ``feed`` (a :class:`~nnviz3d.server.LiveFeed`) streams training data.
     ``embed=[layers]`` with a probe set ``inputs=`` (and ``labels=``) shows each layer's
     feature embedding (PCA at once, then ``embed_method``), as ``watch`` does during training.
+    ``recipe`` (nnviz3d/recipe.py) sets the view: colours, toggles, bookmarks.
     """
     from .server import SceneState, ServerThread, make_app
 
@@ -68,10 +69,12 @@ def view(model=None, example_inputs=None, *, graph: Graph | None = None, depth: 
     if embed and (model is None or inputs is None):
         raise ValueError("embed= needs the model and its probe set: view(model, x, inputs=..., "
                          "labels=..., embed=[...])")
-    if embed and feed is None:
+    if (embed or recipe) and feed is None:
         from .server import LiveFeed
 
         feed = LiveFeed()
+    if recipe is not None:
+        feed.recipe = recipe.client_view()
     state = SceneState(graph, depth)
     server = ServerThread(make_app(state, feed), host, port)
     handle = ViewHandle(graph, server, state)

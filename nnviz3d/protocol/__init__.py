@@ -22,6 +22,7 @@ from .messages import (
     Inspect,
     LandscapeRequest,
     Progress,
+    RecipeInfo,
     SceneInfo,
     Seek,
     Timeline,
@@ -34,5 +35,5 @@ from .scene_frame import decode_scene, encode_scene
 __all__ = ["ALL_MESSAGES", "CLIENT_MESSAGES", "HIST_BINS", "MAGIC", "OVERLAYS", "PROBE",
            "PROBE_KINDS", "PROTOCOL_VERSION", "SCALARS", "STAT_NAMES", "Collapse", "Detail",
            "ErrorMessage", "Expand", "Follow", "FrameError", "Hello", "InputsInfo", "Inspect",
-           "LandscapeRequest", "Progress", "SceneInfo", "Seek", "Timeline", "Track", "Visualise",
+           "LandscapeRequest", "Progress", "RecipeInfo", "SceneInfo", "Seek", "Timeline", "Track", "Visualise",
            "Welcome", "decode_frame", "decode_scene", "encode_frame", "encode_scene"]

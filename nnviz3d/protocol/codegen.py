@@ -15,7 +15,8 @@ import typing
 from . import messages
 from .codec import ALIGN, DTYPES, PREFIX
 
-_TS = {int: "number", float: "number", str: "string", bool: "boolean", list: "number[]"}
+_TS = {int: "number", float: "number", str: "string", bool: "boolean", list: "number[]",
+       dict: "Record<string, any>"}
 
 
 def field_docs(cls) -> dict[str, str]:

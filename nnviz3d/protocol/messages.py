@@ -192,6 +192,16 @@ class Progress:
 
 
 @dataclass
+class RecipeInfo:
+    """Server -> client (on join): how a scene recipe wants the view (nnviz3d/recipe.py)."""
+
+    view: dict
+    """``{"title", "color_by"?, "weights"?, "flow"?, "camera"?, "bookmarks": [{"name",
+    "position", "target", "caption"?}]}``."""
+    type: str = "recipe"
+
+
+@dataclass
 class InputsInfo:
     """Server -> client (on join): the probe inputs that can be inspected."""
 
@@ -209,10 +219,10 @@ class InputsInfo:
 CLIENT_MESSAGES = {m.type: m for m in (Hello, Expand, Collapse, Seek, Follow, Detail, Inspect,
                                         Visualise, Track, LandscapeRequest)}
 SERVER_MESSAGES = {m.type: m for m in (Welcome, ErrorMessage, SceneInfo, Timeline, InputsInfo,
-                                        Progress)}
+                                        Progress, RecipeInfo)}
 ALL_MESSAGES = (Hello, Welcome, ErrorMessage, SceneInfo, Timeline, Expand, Collapse, Seek,
                 Follow, Detail, Inspect, Visualise, Track, LandscapeRequest, InputsInfo,
-                Progress)
+                Progress, RecipeInfo)
 
 PROBE = "probe"
 """Binary frame type of one step's probe results (see nnviz3d/capture/probes.py)."""

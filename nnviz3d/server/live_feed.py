@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
-from ..protocol import ErrorMessage, InputsInfo, Progress, Timeline
+from ..protocol import ErrorMessage, InputsInfo, Progress, RecipeInfo, Timeline
 from ..protocol.codec import decode_frame
 from ..protocol.overlay_frame import encode_overlays
 from ..record.run_file import EMBEDDING
@@ -43,6 +43,8 @@ class LiveFeed:
         """ModelRequests (nnviz3d/live/model_requests.py) when probe inputs were given."""
         self.embeddings: dict[str, bytes] = {}
         """Newest embedding frame per layer."""
+        self.recipe: dict | None = None
+        """View settings and bookmarks of a scene recipe, sent to every client on join."""
         self.track = None
         """``track(module, unit) -> metric name`` of a live run's probes, or None."""
         self._dirty = False
@@ -115,6 +117,8 @@ class LiveFeed:
 
     def join(self, session: ClientSession) -> None:
         self.sessions.add(session)
+        if self.recipe is not None:
+            session.post("recipe", to_json(RecipeInfo(self.recipe)))
         session.post("timeline", self.timeline())
         frame = self.scalars_frame()
         if frame:

@@ -1,7 +1,7 @@
 // The websocket session: handshake, scene/probe/scalars frames, automatic reconnection.
 import { decodeFrame, type Frame } from "./codec";
 import {
-  OVERLAYS, PROBE, PROTOCOL_VERSION, SCALARS, type ClientMessage, type ErrorMessage, type InputsInfo, type Progress, type SceneInfo,
+  OVERLAYS, PROBE, PROTOCOL_VERSION, SCALARS, type ClientMessage, type ErrorMessage, type InputsInfo, type Progress, type RecipeInfo, type SceneInfo,
   type ServerMessage, type Timeline, type Welcome,
 } from "./protocol.gen";
 
@@ -18,6 +18,8 @@ export interface ConnectionEvents {
   timeline(msg: Timeline): void;
   /** The probe inputs that can be inspected (sent on join when there are some). */
   inputs(msg: InputsInfo): void;
+  /** A scene recipe's view settings and bookmarks (sent on join). */
+  recipe(msg: RecipeInfo): void;
   /** How far a long request (feature visualisation, landscape) is. */
   progress(msg: Progress): void;
   error(msg: ErrorMessage): void;
@@ -85,6 +87,7 @@ export class Connection {
       case "timeline": this.events.timeline(msg); break;
       case "inputs": this.events.inputs(msg); break;
       case "progress": this.events.progress(msg); break;
+      case "recipe": this.events.recipe(msg); break;
       case "error":
         if (msg.fatal) this.fatal = true;
         this.events.error(msg);

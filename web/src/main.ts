@@ -80,6 +80,9 @@ let cameraUntouched = false;
 let followFallback = 0;
 /** The connection was lost and has not delivered a scene since. */
 let lostConnection = false;
+/** The scene recipe's view (nnviz3d/recipe.py), or null. */
+let recipe: Record<string, any> | null = null;
+let recipeApplied = false;
 const stats = { drawCalls: 0, triangles: 0 };
 
 const requestRender = () => { dirty = true; labelsDirty = true; };
@@ -115,6 +118,7 @@ const conn = new Connection(wsUrl, {
     placeGrid(sceneBox());
     fillSearch();
     if (!haveCamera) haveCamera = nav.loadFromUrl();
+    if (!haveCamera && recipe?.camera) haveCamera = goToBookmark(recipe.camera, false);
     if (!haveCamera) { nav.frame(sceneBox(), false); haveCamera = true; cameraUntouched = true; }
     if (selected && !view.pathIndex.has(selected)) { selected = null; selectedModule = null; hidePanel(); }
     const b = view.bounds();
@@ -152,6 +156,10 @@ const conn = new Connection(wsUrl, {
   },
   inputs(msg) {
     inspectPanel.setInputs(msg);
+  },
+  recipe(msg) {
+    recipe = msg.view;
+    applyRecipe();
   },
   progress(msg) {
     inspectPanel.showProgress(msg.job, msg.done, msg.total);
@@ -676,6 +684,66 @@ function loop(now: number): void {
 }
 requestAnimationFrame(loop);
 
+// ---- scene recipes: view settings, bookmarks, save the current view --------------------
+function applyRecipe(): void {
+  if (!recipe || recipeApplied) return;
+  recipeApplied = true;
+  if (recipe.title) document.title = `nnviz3d · ${recipe.title}`;
+  if (typeof recipe.color_by === "string") setColorBy(recipe.color_by);
+  if (typeof recipe.weights === "boolean") setShowWeights(recipe.weights);
+  if (typeof recipe.flow === "boolean") setFlow(recipe.flow);
+  const marks = (recipe.bookmarks ?? []) as { name: string; caption?: string }[];
+  const sel = $("bookmarks") as HTMLSelectElement;
+  sel.innerHTML = `<option value="">Views…</option>` + marks.map((b) =>
+    `<option value="${b.name.replace(/"/g, "&quot;")}" title="${(b.caption ?? "").replace(/"/g, "&quot;")}">${b.name.replace(/</g, "&lt;")}</option>`).join("");
+  $("bookmarks-box").hidden = marks.length === 0;
+  if (ready && recipe.camera && !nav.loadFromUrl()) goToBookmark(recipe.camera, false);
+}
+
+function goToBookmark(name: string, animate = true): boolean {
+  const b = (recipe?.bookmarks ?? []).find((x: { name: string }) => x.name === name);
+  if (!b) return false;
+  cameraUntouched = false;
+  nav.flyTo(new THREE.Vector3(...(b.position as [number, number, number])),
+    new THREE.Vector3(...(b.target as [number, number, number])), animate);
+  if (b.caption) showToast(b.caption);
+  requestRender();
+  return true;
+}
+($("bookmarks") as HTMLSelectElement).addEventListener("change", (e) => {
+  const sel = e.target as HTMLSelectElement;
+  if (sel.value) goToBookmark(sel.value);
+  sel.value = "";
+  sel.blur();
+});
+
+/** The current view as a recipe (TOML): model name, settings and the camera as a bookmark. */
+function recipeText(): string {
+  const v = (a: THREE.Vector3) => `[${a.toArray().map((x) => Number(x.toFixed(3))).join(", ")}]`;
+  const q = (s: string) => JSON.stringify(s);
+  const lines = [
+    `# nnviz3d scene recipe saved from the viewer; see nnviz3d/recipe.py for every key`,
+    `title = ${q(recipe?.title || model)}`,
+    `model = ${q(recipe?.model ?? "package.module:callable")}  # the SPEC or model file you viewed`,
+    ``, `[view]`, `color_by = ${q(colorKey)}`, `weights = ${overlays.showWeights}`, `flow = ${flow.enabled}`,
+    `camera = "saved"`, ``, `[[bookmarks]]`, `name = "saved"`,
+    `position = ${v(camera.position)}`, `target = ${v(nav.controls.target)}`];
+  for (const b of recipe?.bookmarks ?? []) {
+    if (b.name === "saved") continue;
+    lines.push("", "[[bookmarks]]", `name = ${q(b.name)}`, `position = [${b.position.join(", ")}]`,
+      `target = [${b.target.join(", ")}]`);
+    if (b.caption) lines.push(`caption = ${q(b.caption)}`);
+  }
+  return lines.join("\n") + "\n";
+}
+$("btn-save-view").addEventListener("click", () => {
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(new Blob([recipeText()], { type: "application/toml" }));
+  a.download = `${(model || "scene").replace(/[^A-Za-z0-9_.-]/g, "_")}.toml`;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+});
+
 // ---- automation API -------------------------------------------------------------------
 function toScreen(p: THREE.Vector3): { x: number; y: number } {
   const c = p.clone().project(camera);
@@ -716,6 +784,8 @@ const getters: Record<string, () => unknown> = {
   /** The input shown layer by layer: {index, label, prediction, method, target...} or null. */
   inspection: () => (overlays.inspectInfo ? { ...overlays.inspectInfo } : null),
   inputCount: () => inspectPanel.count,
+  /** The scene recipe's view settings, or null. */
+  recipe: () => (recipe ? JSON.parse(JSON.stringify(recipe)) : null),
   /** Inputs selected by a box in the embedding clouds (sorted), or null. */
   embeddingSelection: () => (overlays.embedSelection ? [...overlays.embedSelection].sort((a, b) => a - b) : null),
   /** Embeddings shown: [{layer, method, step, count, knn}]. */
@@ -764,6 +834,9 @@ Object.assign(api, {
   screen: (point: number[]) => toScreen(new THREE.Vector3(point[0], point[1], point[2])),
   showWeights: (on: boolean) => setShowWeights(on),
   visualise: (module: string, unit: number) => visualise(module, unit),
+  goToBookmark: (name: string) => goToBookmark(name),
+  /** The current view as recipe TOML (what Save view downloads). */
+  recipeText: () => recipeText(),
   /** Box-select embedding points between two screen corners (CSS px); returns the count. */
   selectBox: (x0: number, y0: number, x1: number, y1: number) => selectBox([x0, y0, x1, y1]),
   /** The colour [r, g, b] (linear) point ``index`` of a layer's cloud is drawn with. */

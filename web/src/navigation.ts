@@ -71,6 +71,19 @@ export class Navigation {
   }
 
   /** Move the camera so ``box`` fills the view, looking from the front-right-above. */
+  /** Fly (or jump) to a camera position looking at ``target``. */
+  flyTo(position: THREE.Vector3, target: THREE.Vector3, animate = true): void {
+    if (animate) {
+      this.anim = { from: [this.camera.position.clone(), this.controls.target.clone()],
+        to: [position.clone(), target.clone()], t0: performance.now(), ms: 600 };
+    } else {
+      this.camera.position.copy(position);
+      this.controls.target.copy(target);
+      this.controls.update();
+    }
+    this.onChange();
+  }
+
   frame(box: THREE.Box3, animate = true): void {
     const center = box.getCenter(new THREE.Vector3());
     const size = box.getSize(new THREE.Vector3());

@@ -163,5 +163,12 @@ export interface Progress {
   type: "progress";
 }
 
-export type ServerMessage = Welcome | ErrorMessage | SceneInfo | Timeline | InputsInfo | Progress;
+/** Server -> client (on join): how a scene recipe wants the view (nnviz3d/recipe.py). */
+export interface RecipeInfo {
+  /** ``{"title", "color_by"?, "weights"?, "flow"?, "camera"?, "bookmarks": [{"name", "position", "target", "caption"?}]}``. */
+  view: Record<string, any>;
+  type: "recipe";
+}
+
+export type ServerMessage = Welcome | ErrorMessage | SceneInfo | Timeline | InputsInfo | Progress | RecipeInfo;
 export type ClientMessage = Hello | Expand | Collapse | Seek | Follow | Detail | Inspect | Visualise | Track | LandscapeRequest;

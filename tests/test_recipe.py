@@ -1,0 +1,66 @@
+"""Scene recipes: the shipped ones are valid, bad ones get one clear sentence, and the viewer
+applies a recipe's settings and bookmarks."""
+
+import importlib
+from pathlib import Path
+
+import pytest
+
+from nnviz3d.recipe import RecipeError, load_recipe
+
+SCENES = Path(__file__).resolve().parents[1] / "scenes"
+
+
+@pytest.mark.parametrize("path", sorted(SCENES.glob("*.toml")), ids=lambda p: p.stem)
+def test_shipped_recipes_are_valid_and_name_real_models(path):
+    recipe = load_recipe(path)
+    module, _, attr = recipe.model.rpartition(":")
+    assert callable(getattr(importlib.import_module(module), attr))
+    names = [b["name"] for b in recipe.bookmarks]
+    assert names and all(len(b["position"]) == 3 for b in recipe.bookmarks)
+    assert recipe.view.get("camera") in (None, *names)
+
+
+def test_the_four_promised_recipes_are_shipped():
+    assert {p.stem for p in SCENES.glob("*.toml")} >= {"digits_cnn", "gpt2", "vit", "llama_7b"}
+
+
+@pytest.mark.parametrize("text,message", [
+    ('model = "a:b"\ncolour = "kind"\n', "unknown key 'colour'"),
+    ('model = "a:b"\n[view]\nweights = "yes"\n', "view.weights must be true or false"),
+    ('model = "a:b"\n[view]\ncolor_by = "rainbow"\n', "view.color_by must be one of"),
+    ('title = "x"\n', "missing key 'model'"),
+    ('model = "missing.safetensors"\n', "model file missing.safetensors not found"),
+    ('model = "nope.py:build"\n', "model file nope.py not found"),
+    ('model = "a:b"\ndepth = 1.5\n', "depth must be an integer"),
+    ('model = "a:b"\n[[bookmarks]]\nname = "x"\nposition = [1, 2]\ntarget = [0, 0, 0]\n',
+     "bookmarks[0].position must be 3 numbers"),
+    ('model = "a:b"\n[view]\ncamera = "nowhere"\n', "view.camera names no bookmark"),
+    ('model = "a:b"\nthis is not toml\n', "not valid TOML"),
+])
+def test_bad_recipes_get_one_clear_sentence(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(RecipeError) as err:
+        load_recipe(path)
+    assert message in str(err.value) and str(path) in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_model_files_and_py_specs_resolve_relative_to_the_recipe(tmp_path):
+    (tmp_path / "net.py").write_text("def build():\n    pass\n")
+    (tmp_path / "w.safetensors").write_bytes(b"")
+    (tmp_path / "a.toml").write_text('model = "net.py:build"\n')
+    (tmp_path / "b.toml").write_text('model = "w.safetensors"\n')
+    assert load_recipe(tmp_path / "a.toml").model == f"{tmp_path / 'net.py'}:build"
+    assert load_recipe(tmp_path / "b.toml").model == str(tmp_path / "w.safetensors")
+
+
+def test_cli_view_refuses_a_bad_recipe_with_exit_2(tmp_path, capsys):
+    from nnviz3d.cli import main
+
+    path = tmp_path / "bad.toml"
+    path.write_text('model = "nnviz3d.zoo:digits_cnn"\n[view]\ncolor_by = "rainbow"\n')
+    assert main(["view", str(path), "--no-browser"]) == 2
+    err = capsys.readouterr().err
+    assert "view.color_by must be one of" in err and "Traceback" not in err
