@@ -69,7 +69,18 @@ def main(argv: list[str] | None = None) -> int:
     ls.add_argument("-o", "--output", default=None,
                     help="output file (default runs/MODEL-landscape-TIME.npz)")
     ls.add_argument("--json", action="store_true", help="print one JSON document")
+    c = sub.add_parser("compare", help="overlay two recorded runs: colours show B minus A",
+                       description="Show run A's network coloured by the difference of any "
+                                   "probe quantity between run B and run A at each step.")
+    c.add_argument("run_a", metavar="RUN_A", help="a .nnv3d recording")
+    c.add_argument("run_b", metavar="RUN_B", help="a .nnv3d recording of the same architecture")
+    c.add_argument("--host", default="127.0.0.1")
+    c.add_argument("--port", type=int, default=None)
+    c.add_argument("--no-browser", action="store_true")
+    c.add_argument("--depth", type=int, default=None)
     args = parser.parse_args(argv)
+    if args.command == "compare":
+        return _compare(args)
     if args.command == "landscape":
         return _landscape(args)
     if args.command == "demo":
@@ -189,6 +200,18 @@ def _replay(args) -> int:
 
     handle = serve_replay(reader, depth=args.depth, host=args.host, port=args.port,
                           open_browser=not args.no_browser)
+    return serve_until_interrupted(handle)
+
+
+def _compare(args) -> int:
+    from .compare import CompareError, serve_compare
+    from .record import RunFileError
+
+    try:
+        handle = serve_compare(args.run_a, args.run_b, depth=args.depth, host=args.host,
+                               port=args.port, open_browser=not args.no_browser)
+    except (RunFileError, CompareError) as exc:
+        return _fail(str(exc))
     return serve_until_interrupted(handle)
 
 

@@ -48,13 +48,13 @@ SPLITS = ("train", "val")
 
 def encode_probe(step: int, time: float, split: str, scalars: dict[str, float],
                  kinds: dict[str, dict], matrices: list[dict] | None = None,
-                 alarms: list[dict] | None = None) -> bytes:
+                 alarms: list[dict] | None = None, extra: dict | None = None) -> bytes:
     """``kinds[KIND]`` = ``{"step", "modules", "stats", "hist", "range"[, "update", "sampled"]}``;
     ``matrices`` = ``[{"module", "param", "full_shape", "method", "data"}]``."""
     header = {"type": PROBE, "step": int(step), "time": float(time), "split": split,
               "scalars": {k: float(v) for k, v in scalars.items()},
               "stat_names": list(STAT_NAMES), "kinds": {}, "matrices": [],
-              "alarms": list(alarms or [])}
+              "alarms": list(alarms or []), **(extra or {})}
     arrays: dict[str, np.ndarray] = {}
     for kind, res in kinds.items():
         header["kinds"][kind] = {"step": int(res["step"]), "modules": list(res["modules"])}

@@ -83,6 +83,8 @@ let lostConnection = false;
 /** The scene recipe's view (nnviz3d/recipe.py), or null. */
 let recipe: Record<string, any> | null = null;
 let recipeApplied = false;
+/** Set when the probe frames are differences between two runs (nnviz3d compare). */
+let compareNote = "";
 const stats = { drawCalls: 0, triangles: 0 };
 
 const requestRender = () => { dirty = true; labelsDirty = true; };
@@ -128,7 +130,7 @@ const conn = new Connection(wsUrl, {
     flowDirty = true;
     if (selected) applySelection(view.pathIndex.get(selected)!, false);
     const total = view.meta.total_params ?? 0;
-    setStatus(`${model} · ${view.blocks.length.toLocaleString("en")} blocks · ${formatCount(total)} params`);
+    setStatus(`${model} · ${view.blocks.length.toLocaleString("en")} blocks · ${formatCount(total)} params${compareNote ? ` · compare: ${compareNote}` : ""}`);
     setOverlay(null);
     lastError = null;
     requestRender();
@@ -139,6 +141,10 @@ const conn = new Connection(wsUrl, {
   probe(frame) {
     if (probe.live) chart.addLive(Number(frame.header.step), String(frame.header.split ?? "train"), frame.header.scalars);
     noteAlarms(frame.header.alarms);
+    if (frame.header.compare && !compareNote) {
+      compareNote = `${frame.header.compare.quantity} · A ${frame.header.compare.a} · B ${frame.header.compare.b}`;
+      setStatus(`${model} · compare: ${compareNote}`);
+    }
     // each frame lists every alarm that holds at its step: the newest one decides the marks
     if (frame.header.kinds && Object.keys(frame.header.kinds).length) {
       currentAlarms = (frame.header.alarms ?? []) as Alarm[];
@@ -278,7 +284,7 @@ function applyColors(): void {
   customColors = colors !== null;
   let unhealthy = 0;
   for (const b of view.blocks) if (probe.isUnhealthy(b.module)) unhealthy++;
-  renderColorScale(scale, unhealthy);
+  renderColorScale(scale && compareNote ? { ...scale, label: `B − A: ${scale.label}` } : scale, unhealthy);
   requestRender();
 }
 
@@ -784,6 +790,8 @@ const getters: Record<string, () => unknown> = {
   /** The input shown layer by layer: {index, label, prediction, method, target...} or null. */
   inspection: () => (overlays.inspectInfo ? { ...overlays.inspectInfo } : null),
   inputCount: () => inspectPanel.count,
+  /** "B - A · A path · B path" when showing two runs overlaid (nnviz3d compare), else "". */
+  compare: () => compareNote,
   /** The scene recipe's view settings, or null. */
   recipe: () => (recipe ? JSON.parse(JSON.stringify(recipe)) : null),
   /** Inputs selected by a box in the embedding clouds (sorted), or null. */
