@@ -25,13 +25,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="capture strategy to try (repeatable; default: export, fx, hooks)")
     v = sub.add_parser("view", help="serve a model's 3D scene to the browser",
                        description="Capture a model and walk around it in the browser.")
-    v.add_argument("spec", metavar="SPEC", help="as for inspect")
-    v.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    v.add_argument("--port", type=int, default=None, help="port (default 8765; a port in use "
-                   "is replaced by a free one)")
-    v.add_argument("--no-browser", action="store_true", help="print the URL, open nothing")
-    v.add_argument("--depth", type=int, default=None,
-                   help="collapse groups at this depth (default: all expanded)")
+    v.add_argument("spec", metavar="SPEC", help="as for inspect, or a scene recipe (.toml)")
+    _serving_options(v)
     d = sub.add_parser("demo", help="train a small CNN on real digits with the viewer open",
                        description="Train the digits CNN on scikit-learn's bundled digits data "
                                    "set and watch it learn in 3D.")
@@ -50,10 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("run", metavar="RUN", help="a .nnv3d file written by watch/demo")
     r.add_argument("--summary", action="store_true", help="print a summary instead of serving")
     r.add_argument("--json", action="store_true", help="with --summary: one JSON document")
-    r.add_argument("--host", default="127.0.0.1")
-    r.add_argument("--port", type=int, default=None)
-    r.add_argument("--no-browser", action="store_true")
-    r.add_argument("--depth", type=int, default=None)
+    _serving_options(r)
     ls = sub.add_parser("landscape", help="the loss surface around a model's weights",
                         description="Evaluate the loss on a 2-D plane through the weights "
                                     "(Li et al. 2018) and write it as .npz.")
@@ -74,10 +66,7 @@ def main(argv: list[str] | None = None) -> int:
                                    "probe quantity between run B and run A at each step.")
     c.add_argument("run_a", metavar="RUN_A", help="a .nnv3d recording")
     c.add_argument("run_b", metavar="RUN_B", help="a .nnv3d recording of the same architecture")
-    c.add_argument("--host", default="127.0.0.1")
-    c.add_argument("--port", type=int, default=None)
-    c.add_argument("--no-browser", action="store_true")
-    c.add_argument("--depth", type=int, default=None)
+    _serving_options(c)
     args = parser.parse_args(argv)
     if args.command == "compare":
         return _compare(args)
@@ -113,6 +102,16 @@ def _graph_of(args, strategies=None):
         return capture_graph(model, example_inputs, strategies=strategies)
     except (SpecError, CaptureError, TypeError, ValueError) as exc:
         return _fail(str(exc))
+
+
+def _serving_options(p: argparse.ArgumentParser) -> None:
+    """--host, --port, --no-browser and --depth, shared by the commands that serve a scene."""
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port (default 8765; a port in use "
+                   "is replaced by a free one)")
+    p.add_argument("--no-browser", action="store_true", help="print the URL, open nothing")
+    p.add_argument("--depth", type=int, default=None,
+                   help="collapse groups at this depth (default: all expanded)")
 
 
 def _is_model_file(spec: str) -> bool:
