@@ -90,8 +90,6 @@ def _serve(requests: Connection, results: _Results) -> None:
 
 
 def _run(job: dict, previous: dict, results, methods) -> None:
-    import numpy as np  # noqa: F401 - loaded after the thread limits
-
     layer, step, labels = job["layer"], job["step"], job.get("labels")
     try:
         x = methods.prepare(job["features"])

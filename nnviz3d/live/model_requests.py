@@ -17,6 +17,7 @@ parameters so memory stays small.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import threading
@@ -114,7 +115,7 @@ class ModelRequests:
     def _run(self, kind: str, model, args: tuple, reply, progress) -> None:
         build = {"inspect": self._inspect, "feature": self._feature,
                  "landscape": self._landscape}[kind]
-        with self._run_lock if model is self.model else _nothing():
+        with self._run_lock if model is self.model else contextlib.nullcontext():
             try:
                 data = build(model, *args, progress=progress)
             except Exception as exc:  # a bad request or a model that fails: say so, go on
@@ -179,10 +180,3 @@ class ModelRequests:
 def _device(model, fallback):
     return next((p.device for p in model.parameters()), fallback.device)
 
-
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False

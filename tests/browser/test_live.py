@@ -75,6 +75,21 @@ def test_timeline_moves_during_live_training(page, tmp_path):
         w.close_viewer()
 
 
+def watched_steps(model, steps=3):
+    """``model`` (8 inputs, 2 classes) trained a few SGD steps under a serving watcher."""
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    w = nnviz3d.watch(model, torch.randn(1, 8), record=False, open_browser=False, port=0,
+                      every=1, quiet=True)
+    for _ in range(steps):
+        loss = torch.nn.functional.cross_entropy(model(torch.randn(16, 8)),
+                                                 torch.randint(0, 2, (16,)))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        w.step(loss=loss.item())
+    return w
+
+
 def test_health_panel_lists_an_alarm_and_flies_to_its_layer(page):
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(),
@@ -82,17 +97,8 @@ def test_health_panel_lists_an_alarm_and_flies_to_its_layer(page):
                                 torch.nn.Linear(16, 2))
     with torch.no_grad():
         model[2].bias.fill_(-100.0)  # kills the ReLUs after it
-    opt = torch.optim.SGD(model.parameters(), lr=0.01)
-    w = nnviz3d.watch(model, torch.randn(1, 8), record=False, open_browser=False, port=0,
-                      every=1, quiet=True)
+    w = watched_steps(model)
     try:
-        for _ in range(3):
-            loss = torch.nn.functional.cross_entropy(model(torch.randn(16, 8)),
-                                                     torch.randint(0, 2, (16,)))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            w.step(loss=loss.item())
         page.goto(w.url)
         wait_ready(page)
         page.wait_for_function("nnviz3d.alarms.length > 0", timeout=30_000)
@@ -126,17 +132,8 @@ def test_gradient_flow_tells_vanishing_from_normal_layers(page):
     # the 1e-6 scale starves the first layer of gradient: 1e-6 of the others'
     model = torch.nn.Sequential(torch.nn.Linear(8, 16), Scale(1e-6), torch.nn.Linear(16, 16),
                                 torch.nn.Tanh(), torch.nn.Linear(16, 2))
-    opt = torch.optim.SGD(model.parameters(), lr=0.01)
-    w = nnviz3d.watch(model, torch.randn(1, 8), record=False, open_browser=False, port=0,
-                      every=1, quiet=True)
+    w = watched_steps(model)
     try:
-        for _ in range(3):
-            loss = torch.nn.functional.cross_entropy(model(torch.randn(16, 8)),
-                                                     torch.randint(0, 2, (16,)))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            w.step(loss=loss.item())
         page.goto(w.url)
         wait_ready(page)
         page.wait_for_function("nnviz3d.probeModules.includes('4')", timeout=30_000)
