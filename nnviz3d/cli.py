@@ -61,11 +61,13 @@ def main(argv: list[str] | None = None) -> int:
     ls.add_argument("-o", "--output", default=None,
                     help="output file (default runs/MODEL-landscape-TIME.npz)")
     ls.add_argument("--json", action="store_true", help="print one JSON document")
-    c = sub.add_parser("compare", help="overlay two recorded runs: colours show B minus A",
-                       description="Show run A's network coloured by the difference of any "
-                                   "probe quantity between run B and run A at each step.")
-    c.add_argument("run_a", metavar="RUN_A", help="a .nnv3d recording")
-    c.add_argument("run_b", metavar="RUN_B", help="a .nnv3d recording of the same architecture")
+    c = sub.add_parser("compare", help="overlay two runs or two models: colours show B minus A",
+                       description="Show A's network coloured by B minus A: for two recorded "
+                                   "runs, any probe quantity at each step; for two models "
+                                   "(files or SPECs), weight statistics and weight maps. Layers "
+                                   "are matched by path, then by structure.")
+    c.add_argument("run_a", metavar="A", help="a .nnv3d recording, a model file or a SPEC")
+    c.add_argument("run_b", metavar="B", help="the same kind as A, of the same architecture")
     _serving_options(c)
     args = parser.parse_args(argv)
     if args.command == "compare":
@@ -99,8 +101,23 @@ def _graph_of(args, strategies=None):
             return _fail(str(exc))
     try:
         model, example_inputs = load_spec(args.spec)
+        args.model = model
         return capture_graph(model, example_inputs, strategies=strategies)
     except (SpecError, CaptureError, TypeError, ValueError) as exc:
+        return _fail(str(exc))
+
+
+def _weights_of(args):
+    """A model file's weights by module (None for a SPEC: view() takes the model's own), or
+    an exit status after a one-line error."""
+    if not _is_model_file(args.spec):
+        return None
+    from .capture.formats import ModelFileError
+    from .capture.weight_frame import file_weights
+
+    try:
+        return file_weights(args.spec)
+    except ModelFileError as exc:
         return _fail(str(exc))
 
 
@@ -155,9 +172,13 @@ def _view(args) -> int:
     graph = _graph_of(args)
     if isinstance(graph, int):
         return graph
+    weights = _weights_of(args)
+    if isinstance(weights, int):
+        return weights
     try:
-        handle = view(graph=graph, depth=args.depth, host=args.host, port=args.port,
-                      open_browser=not args.no_browser, recipe=recipe)
+        handle = view(getattr(args, "model", None), graph=graph, depth=args.depth,
+                      host=args.host, port=args.port, open_browser=not args.no_browser,
+                      recipe=recipe, weights=weights)
     except OSError as exc:
         return _fail(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}")
     return serve_until_interrupted(handle)

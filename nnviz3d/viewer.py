@@ -48,7 +48,7 @@ class ViewHandle:
 def view(model=None, example_inputs=None, *, graph: Graph | None = None, depth: int | None = None,
          host: str = "127.0.0.1", port: int | None = None, open_browser: bool = True,
          quiet: bool = False, feed=None, inputs=None, labels=None, embed=None,
-         embed_method: str = "umap", recipe=None) -> ViewHandle:
+         embed_method: str = "umap", recipe=None, weights=None) -> ViewHandle:
     """Capture ``model`` (or take a ready ``graph``) and serve its 3D scene in the background.
 
     Prints the URL and opens a browser unless ``open_browser=False``. Works from scripts, the
@@ -57,6 +57,9 @@ def view(model=None, example_inputs=None, *, graph: Graph | None = None, depth: 
     ``embed=[layers]`` with a probe set ``inputs=`` (and ``labels=``) shows each layer's
     feature embedding (PCA at once, then ``embed_method``), as ``watch`` does during training.
     ``recipe`` (nnviz3d/recipe.py) sets the view: colours, toggles, bookmarks.
+    ``weights`` (``{module: {param: tensor}}``, nnviz3d/capture/weight_frame.py; by default the
+    parameters of ``model``) gives the blocks weight statistics, histograms and weight maps,
+    as a training run's step 0 does; ``weights=False`` shows the topology alone.
     """
     from .server import SceneState, ServerThread, make_app
 
@@ -69,10 +72,14 @@ def view(model=None, example_inputs=None, *, graph: Graph | None = None, depth: 
     if embed and (model is None or inputs is None):
         raise ValueError("embed= needs the model and its probe set: view(model, x, inputs=..., "
                          "labels=..., embed=[...])")
-    if (embed or recipe) and feed is None:
+    if weights is None and model is not None and feed is None:
+        weights = _live_weights(model)
+    if (embed or recipe or weights) and feed is None:
         from .server import LiveFeed
 
         feed = LiveFeed()
+        if weights:
+            _add_weights(feed, weights, quiet)
     if recipe is not None:
         feed.recipe = recipe.client_view()
     state = SceneState(graph, depth)
@@ -91,6 +98,40 @@ def view(model=None, example_inputs=None, *, graph: Graph | None = None, depth: 
         except Exception:  # no browser on this machine: the URL was printed
             pass
     return handle
+
+
+WEIGHTS_LIMIT = 1_000_000_000
+"""Parameters above which ``view`` does not summarise weights by default (minutes of CPU)."""
+
+
+def _live_weights(model):
+    """The parameters of a module not on the meta device and not too big, else None."""
+    from .capture.weight_frame import module_weights
+
+    params = list(model.parameters())
+    if not params or any(p.is_meta for p in params):
+        return None
+    if sum(p.numel() for p in params) > WEIGHTS_LIMIT:
+        return None
+    return module_weights(model)
+
+
+def _add_weights(feed, weights, quiet: bool) -> None:
+    """Summarise ``weights`` into the feed as step 0 (statistics, histograms, matrices)."""
+    import time
+
+    from .capture.weight_frame import weight_frame
+    from .protocol.probe_frame import decode_probe
+    from .record.run_file import MATRICES
+
+    t0 = time.perf_counter()
+    data = weight_frame(weights)
+    header, _ = decode_probe(data)
+    feed.ingest(data, 0, list(header["kinds"]) + ([MATRICES] if header["matrices"] else []))
+    seconds = time.perf_counter() - t0
+    if not quiet and seconds > 1:
+        print(f"nnviz3d: summarised the weights of {len(weights)} modules in {seconds:.1f} s",
+              file=sys.stderr, flush=True)
 
 
 def _embed_once(model, inputs, labels, embed, method, server, feed, quiet):

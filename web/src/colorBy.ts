@@ -1,6 +1,6 @@
 // Colour by quantity: map one probe statistic of every block through viridis (log scale for
 // norms and update ratios), blocks without data dim grey, NaN/Inf blocks bright red.
-import { viridis } from "./colormap";
+import { diverging, viridis } from "./colormap";
 import { type ProbeKind, type ProbeState, STAT } from "./probeState";
 import type { BlockInfo } from "./sceneView";
 
@@ -40,6 +40,8 @@ export interface ColorScale {
   count: number;
   /** Blocks drawn red for NaN/Inf. */
   unhealthy: number;
+  /** Differences (nnviz3d compare): linear, symmetric about 0, on the diverging map. */
+  diverging?: boolean;
 }
 
 /** Linear RGB. */
@@ -58,8 +60,8 @@ export class BlockColoring {
 
   /** Colours for ``blocks`` under ``key``; ``colors`` null means "the category colours as they
    * are" (quantity "kind" with no NaN/Inf block). The returned array is reused by the next call. */
-  compute(key: ColorKey, blocks: BlockInfo[], categories: Float32Array, probe: ProbeState):
-    { colors: Float32Array | null; scale: ColorScale | null } {
+  compute(key: ColorKey, blocks: BlockInfo[], categories: Float32Array, probe: ProbeState,
+    difference = false): { colors: Float32Array | null; scale: ColorScale | null } {
     const n = blocks.length;
     const q: Quantity = QUANTITIES[key];
     if (!q.kind) {
@@ -72,7 +74,8 @@ export class BlockColoring {
     const out = this.buffer(n);
     if (this.values.length < n) this.values = new Float64Array(n);
     const vals = this.values;
-    const log = q.log ?? false;
+    // a difference can be negative: no log, and a range symmetric about 0 (white)
+    const log = !difference && (q.log ?? false);
     let lo = Infinity, hi = -Infinity, count = 0, unhealthy = 0;
     for (let i = 0; i < n; i++) {
       let v = quantityValue(q, probe, blocks[i].module);
@@ -81,15 +84,20 @@ export class BlockColoring {
       vals[i] = v;
       if (v === v) { count++; if (v < lo) lo = v; if (v > hi) hi = v; }
     }
+    if (difference && count) { hi = Math.max(Math.abs(lo), Math.abs(hi)); lo = -hi; }
     const span = hi - lo;
+    const paintValue = difference ? diverging : viridis;
     for (let i = 0; i < n; i++) {
       const v = vals[i];
       if (probe.isUnhealthy(blocks[i].module)) { paint(out, i, UNHEALTHY); unhealthy++; }
       else if (v !== v) paint(out, i, NO_DATA);
-      else viridis(span > 0 ? (v - lo) / span : 0.5, out, 3 * i);
+      else paintValue(span > 0 ? (v - lo) / span : 0.5, out, 3 * i);
     }
     const unlog = (x: number) => (count ? (log ? 10 ** x : x) : NaN);
-    return { colors: out, scale: { key, label: q.label, log, min: unlog(lo), max: unlog(hi), count, unhealthy } };
+    return {
+      colors: out,
+      scale: { key, label: q.label, log, min: unlog(lo), max: unlog(hi), count, unhealthy, diverging: difference },
+    };
   }
 
   private buffer(n: number): Float32Array {

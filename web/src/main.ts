@@ -85,6 +85,8 @@ let recipe: Record<string, any> | null = null;
 let recipeApplied = false;
 /** Set when the probe frames are differences between two runs (nnviz3d compare). */
 let compareNote = "";
+/** Layers of A whose matched layer in B has another path (matched by structure). */
+let comparePairs: Record<string, string> = {};
 const stats = { drawCalls: 0, triangles: 0 };
 
 const requestRender = () => { dirty = true; labelsDirty = true; };
@@ -143,6 +145,7 @@ const conn = new Connection(wsUrl, {
     noteAlarms(frame.header.alarms);
     if (frame.header.compare && !compareNote) {
       compareNote = `${frame.header.compare.quantity} · A ${frame.header.compare.a} · B ${frame.header.compare.b}`;
+      comparePairs = frame.header.compare.pairs ?? {};
       setStatus(`${model} · compare: ${compareNote}`);
     }
     // each frame lists every alarm that holds at its step: the newest one decides the marks
@@ -279,7 +282,8 @@ function flushProbe(): void {
 
 /** Colour the blocks by the chosen quantity (category colours for "kind"); NaN/Inf in red. */
 function applyColors(): void {
-  const { colors, scale } = coloring.compute(colorKey, view.blocks, view.categoryColors, probe);
+  const { colors, scale } = coloring.compute(colorKey, view.blocks, view.categoryColors, probe,
+    compareNote !== "");
   if (colors || customColors) view.setBlockColors(colors);
   customColors = colors !== null;
   let unhealthy = 0;
@@ -530,7 +534,8 @@ function applySelection(pick: Pick, frame: boolean): void {
     const b = view.blocks[pick.index];
     selected = b.path;
     selectedModule = b.module;
-    showBlockPanel(b, parentGroupOf(b.module), actions);
+    showBlockPanel(b, parentGroupOf(b.module), actions,
+      compareNote ? (comparePairs[b.module] ?? b.module) : undefined);
     wantDetail(b.module);
   } else {
     const g = view.groups[pick.index];
@@ -861,6 +866,8 @@ Object.assign(api, {
   /** Show probe input ``index`` in every layer, with a saliency method ("none", "gradient"...). */
   inspect: (index: number, method = "none") => inspectPanel.choose(index, method),
   inspectPosition: (module: string, name = "activation") => overlays.inspectPosition(module, name)?.toArray() ?? null,
+  /** The layer of B matched with layer ``module`` of A (nnviz3d compare), else null. */
+  comparePartner: (module: string) => (compareNote ? (comparePairs[module] ?? module) : null),
   /** One weight cell: its value, what it stands for, and where it is on screen (CSS px). */
   weightCell: (module: string, row: number, col: number, name = "weight") => {
     const o = overlays.weightList.find((x) => x.module === module && x.name === name);

@@ -1,6 +1,6 @@
 // The HTML around the canvas: info panel, legend, search, toolbar, loading and error overlays.
 import type { ColorScale } from "./colorBy";
-import { viridisGradient } from "./colormap";
+import { divergingGradient, viridisGradient } from "./colormap";
 import type { BlockInfo, GroupInfo } from "./sceneView";
 
 export function $(id: string): HTMLElement {
@@ -48,7 +48,9 @@ export interface PanelActions {
   frame(): void;
 }
 
-export function showBlockPanel(b: BlockInfo, parentGroup: string | null, actions: PanelActions): void {
+/** ``partner``: the matched layer of B when comparing two runs or models (nnviz3d compare). */
+export function showBlockPanel(b: BlockInfo, parentGroup: string | null, actions: PanelActions,
+  partner?: string): void {
   const rows: [string, string][] = [
     ["path", b.module || "(model)"],
     ["kind", b.kind],
@@ -63,6 +65,7 @@ export function showBlockPanel(b: BlockInfo, parentGroup: string | null, actions
     rows.push(["tied", Object.entries(b.shared_params).map(([k, v]) => `${k} = ${v}`).join("; ")]);
   }
   if (b.repeat_group) rows.push(["repeat", b.repeat_group]);
+  if (partner !== undefined) rows.push(["layer in B", partner || "(model)"]);
   const buttons = [`<button data-act="frame">Frame</button>`];
   if (b.collapsed) buttons.push(`<button data-act="expand">Expand</button>`);
   if (parentGroup) buttons.push(`<button data-act="collapse-parent">Collapse ${esc(parentGroup.split(".").pop())}</button>`);
@@ -129,7 +132,7 @@ export function renderColorScale(scale: ColorScale | null, unhealthy = 0): void 
     return;
   }
   const range = scale.count
-    ? `<span data-scale="min">${esc(formatStat(scale.min))}</span><span class="bar" style="background:${viridisGradient()}"></span><span data-scale="max">${esc(formatStat(scale.max))}</span>`
+    ? `<span data-scale="min">${esc(formatStat(scale.min))}</span><span class="bar" style="background:${scale.diverging ? divergingGradient() : viridisGradient()}"></span><span data-scale="max">${esc(formatStat(scale.max))}</span>`
     : `<span class="none">no data at this step</span>`;
   el.innerHTML = `<span class="name">${esc(scale.label)}${scale.log ? " (log)" : ""}</span>${range}` +
     `<span class="nodata"><span class="sw" style="background:#3b3e46"></span>no data</span>${red}`;

@@ -8,6 +8,7 @@ like a live model's. An archive saved without example inputs is refused.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 from ...graph import Graph
@@ -31,6 +32,19 @@ class ExportArchiveFormat:
             warnings.simplefilter("ignore")
             ep = torch.export.load(path)
             return _capture(ep, path)
+
+
+    @staticmethod
+    def tensors(path: Path) -> Iterator[tuple[str, object]]:
+        """``(name, tensor)`` of the archive's floating-point parameters and buffers."""
+        import torch
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ep = torch.export.load(path)
+        for name, value in ep.state_dict.items():
+            if isinstance(value, torch.Tensor) and value.is_floating_point() and value.numel():
+                yield name, value.detach()
 
 
 def _capture(ep, path: Path) -> Graph:

@@ -11,6 +11,7 @@ graph and the initializers' shapes are needed.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from ...dag import skip_flags
@@ -38,21 +39,48 @@ class OnnxFormat:
 
     @staticmethod
     def open(path: Path) -> Graph:
-        try:
-            import onnx
-        except ImportError:
-            raise ModelFileError(f"{path}: reading ONNX needs the onnx package; found it "
-                                 f"missing (pip install onnx)") from None
-        try:
-            model = onnx.load(str(path), load_external_data=False)
-        except Exception as exc:  # noqa: BLE001 - protobuf errors vary: one sentence
-            raise ModelFileError(f"{path}: expected an ONNX model; found bytes that do not "
-                                 f"parse as one ({type(exc).__name__})") from None
+        return _graph(_load(path), path)
+
+    @staticmethod
+    def tensors(path: Path) -> Iterator[tuple[str, object]]:
+        """``(NODE.INITIALIZER, tensor)`` of the floating-point initializers, each under the
+        first node that consumes it (external data, not loaded, is skipped)."""
+        import torch
+        from onnx import numpy_helper
+
+        g = _load(path, infer=False).graph
+        inits = {t.name: t for t in g.initializer}
+        done: set[str] = set()
+        for n, node_path in zip(g.node, _node_paths(g)):
+            for name in n.input:
+                if name not in inits or name in done:
+                    continue
+                done.add(name)
+                try:
+                    array = numpy_helper.to_array(inits[name])
+                except Exception:  # noqa: BLE001, S112 - external or malformed data: no view
+                    continue
+                if array.dtype.kind == "f" and array.size:
+                    yield f"{node_path}.{_clean(name)}", torch.from_numpy(array.copy())
+
+
+def _load(path: Path, infer: bool = True):
+    try:
+        import onnx
+    except ImportError:
+        raise ModelFileError(f"{path}: reading ONNX needs the onnx package; found it "
+                             f"missing (pip install onnx)") from None
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # noqa: BLE001 - protobuf errors vary: one sentence
+        raise ModelFileError(f"{path}: expected an ONNX model; found bytes that do not "
+                             f"parse as one ({type(exc).__name__})") from None
+    if infer:
         try:
             model = onnx.shape_inference.infer_shapes(model)
         except Exception:  # noqa: BLE001, S110 - shapes are a bonus
             pass
-        return _graph(model, path)
+    return model
 
 
 def _graph(model, path: Path) -> Graph:
@@ -71,10 +99,8 @@ def _graph(model, path: Path) -> Graph:
         nodes.append(Node(path=p, kind="Input", role=ROLE_INPUT, parent="", depth=1,
                           output_shapes=[value_shapes.get(inp.name) or []]))
         producer[inp.name] = p
-    used: set[str] = set()
     total = 0
-    for i, n in enumerate(g.node):
-        p = _unique(_clean(n.name) or f"{n.op_type.lower()}_{i}", used)
+    for n, p in zip(g.node, _node_paths(g)):
         params = {name: shapes[name] for name in n.input if name in sizes}
         count = sum(sizes[name] for name in params)
         total += count
@@ -104,6 +130,13 @@ def _graph(model, path: Path) -> Graph:
              for (s, d), skip in zip(pairs, skip_flags(pairs))]
     return Graph(model=g.name or path.stem, strategy="onnx", nodes=nodes, edges=edges,
                  total_params=total, trainable_params=total)
+
+
+def _node_paths(g) -> list[str]:
+    """Each node's path segment: its name without dots or slashes, made unique."""
+    used: set[str] = set()
+    return [_unique(_clean(n.name) or f"{n.op_type.lower()}_{i}", used)
+            for i, n in enumerate(g.node)]
 
 
 def _numel(dims) -> int:

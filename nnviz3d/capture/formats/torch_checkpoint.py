@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pickle
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from ...graph import Graph
@@ -34,45 +34,71 @@ class StateDictFormat:
 
     @staticmethod
     def open(path: Path) -> Graph:
-        import torch
-
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                obj = torch.load(path, map_location="meta", weights_only=True)
-        except pickle.UnpicklingError as exc:
-            reason = _first_line(exc)
-            if "weights only" in str(exc).lower() or "unsupported" in reason.lower():
-                raise ModelFileError(
-                    f"{path}: expected a torch state_dict of tensors; found a pickle that needs "
-                    f"arbitrary Python objects to load ({_global_in(str(exc))}), and nnviz3d "
-                    f"never unpickles arbitrary objects: {HOW_TO_SAVE}") from None
-            raise ModelFileError(f"{path}: expected a torch state_dict or checkpoint; found a "
-                                 f"pickle that does not load ({reason})") from None
-        except (RuntimeError, EOFError, OSError, ValueError, KeyError) as exc:
-            raise ModelFileError(f"{path}: expected a torch state_dict or checkpoint; found "
-                                 f"one torch.load cannot read, truncated or corrupt? "
-                                 f"({type(exc).__name__}: {_first_line(exc)})") from None
+        obj = _load(path, "meta")
         entries = tensor_entries(obj)
         if not entries:
             raise ModelFileError(f"{path}: expected a torch state_dict of tensors; found a "
                                  f"{type(obj).__name__} holding no tensors")
         return graph_from_tensors(entries, model=Path(path).name, strategy="torch state_dict")
 
+    @staticmethod
+    def tensors(path: Path) -> Iterator[tuple[str, object]]:
+        """``(name, tensor)`` of the floating-point tensors, memory-mapped where the file is a
+        zip archive (a legacy pickle is read into memory: it is no bigger than the file)."""
+        obj = _load(path, "cpu")
+        for name, value in named_tensors(obj):
+            if value.is_floating_point() and value.numel():
+                yield name, value
+
+
+def _load(path: Path, device: str):
+    """``torch.load(weights_only=True)``: nothing but tensors, containers and primitives."""
+    import torch
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                return torch.load(path, map_location=device, weights_only=True,
+                                  mmap=device == "cpu")
+            except RuntimeError as exc:
+                if "mmap" not in str(exc):
+                    raise
+                return torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        reason = _first_line(exc)
+        if "weights only" in str(exc).lower() or "unsupported" in reason.lower():
+            raise ModelFileError(
+                f"{path}: expected a torch state_dict of tensors; found a pickle that needs "
+                f"arbitrary Python objects to load ({_global_in(str(exc))}), and nnviz3d "
+                f"never unpickles arbitrary objects: {HOW_TO_SAVE}") from None
+        raise ModelFileError(f"{path}: expected a torch state_dict or checkpoint; found a "
+                             f"pickle that does not load ({reason})") from None
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError) as exc:
+        raise ModelFileError(f"{path}: expected a torch state_dict or checkpoint; found "
+                             f"one torch.load cannot read, truncated or corrupt? "
+                             f"({type(exc).__name__}: {_first_line(exc)})") from None
+
 
 def tensor_entries(obj) -> list[TensorEntry]:
     """The named tensors of a state_dict, of the first nested one, or of nested dicts."""
+    return [TensorEntry(name, list(t.shape), str(t.dtype)) for name, t in named_tensors(obj)]
+
+
+def named_tensors(obj) -> list[tuple[str, object]]:
+    """``(dotted name, tensor)`` of a state_dict, of the first nested one, or of nested
+    dicts."""
     import torch
 
     if isinstance(obj, Mapping):
         for key in NESTED_KEYS:
             if isinstance(obj.get(key), Mapping):
-                return tensor_entries(obj[key])
-    out: list[TensorEntry] = []
+                return named_tensors(obj[key])
+    out: list[tuple[str, torch.Tensor]] = []
 
     def walk(prefix: str, value, depth: int) -> None:
         if isinstance(value, torch.Tensor):
-            out.append(TensorEntry(prefix, list(value.shape), str(value.dtype)))
+            out.append((prefix, value))
         elif isinstance(value, Mapping) and depth < 16:
             for k, v in value.items():
                 walk(f"{prefix}.{k}" if prefix else str(k), v, depth + 1)

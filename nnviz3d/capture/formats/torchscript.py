@@ -16,12 +16,17 @@ import os
 import pickle
 import zipfile
 from collections import OrderedDict
+from collections.abc import Iterator
 from pathlib import Path
 
 from ...graph import Graph
 from .errors import ModelFileError
 from .tensor_tree import TensorEntry, graph_from_tensors
 from .zip_archive import archive_kind
+
+
+MAX_INFLATE = 4
+"""An entry may not claim to be more than this many times the archive's size (zip bomb)."""
 
 
 class TorchScriptFormat:
@@ -34,33 +39,65 @@ class TorchScriptFormat:
 
     @staticmethod
     def open(path: Path) -> Graph:
-        with zipfile.ZipFile(path) as z:
-            info = next((i for i in z.infolist() if i.filename.endswith("/data.pkl")
-                         and i.filename.count("/") == 1), None)
-            if info is None:
-                raise ModelFileError(f"{path}: expected a TorchScript archive with a data.pkl "
-                                     f"entry; found none")
-            if info.file_size > max(os.path.getsize(path), 1) * 4:
-                raise ModelFileError(f"{path}: expected a TorchScript archive; found a data.pkl "
-                                     f"claiming {info.file_size:,} bytes (corrupt)")
-            raw = z.read(info)
-        try:
-            root = _InertUnpickler(io.BytesIO(raw)).load()
-        except _Refused as exc:
-            raise ModelFileError(f"{path}: expected a TorchScript archive of modules and "
-                                 f"tensors; found {exc}, which nnviz3d does not unpickle") from None
-        except Exception as exc:  # noqa: BLE001 - any malformed pickle: one line
-            raise ModelFileError(f"{path}: expected a TorchScript archive; found a data.pkl "
-                                 f"that does not read ({type(exc).__name__}: {exc})") from None
-        if not isinstance(root, _Stub):
-            raise ModelFileError(f"{path}: expected a TorchScript module; found a "
-                                 f"{type(root).__name__}")
-        kinds: dict[str, str] = {}
-        entries: list[TensorEntry] = []
-        _walk(root, "", kinds, entries, set())
-        kinds[""] = root.kind
-        return graph_from_tensors(entries, model=root.kind, strategy="TorchScript archive",
+        kinds, entries, _, _ = _read(path)
+        return graph_from_tensors(entries, model=kinds[""], strategy="TorchScript archive",
                                   kinds=kinds)
+
+    @staticmethod
+    def tensors(path: Path) -> Iterator[tuple[str, object]]:
+        """``(name, tensor)`` of the floating-point tensors, each read from its storage entry
+        (``data/KEY``) into memory, one storage at a time."""
+        import torch
+
+        _, entries, records, prefix = _read(path)
+        limit = max(os.path.getsize(path), 1) * MAX_INFLATE
+        with zipfile.ZipFile(path) as z:
+            for entry, rec in zip(entries, records):
+                dtype = getattr(torch, rec.dtype, None)
+                if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+                    continue
+                try:
+                    info = z.getinfo(f"{prefix}data/{rec.key}")
+                except KeyError:
+                    raise ModelFileError(f"{path}: expected storage data/{rec.key} for tensor "
+                                         f"{entry.name!r}; found no such entry") from None
+                if info.file_size > limit:
+                    raise ModelFileError(f"{path}: expected a TorchScript archive; found "
+                                         f"storage {rec.key} claiming {info.file_size:,} bytes "
+                                         f"(corrupt)")
+                storage = torch.frombuffer(bytearray(z.read(info)), dtype=dtype)
+                yield entry.name, storage.as_strided(rec.shape, rec.stride, rec.offset)
+
+
+def _read(path: Path):
+    """Class names by module path, tensor entries, their storage records, the entry prefix."""
+    with zipfile.ZipFile(path) as z:
+        info = next((i for i in z.infolist() if i.filename.endswith("/data.pkl")
+                     and i.filename.count("/") == 1), None)
+        if info is None:
+            raise ModelFileError(f"{path}: expected a TorchScript archive with a data.pkl "
+                                 f"entry; found none")
+        if info.file_size > max(os.path.getsize(path), 1) * MAX_INFLATE:
+            raise ModelFileError(f"{path}: expected a TorchScript archive; found a data.pkl "
+                                 f"claiming {info.file_size:,} bytes (corrupt)")
+        raw = z.read(info)
+    try:
+        root = _InertUnpickler(io.BytesIO(raw)).load()
+    except _Refused as exc:
+        raise ModelFileError(f"{path}: expected a TorchScript archive of modules and "
+                             f"tensors; found {exc}, which nnviz3d does not unpickle") from None
+    except Exception as exc:  # noqa: BLE001 - any malformed pickle: one line
+        raise ModelFileError(f"{path}: expected a TorchScript archive; found a data.pkl "
+                             f"that does not read ({type(exc).__name__}: {exc})") from None
+    if not isinstance(root, _Stub):
+        raise ModelFileError(f"{path}: expected a TorchScript module; found a "
+                             f"{type(root).__name__}")
+    kinds: dict[str, str] = {}
+    entries: list[TensorEntry] = []
+    records: list[_TensorRecord] = []
+    _walk(root, "", kinds, entries, records, set())
+    kinds[""] = root.kind
+    return kinds, entries, records, info.filename.rpartition("data.pkl")[0]
 
 
 class _Refused(Exception):
@@ -78,13 +115,18 @@ class _Stub:
 
 
 class _TensorRecord:
-    def __init__(self, shape, dtype: str) -> None:
+    """Where a tensor's data lies: storage ``key`` (entry ``data/KEY``), offset and strides
+    in elements, and the dtype torch names it by (``float``, ``half``, ``bfloat16``...)."""
+
+    def __init__(self, shape, dtype: str, key: str = "", offset: int = 0,
+                 stride=()) -> None:
         self.shape, self.dtype = list(shape), dtype
+        self.key, self.offset, self.stride = key, int(offset), list(stride)
 
 
 def _rebuild_tensor(storage, offset, size, stride, *rest):
-    kind = storage[0] if isinstance(storage, tuple) else "unknown"
-    return _TensorRecord(size, kind.removesuffix("Storage").lower())
+    kind, key = storage if isinstance(storage, tuple) and len(storage) == 2 else ("unknown", "")
+    return _TensorRecord(size, kind.removesuffix("Storage").lower(), key, offset, stride)
 
 
 def _identity(value):
@@ -108,12 +150,12 @@ class _InertUnpickler(pickle.Unpickler):
         raise _Refused(f"the Python global {module}.{name}")
 
     def persistent_load(self, pid):
-        if isinstance(pid, tuple) and len(pid) >= 2:
-            return (str(pid[1]),)
+        if isinstance(pid, tuple) and len(pid) >= 3:
+            return (str(pid[1]), str(pid[2]))
         raise _Refused(f"an unknown persistent id {str(pid)[:40]}")
 
 
-def _walk(obj: _Stub, path: str, kinds, entries, seen: set[int]) -> None:
+def _walk(obj: _Stub, path: str, kinds, entries, records, seen: set[int]) -> None:
     if id(obj) in seen or path.count(".") > 64:
         return
     seen.add(id(obj))
@@ -123,6 +165,7 @@ def _walk(obj: _Stub, path: str, kinds, entries, seen: set[int]) -> None:
     for key, value in state.items():
         child = f"{path}.{key}" if path else str(key)
         if isinstance(value, _Stub):
-            _walk(value, child, kinds, entries, seen)
+            _walk(value, child, kinds, entries, records, seen)
         elif isinstance(value, _TensorRecord):
             entries.append(TensorEntry(child, value.shape, value.dtype))
+            records.append(value)

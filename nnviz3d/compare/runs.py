@@ -1,9 +1,9 @@
 """``nnviz3d compare RUN_A RUN_B``: two recorded runs of the same architecture, overlaid.
 
 The viewer shows run A's scene; each block's probe statistics at a step are run B's minus run
-A's (matching layers by module path), so colouring by any quantity (weight norm, gradient
-norm, update ratio...) colours by the difference, and selecting a block selects the same layer
-of both runs. Histograms in the info panel are run B's. The loss chart has both runs' losses
+A's (matching layers by path, then by structure: nnviz3d/compare/matching.py), so colouring by
+any quantity (weight norm, gradient norm, update ratio...) colours by the difference, and
+selecting a block selects the same layer of both runs. Histograms in the info panel are run B's. The loss chart has both runs' losses
 (``loss A``, ``loss B``). Typical uses: two learning rates, two seeds, before and after a
 change.
 """
@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .protocol.probe_frame import decode_probe, encode_probe
-from .record import RunReader
-from .record.run_file import EMBEDDING
+from ..protocol.probe_frame import decode_probe, encode_probe
+from ..record import RunReader
+from ..record.run_file import EMBEDDING
+from .errors import CompareError
+from .matching import match_layers, shared_enough
 
 KINDS = ("weight", "grad", "act")
-
-
-class CompareError(ValueError):
-    """Two runs that cannot be compared; the message says why."""
 
 
 def _newest(frames: list[bytes]) -> dict:
@@ -42,12 +40,11 @@ def _steps(reader: RunReader) -> list[int]:
 def diff_frames(a: RunReader, b: RunReader) -> tuple[list[tuple[int, bytes]], dict]:
     """The overlaid frames (one per step both runs reached) and a report of what matched."""
     ga, gb = a.graph(), b.graph()
-    paths_a = {n.path for n in ga.nodes}
-    paths_b = {n.path for n in gb.nodes}
-    common = paths_a & paths_b
-    if not any(n.params for n in ga.nodes if n.path in common):
-        raise CompareError(f"{a.path} ({ga.model}) and {b.path} ({gb.model}) share no layer "
-                           f"with parameters: compare needs two runs of the same architecture")
+    pairs = match_layers(ga, gb)
+    if not shared_enough(ga, gb, pairs):
+        raise CompareError(f"{a.path} ({ga.model}) and {b.path} ({gb.model}) share too few "
+                           f"layers with parameters (by path or by structure): compare needs "
+                           f"two runs of the same architecture")
     steps_b = set(_steps(b))
     last_b = max(steps_b, default=-1)
     frames = []
@@ -60,7 +57,8 @@ def diff_frames(a: RunReader, b: RunReader) -> tuple[list[tuple[int, bytes]], di
             mods_a, stats_a, _, _ = fa[kind]
             mods_b, stats_b, hist_b, range_b = fb[kind]
             row_b = {m: i for i, m in enumerate(mods_b)}
-            rows = [(i, row_b[m]) for i, m in enumerate(mods_a) if m in row_b]
+            rows = [(i, row_b[pairs[m]]) for i, m in enumerate(mods_a)
+                    if pairs.get(m) in row_b]
             if not rows:
                 continue
             ia, ib = (np.array(x) for x in zip(*rows))
@@ -69,10 +67,31 @@ def diff_frames(a: RunReader, b: RunReader) -> tuple[list[tuple[int, bytes]], di
                            "range": range_b[ib]}
         if kinds:
             frames.append((step, encode_probe(step, 0.0, "train", {}, kinds, extra={
-                "compare": {"a": str(a.path), "b": str(b.path), "quantity": "B - A"}})))
-    report = {"a": ga.model, "b": gb.model, "frames": len(frames),
-              "only_a": sorted(paths_a - paths_b), "only_b": sorted(paths_b - paths_a)}
+                "compare": compare_header(a.path, b.path, pairs)})))
+    report = match_report(ga, gb, pairs)
+    report["frames"] = len(frames)
     return frames, report
+
+
+def compare_header(a, b, pairs: dict[str, str]) -> dict:
+    """The ``compare`` entry of an overlaid frame: the two sources and the renamed pairs."""
+    return {"a": str(a), "b": str(b), "quantity": "B - A",
+            "pairs": {pa: pb for pa, pb in pairs.items() if pa != pb}}
+
+
+def match_report(ga, gb, pairs: dict[str, str]) -> dict:
+    """What matched: model names, layers matched by structure, nodes left on either side."""
+    matched_b = set(pairs.values())
+    return {"a": ga.model, "b": gb.model,
+            "by_structure": {pa: pb for pa, pb in pairs.items() if pa != pb},
+            "only_a": sorted(n.path for n in ga.nodes if n.path not in pairs),
+            "only_b": sorted(n.path for n in gb.nodes if n.path not in matched_b)}
+
+
+def say_matched(report: dict) -> str:
+    renamed = len(report["by_structure"])
+    return (f"{renamed} layer{'s' * (renamed != 1)} matched by structure, "
+            f"{len(report['only_a'])} nodes only in A, {len(report['only_b'])} only in B")
 
 
 class _Overlay:
@@ -89,11 +108,11 @@ class _Overlay:
         pass
 
 
-def serve_compare(path_a, path_b, *, depth=None, host="127.0.0.1", port=None,
-                  open_browser=True, quiet=False):
+def serve_runs(path_a, path_b, *, depth=None, host="127.0.0.1", port=None,
+               open_browser=True, quiet=False):
     """Serve the overlay of two runs; returns the view handle."""
-    from .server import LiveFeed
-    from .viewer import view
+    from ..server import LiveFeed
+    from ..viewer import view
 
     a, b = RunReader(path_a), RunReader(path_b)
     try:
@@ -112,8 +131,7 @@ def serve_compare(path_a, path_b, *, depth=None, host="127.0.0.1", port=None,
         b.close()
     if not quiet:
         print(f"nnviz3d compare: {report['frames']} steps overlaid (B - A); "
-              f"{len(report['only_a'])} nodes only in A, {len(report['only_b'])} only in B",
-              flush=True)
+              f"{say_matched(report)}", flush=True)
     handle = view(graph=graph, depth=depth, host=host, port=port, open_browser=open_browser,
                   quiet=quiet, feed=feed)
     handle.compare = report
