@@ -129,6 +129,30 @@ def _serving_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-browser", action="store_true", help="print the URL, open nothing")
     p.add_argument("--depth", type=int, default=None,
                    help="collapse groups at this depth (default: all expanded)")
+    _access_options(p)
+
+
+def _access_options(p: argparse.ArgumentParser) -> None:
+    """--token, --tls, --certfile, --keyfile: serving beyond this machine (a headset)."""
+    p.add_argument("--token", default=None,
+                   help="access token every request must carry (default: none on 127.0.0.1, "
+                        "generated and printed in the URL for any other --host; or set "
+                        "NNVIZ3D_TOKEN)")
+    p.add_argument("--tls", action="store_true",
+                   help="serve HTTPS (WebXR on a headset needs it): a self-signed certificate "
+                        "made on first use in ~/.nnviz3d/tls, unless --certfile is given")
+    p.add_argument("--certfile", default=None, help="PEM certificate for --tls")
+    p.add_argument("--keyfile", default=None, help="PEM private key of --certfile")
+
+
+def _serving(args) -> dict:
+    """view()'s serving keywords from the options; ValueError with one sentence if unusable."""
+    if (args.certfile is None) != (args.keyfile is None):
+        raise ValueError("--certfile and --keyfile go together: give both, or neither for a "
+                         "self-signed certificate")
+    tls = (args.certfile, args.keyfile) if args.certfile else bool(args.tls)
+    return {"host": args.host, "port": args.port, "open_browser": not args.no_browser,
+            "token": args.token, "tls": tls}
 
 
 def _is_model_file(spec: str) -> bool:
@@ -177,10 +201,11 @@ def _view(args) -> int:
         return weights
     try:
         handle = view(getattr(args, "model", None), graph=graph, depth=args.depth,
-                      host=args.host, port=args.port, open_browser=not args.no_browser,
-                      recipe=recipe, weights=weights)
+                      recipe=recipe, weights=weights, **_serving(args))
     except OSError as exc:
         return _fail(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}")
+    except ValueError as exc:
+        return _fail(str(exc))
     return serve_until_interrupted(handle)
 
 
@@ -191,9 +216,9 @@ def _demo(args) -> int:
         return _fail(f"--steps must be 1 or more, got {args.steps}")
     try:
         delay = args.delay if args.delay is not None else (0.0 if args.no_browser else 0.05)
-        run_demo(steps=args.steps, open_browser=not args.no_browser, port=args.port,
-                 record=args.record or True, keep_serving=not args.no_browser,
-                 every=args.every or None, step_delay=delay)
+        serving = _serving(args)
+        run_demo(steps=args.steps, record=args.record or True, keep_serving=not args.no_browser,
+                 every=args.every or None, step_delay=delay, **serving)
     except (FileExistsError, ValueError) as exc:
         return _fail(str(exc))
     return 0
@@ -218,8 +243,10 @@ def _replay(args) -> int:
         return 0
     from .replay import serve_replay
 
-    handle = serve_replay(reader, depth=args.depth, host=args.host, port=args.port,
-                          open_browser=not args.no_browser)
+    try:
+        handle = serve_replay(reader, depth=args.depth, **_serving(args))
+    except ValueError as exc:
+        return _fail(str(exc))
     return serve_until_interrupted(handle)
 
 
@@ -228,9 +255,8 @@ def _compare(args) -> int:
     from .record import RunFileError
 
     try:
-        handle = serve_compare(args.run_a, args.run_b, depth=args.depth, host=args.host,
-                               port=args.port, open_browser=not args.no_browser)
-    except (RunFileError, CompareError) as exc:
+        handle = serve_compare(args.run_a, args.run_b, depth=args.depth, **_serving(args))
+    except (RunFileError, CompareError, ValueError) as exc:
         return _fail(str(exc))
     return serve_until_interrupted(handle)
 

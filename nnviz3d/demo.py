@@ -24,8 +24,9 @@ def load_digits_tensors():
 def run_demo(steps: int | None = None, epochs: int = 8, batch: int = 64, lr: float = 3e-3,
              open_browser: bool = True, port: int | None = None, record=True,
              keep_serving: bool = True, budget: float = 0.05, every: int | None = 1,
-             step_delay: float = 0.0) -> dict:
-    """Every step is probed by default: the CNN is tiny, and a demo is for watching."""
+             step_delay: float = 0.0, **serving) -> dict:
+    """Every step is probed by default: the CNN is tiny, and a demo is for watching.
+    ``serving``: watch()'s host, token and tls (a headset on the LAN)."""
     import torch
     import torch.nn.functional as F
 
@@ -40,7 +41,7 @@ def run_demo(steps: int | None = None, epochs: int = 8, batch: int = 64, lr: flo
     total = steps if steps is not None else epochs * per_epoch
     w = watch(model, xtr[:1], record=record, open_browser=open_browser, port=port,
               budget=budget, every=every, inputs=xva, labels=yva, embed=["pool", "head.2"],
-              embed_every=25)
+              embed_every=25, **serving)
     print(f"nnviz3d demo: training DigitsCNN on {len(ytr)} digits for {total} steps", flush=True)
     step = 0
     start = time.perf_counter()

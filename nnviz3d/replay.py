@@ -5,9 +5,9 @@ from __future__ import annotations
 from .record import RunReader
 
 
-def serve_replay(reader: RunReader, *, depth=None, host="127.0.0.1", port=None,
-                 open_browser=True, quiet=False):
-    """Load the run's graph and frames into a server; returns the view handle."""
+def serve_replay(reader: RunReader, *, depth=None, quiet=False, **serving):
+    """Load the run's graph and frames into a server; returns the view handle. ``serving``:
+    view()'s host, port, open_browser, token and tls."""
     from .server import LiveFeed
     from .viewer import view
 
@@ -16,5 +16,7 @@ def serve_replay(reader: RunReader, *, depth=None, host="127.0.0.1", port=None,
     for _, step, kinds, data in reader.frames():
         feed.ingest(data, step, kinds)
     feed.scalar_rows = reader.scalar_rows()
-    return view(graph=reader.graph(), depth=depth, host=host, port=port,
-                open_browser=open_browser, quiet=quiet, feed=feed)
+    from .tour import replay_view
+
+    feed.recipe = replay_view(reader, depth)  # offers the run's automatic tour (nnviz3d/tour.py)
+    return view(graph=reader.graph(), depth=depth, quiet=quiet, feed=feed, **serving)

@@ -48,7 +48,8 @@ class ViewHandle:
 def view(model=None, example_inputs=None, *, graph: Graph | None = None, depth: int | None = None,
          host: str = "127.0.0.1", port: int | None = None, open_browser: bool = True,
          quiet: bool = False, feed=None, inputs=None, labels=None, embed=None,
-         embed_method: str = "umap", recipe=None, weights=None) -> ViewHandle:
+         embed_method: str = "umap", recipe=None, weights=None, token: str | None = None,
+         tls=None) -> ViewHandle:
     """Capture ``model`` (or take a ready ``graph``) and serve its 3D scene in the background.
 
     Prints the URL and opens a browser unless ``open_browser=False``. Works from scripts, the
@@ -60,6 +61,10 @@ def view(model=None, example_inputs=None, *, graph: Graph | None = None, depth: 
     ``weights`` (``{module: {param: tensor}}``, nnviz3d/capture/weight_frame.py; by default the
     parameters of ``model``) gives the blocks weight statistics, histograms and weight maps,
     as a training run's step 0 does; ``weights=False`` shows the topology alone.
+    ``token``: the access token every request must carry (generated when ``host`` is not a
+    loopback address; nnviz3d/server/access.py). ``tls=True`` serves HTTPS with a self-signed
+    certificate (made on first use), ``tls=(certfile, keyfile)`` with yours: headsets on the
+    LAN need a secure context for WebXR (nnviz3d/server/tls.py).
     """
     from .server import SceneState, ServerThread, make_app
 
@@ -82,8 +87,13 @@ def view(model=None, example_inputs=None, *, graph: Graph | None = None, depth: 
             _add_weights(feed, weights, quiet)
     if recipe is not None:
         feed.recipe = recipe.client_view()
+    from .server.access import choose_token
+
+    token = choose_token(host, token)
+    context = _tls_context(tls)
     state = SceneState(graph, depth)
-    server = ServerThread(make_app(state, feed), host, port)
+    server = ServerThread(make_app(state, feed, token), host, port, ssl_context=context,
+                          token=token)
     handle = ViewHandle(graph, server, state)
     if embed:
         handle.embeddings = _embed_once(model, inputs, labels, embed, embed_method, server, feed,
@@ -92,12 +102,35 @@ def view(model=None, example_inputs=None, *, graph: Graph | None = None, depth: 
         if server.note:
             print(f"nnviz3d: {server.note}; using port {server.port} instead", file=sys.stderr)
         print(f"nnviz3d: viewing {graph.model} at {handle.url}", flush=True)
+        if context is not None or token is not None:
+            _print_remote(handle.url, context is not None)
     if open_browser:
         try:
             webbrowser.open(handle.url)
         except Exception:  # no browser on this machine: the URL was printed
             pass
     return handle
+
+
+def _tls_context(tls):
+    """None for plain HTTP; an SSL context for ``True`` (self-signed) or ``(cert, key)``."""
+    if not tls:
+        return None
+    from .server.tls import self_signed, ssl_context
+
+    cert, key = tls if isinstance(tls, tuple | list) else self_signed()
+    return ssl_context(cert, key)
+
+
+def _print_remote(url: str, tls: bool) -> None:
+    """The URL for another device (a headset) as a QR code, and what to expect."""
+    from .server.tls import qr_text
+
+    print(qr_text(url), end="", flush=True)
+    if tls:
+        print("nnviz3d: the certificate is self-signed unless you gave one: the headset's "
+              "browser warns once; accept it to get a secure context (needed for VR)",
+              flush=True)
 
 
 WEIGHTS_LIMIT = 1_000_000_000

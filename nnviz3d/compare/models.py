@@ -95,9 +95,9 @@ def _changed(pairs: dict[str, str], wa: Groups, wb: Groups) -> dict[str, float]:
     return out
 
 
-def serve_models(spec_a: str, spec_b: str, *, depth=None, host="127.0.0.1", port=None,
-                 open_browser=True, quiet=False):
-    """Serve A's scene coloured by B - A; returns the view handle (``handle.compare``)."""
+def serve_models(spec_a: str, spec_b: str, *, depth=None, quiet=False, **serving):
+    """Serve A's scene coloured by B - A; returns the view handle (``handle.compare``).
+    ``serving``: view()'s host, port, open_browser, token and tls."""
     from ..protocol.probe_frame import decode_probe
     from ..record.run_file import MATRICES
     from ..server import LiveFeed
@@ -116,7 +116,6 @@ def serve_models(spec_a: str, spec_b: str, *, depth=None, host="127.0.0.1", port
         print(f"nnviz3d compare: {len(report['changed'])} layers with weights compared (B - A); "
               f"{say_matched(report)}; most changed: "
               + ", ".join(f"{m} {v:.3g}" for m, v in moved), flush=True)
-    handle = view(graph=graph_a, depth=depth, host=host, port=port, open_browser=open_browser,
-                  quiet=quiet, feed=feed)
+    handle = view(graph=graph_a, depth=depth, quiet=quiet, feed=feed, **serving)
     handle.compare = report
     return handle

@@ -108,9 +108,9 @@ class _Overlay:
         pass
 
 
-def serve_runs(path_a, path_b, *, depth=None, host="127.0.0.1", port=None,
-               open_browser=True, quiet=False):
-    """Serve the overlay of two runs; returns the view handle."""
+def serve_runs(path_a, path_b, *, depth=None, quiet=False, **serving):
+    """Serve the overlay of two runs; returns the view handle. ``serving``: view()'s host,
+    port, open_browser, token and tls."""
     from ..server import LiveFeed
     from ..viewer import view
 
@@ -132,7 +132,6 @@ def serve_runs(path_a, path_b, *, depth=None, host="127.0.0.1", port=None,
     if not quiet:
         print(f"nnviz3d compare: {report['frames']} steps overlaid (B - A); "
               f"{say_matched(report)}", flush=True)
-    handle = view(graph=graph, depth=depth, host=host, port=port, open_browser=open_browser,
-                  quiet=quiet, feed=feed)
+    handle = view(graph=graph, depth=depth, quiet=quiet, feed=feed, **serving)
     handle.compare = report
     return handle

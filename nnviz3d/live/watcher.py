@@ -32,7 +32,7 @@ class Watcher:
                  open_browser: bool = True, depth: int | None = None, strict: bool = False,
                  graph=None, quiet: bool = False, health=True, inputs=None,
                  labels=None, loss_fn=None, embed=None, embed_every: int = 25,
-                 embed_method: str = "umap") -> None:
+                 embed_method: str = "umap", token: str | None = None, tls=None) -> None:
         from ..capture import capture_graph
         from ..capture.probes import Probes
 
@@ -64,7 +64,8 @@ class Watcher:
             self.feed = LiveFeed(reader_factory=(lambda: RunReader(path)) if path else None,
                                  live=True)
             self.handle = view(graph=self.graph, depth=depth, host=host, port=port,
-                               open_browser=open_browser, quiet=quiet, feed=self.feed)
+                               open_browser=open_browser, quiet=quiet, feed=self.feed,
+                               token=token, tls=tls)
             loop = self.handle.server.loop
             publish = lambda *a: loop.call_soon_threadsafe(self.feed.publish, *a)  # noqa: E731
             self.feed.track = self.probes.track

@@ -13,6 +13,7 @@ from .. import __version__
 from ..protocol import PROTOCOL_VERSION, ErrorMessage, Hello, SceneInfo, Welcome
 from ..protocol.messages import SALIENCY_METHODS
 from ..protocol.validate import MAX_CLIENT_MESSAGE, parse_client_message, to_json
+from .access import install as install_access
 from .client_session import ClientSession
 from .live_feed import LiveFeed
 from .scene_state import SceneState
@@ -30,8 +31,11 @@ def viewer_dir() -> Path:
     return Path(str(resources.files("nnviz3d") / "viewer_dist"))
 
 
-def make_app(state: SceneState, feed: LiveFeed | None = None) -> web.Application:
-    app = web.Application()
+def make_app(state: SceneState, feed: LiveFeed | None = None,
+             token: str | None = None) -> web.Application:
+    """The viewer's app; ``token`` is required of every request (nnviz3d/server/access.py)."""
+    app = web.Application(client_max_size=MAX_CLIENT_MESSAGE)
+    install_access(app, token)
     app[STATE] = state
     app[CLIENTS] = set()
     app[FEED] = feed or LiveFeed()

@@ -17,9 +17,12 @@ class ServerThread:
     """Starts at construction; ``url`` says where; ``close()`` stops it and joins the thread."""
 
     def __init__(self, app: web.Application, host: str = "127.0.0.1",
-                 port: int | None = None) -> None:
+                 port: int | None = None, *, ssl_context=None, token: str | None = None) -> None:
         self.app = app
         self.host = host
+        self.ssl_context = ssl_context
+        self.token = token
+        """The access token in the printed URL (nnviz3d/server/access.py), or None."""
         self.requested_port = DEFAULT_PORT if port is None else port
         self.note: str | None = None
         self._loop = asyncio.new_event_loop()
@@ -35,12 +38,13 @@ class ServerThread:
     async def _start(self) -> int:
         await self._runner.setup()
         try:
-            site = web.TCPSite(self._runner, self.host, self.requested_port)
+            site = web.TCPSite(self._runner, self.host, self.requested_port,
+                               ssl_context=self.ssl_context)
             await site.start()
         except OSError as exc:
             if exc.errno != errno.EADDRINUSE and self.requested_port != 0:
                 raise
-            site = web.TCPSite(self._runner, self.host, 0)
+            site = web.TCPSite(self._runner, self.host, 0, ssl_context=self.ssl_context)
             await site.start()
             self.note = f"port {self.requested_port} is in use"
         return site._server.sockets[0].getsockname()[1]
@@ -52,8 +56,17 @@ class ServerThread:
 
     @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/"
+        """The page's URL (with the token, if any). A server on every interface (0.0.0.0 or
+        ::) is reached through this machine's LAN address, or localhost without one."""
+        host = self.host
+        if host in ("0.0.0.0", "::", ""):
+            from .tls import lan_address
+
+            host = lan_address() or "localhost"
+        host = f"[{host}]" if ":" in host else host
+        scheme = "https" if self.ssl_context is not None else "http"
+        query = f"?token={self.token}" if self.token else ""
+        return f"{scheme}://{host}:{self.port}/{query}"
 
     def run(self, coro, timeout: float = 30.0):
         """Run a coroutine on the server's loop and wait for its result."""
