@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--no-browser", action="store_true",
                    help="open no browser and exit when training ends (headless)")
     d.add_argument("--port", type=int, default=None)
+    d.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    _access_options(d)
     d.add_argument("--every", type=int, default=1,
                    help="probe every N steps (default 1; 0 adapts to a 5%% budget)")
     d.add_argument("--record", default=None, help="run file (default runs/DigitsCNN-TIME.nnv3d)")

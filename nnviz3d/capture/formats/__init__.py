@@ -15,16 +15,17 @@ from .errors import ModelFileError
 from .export_archive import ExportArchiveFormat
 from .onnx_file import OnnxFormat
 from .safetensors_file import SafetensorsFormat
+from .sharded import ShardedFormat
 from .torch_checkpoint import StateDictFormat
 from .torchscript import TorchScriptFormat
 from .zip_archive import ZIP_MAGIC
 
 FORMATS = (SafetensorsFormat, OnnxFormat, ExportArchiveFormat, TorchScriptFormat,
-           StateDictFormat)
+           StateDictFormat, ShardedFormat)
 """Tried in this order; the first whose ``matches`` is true opens the file."""
 
-EXPECTED = ("safetensors, ONNX, a torch state_dict/checkpoint, TorchScript or torch.export "
-            ".pt2")
+EXPECTED = ("safetensors, ONNX, a torch state_dict/checkpoint, TorchScript, torch.export "
+            ".pt2 or a sharded checkpoint's .index.json")
 HEAD_BYTES = 64
 
 __all__ = ["FORMATS", "ModelFileError", "detect_format", "open_model_file"]

@@ -43,8 +43,13 @@ class SafetensorsFormat:
 
     @staticmethod
     def open(path: Path) -> Graph:
-        entries, _, _ = _header(path)
-        return graph_from_tensors(entries, model=Path(path).name, strategy="safetensors header")
+        return graph_from_tensors(SafetensorsFormat.entries(path), model=Path(path).name,
+                                  strategy="safetensors header")
+
+    @staticmethod
+    def entries(path: Path) -> list[TensorEntry]:
+        """The header's tensors, checked against the file."""
+        return _header(path)[0]
 
     @staticmethod
     def tensors(path: Path) -> Iterator[tuple[str, object]]:

@@ -32,6 +32,9 @@ class TensorEntry:
     name: str
     shape: list[int]
     dtype: str
+    tied_to: str | None = None
+    """Name of an earlier tensor this one is the same data as (tied weights: GPT-2's
+    ``lm_head.weight`` is ``transformer.wte.weight``); counted once, there."""
 
     @property
     def numel(self) -> int:
@@ -75,6 +78,10 @@ def graph_from_tensors(entries: list[TensorEntry], *, model: str, strategy: str,
         if local in BUFFER_NAMES:
             node.buffers += e.numel
             continue
+        if e.tied_to is not None:
+            node.shared_params[local] = e.tied_to.rpartition(".")[0]
+            node.param_shapes[local] = list(e.shape)
+            continue
         node.params += e.numel
         node.trainable_params += e.numel
         node.param_shapes[local] = list(e.shape)
@@ -86,3 +93,25 @@ def graph_from_tensors(entries: list[TensorEntry], *, model: str, strategy: str,
             walk = nodes[walk].parent
     return Graph(model=model, strategy=strategy, nodes=list(nodes.values()), edges=[],
                  total_params=total, trainable_params=total)
+
+
+def tie_key(tensor) -> tuple | None:
+    """What makes two loaded tensors the same data (None on the meta device)."""
+    if tensor.is_meta:
+        return None
+    return (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape),
+            tuple(tensor.stride()), tensor.dtype)
+
+
+def first_names(keys: list[tuple[str, object]]) -> dict[str, str]:
+    """``{name: first name with the same key}`` for every name whose key came before."""
+    first: dict[object, str] = {}
+    tied = {}
+    for name, key in keys:
+        if key is None:
+            continue
+        if key in first:
+            tied[name] = first[key]
+        else:
+            first[key] = name
+    return tied

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ...graph import Graph
 from .errors import ModelFileError
-from .tensor_tree import TensorEntry, graph_from_tensors
+from .tensor_tree import TensorEntry, first_names, graph_from_tensors, tie_key
 from .zip_archive import archive_kind
 
 PICKLE_PROTOCOLS = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
@@ -34,21 +34,37 @@ class StateDictFormat:
 
     @staticmethod
     def open(path: Path) -> Graph:
+        return graph_from_tensors(StateDictFormat.entries(path), model=Path(path).name,
+                                  strategy="torch state_dict")
+
+    @staticmethod
+    def entries(path: Path) -> list[TensorEntry]:
+        """The named tensors (loaded on the meta device), with their ties."""
         obj = _load(path, "meta")
         entries = tensor_entries(obj)
         if not entries:
             raise ModelFileError(f"{path}: expected a torch state_dict of tensors; found a "
                                  f"{type(obj).__name__} holding no tensors")
-        return graph_from_tensors(entries, model=Path(path).name, strategy="torch state_dict")
+        if archive_kind(_head(path), path) == "state_dict":  # memory-mapped: ties are visible
+            tied = first_names([(n, tie_key(t)) for n, t in named_tensors(_load(path, "cpu"))])
+            for e in entries:
+                e.tied_to = tied.get(e.name)
+        return entries
 
     @staticmethod
     def tensors(path: Path) -> Iterator[tuple[str, object]]:
         """``(name, tensor)`` of the floating-point tensors, memory-mapped where the file is a
         zip archive (a legacy pickle is read into memory: it is no bigger than the file)."""
-        obj = _load(path, "cpu")
-        for name, value in named_tensors(obj):
-            if value.is_floating_point() and value.numel():
+        named = named_tensors(_load(path, "cpu"))
+        tied = first_names([(n, tie_key(t)) for n, t in named])
+        for name, value in named:
+            if value.is_floating_point() and value.numel() and name not in tied:
                 yield name, value
+
+
+def _head(path: Path) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(4)
 
 
 def _load(path: Path, device: str):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ...graph import Graph
 from .errors import ModelFileError
-from .tensor_tree import TensorEntry, graph_from_tensors
+from .tensor_tree import TensorEntry, first_names, graph_from_tensors
 from .zip_archive import archive_kind
 
 
@@ -53,6 +53,8 @@ class TorchScriptFormat:
         limit = max(os.path.getsize(path), 1) * MAX_INFLATE
         with zipfile.ZipFile(path) as z:
             for entry, rec in zip(entries, records):
+                if entry.tied_to is not None:
+                    continue  # read once, under the first name
                 dtype = getattr(torch, rec.dtype, None)
                 if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
                     continue
@@ -97,6 +99,10 @@ def _read(path: Path):
     records: list[_TensorRecord] = []
     _walk(root, "", kinds, entries, records, set())
     kinds[""] = root.kind
+    tied = first_names([(e.name, (r.key, r.offset, tuple(r.shape), tuple(r.stride), r.dtype))
+                        for e, r in zip(entries, records)])
+    for e in entries:
+        e.tied_to = tied.get(e.name)
     return kinds, entries, records, info.filename.rpartition("data.pkl")[0]
 
 
