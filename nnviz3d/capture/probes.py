@@ -98,16 +98,12 @@ def rows_stats(flats: list[torch.Tensor]) -> dict[str, torch.Tensor]:
     """Stats of several flat tensors: one tensor at a time with a few whole-tensor reductions
     (segment reductions over one concatenated buffer were measured slower: atomics on a few
     addresses on GPUs, single-threaded bincount on CPUs). No host sync on accelerators."""
-    if flats[0].device.type != "cpu":
-        out = [device_tensor_stats(f.float()) for f in flats]
-        return {"stats": torch.stack([o[0] for o in out]),
-                "hist": torch.stack([o[1] for o in out]),
-                "range": torch.stack([o[2] for o in out]),
-                "sampled": torch.tensor([o[3] for o in out])}
-    out = [tensor_stats(f.float()) for f in flats]
+    stats = device_tensor_stats if flats[0].device.type != "cpu" else tensor_stats
+    out = [stats(f.float()) for f in flats]
     return {"stats": torch.stack([o[0] for o in out]), "hist": torch.stack([o[1] for o in out]),
             "range": torch.stack([o[2] for o in out]),
-            "sampled": torch.tensor([o[3] for o in out])}
+            "sampled": torch.tensor([o[3] for o in out]),
+            "count": torch.tensor([f.numel() for f in flats])}
 
 
 def segment_stats(flat: torch.Tensor, seg: torch.Tensor, nseg: int,

@@ -35,7 +35,16 @@ class Watcher:
                  embed_method: str = "umap", token: str | None = None, tls=None) -> None:
         from ..capture import capture_graph
         from ..capture.probes import Probes
+        from .distributed import DEFAULT_EVERY, unwrap, world
 
+        model = unwrap(model)
+        self.rank, self.world_size = world()
+        if self.world_size > 1:
+            # every rank must probe the same steps (gathers are collective): a fixed interval,
+            # and only rank 0 records, serves and answers the viewer
+            every = every or DEFAULT_EVERY
+            if self.rank != 0:
+                serve, record, inputs, embed = False, None, None, None
         self.model = model
         self.strict = strict
         self.quiet = quiet
@@ -201,10 +210,15 @@ class Watcher:
             if res:
                 kinds[kind] = res
             self.schedule.observe_cost(kind, time.perf_counter() - t0)
-        item = {"step": step, "split": split, "time": time.time(),
-                "scalars": self._scalars(loss, metrics)}
-        item.update(self.probes.to_host(kinds, matrices))
-        self.worker.submit(item)
+        if self.world_size > 1:
+            from .distributed import reduce_kinds
+
+            kinds = reduce_kinds(kinds, self.rank, self.world_size)
+        if kinds is not None:  # None on ranks other than 0: rank 0 shows the merged view
+            item = {"step": step, "split": split, "time": time.time(),
+                    "scalars": self._scalars(loss, metrics)}
+            item.update(self.probes.to_host(kinds, matrices))
+            self.worker.submit(item)
         self.probes.armed = self.schedule.due(step + 1, "act")
         if self.embeddings is not None:
             self.embeddings.at_step(step)
