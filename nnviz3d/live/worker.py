@@ -85,9 +85,7 @@ class FrameWorker:
                     self.recorder.append(item["step"], kinds, item["split"], item["scalars"],
                                          data)
                 except Exception as exc:
-                    self._warn("record", f"nnviz3d: recording stopped ({exc}); training goes "
-                               f"on, the live view too")
-                    self.recorder = None
+                    self._record_failed(exc)
             if self.publish is not None:
                 try:
                     self.publish(data, item["step"], kinds, item["split"], item["scalars"])
@@ -100,8 +98,19 @@ class FrameWorker:
             try:
                 self.recorder.commit()
             except Exception as exc:
-                self._warn("record", f"nnviz3d: recording stopped ({exc}); training goes on")
-                self.recorder = None
+                self._record_failed(exc)
+
+    def _record_failed(self, exc: Exception) -> None:
+        """One warning (disk full, file removed...); the rest of the run is not recorded."""
+        path = getattr(self.recorder, "path", "the run file")
+        self._warn("record", f"nnviz3d: recording to {path} stopped ({exc}; is the disk "
+                             f"full?); training goes on, the live view too, and the file "
+                             f"replays up to its last commit")
+        try:
+            self.recorder.db.close()
+        except Exception:  # noqa: BLE001, S110 - already broken
+            pass
+        self.recorder = None
 
     def _encode(self, item: dict) -> tuple[bytes, list[str]]:
         if "frame" in item:  # already encoded elsewhere (an embedding): record and publish it
@@ -129,8 +138,10 @@ class FrameWorker:
         self.errors.append(message)
         if key not in self._warned:
             self._warned.add(key)
-            log.warning(message)
-            print(message, flush=True)
+            if log.hasHandlers():  # the application configured logging: say it there only
+                log.warning(message)
+            else:
+                print(message, flush=True)
 
     def close(self, timeout: float = 30.0) -> None:
         try:
