@@ -14,7 +14,7 @@ from ..protocol import PROTOCOL_VERSION, ErrorMessage, Hello, SceneInfo, Welcome
 from ..protocol.messages import SALIENCY_METHODS
 from ..protocol.validate import MAX_CLIENT_MESSAGE, parse_client_message, to_json
 from .access import install as install_access
-from .client_session import ClientSession
+from .client_session import RATE, ClientSession
 from .live_feed import LiveFeed
 from .scene_state import SceneState
 
@@ -96,6 +96,12 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     feed.join(session)
     try:
         async for msg in ws:
+            if not session.allow():  # a flood: dropped, said once per burst
+                if session.refused == 1 or session.refused % 1000 == 0:
+                    session.post("error", to_json(ErrorMessage(
+                        "rate_limited", f"more than {RATE:.0f} messages a second: messages "
+                                        f"are being dropped; slow down")))
+                continue
             if msg.type != WSMsgType.TEXT:
                 session.post("error", to_json(ErrorMessage(
                     "bad_message", "clients send JSON text messages only")))

@@ -12,6 +12,11 @@ import logging
 from aiohttp import web
 
 log = logging.getLogger("nnviz3d.server")
+RATE = 40.0
+"""Messages per second a client may send on average (a person clicking and scrubbing sends a
+few; the timeline's scrub sends at most ~20)."""
+BURST = 80
+"""Messages a client may send at once before the rate applies."""
 
 
 class ClientSession:
@@ -26,8 +31,23 @@ class ClientSession:
         self.pending: dict[str, list[str | bytes]] = {}
         self.replaced = 0
         """Updates dropped because a newer one with the same key arrived first."""
+        self.tokens = float(BURST)
+        self._refilled = asyncio.get_running_loop().time()
+        self.refused = 0
+        """Messages dropped for arriving faster than :data:`RATE`."""
         self._wake = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._send_loop())
+
+    def allow(self) -> bool:
+        """Token bucket: True if this client may send one more message now."""
+        now = asyncio.get_running_loop().time()
+        self.tokens = min(BURST, self.tokens + (now - self._refilled) * RATE)
+        self._refilled = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        self.refused += 1
+        return False
 
     def post(self, key: str, *parts: str | bytes) -> None:
         if key in self.pending:
