@@ -71,7 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("run_a", metavar="A", help="a .nnv3d recording, a model file or a SPEC")
     c.add_argument("run_b", metavar="B", help="the same kind as A, of the same architecture")
     _serving_options(c)
+    _tour_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "tour":
+        return _tour(args)
     if args.command == "compare":
         return _compare(args)
     if args.command == "landscape":
@@ -319,6 +322,38 @@ def _landscape(args) -> int:
     print(f"  {n * n} points in {result.seconds:.2f} s ({1000 * result.seconds_per_point:.2f} "
           f"ms per point), {result.nonfinite} non-finite")
     print(f"  wrote {out}")
+    return 0
+
+
+def _tour_parser(sub) -> None:
+    t = sub.add_parser("tour", help="write a guided tour of a recorded run (alarms, changes)",
+                       description="Write an automatic tour of a recording as a scene "
+                                   "recipe's [[tour]] stops: the layers that raised health "
+                                   "alarms, then those whose statistics changed most.")
+    t.add_argument("run", metavar="RUN", help="a .nnv3d recording")
+    t.add_argument("-o", "--output", required=True, help="the .toml file to write")
+    t.add_argument("--model", default=None,
+                   help="the model's SPEC, written as the recipe's model (else left to fill)")
+    t.add_argument("--depth", type=int, default=None,
+                   help="the depth the tour's viewpoints are laid out for (default: all)")
+    t.add_argument("--changes", type=int, default=4,
+                   help="how many most-changed layers to visit (default 4)")
+
+
+def _tour(args) -> int:
+    from .record import RunFileError
+    from .tour import write_tour
+
+    if args.changes < 0:
+        return _fail(f"--changes must be 0 or more, got {args.changes}")
+    try:
+        stops = write_tour(args.run, args.output, depth=args.depth, model=args.model,
+                           changes=args.changes)
+    except RunFileError as exc:
+        return _fail(str(exc))
+    except OSError as exc:
+        return _fail(f"cannot write {args.output}: {exc.strerror or exc}")
+    print(f"{args.output}: {len(stops)} stops")
     return 0
 
 

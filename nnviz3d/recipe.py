@@ -20,6 +20,17 @@ Reference (every key optional except ``model``)::
     target = [0.0, 0.5, 4.0]               # the point it looks at
     caption = "The whole network"          # optional
 
+    [[tour]]                               # a guided tour: stops shown one after another
+    bookmark = "overview"                  # the viewpoint: a bookmark's name, or
+    # position = [8.0, 6.0, -8.0]          #   a position and a target, as for bookmarks
+    # target = [0.0, 0.5, 4.0]
+    caption = "Start here"                 # optional (default: the bookmark's caption)
+    seconds = 6.0                          # how long to stay (default 5; more than 0)
+    step = 120                             # optional: show this training step (recordings)
+
+On the desktop the camera flies from stop to stop; in VR the world moves instead, fading to
+black between stops. ``nnviz3d tour RUN.nnv3d`` writes a tour of a recorded run (nnviz3d/tour.py).
+
 ``nnviz3d view RECIPE.toml`` opens it; the viewer's *Save view* button writes one. A bad recipe
 gets one sentence naming the file, the key and what was wrong.
 """
@@ -32,9 +43,14 @@ from pathlib import Path
 
 COLOR_BY = ("kind", "weight_norm", "grad_norm", "update_ratio", "act_mean", "act_std",
             "act_zero")
-TOP = {"title": str, "model": str, "depth": int, "view": dict, "bookmarks": list}
+NUMBER = (int, float)
+TOP = {"title": str, "model": str, "depth": int, "view": dict, "bookmarks": list, "tour": list}
 VIEW = {"color_by": str, "weights": bool, "flow": bool, "camera": str}
 BOOKMARK = {"name": str, "position": list, "target": list, "caption": str}
+TOUR_STOP = {"bookmark": str, "position": list, "target": list, "caption": str, "seconds": NUMBER,
+             "step": int}
+TOUR_SECONDS = 5.0
+"""How long a tour stop stays when its ``seconds`` is not given."""
 
 
 class RecipeError(ValueError):
@@ -50,11 +66,13 @@ class Recipe:
     depth: int | None = None
     view: dict = field(default_factory=dict)
     bookmarks: list[dict] = field(default_factory=list)
+    tour: list[dict] = field(default_factory=list)
+    """Stops resolved to ``{"position", "target", "caption", "seconds"[, "bookmark", "step"]}``."""
 
     def client_view(self) -> dict:
-        """What the viewer applies: the view settings and bookmarks."""
+        """What the viewer applies: the view settings, bookmarks and tour."""
         return {"title": self.title, "model": self.model, **self.view,
-                "bookmarks": self.bookmarks}
+                "bookmarks": self.bookmarks, "tour": self.tour}
 
 
 def load_recipe(path: str | Path) -> Recipe:
@@ -84,20 +102,62 @@ def load_recipe(path: str | Path) -> Recipe:
             if key not in b:
                 raise RecipeError(f"{path}: {where}{key} is missing")
         for key in ("position", "target"):
-            v = b[key]
-            if len(v) != 3 or not all(isinstance(x, (int, float)) and not isinstance(x, bool)
-                                      for x in v):
-                raise RecipeError(f"{path}: {where}{key} must be 3 numbers [x, y, z]; got {v!r}")
-            b[key] = [float(x) for x in v]
+            b[key] = _point(path, where + key, b[key])
     names = [b["name"] for b in bookmarks]
     if "camera" in view and view["camera"] not in names:
         raise RecipeError(f"{path}: view.camera names no bookmark ({view['camera']!r}; "
                           f"bookmarks: {', '.join(names) or 'none'})")
+    tour = [_tour_stop(path, i, stop, bookmarks) for i, stop in enumerate(data.get("tour", []))]
     depth = data.get("depth")
     if depth is not None and depth < 0:
         raise RecipeError(f"{path}: depth must be 0 or more; got {depth}")
     return Recipe(path=path, model=_resolve_model(path, data["model"]),
-                  title=data.get("title", ""), depth=depth, view=view, bookmarks=bookmarks)
+                  title=data.get("title", ""), depth=depth, view=view, bookmarks=bookmarks,
+                  tour=tour)
+
+
+def _point(path: Path, where: str, v: list) -> list[float]:
+    if len(v) != 3 or not all(isinstance(x, NUMBER) and not isinstance(x, bool) for x in v):
+        raise RecipeError(f"{path}: {where} must be 3 numbers [x, y, z]; got {v!r}")
+    return [float(x) for x in v]
+
+
+def _tour_stop(path: Path, i: int, stop, bookmarks: list[dict]) -> dict:
+    """One ``[[tour]]`` table, its viewpoint resolved to a position and a target."""
+    where = f"tour[{i}]."
+    if not isinstance(stop, dict):
+        raise RecipeError(f"{path}: tour[{i}] must be a table ([[tour]])")
+    _check(path, where, stop, TOUR_STOP)
+    seconds = float(stop.get("seconds", TOUR_SECONDS))
+    if not seconds > 0:
+        raise RecipeError(f"{path}: {where}seconds must be more than 0; got {stop['seconds']}")
+    out = {"caption": stop.get("caption", ""), "seconds": seconds}
+    if "step" in stop:
+        if stop["step"] < 0:
+            raise RecipeError(f"{path}: {where}step must be 0 or more; got {stop['step']}")
+        out["step"] = stop["step"]
+    if "bookmark" in stop:
+        if "position" in stop or "target" in stop:
+            raise RecipeError(f"{path}: tour[{i}] gives both a bookmark and a position/target; "
+                              f"keep one")
+        names = [b["name"] for b in bookmarks]
+        mark = next((b for b in bookmarks if b["name"] == stop["bookmark"]), None)
+        if mark is None:
+            raise RecipeError(f"{path}: {where}bookmark names no bookmark "
+                              f"({stop['bookmark']!r}; bookmarks: {', '.join(names) or 'none'})")
+        out.update(bookmark=mark["name"], position=mark["position"], target=mark["target"])
+        if "caption" not in stop:
+            out["caption"] = mark.get("caption", "")
+        return out
+    if "position" not in stop and "target" not in stop:
+        raise RecipeError(f"{path}: tour[{i}] needs a viewpoint: bookmark = NAME, or position "
+                          f"and target")
+    for key in ("position", "target"):
+        if key not in stop:
+            raise RecipeError(f"{path}: {where}{key} is missing (a stop without a bookmark "
+                              f"needs both position and target)")
+        out[key] = _point(path, where + key, stop[key])
+    return out
 
 
 def _check(path: Path, where: str, table: dict, schema: dict) -> None:
@@ -106,13 +166,13 @@ def _check(path: Path, where: str, table: dict, schema: dict) -> None:
             raise RecipeError(f"{path}: unknown key '{where}{key}'; known: "
                               f"{', '.join(where + k for k in schema)}")
         want = schema[key]
-        if not isinstance(value, want) or (want is int and isinstance(value, bool)):
+        if not isinstance(value, want) or (isinstance(value, bool) and want is not bool):
             raise RecipeError(f"{path}: {where}{key} must be {_names[want]}; got "
                               f"{type(value).__name__} {value!r}")
 
 
 _names = {str: "a string", int: "an integer", bool: "true or false", dict: "a table",
-          list: "an array"}
+          list: "an array", NUMBER: "a number"}
 
 
 def _resolve_model(path: Path, model: str) -> str:

@@ -197,7 +197,8 @@ class RecipeInfo:
 
     view: dict
     """``{"title", "color_by"?, "weights"?, "flow"?, "camera"?, "bookmarks": [{"name",
-    "position", "target", "caption"?}]}``."""
+    "position", "target", "caption"?}], "tour": [{"position", "target", "caption", "seconds",
+    "bookmark"?, "step"?}]}``; tour stops arrive resolved to a viewpoint."""
     type: str = "recipe"
 
 

@@ -15,6 +15,8 @@ import { InspectPanel } from "./inspectPanel";
 import { type OverlayInfo, Overlays } from "./overlays";
 import { type Pick, SceneView, scenePathOf } from "./sceneView";
 import { TimelineBar } from "./timeline";
+import { Tour, type TourStop } from "./tour";
+import { XrMode } from "./xr/session";
 import {
   $, formatCount, formatStat, hidePanel, renderColorScale, renderLegend, setOverlay, setStatus, showBlockPanel,
   showGroupPanel,
@@ -30,37 +32,42 @@ const sun = new THREE.DirectionalLight(0xffffff, 1.6);
 sun.position.set(5, 10, -4);
 scene.add(sun);
 let grid: THREE.GridHelper | null = null;
+/** The model root: everything drawn in model units. Identity on the desktop; in VR it is what
+ * moves and scales (xr/session.ts), the head never does. */
+const world = new THREE.Group();
+world.name = "model-root";
+scene.add(world);
 
 function placeGrid(box: THREE.Box3): void {
-  if (grid) { scene.remove(grid); grid.geometry.dispose(); (grid.material as THREE.Material).dispose(); }
+  if (grid) { world.remove(grid); grid.geometry.dispose(); (grid.material as THREE.Material).dispose(); }
   const size = box.getSize(new THREE.Vector3());
   const extent = Math.ceil(Math.max(size.x, size.z) + 8);
   grid = new THREE.GridHelper(extent, Math.min(extent, 400), 0x262b38, 0x1a1e28);
   const c = box.getCenter(new THREE.Vector3());
   grid.position.set(c.x, -0.01, c.z);
-  scene.add(grid);
+  world.add(grid);
 }
 
 const camera = new THREE.PerspectiveCamera(50, 1, 0.05, 5000);
 camera.position.set(8, 6, -8);
 const nav = new Navigation(camera, canvas);
 const view = new SceneView();
-scene.add(view.root);
+world.add(view.root);
 const labels = new LabelPool();
-scene.add(labels.root);
+world.add(labels.root);
 const overlays = new Overlays(view);
-scene.add(overlays.root);
+world.add(overlays.root);
 const marks = new HealthMarks(view);
-scene.add(marks.root);
+world.add(marks.root);
 const flow = new GradientFlow();
-scene.add(flow.root);
+world.add(flow.root);
 let flowDirty = true;
 const inspectPanel = new InspectPanel((index, method) => {
   if (index === null) { overlays.clearInspect(); requestRender(); return; }
   conn.send({ type: "inspect", index, method, target: -1 });
 }, (steps) => conn.send({ type: "landscape", steps }));
 const chart = new LossChart();
-scene.add(chart.mesh);
+world.add(chart.mesh);
 const probe = new ProbeState();
 const coloring = new BlockColoring();
 let colorKey: ColorKey = "kind";
@@ -679,17 +686,24 @@ function renderNow(): void {
   dirty = false;
 }
 
-let last = performance.now();
-function loop(now: number): void {
-  const dt = Math.min(0.1, (now - last) / 1000);
-  last = now;
-  if (nav.tick(dt)) requestRender();
+/** Per-frame work shared by the desktop loop and the VR loop (xr/session.ts). */
+function advance(dt: number): void {
   flushProbe();
   if (overlays.tick(dt)) dirty = true;
   if (flow.enabled) {
     if (flowDirty) { flow.update(view, probe, explodingModules()); flowDirty = false; }
     if (flow.tick(dt)) dirty = true; // particles move: draw every frame while the flow is on
   }
+  if (tour.tick(dt)) dirty = true;
+}
+
+let last = performance.now();
+function loop(now: number): void {
+  if (xr.presenting) return; // in VR the session's own loop runs; it restarts this one at the end
+  const dt = Math.min(0.1, (now - last) / 1000);
+  last = now;
+  if (nav.tick(dt)) requestRender();
+  advance(dt);
   if (dirty) renderNow();
   requestAnimationFrame(loop);
 }
@@ -708,6 +722,7 @@ function applyRecipe(): void {
   sel.innerHTML = `<option value="">Views…</option>` + marks.map((b) =>
     `<option value="${b.name.replace(/"/g, "&quot;")}" title="${(b.caption ?? "").replace(/"/g, "&quot;")}">${b.name.replace(/</g, "&lt;")}</option>`).join("");
   $("bookmarks-box").hidden = marks.length === 0;
+  tour.load((recipe.tour ?? []) as TourStop[]);
   if (ready && recipe.camera && !nav.loadFromUrl()) goToBookmark(recipe.camera, false);
 }
 
@@ -754,6 +769,98 @@ $("btn-save-view").addEventListener("click", () => {
   a.click();
   setTimeout(() => URL.revokeObjectURL(a.href), 1000);
 });
+
+// ---- VR (xr/) and tours (tour.ts) -------------------------------------------------------
+const tour: Tour = new Tour((stop): number => {
+  if (stop.step !== undefined && timeline.info) timeline.seek(stop.step);
+  if (xr.presenting) return xr.showViewpoint(stop.position, stop.target, stop.caption);
+  cameraUntouched = false;
+  nav.flyTo(new THREE.Vector3(...stop.position), new THREE.Vector3(...stop.target));
+  requestRender();
+  return 0.6; // Navigation's flight
+});
+const quantityKeys = Object.keys(QUANTITIES) as ColorKey[];
+const xr = new XrMode(renderer, scene, camera, world, {
+  advance,
+  pick(ray) {
+    const badge = marks.count ? pickBadge(ray) : null;
+    if (badge) { applySelection(badge, false); return ""; }
+    const hit = overlays.count() ? overlays.pick(ray) : null;
+    const unit = hit ? overlays.unitOf(hit) : null;
+    if (hit && hit.overlay.name === "embedding") { inspectPanel.choose(hit.index[0], inspectPanel.method); return hit.text; }
+    if (unit) { visualise(unit.module, unit.unit); return hit!.text; }
+    const pick = view.pick(ray);
+    if (pick) { applySelection(pick, false); return ""; }
+    if (hit) return hit.text;
+    clearSelection();
+    return null;
+  },
+  modelBox: () => view.bounds(),
+  updateLabels(cam) {
+    const sel = selected ? view.pathIndex.get(selected)?.index ?? -1 : -1;
+    labels.pin(sel >= 0 ? [view.labels.findIndex((l) => l.for === view.blocks[sel]?.path)] : []);
+    labels.update(view, cam);
+  },
+  infoPanel: $("info"),
+  panelExtra: () => currentAlarms.filter((a) => a.module === selectedModule).map((a) => `health alarm: ${a.message}`).join("\n"),
+  menuButtons: [
+    { id: "play", x: -0.095, y: 0.07, w: 0.05, h: 0.03, label: () => (timeline.playing ? "Pause" : "Play"),
+      press: () => ($("tl-play") as HTMLButtonElement).click() },
+    { id: "scrub", x: 0.03, y: 0.07, w: 0.18, h: 0.03,
+      label: () => (probe.step === null ? "no steps" : `step ${probe.step}`),
+      press: (u) => {
+        const t = timeline.info;
+        if (t && t.last_step >= t.first_step) timeline.seek(Math.round(t.first_step + u * (t.last_step - t.first_step)));
+      } },
+    { id: "colour", x: 0, y: 0.03, w: 0.24, h: 0.03, label: () => `Colour: ${QUANTITIES[colorKey].label}`,
+      press: () => setColorBy(quantityKeys[(quantityKeys.indexOf(colorKey) + 1) % quantityKeys.length]) },
+    { id: "expand", x: -0.0625, y: -0.02, w: 0.115, h: 0.03, label: () => expandLabel(), press: () => toggleExpand() },
+    { id: "tour", x: 0.0625, y: -0.02, w: 0.115, h: 0.03,
+      label: () => (tour.stops.length ? (tour.playing ? "Next stop" : "Tour") : "no tour"),
+      press: () => (tour.playing ? tour.next() : tour.play()) },
+  ],
+  onPresentingChange(presenting) {
+    if (presenting) return;
+    tour.stop();
+    requestRender();
+    last = performance.now();
+    requestAnimationFrame(loop);
+  },
+});
+void xr.init($("toolbar"));
+
+/** The block whose health badge or glow a ray hits (HealthMarks draws the alarmed modules
+ * present in the scene, in order), or null. */
+function pickBadge(ray: THREE.Raycaster): Pick | null {
+  const threshold = ray.params.Points.threshold;
+  ray.params.Points.threshold = 0.15; // model units: about the badge's size
+  const hit = ray.intersectObject(marks.root, true)[0];
+  ray.params.Points.threshold = threshold;
+  const k = hit ? (hit.instanceId ?? hit.index ?? -1) : -1;
+  if (k < 0) return null;
+  const shown = marks.modules.map((m) => view.pathIndex.get(scenePathOf(m))).filter((p) => p?.kind === "block");
+  return shown[k] ?? null;
+}
+
+/** What the VR menu's expand button does to the selection: open a collapsed block, else close
+ * the group around it. */
+function expandTarget(): { act: "expand" | "collapse"; module: string } | null {
+  const pick = selected ? view.pathIndex.get(selected) : undefined;
+  if (!pick) return null;
+  if (pick.kind === "group") return { act: "collapse", module: view.groups[pick.index].module };
+  const b = view.blocks[pick.index];
+  if (b.collapsed) return { act: "expand", module: b.module };
+  const parent = parentGroupOf(b.module);
+  return parent ? { act: "collapse", module: parent } : null;
+}
+function expandLabel(): string {
+  const t = expandTarget();
+  return t ? `${t.act === "expand" ? "Expand" : "Collapse"} ${t.module.split(".").pop()}` : "select a layer";
+}
+function toggleExpand(): void {
+  const t = expandTarget();
+  if (t) actions[t.act](t.module);
+}
 
 // ---- automation API -------------------------------------------------------------------
 function toScreen(p: THREE.Vector3): { x: number; y: number } {
@@ -823,6 +930,14 @@ const getters: Record<string, () => unknown> = {
   detailModule: () => overlays.detailModule,
   overlaysHidden: () => overlays.hidden,
   tooltip: () => ($("tooltip").hidden ? null : $("tooltip").textContent),
+  /** VR: {supported, secure, presenting, mode, referenceSpace, frames, drawCalls, message, picks, grabs...}. */
+  xr: () => xr.state(),
+  /** The text of the info panel shown in the headset ("" when closed). */
+  vrPanel: () => (xr.panel.root.visible ? xr.panel.content : ""),
+  /** The model root's transform (moved and scaled in VR): {position, yaw, scale}. */
+  modelRoot: () => xr.rootTransform(),
+  /** The tour: {playing, index, count, caption, visited}. */
+  tour: () => tour.state(),
 };
 function summary(o: { kind: string; module: string; name: string; shape: number[]; meta: Record<string, any>; legend: { lo: number; hi: number } }) {
   return { kind: o.kind, module: o.module, name: o.name, shape: [...o.shape], meta: { ...o.meta }, lo: o.legend.lo, hi: o.legend.hi };
@@ -896,6 +1011,26 @@ Object.assign(api, {
     const pick = view.pathIndex.get(path);
     return pick ? toScreen(view.boxOf(pick).getCenter(new THREE.Vector3())) : null;
   },
+});
+Object.assign(api, {
+  enterVR: () => xr.enter(),
+  exitVR: () => xr.exit(),
+  /** The emulated headset (?xr-emulate=quest3): aim(hand, from, to), press(hand, button, v), stick(hand, x, y). */
+  xrEmulator: () => xr.emulator,
+  /** Where a block's centre (a path) or a model-space point [x, y, z] is in the VR reference
+   * space (metres), or null. */
+  xrPoint: (at: string | number[]) => {
+    const pick = typeof at === "string" ? view.pathIndex.get(scenePathOf(at)) : undefined;
+    if (typeof at === "string" && !pick) return null;
+    const p = pick ? view.boxOf(pick).getCenter(new THREE.Vector3()) : new THREE.Vector3().fromArray(at as number[]);
+    world.updateMatrixWorld(true);
+    return p.applyMatrix4(world.matrixWorld).toArray();
+  },
+  /** Where a VR menu button's centre is (reference space), or null. */
+  xrMenuPoint: (id: string) => xr.menu.buttonPoint(id),
+  playTour: (from = 0) => tour.play(from),
+  nextTourStop: () => tour.next(),
+  stopTour: () => tour.stop(),
 });
 Object.freeze(api);
 Object.defineProperty(window, "nnviz3d", { value: api, writable: false, configurable: false });

@@ -165,7 +165,7 @@ export interface Progress {
 
 /** Server -> client (on join): how a scene recipe wants the view (nnviz3d/recipe.py). */
 export interface RecipeInfo {
-  /** ``{"title", "color_by"?, "weights"?, "flow"?, "camera"?, "bookmarks": [{"name", "position", "target", "caption"?}]}``. */
+  /** ``{"title", "color_by"?, "weights"?, "flow"?, "camera"?, "bookmarks": [{"name", "position", "target", "caption"?}], "tour": [{"position", "target", "caption", "seconds", "bookmark"?, "step"?}]}``; tour stops arrive resolved to a viewpoint. */
   view: Record<string, any>;
   type: "recipe";
 }

@@ -1,0 +1,43 @@
+// Test and demo aid: an emulated headset (iwer, the Immersive Web Emulation Runtime) installed in
+// place of the browser's own WebXR. Loaded lazily, only when the page URL asks for it with
+// ?xr-emulate=quest3, so the normal viewer never downloads it.
+import type { XRDevice } from "iwer";
+
+export interface Emulator {
+  device: XRDevice;
+  /** Put a controller at ``from`` (reference-space metres) pointing at ``to``. */
+  aim(hand: "left" | "right", from: number[], to: number[]): void;
+  /** Press (1) or release (0) a controller button: "trigger", "squeeze", "a-button"... */
+  press(hand: "left" | "right", button: string, value: number): void;
+  /** Tilt a controller's thumbstick (x right, y down; -1..1). */
+  stick(hand: "left" | "right", x: number, y: number): void;
+}
+
+export async function installEmulator(name: string): Promise<Emulator> {
+  const iwer = await import("iwer");
+  const configs: Record<string, typeof iwer.metaQuest3> = {
+    quest3: iwer.metaQuest3, quest2: iwer.metaQuest2, questpro: iwer.metaQuestPro,
+  };
+  const config = configs[name];
+  if (!config) throw new Error(`xr-emulate: unknown headset ${JSON.stringify(name)}; one of ${Object.keys(configs).join(", ")}`);
+  const device = new iwer.XRDevice(config);
+  // Chromium has a native navigator.xr (without a headset): replace it
+  device.installRuntime({ forceInstall: true });
+  const controller = (hand: "left" | "right") => {
+    const c = device.controllers[hand];
+    if (!c) throw new Error(`the emulated ${name} has no ${hand} controller`);
+    return c;
+  };
+  return {
+    device,
+    aim(hand, from, to) {
+      const c = controller(hand);
+      const dir = iwer.directionTo({ x: from[0], y: from[1], z: from[2] }, { x: to[0], y: to[1], z: to[2] });
+      const q = iwer.lookRotation(dir);
+      c.position.set(from[0], from[1], from[2]);
+      c.quaternion.set(q.x, q.y, q.z, q.w);
+    },
+    press(hand, button, value) { controller(hand).updateButtonValue(button, value); },
+    stick(hand, x, y) { controller(hand).updateAxes("thumbstick", x, y); },
+  };
+}

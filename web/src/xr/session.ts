@@ -1,0 +1,330 @@
+// VR mode: the Enter VR button, an immersive-vr session on a local-floor reference space, and the
+// frame loop that runs while it presents. The model root (the group holding the whole scene) is
+// placed on the floor and is what moves (grab, teleport, smooth locomotion, tours); the headset's
+// camera is the head. The loop reuses its vectors, raycaster and buffers: nothing is allocated
+// per frame by this code (labels and menu texts are refreshed a few times a second, not per frame).
+import * as THREE from "three";
+import type { Emulator } from "./emulator";
+import { Fade } from "./fade";
+import { Grab, wrapAngle } from "./grab";
+import { Hand } from "./hands";
+import { Locomotion } from "./locomotion";
+import { type MenuButton, WristMenu } from "./menu";
+import { headingOf, placeOnFloor, viewFrom } from "./placement";
+import { panelText, TextPanel } from "./textPanel";
+
+export interface XrHooks {
+  /** The viewer's per-frame work (probe data, overlay and flow animation, the tour). */
+  advance(dt: number): void;
+  /** Pick along a controller ray as a click does. Returns the text of an overlay hit (embedding
+   * point, weight cell), "" when a block or group was selected (the info panel shows it), or
+   * null when the ray hit nothing (the selection is cleared). */
+  pick(ray: THREE.Raycaster): string | null;
+  /** The model's bounding box, in model units. */
+  modelBox(): THREE.Box3;
+  /** Assign the labels for a camera given in model coordinates. */
+  updateLabels(camera: THREE.PerspectiveCamera): void;
+  /** The desktop info panel, mirrored in the headset. */
+  infoPanel: HTMLElement;
+  /** Lines added under it in the headset (the selected layer's health alarms), or "". */
+  panelExtra(): string;
+  /** The viewer's wrist-menu buttons (timeline, colours, expand/collapse, tour). */
+  menuButtons: MenuButton[];
+  /** Called when the session starts or ends. */
+  onPresentingChange(presenting: boolean): void;
+}
+
+const LABEL_EVERY = 20; // frames between label re-assignments
+const MENU_EVERY = 30; // frames between menu label refreshes
+const PANEL_DISTANCE = 0.85;
+
+export class XrMode {
+  supported = false;
+  presenting = false;
+  /** Frames rendered by the XR loop since the session started. */
+  frames = 0;
+  /** Draw calls of the last XR frame (both eyes). */
+  drawCalls = 0;
+  /** Why VR is unavailable, or "". */
+  message = "";
+  /** Controller-ray picks since the session started. */
+  picks = 0;
+  emulator: Emulator | null = null;
+  readonly panel: TextPanel;
+  readonly caption: TextPanel;
+  readonly menu: WristMenu;
+  readonly grab: Grab;
+  readonly locomotion: Locomotion;
+  private readonly fade = new Fade();
+  private readonly hands: Hand[];
+  private session: XRSession | null = null;
+  private readonly head = new THREE.Vector3(0, 1.6, 0);
+  private readonly eye = new THREE.Vector3();
+  private headYaw = Math.PI;
+  private readonly raycaster = new THREE.Raycaster();
+  private readonly localCamera = new THREE.PerspectiveCamera();
+  private readonly inverse = new THREE.Matrix4();
+  private readonly savedPosition = new THREE.Vector3();
+  private readonly savedQuaternion = new THREE.Quaternion();
+  private last = 0;
+  private panelDirty = true;
+  private panelWasShown = false;
+  private overlayText = "";
+  private button: HTMLButtonElement | null = null;
+
+  constructor(private renderer: THREE.WebGLRenderer, private scene: THREE.Scene,
+    private camera: THREE.PerspectiveCamera, readonly world: THREE.Object3D, private hooks: XrHooks) {
+    this.hands = [new Hand(renderer, 0), new Hand(renderer, 1)];
+    this.grab = new Grab(world);
+    this.locomotion = new Locomotion(world);
+    this.panel = new TextPanel("vr-info-panel");
+    this.caption = new TextPanel("vr-caption", 0.9, 0.03);
+    this.menu = new WristMenu([...hooks.menuButtons,
+      { id: "recentre", x: -0.0625, y: -0.07, w: 0.115, h: 0.03, label: () => "Re-centre", press: () => this.recentre() },
+      { id: "exit", x: 0.0625, y: -0.07, w: 0.115, h: 0.03, label: () => "Exit VR", press: () => { void this.exit(); } },
+    ]);
+    new MutationObserver(() => { this.panelDirty = true; }).observe(hooks.infoPanel,
+      { childList: true, subtree: true, characterData: true, attributes: true, attributeFilter: ["hidden"] });
+  }
+
+  /** Check support (after installing the emulator when ?xr-emulate= asks) and add the button. */
+  async init(toolbar: HTMLElement): Promise<void> {
+    const emulate = new URLSearchParams(location.search).get("xr-emulate");
+    let failed = "";
+    if (emulate) {
+      try {
+        const { installEmulator } = await import("./emulator");
+        this.emulator = await installEmulator(emulate);
+      } catch (err) {
+        failed = `The headset emulator did not start: ${(err as Error).message}`;
+      }
+    }
+    if (failed) {
+      this.message = failed;
+    } else if (!window.isSecureContext) {
+      this.message = `VR needs a secure context: this page is ${location.protocol}//${location.host}; open it over https `
+        + "(nnviz3d view SPEC --tls prints the address) or on localhost.";
+    } else if (!navigator.xr) {
+      this.message = "This browser has no WebXR: open the page in the headset's browser (Meta Quest Browser, Pico, "
+        + "Vision Pro Safari) or in desktop Chrome or Edge with a headset connected.";
+    } else {
+      try {
+        this.supported = await navigator.xr.isSessionSupported("immersive-vr");
+      } catch (err) {
+        this.message = `WebXR refused to say whether VR works here: ${(err as Error).message}`;
+      }
+      if (!this.supported && !this.message) {
+        this.message = "WebXR is available but no VR headset is (immersive-vr is not supported): connect a headset "
+          + "or open this page in the headset's browser.";
+      }
+    }
+    const btn = document.createElement("button");
+    btn.id = "btn-vr";
+    btn.textContent = this.supported ? "Enter VR" : "VR unavailable";
+    btn.title = this.supported ? "Walk through the network in a VR headset" : this.message;
+    if (!this.supported) btn.style.opacity = "0.6";
+    btn.addEventListener("click", () => {
+      if (this.presenting) void this.exit();
+      else if (this.supported) this.enter().catch((err) => this.note(`Could not start VR: ${(err as Error).message}`));
+      else this.note(this.message);
+    });
+    toolbar.insertBefore(btn, document.getElementById("status"));
+    this.button = btn;
+  }
+
+  private note(text: string): void {
+    this.message = text;
+    let el = document.getElementById("vr-message");
+    if (!el) {
+      el = document.createElement("div");
+      el.id = "vr-message";
+      el.setAttribute("role", "alert");
+      el.style.cssText = "position:fixed;top:48px;right:12px;max-width:420px;padding:10px 14px;z-index:20;"
+        + "background:#2a1d22;color:#ffd9de;border:1px solid #6b3440;border-radius:6px;font:13px system-ui,sans-serif";
+      document.body.append(el);
+    }
+    el.textContent = text;
+    el.hidden = false;
+    setTimeout(() => { el!.hidden = true; }, 9000);
+  }
+
+  async enter(): Promise<void> {
+    if (this.session) return;
+    if (!this.supported || !navigator.xr) throw new Error(this.message || "VR is not supported here");
+    const session = await navigator.xr.requestSession("immersive-vr", { optionalFeatures: ["local-floor", "bounded-floor"] });
+    // the desktop camera is the XR camera's target from now: keep its pose for the way back
+    this.savedPosition.copy(this.camera.position);
+    this.savedQuaternion.copy(this.camera.quaternion);
+    this.presenting = true; // the desktop loop stops drawing
+    this.renderer.xr.enabled = true;
+    this.renderer.xr.setReferenceSpaceType("local-floor");
+    try {
+      await this.renderer.xr.setSession(session);
+    } catch (err) {
+      this.renderer.xr.enabled = false;
+      this.presenting = false;
+      this.hooks.onPresentingChange(false);
+      void session.end().catch(() => {});
+      throw err;
+    }
+    this.session = session;
+    session.addEventListener("end", () => this.ended());
+    for (const h of this.hands) this.scene.add(h.ray);
+    this.scene.add(this.locomotion.root, this.fade.mesh, this.panel.root, this.caption.root);
+    this.frames = 0;
+    this.picks = 0;
+    this.last = 0;
+    this.head.set(0, 1.6, 0);
+    this.headYaw = Math.PI; // local-floor starts facing -z
+    this.place();
+    this.panelDirty = true;
+    this.panelWasShown = false;
+    if (this.button) this.button.textContent = "Exit VR";
+    this.hooks.onPresentingChange(true);
+    this.renderer.setAnimationLoop((time) => this.frame(time));
+  }
+
+  async exit(): Promise<void> {
+    await this.session?.end();
+  }
+
+  private ended(): void {
+    this.renderer.setAnimationLoop(null);
+    this.session = null;
+    this.presenting = false;
+    this.renderer.xr.enabled = false;
+    for (const h of this.hands) this.scene.remove(h.ray);
+    this.menu.root.removeFromParent();
+    this.scene.remove(this.locomotion.root, this.fade.mesh, this.panel.root, this.caption.root);
+    this.fade.reset();
+    this.world.position.set(0, 0, 0);
+    this.world.rotation.set(0, 0, 0);
+    this.world.scale.setScalar(1);
+    this.world.updateMatrixWorld(true);
+    this.camera.position.copy(this.savedPosition);
+    this.camera.quaternion.copy(this.savedQuaternion);
+    this.camera.updateMatrixWorld();
+    if (this.button) this.button.textContent = "Enter VR";
+    this.hooks.onPresentingChange(false);
+  }
+
+  /** Put the model back on the floor in front of the viewer, at the comfortable scale. */
+  recentre(): void {
+    this.place();
+  }
+
+  private place(): void {
+    placeOnFloor(this.world, this.hooks.modelBox(), this.head, this.headYaw);
+  }
+
+  /** Show a viewpoint (model units) in VR: fade out, move the world so the viewpoint is at the
+   * head looking the same way, fade in. The head is never moved. Returns the seconds it takes. */
+  showViewpoint(position: number[], target: number[], caption: string): number {
+    this.setCaption("");
+    return this.fade.run(() => {
+      const eye = new THREE.Vector3(position[0], position[1], position[2]);
+      const at = new THREE.Vector3(target[0], target[1], target[2]);
+      viewFrom(this.world, eye, at, this.head, this.headYaw);
+      this.setCaption(caption);
+    });
+  }
+
+  setCaption(text: string): void {
+    this.caption.set(text);
+    if (!text) return;
+    const r = this.caption.root;
+    r.position.set(this.head.x + Math.sin(this.headYaw) * 1.3, this.head.y - 0.45, this.head.z + Math.cos(this.headYaw) * 1.3);
+    r.lookAt(this.head.x, this.head.y - 0.45, this.head.z);
+  }
+
+  /** The controllers, by hand (either may be missing). */
+  private hand(which: XRHandedness): Hand | null {
+    for (const h of this.hands) if (h.connected && h.handedness === which) return h;
+    return null;
+  }
+
+  private frame(time: number): void {
+    const dt = this.last ? Math.min(0.1, (time - this.last) / 1000) : 0;
+    this.last = time;
+    this.frames++;
+    if (this.frames > 1) { // the XR cameras hold the head pose of the previous frame's render
+      const xrCam = this.renderer.xr.getCamera(), eyes = xrCam.cameras;
+      this.head.setFromMatrixPosition(eyes[0].matrixWorld);
+      if (eyes.length === 2) this.head.add(this.eye.setFromMatrixPosition(eyes[1].matrixWorld)).multiplyScalar(0.5);
+      this.headYaw = headingOf(xrCam.matrixWorld);
+    }
+    const left = this.hand("left"), right = this.hand("right");
+    for (const h of this.hands) if (h.connected) h.refresh();
+    if (left && this.menu.root.parent !== left.ray) left.ray.add(this.menu.root);
+    this.grab.update(left, right);
+    if (!this.grab.active) this.locomotion.update(dt, left, right, this.head, this.headYaw);
+    for (const h of this.hands) {
+      if (!h.connected) continue;
+      const i = h === left ? -1 : this.menu.hit(h.position, h.direction);
+      if (h === right) this.menu.hover(i);
+      h.setRayLength(i >= 0 ? this.menu.hitDistance : undefined);
+      if (h.selectPressed) {
+        h.selectPressed = false;
+        if (i >= 0) this.menu.press(i, this.menu.u);
+        else this.select(h);
+      }
+    }
+    this.fade.update(dt, this.head);
+    this.hooks.advance(dt);
+    if (this.panelDirty) this.refreshPanel();
+    if (this.frames % LABEL_EVERY === 1) this.updateLabels();
+    if (this.frames % MENU_EVERY === 0) this.menu.refresh();
+    this.renderer.render(this.scene, this.camera);
+    this.drawCalls = this.renderer.info.render.calls;
+  }
+
+  private select(h: Hand): void {
+    this.picks++;
+    this.raycaster.setFromXRController(h.ray);
+    const hit = this.hooks.pick(this.raycaster);
+    this.overlayText = hit ?? "";
+    this.panelDirty = true;
+    this.panelWasShown = false; // a new pick re-places the panel in front of the viewer
+  }
+
+  private refreshPanel(): void {
+    this.panelDirty = false;
+    const extra = this.hooks.panelExtra();
+    const text = this.overlayText || [panelText(this.hooks.infoPanel), extra].filter(Boolean).join("\n");
+    this.panel.set(text);
+    if (!text || this.panelWasShown) return;
+    this.panelWasShown = true;
+    const r = this.panel.root, yaw = this.headYaw;
+    r.position.set(this.head.x + Math.sin(yaw) * PANEL_DISTANCE + Math.cos(yaw) * 0.35, this.head.y - 0.05,
+      this.head.z + Math.cos(yaw) * PANEL_DISTANCE - Math.sin(yaw) * 0.35);
+    r.lookAt(this.head.x, this.head.y - 0.05, this.head.z);
+  }
+
+  /** Labels face and are chosen for the head, seen from inside the model root. */
+  private updateLabels(): void {
+    const xrCam = this.renderer.xr.getCamera();
+    this.world.updateMatrixWorld();
+    this.inverse.copy(this.world.matrixWorld).invert().multiply(xrCam.matrixWorld);
+    this.inverse.decompose(this.localCamera.position, this.localCamera.quaternion, this.localCamera.scale);
+    this.localCamera.projectionMatrix.copy(xrCam.projectionMatrix);
+    this.localCamera.projectionMatrixInverse.copy(xrCam.projectionMatrixInverse);
+    this.hooks.updateLabels(this.localCamera);
+  }
+
+  /** What tests and the status readout read. */
+  state(): Record<string, unknown> {
+    return {
+      supported: this.supported, secure: window.isSecureContext, presenting: this.presenting,
+      mode: this.session ? "immersive-vr" : null, referenceSpace: this.session ? "local-floor" : null,
+      frames: this.frames, drawCalls: this.drawCalls, message: this.message, emulated: !!this.emulator,
+      picks: this.picks, grabs: this.grab.count, grabbing: this.grab.active, teleports: this.locomotion.teleports,
+      aiming: this.locomotion.landingPoint, fade: this.fade.opacity, menu: this.menu.shownLabels,
+      head: this.head.toArray(), caption: this.caption.content,
+    };
+  }
+
+  /** The model root's transform: position (m), heading (rad) and scale. */
+  rootTransform(): { position: number[]; yaw: number; scale: number } {
+    return { position: this.world.position.toArray(), yaw: wrapAngle(this.world.rotation.y), scale: this.world.scale.x };
+  }
+}
