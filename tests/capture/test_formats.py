@@ -247,3 +247,60 @@ def test_fuzz_mutated_good_files_never_crash(files):
         _open_bytes(bytes(data[:cut]), SUFFIX[kind])
 
     check()
+
+
+def _rewrite_zip(src, dst, change):
+    """Copy zip ``src`` to ``dst`` with ``change(name, data) -> data`` applied to each entry."""
+    import zipfile
+
+    with zipfile.ZipFile(src) as a, zipfile.ZipFile(dst, "w") as b:
+        for info in a.infolist():
+            b.writestr(info, change(info.filename, a.read(info)))
+
+
+class _Boom:
+    """Unpickling this creates a marker file: proof that code ran."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+@pytest.mark.parametrize("where", ["weight", "sample_inputs", "opaque"])
+def test_pt2_archives_that_would_unpickle_code_are_refused(files, tmp_path, where):
+    """torch.export.load would run these (weights_only=False for pickled weights, a retry
+    without weights_only for sample inputs, pickle.loads for opaque constants)."""
+    import io
+    import json
+
+    marker = tmp_path / "pwned"
+    payload = io.BytesIO()
+    torch.save(_Boom(marker), payload)
+    evil = payload.getvalue()
+
+    def change(name, data):
+        if where == "weight" and name.endswith("_weights_config.json"):
+            config = json.loads(data)
+            for meta in config["config"].values():
+                meta["use_pickle"] = True
+            return json.dumps(config).encode()
+        if where == "weight" and "/data/weights/weight_" in name:
+            return evil
+        if where == "sample_inputs" and "/data/sample_inputs/" in name:
+            return evil
+        if where == "opaque" and name.endswith("_constants_config.json"):
+            return json.dumps({"config": {"c": {"path_name": "opaque_obj_0",
+                                                "is_param": False, "use_pickle": True}}}).encode()
+        return data
+
+    bad = tmp_path / "evil.pt2"
+    _rewrite_zip(files["mlp", "export"], bad, change)
+    with pytest.raises(ModelFileError, match="never unpickles arbitrary objects"):
+        open_model_file(bad)
+    from nnviz3d.capture.weight_frame import file_weights
+
+    with pytest.raises(ModelFileError, match="never unpickles arbitrary objects"):
+        file_weights(bad)
+    assert not marker.exists()
