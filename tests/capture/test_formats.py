@@ -304,3 +304,13 @@ def test_pt2_archives_that_would_unpickle_code_are_refused(files, tmp_path, wher
     with pytest.raises(ModelFileError, match="never unpickles arbitrary objects"):
         file_weights(bad)
     assert not marker.exists()
+
+
+def test_weights_only_files_get_layer_kinds_guessed_from_shapes(files):
+    graph = open_model_file(files["digits", "safetensors"])
+    kinds = {n.path: n.kind for n in graph.nodes}
+    assert kinds["stem.0"] == "Conv2d" and kinds["block.bn1"] == "BatchNorm"
+    assert kinds["head.1"] == "Linear" and kinds["block"] == "Module"  # groups stay groups
+    assert "guessed from parameter shapes" in graph.strategy
+    scripted = open_model_file(files["digits", "torchscript"])  # class names known: kept
+    assert {n.path: n.kind for n in scripted.nodes}["stem.1"] == "BatchNorm2d"

@@ -91,8 +91,35 @@ def graph_from_tensors(entries: list[TensorEntry], *, model: str, strategy: str,
             nodes[walk].total_params += e.numel
             nodes[walk].total_trainable_params += e.numel
             walk = nodes[walk].parent
+    guessed = 0
+    for path, node in nodes.items():
+        if path not in kinds and not node.is_group and node.kind == "Module":
+            node.kind = guess_kind(path, node.param_shapes, node.buffers > 0) or node.kind
+            guessed += node.kind != "Module"
+    if guessed:
+        strategy = f"{strategy}; layer kinds guessed from parameter shapes"
     return Graph(model=model, strategy=strategy, nodes=list(nodes.values()), edges=[],
                  total_params=total, trainable_params=total)
+
+
+def guess_kind(path: str, shapes: dict[str, list[int]], has_buffers: bool) -> str | None:
+    """What a module probably is, from its parameters alone (a file without classes): a 4-D
+    weight is a Conv2d, a 2-D one an Embedding (by name) or a Linear, a 1-D weight a
+    BatchNorm (with running statistics) or a LayerNorm. None when nothing fits."""
+    w = shapes.get("weight")
+    name = path.rpartition(".")[2].lower()
+    if w is None:
+        return None
+    if len(w) in (3, 4, 5):
+        return f"Conv{len(w) - 2}d"
+    if len(w) == 2:
+        embed = any(k in name for k in ("embed", "wte", "wpe", "tok", "pos"))
+        return "Embedding" if embed and "bias" not in shapes else "Linear"
+    if len(w) == 1:
+        if has_buffers or "bn" in name or "batch" in name:
+            return "BatchNorm"
+        return "RMSNorm" if "rms" in name else "LayerNorm"
+    return None
 
 
 def tie_key(tensor) -> tuple | None:
