@@ -314,3 +314,16 @@ def test_weights_only_files_get_layer_kinds_guessed_from_shapes(files):
     assert "guessed from parameter shapes" in graph.strategy
     scripted = open_model_file(files["digits", "torchscript"])  # class names known: kept
     assert {n.path: n.kind for n in scripted.nodes}["stem.1"] == "BatchNorm2d"
+
+
+def test_torchscript_data_flow_is_read_from_its_code(files):
+    graph = open_model_file(files["digits", "torchscript"])
+    edges = {(e.src, e.dst): e.kind for e in graph.edges}
+    chain = ["input:x", "stem.0", "stem.1", "stem.2", "block.conv1", "block.bn1",
+             "block.conv2", "block.bn2", "down.0", "down.1", "pool", "head.0", "head.1",
+             "head.2", "head.3", "output:0"]
+    for src, dst in zip(chain, chain[1:]):
+        assert edges.get((src, dst)) == "data", (src, dst)
+    assert edges[("stem.2", "down.0")] == "skip"  # the residual add, folded into down.0's input
+    assert len(edges) == len(chain)  # nothing else
+    assert "data flow read from its code/" in graph.strategy

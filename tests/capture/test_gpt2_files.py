@@ -139,3 +139,19 @@ def test_sharded_checkpoints_open_through_their_index(gpt2, tmp_path, safe):
     bad.write_text("{not json")
     with pytest.raises(ModelFileError, match="expected a checkpoint index"):
         open_model_file(bad)
+
+
+def test_traced_gpt2_data_flow_follows_the_blocks_and_residuals(gpt2, tmp_path):
+    model, ids = gpt2
+    path = tmp_path / "gpt2.pt"
+    save("torchscript", model, ids, path)
+    edges = {(e.src, e.dst): e.kind for e in open_model_file(path).edges}
+    block = ["m.h.1.ln_1", "m.h.1.attn.c_attn", "m.h.1.attn.c_proj", "m.h.1.attn.resid_dropout",
+             "m.h.1.ln_2", "m.h.1.mlp.c_fc", "m.h.1.mlp.act", "m.h.1.mlp.c_proj",
+             "m.h.1.mlp.dropout", "m.ln_f", "output:0"]
+    for src, dst in zip(block, block[1:]):
+        assert edges.get((src, dst)) == "data", (src, dst)
+    assert edges[("m.h.0.mlp.dropout", "m.h.1.ln_1")] == "data"
+    assert edges[("m.h.0.attn.resid_dropout", "m.h.1.ln_2")] == "skip"  # the residual stream
+    assert ("input:ids", "m.wte") in edges
+    assert ("input:ids", "output:0") not in edges  # a shape, not data (view(input.size()))

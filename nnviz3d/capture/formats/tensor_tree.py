@@ -142,3 +142,22 @@ def first_names(keys: list[tuple[str, object]]) -> dict[str, str]:
         else:
             first[key] = name
     return tied
+
+
+def add_flow(graph: Graph, flow) -> None:
+    """Input nodes, an output node and the data-flow edges of ``flow`` (module paths and
+    ``input:NAME``) on a prefix graph; skip edges flagged as the other formats do."""
+    from ...dag import skip_flags
+    from ...graph import EDGE_DATA, EDGE_SKIP, ROLE_INPUT, ROLE_OUTPUT, Edge
+
+    for p in flow.inputs:
+        graph.nodes.append(Node(path=p, kind="Input", role=ROLE_INPUT, parent="", depth=1))
+    pairs = list(flow.edges)
+    if flow.output:
+        graph.nodes.append(Node(path="output:0", kind="Output", role=ROLE_OUTPUT, parent="",
+                                depth=1))
+        pairs += [(src, "output:0") for src in sorted(flow.output)]
+    graph.__post_init__()  # re-index with the new nodes
+    pairs = [(s, d) for s, d in pairs if s in graph and d in graph]
+    graph.edges = [Edge(s, d, EDGE_SKIP if skip else EDGE_DATA)
+                   for (s, d), skip in zip(pairs, skip_flags(pairs))]

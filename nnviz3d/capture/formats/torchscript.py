@@ -5,8 +5,8 @@ runs at load time. So ``data.pkl`` is read with a restricted unpickler that call
 ``__torch__.*`` classes become inert stand-ins that keep their class name and attributes,
 tensors become ``(shape, dtype)`` records taken from the pickle (no storage is read), and any
 other global is refused. The module tree and class names come from the stand-ins; the graph
-is the prefix-grouping one of :mod:`.tensor_tree`. Data flow edges for TorchScript (from the
-``code/`` entries) come later.
+is the prefix-grouping one of :mod:`.tensor_tree`, with data-flow edges read from the
+``code/`` entries by :mod:`.torchscript_flow` (parsed, never run).
 """
 
 from __future__ import annotations
@@ -16,12 +16,14 @@ import os
 import pickle
 import zipfile
 from collections import OrderedDict
+from dataclasses import dataclass
 from collections.abc import Iterator
 from pathlib import Path
 
 from ...graph import Graph
 from .errors import ModelFileError
-from .tensor_tree import TensorEntry, first_names, graph_from_tensors
+from .tensor_tree import TensorEntry, add_flow, first_names, graph_from_tensors
+from .torchscript_flow import data_flow, parse_classes
 from .zip_archive import archive_kind
 
 
@@ -39,9 +41,14 @@ class TorchScriptFormat:
 
     @staticmethod
     def open(path: Path) -> Graph:
-        kinds, entries, _, _ = _read(path)
-        return graph_from_tensors(entries, model=kinds[""], strategy="TorchScript archive",
-                                  kinds=kinds)
+        a = _read(path)
+        graph = graph_from_tensors(a.entries, model=a.kinds[""],
+                                   strategy="TorchScript archive", kinds=a.kinds)
+        flow = _flow(path, a, graph)
+        if flow is not None:
+            add_flow(graph, flow)
+            graph.strategy += "; data flow read from its code/ (not run)"
+        return graph
 
     @staticmethod
     def tensors(path: Path) -> Iterator[tuple[str, object]]:
@@ -49,7 +56,8 @@ class TorchScriptFormat:
         (``data/KEY``) into memory, one storage at a time."""
         import torch
 
-        _, entries, records, prefix = _read(path)
+        a = _read(path)
+        entries, records, prefix = a.entries, a.records, a.prefix
         limit = max(os.path.getsize(path), 1) * MAX_INFLATE
         with zipfile.ZipFile(path) as z:
             for entry, rec in zip(entries, records):
@@ -71,8 +79,23 @@ class TorchScriptFormat:
                 yield entry.name, storage.as_strided(rec.shape, rec.stride, rec.offset)
 
 
-def _read(path: Path):
-    """Class names by module path, tensor entries, their storage records, the entry prefix."""
+@dataclass
+class _Archive:
+    kinds: dict[str, str]
+    """Class name by module path."""
+    entries: list[TensorEntry]
+    records: list[_TensorRecord]
+    """Where each entry's data lies."""
+    prefix: str
+    """The archive's top folder (``name/``)."""
+    qualnames: dict[str, str]
+    """Qualified class (``__torch__.a.b.Class``) by module path, to find its ``code/``."""
+    children: dict[str, list[str]]
+    """Submodule attribute names by module path."""
+
+
+def _read(path: Path) -> _Archive:
+    """The module tree, tensor entries and storage records of the archive's data.pkl."""
     with zipfile.ZipFile(path) as z:
         info = next((i for i in z.infolist() if i.filename.endswith("/data.pkl")
                      and i.filename.count("/") == 1), None)
@@ -94,16 +117,41 @@ def _read(path: Path):
     if not isinstance(root, _Stub):
         raise ModelFileError(f"{path}: expected a TorchScript module; found a "
                              f"{type(root).__name__}")
-    kinds: dict[str, str] = {}
-    entries: list[TensorEntry] = []
-    records: list[_TensorRecord] = []
-    _walk(root, "", kinds, entries, records, set())
-    kinds[""] = root.kind
+    a = _Archive({}, [], [], info.filename.rpartition("data.pkl")[0], {}, {})
+    _walk(root, "", a, set())
+    a.kinds[""] = root.kind
     tied = first_names([(e.name, (r.key, r.offset, tuple(r.shape), tuple(r.stride), r.dtype))
-                        for e, r in zip(entries, records)])
-    for e in entries:
+                        for e, r in zip(a.entries, a.records)])
+    for e in a.entries:
         e.tied_to = tied.get(e.name)
-    return kinds, entries, records, info.filename.rpartition("data.pkl")[0]
+    return a
+
+
+MAX_CODE = 16 * 1024 * 1024
+"""Bytes of code/ source read at most (a real model's is a few hundred KB)."""
+
+
+def _flow(path: Path, a: _Archive, graph: Graph):
+    """The data flow of the root's forward (nnviz3d/capture/formats/torchscript_flow.py), or
+    None when the archive's code cannot be read."""
+    sources, total = {}, 0
+    with zipfile.ZipFile(path) as z:
+        for info in z.infolist():
+            name = info.filename.removeprefix(a.prefix)
+            if not (name.startswith("code/__torch__") and name.endswith(".py")):
+                continue
+            total += info.file_size
+            if total > MAX_CODE:
+                return None
+            try:
+                sources[name.removeprefix("code/")] = z.read(info).decode("utf-8")
+            except (UnicodeDecodeError, zipfile.BadZipFile, OSError):
+                continue
+    leaves = {n.path for n in graph.nodes if n.path and not n.is_group}
+    try:
+        return data_flow(parse_classes(sources), a.qualnames, a.children, leaves)
+    except RecursionError:
+        return None
 
 
 class _Refused(Exception):
@@ -114,6 +162,7 @@ class _Stub:
     """An inert stand-in for a scripted module: its class name and pickled attributes."""
 
     kind = "Module"
+    qualname = ""
     state = None
 
     def __setstate__(self, state) -> None:
@@ -142,7 +191,7 @@ def _identity(value):
 class _InertUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
         if module.startswith("__torch__"):
-            return type(name, (_Stub,), {"kind": name})
+            return type(name, (_Stub,), {"kind": name, "qualname": f"{module}.{name}"})
         if module == "torch._utils" and name in ("_rebuild_tensor_v2", "_rebuild_tensor"):
             return _rebuild_tensor
         if module == "torch" and name.endswith("Storage"):
@@ -161,17 +210,19 @@ class _InertUnpickler(pickle.Unpickler):
         raise _Refused(f"an unknown persistent id {str(pid)[:40]}")
 
 
-def _walk(obj: _Stub, path: str, kinds, entries, records, seen: set[int]) -> None:
+def _walk(obj: _Stub, path: str, a: _Archive, seen: set[int]) -> None:
     if id(obj) in seen or path.count(".") > 64:
         return
     seen.add(id(obj))
     if path:
-        kinds[path] = obj.kind
+        a.kinds[path] = obj.kind
+    a.qualnames[path] = obj.qualname
     state = obj.state if isinstance(obj.state, dict) else {}
     for key, value in state.items():
         child = f"{path}.{key}" if path else str(key)
         if isinstance(value, _Stub):
-            _walk(value, child, kinds, entries, records, seen)
+            a.children.setdefault(path, []).append(str(key))
+            _walk(value, child, a, seen)
         elif isinstance(value, _TensorRecord):
-            entries.append(TensorEntry(child, value.shape, value.dtype))
-            records.append(value)
+            a.entries.append(TensorEntry(child, value.shape, value.dtype))
+            a.records.append(value)
