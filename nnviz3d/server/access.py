@@ -107,8 +107,23 @@ def _forbidden(text: str) -> web.Response:
     return web.Response(status=403, text=f"403 Forbidden: {text}\n", content_type="text/plain")
 
 
+CONTENT_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css",
+                 ".woff": "font/woff", ".woff2": "font/woff2", ".wasm": "application/wasm"}
+"""The viewer's asset types, registered so the static route never falls back to
+application/octet-stream (which, with nosniff, a browser may refuse) whatever the system's
+mime.types says."""
+
+
 def install(app: web.Application, token: str | None) -> None:
     """Put the access rules and headers on ``app`` (before it starts)."""
+    import mimetypes
+
+    try:  # aiohttp's static route guesses with its own MimeTypes instance
+        from aiohttp.web_fileresponse import CONTENT_TYPES as table
+    except ImportError:
+        table = mimetypes
+    for suffix, ctype in CONTENT_TYPES.items():
+        table.add_type(ctype, suffix)
     app[ACCESS] = Access(token)
     app.middlewares.append(access_middleware)
     app.on_response_prepare.append(security_headers)

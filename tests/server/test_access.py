@@ -30,8 +30,8 @@ async def fetch(url, **kw):
     ssl_ctx = kw.pop("ssl", None)
     async with aiohttp.ClientSession() as s:
         async with s.get(url, ssl=ssl_ctx, **kw) as r:
-            return r.status, dict(r.headers), await r.text(), {k: v.value for k, v in
-                                                              r.cookies.items()}
+            body = (await r.read()).decode("utf-8", "replace")
+            return r.status, dict(r.headers), body, {k: v.value for k, v in r.cookies.items()}
 
 
 async def handshake(url, **kw):
@@ -148,3 +148,17 @@ def test_qr_code_and_cli_options(capsys):
     assert main(["view", "nnviz3d.zoo:digits_cnn", "--certfile", "c.pem", "--no-browser"]) == 2
     assert "--certfile and --keyfile go together" in capsys.readouterr().err
     assert lan_address() is None or not lan_address().startswith("127.")
+
+
+def test_static_files_have_their_content_types():
+    srv = serve()
+    try:
+        assets = viewer_dir() / "assets"
+        want = {".js": ("text/javascript",), ".css": ("text/css",), ".woff": ("font/woff",)}
+        for suffix, ctypes in want.items():
+            name = next(assets.glob(f"*{suffix}")).name
+            status, headers, _, _ = run(fetch(srv.url + "assets/" + name))
+            assert status == 200 and headers["Content-Type"].startswith(ctypes), name
+            assert headers["X-Content-Type-Options"] == "nosniff"
+    finally:
+        srv.close()

@@ -26,6 +26,12 @@ export interface ConnectionEvents {
   status(state: "connecting" | "open" | "closed", retryInSeconds?: number): void;
 }
 
+/** Largest frame the viewer decodes (a GPT-2 weights frame is ~7 MB, 100k embedded points ~3 MB);
+ * anything bigger is dropped with an error rather than decoded. */
+export const MAX_FRAME_BYTES = 256 * 1024 * 1024;
+/** Largest JSON message the viewer parses. */
+export const MAX_TEXT_CHARS = 4 * 1024 * 1024;
+
 export class Connection {
   private ws: WebSocket | null = null;
   private retries = 0;
@@ -48,6 +54,12 @@ export class Connection {
       ws.send(JSON.stringify({ type: "hello", protocol: this.protocol, client: "nnviz3d-web/0.1.0" }));
     };
     ws.onmessage = (ev) => {
+      const size = typeof ev.data === "string" ? ev.data.length : (ev.data as ArrayBuffer).byteLength;
+      if (size > (typeof ev.data === "string" ? MAX_TEXT_CHARS : MAX_FRAME_BYTES)) {
+        this.events.error({ type: "error", code: "frame_too_big", fatal: false,
+          message: `dropped a server message of ${size.toLocaleString("en")} bytes (limit ${MAX_FRAME_BYTES.toLocaleString("en")})` });
+        return;
+      }
       if (typeof ev.data === "string") this.onText(ev.data);
       else {
         try {
