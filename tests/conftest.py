@@ -21,3 +21,13 @@ def zoo_graph(name: str, strategy: str | None = None):
 @pytest.fixture
 def digits():
     return zoo.digits_cnn()
+
+
+def run_async(coro, timeout: float = 120):
+    """Run a coroutine to completion on a fresh thread: Playwright's sync API keeps an event
+    loop running in the main thread for the whole session once a browser test has run."""
+    import asyncio
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result(timeout=timeout)

@@ -1,6 +1,5 @@
 """Who may use the server: tokens off loopback, same-origin websockets, headers, TLS."""
 
-import asyncio
 import json
 import ssl
 
@@ -12,7 +11,7 @@ from nnviz3d.protocol import PROTOCOL_VERSION
 from nnviz3d.server import SceneState, ServerThread, make_app, viewer_dir
 from nnviz3d.server.access import CSP, choose_token, is_loopback
 from nnviz3d.server.tls import lan_address, qr_text, self_signed, ssl_context
-from tests.conftest import zoo_graph
+from tests.conftest import run_async, zoo_graph
 
 TOKEN = "t0ken-for-tests-0123456789"
 
@@ -22,8 +21,7 @@ def serve(host="127.0.0.1", token=None, context=None):
     return ServerThread(make_app(state, token=token), host, 0, ssl_context=context, token=token)
 
 
-def run(coro):
-    return asyncio.run(coro)
+run = run_async
 
 
 async def fetch(url, **kw):

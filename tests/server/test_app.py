@@ -1,7 +1,6 @@
 """The real aiohttp server on a loopback port, spoken to by real websocket clients."""
 
 import asyncio
-import concurrent.futures
 import json
 
 import aiohttp
@@ -9,7 +8,7 @@ import pytest
 
 from nnviz3d.protocol import PROTOCOL_VERSION, decode_scene
 from nnviz3d.server import SceneState, ServerThread, make_app
-from tests.conftest import zoo_graph
+from tests.conftest import run_async, zoo_graph
 
 
 @pytest.fixture
@@ -50,10 +49,7 @@ async def receive_scene(ws):
     return welcome, info, frame
 
 
-def run(coro):
-    """Run on a fresh thread: Playwright's sync API keeps an event loop in the main thread."""
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result(timeout=120)
+run = run_async
 
 
 def test_handshake_then_whole_scene(server):

@@ -15,7 +15,7 @@ from nnviz3d.protocol import PROTOCOL_VERSION
 from nnviz3d.protocol.messages import CLIENT_MESSAGES
 from nnviz3d.protocol.validate import MAX_CLIENT_MESSAGE
 from nnviz3d.server import SceneState, ServerThread, make_app
-from tests.conftest import zoo_graph
+from tests.conftest import run_async, zoo_graph
 
 
 class Errors(logging.Handler):
@@ -93,8 +93,8 @@ async def polite(url) -> dict:
                                                                  HealthCheck.function_scoped_fixture])
 @given(first_hello=st.booleans(), payloads=st.lists(messages, min_size=1, max_size=6))
 def test_fuzzed_messages_never_break_the_server(server, first_hello, payloads):
-    asyncio.run(hostile(server.url, first_hello, payloads))
-    assert asyncio.run(polite(server.url))["type"] == "welcome"
+    run_async(hostile(server.url, first_hello, payloads))
+    assert run_async(polite(server.url))["type"] == "welcome"
     assert server.errors.records == []
 
 
@@ -129,5 +129,5 @@ def test_huge_messages_and_floods(server):
             await flood.close()
             return welcome
 
-    assert asyncio.run(go())["type"] == "welcome"
+    assert run_async(go())["type"] == "welcome"
     assert server.errors.records == []
