@@ -47,6 +47,8 @@ test: setup chromium
 bench: setup
 	$(BIN)/python bench/topology.py
 	$(BIN)/python bench/viewer.py
+	$(BIN)/python bench/gltf_export.py
+	$(BIN)/python bench/notebook_widget.py
 
 clean:
 	rm -rf $(VENV) .cache build *.egg-info nnviz3d/viewer_dist web/node_modules

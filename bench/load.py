@@ -22,7 +22,6 @@ import threading
 import time
 
 
-
 def rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -86,7 +85,7 @@ async def follow(url, n, stop, ready, results):
             while not stop.is_set():
                 try:
                     msg = await ws.receive(timeout=0.2)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     continue
                 if msg.type == aiohttp.WSMsgType.BINARY:
                     header, _ = decode_frame(msg.data)

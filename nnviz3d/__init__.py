@@ -4,7 +4,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["capture_graph", "CaptureError", "view", "watch", "__version__"]
+__all__ = ["capture_graph", "CaptureError", "export_gltf", "show", "view", "watch",
+           "__version__"]
 
 
 def __getattr__(name: str):
@@ -17,6 +18,14 @@ def __getattr__(name: str):
         from .live import watch
 
         return watch
+    if name == "export_gltf":
+        from .export import export_gltf
+
+        return export_gltf
+    if name == "show":
+        from .export.notebook import show
+
+        return show
     if name == "view":
         from .viewer import view
 

@@ -71,10 +71,13 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("run_a", metavar="A", help="a .nnv3d recording, a model file or a SPEC")
     c.add_argument("run_b", metavar="B", help="the same kind as A, of the same architecture")
     _serving_options(c)
+    _export_parser(sub)
     _tour_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "tour":
         return _tour(args)
+    if args.command == "export":
+        return _export(args)
     if args.command == "compare":
         return _compare(args)
     if args.command == "landscape":
@@ -354,6 +357,71 @@ def _tour(args) -> int:
     except OSError as exc:
         return _fail(f"cannot write {args.output}: {exc.strerror or exc}")
     print(f"{args.output}: {len(stops)} stops")
+    return 0
+
+
+def _export_parser(sub) -> None:
+    e = sub.add_parser("export", help="write the 3D scene as a glTF binary (.glb)",
+                       description="Write the scene the viewer shows as GLB: a model's topology "
+                                   "and weight maps, or a recorded run at one step or animated "
+                                   "through training.")
+    e.add_argument("spec", metavar="SPEC_OR_RUN",
+                   help="a .nnv3d recording, a model file, a SPEC as for inspect, or a "
+                        "scene recipe (.toml)")
+    e.add_argument("-o", "--output", required=True, help="the .glb file to write")
+    when = e.add_mutually_exclusive_group()
+    when.add_argument("--step", type=int, default=None,
+                      help="with a recording: the step to show (default: the last)")
+    when.add_argument("--animate", action="store_true",
+                      help="with a recording: animate the colours through every step")
+    e.add_argument("--depth", type=int, default=None,
+                   help="collapse groups at this depth (default: all expanded)")
+    e.add_argument("--color-by", default=None,
+                   choices=["kind", "weight_norm", "grad_norm", "update_ratio", "act_mean",
+                            "act_std", "act_zero"],
+                   help="what block colours show, as the viewer's Colour menu (default: kind; "
+                        "grad_norm when animating)")
+    e.add_argument("--seconds-per-step", type=float, default=0.25,
+                   help="animation time per recorded step (default 0.25)")
+
+
+def _export(args) -> int:
+    from .export import ExportError, export_gltf
+    from .export.sources import is_run_file, source_of
+
+    if args.depth is not None and args.depth < 1:
+        return _fail(f"--depth must be 1 or more, got {args.depth}")
+    if args.spec.endswith(".toml"):  # a scene recipe: its model at its depth
+        from .recipe import RecipeError, load_recipe
+
+        try:
+            recipe = load_recipe(args.spec)
+        except RecipeError as exc:
+            return _fail(str(exc))
+        args.spec = recipe.model
+        args.depth = recipe.depth if args.depth is None else args.depth
+    source = args.spec
+    if not is_run_file(args.spec):
+        if args.step is not None or args.animate:
+            return _fail(f"--step and --animate need a recording (.nnv3d), got {args.spec}")
+        graph = _graph_of(args)
+        if isinstance(graph, int):
+            return graph
+        model_file = args.spec if _is_model_file(args.spec) else None
+        try:
+            source = source_of(graph, getattr(args, "model", None), model_file)
+        except ExportError as exc:
+            return _fail(str(exc))
+    try:
+        res = export_gltf(source, args.output, step=args.step, animate=args.animate,
+                          depth=args.depth, color_by=args.color_by,
+                          seconds_per_step=args.seconds_per_step)
+    except ExportError as exc:
+        return _fail(str(exc))
+    what = (f", animation {res.duration:.2f} s over {len(res.steps)} steps" if res.animations
+            else f", step {res.step}" if res.step is not None else "")
+    print(f"wrote {res.path}: {res.nodes} nodes, {res.meshes} meshes, {res.bytes:,} bytes in "
+          f"{res.seconds:.2f} s{what}")
     return 0
 
 

@@ -95,7 +95,7 @@ def _round_keeping(h: np.ndarray, totals: np.ndarray) -> np.ndarray:
     remainders get the leftover units)."""
     out = np.floor(h).astype(np.int64)
     for row in range(len(h)):
-        short = int(round(totals[row])) - int(out[row].sum())
+        short = round(totals[row]) - int(out[row].sum())
         if short > 0:
             out[row, np.argsort(out[row] - h[row])[:short]] += 1
     return out

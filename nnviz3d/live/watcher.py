@@ -132,6 +132,11 @@ class Watcher:
         return EmbeddingService(model, inputs, labels, layers, every=every, method=method,
                                 publish=publish, notify=notify, quiet=self.quiet)
 
+    def add_listener(self, fn) -> None:
+        """Call ``fn(header, arrays)`` with every probe frame (decoded, on the frame thread,
+        never the training thread): how the Jupyter widget follows a run."""
+        self.worker.listeners.append(fn)
+
     @property
     def url(self) -> str | None:
         return self.handle.url if self.handle else None

@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from ..protocol.probe_frame import encode_probe
+from ..protocol.probe_frame import decode_probe, encode_probe
 from ..record.run_file import MATRICES
 
 log = logging.getLogger("nnviz3d")
@@ -32,6 +32,9 @@ class FrameWorker:
         """A HealthMonitor checked on every frame (here, off the training thread), or None."""
         self.publish = publish
         """Callable(data, step, kinds, split, scalars), thread-safe (posts to the server)."""
+        self.listeners: list = []
+        """Callables(header, arrays) given each decoded probe frame on this thread (the
+        notebook widget's live colours); one that raises is dropped with one warning."""
         self.queue: queue.Queue = queue.Queue(QUEUE_SIZE)
         self.dropped = 0
         self.written = 0
@@ -86,6 +89,8 @@ class FrameWorker:
                                          data)
                 except Exception as exc:
                     self._record_failed(exc)
+            if self.listeners and item.get("kinds"):
+                self._tell_listeners(data)
             if self.publish is not None:
                 try:
                     self.publish(data, item["step"], kinds, item["split"], item["scalars"])
@@ -99,6 +104,16 @@ class FrameWorker:
                 self.recorder.commit()
             except Exception as exc:
                 self._record_failed(exc)
+
+    def _tell_listeners(self, data: bytes) -> None:
+        header, arrays = decode_probe(data)
+        for fn in list(self.listeners):
+            try:
+                fn(header, arrays)
+            except Exception as exc:
+                self.listeners.remove(fn)
+                self._warn(f"listener {id(fn)}", f"nnviz3d: a frame listener failed ({exc}); "
+                                                 f"it gets no more frames, training goes on")
 
     def _record_failed(self, exc: Exception) -> None:
         """One warning (disk full, file removed...); the rest of the run is not recorded."""

@@ -15,6 +15,7 @@ from ..protocol.messages import SALIENCY_METHODS
 from ..protocol.validate import MAX_CLIENT_MESSAGE, parse_client_message, to_json
 from .access import install as install_access
 from .client_session import RATE, ClientSession
+from .gltf_route import export_glb
 from .live_feed import LiveFeed
 from .scene_state import SceneState
 
@@ -42,6 +43,7 @@ def make_app(state: SceneState, feed: LiveFeed | None = None,
     app.on_startup.append(_start_flusher)
     app.router.add_get("/", index)
     app.router.add_get("/ws", websocket)
+    app.router.add_get("/export.glb", export_glb)
     assets = viewer_dir() / "assets"
     if assets.is_dir():
         app.router.add_static("/assets/", assets, show_index=False, follow_symlinks=False)

@@ -10,6 +10,7 @@ import { renderProbePanel } from "./probePanel";
 import { ProbeState } from "./probeState";
 import { PROTOCOL_VERSION } from "./protocol.gen";
 import { EXPLODING_RATIO, GradientFlow, VANISHING_RATIO } from "./gradientFlow";
+import { downloadGltf } from "./gltfExport";
 import { HealthMarks } from "./healthMarks";
 import { InspectPanel } from "./inspectPanel";
 import { type OverlayInfo, Overlays } from "./overlays";
@@ -639,6 +640,11 @@ function renderOverlayLegend(hovered: OverlayInfo | null = null): void {
 }
 $("btn-legend").addEventListener("click", () => { const l = $("legend"); l.hidden = !l.hidden; });
 $("btn-png").addEventListener("click", () => savePng());
+$("btn-gltf").addEventListener("click", async () => {
+  const before = $("status").textContent ?? "";
+  setStatus("exporting glTF…");
+  setStatus((await downloadGltf(probe.step, colorKey, model)) ?? before);
+});
 window.addEventListener("keydown", (e) => {
   if (isTyping(e.target)) return;
   if (e.key === "f") frameSelection();

@@ -16,8 +16,8 @@ import os
 import pickle
 import zipfile
 from collections import OrderedDict
-from dataclasses import dataclass
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from ...graph import Graph
@@ -25,7 +25,6 @@ from .errors import ModelFileError
 from .tensor_tree import TensorEntry, add_flow, first_names, graph_from_tensors
 from .torchscript_flow import data_flow, parse_classes
 from .zip_archive import archive_kind
-
 
 MAX_INFLATE = 4
 """An entry may not claim to be more than this many times the archive's size (zip bomb)."""

@@ -1,0 +1,203 @@
+"""The neutral :class:`~nnviz3d.scene.Scene` as a trimesh scene graph, one glTF node per scene
+node, named by its scene path, with its metadata in ``extras``.
+
+- Blocks and group boxes: the one unit box mesh per colour (so every block of a colour, and
+  every repeat of a repeated block, shares one glTF mesh), scaled and placed by its node's
+  translation and scale (TRS, so animations can target them).
+- Edges: one tube mesh per edge (their polylines differ).
+- Labels: named empty nodes at the label's position; the text is in ``extras.text`` (text
+  geometry would need a font; editors show node names, and three.js apps can draw the text).
+- Weight maps: a textured relief carpet in front of the block, bias bars beside it, as in the
+  viewer (web/src/overlays.ts).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..scene.nodes import BLOCK, EDGE, GROUP, LABEL, Scene, SceneNode
+from ..scene.overlay import Overlay
+from ..scene.paths import scene_path
+from . import gltf_geometry as geo
+from .gltf_materials import MaterialTable, srgb_to_linear
+
+ROOT = "world"
+
+
+def clean(obj):
+    """JSON-safe copy: NaN/Inf become None, tuples lists, numpy scalars Python numbers."""
+    if isinstance(obj, dict):
+        return {str(k): clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [clean(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return clean(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def _hex(rgb) -> str:
+    r, g, b = (round(min(max(float(c), 0.0), 1.0) * 255) for c in rgb)
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+class SceneBuilder:
+    """Collects geometry, nodes and their TRS; :meth:`trimesh_scene` hands them to trimesh."""
+
+    def __init__(self) -> None:
+        import trimesh
+
+        self.scene = trimesh.Scene(base_frame=ROOT)
+        self.materials = MaterialTable()
+        self.trs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._boxes: set[str] = set()
+
+    # ----- geometry shared by name -----
+    def box_mesh(self, material_name: str, linear_rgb, opacity: float = 1.0) -> str:
+        """Name of the unit box mesh drawn in this material (created once)."""
+        name = f"box {material_name}"
+        if name not in self._boxes:
+            import trimesh
+
+            mesh = geo.unit_box()
+            mesh.visual = trimesh.visual.TextureVisuals(
+                material=self.materials.solid(material_name, linear_rgb, opacity))
+            self.scene.geometry[name] = mesh
+            self._boxes.add(name)
+        return name
+
+    def node(self, name: str, *, parent: str = ROOT, translation=None, scale=None,
+             mesh: str | None = None, extras: dict | None = None) -> None:
+        t = np.zeros(3) if translation is None else np.asarray(translation, np.float64)
+        s = np.ones(3) if scale is None else np.asarray(scale, np.float64)
+        matrix = np.diag([*s, 1.0])
+        matrix[:3, 3] = t
+        kwargs = {"geometry": mesh} if mesh is not None else {}
+        self.scene.graph.update(frame_to=name, frame_from=parent, matrix=matrix,
+                                metadata=clean(extras) if extras else None, **kwargs)
+        self.trs[name] = (t, s)
+
+    # ----- scene nodes -----
+    def block(self, n: SceneNode, color: tuple[str, tuple] | None, extras: dict, *,
+              mesh=True) -> None:
+        """``color`` = (material name, linear RGB) overrides the scene's category colour."""
+        name, rgb = color or (f"block {_hex(n.color)}", srgb_to_linear(n.color))
+        self.node(n.path, translation=n.position, scale=n.scale,
+                  mesh=self.box_mesh(name, rgb) if mesh else None,
+                  extras={"type": BLOCK, "color_srgb": _hex(n.color), **n.meta,
+                          "instance_of": n.instance_of, **extras})
+
+    def group(self, n: SceneNode) -> None:
+        mesh = self.box_mesh(f"group {_hex(n.color)}", srgb_to_linear(n.color), n.opacity)
+        self.node(n.path, translation=n.position, scale=n.scale, mesh=mesh,
+                  extras={"type": GROUP, "opacity": n.opacity, **n.meta})
+
+    def label(self, n: SceneNode) -> None:
+        self.node(n.path, translation=n.position,
+                  extras={"type": LABEL, "text": n.text, "height": float(n.scale[1]), **n.meta})
+
+    def edge(self, n: SceneNode) -> None:
+        import trimesh
+
+        mesh = geo.tube(n.points)
+        if mesh is None:
+            return
+        mesh.visual = trimesh.visual.TextureVisuals(
+            material=self.materials.srgb(f"edge {_hex(n.color)}", n.color))
+        self.scene.geometry[n.path] = mesh
+        self.node(n.path, mesh=n.path, extras={"type": EDGE, **n.meta})
+
+    def weight_map(self, o: Overlay, block: SceneNode) -> None:
+        """A ``grid`` weight overlay as a textured relief carpet, a ``bars`` one as bias bars,
+        in front of ``block`` (the +z side) as the viewer lays them out."""
+        import trimesh
+        from PIL import Image
+
+        width = max(float(block.scale[0]), 0.5)
+        edge = float(block.position[2] + block.scale[2] / 2)
+        x = float(block.position[0])
+        name = f"{block.path}/{o.name}"
+        extras = {"type": f"overlay:{o.kind}", "module": o.module, "name": o.name,
+                  "legend": o.legend, **o.meta}
+        if o.kind == "grid":
+            verts, faces, uv = geo.carpet(o.arrays["heights"], width)
+            uv = uv.copy()
+            uv[:, 1] = 1.0 - uv[:, 1]  # trimesh flips v on export (its origin is bottom-left)
+            image = Image.fromarray(np.ascontiguousarray(o.arrays["colors"], np.uint8), "RGB")
+            mesh = trimesh.Trimesh(verts, faces, process=False)
+            mesh.visual = trimesh.visual.TextureVisuals(
+                uv=uv, material=self.materials.textured(f"weights {name}", image))
+            self.scene.geometry[name] = mesh
+            self.node(name, translation=(x, 0.0, edge + geo.CARPET_START + geo.CARPET_DEPTH / 2),
+                      mesh=name, extras=extras)
+        elif o.kind == "bars":
+            verts, faces, owner = geo.bars(o.arrays["heights"], width)
+            rgb = np.round(srgb_to_linear(o.arrays["colors"][owner] / 255.0) * 255)
+            colors = np.concatenate([rgb, np.full((len(rgb), 1), 255)], 1).astype(np.uint8)
+            mesh = trimesh.Trimesh(verts, faces, vertex_colors=colors, process=False)
+            self.scene.geometry[name] = mesh
+            self.node(name, translation=(x, 0.0, edge + geo.BARS_START + geo.BARS_DEPTH / 2),
+                      mesh=name, extras=extras)
+
+    # ----- glTF tree post-processing (trimesh's export hook) -----
+    def finish_tree(self, tree: dict) -> None:
+        """TRS instead of matrices (animation channels need TRS), exact linear colour factors,
+        unlit nearest-neighbour weight textures (one texel per weight, as the viewer)."""
+        for node in tree.get("nodes", []):
+            trs = self.trs.get(node.get("name"))
+            if trs is None:
+                continue
+            node.pop("matrix", None)
+            t, s = trs
+            if np.any(t != 0):
+                node["translation"] = [float(v) for v in t]
+            if np.any(s != 1):
+                node["scale"] = [float(v) for v in s]
+        self.materials.fix_factors(tree)
+        self.materials.mark_unlit(tree)
+        _set_targets(tree)
+        if tree.get("textures"):
+            tree["samplers"] = [{"magFilter": 9728, "minFilter": 9728, "wrapS": 33071,
+                                 "wrapT": 33071}]
+            for texture in tree["textures"]:
+                texture["sampler"] = 0
+
+
+def _set_targets(tree: dict) -> None:
+    """``bufferView.target`` of vertex (34962) and index (34963) data, as loaders prefer."""
+    views, accessors = tree.get("bufferViews", []), tree.get("accessors", [])
+    for mesh in tree.get("meshes", []):
+        for prim in mesh.get("primitives", []):
+            pairs = [(a, 34962) for a in prim.get("attributes", {}).values()]
+            if "indices" in prim:
+                pairs.append((prim["indices"], 34963))
+            for accessor, target in pairs:
+                view = accessors[accessor].get("bufferView")
+                if view is not None:
+                    views[view]["target"] = target
+
+
+def add_scene(builder: SceneBuilder, scene: Scene, block_colors: dict[str, tuple],
+              block_extras: dict[str, dict], overlays: list[Overlay],
+              animated: set[str] = frozenset()) -> None:
+    """Every node of ``scene``; ``block_colors`` (path -> (material name, linear RGB))
+    overrides the category colours; blocks in ``animated`` get no mesh of their own (their
+    coloured children do)."""
+    for n in scene.of_type(BLOCK):
+        builder.block(n, block_colors.get(n.path), block_extras.get(n.path, {}),
+                      mesh=n.path not in animated)
+    for n in scene.of_type(GROUP):
+        builder.group(n)
+    for n in scene.of_type(LABEL):
+        builder.label(n)
+    for n in scene.of_type(EDGE):
+        builder.edge(n)
+    for o in overlays:
+        block = scene.nodes.get(scene_path(o.module))
+        if block is not None and block.type == BLOCK:
+            builder.weight_map(o, block)

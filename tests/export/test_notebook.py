@@ -1,0 +1,95 @@
+"""The Jupyter preview: a pythreejs widget of the same scene, from a handful of objects."""
+
+import time
+
+import numpy as np
+import pytest
+import torch
+
+import nnviz3d
+from nnviz3d import zoo
+from nnviz3d.export.gltf import view_scene
+from nnviz3d.export.notebook import SceneWidget, merged_blocks, scene_widget, show
+from nnviz3d.scene.nodes import BLOCK
+from tests.conftest import zoo_graph
+
+
+def widget_count():
+    """pythreejs objects alive (ipywidgets' own Layout/Style models are not counted)."""
+    import warnings
+
+    from ipywidgets import Widget
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        alive = list(Widget.widgets.values())
+    return sum(type(w).__module__.startswith("pythreejs") for w in alive)
+
+
+def test_gpt2_is_one_mesh_and_one_line_set_in_few_widgets():
+    graph = zoo_graph("gpt2")
+    before = widget_count()
+    t0 = time.perf_counter()
+    w = scene_widget(graph)
+    seconds = time.perf_counter() - t0
+    created = widget_count() - before
+    blocks = view_scene(graph).of_type(BLOCK)
+    assert created <= 20, created
+    assert len(w.modules) == len(blocks) > 100
+    position = np.asarray(w.mesh.geometry.attributes["position"].array)
+    assert position.shape == (24 * len(blocks), 3)
+    assert len(np.asarray(w.mesh.geometry.attributes["index"].array)) == 36 * len(blocks)
+    assert seconds < 10  # measured in BENCHMARKS.md; generous on a loaded machine
+
+
+def test_boxes_are_where_the_viewer_puts_them_and_hover_names_them():
+    scene = view_scene(zoo_graph("digits_cnn"))
+    merged = merged_blocks(scene)
+    for k, node in enumerate(scene.of_type(BLOCK)):
+        corners = merged["position"][24 * k:24 * k + 24]
+        np.testing.assert_allclose(corners.min(axis=0), node.position - node.scale / 2, atol=1e-5)
+        np.testing.assert_allclose(corners.max(axis=0), node.position + node.scale / 2, atol=1e-5)
+        np.testing.assert_allclose(merged["color"][24 * k], node.color, atol=1e-6)
+    w = SceneWidget(scene)
+    k = w.modules.index("block.conv1")
+    w.picker.faceIndex = 12 * k + 5  # a triangle of that box
+    assert "block.conv1" in w.hover.value and "Conv2d" in w.hover.value
+    w.picker.faceIndex = None
+    assert "hover a block" in w.hover.value
+
+
+def test_follow_recolours_from_a_live_run():
+    model, x = zoo.digits_cnn()
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), 0.05)
+    w = nnviz3d.watch(model, x, record=False, serve=False, every=1, quiet=True)
+    widget = scene_widget(w.graph)
+    widget.follow(w, color_by="grad_norm")
+    first = widget.block_colors().copy()
+    for _ in range(3):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(torch.randn(16, 1, 8, 8)),
+                                          torch.randint(0, 10, (16,))).backward()
+        opt.step()
+        w.step()
+    deadline = time.monotonic() + 20
+    while np.allclose(widget.block_colors(), first) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    w.close()
+    widget.stop()
+    colours = widget.block_colors()
+    conv = colours[widget.modules.index("block.conv1")]
+    relu = colours[widget.modules.index("stem.2")]  # no parameters: no gradient, "no data"
+    assert not np.allclose(colours, first)
+    assert conv.max() > 0.1 and relu.max() < 0.3 and not np.allclose(conv, relu)
+
+
+def test_show_outside_jupyter_opens_the_browser_viewer():
+    model, x = zoo.digits_cnn()
+    handle = show(model, x, open_browser=False, port=0, quiet=True)
+    try:
+        assert handle.url.startswith("http://127.0.0.1:")
+    finally:
+        handle.close()
+    with pytest.raises(ValueError, match="color_by must be one of"):
+        SceneWidget(view_scene(zoo_graph("digits_cnn"))).follow(None, color_by="nope")
