@@ -62,7 +62,11 @@ export function panelText(el: HTMLElement): string {
     for (const child of Array.from(node.children)) {
       const tag = child.tagName;
       if (tag === "BUTTON" || tag === "CANVAS" || tag === "SELECT" || tag === "INPUT") continue;
-      if (tag === "H2" || tag === "H3" || tag === "H4") lines.push((child.textContent ?? "").trim());
+      if (tag === "H2" || tag === "H3" || tag === "H4") {
+        // a heading's parts (title, then a step in a span) read as words, not run together
+        const parts = Array.from(child.childNodes).map((n) => (n.textContent ?? "").trim()).filter(Boolean);
+        lines.push(parts.join(" · "));
+      }
       else if (tag === "TR") {
         const cells = Array.from(child.children).map((c) => (c.textContent ?? "").trim());
         const pairs: string[] = [];
