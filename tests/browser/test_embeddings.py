@@ -10,6 +10,24 @@ from nnviz3d.zoo import DigitsCNN
 from tests.browser.conftest import hover, wait_ready
 
 
+def settled(page, quiet_ms=2000, timeout_s=120):
+    """Wait until no embedding frame has arrived for ``quiet_ms`` (and the morph is done)."""
+    import time
+
+    end = time.monotonic() + timeout_s
+    last = page.evaluate("JSON.stringify(nnviz3d.embeddings.map(e => [e.layer, e.step, e.method]))")
+    quiet_since = time.monotonic()
+    while time.monotonic() < end:
+        page.wait_for_timeout(250)
+        now = page.evaluate("JSON.stringify(nnviz3d.embeddings.map(e => [e.layer, e.step, "
+                            "e.method]))")
+        if now != last:
+            last, quiet_since = now, time.monotonic()
+        elif time.monotonic() - quiet_since > quiet_ms / 1000:
+            return
+    raise AssertionError("embeddings kept changing")
+
+
 def test_embedding_cloud_appears_coloured_and_morphs(page):
     torch.manual_seed(0)
     (x, y), (xv, yv) = load_digits_tensors()
@@ -53,6 +71,9 @@ def test_embedding_cloud_appears_coloured_and_morphs(page):
         assert page.evaluate("nnviz3d.tooltipThumb")  # the digit's picture
         # shift-drag a box around point 7 of head.2: the same inputs light up in pool's cloud
         page.wait_for_function("nnviz3d.embeddings.length === 2", timeout=180_000)
+        settled(page)  # the run's final embeddings may still arrive and move the points
+        pos = page.evaluate("nnviz3d.embeddingPoint('head.2', 7)")
+        page.evaluate(f"nnviz3d.lookAt({pos}, [0, 0, -0.6])")
         at = page.evaluate(f"nnviz3d.screen({pos})")
         others = [i for i in range(360) if i != 7]
         page.keyboard.down("Shift")
