@@ -327,3 +327,14 @@ def test_torchscript_data_flow_is_read_from_its_code(files):
     assert edges[("stem.2", "down.0")] == "skip"  # the residual add, folded into down.0's input
     assert len(edges) == len(chain)  # nothing else
     assert "data flow read from its code/" in graph.strategy
+
+
+def test_scenes_and_recordings_are_named_for_what_they_are(tmp_path):
+    glb = tmp_path / "scene.glb"
+    glb.write_bytes(b"glTF\x02\x00\x00\x00" + bytes(40))
+    with pytest.raises(ModelFileError, match="a glTF binary: a 3D scene"):
+        open_model_file(glb)
+    run = tmp_path / "run.db"
+    run.write_bytes(b"SQLite format 3\x00" + bytes(100))
+    with pytest.raises(ModelFileError, match="nnviz3d replay or compare"):
+        open_model_file(run)

@@ -73,6 +73,10 @@ def _head(path: Path) -> bytes:
 def _describe(head: bytes, path: Path) -> str:
     if not head:
         return "an empty file"
+    if head.startswith(b"glTF"):
+        return "a glTF binary: a 3D scene (nnviz3d export writes these), not a model"
+    if head.startswith(b"SQLite format 3\x00"):
+        return "an SQLite file: if it is an nnviz3d recording, use nnviz3d replay or compare"
     if head.startswith(ZIP_MAGIC):
         return "a zip archive that is not a torch archive, or is truncated or corrupt"
     if len(head) >= 8 and head[8:9] != b"{" and head[:1] == b"{":
