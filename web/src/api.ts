@@ -1,0 +1,216 @@
+// window.nnviz3d: the automation API the browser tests (and scripts) read the viewer through.
+// Its properties are either getters (read as values) or functions; Playwright's
+// page.evaluate("nnviz3d.x") calls a function-valued property, so each keeps its kind.
+import * as THREE from "three";
+import type { HealthPanel } from "./healthPanel";
+import type { PointSelection } from "./pointSelection";
+import { PROTOCOL_VERSION } from "./protocol.gen";
+import type { RecipeView } from "./recipeView";
+import { scenePathOf } from "./sceneView";
+import type { SceneSelection } from "./selection";
+import type { Toolbar } from "./toolbar";
+import type { Tour } from "./tour";
+import { $ } from "./ui";
+import type { Viewer } from "./viewerContext";
+import type { XrMode } from "./xr/session";
+
+/** The viewer's parts the API reads and drives besides the shared ones. */
+export interface ApiParts {
+  selection: SceneSelection;
+  health: HealthPanel;
+  recipes: RecipeView;
+  points: PointSelection;
+  toolbar: Toolbar;
+  xr: XrMode;
+  tour: Tour;
+  /** Draw calls and triangles of the last desktop frame. */
+  stats: { drawCalls: number; triangles: number };
+  /** Apply the probe frames received since the last frame. */
+  flushProbe(): void;
+  setColorBy(key: string): void;
+  visualise(module: string, unit: number): void;
+  track(module: string, unit: number): void;
+}
+
+function summary(o: { kind: string; module: string; name: string; shape: number[]; meta: Record<string, any>; legend: { lo: number; hi: number } }) {
+  return { kind: o.kind, module: o.module, name: o.name, shape: [...o.shape], meta: { ...o.meta }, lo: o.legend.lo, hi: o.legend.hi };
+}
+
+/** Define window.nnviz3d (frozen, not writable). */
+export function exposeApi(v: Viewer, parts: ApiParts): void {
+  const { canvas, camera, nav, world, view, labels, overlays, marks, flow, chart, probe, inspectPanel, timeline,
+    conn, state } = v;
+  const { selection, health, recipes, points, toolbar, xr, tour, stats } = parts;
+
+  function toScreen(p: THREE.Vector3): { x: number; y: number } {
+    const c = p.clone().project(camera);
+    const r = canvas.getBoundingClientRect();
+    return { x: r.left + ((c.x + 1) / 2) * r.width, y: r.top + ((1 - c.y) / 2) * r.height };
+  }
+
+  const api = {};
+  const getters: Record<string, () => unknown> = {
+    ready: () => state.ready,
+    protocolVersion: () => PROTOCOL_VERSION,
+    nodeCount: () => view.blocks.length,
+    groupCount: () => view.groups.length,
+    drawCalls: () => stats.drawCalls,
+    triangles: () => stats.triangles,
+    selected: () => selection.selected,
+    /** The training step shown, or null without probe data. */
+    step: () => probe.step,
+    /** True while following the newest step. */
+    live: () => timeline.live,
+    /** The last timeline message, or null. */
+    timeline: () => (timeline.info ? { ...timeline.info } : null),
+    colorBy: () => state.colorKey,
+    /** Module paths with probe data at the shown step. */
+    probeModules: () => probe.modules(),
+    sceneVersion: () => state.sceneVersion,
+    error: () => state.lastError,
+    labelCount: () => labels.visibleCount,
+    model: () => state.model,
+    alarms: () => [...health.alarms.values()].map((a) => ({ ...a })),
+    /** Overlays shown: weight maps and bias bars (channel weights), ridges/scatter (detail). */
+    overlays: () => [...overlays.weightList.map((o) => ({ channel: "weights", ...summary(o) })),
+      ...overlays.detailList.map((o) => ({ channel: "detail", ...summary(o) })),
+      ...overlays.inspectList.map((o) => ({ channel: "inspect", ...summary(o) }))],
+    overlayStep: () => overlays.weightStep,
+    /** Modules whose blocks glow with a health badge at the shown step. */
+    badges: () => [...marks.modules],
+    /** The input shown layer by layer: {index, label, prediction, method, target...} or null. */
+    inspection: () => (overlays.inspectInfo ? { ...overlays.inspectInfo } : null),
+    inputCount: () => inspectPanel.count,
+    /** "B - A · A path · B path" when showing two runs overlaid (nnviz3d compare), else "". */
+    compare: () => state.compareNote,
+    /** The scene recipe's view settings, or null. */
+    recipe: () => (recipes.recipe ? JSON.parse(JSON.stringify(recipes.recipe)) : null),
+    /** Inputs selected by a box in the embedding clouds (sorted), or null. */
+    embeddingSelection: () => (overlays.embedSelection ? [...overlays.embedSelection].sort((a, b) => a - b) : null),
+    /** Embeddings shown: [{layer, method, step, count, knn}]. */
+    embeddings: () => [...overlays.embedList.values()].map((o) => ({ layer: o.module, method: o.meta.method,
+      step: o.meta.step, count: o.meta.count, knn: o.meta.knn, classes: o.legend.classes ?? [] })),
+    /** The chart's metric names and the one drawn. */
+    chart: () => ({ names: [...chart.names], shown: chart.shown, wanted: chart.wanted }),
+    /** Feature visualisations shown: [{module, unit, ratio, activation, random_activation}]. */
+    features: () => overlays.featureList.map((o) => ({ module: o.module, unit: o.meta.unit, ratio: o.meta.ratio,
+      activation: o.meta.activation, random_activation: o.meta.random_activation, shape: [...o.shape] })),
+    /** The loss landscape shown: its grid, centre loss, range and trajectory length; or null. */
+    landscape: () => {
+      const o = overlays.landscapeInfo;
+      return o ? { shape: [...o.shape], center_loss: o.meta.center_loss, min: o.meta.min, cap: o.meta.cap,
+        directions: o.meta.directions, path: o.arrays.path ? o.arrays.path.length / 2 : 0,
+        seconds_per_point: o.meta.seconds_per_point } : null;
+    },
+    badgeCount: () => marks.count,
+    /** Gradient flow: on/off, particles per class, and each layer's class. */
+    flow: () => ({ enabled: flow.enabled, counts: { ...flow.counts }, classes: Object.fromEntries(flow.classes),
+      first: flow.firstPosition("normal") }),
+    detailModule: () => overlays.detailModule,
+    overlaysHidden: () => overlays.hidden,
+    tooltip: () => ($("tooltip").hidden ? null : $("tooltip").textContent),
+    /** VR: {supported, secure, presenting, mode, referenceSpace, frames, drawCalls, message, picks, grabs...}. */
+    xr: () => xr.state(),
+    /** The text of the info panel shown in the headset ("" when closed). */
+    vrPanel: () => (xr.panel.root.visible ? xr.panel.content : ""),
+    /** The model root's transform (moved and scaled in VR): {position, yaw, scale}. */
+    modelRoot: () => xr.rootTransform(),
+    /** The tour: {playing, index, count, caption, visited}. */
+    tour: () => tour.state(),
+  };
+  for (const [name, get] of Object.entries(getters)) Object.defineProperty(api, name, { get, enumerable: true });
+  Object.assign(api, {
+    select: (path: string) => selection.selectPath(path),
+    expand: (path: string) => selection.actions.expand(path),
+    collapse: (path: string) => selection.actions.collapse(path),
+    paths: () => view.blocks.map((b) => b.path),
+    setColorBy: (key: string) => parts.setColorBy(key),
+    seek: (step: number) => timeline.seek(step),
+    follow: () => timeline.follow(),
+    /** The linear [r, g, b] set for a block (scene path, or dotted module path); null when absent. */
+    blockColor: (path: string) => {
+      parts.flushProbe();
+      const pick = view.pathIndex.get(scenePathOf(path));
+      return pick?.kind === "block" ? view.blockColor(pick.index) : null;
+    },
+    render: () => v.renderNow(),
+    /** Where a scene point [x, y, z] is on screen (CSS px). */
+    screen: (point: number[]) => toScreen(new THREE.Vector3(point[0], point[1], point[2])),
+    showWeights: (on: boolean) => toolbar.setShowWeights(on),
+    visualise: (module: string, unit: number) => parts.visualise(module, unit),
+    goToBookmark: (name: string) => recipes.goToBookmark(name),
+    /** The current view as recipe TOML (what Save view downloads). */
+    recipeText: () => recipes.text(),
+    /** Box-select embedding points between two screen corners (CSS px); returns the count. */
+    selectBox: (x0: number, y0: number, x1: number, y1: number) => points.selectBox([x0, y0, x1, y1]),
+    /** The colour [r, g, b] (linear) point ``index`` of a layer's cloud is drawn with. */
+    pointColor: (layer: string, index: number) => overlays.pointColor(layer, index),
+    setPointStyle: (size: number, opacity: number) => points.setPointStyle(size, opacity),
+    /** Whether the tooltip shows an input's picture. */
+    tooltipThumb: () => !!document.querySelector("#tooltip canvas.thumb"),
+    track: (module: string, unit: number) => parts.track(module, unit),
+    requestLandscape: (steps = 21) => conn.send({ type: "landscape", steps }),
+    landscapePoint: (row: number, col: number) => overlays.landscapePoint(row, col)?.toArray() ?? null,
+    /** Where point ``index`` of a layer's embedding is now (scene coordinates). */
+    embeddingPoint: (layer: string, index: number) => overlays.embeddingPoint(layer, index)?.toArray() ?? null,
+    showFlow: (on: boolean) => {
+      toolbar.setFlow(on);
+      if (on) { flow.update(view, probe, health.explodingModules()); state.flowDirty = false; }
+    },
+    /** Show probe input ``index`` in every layer, with a saliency method ("none", "gradient"...). */
+    inspect: (index: number, method = "none") => inspectPanel.choose(index, method),
+    inspectPosition: (module: string, name = "activation") => overlays.inspectPosition(module, name)?.toArray() ?? null,
+    /** The layer of B matched with layer ``module`` of A (nnviz3d compare), else null. */
+    comparePartner: (module: string) => (state.compareNote ? (state.comparePairs[module] ?? module) : null),
+    /** One weight cell: its value, what it stands for, and where it is on screen (CSS px). */
+    weightCell: (module: string, row: number, col: number, name = "weight") => {
+      const o = overlays.weightList.find((x) => x.module === module && x.name === name);
+      const p = overlays.cellPosition(module, name, row, col);
+      if (!o || !p) return null;
+      const hit = overlays.describe(o, [row, col]);
+      const k = 3 * (row * o.shape[1] + col);
+      return { value: hit.value, text: hit.text, rgb: Array.from(o.arrays.colors.subarray(k, k + 3)),
+        lo: o.legend.lo, hi: o.legend.hi, ...toScreen(p) };
+    },
+    /** Point the camera at a scene position [x, y, z] from a given offset (for tests, tours). */
+    lookAt: (target: number[], offset: number[]) => {
+      state.cameraUntouched = false;
+      nav.controls.target.set(target[0], target[1], target[2]);
+      camera.position.set(target[0] + offset[0], target[1] + offset[1], target[2] + offset[2]);
+      camera.lookAt(nav.controls.target);
+      nav.controls.update();
+      v.requestRender();
+      v.renderNow();
+    },
+    cellPosition: (module: string, row: number, col: number, name = "weight") =>
+      overlays.cellPosition(module, name, row, col)?.toArray() ?? null,
+    camera: () => ({ position: camera.position.toArray(), target: nav.controls.target.toArray() }),
+    /** Where a block's centre is on screen (CSS pixels), or null when it is not in the scene. */
+    project: (path: string) => {
+      const pick = view.pathIndex.get(path);
+      return pick ? toScreen(view.boxOf(pick).getCenter(new THREE.Vector3())) : null;
+    },
+  });
+  Object.assign(api, {
+    enterVR: () => xr.enter(),
+    exitVR: () => xr.exit(),
+    /** The emulated headset (?xr-emulate=quest3): aim(hand, from, to), press(hand, button, v), stick(hand, x, y). */
+    xrEmulator: () => xr.emulator,
+    /** Where a block's centre (a path) or a model-space point [x, y, z] is in the VR reference
+     * space (metres), or null. */
+    xrPoint: (at: string | number[]) => {
+      const pick = typeof at === "string" ? view.pathIndex.get(scenePathOf(at)) : undefined;
+      if (typeof at === "string" && !pick) return null;
+      const p = pick ? view.boxOf(pick).getCenter(new THREE.Vector3()) : new THREE.Vector3().fromArray(at as number[]);
+      world.updateMatrixWorld(true);
+      return p.applyMatrix4(world.matrixWorld).toArray();
+    },
+    /** Where a VR menu button's centre is (reference space), or null. */
+    xrMenuPoint: (id: string) => xr.menu.buttonPoint(id),
+    playTour: (from = 0) => tour.play(from),
+    nextTourStop: () => tour.next(),
+    stopTour: () => tour.stop(),
+  });
+  Object.freeze(api);
+  Object.defineProperty(window, "nnviz3d", { value: api, writable: false, configurable: false });
+}

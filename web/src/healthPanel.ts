@@ -1,0 +1,42 @@
+// The health alarms panel: each alarm listed once (at its first step); a click flies to its module.
+import { $ } from "./ui";
+
+/** One health alarm of a probe frame's header. */
+export interface Alarm { alarm: string; module: string; step: number; value: number; kind: string; message: string; }
+
+export class HealthPanel {
+  /** Every alarm seen, once per alarm and module (the first step it held). */
+  readonly alarms = new Map<string, Alarm>();
+  /** The alarms that hold at the shown step (from the newest frame). */
+  current: Alarm[] = [];
+
+  /** ``select`` is called with the module of a clicked alarm. */
+  constructor(private select: (module: string) => void) {}
+
+  /** Add a frame's alarms to the panel (those not seen before). */
+  note(list: Alarm[] | undefined): void {
+    let added = false;
+    for (const a of list ?? []) {
+      const key = `${a.alarm}|${a.module}`;
+      if (!this.alarms.has(key)) { this.alarms.set(key, a); added = true; }
+    }
+    if (added) this.render();
+  }
+
+  /** Modules with an exploding-gradient or NaN/Inf alarm at the shown step. */
+  explodingModules(): Set<string> {
+    return new Set(this.current.filter((a) => a.alarm === "exploding" || a.alarm === "nan" || a.alarm === "inf").map((a) => a.module));
+  }
+
+  private render(): void {
+    const alarms = this.alarms;
+    const el = $("health");
+    el.hidden = alarms.size === 0;
+    el.innerHTML = `<h3>Health · ${alarms.size} alarm${alarms.size === 1 ? "" : "s"}</h3><ul>${[...alarms.values()]
+      .map((a, i) => `<li data-i="${i}" data-alarm="${a.alarm}" data-module="${a.module}" title="${a.message.replace(/"/g, "&quot;")}">`
+        + `<b>${a.alarm}</b> ${a.module || "(model)"} <span>step ${a.step}</span></li>`).join("")}</ul>`;
+    el.querySelectorAll("li").forEach((li) => li.addEventListener("click", () => {
+      this.select((li as HTMLElement).dataset.module ?? "");
+    }));
+  }
+}

@@ -1,0 +1,91 @@
+// The toolbar: layer search, frame and reset, the gradient flow and weight map toggles, the legend,
+// PNG and glTF export, and the keyboard shortcuts (f frames, r resets, / searches).
+import { downloadGltf } from "./gltfExport";
+import { EXPLODING_RATIO, VANISHING_RATIO } from "./gradientFlow";
+import { isTyping } from "./navigation";
+import type { SceneSelection } from "./selection";
+import { $, setStatus } from "./ui";
+import type { Viewer } from "./viewerContext";
+
+export class Toolbar {
+  private readonly search = $("search") as HTMLInputElement;
+  private readonly flowToggle = $("show-flow") as HTMLInputElement;
+  private readonly weightsToggle = $("show-weights") as HTMLInputElement;
+
+  /** ``showLegend`` redraws the overlay legend (the weight maps' one). */
+  constructor(private v: Viewer, private selection: SceneSelection, private showLegend: () => void) {
+    const search = this.search;
+    search.addEventListener("change", () => this.jump(search.value));
+    search.addEventListener("keydown", (e) => { if (e.key === "Enter") this.jump(search.value); });
+    $("btn-frame").addEventListener("click", () => selection.frame());
+    $("btn-reset").addEventListener("click", () => { selection.clear(); v.nav.frame(v.sceneBox()); });
+    this.flowToggle.addEventListener("change", () => this.setFlow(this.flowToggle.checked));
+    this.weightsToggle.addEventListener("change", () => this.setShowWeights(this.weightsToggle.checked));
+    $("btn-legend").addEventListener("click", () => { const l = $("legend"); l.hidden = !l.hidden; });
+    $("btn-png").addEventListener("click", () => this.savePng());
+    $("btn-gltf").addEventListener("click", async () => {
+      const before = $("status").textContent ?? "";
+      setStatus("exporting glTF…");
+      setStatus((await downloadGltf(v.probe.step, v.state.colorKey, v.state.model)) ?? before);
+    });
+    window.addEventListener("keydown", (e) => {
+      if (isTyping(e.target)) return;
+      if (e.key === "f") selection.frame();
+      if (e.key === "r") $("btn-reset").click();
+      if (e.key === "/") { e.preventDefault(); search.focus(); }
+    });
+  }
+
+  /** Offer the scene's module paths in the search box. */
+  fillSearch(): void {
+    const { view } = this.v;
+    const list = $("paths");
+    const names = [...view.blocks.map((b) => b.module), ...view.groups.map((g) => g.module)].filter(Boolean);
+    list.innerHTML = names.map((n) => `<option value="${n}"></option>`).join("");
+  }
+
+  /** Select a module path, else the first module whose path contains ``q``. */
+  private jump(q: string): void {
+    const { view } = this.v;
+    q = q.trim();
+    if (!q) return;
+    if (this.selection.selectPath(q)) return;
+    const lower = q.toLowerCase();
+    const hit = [...view.blocks.map((b) => b.module), ...view.groups.map((g) => g.module)]
+      .find((m) => m.toLowerCase().includes(lower));
+    if (hit !== undefined && this.selection.selectPath(hit)) return;
+    this.v.showToast(`No layer matches “${q}”`);
+  }
+
+  setFlow(on: boolean): void {
+    this.v.flow.setEnabled(on);
+    this.flowToggle.checked = on;
+    const el = $("legend-flow");
+    el.hidden = !on;
+    el.innerHTML = `<span class="name">gradient flow</span><span class="dot" style="background:#4a78ff"></span>vanishing (&lt; ${VANISHING_RATIO}× the median layer)`
+      + `<span class="dot" style="background:#e8f4ff"></span>normal<span class="dot big" style="background:#ff4a2a"></span>exploding (&gt; ${EXPLODING_RATIO}× or NaN/Inf)`
+      + `<span class="note">particles run backwards from each layer; their number and speed grow with log gradient norm</span>`;
+    this.v.state.flowDirty = true;
+    this.v.requestRender();
+  }
+
+  setShowWeights(on: boolean): void {
+    this.v.overlays.showWeights = on;
+    this.weightsToggle.checked = on;
+    this.showLegend();
+    this.v.requestRender();
+  }
+
+  private savePng(): void {
+    const { canvas, state } = this.v;
+    this.v.renderNow();
+    canvas.toBlob((blob) => {
+      if (!blob) return;
+      const a = document.createElement("a");
+      a.href = URL.createObjectURL(blob);
+      a.download = `nnviz3d-${state.model || "scene"}.png`;
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+    }, "image/png");
+  }
+}
