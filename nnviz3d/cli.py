@@ -376,9 +376,9 @@ def _export_parser(sub) -> None:
                       help="with a recording: animate the colours through every step")
     e.add_argument("--depth", type=int, default=None,
                    help="collapse groups at this depth (default: all expanded)")
-    e.add_argument("--color-by", default=None,
-                   choices=["kind", "weight_norm", "grad_norm", "update_ratio", "act_mean",
-                            "act_std", "act_zero"],
+    from .recipe import COLOR_BY
+
+    e.add_argument("--color-by", default=None, choices=COLOR_BY,
                    help="what block colours show, as the viewer's Colour menu (default: kind; "
                         "grad_norm when animating)")
     e.add_argument("--seconds-per-step", type=float, default=0.25,
@@ -387,7 +387,8 @@ def _export_parser(sub) -> None:
 
 def _export(args) -> int:
     from .export import ExportError, export_gltf
-    from .export.sources import is_run_file, source_of
+    from .export.sources import source_of
+    from .record.run_file import is_run_file
 
     if args.depth is not None and args.depth < 1:
         return _fail(f"--depth must be 1 or more, got {args.depth}")

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .graph import Graph
 from .layout import layout_graph
 from .protocol.messages import STAT_NAMES
 from .protocol.probe_frame import decode_probe
@@ -41,29 +40,20 @@ class Finding:
     """The step to show (an alarm's), or None."""
 
 
-def alarm_findings(reader: RunReader) -> list[Finding]:
-    """Each (alarm, layer) once, at the step it was first raised."""
+def scan(reader: RunReader) -> tuple[list[Finding], dict, dict]:
+    """One pass over the recording: each (alarm, layer) once, at the step it was first raised,
+    and the first and last finite value of each (layer, kind)'s ranking statistic."""
     seen: dict[tuple[str, str], Finding] = {}
-    for _, step, kinds, data in reader.frames():
-        if EMBEDDING in kinds:
-            continue
-        header, _ = decode_probe(data)
-        for a in header.get("alarms", []):
-            key = (a["alarm"], a["module"])
-            if key not in seen:
-                seen[key] = Finding(a["module"], f"Health alarm: {a['message']}", int(a["step"]))
-    return list(seen.values())
-
-
-def change_findings(reader: RunReader, count: int) -> list[Finding]:
-    """The ``count`` layers whose ranking statistic changed most (log ratio, last capture over
-    first), one per layer, by their largest change over the probe kinds."""
     first: dict[tuple[str, str], tuple[int, float]] = {}
     last: dict[tuple[str, str], tuple[int, float]] = {}
     for _, step, kinds, data in reader.frames():
         if EMBEDDING in kinds:
             continue
         header, arrays = decode_probe(data)
+        for a in header.get("alarms", []):
+            key = (a["alarm"], a["module"])
+            if key not in seen:
+                seen[key] = Finding(a["module"], f"Health alarm: {a['message']}", int(a["step"]))
         for kind, (col, _) in CHANGE.items():
             if kind not in header.get("kinds", {}):
                 continue
@@ -74,6 +64,12 @@ def change_findings(reader: RunReader, count: int) -> list[Finding]:
                     continue
                 first.setdefault((module, kind), (step, value))
                 last[(module, kind)] = (step, value)
+    return list(seen.values()), first, last
+
+
+def change_findings(first: dict, last: dict, count: int) -> list[Finding]:
+    """The ``count`` layers whose ranking statistic changed most (log ratio, last capture over
+    first: :func:`scan`), one per layer, by their largest change over the probe kinds."""
     best: dict[str, tuple[float, Finding]] = {}
     for key, (s0, v0) in first.items():
         s1, v1 = last[key]
@@ -100,9 +96,9 @@ def auto_tour(reader: RunReader, *, depth: int | None = None, changes: int = 4,
     every alarmed layer, then the ``changes`` layers that changed most and had no alarm."""
     graph = reader.graph()
     layout = layout_graph(graph, depth)
-    alarms = alarm_findings(reader)
+    alarms, first, last = scan(reader)
     alarmed = {f.module for f in alarms}
-    changed = [f for f in change_findings(reader, changes + len(alarmed))
+    changed = [f for f in change_findings(first, last, changes + len(alarmed))
                if f.module not in alarmed][:changes]
     lo, hi = layout.bounds()
     summary = reader.summary()
@@ -111,7 +107,7 @@ def auto_tour(reader: RunReader, *, depth: int | None = None, changes: int = 4,
              f"whose statistics changed most")
     stops = [_stop((lo + hi) / 2, hi - lo, intro, seconds, None, zoom=0.8)]
     for f in alarms + changed:
-        block = _block_of(graph, layout.paths, f.module)
+        block = _block_of(layout.paths, f.module)
         if block is None:
             continue
         i = layout.index(block)
@@ -125,7 +121,7 @@ def _count(n: int, what: str) -> str:
     return f"{n} {what}{'' if n == 1 else 's'}"
 
 
-def _block_of(graph: Graph, paths: list[str], module: str) -> str | None:
+def _block_of(paths: list[str], module: str) -> str | None:
     """The drawn block showing ``module``: itself, or the collapsed group holding it."""
     shown = set(paths)
     name = module

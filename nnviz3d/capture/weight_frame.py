@@ -19,6 +19,7 @@ import torch
 
 from ..protocol.probe_frame import encode_probe
 from .formats import ModelFileError, detect_format
+from .formats.errors import failure
 from .formats.tensor_tree import BUFFER_NAMES
 from .probes import downsample_matrix, rows_stats, weight_matrix
 
@@ -49,9 +50,8 @@ def file_weights(path: str | os.PathLike) -> Groups:
     except ModelFileError:
         raise
     except Exception as exc:  # noqa: BLE001 - a corrupt file can fail anywhere: one sentence
-        text = " ".join(str(exc).split())[:200]
         raise ModelFileError(f"{path}: expected readable {fmt.name} weights; found tensor data "
-                             f"that does not read ({type(exc).__name__}: {text})") from None
+                             f"that does not read ({failure(exc)})") from None
 
 
 def module_weights(model: torch.nn.Module) -> Groups:

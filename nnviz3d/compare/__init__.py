@@ -3,35 +3,20 @@ scene coloured by B - A, with layers matched by path, then by structure (matchin
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from ..record.run_file import is_run_file
 from .errors import CompareError
 from .matching import match_layers
 from .models import diff_models, serve_models
 from .runs import diff_frames, serve_runs
 
-SQLITE_MAGIC = b"SQLite format 3\x00"
-
-__all__ = ["CompareError", "diff_frames", "diff_models", "is_recording", "match_layers",
+__all__ = ["CompareError", "diff_frames", "diff_models", "match_layers",
            "serve_compare"]
-
-
-def is_recording(path: str) -> bool:
-    """A recording (``.nnv3d``, an SQLite file), as opposed to a model file or SPEC."""
-    p = Path(path)
-    if p.suffix == ".nnv3d":
-        return True
-    try:
-        with open(p, "rb") as f:
-            return f.read(16) == SQLITE_MAGIC
-    except OSError:
-        return False
 
 
 def serve_compare(a: str, b: str, **options):
     """Serve the comparison of two runs or of two models; returns the view handle."""
     a, b = str(a), str(b)
-    runs = is_recording(a), is_recording(b)
+    runs = is_run_file(a), is_run_file(b)
     if runs == (True, True):
         return serve_runs(a, b, **options)
     if runs == (False, False):

@@ -77,12 +77,11 @@ def carpet(heights: np.ndarray, width: float) -> tuple[np.ndarray, np.ndarray, n
 def bars(heights: np.ndarray, width: float) -> tuple[np.ndarray, np.ndarray]:
     """Bias bars standing in a row along x (centred on the origin): vertices, faces, and the
     bar index of every vertex (for colours). Heights |h| * BAR_HEIGHT, at least 0.004."""
-    import trimesh
 
     h = np.abs(np.asarray(heights, np.float64).reshape(-1))
     n = len(h)
     step = width / n
-    box = trimesh.creation.box(extents=(1.0, 1.0, 1.0))
+    box = unit_box()
     bv = np.asarray(box.vertices) + [0, 0.5, 0]
     sizes = np.stack([np.full(n, step * 0.8), np.maximum(0.004, h * BAR_HEIGHT),
                       np.full(n, BARS_DEPTH)], 1)

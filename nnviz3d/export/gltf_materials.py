@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..protocol.messages import STAT_NAMES
 from ..scene.colormaps import SEQUENTIAL_STOPS
 
-STAT_COLUMNS = {"mean": 0, "std": 1, "min": 2, "max": 3, "norm": 4, "zero_frac": 5, "nan": 6,
-                "inf": 7}
+STAT_COLUMNS = {name: i for i, name in enumerate(STAT_NAMES)}
 QUANTITIES: dict[str, tuple[str, str, bool]] = {
     "weight_norm": ("weight", "norm", True),
     "grad_norm": ("grad", "norm", True),

@@ -86,7 +86,6 @@ class SceneWidget:
         lines = merged_lines(scene)
         self.modules: list[str] = blocks["modules"]
         self._nodes = blocks["nodes"]
-        self.base_colors = blocks["color"][::24].copy()
         self.colors = three.BufferAttribute(array=blocks["color"], normalized=False)
         geometry = three.BufferGeometry(attributes={
             "position": three.BufferAttribute(array=blocks["position"], normalized=False),

@@ -16,7 +16,6 @@ class ProbeView:
 
     def __init__(self) -> None:
         self.kinds: dict[str, tuple[dict[str, int], np.ndarray, np.ndarray | None, int]] = {}
-        self.step: int | None = None
 
     def merge(self, header: dict, arrays: dict[str, np.ndarray]) -> None:
         for kind, info in header.get("kinds", {}).items():
@@ -25,12 +24,10 @@ class ProbeView:
             index = {m: i for i, m in enumerate(info["modules"])}
             self.kinds[kind] = (index, arrays[f"{kind}_stats"], arrays.get(f"{kind}_update"),
                                 int(info["step"]))
-        self.step = int(header["step"])
 
     def copy(self) -> ProbeView:
         out = ProbeView()
         out.kinds = dict(self.kinds)
-        out.step = self.step
         return out
 
     def stat(self, kind: str, module: str, column: str) -> float:
@@ -43,7 +40,8 @@ class ProbeView:
         return float(stats[index[module], STAT_COLUMNS[column]])
 
     def unhealthy(self, module: str) -> bool:
-        return any(module in index and (stats[index[module], 6] > 0 or stats[index[module], 7] > 0)
+        return any(module in index and (stats[index[module], STAT_COLUMNS["nan"]] > 0
+                                       or stats[index[module], STAT_COLUMNS["inf"]] > 0)
                    for index, stats, _, _ in self.kinds.values())
 
     def quantity(self, key: str, modules: list[str]) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -97,7 +95,6 @@ def state_at(reader: RunReader, step: int | None) -> tuple[ProbeView, tuple | No
         view.merge(header, arrays)
         if header.get("matrices"):
             matrices = (header, arrays)
-    view.step = step
     return view, matrices, step
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..graph import Graph
-from ..record.run_file import SUFFIX, RunFileError, RunReader
+from ..record.run_file import RunFileError, RunReader, is_run_file
 
 
 class ExportError(ValueError):
@@ -48,17 +48,6 @@ def resolve(obj, example_inputs=None) -> ExportSource:
                       f"run (.nnv3d) or model file")
 
 
-def is_run_file(path: str) -> bool:
-    p = Path(path)
-    if p.suffix == SUFFIX:
-        return True
-    try:
-        with open(p, "rb") as fh:
-            return fh.read(16) == b"SQLite format 3\x00"
-    except OSError:
-        return False
-
-
 def open_run(path: str) -> RunReader:
     try:
         return RunReader(path)
@@ -72,14 +61,12 @@ def _from_string(spec: str) -> ExportSource:
         return ExportSource(reader.graph(), reader=reader, owned=True)
     if not spec.endswith(".py") and Path(spec).is_file():
         from ..capture.formats import ModelFileError, open_model_file
-        from ..capture.weight_frame import file_weights
 
         try:
             graph = open_model_file(spec)
-            groups = file_weights(spec)
         except ModelFileError as exc:
             raise ExportError(str(exc)) from None
-        return ExportSource(graph, weights=_weights_of(groups))
+        return source_of(graph, model_file=spec)
     from ..capture import CaptureError
     from ..capture.spec import SpecError, load_spec
 

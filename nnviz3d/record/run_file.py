@@ -24,6 +24,8 @@ from ..graph import Edge, Graph, Node
 MAGIC = "nnviz3d-run"
 FORMAT_VERSION = 1
 SUFFIX = ".nnv3d"
+SQLITE_MAGIC = b"SQLite format 3\x00"
+"""The first 16 bytes of every SQLite file, so of every recording."""
 EMBEDDING = "embedding"
 """Kinds of a frame holding one layer's feature embedding (an ``overlays`` frame)."""
 MATRICES = "mat"
@@ -73,6 +75,18 @@ class RunWriter:
             self.db.close()
 
 
+def is_run_file(path: str | Path) -> bool:
+    """A recording (``.nnv3d``, or any SQLite file), as opposed to a model file or SPEC."""
+    p = Path(path)
+    if p.suffix == SUFFIX:
+        return True
+    try:
+        with open(p, "rb") as fh:
+            return fh.read(16) == SQLITE_MAGIC
+    except OSError:
+        return False
+
+
 class RunReader:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -80,7 +94,7 @@ class RunReader:
             raise RunFileError(f"{self.path}: no such run file")
         with open(self.path, "rb") as fh:
             head = fh.read(16)
-        if head != b"SQLite format 3\x00":
+        if head != SQLITE_MAGIC:
             raise RunFileError(f"{self.path}: not an nnviz3d run (expected an SQLite file "
                                f"starting 'SQLite format 3', found {head[:16]!r})")
         try:

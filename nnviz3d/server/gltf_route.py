@@ -19,10 +19,11 @@ from aiohttp import web
 def _source(state, feed):
     from ..export.sources import ExportSource
     from ..protocol.probe_frame import decode_probe
+    from ..record import RunReader
 
     if feed.reader_factory is not None:
         reader = feed.reader_factory()
-        if hasattr(reader, "summary"):  # a recording (compare's overlay of two runs is not)
+        if isinstance(reader, RunReader):  # (compare's overlay of two runs is not one)
             return ExportSource(state.graph, reader=reader, owned=True)
     if feed.matrix_frame is not None:
         return ExportSource(state.graph, weights=decode_probe(feed.matrix_frame[1]))

@@ -86,9 +86,9 @@ export function exposeApi(v: Viewer, parts: ApiParts): void {
     /** The scene recipe's view settings, or null. */
     recipe: () => (recipes.recipe ? JSON.parse(JSON.stringify(recipes.recipe)) : null),
     /** Inputs selected by a box in the embedding clouds (sorted), or null. */
-    embeddingSelection: () => (overlays.embedSelection ? [...overlays.embedSelection].sort((a, b) => a - b) : null),
+    embeddingSelection: () => (overlays.clouds.embedSelection ? [...overlays.clouds.embedSelection].sort((a, b) => a - b) : null),
     /** Embeddings shown: [{layer, method, step, count, knn}]. */
-    embeddings: () => [...overlays.embedList.values()].map((o) => ({ layer: o.module, method: o.meta.method,
+    embeddings: () => [...overlays.clouds.embedList.values()].map((o) => ({ layer: o.module, method: o.meta.method,
       step: o.meta.step, count: o.meta.count, knn: o.meta.knn, classes: o.legend.classes ?? [] })),
     /** The chart's metric names and the one drawn. */
     chart: () => ({ names: [...chart.names], shown: chart.shown, wanted: chart.wanted }),
@@ -144,7 +144,7 @@ export function exposeApi(v: Viewer, parts: ApiParts): void {
     /** Box-select embedding points between two screen corners (CSS px); returns the count. */
     selectBox: (x0: number, y0: number, x1: number, y1: number) => points.selectBox([x0, y0, x1, y1]),
     /** The colour [r, g, b] (linear) point ``index`` of a layer's cloud is drawn with. */
-    pointColor: (layer: string, index: number) => overlays.pointColor(layer, index),
+    pointColor: (layer: string, index: number) => overlays.clouds.pointColor(layer, index),
     setPointStyle: (size: number, opacity: number) => points.setPointStyle(size, opacity),
     /** Whether the tooltip shows an input's picture. */
     tooltipThumb: () => !!document.querySelector("#tooltip canvas.thumb"),
@@ -152,7 +152,7 @@ export function exposeApi(v: Viewer, parts: ApiParts): void {
     requestLandscape: (steps = 21) => conn.send({ type: "landscape", steps }),
     landscapePoint: (row: number, col: number) => overlays.landscapePoint(row, col)?.toArray() ?? null,
     /** Where point ``index`` of a layer's embedding is now (scene coordinates). */
-    embeddingPoint: (layer: string, index: number) => overlays.embeddingPoint(layer, index)?.toArray() ?? null,
+    embeddingPoint: (layer: string, index: number) => overlays.clouds.embeddingPoint(layer, index)?.toArray() ?? null,
     showFlow: (on: boolean) => {
       toolbar.setFlow(on);
       if (on) { flow.update(view, probe, health.explodingModules()); state.flowDirty = false; }

@@ -178,7 +178,7 @@ const conn = new Connection(wsUrl, {
   },
   overlays(frame) {
     if (frame.header.channel === "embedding") {
-      overlays.setEmbedding(frame);
+      overlays.clouds.setEmbedding(frame);
       $("points-box").hidden = false;
       requestRender();
       return;
@@ -383,7 +383,7 @@ function renderNow(): void {
 /** Per-frame work shared by the desktop loop and the VR loop (xr/session.ts). */
 function advance(dt: number): void {
   flushProbe();
-  if (overlays.tick(dt)) dirty = true;
+  if (overlays.clouds.tick(dt)) dirty = true;
   if (flow.enabled) {
     if (state.flowDirty) { flow.update(view, probe, health.explodingModules()); state.flowDirty = false; }
     if (flow.tick(dt)) dirty = true; // particles move: draw every frame while the flow is on

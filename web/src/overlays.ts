@@ -1,25 +1,17 @@
 // The data overlays beside the blocks: weight maps and bias bars of every layer (channel
-// "weights"), histogram ridges and the PCA scatter of the selected layer (channel "detail").
-// Hovering any cell, bar, ridge bin or point reports the exact value the server sent.
+// "weights"), histogram ridges and the PCA scatter of the selected layer (channel "detail"),
+// one input's activations, feature visualisations, the loss landscape, and (embeddingClouds.ts)
+// the embedding clouds. Hovering any cell, bar, ridge bin or point reports the exact value the
+// server sent.
 import * as THREE from "three";
-import type { Frame, NumericArray } from "./codec";
+import type { Frame } from "./codec";
+import { EmbeddingClouds } from "./embeddingClouds";
+import { type OverlayHit, type OverlayInfo, parse } from "./overlayFrame";
 import {
   BarsBatch, frameBox, gridCell, gridMesh, pointsMesh, ridgeMesh, slabCell, slabsMesh, surfaceMesh,
 } from "./overlayMeshes";
 import { type SceneView, scenePathOf } from "./sceneView";
 import { formatStat } from "./ui";
-
-export interface OverlayInfo {
-  kind: "grid" | "bars" | "ridge" | "points" | "slabs" | "surface";
-  module: string;
-  name: string;
-  legend: { colormap: string; stops: string[]; lo: number; hi: number; units: string; missing: string; classes?: number[] };
-  meta: Record<string, any>;
-  arrays: Record<string, NumericArray>;
-  shape: number[];
-}
-
-export interface OverlayHit { overlay: OverlayInfo; index: number[]; value: number; text: string; }
 
 /** Floor carpet after a block along +z: its start and depth (the layout's layer gap is 0.8). */
 const CARPET_START = 0.08, CARPET_DEPTH = 0.48, BARS_START = 0.6, BARS_DEPTH = 0.1;
@@ -30,45 +22,6 @@ const PANEL = 1.2, PANEL_GAP = 0.35, DETAIL_LIFT = 2.2;
 const INSPECT_LIFT = 0.45;
 const FEATURE_SIZE = 0.5, MAX_FEATURES = 8;
 const LANDSCAPE_SIZE = 3, LANDSCAPE_HEIGHT = 1.4;
-const EMBED_SIZE = 1.6, EMBED_GAP = 0.6;
-
-function parse(frame: Frame): OverlayInfo[] {
-  const luts = (frame.header.luts ?? {}) as Record<string, number[]>;
-  return (frame.header.overlays as any[]).map((o) => {
-    const arrays: Record<string, NumericArray> = {};
-    let shape: number[] = [];
-    for (const [role, name] of Object.entries(o.arrays as Record<string, string>)) {
-      arrays[role] = frame.arrays[name].data;
-      if (role === "positions" || (role === "values" && o.kind !== "points")) shape = frame.arrays[name].shape;
-    }
-    if (o.derived) derive(arrays, o.legend, luts[o.legend.colormap]);
-    return { ...o, arrays, shape } as OverlayInfo;
-  });
-}
-
-/** Colours and heights of a compact grid or bars overlay, exactly as the server's builder
- * made them (nnviz3d/protocol/overlay_frame.py ``derive``): the LUT row is
- * floor((v - lo) / (hi - lo) * 255 + 0.5) clamped, NaN is the legend's missing colour. */
-function derive(arrays: Record<string, NumericArray>, legend: OverlayInfo["legend"], lut: number[]): void {
-  const v = arrays.values;
-  const colors = new Uint8Array(v.length * 3);
-  const heights = new Float32Array(v.length);
-  const width = legend.hi > legend.lo ? legend.hi - legend.lo : 1;
-  const miss = parseInt(legend.missing.slice(1), 16);
-  const hi = Math.fround(legend.hi);
-  for (let i = 0; i < v.length; i++) {
-    const x = v[i];
-    if (!Number.isFinite(x)) {
-      colors.set([(miss >> 16) & 255, (miss >> 8) & 255, miss & 255], 3 * i);
-      continue;
-    }
-    const k = Math.min(255, Math.max(0, Math.floor(((x - legend.lo) / width) * 255 + 0.5)));
-    colors.set([lut[3 * k], lut[3 * k + 1], lut[3 * k + 2]], 3 * i);
-    heights[i] = Math.fround(x / hi);
-  }
-  arrays.colors = colors;
-  arrays.heights = heights;
-}
 
 export class Overlays {
   readonly root = new THREE.Group();
@@ -81,16 +34,8 @@ export class Overlays {
   /** Feature visualisations shown, newest last (at most MAX_FEATURES). */
   featureList: OverlayInfo[] = [];
   private readonly landscape = new THREE.Group();
-  private readonly embeddings = new THREE.Group();
-  /** Newest embedding per layer, and its point cloud (morphing from the previous layout). */
-  readonly embedList = new Map<string, OverlayInfo>();
-  private readonly clouds = new Map<string, { points: THREE.Points; from: Float32Array; to: Float32Array; t: number }>();
-  /** Seconds a cloud takes to morph to a new layout. */
-  morphSeconds = 0.8;
-  /** Inputs picked by a box selection (highlighted in every cloud), or null. */
-  embedSelection: Set<number> | null = null;
-  pointSize = 0.045;
-  pointOpacity = 1;
+  /** Per-layer embedding point clouds (embeddingClouds.ts). */
+  readonly clouds: EmbeddingClouds;
   landscapeInfo: OverlayInfo | null = null;
   /** Where the landscape stands (its near corner on the floor); set by the viewer. */
   landscapeAt = new THREE.Vector3();
@@ -112,8 +57,8 @@ export class Overlays {
     this.inspect.name = "inspect-overlays";
     this.features.name = "feature-overlays";
     this.landscape.name = "landscape";
-    this.embeddings.name = "embeddings";
-    this.root.add(this.weights, this.detail, this.inspect, this.features, this.landscape, this.embeddings);
+    this.clouds = new EmbeddingClouds((m) => this.anchor(m), this.targets);
+    this.root.add(this.weights, this.detail, this.inspect, this.features, this.landscape, this.clouds.root);
   }
 
   get showWeights(): boolean { return this.weights.visible; }
@@ -133,7 +78,7 @@ export class Overlays {
     this.placeInspect();
     this.placeFeatures();
     this.placeLandscape();
-    for (const o of this.embedList.values()) this.placeEmbedding(o);
+    this.clouds.relayout();
   }
 
   /** Add one unit's feature visualisation (a ``feature`` frame); it replaces the same unit's. */
@@ -160,137 +105,6 @@ export class Overlays {
       this.features.add(mesh);
       this.targets.set(mesh, o);
     }
-  }
-
-  /** A layer's embedding (an ``embedding`` frame): its cloud morphs from where it was. */
-  setEmbedding(frame: Frame): void {
-    const [o] = parse(frame);
-    if (!o) return;
-    this.embedList.set(o.module, o);
-    const cloud = this.clouds.get(o.module);
-    if (cloud && cloud.to.length === o.arrays.positions.length) {
-      const attr = cloud.points.geometry.getAttribute("position") as THREE.BufferAttribute;
-      cloud.from = Float32Array.from(attr.array as Float32Array);
-      cloud.to = this.scaled(o.arrays.positions);
-      cloud.t = 0;
-      this.targets.set(cloud.points, o);
-      this.paintCloud(o.module);
-    } else this.placeEmbedding(o);
-  }
-
-  private scaled(positions: NumericArray): Float32Array {
-    const out = new Float32Array(positions.length);
-    for (let i = 0; i < out.length; i++) out[i] = positions[i] * (EMBED_SIZE / 2);
-    return out;
-  }
-
-  private placeEmbedding(o: OverlayInfo): void {
-    const old = this.clouds.get(o.module);
-    if (old) {
-      this.embeddings.remove(old.points.parent!);
-      this.targets.delete(old.points);
-      old.points.geometry.dispose();
-      (old.points.material as THREE.Material).dispose();
-      this.clouds.delete(o.module);
-    }
-    const a = this.anchor(o.module);
-    if (!a) return;
-    const points = pointsMesh(o.arrays.positions, o.arrays.colors as Uint8Array, EMBED_SIZE * 0.999);
-    const mat = points.material as THREE.PointsMaterial;
-    mat.size = this.pointSize;
-    mat.transparent = true;
-    mat.opacity = this.pointOpacity;
-    points.name = `embedding:${o.module}`;
-    const to = Float32Array.from((points.geometry.getAttribute("position") as THREE.BufferAttribute).array as Float32Array);
-    const group = new THREE.Group();
-    group.add(points, frameBox(EMBED_SIZE, EMBED_SIZE, EMBED_SIZE));
-    // beside its layer, on the -x side, floating at the block's height
-    group.position.set(a.x - a.sx / 2 - EMBED_GAP - EMBED_SIZE / 2, EMBED_SIZE / 2 + 0.1, a.z);
-    this.embeddings.add(group);
-    this.targets.set(points, o);
-    this.clouds.set(o.module, { points, from: to, to, t: 1 });
-    this.paintCloud(o.module);
-  }
-
-  /** Colours of a cloud: its classes, unselected points dimmed while a selection holds. */
-  private paintCloud(layer: string): void {
-    const cloud = this.clouds.get(layer), o = this.embedList.get(layer);
-    if (!cloud || !o) return;
-    const col = cloud.points.geometry.getAttribute("color") as THREE.BufferAttribute;
-    const c = new THREE.Color();
-    const rgb = o.arrays.colors;
-    const sel = this.embedSelection;
-    for (let i = 0; i < col.count; i++) {
-      c.setRGB(rgb[3 * i] / 255, rgb[3 * i + 1] / 255, rgb[3 * i + 2] / 255, THREE.SRGBColorSpace);
-      if (sel && !sel.has(i)) c.multiplyScalar(0.12);
-      col.setXYZ(i, c.r, c.g, c.b);
-    }
-    col.needsUpdate = true;
-  }
-
-  /** Highlight these inputs in every cloud (null: all normal). */
-  selectInputs(indices: Set<number> | null): void {
-    this.embedSelection = indices && indices.size ? indices : null;
-    for (const layer of this.clouds.keys()) this.paintCloud(layer);
-  }
-
-  /** Inputs whose point, in any cloud, projects inside a screen rectangle (NDC corners). */
-  inputsInBox(camera: THREE.Camera, x0: number, y0: number, x1: number, y1: number): Set<number> {
-    const out = new Set<number>();
-    const v = new THREE.Vector3();
-    const [ax, bx, ay, by] = [Math.min(x0, x1), Math.max(x0, x1), Math.min(y0, y1), Math.max(y0, y1)];
-    for (const cloud of this.clouds.values()) {
-      const p = cloud.points.geometry.getAttribute("position") as THREE.BufferAttribute;
-      cloud.points.updateMatrixWorld();
-      for (let i = 0; i < p.count; i++) {
-        v.set(p.getX(i), p.getY(i), p.getZ(i)).applyMatrix4(cloud.points.matrixWorld).project(camera);
-        if (v.z < 1 && v.x >= ax && v.x <= bx && v.y >= ay && v.y <= by) out.add(i);
-      }
-    }
-    return out;
-  }
-
-  pointColor(layer: string, index: number): number[] | null {
-    const cloud = this.clouds.get(layer);
-    if (!cloud) return null;
-    const col = cloud.points.geometry.getAttribute("color") as THREE.BufferAttribute;
-    return [col.getX(index), col.getY(index), col.getZ(index)];
-  }
-
-  /** Point size and opacity of every cloud. */
-  setPointStyle(size: number, opacity: number): void {
-    this.pointSize = size;
-    this.pointOpacity = opacity;
-    for (const cloud of this.clouds.values()) {
-      const mat = cloud.points.material as THREE.PointsMaterial;
-      mat.size = size;
-      mat.opacity = opacity;
-    }
-  }
-
-  /** Advance the clouds' morphs; true while one is moving. */
-  tick(dt: number): boolean {
-    let moving = false;
-    for (const cloud of this.clouds.values()) {
-      if (cloud.t >= 1) continue;
-      cloud.t = Math.min(1, cloud.t + dt / this.morphSeconds);
-      const s = cloud.t * cloud.t * (3 - 2 * cloud.t); // smoothstep
-      const attr = cloud.points.geometry.getAttribute("position") as THREE.BufferAttribute;
-      const arr = attr.array as Float32Array;
-      for (let i = 0; i < arr.length; i++) arr[i] = cloud.from[i] + (cloud.to[i] - cloud.from[i]) * s;
-      attr.needsUpdate = true;
-      moving = true;
-    }
-    return moving;
-  }
-
-  /** Where point ``index`` of a layer's cloud is now (scene coordinates), or null. */
-  embeddingPoint(layer: string, index: number): THREE.Vector3 | null {
-    const cloud = this.clouds.get(layer);
-    if (!cloud) return null;
-    const p = cloud.points.geometry.getAttribute("position") as THREE.BufferAttribute;
-    cloud.points.updateMatrixWorld();
-    return new THREE.Vector3(p.getX(index), p.getY(index), p.getZ(index)).applyMatrix4(cloud.points.matrixWorld);
   }
 
   /** Show the loss surface (a ``landscape`` frame) at ``landscapeAt``. */
@@ -606,7 +420,7 @@ export class Overlays {
 
   count(): number {
     return this.weightList.length + this.detailList.length + this.inspectList.length
-      + this.featureList.length + (this.landscapeInfo ? 1 : 0) + this.embedList.size;
+      + this.featureList.length + (this.landscapeInfo ? 1 : 0) + this.clouds.embedList.size;
   }
 
   /** The unit a hit on an activation overlay stands for (for feature visualisation), or null. */
@@ -637,3 +451,5 @@ export class Overlays {
     return mesh ? mesh.getWorldPosition(new THREE.Vector3()) : null;
   }
 }
+
+export type { OverlayHit, OverlayInfo };

@@ -12,7 +12,7 @@ export class PointSelection {
   constructor(private v: Viewer) {
     window.addEventListener("pointerdown", (ev) => {
       // capture phase, before the orbit controls: shift + drag draws a box instead of panning
-      if (ev.target !== v.canvas || !ev.shiftKey || !v.overlays.embedList.size) return;
+      if (ev.target !== v.canvas || !ev.shiftKey || !v.overlays.clouds.embedList.size) return;
       this.boxFrom = [ev.clientX, ev.clientY];
       v.nav.controls.enabled = false;
     }, true);
@@ -41,7 +41,7 @@ export class PointSelection {
   }
 
   setPointStyle(size: number, opacity: number): void {
-    this.v.overlays.setPointStyle(size, opacity);
+    this.v.overlays.clouds.setPointStyle(size, opacity);
     this.pointSize.value = String(size);
     this.pointOpacity.value = String(opacity);
     this.v.requestRender();
@@ -50,12 +50,12 @@ export class PointSelection {
   /** Select the inputs whose points lie in a screen box (CSS px) in any cloud; null clears. */
   selectBox(box: number[] | null): number {
     const { canvas, overlays } = this.v;
-    if (!box) { overlays.selectInputs(null); this.v.requestRender(); return 0; }
+    if (!box) { overlays.clouds.selectInputs(null); this.v.requestRender(); return 0; }
     const r = canvas.getBoundingClientRect();
     const ndc = (x: number, y: number) => [((x - r.left) / r.width) * 2 - 1, -((y - r.top) / r.height) * 2 + 1];
     const [ax, ay] = ndc(box[0], box[1]), [bx, by] = ndc(box[2], box[3]);
-    const picked = overlays.inputsInBox(this.v.camera, ax, ay, bx, by);
-    overlays.selectInputs(picked);
+    const picked = overlays.clouds.inputsInBox(this.v.camera, ax, ay, bx, by);
+    overlays.clouds.selectInputs(picked);
     this.v.showToast(picked.size ? `${picked.size} inputs selected in every layer's cloud (shift-click to clear)` : "no points in that box");
     this.v.requestRender();
     return picked.size;

@@ -60,7 +60,7 @@ export class Tour {
   /** Skip to the next stop (ends the tour after the last). */
   next(): void {
     if (this.index + 1 >= this.stops.length) { this.stop(); return; }
-    if (!this.playing) this.playing = true;
+    this.playing = true;
     this.go(this.index + 1);
   }
 

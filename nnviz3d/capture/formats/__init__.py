@@ -11,7 +11,8 @@ import os
 from pathlib import Path
 
 from ...graph import Graph
-from .errors import ModelFileError
+from ...record.run_file import SQLITE_MAGIC
+from .errors import ModelFileError, failure
 from .export_archive import ExportArchiveFormat
 from .onnx_file import OnnxFormat
 from .safetensors_file import SafetensorsFormat
@@ -56,9 +57,8 @@ def open_model_file(path: str | os.PathLike) -> Graph:
     except ModelFileError:
         raise
     except Exception as exc:  # noqa: BLE001 - a corrupt file can fail anywhere: one sentence
-        text = " ".join(str(exc).split())[:200]
         raise ModelFileError(f"{path}: expected a readable {fmt.name} file; found one that "
-                             f"fails to open ({type(exc).__name__}: {text})") from None
+                             f"fails to open ({failure(exc)})") from None
 
 
 def _head(path: Path) -> bytes:
@@ -75,7 +75,7 @@ def _describe(head: bytes, path: Path) -> str:
         return "an empty file"
     if head.startswith(b"glTF"):
         return "a glTF binary: a 3D scene (nnviz3d export writes these), not a model"
-    if head.startswith(b"SQLite format 3\x00"):
+    if head.startswith(SQLITE_MAGIC):
         return "an SQLite file: if it is an nnviz3d recording, use nnviz3d replay or compare"
     if head.startswith(ZIP_MAGIC):
         return "a zip archive that is not a torch archive, or is truncated or corrupt"

@@ -39,17 +39,16 @@ class StateDictFormat:
 
     @staticmethod
     def entries(path: Path) -> list[TensorEntry]:
-        """The named tensors (loaded on the meta device), with their ties."""
-        obj = _load(path, "meta")
-        entries = tensor_entries(obj)
-        if not entries:
+        """The named tensors, with their ties. A zip state_dict is memory-mapped (no data is
+        read, and shared storages are visible); a legacy pickle loads on the meta device."""
+        mapped = archive_kind(_head(path), path) == "state_dict"
+        obj = _load(path, "cpu" if mapped else "meta")
+        named = named_tensors(obj)
+        if not named:
             raise ModelFileError(f"{path}: expected a torch state_dict of tensors; found a "
                                  f"{type(obj).__name__} holding no tensors")
-        if archive_kind(_head(path), path) == "state_dict":  # memory-mapped: ties are visible
-            tied = first_names([(n, tie_key(t)) for n, t in named_tensors(_load(path, "cpu"))])
-            for e in entries:
-                e.tied_to = tied.get(e.name)
-        return entries
+        tied = first_names([(n, tie_key(t)) for n, t in named])
+        return [TensorEntry(n, list(t.shape), str(t.dtype), tied.get(n)) for n, t in named]
 
     @staticmethod
     def tensors(path: Path) -> Iterator[tuple[str, object]]:
@@ -94,11 +93,6 @@ def _load(path: Path, device: str):
         raise ModelFileError(f"{path}: expected a torch state_dict or checkpoint; found "
                              f"one torch.load cannot read, truncated or corrupt? "
                              f"({type(exc).__name__}: {_first_line(exc)})") from None
-
-
-def tensor_entries(obj) -> list[TensorEntry]:
-    """The named tensors of a state_dict, of the first nested one, or of nested dicts."""
-    return [TensorEntry(name, list(t.shape), str(t.dtype)) for name, t in named_tensors(obj)]
 
 
 def named_tensors(obj) -> list[tuple[str, object]]:

@@ -21,13 +21,12 @@ export function placeOnFloor(root: THREE.Object3D, box: THREE.Box3, head: THREE.
   box.getSize(_size);
   const s = Math.min(COMFORT_HEIGHT / Math.max(_size.y, 1e-3), COMFORT_LENGTH / Math.max(_size.x, _size.z, 1e-3));
   // the model's +z (its forward direction) along the viewer's heading
-  const yaw = headYaw;
   root.scale.setScalar(s);
-  root.rotation.set(0, yaw, 0);
+  root.rotation.set(0, headYaw, 0);
   // the bottom of the input end's centre line goes to the floor, COMFORT_DISTANCE ahead
-  _r.set((box.min.x + box.max.x) / 2, box.min.y, box.min.z).multiplyScalar(s).applyAxisAngle(_axis, yaw);
-  root.position.set(head.x + Math.sin(yaw) * COMFORT_DISTANCE - _r.x, -_r.y,
-    head.z + Math.cos(yaw) * COMFORT_DISTANCE - _r.z);
+  _r.set((box.min.x + box.max.x) / 2, box.min.y, box.min.z).multiplyScalar(s).applyAxisAngle(_axis, headYaw);
+  root.position.set(head.x + Math.sin(headYaw) * COMFORT_DISTANCE - _r.x, -_r.y,
+    head.z + Math.cos(headYaw) * COMFORT_DISTANCE - _r.z);
   root.updateMatrixWorld(true);
 }
 

@@ -176,7 +176,7 @@ export class XrMode {
     this.last = 0;
     this.head.set(0, 1.6, 0);
     this.headYaw = Math.PI; // local-floor starts facing -z
-    this.place();
+    this.recentre();
     this.panelDirty = true;
     this.panelWasShown = false;
     if (this.button) this.button.textContent = "Exit VR";
@@ -210,10 +210,6 @@ export class XrMode {
 
   /** Put the model back on the floor in front of the viewer, at the comfortable scale. */
   recentre(): void {
-    this.place();
-  }
-
-  private place(): void {
     placeOnFloor(this.world, this.hooks.modelBox(), this.head, this.headYaw);
   }
 
