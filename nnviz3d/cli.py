@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     v = sub.add_parser("view", help="serve a model's 3D scene to the browser",
                        description="Capture a model and walk around it in the browser.")
     v.add_argument("spec", metavar="SPEC", help="as for inspect, or a scene recipe (.toml)")
+    _trust_option(v)
     _serving_options(v)
     d = sub.add_parser("demo", help="train a small CNN on real digits with the viewer open",
                        description="Train the digits CNN on scikit-learn's bundled digits data "
@@ -195,7 +196,7 @@ def _view(args) -> int:
         from .recipe import RecipeError, load_recipe
 
         try:
-            recipe = load_recipe(args.spec)
+            recipe = load_recipe(args.spec, trust=args.trust_recipe)
         except RecipeError as exc:
             return _fail(str(exc))
         args.spec = recipe.model
@@ -369,6 +370,7 @@ def _export_parser(sub) -> None:
                    help="a .nnv3d recording, a model file, a SPEC as for inspect, or a "
                         "scene recipe (.toml)")
     e.add_argument("-o", "--output", required=True, help="the .glb file to write")
+    _trust_option(e)
     when = e.add_mutually_exclusive_group()
     when.add_argument("--step", type=int, default=None,
                       help="with a recording: the step to show (default: the last)")
@@ -396,7 +398,7 @@ def _export(args) -> int:
         from .recipe import RecipeError, load_recipe
 
         try:
-            recipe = load_recipe(args.spec)
+            recipe = load_recipe(args.spec, trust=args.trust_recipe)
         except RecipeError as exc:
             return _fail(str(exc))
         args.spec = recipe.model
@@ -438,6 +440,13 @@ def serve_until_interrupted(handle) -> int:
     finally:
         handle.close()
     return 0
+
+
+def _trust_option(parser) -> None:
+    parser.add_argument("--trust-recipe", action="store_true",
+                        help="let a scene recipe run the Python code its model SPEC names and "
+                             "read files outside its folder (off: only model files beside the "
+                             "recipe and nnviz3d.zoo's models)")
 
 
 def _fail(message: str) -> int:

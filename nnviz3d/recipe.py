@@ -3,8 +3,8 @@
 Reference (every key optional except ``model``)::
 
     title = "Digits CNN"                   # shown in the page title
-    model = "nnviz3d.zoo:digits_cnn"       # a SPEC (package.module:callable, file.py:callable)
-                                           # or a model file, relative to the recipe
+    model = "nnviz3d.zoo:digits_cnn"       # a model file in the recipe's folder, a model of
+                                           # nnviz3d.zoo, or (trusted recipes only) a SPEC
     depth = 2                              # collapse groups below this depth
 
     [view]
@@ -33,6 +33,14 @@ black between stops. ``nnviz3d tour RUN.nnv3d`` writes a tour of a recorded run 
 
 ``nnviz3d view RECIPE.toml`` opens it; the viewer's *Save view* button writes one. A bad recipe
 gets one sentence naming the file, the key and what was wrong.
+
+**Recipes come from strangers; a SPEC is code.** A ``model`` written as ``file.py:callable`` or
+``package.module:callable`` imports and runs Python code, so a recipe naming one is refused
+unless its reader says it trusts the recipe (``load_recipe(path, trust=True)``, the command
+line's ``--trust-recipe``). Without trust a recipe may name a model file (opened by the same
+never-unpickling readers as any model file) or one of the models shipped in ``nnviz3d.zoo``,
+and every path it gives must lie inside the recipe's own folder (no ``..``, no absolute paths,
+no symbolic links leading out).
 """
 
 from __future__ import annotations
@@ -51,6 +59,10 @@ TOUR_STOP = {"bookmark": str, "position": list, "target": list, "caption": str, 
              "step": int}
 TOUR_SECONDS = 5.0
 """How long a tour stop stays when its ``seconds`` is not given."""
+
+
+TRUST_FLAG = "--trust-recipe"
+"""The command-line option that lets a recipe run code and read files outside its folder."""
 
 
 class RecipeError(ValueError):
@@ -75,7 +87,10 @@ class Recipe:
                 "bookmarks": self.bookmarks, "tour": self.tour}
 
 
-def load_recipe(path: str | Path) -> Recipe:
+def load_recipe(path: str | Path, *, trust: bool = False) -> Recipe:
+    """Read and check a recipe. ``trust=False`` (the default) refuses a ``model`` that would run
+    code (a SPEC other than ``nnviz3d.zoo``'s models) or name a file outside the recipe's
+    folder; ``trust=True`` allows both (see the module docstring)."""
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -111,7 +126,7 @@ def load_recipe(path: str | Path) -> Recipe:
     depth = data.get("depth")
     if depth is not None and depth < 0:
         raise RecipeError(f"{path}: depth must be 0 or more; got {depth}")
-    return Recipe(path=path, model=_resolve_model(path, data["model"]),
+    return Recipe(path=path, model=_resolve_model(path, data["model"], trust),
                   title=data.get("title", ""), depth=depth, view=view, bookmarks=bookmarks,
                   tour=tour)
 
@@ -175,18 +190,55 @@ _names = {str: "a string", int: "an integer", bool: "true or false", dict: "a ta
           list: "an array", NUMBER: "a number"}
 
 
-def _resolve_model(path: Path, model: str) -> str:
-    """A model file or ``file.py:callable`` relative to the recipe becomes absolute."""
+def _resolve_model(path: Path, model: str, trust: bool) -> str:
+    """A model file or ``file.py:callable`` relative to the recipe becomes absolute; without
+    ``trust``, code and paths leading out of the recipe's folder are refused."""
     target, sep, attr = model.rpartition(":")
-    if sep and target.endswith(".py"):
-        file = (path.parent / target).resolve()
+    if sep and (target.endswith(".py") or "/" in target or "\\" in target):
+        if not trust:
+            raise RecipeError(_untrusted(path, model, "runs the Python file it names"))
+        file = _inside(path, target, trust)
         if not file.is_file():
             raise RecipeError(f"{path}: model file {target} not found (relative to the recipe)")
         return f"{file}:{attr}"
     candidate = path.parent / model
-    if not sep:
-        if candidate.is_file():
-            return str(candidate.resolve())
-        if "/" in model or "." in Path(model).suffix:
+    if not sep or candidate.exists():
+        file = _inside(path, model, trust)
+        if file.is_file():
+            return str(file)
+        if not sep:
             raise RecipeError(f"{path}: model file {model} not found (relative to the recipe)")
+    if not trust and not _zoo_model(model):
+        raise RecipeError(_untrusted(path, model, "imports and runs the module it names"))
     return model
+
+
+def _inside(path: Path, name: str, trust: bool) -> Path:
+    """``name`` resolved against the recipe's folder (symbolic links followed); without
+    ``trust`` it must stay inside that folder."""
+    folder = path.parent.resolve()
+    file = (folder / name).resolve()
+    if not trust and not file.is_relative_to(folder):
+        raise RecipeError(f"{path}: model {name!r} lies outside the recipe's folder {folder}; "
+                          f"copy it next to the recipe, or pass {TRUST_FLAG} if you trust the "
+                          f"recipe")
+    return file
+
+
+def _untrusted(path: Path, model: str, what: str) -> str:
+    return (f"{path}: model {model!r} is a SPEC, which {what}; a recipe runs code only when "
+            f"you trust its author: pass {TRUST_FLAG} (or load_recipe(..., trust=True)), or "
+            f"name a model file or one of nnviz3d.zoo's models instead")
+
+
+def _zoo_model(spec: str) -> bool:
+    """True for ``nnviz3d.zoo:NAME`` naming one of the models the package ships."""
+    import inspect
+
+    module, _, name = spec.partition(":")
+    if module != "nnviz3d.zoo" or not name.isidentifier() or name.startswith("_"):
+        return False
+    from . import zoo
+
+    fn = getattr(zoo, name, None)
+    return inspect.isfunction(fn) and fn.__module__ == zoo.__name__

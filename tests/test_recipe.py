@@ -26,17 +26,17 @@ def test_the_four_promised_recipes_are_shipped():
 
 
 @pytest.mark.parametrize("text,message", [
-    ('model = "a:b"\ncolour = "kind"\n', "unknown key 'colour'"),
-    ('model = "a:b"\n[view]\nweights = "yes"\n', "view.weights must be true or false"),
-    ('model = "a:b"\n[view]\ncolor_by = "rainbow"\n', "view.color_by must be one of"),
+    ('model = "nnviz3d.zoo:gpt2"\ncolour = "kind"\n', "unknown key 'colour'"),
+    ('model = "nnviz3d.zoo:gpt2"\n[view]\nweights = "yes"\n', "view.weights must be true or false"),
+    ('model = "nnviz3d.zoo:gpt2"\n[view]\ncolor_by = "rainbow"\n', "view.color_by must be one of"),
     ('title = "x"\n', "missing key 'model'"),
     ('model = "missing.safetensors"\n', "model file missing.safetensors not found"),
-    ('model = "nope.py:build"\n', "model file nope.py not found"),
-    ('model = "a:b"\ndepth = 1.5\n', "depth must be an integer"),
-    ('model = "a:b"\n[[bookmarks]]\nname = "x"\nposition = [1, 2]\ntarget = [0, 0, 0]\n',
+    ('model = "nope.py:build"\n', "is a SPEC, which runs the Python file it names"),
+    ('model = "nnviz3d.zoo:gpt2"\ndepth = 1.5\n', "depth must be an integer"),
+    ('model = "nnviz3d.zoo:gpt2"\n[[bookmarks]]\nname = "x"\nposition = [1, 2]\ntarget = [0, 0, 0]\n',
      "bookmarks[0].position must be 3 numbers"),
-    ('model = "a:b"\n[view]\ncamera = "nowhere"\n', "view.camera names no bookmark"),
-    ('model = "a:b"\nthis is not toml\n', "not valid TOML"),
+    ('model = "nnviz3d.zoo:gpt2"\n[view]\ncamera = "nowhere"\n', "view.camera names no bookmark"),
+    ('model = "nnviz3d.zoo:gpt2"\nthis is not toml\n', "not valid TOML"),
 ])
 def test_bad_recipes_get_one_clear_sentence(tmp_path, text, message):
     path = tmp_path / "bad.toml"
@@ -52,8 +52,9 @@ def test_model_files_and_py_specs_resolve_relative_to_the_recipe(tmp_path):
     (tmp_path / "w.safetensors").write_bytes(b"")
     (tmp_path / "a.toml").write_text('model = "net.py:build"\n')
     (tmp_path / "b.toml").write_text('model = "w.safetensors"\n')
-    assert load_recipe(tmp_path / "a.toml").model == f"{tmp_path / 'net.py'}:build"
-    assert load_recipe(tmp_path / "b.toml").model == str(tmp_path / "w.safetensors")
+    assert (load_recipe(tmp_path / "a.toml", trust=True).model
+            == f"{tmp_path.resolve() / 'net.py'}:build")
+    assert load_recipe(tmp_path / "b.toml").model == str(tmp_path.resolve() / "w.safetensors")
 
 
 def test_cli_view_refuses_a_bad_recipe_with_exit_2(tmp_path, capsys):
@@ -71,7 +72,7 @@ MARK = '[[bookmarks]]\nname = "top"\nposition = [0, 9, 0]\ntarget = [0, 0, 1]\nc
 
 def test_tour_stops_resolve_bookmarks_and_explicit_viewpoints(tmp_path):
     path = tmp_path / "tour.toml"
-    path.write_text('model = "a:b"\n' + MARK + '[[tour]]\nbookmark = "top"\n'
+    path.write_text('model = "nnviz3d.zoo:gpt2"\n' + MARK + '[[tour]]\nbookmark = "top"\n'
                     '[[tour]]\nposition = [1, 2, 3]\ntarget = [4, 5, 6]\ncaption = "Here"\n'
                     'seconds = 2\n[[tour]]\nbookmark = "top"\ncaption = "Again"\nseconds = 0.5\n')
     recipe = load_recipe(path)
@@ -98,7 +99,7 @@ def test_tour_stops_resolve_bookmarks_and_explicit_viewpoints(tmp_path):
 ])
 def test_bad_tour_stops_get_one_clear_sentence(tmp_path, stop, message):
     path = tmp_path / "bad.toml"
-    path.write_text('model = "a:b"\n' + MARK + "[[tour]]\n" + stop)
+    path.write_text('model = "nnviz3d.zoo:gpt2"\n' + MARK + "[[tour]]\n" + stop)
     with pytest.raises(RecipeError) as err:
         load_recipe(path)
     assert message in str(err.value) and str(path) in str(err.value)
@@ -107,7 +108,7 @@ def test_bad_tour_stops_get_one_clear_sentence(tmp_path, stop, message):
 
 def test_a_tour_that_is_not_a_list_of_tables_is_refused(tmp_path):
     path = tmp_path / "bad.toml"
-    path.write_text('model = "a:b"\ntour = ["overview"]\n')
+    path.write_text('model = "nnviz3d.zoo:gpt2"\ntour = ["overview"]\n')
     with pytest.raises(RecipeError, match=r"tour\[0\] must be a table \(\[\[tour\]\]\)"):
         load_recipe(path)
 
