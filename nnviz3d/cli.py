@@ -131,8 +131,14 @@ def _weights_of(args):
 
 
 def _serving_options(p: argparse.ArgumentParser) -> None:
-    """--host, --port, --no-browser and --depth, shared by the commands that serve a scene."""
+    """--host, --port, --no-browser, --depth and --allow-host, shared by the commands that
+    serve a scene."""
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--allow-host", action="append", default=None, metavar="NAME",
+                   help="a host name the server answers to besides this machine's own "
+                        "(localhost, its addresses), e.g. a reverse proxy's; repeatable; * for "
+                        "any. Other names are refused (DNS rebinding); or set "
+                        "NNVIZ3D_ALLOW_HOSTS=a,b")
     p.add_argument("--port", type=int, default=None, help="port (default 8765; a port in use "
                    "is replaced by a free one)")
     p.add_argument("--no-browser", action="store_true", help="print the URL, open nothing")
@@ -160,8 +166,11 @@ def _serving(args) -> dict:
         raise ValueError("--certfile and --keyfile go together: give both, or neither for a "
                          "self-signed certificate")
     tls = (args.certfile, args.keyfile) if args.certfile else bool(args.tls)
-    return {"host": args.host, "port": args.port, "open_browser": not args.no_browser,
-            "token": args.token, "tls": tls}
+    serving = {"host": args.host, "port": args.port, "open_browser": not args.no_browser,
+               "token": args.token, "tls": tls}
+    if getattr(args, "allow_host", None):  # (demo's watch() takes NNVIZ3D_ALLOW_HOSTS)
+        serving["allow_hosts"] = args.allow_host
+    return serving
 
 
 def _is_model_file(spec: str) -> bool:

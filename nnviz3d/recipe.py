@@ -45,6 +45,7 @@ no symbolic links leading out).
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,8 +133,9 @@ def load_recipe(path: str | Path, *, trust: bool = False) -> Recipe:
 
 
 def _point(path: Path, where: str, v: list) -> list[float]:
-    if len(v) != 3 or not all(isinstance(x, NUMBER) and not isinstance(x, bool) for x in v):
-        raise RecipeError(f"{path}: {where} must be 3 numbers [x, y, z]; got {v!r}")
+    if len(v) != 3 or not all(isinstance(x, NUMBER) and not isinstance(x, bool)
+                              and math.isfinite(x) for x in v):
+        raise RecipeError(f"{path}: {where} must be 3 numbers [x, y, z], all finite; got {v!r}")
     return [float(x) for x in v]
 
 
@@ -144,8 +146,8 @@ def _tour_stop(path: Path, i: int, stop, bookmarks: list[dict]) -> dict:
         raise RecipeError(f"{path}: tour[{i}] must be a table ([[tour]])")
     _check(path, where, stop, TOUR_STOP)
     seconds = float(stop.get("seconds", TOUR_SECONDS))
-    if not seconds > 0:
-        raise RecipeError(f"{path}: {where}seconds must be more than 0; got {stop['seconds']}")
+    if not 0 < seconds < math.inf:
+        raise RecipeError(f"{path}: {where}seconds must be more than 0 (and finite); got {stop['seconds']}")
     out = {"caption": stop.get("caption", ""), "seconds": seconds}
     if "step" in stop:
         if stop["step"] < 0:

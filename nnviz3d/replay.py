@@ -15,7 +15,7 @@ def serve_replay(reader: RunReader, *, depth=None, quiet=False, **serving):
     feed = LiveFeed(reader_factory=lambda: RunReader(path), live=False)
     for _, step, kinds, data in reader.frames():
         feed.ingest(data, step, kinds)
-    feed.scalar_rows = reader.scalar_rows()
+    feed.scalars.extend(reader.scalar_rows())
     from .tour import replay_view
 
     feed.recipe = replay_view(reader, depth)  # offers the run's automatic tour (nnviz3d/tour.py)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import os
 import sys
 import webbrowser
 
@@ -27,9 +29,17 @@ class ViewHandle:
     embeddings = None
     """The EmbeddingService when ``view(..., embed=...)`` embeds the probe set."""
 
+    opener = None
+    """The private file the browser was opened on (see :func:`open_privately`), or None."""
+
     def close(self) -> None:
         if self.embeddings is not None:
             self.embeddings.close()
+        if self.opener is not None:
+            import shutil
+
+            shutil.rmtree(self.opener.parent, ignore_errors=True)
+            self.opener = None
         self.server.close()
 
     def __enter__(self) -> ViewHandle:
@@ -42,14 +52,15 @@ class ViewHandle:
         return f"<nnviz3d view of {self.graph.model} at {self.url}>"
 
     def _repr_html_(self) -> str:  # Jupyter shows a link
-        return f'<a href="{self.url}" target="_blank">nnviz3d: {self.graph.model}</a>'
+        url, name = html.escape(self.url, quote=True), html.escape(str(self.graph.model))
+        return f'<a href="{url}" target="_blank" rel="noopener">nnviz3d: {name}</a>'
 
 
 def view(model=None, example_inputs=None, *, graph: Graph | None = None, depth: int | None = None,
          host: str = "127.0.0.1", port: int | None = None, open_browser: bool = True,
          quiet: bool = False, feed=None, inputs=None, labels=None, embed=None,
          embed_method: str = "umap", recipe=None, weights=None, token: str | None = None,
-         tls=None) -> ViewHandle:
+         tls=None, allow_hosts=None, max_connections: int | None = None) -> ViewHandle:
     """Capture ``model`` (or take a ready ``graph``) and serve its 3D scene in the background.
 
     Prints the URL and opens a browser unless ``open_browser=False``. Works from scripts, the
@@ -65,6 +76,14 @@ def view(model=None, example_inputs=None, *, graph: Graph | None = None, depth: 
     loopback address; nnviz3d/server/access.py). ``tls=True`` serves HTTPS with a self-signed
     certificate (made on first use), ``tls=(certfile, keyfile)`` with yours: headsets on the
     LAN need a secure context for WebXR (nnviz3d/server/tls.py).
+    ``allow_hosts``: host names the server answers to besides this machine's own (localhost,
+    its addresses): a name that reaches it through a reverse proxy or your DNS; every other
+    ``Host`` is refused, a guard against DNS rebinding (nnviz3d/server/hosts.py).
+    ``max_connections``: open connections at most (default 256, or an eighth of ``ulimit -n``
+    when lower), so a flood of connections never takes the training's file descriptors
+    (nnviz3d/server/connections.py).
+    The browser opens on a private local file that forwards to the URL, so the token is
+    never on a command line (nnviz3d/viewer.py ``open_privately``).
     """
     from .server import SceneState, ServerThread, make_app
 
@@ -92,8 +111,8 @@ def view(model=None, example_inputs=None, *, graph: Graph | None = None, depth: 
     token = choose_token(host, token)
     context = _tls_context(tls)
     state = SceneState(graph, depth)
-    server = ServerThread(make_app(state, feed, token), host, port, ssl_context=context,
-                          token=token)
+    server = ServerThread(make_app(state, feed, token, allow_hosts), host, port,
+                          ssl_context=context, token=token, max_connections=max_connections)
     handle = ViewHandle(graph, server, state)
     if embed:
         handle.embeddings = _embed_once(model, inputs, labels, embed, embed_method, server, feed,
@@ -105,11 +124,37 @@ def view(model=None, example_inputs=None, *, graph: Graph | None = None, depth: 
         if context is not None or token is not None:
             _print_remote(handle.url, context is not None)
     if open_browser:
-        try:
-            webbrowser.open(handle.url)
-        except Exception:  # no browser on this machine: the URL was printed
-            pass
+        handle.opener = open_privately(handle.url, token)
     return handle
+
+
+def open_privately(url: str, secret: str | None):
+    """Open ``url`` in the browser; with a ``secret`` in it, through a file only this user
+    can read that forwards to it (as Jupyter does), so the secret is not on the browser's
+    command line (``/proc/*/cmdline`` is readable by every user). Returns the file to delete
+    when the server closes, or None."""
+    page = None
+    if secret:
+        import atexit
+        import html
+        import shutil
+        import tempfile
+        from pathlib import Path
+
+        folder = Path(tempfile.mkdtemp(prefix="nnviz3d-open-"))  # 0700
+        atexit.register(shutil.rmtree, folder, True)  # if close() is never called
+        page = folder / "open.html"
+        link = html.escape(url, quote=True)
+        fd = os.open(page, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(f'<!DOCTYPE html><meta charset="utf-8"><title>nnviz3d</title>'
+                    f'<meta http-equiv="refresh" content="0;url={link}">'
+                    f'<p>Opening <a href="{link}">the nnviz3d viewer</a>…</p>\n')
+    try:
+        webbrowser.open(page.as_uri() if page else url)
+    except Exception:  # no browser on this machine: the URL was printed
+        pass
+    return page
 
 
 def _tls_context(tls):

@@ -91,7 +91,7 @@ def test_tour_stops_resolve_bookmarks_and_explicit_viewpoints(tmp_path):
     ('caption = "x"\n', "tour[0] needs a viewpoint: bookmark = NAME, or position and target"),
     ('position = [1, 2, 3]\n', "tour[0].target is missing"),
     ('bookmark = "top"\nposition = [1, 2, 3]\n', "tour[0] gives both a bookmark and a position"),
-    ('bookmark = "top"\nseconds = 0\n', "tour[0].seconds must be more than 0; got 0"),
+    ('bookmark = "top"\nseconds = 0\n', "tour[0].seconds must be more than 0"),
     ('bookmark = "top"\nseconds = "5"\n', "tour[0].seconds must be a number; got str '5'"),
     ('bookmark = "top"\nseconds = true\n', "tour[0].seconds must be a number"),
     ('position = [1, 2]\ntarget = [0, 0, 0]\n', "tour[0].position must be 3 numbers"),

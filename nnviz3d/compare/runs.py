@@ -114,17 +114,22 @@ def serve_runs(path_a, path_b, *, depth=None, quiet=False, **serving):
     from ..server import LiveFeed
     from ..viewer import view
 
-    a, b = RunReader(path_a), RunReader(path_b)
+    a = RunReader(path_a)
+    try:
+        b = RunReader(path_b)
+    except BaseException:
+        a.close()
+        raise
     try:
         frames, report = diff_frames(a, b)
         feed = LiveFeed(reader_factory=lambda: _Overlay(frames), live=False)
         for step, data in frames:
             feed.ingest(data, step, list(decode_probe(data)[0]["kinds"]))
-        feed.scalar_rows = [(s, split, {f"{k} A": v for k, v in sc.items()})
-                            for s, split, sc in a.scalar_rows()] + \
-                           [(s, split, {f"{k} B": v for k, v in sc.items()})
-                            for s, split, sc in b.scalar_rows()]
-        feed.scalar_rows.sort(key=lambda r: r[0])
+        rows = [(s, split, {f"{k} A": v for k, v in sc.items()})
+                for s, split, sc in a.scalar_rows()] + \
+               [(s, split, {f"{k} B": v for k, v in sc.items()})
+                for s, split, sc in b.scalar_rows()]
+        feed.scalars.extend(sorted(rows, key=lambda r: r[0]))
         graph = a.graph()
     finally:
         a.close()

@@ -13,10 +13,9 @@ node, named by its scene path, with its metadata in ``extras``.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from ..protocol.codec import json_safe
 from ..scene.nodes import BLOCK, EDGE, GROUP, LABEL, Scene, SceneNode
 from ..scene.overlay import Overlay
 from ..scene.paths import scene_path
@@ -26,18 +25,22 @@ from .gltf_materials import MaterialTable, srgb_to_linear
 ROOT = "world"
 
 
-def clean(obj):
-    """JSON-safe copy: NaN/Inf become None, tuples lists, numpy scalars Python numbers."""
+def clean(obj: dict) -> dict:
+    """JSON-safe copy of an extras object, as the wire protocol writes headers
+    (nnviz3d/protocol/codec.py): a NaN/Inf number becomes ``null`` and is named in the
+    object's ``"nonfinite"`` map (``{"/stats/grad/norm": "NaN"}``), so a glTF stays valid
+    JSON (no bare ``NaN``) and still says which values were NaN or infinite; tuples become
+    lists, numpy values Python numbers, keys strings."""
+    out = json_safe(obj)
+    return _plain(out)
+
+
+def _plain(obj):
+    """Tuples as lists and keys as strings (json_safe's fast path keeps them)."""
     if isinstance(obj, dict):
-        return {str(k): clean(v) for k, v in obj.items()}
+        return {str(k): _plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [clean(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return clean(obj.tolist())
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
+        return [_plain(v) for v in obj]
     return obj
 
 

@@ -15,6 +15,7 @@ Colours are sRGB written as is: r97 does no output colour management.
 
 from __future__ import annotations
 
+import html
 import threading
 
 import numpy as np
@@ -124,8 +125,8 @@ class SceneWidget:
 
     def _title(self) -> str:
         meta = self.scene.meta
-        return (f"<b>{meta.get('model', '')}</b> · {len(self.modules):,} blocks · "
-                f"{meta.get('total_params', 0):,} params — hover a block to name it")
+        return (f"<b>{_text(meta.get('model', ''))}</b> · {len(self.modules):,} blocks · "
+                f"{_count(meta.get('total_params', 0))} params — hover a block to name it")
 
     def _hovered(self, change) -> None:
         self.hover.value = self.describe(change["new"])
@@ -136,8 +137,10 @@ class SceneWidget:
             return self._title()
         meta = self._nodes[face // 12].meta
         shapes = " → ".join(str(s) for s in meta.get("output_shapes", [])[:1])
-        return (f"<b>{meta.get('module') or '(model)'}</b> · {meta.get('kind', '')} · "
-                f"{meta.get('params', 0):,} params {shapes}")
+        # names come from the model or a file: text, never markup (the widget renders HTML)
+        return (f"<b>{_text(meta.get('module') or '(model)')}</b> · "
+                f"{_text(meta.get('kind', ''))} · {_count(meta.get('params', 0))} params "
+                f"{_text(shapes)}")
 
     def set_colors(self, rgb: np.ndarray) -> None:
         """Recolour the blocks: ``rgb`` is (blocks, 3) sRGB in [0, 1], in ``modules`` order."""
@@ -189,6 +192,32 @@ class SceneWidget:
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
+
+
+MAX_NAME = 200
+"""Characters of a name shown in the hover line; longer names end in an ellipsis."""
+
+
+def _text(value) -> str:
+    """A name for the widget's HTML line: escaped, clamped, bidi controls made harmless."""
+    s = str(value)
+    s = "".join("\ufffd" if _is_control(c) else c for c in s)
+    if len(s) > MAX_NAME:
+        s = s[:MAX_NAME - 1] + "…"
+    return html.escape(s, quote=True)
+
+
+def _is_control(c: str) -> bool:
+    o = ord(c)
+    return (o < 32 and c not in "\t") or 0x7F <= o < 0xA0 or 0x202A <= o <= 0x202E \
+        or 0x2066 <= o <= 0x2069 or o in (0x200E, 0x200F, 0x061C)
+
+
+def _count(n) -> str:
+    try:
+        return f"{int(n):,}"
+    except (TypeError, ValueError, OverflowError):
+        return _text(n)
 
 
 def _linear_to_srgb(c: np.ndarray) -> np.ndarray:

@@ -53,7 +53,7 @@ class ProbeView:
 
     def stats_of(self, module: str) -> dict:
         """``{kind: {"step", stat name: value, ["update_ratio"]}}`` for a block's extras
-        (non-finite values as None: JSON has no NaN)."""
+        (NaN/Inf stay floats: the glTF writer's ``clean`` encodes them JSON-safely)."""
         out = {}
         for kind, (index, stats, update, step) in self.kinds.items():
             if module not in index:
@@ -66,9 +66,8 @@ class ProbeView:
         return out
 
 
-def _num(x) -> float | None:
-    x = float(x)
-    return x if np.isfinite(x) else None
+def _num(x) -> float:
+    return float(x)
 
 
 def _probe_frames(frames):

@@ -1,8 +1,9 @@
 """Training health alarms from probe results: NaN/Inf, dead units, vanishing and exploding
 gradients, stalled layers. Runs on the frame worker (numpy), never on the training thread.
 
-Each alarm is reported once per (alarm, module) to the Python log and stdout; while it holds it
-is listed in every probe frame's header (``"alarms"``) so the viewer can badge the block.
+Each alarm is reported once per (alarm, module) to the ``nnviz3d`` logger (stderr unless the
+application configured logging); while it holds it is listed in every probe frame's header
+(``"alarms"``) so the viewer can badge the block.
 """
 
 from __future__ import annotations
@@ -80,7 +81,10 @@ class HealthMonitor:
         for i, module in enumerate(res["modules"]):
             norm = float(stats[i, NORM])
             rms = math.sqrt(float(stats[i, STD]) ** 2 + float(stats[i, MEAN]) ** 2)
-            if not math.isfinite(norm):
+            if not math.isfinite(norm):  # NaN is the nan alarm's; an infinite norm explodes
+                if norm > 0:
+                    out.append(self._alarm("exploding", module, step, norm,
+                                           "gradient norm is infinite", "grad"))
                 continue
             self.has_grad.add(module)
             first = self.first_norms.setdefault(module, [])
@@ -129,6 +133,4 @@ _KIND_NAMES = {"weight": "weights", "grad": "gradients", "act": "activations"}
 
 
 def _report(message: str) -> None:
-    line = f"nnviz3d health: {message}"
-    log.warning(line)
-    print(line, flush=True)
+    log.warning("nnviz3d health: %s", message)

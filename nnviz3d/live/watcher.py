@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 import time
 from pathlib import Path
 
+from .metrics import MetricFilter
 from .schedule import KINDS, ProbeSchedule
 from .worker import FrameWorker
 
 log = logging.getLogger("nnviz3d")
+DEFAULT_NAME_TRIES = 1000
 
 
 class Watcher:
@@ -50,19 +53,25 @@ class Watcher:
         self.quiet = quiet
         self.schedule = ProbeSchedule(budget, every)
         self.graph = graph if graph is not None else capture_graph(model, example_inputs)
-        self.probes = Probes(model, self.graph)
         self.step_index = -1
         self._last_end: float | None = None
         self._worker_busy = 0.0
         self._failures = 0
         self._closed = False
-        self.record_path = self._record_path(record)
-        recorder = None
-        if self.record_path is not None:
-            from ..record import RunWriter
+        self.metrics = MetricFilter()
+        self.handle = self.worker = self.embeddings = self.requests = self.health = None
+        self.record_path = None
+        self.probes = Probes(model, self.graph)
+        try:  # from here on, a failure undoes what was started (see _abandon)
+            self._start(record, serve, host, port, open_browser, depth, token, tls, health,
+                        inputs, labels, loss_fn, embed, embed_every, embed_method)
+        except BaseException:
+            self._abandon()
+            raise
 
-            recorder = RunWriter(self.record_path, self.graph)
-        self.handle = None
+    def _start(self, record, serve, host, port, open_browser, depth, token, tls, health,
+               inputs, labels, loss_fn, embed, embed_every, embed_method) -> None:
+        self.record_path, self._recorder = self._open_recording(record)
         publish = None
         if serve:
             from ..record import RunReader
@@ -73,35 +82,49 @@ class Watcher:
             self.feed = LiveFeed(reader_factory=(lambda: RunReader(path)) if path else None,
                                  live=True)
             self.handle = view(graph=self.graph, depth=depth, host=host, port=port,
-                               open_browser=open_browser, quiet=quiet, feed=self.feed,
+                               open_browser=open_browser, quiet=self.quiet, feed=self.feed,
                                token=token, tls=tls)
             loop = self.handle.server.loop
             publish = lambda *a: loop.call_soon_threadsafe(self.feed.publish, *a)  # noqa: E731
             self.feed.track = self.probes.track
         from .health import HealthMonitor, HealthThresholds
 
-        self.health = None
         if health:
             self.health = HealthMonitor(health if isinstance(health, HealthThresholds) else None)
-        self.worker = FrameWorker(recorder, publish, self.health)
-        self.requests = None
+        self.worker = FrameWorker(self._recorder, publish, self.health)
         if inputs is not None:
             from ..graph import ROLE_INPUT
             from .model_requests import ModelRequests
 
             first_input = next((n.path for n in self.graph.nodes if n.role == ROLE_INPUT),
                                "input:x")
-            self.requests = ModelRequests(model, inputs, labels, self.probes.act_modules,
+            self.requests = ModelRequests(self.model, inputs, labels, self.probes.act_modules,
                                           first_input, loss_fn)
             if serve:
                 self.feed.requests = self.requests
-        self.embeddings = None
         if embed:
             if inputs is None:
                 raise ValueError("embed= needs the probe set: pass inputs= (and labels=) too")
-            self.embeddings = self._start_embeddings(model, inputs, labels, embed, embed_every,
-                                                     embed_method, serve)
+            self.embeddings = self._start_embeddings(self.model, inputs, labels, embed,
+                                                     embed_every, embed_method, serve)
         self.probes.armed = self.schedule.due(0, "act")
+
+    def _abandon(self) -> None:
+        """watch() failed half-way (a name in use, a port taken, a bad ``embed=``): undo what
+        it started (hooks, server, worker, the new recording file) before the caller gets the
+        error; a failure here would only hide that error."""
+        self._closed = True
+        recorder = getattr(self, "_recorder", None)
+        if self.worker is not None:
+            self.worker.recorder = None  # discarded below, not flushed
+        parts = [self.probes.close, getattr(self.handle, "close", None),
+                 getattr(self.worker, "close", None), getattr(recorder, "discard", None)]
+        for part in parts:
+            try:
+                if part is not None:
+                    part()
+            except Exception:  # noqa: BLE001, S110 - the caller gets the first error
+                pass
 
     def _start_embeddings(self, model, inputs, labels, embed, every, method, serve):
         from ..embed.methods import METHODS
@@ -141,17 +164,46 @@ class Watcher:
     def url(self) -> str | None:
         return self.handle.url if self.handle else None
 
-    def _record_path(self, record) -> Path | None:
+    def _open_recording(self, record):
+        """``(path, RunWriter)``, or ``(None, None)`` when not recording. ``record=True`` (or
+        an existing directory) names the run ``MODEL-TIME.nnv3d`` there, with ``-2``, ``-3``...
+        when another run took that name in the same second; an explicit name that exists is
+        an error. A recording that cannot be created (read-only directory, no space) is
+        said once and the run goes on unrecorded (``strict`` raises)."""
         if record is False or record is None:
-            return None
-        if record is True:
+            return None, None
+        from ..record import RunWriter
+
+        default = record is True or Path(record).is_dir()
+        for path in self._record_paths(record):
+            try:
+                return path, RunWriter(path, self.graph)
+            except FileExistsError:
+                if not default:
+                    raise
+            except (OSError, sqlite3.Error) as exc:
+                if self.strict:
+                    raise
+                log.warning("nnviz3d: cannot record to %s (%s); training goes on without "
+                            "a recording", path, exc)
+                return None, None
+        raise FileExistsError(f"no free run name like {path} after {DEFAULT_NAME_TRIES} tries")
+
+    def _record_paths(self, record):
+        """The name to record to, then (for default names) the ones to try after it."""
+        if record is True or Path(record).is_dir():
+            folder = Path("runs") if record is True else Path(record)
             name = re.sub(r"[^A-Za-z0-9_.-]", "_", self.graph.model)
-            record = Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.nnv3d"
+            base = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+            yield folder / f"{base}.nnv3d"
+            for k in range(2, DEFAULT_NAME_TRIES + 1):
+                yield folder / f"{base}-{k}.nnv3d"
+            return
         path = Path(record)
         if path.suffix != ".nnv3d":
             path = path.with_suffix(path.suffix + ".nnv3d") if path.suffix else \
                 path.with_suffix(".nnv3d")
-        return path
+        yield path
 
     # -- the training loop's calls --------------------------------------------------------
     def step(self, loss: float | None = None, **metrics) -> None:
@@ -172,17 +224,18 @@ class Watcher:
                 raise
             self._failures += 1
             if self._failures == 1:
-                msg = (f"nnviz3d: a probe failed ({type(exc).__name__}: {exc}); training goes "
-                       f"on, nnviz3d keeps trying")
-                log.warning(msg)
-                print(msg, flush=True)
+                log.warning("nnviz3d: a probe failed (%s: %s); training goes on, nnviz3d keeps "
+                            "trying", type(exc).__name__, exc)
 
     def _scalars(self, loss, metrics) -> dict[str, float]:
-        out = {}
-        if loss is not None:
-            out["loss"] = float(loss)
-        for k, v in metrics.items():
-            out[str(k)] = float(v)
+        """The step's metrics as floats; one that is not a number is left out alone (said
+        once per name), never the step's probe frame with it."""
+        out, refused = self.metrics(loss, metrics)
+        for name, why in refused:
+            if self.strict:
+                raise TypeError(f"metric {name!r} is not recorded: {why}")
+            log.warning("nnviz3d: metric %r is not recorded: %s; the step's other metrics and "
+                        "probes are", name, why)
         return out
 
     def _scalars_only(self, loss, metrics, split) -> None:
@@ -241,18 +294,39 @@ class Watcher:
         if self._closed:
             return
         self._closed = True
-        self.probes.close()
-        self.worker.close()
-        if self.embeddings is not None and self.handle is None:
-            self.embeddings.close()  # nobody to show them to
-        elif self.embeddings is not None and self.embeddings.last_step != self.step_index:
-            try:  # the final state too (the worker keeps running for the viewer)
-                self.embeddings.at_step(self.step_index, force=True)
+        # each part is closed even when another fails, and a failure is said, not raised
+        # (strict: raised once all are closed): close() runs from __exit__, where it must
+        # not hide the user's own exception
+        first = None
+        for what, part in (("remove the probes", self.probes.close),
+                           ("flush the recording", self.worker.close),
+                           ("compute the final embedding", self._close_embeddings),
+                           ("answer the viewer's pending requests", self._close_requests),
+                           ("tell the viewer the run ended", self._tell_finished)):
+            try:
+                part()
             except Exception as exc:
-                log.warning("nnviz3d: final embedding failed: %s", exc)
+                first = first or exc
+                log.warning("nnviz3d: could not %s at close (%s: %s)", what,
+                            type(exc).__name__, exc)
+        if first is not None and self.strict:
+            raise first
+
+    def _close_embeddings(self) -> None:
+        if self.embeddings is None:
+            return
+        if self.handle is None:
+            self.embeddings.close()  # nobody to show them to
+        elif self.embeddings.last_step != self.step_index:
+            # the final state too (the worker keeps running for the viewer)
+            self.embeddings.at_step(self.step_index, force=True)
+
+    def _close_requests(self) -> None:
         if self.requests is not None:  # training is over: requests run at once from now
             self.requests.idle = True
             self.requests.run_pending()
+
+    def _tell_finished(self) -> None:
         if self.handle is not None and not self.handle.server.loop.is_closed():
             self.handle.server.loop.call_soon_threadsafe(self.feed.finish)
 

@@ -2,7 +2,8 @@
 
 The training thread hands over small tensors (already on the CPU, or with a CUDA event to wait
 on) through a bounded queue; when the queue is full the frame is dropped and counted, never
-blocking. Errors here (disk full, server gone) are reported once and the run goes on.
+blocking. Errors here (disk full, server gone) are logged once (logger ``nnviz3d``) and the run
+goes on.
 """
 
 from __future__ import annotations
@@ -151,12 +152,9 @@ class FrameWorker:
 
     def _warn(self, key: str, message: str) -> None:
         self.errors.append(message)
-        if key not in self._warned:
+        if key not in self._warned:  # once, through logging (stderr unless configured)
             self._warned.add(key)
-            if log.hasHandlers():  # the application configured logging: say it there only
-                log.warning(message)
-            else:
-                print(message, flush=True)
+            log.warning(message)
 
     def close(self, timeout: float = 30.0) -> None:
         try:

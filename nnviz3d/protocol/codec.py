@@ -7,20 +7,29 @@ Layout (all integers little-endian)::
     6   2  uint16 flags (0)
     8   4  uint32 header length H
     12  H  header, UTF-8 JSON: {"type": ..., ..., "arrays": [
-               {"name", "dtype", "shape", "offset", "nbytes"}, ...]}
+               {"name", "dtype", "shape", "offset", "nbytes"}, ...][, "nonfinite": {...}]}
     ...    each array at an 8-byte-aligned offset from the frame start, C order
 
 so a browser can view every array in place (``new Float32Array(buf, offset, n)``).
+
+Non-finite numbers: JSON has no NaN or Infinity (``JSON.parse`` rejects Python's bare ``NaN``),
+so a header number that is NaN, +Inf or -Inf travels as ``null`` and the top-level
+``"nonfinite"`` map names it: ``{JSON pointer (RFC 6901): "NaN" | "Infinity" | "-Infinity"}``,
+e.g. ``{"/scalars/loss": "NaN"}``. Decoders (here and web/src/codec.ts) put the numbers back
+and drop the map; a string ``"NaN"`` stays a string. Headers written before this rule (bare
+``NaN`` tokens, in old recordings) still decode on both sides. :func:`dumps_json` /
+:func:`loads_json` apply the same rule to JSON text messages.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import struct
 
 import numpy as np
 
-from .messages import MAGIC, PROTOCOL_VERSION
+from .messages import MAGIC, NONFINITE, NONFINITE_VALUES, PROTOCOL_VERSION
 
 DTYPES = {"f4": np.float32, "f2": np.float16, "f8": np.float64, "u1": np.uint8,
           "u2": np.uint16, "u4": np.uint32, "i1": np.int8, "i2": np.int16, "i4": np.int32}
@@ -50,13 +59,14 @@ def encode_frame(header: dict, arrays: dict[str, np.ndarray] | None = None) -> b
         chunks.append(data)
         rel.append(size)
         size += _pad(data.nbytes)
-    head = {**header, "arrays": specs}
+    head = json_safe({**header, "arrays": specs})
     # Offsets are absolute, so the header's length depends on them: settle it by iterating.
-    base = _pad(PREFIX.size + len(json.dumps(head, separators=(",", ":"))))
+    specs = head["arrays"]
+    base = _pad(PREFIX.size + len(_dumps(head)))
     while True:
         for spec, r in zip(specs, rel):
             spec["offset"] = base + r
-        raw = json.dumps(head, separators=(",", ":")).encode()
+        raw = _dumps(head).encode()
         needed = _pad(PREFIX.size + len(raw))
         if needed <= base:
             break
@@ -85,9 +95,11 @@ def decode_frame(buf: bytes, *, max_bytes: int = 1 << 31) -> tuple[dict, dict[st
     if PREFIX.size + hlen > len(buf):
         raise FrameError(f"header length {hlen} runs past the end of a {len(buf)}-byte frame")
     try:
-        header = json.loads(bytes(buf[PREFIX.size:PREFIX.size + hlen]))
+        header = loads_json(bytes(buf[PREFIX.size:PREFIX.size + hlen]))
     except ValueError as exc:
         raise FrameError(f"header is not JSON: {exc}") from exc
+    if not isinstance(header, dict):
+        raise FrameError(f"header is a JSON {type(header).__name__}, not an object")
     arrays = {}
     for spec in header.get("arrays", []):
         dtype = DTYPES.get(spec.get("dtype"))
@@ -103,6 +115,122 @@ def decode_frame(buf: bytes, *, max_bytes: int = 1 << 31) -> tuple[dict, dict[st
         arrays[spec["name"]] = np.frombuffer(buf, dtype=np.dtype(dtype).newbyteorder("<"),
                                              count=count, offset=start).reshape(shape)
     return header, arrays
+
+
+def json_safe(obj: dict) -> dict:
+    """``obj`` (a JSON object) with every NaN/Inf number replaced by ``None`` and named in its
+    top-level ``"nonfinite"`` map (see the module docstring); numpy scalars and arrays become
+    Python numbers and lists, tuples lists. Returns ``obj`` itself when nothing needed it."""
+    if not isinstance(obj, dict):
+        raise TypeError(f"a header is a dict, got {type(obj).__name__}")
+    obj = {k: v for k, v in obj.items() if k != NONFINITE}
+    try:
+        json.dumps(obj, allow_nan=False)
+        return obj
+    except (ValueError, TypeError):
+        pass  # non-finite numbers or numpy values somewhere: the slow, exact path
+    found: dict[str, str] = {}
+    out = _walk(obj, "", found)
+    if found:
+        out[NONFINITE] = found
+    return out
+
+
+def dumps_json(obj: dict) -> str:
+    """Compact JSON text of a message, with non-finite numbers as :func:`json_safe` writes
+    them (never a bare ``NaN``, which browsers reject)."""
+    return _dumps(json_safe(obj))
+
+
+def loads_json(text: str | bytes):
+    """Parse JSON written by :func:`dumps_json` (or older, with bare ``NaN``/``Infinity``):
+    the numbers named in a top-level ``"nonfinite"`` map are put back and the map dropped."""
+    obj = json.loads(text)
+    if isinstance(obj, dict) and isinstance(obj.get(NONFINITE), dict):
+        for pointer, tag in obj.pop(NONFINITE).items():
+            _restore(obj, pointer, tag)
+    return obj
+
+
+_NUMBERS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+assert tuple(_NUMBERS) == NONFINITE_VALUES
+
+
+def _dumps(obj) -> str:
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False)
+
+
+def _key(k) -> str:
+    """A dict key as JSON writes it."""
+    if isinstance(k, str):
+        return k
+    if isinstance(k, (bool, np.bool_)):
+        return "true" if k else "false"
+    if k is None:
+        return "null"
+    if isinstance(k, (int, np.integer)):
+        return str(int(k))
+    if isinstance(k, (float, np.floating)):
+        k = float(k)
+        return repr(k) if math.isfinite(k) else _tag(k)
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(k).__name__}")
+
+
+def _tag(x: float) -> str:
+    return "NaN" if x != x else "Infinity" if x > 0 else "-Infinity"
+
+
+def _walk(obj, path: str, found: dict[str, str]):
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            k = _key(k)
+            out[k] = _walk(v, f"{path}/{k.replace('~', '~0').replace('/', '~1')}", found)
+        return out
+    if isinstance(obj, np.ndarray):
+        obj = obj.tolist()
+    if isinstance(obj, (list, tuple)):
+        return [_walk(v, f"{path}/{i}", found) for i, v in enumerate(obj)]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        x = float(obj)
+        if math.isfinite(x):
+            return x
+        found[path] = _tag(x)
+        return None
+    return obj
+
+
+def _restore(obj, pointer: str, tag) -> None:
+    """Set the ``null`` at JSON ``pointer`` in ``obj`` to the number ``tag`` names; anything
+    else (no such place, not null, an unknown tag) is ignored."""
+    if tag not in _NUMBERS or not isinstance(pointer, str) or not pointer.startswith("/"):
+        return
+    parts = [p.replace("~1", "/").replace("~0", "~") for p in pointer[1:].split("/")]
+    cur = obj
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(cur, dict):
+            if part not in cur:
+                return
+            if last:
+                if cur[part] is None:
+                    cur[part] = _NUMBERS[tag]
+                return
+            cur = cur[part]
+        elif isinstance(cur, list):
+            if not part.isdigit() or int(part) >= len(cur):
+                return
+            if last:
+                if cur[int(part)] is None:
+                    cur[int(part)] = _NUMBERS[tag]
+                return
+            cur = cur[int(part)]
+        else:
+            return
 
 
 def _pad(n: int) -> int:

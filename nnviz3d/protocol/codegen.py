@@ -52,6 +52,12 @@ def generate() -> str:
             f'"{n}"' for n in messages.SALIENCY_METHODS) + "] as const;",
         "export const PROBE_KINDS = [" + ", ".join(f'"{n}"' for n in messages.PROBE_KINDS)
         + "] as const;",
+        f'export const NONFINITE = "{messages.NONFINITE}";',
+        "export const NONFINITE_VALUES = [" + ", ".join(
+            f'"{n}"' for n in messages.NONFINITE_VALUES) + "] as const;",
+        "export type NonFiniteValue = (typeof NONFINITE_VALUES)[number];",
+        "/** A header's ``nonfinite`` map: JSON pointer -> which non-finite number is there. */",
+        "export type NonFiniteMap = Record<string, NonFiniteValue>;",
         "",
     ]
     for cls in messages.ALL_MESSAGES:

@@ -239,3 +239,9 @@ SALIENCY_METHODS = ("none", "gradient", "gradient_x_input", "grad_cam")
 """What ``inspect.method`` may ask for (nnviz3d/analysis/saliency.py)."""
 PROBE_KINDS = ("weight", "grad", "act")
 """What a probe frame can carry: parameters, their gradients, module outputs."""
+NONFINITE = "nonfinite"
+"""Top-level key of a frame header (or JSON message) naming the numbers that are NaN or
+infinite: ``{JSON pointer: one of NONFINITE_VALUES}``; each travels as ``null`` (JSON has no
+NaN). See nnviz3d/protocol/codec.py."""
+NONFINITE_VALUES = ("NaN", "Infinity", "-Infinity")
+"""How the ``nonfinite`` map names NaN, +Inf and -Inf."""

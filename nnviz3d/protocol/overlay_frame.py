@@ -78,5 +78,7 @@ def derive(arrays: dict[str, np.ndarray], legend: dict) -> dict[str, np.ndarray]
     v = np.asarray(arrays["values"], np.float32)
     out = dict(arrays, values=v)
     out["colors"] = colormaps.colorize(v, legend["lo"], legend["hi"], legend["colormap"])
-    out["heights"] = np.where(np.isfinite(v), v / np.float32(legend["hi"]), 0).astype(np.float32)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        h = v / np.float32(legend["hi"])
+    out["heights"] = np.where(np.isfinite(h), h, 0).astype(np.float32)  # NaN/Inf: flat
     return out

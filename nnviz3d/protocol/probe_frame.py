@@ -27,13 +27,19 @@
     ``mat_K``            f2    (h, w)    matrix K of ``matrices``: a weight downsampled to
                                          <= 256 per side, a conv's kernels whole as
                                          (O, I*kh*kw) (layout ``tiles``), or a bias as
-                                         (1, <= 256) (param ``bias``)
+                                         (1, <= 256) (param ``bias``); f4 (or f8) when a
+                                         finite value is too large for float16 (it would
+                                         arrive as Inf)
     ===================  ====  ========  ==================================================
+
+    Header numbers that are NaN or infinite (a NaN ``loss``, an alarm's ``value``) travel as
+    the codec's ``nonfinite`` map says (nnviz3d/protocol/codec.py), never as bare ``NaN``.
 
 ``scalars`` frame
     header: ``{"type": "scalars", "names": [metric names]}``; arrays ``steps`` i4 (N,),
     ``split`` u1 (N,) (0 train, 1 validation), ``values`` f4 (N, K) with NaN where a metric
-    was not given at that step.
+    was not given at that step, and ``given`` u1 (N, K): 1 where it was, so a metric that was
+    NaN (a diverged loss) is told from one that was absent.
 """
 
 from __future__ import annotations
@@ -52,7 +58,7 @@ def encode_probe(step: int, time: float, split: str, scalars: dict[str, float],
     """``kinds[KIND]`` = ``{"step", "modules", "stats", "hist", "range"[, "update", "sampled"]}``;
     ``matrices`` = ``[{"module", "param", "full_shape", "method", "data"}]``."""
     header = {"type": PROBE, "step": int(step), "time": float(time), "split": split,
-              "scalars": {k: float(v) for k, v in scalars.items()},
+              "scalars": {str(k): _number(v) for k, v in scalars.items()},
               "stat_names": list(STAT_NAMES), "kinds": {}, "matrices": [],
               "alarms": list(alarms or []), **(extra or {})}
     arrays: dict[str, np.ndarray] = {}
@@ -74,23 +80,54 @@ def encode_probe(step: int, time: float, split: str, scalars: dict[str, float],
         if m.get("layout"):
             entry.update(layout=m["layout"], kernel=list(m["kernel"]))
         header["matrices"].append(entry)
-        arrays[name] = np.asarray(m["data"], np.float16)
+        arrays[name] = matrix_values(m["data"])
     return encode_frame(header, arrays)
+
+
+FLOAT_WIDTHS = (np.float16, np.float32, np.float64)
+
+
+def matrix_values(data) -> np.ndarray:
+    """A weight matrix for the wire: float16 unless a finite value would overflow it (to Inf,
+    drawn as missing), then the narrowest float that holds every finite value."""
+    a = np.asarray(data)
+    if a.dtype == np.float16:
+        return a
+    a = np.asarray(a, np.float64) if a.dtype.kind not in "f" or a.dtype.itemsize > 8 else a
+    finite = np.abs(a[np.isfinite(a)])
+    top = float(finite.max()) if finite.size else 0.0
+    for dtype in FLOAT_WIDTHS:
+        if top <= float(np.finfo(dtype).max):
+            return np.asarray(a, dtype)
+    return np.asarray(a, np.float64)
 
 
 def encode_scalars(rows: list[tuple[int, str, dict[str, float]]]) -> bytes:
     """``rows`` = ``[(step, split, {name: value})]`` in step order."""
-    names = sorted({k for _, _, d in rows for k in d})
+    names = sorted({str(k) for _, _, d in rows for k in d})
     values = np.full((len(rows), len(names)), np.nan, np.float32)
+    given = np.zeros((len(rows), len(names)), np.uint8)
     col = {n: i for i, n in enumerate(names)}
-    for r, (_, _, d) in enumerate(rows):
-        for k, v in d.items():
-            values[r, col[k]] = v
+    with np.errstate(over="ignore"):  # a finite value beyond float32 is +-Inf, as it should
+        for r, (_, _, d) in enumerate(rows):
+            for k, v in d.items():
+                values[r, col[str(k)]] = _number(v)
+                given[r, col[str(k)]] = 1
     return encode_frame({"type": SCALARS, "names": names}, {
         "steps": np.array([s for s, _, _ in rows], np.int32),
         "split": np.array([SPLITS.index(sp) for _, sp, _ in rows], np.uint8),
         "values": values,
+        "given": given,
     })
+
+
+def _number(v) -> float:
+    try:
+        return float(v)
+    except OverflowError:  # an integer beyond any float
+        return float("inf") if v > 0 else float("-inf")
+    except (TypeError, ValueError):
+        return float("nan")
 
 
 def decode_probe(buf: bytes):

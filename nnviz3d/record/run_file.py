@@ -8,28 +8,40 @@ Schema (``FORMAT_VERSION`` 1)::
            data BLOB)                        data = the binary probe frame, byte for byte
 
 A frame is visible to readers once its batch is committed; a process killed mid-run leaves a
-file that opens and replays up to its last committed batch.
+file that opens and replays up to its last committed batch. The writer copies the WAL into
+the main file once the graph is written and then about once a second (a PASSIVE checkpoint:
+it never waits for a reader), so the main file copied alone replays up to a recent step.
+
+A recording is untrusted input: :class:`RunReader` (nnviz3d/record/run_reader.py) opens it
+read-only and checks everything it reads; any problem is one :class:`RunFileError` naming
+the file.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import stat
 import time
 from pathlib import Path
 
 from .. import __version__
-from ..graph import Edge, Graph, Node
+from ..graph import Graph
+from .frame_check import EMBEDDING, MATRICES
+from .graph_json import graph_from_json, graph_to_json
 
 MAGIC = "nnviz3d-run"
 FORMAT_VERSION = 1
 SUFFIX = ".nnv3d"
 SQLITE_MAGIC = b"SQLite format 3\x00"
 """The first 16 bytes of every SQLite file, so of every recording."""
-EMBEDDING = "embedding"
-"""Kinds of a frame holding one layer's feature embedding (an ``overlays`` frame)."""
-MATRICES = "mat"
-"""Extra tag in a frame's kinds when it carries downsampled weight matrices (for overlays)."""
+SIDE_FILES = ("-wal", "-shm", "-journal")
+CHECKPOINT_SECONDS = 1.0
+"""The writer copies the WAL into the main file at most this often."""
+
+__all__ = ["EMBEDDING", "FORMAT_VERSION", "MAGIC", "MATRICES", "SUFFIX", "RunFileError",
+           "RunReader", "RunWriter", "graph_from_json", "graph_to_json", "is_run_file"]
 
 
 class RunFileError(ValueError):
@@ -37,26 +49,36 @@ class RunFileError(ValueError):
 
 
 class RunWriter:
+    """A new recording at ``path``: refuses any existing name (the file is created with
+    O_EXCL, so two writers never share one)."""
+
     def __init__(self, path: str | Path, graph: Graph) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if self.path.exists():
-            raise FileExistsError(f"{self.path} already exists; choose another record= name")
-        self.db = sqlite3.connect(str(self.path), check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript("""
-            CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);
-            CREATE TABLE frames(seq INTEGER PRIMARY KEY, step INTEGER NOT NULL,
-                                kinds TEXT NOT NULL, split TEXT NOT NULL, scalars TEXT,
-                                data BLOB NOT NULL);
-            CREATE INDEX frames_step ON frames(step);
-        """)
-        meta = {"magic": MAGIC, "format_version": str(FORMAT_VERSION), "model": graph.model,
-                "graph": json.dumps(graph_to_json(graph)), "created": str(time.time()),
-                "nnviz3d_version": __version__}
-        self.db.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
-        self.db.commit()
+        _claim(self.path)
+        self.db = None
+        try:  # an absolute path, never a "file:" URI whatever the name
+            self.db = sqlite3.connect(os.path.abspath(self.path), check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript("""
+                CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);
+                CREATE TABLE frames(seq INTEGER PRIMARY KEY, step INTEGER NOT NULL,
+                                    kinds TEXT NOT NULL, split TEXT NOT NULL, scalars TEXT,
+                                    data BLOB NOT NULL);
+                CREATE INDEX frames_step ON frames(step);
+            """)
+            meta = {"magic": MAGIC, "format_version": str(FORMAT_VERSION),
+                    "model": graph.model, "graph": json.dumps(graph_to_json(graph)),
+                    "created": str(time.time()), "nnviz3d_version": __version__}
+            self.db.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+            self.db.commit()
+        except BaseException:
+            if self.db is not None:
+                self.db.close()
+            _remove(self.path)  # ours (O_EXCL): no empty or half-made file left behind
+            raise
+        self.checkpoint()  # the main file alone opens from now on
+        self._checkpointed = time.monotonic()
         self.frames = 0
 
     def append(self, step: int, kinds: list[str], split: str, scalars: dict, data: bytes) -> None:
@@ -67,12 +89,64 @@ class RunWriter:
 
     def commit(self) -> None:
         self.db.commit()
+        now = time.monotonic()
+        if now - self._checkpointed >= CHECKPOINT_SECONDS:
+            self._checkpointed = now
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Copy the committed frames from the WAL into the main file, waiting for no reader
+        (one holding an older snapshot leaves the newest frames to the next checkpoint)."""
+        try:
+            self.db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error:  # the frames are safe in the WAL; a failing disk shows at the
+            pass               # next commit, which the frame worker reports
 
     def close(self) -> None:
         try:
             self.db.commit()
+            try:  # one self-contained file again: its readers make no -wal or -shm beside it
+                self.db.execute("PRAGMA journal_mode=DELETE").fetchall()
+            except sqlite3.Error:  # a reader still has it open: it stays a WAL database
+                pass
         finally:
             self.db.close()
+
+
+    def discard(self) -> None:
+        """Close and delete the recording (nothing was recorded worth keeping)."""
+        try:
+            self.db.close()
+        finally:
+            _remove(self.path)
+
+
+def _claim(path: Path) -> None:
+    """Create ``path`` empty, failing if anything has that name, and clear the SQLite side
+    files a deleted recording of the same name left (they would be read as this one's)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise NotADirectoryError(f"{path.parent} is not a directory; choose another "
+                                 f"record= name") from None
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        what = "is a directory" if path.is_dir() else "already exists"
+        raise FileExistsError(f"{path} {what}; choose another record= name") from None
+    os.close(fd)
+    for side in SIDE_FILES:
+        _remove(Path(f"{path}{side}"), only_side=True)
+
+
+def _remove(path: Path, only_side: bool = False) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+    if not only_side:
+        for side in SIDE_FILES:
+            _remove(Path(f"{path}{side}"), only_side=True)
 
 
 def is_run_file(path: str | Path) -> bool:
@@ -81,92 +155,12 @@ def is_run_file(path: str | Path) -> bool:
     if p.suffix == SUFFIX:
         return True
     try:
+        if not stat.S_ISREG(os.stat(p).st_mode):  # never open a pipe: it would block
+            return False
         with open(p, "rb") as fh:
             return fh.read(16) == SQLITE_MAGIC
-    except OSError:
+    except (OSError, ValueError):
         return False
 
 
-class RunReader:
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise RunFileError(f"{self.path}: no such run file")
-        with open(self.path, "rb") as fh:
-            head = fh.read(16)
-        if head != SQLITE_MAGIC:
-            raise RunFileError(f"{self.path}: not an nnviz3d run (expected an SQLite file "
-                               f"starting 'SQLite format 3', found {head[:16]!r})")
-        try:
-            self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
-                                      check_same_thread=False)
-            meta = dict(self.db.execute("SELECT key, value FROM meta"))
-            self.db.execute("SELECT count(*) FROM frames").fetchone()
-        except sqlite3.DatabaseError as exc:
-            raise RunFileError(f"{self.path}: damaged run file ({exc})") from exc
-        if meta.get("magic") != MAGIC:
-            raise RunFileError(f"{self.path}: SQLite file but not an nnviz3d run "
-                               f"(magic {meta.get('magic')!r})")
-        version = int(meta.get("format_version", "0"))
-        if version > FORMAT_VERSION:
-            raise RunFileError(f"{self.path}: run format {version} is newer than this nnviz3d "
-                               f"({__version__}, format {FORMAT_VERSION}): upgrade nnviz3d")
-        self.meta = meta
-        self.format_version = version
-        self.model = meta.get("model", "?")
-
-    def graph(self) -> Graph:
-        return graph_from_json(json.loads(self.meta["graph"]))
-
-    def summary(self) -> dict:
-        try:
-            frames, first, last, steps, size = self.db.execute(
-                "SELECT count(*), min(step), max(step), count(DISTINCT step), "
-                "coalesce(sum(length(data)), 0) FROM frames").fetchone()
-        except sqlite3.DatabaseError as exc:
-            raise RunFileError(f"{self.path}: damaged run file ({exc})") from exc
-        return {"format_version": self.format_version, "model": self.model, "steps": steps,
-                "frames": frames, "first_step": first, "last_step": last,
-                "bytes": self.path.stat().st_size, "frame_bytes": size}
-
-    def frames(self):
-        """``(seq, step, kinds, data)`` in recording order."""
-        for seq, step, kinds, data in self.db.execute(
-                "SELECT seq, step, kinds, data FROM frames ORDER BY seq"):
-            yield seq, step, kinds.split(",") if kinds else [], bytes(data)
-
-    def scalar_rows(self) -> list[tuple[int, str, dict]]:
-        return [(step, split, json.loads(sc or "{}")) for step, split, sc in self.db.execute(
-            "SELECT step, split, scalars FROM frames WHERE scalars != '{}' ORDER BY seq")]
-
-    def at_step(self, step: int) -> list[bytes]:
-        """The frames holding the newest value of each kind at or before ``step`` (and the
-        newest frame carrying weight matrices), in recording order."""
-        out: dict[int, bytes] = {}
-        for kind in ("weight", "grad", "act", MATRICES):
-            row = self.db.execute(
-                "SELECT seq, data FROM frames WHERE step <= ? AND (',' || kinds || ',') LIKE ? "
-                "ORDER BY step DESC, seq DESC LIMIT 1", (step, f"%,{kind},%")).fetchone()
-            if row:
-                out[row[0]] = bytes(row[1])
-        return [out[k] for k in sorted(out)]
-
-    def close(self) -> None:
-        self.db.close()
-
-
-def graph_to_json(graph: Graph) -> dict:
-    import dataclasses
-
-    return {"model": graph.model, "strategy": graph.strategy, "device": graph.device,
-            "total_params": graph.total_params, "trainable_params": graph.trainable_params,
-            "seconds": graph.seconds, "notes": graph.notes,
-            "nodes": [dataclasses.asdict(n) for n in graph.nodes],
-            "edges": [dataclasses.asdict(e) for e in graph.edges]}
-
-
-def graph_from_json(d: dict) -> Graph:
-    return Graph(model=d["model"], strategy=d["strategy"], device=d.get("device", "cpu"),
-                 total_params=d["total_params"], trainable_params=d["trainable_params"],
-                 seconds=d.get("seconds", 0.0), notes=d.get("notes", []),
-                 nodes=[Node(**n) for n in d["nodes"]], edges=[Edge(**e) for e in d["edges"]])
+from .run_reader import RunReader  # noqa: E402 - here too, where callers import it from

@@ -33,7 +33,9 @@ def _colour(v: np.ndarray, units: str) -> tuple[np.ndarray, dict]:
 
 def pool_2d(m: np.ndarray, limit: int = MAX_SIDE) -> tuple[np.ndarray, str]:
     """Average-pool a matrix to at most ``limit`` per side over near-equal runs of rows and
-    columns (the same bins as torch's adaptive_avg_pool2d), with a summed-area table."""
+    columns (the same bins as torch's adaptive_avg_pool2d), with summed-area tables. A cell is
+    the mean of its finite values (NaN when it has none): one NaN or Inf never spreads through
+    the tables to the cells after it."""
     rows, cols = m.shape
     h, w = min(rows, limit), min(cols, limit)
     if (h, w) == (rows, cols):
@@ -41,10 +43,18 @@ def pool_2d(m: np.ndarray, limit: int = MAX_SIDE) -> tuple[np.ndarray, str]:
     i, j = np.arange(h), np.arange(w)
     r0, r1 = (i * rows) // h, -(-((i + 1) * rows) // h)
     c0, c1 = (j * cols) // w, -(-((j + 1) * cols) // w)
-    table = np.zeros((rows + 1, cols + 1))
-    table[1:, 1:] = np.cumsum(np.cumsum(m.astype(np.float64), axis=0), axis=1)
-    sums = (table[r1][:, c1] - table[r0][:, c1] - table[r1][:, c0] + table[r0][:, c0])
-    out = sums / ((r1 - r0)[:, None] * (c1 - c0)[None, :])
+    v = m.astype(np.float64)
+    finite = np.isfinite(v)
+
+    def box_sums(x: np.ndarray) -> np.ndarray:
+        table = np.zeros((rows + 1, cols + 1))
+        table[1:, 1:] = np.cumsum(np.cumsum(x, axis=0), axis=1)
+        return table[r1][:, c1] - table[r0][:, c1] - table[r1][:, c0] + table[r0][:, c0]
+
+    sums = box_sums(np.where(finite, v, 0.0))
+    counts = np.rint(box_sums(finite.astype(np.float64)))
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        out = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
     return out.astype(np.float32), f"average pooling {rows}x{cols} -> {h}x{w}"
 
 
@@ -73,7 +83,7 @@ def activation_overlay(module: str, out: np.ndarray, name: str = "activation") -
         v = v.reshape(rows, cols)
         method = f"{flat.size} units laid out row by row in a {rows}x{cols} grid"
         if v.shape[0] > MAX_SIDE or v.shape[1] > MAX_SIDE:
-            v, pooled = pool_2d(np.nan_to_num(v))
+            v, pooled = pool_2d(v)  # the NaN padding (and NaN units) are left out
             method += f", then {pooled}"
     colors, legend = _colour(v, f"{name} value")
     return Overlay("grid", module, name, {"values": v, "colors": colors},
@@ -87,7 +97,8 @@ def attention_overlay(module: str, weights: np.ndarray) -> Overlay:
     w = np.asarray(weights, np.float32)
     shown = min(w.shape[0], MAX_SLABS)
     v = w[:shown]
-    hi = float(np.nanmax(v)) if v.size and np.nanmax(v) > 0 else 1e-12
+    finite = v[np.isfinite(v)]
+    hi = float(finite.max()) if finite.size and finite.max() > 0 else 1e-12
     return Overlay("slabs", module, "attention", {
         "values": v, "colors": colormaps.colorize(v, 0.0, hi, "sequential")},
         colormaps.legend("sequential", 0.0, hi, "attention weight"),

@@ -82,12 +82,20 @@ def lut_bytes(name: str) -> list[int]:
 
 
 def categorical(labels) -> tuple[np.ndarray, dict]:
-    """``(N, 3)`` uint8 colours of integer labels and the legend naming each class's colour."""
-    lab = np.asarray(labels).astype(np.int64)
+    """``(N, 3)`` uint8 colours of integer labels and the legend naming each class's colour
+    (a NaN/Inf label is class -1, drawn :data:`MISSING`)."""
+    lab = np.asarray(labels)
+    bad = np.zeros(lab.shape, bool)
+    if lab.dtype.kind == "f":
+        bad = ~np.isfinite(lab)
+        lab = np.where(bad, -1, lab)
+    lab = lab.astype(np.int64)
     rgb = np.array([[(c >> 16) & 255, (c >> 8) & 255, c & 255] for c in CATEGORICAL], np.uint8)
-    classes = sorted(set(lab.tolist()))
+    classes = sorted(set(lab[~bad].tolist()))
     legend = {"colormap": "categorical", "stops": [f"#{CATEGORICAL[c % 10]:06x}" for c in classes],
               "classes": classes, "lo": float(min(classes, default=0)),
               "hi": float(max(classes, default=0)), "units": "class",
               "missing": "#{:02x}{:02x}{:02x}".format(*MISSING)}
-    return rgb[lab % len(CATEGORICAL)], legend
+    colors = rgb[lab % len(CATEGORICAL)]
+    colors[bad] = MISSING
+    return colors, legend

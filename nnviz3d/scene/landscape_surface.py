@@ -26,6 +26,7 @@ def landscape_surface(result) -> Overlay:
               "colors": colormaps.colorize(np.minimum(losses, cap), lo, cap, "sequential"),
               "alphas": np.asarray(result.alphas, np.float32),
               "betas": np.asarray(result.betas, np.float32)}
+    # center_loss may be NaN (a diverged model): the codec carries it (nnviz3d/protocol/codec.py)
     meta = {"center_loss": float(result.center_loss), "directions": result.directions,
             "seconds": round(float(result.seconds), 3),
             "seconds_per_point": float(result.seconds_per_point),

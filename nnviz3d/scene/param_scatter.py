@@ -38,8 +38,10 @@ def param_scatter(module: str, matrix: np.ndarray, *, full_shape, method: str) -
     coords, ratio = pca_3d(m)
     scale = np.abs(coords).max()
     positions = coords / scale if scale > 0 else coords
-    norms = np.sqrt(np.nansum(np.square(m, dtype=np.float64), axis=1))
-    lo, hi = float(norms.min()), float(norms.max())
+    with np.errstate(over="ignore", invalid="ignore"):
+        norms = np.sqrt(np.nansum(np.square(m, dtype=np.float64), axis=1))
+    finite = norms[np.isfinite(norms)]  # an Inf weight makes its unit's norm Inf: grey
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     return Overlay("points", module, "weight_pca", {
         "positions": positions.astype(np.float32), "values": norms.astype(np.float32),
         "colors": colormaps.colorize(norms, lo, hi if hi > lo else lo + 1e-12, "sequential")},

@@ -16,6 +16,7 @@ from ..protocol.validate import MAX_CLIENT_MESSAGE, parse_client_message, to_jso
 from .access import install as install_access
 from .client_session import RATE, ClientSession
 from .gltf_route import export_glb
+from .hosts import given_hosts
 from .live_feed import LiveFeed
 from .scene_state import SceneState
 
@@ -32,11 +33,13 @@ def viewer_dir() -> Path:
     return Path(str(resources.files("nnviz3d") / "viewer_dist"))
 
 
-def make_app(state: SceneState, feed: LiveFeed | None = None,
-             token: str | None = None) -> web.Application:
-    """The viewer's app; ``token`` is required of every request (nnviz3d/server/access.py)."""
+def make_app(state: SceneState, feed: LiveFeed | None = None, token: str | None = None,
+             allow_hosts=None) -> web.Application:
+    """The viewer's app; ``token`` is required of every request (nnviz3d/server/access.py);
+    ``allow_hosts``: names it answers to beyond this machine's (nnviz3d/server/hosts.py;
+    ``$NNVIZ3D_ALLOW_HOSTS`` adds more). ValueError for one that is no host name."""
     app = web.Application(client_max_size=MAX_CLIENT_MESSAGE)
-    install_access(app, token)
+    install_access(app, token, given_hosts(allow_hosts))
     app[STATE] = state
     app[CLIENTS] = set()
     app[FEED] = feed or LiveFeed()
@@ -74,7 +77,8 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
                       f"{HANDSHAKE_TIMEOUT:.0f} s; an nnviz3d client sends one first")
         return ws
     if msg.type != WSMsgType.TEXT:
-        await _refuse(ws, "bad_handshake", "the first message must be a JSON hello")
+        if not ws.closed:  # (a message over the size limit has closed it with 1009)
+            await _refuse(ws, "bad_handshake", "the first message must be a JSON hello")
         return ws
     hello = parse_client_message(msg.data)
     if not isinstance(hello, Hello):
@@ -104,11 +108,20 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
                         "rate_limited", f"more than {RATE:.0f} messages a second: messages "
                                         f"are being dropped; slow down")))
                 continue
+            if msg.type == WSMsgType.ERROR:  # over the size limit: aiohttp closed it with 1009
+                break
             if msg.type != WSMsgType.TEXT:
                 session.post("error", to_json(ErrorMessage(
                     "bad_message", "clients send JSON text messages only")))
                 continue
-            await _handle(request.app, session, parse_client_message(msg.data))
+            try:
+                await _handle(request.app, session, parse_client_message(msg.data))
+            except Exception as exc:  # what the checks missed: this message fails, not the session
+                log.error("could not serve a client message %.200r: %r", msg.data, exc,
+                          exc_info=True)
+                session.post("error", to_json(ErrorMessage(
+                    "server_error", f"the server could not serve that message "
+                                    f"({type(exc).__name__}); the session goes on")))
     finally:
         clients.discard(session)
         feed.leave(session)

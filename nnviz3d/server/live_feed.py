@@ -11,16 +11,20 @@ import asyncio
 from ..protocol import ErrorMessage, InputsInfo, Progress, RecipeInfo, Timeline
 from ..protocol.codec import decode_frame
 from ..protocol.overlay_frame import encode_overlays
-from ..record.run_file import EMBEDDING
-from ..protocol.probe_frame import decode_probe, encode_scalars
+from ..record.run_file import EMBEDDING, RunFileError
+from ..protocol.probe_frame import decode_probe
 from ..protocol.validate import to_json
 from ..scene.weight_map import weight_overlays
 from .client_session import ClientSession
-from .probe_history import ProbeHistory
+from .probe_history import ProbeHistory, ScalarHistory
 
 FLUSH_SECONDS = 0.25
 DETAIL_SECONDS = 1.0
 """Ridges of a selected layer are rebuilt at most this often while a run goes on."""
+SCALARS_BYTES_PER_SECOND = 1 << 20
+"""The whole metrics history is resent at most at this rate: every tick while it is small,
+every ``size / rate`` seconds once large, so a long run costs no more per step than a short
+one. In between, each client's chart adds the metrics of the live probe frames it gets."""
 
 
 class LiveFeed:
@@ -30,7 +34,8 @@ class LiveFeed:
         self.live = live
         self.latest: dict[str, tuple[int, bytes]] = {}
         """Newest frame per kinds key (``weight,grad``, ``act``, ``""``)."""
-        self.scalar_rows: list[tuple[int, str, dict]] = []
+        self.scalars = ScalarHistory()
+        """Every metric reported (the loss chart's history)."""
         self.first_step = -1
         self.last_step = -1
         self.frames = 0
@@ -49,6 +54,8 @@ class LiveFeed:
         """``track(module, unit) -> metric name`` of a live run's probes, or None."""
         self._dirty = False
         self._reader = None
+        self._scalars_sent: tuple[int, float, int] = (0, float("-inf"), 0)
+        """(version, time, bytes) of the history last sent to the clients."""
 
     # -- fed by the watcher or by a recording ------------------------------------------
     def ingest(self, data: bytes, step: int, kinds: list[str]) -> None:
@@ -76,7 +83,7 @@ class LiveFeed:
         self.ingest(data, step, kinds)
         key = ",".join(kinds)
         if scalars:
-            self.scalar_rows.append((step, split, scalars))
+            self.scalars.append(step, split, scalars)
         self._dirty = True
         followers = [s for s in self.sessions if s.following]
         for s in followers:
@@ -113,7 +120,7 @@ class LiveFeed:
         return to_json(Timeline(self.first_step, self.last_step, self.frames, self.live))
 
     def scalars_frame(self) -> bytes | None:
-        return encode_scalars(self.scalar_rows) if self.scalar_rows else None
+        return self.scalars.frame()
 
     def join(self, session: ClientSession) -> None:
         self.sessions.add(session)
@@ -170,7 +177,11 @@ class LiveFeed:
     async def seek(self, session: ClientSession, step: int) -> None:
         session.following = False
         loop = asyncio.get_running_loop()
-        frames = await loop.run_in_executor(None, self._frames_at, step)
+        try:
+            frames = await loop.run_in_executor(None, self._frames_at, step)
+        except RunFileError as exc:  # the recording is damaged past what replay read
+            session.post("error", to_json(ErrorMessage("seek_failed", str(exc))))
+            return
         session.post("seek", *frames)
         source = None
         for data in frames:  # in recording order: the last one with matrices is the newest
@@ -233,18 +244,36 @@ class LiveFeed:
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(FLUSH_SECONDS)
-            if not self._dirty:
-                continue
-            self._dirty = False
-            text = self.timeline()
-            frame = self.scalars_frame()
-            for s in list(self.sessions):
-                s.post("timeline", text)
-                if frame:
-                    s.post("scalars", frame)
-                if (s.detail is not None and s.detail_version != self.history.version
-                        and loop.time() - s.detail_time >= DETAIL_SECONDS):
-                    await self.detail(s, s.detail)
+            for s in self.flush(loop.time()):
+                await self.detail(s, s.detail)
+
+    def flush(self, now: float) -> list[ClientSession]:
+        """One tick: the timeline to every client, the metrics history when it changed and
+        its rate allows (see ``SCALARS_BYTES_PER_SECOND``; at once when the run ended).
+        Nothing is encoded while no client is connected (one that joins gets it all).
+        Returns the sessions whose detail overlays are due."""
+        if not self._dirty or not self.sessions:
+            return []
+        self._dirty = False
+        text = self.timeline()
+        version, sent_at, size = self._scalars_sent
+        frame = None
+        if self.scalars.version != version:
+            if not self.live or now - sent_at >= max(FLUSH_SECONDS,
+                                                     size / SCALARS_BYTES_PER_SECOND):
+                frame = self.scalars.frame()
+                self._scalars_sent = (self.scalars.version, now, len(frame or b""))
+            else:
+                self._dirty = True  # sent at a later tick
+        due = []
+        for s in list(self.sessions):
+            s.post("timeline", text)
+            if frame:
+                s.post("scalars", frame)
+            if (s.detail is not None and s.detail_version != self.history.version
+                    and now - s.detail_time >= DETAIL_SECONDS):
+                due.append(s)
+        return due
 
     def close(self) -> None:
         if self._reader is not None:

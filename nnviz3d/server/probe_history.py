@@ -1,6 +1,6 @@
-"""What the server remembers of past probe frames to build overlays: per module and kind,
-a bounded series of histograms (for ridges), and each module's newest weight matrix (for
-the PCA scatter).
+"""What the server remembers of past probe frames: to build overlays, per module and kind, a
+bounded series of histograms (for ridges) and each module's newest weight matrix (for the PCA
+scatter); for the loss chart, every metric reported (:class:`ScalarHistory`).
 
 A series keeps at most ``limit`` rows: when full, every other row is dropped, so it always
 spans the whole run at a resolution that halves as the run doubles (memory stays bounded:
@@ -9,15 +9,20 @@ GPT-2 with three kinds at 128 rows is about 15 MB).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from ..protocol.codec import encode_frame
+from ..protocol.messages import SCALARS
 from ..protocol.overlay_frame import encode_overlays
-from ..protocol.probe_frame import decode_probe
+from ..protocol.probe_frame import SPLITS, decode_probe
 from ..scene.histogram_ridge import histogram_ridge
 from ..scene.overlay import Overlay
 from ..scene.param_scatter import param_scatter
 
 SERIES_LIMIT = 128
+F32_MAX = float(np.finfo(np.float32).max)
 
 
 class _Series:
@@ -98,3 +103,78 @@ class ProbeHistory:
     def build_detail(cls, module: str, snapshot: dict, step: int) -> bytes:
         return encode_overlays("detail", step, cls.detail_overlays(module, snapshot),
                                module=module)
+
+
+class ScalarHistory:
+    """The run's metrics, one row per report, as growing numpy columns: appending a row
+    costs the same at row ten as at row ten million, and the ``scalars`` frame (the whole
+    history, which the viewer's chart replaces its own with) is encoded only when asked for,
+    and once per change however many clients ask. The frame is the one ``encode_scalars``
+    makes of the same rows (a test holds them equal)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.names: list[str] = []
+        self._col: dict[str, int] = {}
+        self._steps = np.zeros(1024, np.int32)
+        self._split = np.zeros(1024, np.uint8)
+        self._values = np.full((1024, 4), np.nan, np.float32)
+        self._given = np.zeros((1024, 4), np.uint8)
+        self.version = 0
+        """Increases with every row appended."""
+        self._frame: tuple[int, bytes] | None = None
+        self.encodes = 0
+        """Scalars frames encoded so far (the cost is counted, not timed, by the tests)."""
+        self.rows_encoded = 0
+        """Rows those frames held, all together."""
+
+    def append(self, step: int, split: str, scalars: dict[str, float]) -> None:
+        n = self.count
+        if n == len(self._steps):  # double the rows: amortised O(1) per row
+            self._steps = np.concatenate([self._steps, np.zeros_like(self._steps)])
+            self._split = np.concatenate([self._split, np.zeros_like(self._split)])
+            self._values = np.concatenate([self._values, np.full_like(self._values, np.nan)])
+            self._given = np.concatenate([self._given, np.zeros_like(self._given)])
+        self._steps[n] = step
+        self._split[n] = SPLITS.index(split) if split in SPLITS else 0
+        for name, value in scalars.items():
+            col = self._col.get(name)
+            if col is None:
+                col = self._add_column(name)
+            if not -F32_MAX <= value <= F32_MAX and value == value:
+                value = math.copysign(math.inf, value)  # beyond float32: as encode_scalars
+            self._values[n, col] = value
+            self._given[n, col] = 1
+        self.count = n + 1
+        self.version += 1
+
+    def extend(self, rows) -> None:
+        for step, split, scalars in rows:
+            self.append(step, split, scalars)
+
+    def _add_column(self, name: str) -> int:
+        col = self._col[name] = len(self.names)
+        self.names.append(name)
+        if col == self._values.shape[1]:  # double the columns
+            values = np.full((len(self._values), 2 * col), np.nan, np.float32)
+            values[:, :col] = self._values
+            given = np.zeros((len(self._given), 2 * col), np.uint8)
+            given[:, :col] = self._given
+            self._values, self._given = values, given
+        return col
+
+    def frame(self) -> bytes | None:
+        """The ``scalars`` frame of the whole history (None while it is empty), encoded
+        again only after a change."""
+        if self.count == 0:
+            return None
+        if self._frame is not None and self._frame[0] == self.version:
+            return self._frame[1]
+        n, order = self.count, sorted(range(len(self.names)), key=self.names.__getitem__)
+        data = encode_frame({"type": SCALARS, "names": [self.names[i] for i in order]}, {
+            "steps": self._steps[:n], "split": self._split[:n],
+            "values": self._values[:n, order], "given": self._given[:n, order]})
+        self._frame = (self.version, data)
+        self.encodes += 1
+        self.rows_encoded += n
+        return data

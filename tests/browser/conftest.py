@@ -16,23 +16,35 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
 
 
-@pytest.fixture(scope="session")
-def browser_context():
-    from playwright.sync_api import sync_playwright
+_SHARED: dict = {}
 
-    assert os.path.exists(CHROMIUM), f"{CHROMIUM} missing: `make test` installs Debian's chromium"
-    assert (viewer_dir() / "index.html").exists(), "viewer not built: run `make setup`"
-    profile = tempfile.mkdtemp(prefix="nnviz3d-chromium-")
-    with sync_playwright() as p:
-        ctx = p.chromium.launch_persistent_context(
+
+@pytest.fixture(scope="session")
+def browser_context(request):
+    """One Chromium for the whole session, whichever test folder asks for it first (other
+    folders' conftests import this fixture: a second Playwright would fail to start)."""
+    if "context" not in _SHARED:
+        from playwright.sync_api import sync_playwright
+
+        assert os.path.exists(CHROMIUM), \
+            f"{CHROMIUM} missing: `make test` installs Debian's chromium"
+        assert (viewer_dir() / "index.html").exists(), "viewer not built: run `make setup`"
+        profile = tempfile.mkdtemp(prefix="nnviz3d-chromium-")
+        p = sync_playwright().start()
+        _SHARED["context"] = p.chromium.launch_persistent_context(
             profile, executable_path=CHROMIUM, headless=True, args=ARGS,
             viewport={"width": 1280, "height": 800}, accept_downloads=True,
             # Playwright's string predicates use eval, which the server's CSP forbids;
             # tests/browser/test_access.py checks the viewer under the real CSP
             bypass_csp=True)
-        yield ctx
-        ctx.close()
-    shutil.rmtree(profile, ignore_errors=True)
+
+        def close():
+            _SHARED.pop("context").close()
+            p.stop()
+            shutil.rmtree(profile, ignore_errors=True)
+
+        request.config.add_cleanup(close)
+    return _SHARED["context"]
 
 
 @pytest.fixture

@@ -61,3 +61,57 @@ def test_https_with_a_token_is_a_secure_context_under_the_csp(tmp_path, monkeypa
     finally:
         srv.close()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def test_the_token_leaves_the_address_bar_the_command_line_and_shared_links(monkeypatch):
+    """The server opens the browser on a private local file (not the token URL, which any
+    user could read from the browser's command line); the page ends on / without the token
+    (303 + cookie), its websocket and fetches authenticate by the cookie, and the #cam link
+    the address bar offers for sharing has no token."""
+    from playwright.sync_api import sync_playwright
+
+    from nnviz3d import viewer
+
+    token = "browser-test-token-abcdef0123456789"
+    opened = []
+    monkeypatch.setattr(viewer.webbrowser, "open", opened.append)
+    handle = viewer.view(graph=zoo_graph("digits_cnn"), token=token, port=0, quiet=True,
+                         weights=False)
+    profile = tempfile.mkdtemp(prefix="nnviz3d-chromium-token-")
+    try:
+        [target] = opened
+        assert token not in target and target.startswith("file://")
+        page_file = handle.opener
+        assert (page_file.stat().st_mode & 0o077) == 0 and token in page_file.read_text()
+        base = f"http://127.0.0.1:{handle.port}/"
+        with sync_playwright() as p:
+            ctx = p.chromium.launch_persistent_context(
+                profile, executable_path=CHROMIUM, headless=True, args=ARGS,
+                viewport={"width": 1024, "height": 700})
+            page = ctx.new_page()
+            errors = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(target)  # what the browser the server started does
+            page.wait_for_url(base, timeout=30_000)
+            ready(page)
+            assert page.evaluate("() => location.href").partition("#")[0] == base
+            assert page.evaluate("() => document.cookie") == ""  # HttpOnly: not for scripts
+            assert page.evaluate("async () => (await fetch('/export.glb')).status") == 200
+            page.evaluate("() => window.nnviz3d.lookAt([0, 0, 0], [3, 4, 5])")
+            for _ in range(50):  # the #cam link is written 250 ms after the camera moves
+                shared = page.evaluate("() => location.href")
+                if "cam=" in shared:
+                    break
+                page.wait_for_timeout(100)
+            assert "cam=" in shared and "token" not in shared and shared.startswith(base)
+            # an old link with the token (and a camera): the token goes, the camera stays
+            page.goto(f"{base}?token={token}#cam=1,2,3,0,0,0")
+            ready(page)
+            href = page.evaluate("() => location.href")
+            assert "token" not in href and "#cam=1.000%2C2.000%2C3.000%2C0.000" in href
+            assert errors == []
+            ctx.close()
+    finally:
+        handle.close()
+        shutil.rmtree(profile, ignore_errors=True)
+    assert not page_file.exists()

@@ -93,3 +93,26 @@ def test_show_outside_jupyter_opens_the_browser_viewer():
         handle.close()
     with pytest.raises(ValueError, match="color_by must be one of"):
         SceneWidget(view_scene(zoo_graph("digits_cnn"))).follow(None, color_by="nope")
+
+
+def test_hover_text_shows_markup_names_as_text():
+    """The widget's hover line is HTML: module names and kinds with markup are escaped, a
+    10,000-character name clamped, bidi overrides made visible."""
+    from nnviz3d.capture import capture_graph
+
+    evil = "<img src=x onerror=alert(1)>"
+    kind = type("<script>", (torch.nn.Linear,), {})  # a class name is any string
+    model = torch.nn.Sequential()
+    model.add_module(evil, kind(4, 4))
+    model.add_module("L" * 10_000, torch.nn.ReLU())
+    model.add_module("\u202egnp", torch.nn.Linear(4, 2))
+    w = SceneWidget(view_scene(capture_graph(model, torch.randn(1, 4))))
+    assert "<img" not in w.hover.value
+    for k, name in enumerate(w.modules):
+        w.picker.faceIndex = 12 * k
+        text = w.hover.value
+        assert "<img" not in text and "<script>" not in text
+        assert len(text) < 500 and "\u202e" not in text
+    w.picker.faceIndex = 12 * w.modules.index(evil)
+    assert "&lt;img src=x onerror=alert(1)&gt;" in w.hover.value
+    assert "&lt;script&gt;" in w.hover.value

@@ -81,11 +81,17 @@ def test_beyond_loopback_every_request_needs_the_token():
         asset = next((viewer_dir() / "assets").glob("index-*.js")).name
         assert run(fetch(base + "assets/" + asset))[0] == 403
         assert run(handshake(base + "ws")) == 403
-        status, _, _, cookies = run(fetch(base + f"?token={srv.token}"))
-        assert status == 200 and cookies["nnviz3d_token"] == srv.token
+        # the token moves into the cookie and out of the address bar: 303 to / (query kept)
+        status, headers, _, cookies = run(fetch(base + f"?protocol=1&token={srv.token}",
+                                                allow_redirects=False))
+        assert status == 303 and headers["Location"] == "/?protocol=1"
+        assert cookies["nnviz3d_token"] == srv.token
+        assert "samesite=lax" in headers["Set-Cookie"].lower()
+        assert "httponly" in headers["Set-Cookie"].lower()
         # the page's cookie carries the token to the assets and the websocket
         jar = {"nnviz3d_token": srv.token}
         assert run(fetch(base + "assets/" + asset, cookies=jar))[0] == 200
+        assert run(fetch(base, cookies=jar))[0] == 200
         assert run(handshake(base + "ws", headers={"Cookie": f"nnviz3d_token={srv.token}"})) \
             == "welcome"
         auth = {"Authorization": f"Bearer {srv.token}"}

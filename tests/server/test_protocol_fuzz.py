@@ -56,6 +56,15 @@ messages = st.one_of(
                               json_values, max_size=4)),
     st.builds(lambda v: json.dumps({"type": "hello", "protocol": v, "client": "x"}),
               json_values),
+    # issue 15: a type that is no string, nesting past the recursion limit, integers beyond
+    # 64 bits, NaN/Infinity, lone surrogates, objects where scalars belong
+    st.builds(lambda t: json.dumps({"type": t}), json_values),
+    st.builds(lambda n, c: c * n, st.integers(900, 12_000), st.sampled_from(["[", "{\"a\":"])),
+    st.builds(lambda t, f, v: '{"type": "%s", "%s": %s}' % (t, f, v),
+              st.sampled_from(sorted(CLIENT_MESSAGES)),
+              st.sampled_from(["step", "index", "unit", "steps", "target", "protocol", "path"]),
+              st.sampled_from(["NaN", "Infinity", "-Infinity", "1e999", str(2**64), str(-2**64),
+                               "-1", "1.5", '"\\ud800"', '{"a": [[{}]]}', "1" + "0" * 5000])),
 )
 
 
@@ -67,7 +76,10 @@ async def hostile(url, first_hello: bool, payloads: list) -> None:
         for p in payloads:
             if ws.closed:
                 break
-            await (ws.send_bytes(p) if isinstance(p, bytes) else ws.send_str(p))
+            try:
+                await (ws.send_bytes(p) if isinstance(p, bytes) else ws.send_str(p))
+            except ConnectionError:  # the server closed it (a message over the size limit)
+                break
         try:  # read whatever comes back for a moment; errors or a close are both fine
             while True:
                 msg = await ws.receive(timeout=0.2)

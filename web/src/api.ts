@@ -2,6 +2,7 @@
 // Its properties are either getters (read as values) or functions; Playwright's
 // page.evaluate("nnviz3d.x") calls a function-valued property, so each keeps its kind.
 import * as THREE from "three";
+import { formatStat } from "./dom";
 import type { HealthPanel } from "./healthPanel";
 import type { PointSelection } from "./pointSelection";
 import { PROTOCOL_VERSION } from "./protocol.gen";
@@ -90,8 +91,11 @@ export function exposeApi(v: Viewer, parts: ApiParts): void {
     /** Embeddings shown: [{layer, method, step, count, knn}]. */
     embeddings: () => [...overlays.clouds.embedList.values()].map((o) => ({ layer: o.module, method: o.meta.method,
       step: o.meta.step, count: o.meta.count, knn: o.meta.knn, classes: o.legend.classes ?? [] })),
-    /** The chart's metric names and the one drawn. */
-    chart: () => ({ names: [...chart.names], shown: chart.shown, wanted: chart.wanted }),
+    /** The chart's metric names, the one drawn, its newest train value as text ("NaN" for a
+     * diverged run) with its step, and how many of its values are NaN or infinite. */
+    chart: () => ({ names: [...chart.names], shown: chart.shown, wanted: chart.wanted,
+      latest: chart.latest ? { step: chart.latest.step, value: formatStat(chart.latest.value) } : null,
+      nonfinite: chart.nonfinite }),
     /** Feature visualisations shown: [{module, unit, ratio, activation, random_activation}]. */
     features: () => overlays.featureList.map((o) => ({ module: o.module, unit: o.meta.unit, ratio: o.meta.ratio,
       activation: o.meta.activation, random_activation: o.meta.random_activation, shape: [...o.shape] })),

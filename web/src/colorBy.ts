@@ -1,5 +1,7 @@
 // Colour by quantity: map one probe statistic of every block through viridis (log scale for
-// norms and update ratios), blocks without data dim grey, NaN/Inf blocks bright red.
+// norms and update ratios), blocks without data dim grey, "invalid" blocks bright red: any probe
+// kind saw NaN/Inf values, or the statistic itself is NaN/Inf (a norm that overflowed). The
+// scale's range is taken over the finite values only, so one invalid block never flattens it.
 import { diverging, viridis } from "./colormap";
 import { type ProbeKind, type ProbeState, STAT } from "./probeState";
 import type { BlockInfo } from "./sceneView";
@@ -38,7 +40,7 @@ export interface ColorScale {
   max: number;
   /** Blocks with a value. */
   count: number;
-  /** Blocks drawn red for NaN/Inf. */
+  /** Blocks drawn red ("invalid": NaN/Inf). */
   unhealthy: number;
   /** Differences (nnviz3d compare): linear, symmetric about 0, on the diverging map. */
   diverging?: boolean;
@@ -54,9 +56,20 @@ export function quantityValue(q: Quantity, probe: ProbeState, module: string): n
   return q.col === "update" ? probe.updateRatio(module) : probe.stat(q.kind, module, q.col);
 }
 
+/** True when ``module`` is drawn "invalid" under ``q``: NaN/Inf values in any probe kind, or a
+ * value of ``q`` that exists and is not finite (an update ratio is NaN at the first capture:
+ * that is "no data", an infinite one is invalid). */
+export function isInvalid(q: Quantity, probe: ProbeState, module: string): boolean {
+  if (probe.isUnhealthy(module)) return true;
+  if (!q.kind || q.col === undefined || !probe.has(q.kind, module)) return false;
+  const v = quantityValue(q, probe, module);
+  return q.col === "update" ? v === Infinity || v === -Infinity : !Number.isFinite(v);
+}
+
 export class BlockColoring {
   private colors = new Float32Array(0);
   private values = new Float64Array(0);
+  private invalid = new Uint8Array(0);
 
   /** Colours for ``blocks`` under ``key``; ``colors`` null means "the category colours as they
    * are" (quantity "kind" with no NaN/Inf block). The returned array is reused by the next call. */
@@ -77,8 +90,10 @@ export class BlockColoring {
     // a difference can be negative: no log, and a range symmetric about 0 (white)
     const log = !difference && (q.log ?? false);
     let lo = Infinity, hi = -Infinity, count = 0, unhealthy = 0;
+    const invalid = this.invalid.length >= n ? this.invalid : (this.invalid = new Uint8Array(n));
     for (let i = 0; i < n; i++) {
-      let v = quantityValue(q, probe, blocks[i].module);
+      invalid[i] = isInvalid(q, probe, blocks[i].module) ? 1 : 0;
+      let v = invalid[i] ? NaN : quantityValue(q, probe, blocks[i].module);
       if (log) v = v > 0 ? Math.log10(v) : NaN;
       if (!Number.isFinite(v)) v = NaN;
       vals[i] = v;
@@ -89,7 +104,7 @@ export class BlockColoring {
     const paintValue = difference ? diverging : viridis;
     for (let i = 0; i < n; i++) {
       const v = vals[i];
-      if (probe.isUnhealthy(blocks[i].module)) { paint(out, i, UNHEALTHY); unhealthy++; }
+      if (invalid[i]) { paint(out, i, UNHEALTHY); unhealthy++; }
       else if (v !== v) paint(out, i, NO_DATA);
       else paintValue(span > 0 ? (v - lo) / span : 0.5, out, 3 * i);
     }

@@ -1,5 +1,5 @@
 // The websocket session: handshake, scene/probe/scalars frames, automatic reconnection.
-import { decodeFrame, type Frame } from "./codec";
+import { decodeFrame, parseJson, type Frame } from "./codec";
 import {
   OVERLAYS, PROBE, PROTOCOL_VERSION, SCALARS, type ClientMessage, type ErrorMessage, type InputsInfo, type Progress, type RecipeInfo, type SceneInfo,
   type ServerMessage, type Timeline, type Welcome,
@@ -92,7 +92,13 @@ export class Connection {
   }
 
   private onText(text: string): void {
-    const msg = JSON.parse(text) as ServerMessage;
+    let msg: ServerMessage;
+    try {
+      msg = parseJson(text) as ServerMessage;
+    } catch {
+      console.warn("nnviz3d: a text message that is not JSON was ignored");
+      return;
+    }
     switch (msg.type) {
       case "welcome": this.events.welcome(msg); break;
       case "scene_info": this.events.sceneInfo(msg); break;

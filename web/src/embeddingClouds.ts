@@ -3,7 +3,7 @@
 import * as THREE from "three";
 import type { Frame, NumericArray } from "./codec";
 import { type OverlayInfo, parse } from "./overlayFrame";
-import { frameBox, pointsMesh } from "./overlayMeshes";
+import { finite, frameBox, pointsMesh } from "./overlayMeshes";
 
 const EMBED_SIZE = 1.6, EMBED_GAP = 0.6;
 
@@ -51,7 +51,7 @@ export class EmbeddingClouds {
 
   private scaled(positions: NumericArray): Float32Array {
     const out = new Float32Array(positions.length);
-    for (let i = 0; i < out.length; i++) out[i] = positions[i] * (EMBED_SIZE / 2);
+    for (let i = 0; i < out.length; i++) out[i] = finite(positions[i]) * (EMBED_SIZE / 2);
     return out;
   }
 

@@ -1,6 +1,7 @@
 // The Export glTF button: the server builds the current view as GLB with the same Python
 // exporter as `nnviz3d export` (GET /export.glb, nnviz3d/server/gltf_route.py), so the file
 // shows what the viewer shows: layout, colours (the Colour menu at the shown step), weight maps.
+import { displayName, safeFileName } from "./dom";
 
 /** The download URL for the shown step and colour quantity (the page's query, e.g. an access
  * token, travels along). */
@@ -22,10 +23,10 @@ export async function downloadGltf(step: number | null, colorKey: string, model:
   } catch (e) {
     return `glTF export failed: ${String(e)}`;
   }
-  if (!res.ok) return `glTF export failed: ${(await res.text()) || res.statusText}`;
+  if (!res.ok) return `glTF export failed: ${displayName((await res.text()) || res.statusText, 300)}`;
   const a = document.createElement("a");
   a.href = URL.createObjectURL(await res.blob());
-  a.download = `${(model || "scene").replace(/[^A-Za-z0-9_.-]/g, "_")}.glb`;
+  a.download = `${safeFileName(model)}.glb`;
   a.click();
   setTimeout(() => URL.revokeObjectURL(a.href), 1000);
   return null;

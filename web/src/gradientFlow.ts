@@ -64,7 +64,7 @@ export class GradientFlow {
     for (const b of view.blocks) {
       const g = probe.stat("grad", b.module, STAT.norm);
       const bad = probe.stat("grad", b.module, STAT.nan) > 0 || probe.stat("grad", b.module, STAT.inf) > 0;
-      if (bad) own.set(b.path, Infinity);
+      if (bad || g === Infinity) own.set(b.path, Infinity); // an overflowing norm explodes too
       else if (Number.isFinite(g)) { own.set(b.path, g); norms.push(g); }
     }
     // a layer without parameters passes on the gradient it receives: the largest of its

@@ -1,4 +1,6 @@
 // The health alarms panel: each alarm listed once (at its first step); a click flies to its module.
+// Module names and messages come from the run: shown as text (dom.ts), never as markup.
+import { displayName, el, fill, nameEl } from "./dom";
 import { $ } from "./ui";
 
 /** One health alarm of a probe frame's header. */
@@ -30,13 +32,17 @@ export class HealthPanel {
 
   private render(): void {
     const alarms = this.alarms;
-    const el = $("health");
-    el.hidden = alarms.size === 0;
-    el.innerHTML = `<h3>Health · ${alarms.size} alarm${alarms.size === 1 ? "" : "s"}</h3><ul>${[...alarms.values()]
-      .map((a, i) => `<li data-i="${i}" data-alarm="${a.alarm}" data-module="${a.module}" title="${a.message.replace(/"/g, "&quot;")}">`
-        + `<b>${a.alarm}</b> ${a.module || "(model)"} <span>step ${a.step}</span></li>`).join("")}</ul>`;
-    el.querySelectorAll("li").forEach((li) => li.addEventListener("click", () => {
-      this.select((li as HTMLElement).dataset.module ?? "");
-    }));
+    const box = $("health");
+    box.hidden = alarms.size === 0;
+    fill(box, el("h3", null, `Health · ${alarms.size} alarm${alarms.size === 1 ? "" : "s"}`),
+      el("ul", null, [...alarms.values()].map((a, i) => {
+        const kind = String(a.alarm);
+        const li = el("li", { "data-i": i, "data-alarm": kind, "data-module": String(a.module ?? ""),
+          title: displayName(a.message, 2000) },
+        el("b", { class: kind === "nan" || kind === "inf" ? "nonfinite" : null }, displayName(kind, 20)), " ",
+        nameEl(a.module || "(model)", 80), " ", el("span", null, `step ${Number(a.step)}`));
+        li.addEventListener("click", () => this.select(String(a.module ?? "")));
+        return li;
+      })));
   }
 }

@@ -1,4 +1,5 @@
 // The "Input" panel: pick one probe input (and a saliency method) to see every layer's output.
+import { displayName, el, fill, numEl } from "./dom";
 import type { InputsInfo } from "./protocol.gen";
 import type { OverlayInfo } from "./overlays";
 import { $ } from "./ui";
@@ -16,18 +17,20 @@ export class InspectPanel {
 
   constructor(private send: (index: number | null, method: string) => void,
     private askLandscape: (steps: number) => void) {
-    const el = $("inspect");
-    el.innerHTML = `<b>Input</b> <button data-act="prev" title="Previous input">◀</button>`
-      + `<input id="inspect-index" type="number" min="0" value="0" title="Probe input index" />`
-      + `<button data-act="next" title="Next input">▶</button> <span id="inspect-of"></span>`
-      + `<select id="inspect-method" title="Saliency method">${Object.entries(METHOD_LABELS)
-        .map(([k, v]) => `<option value="${k}">${v}</option>`).join("")}</select>`
-      + `<button data-act="show" id="inspect-show" title="Show this input in every layer">Show</button>`
-      + `<button data-act="hide" title="Hide the activations">Hide</button>`
-      + `<canvas id="inspect-thumb" width="48" height="48"></canvas><span id="inspect-result"></span>`
-      + `<button data-act="landscape" id="btn-landscape" title="Loss surface around the current weights (Li et al. 2018), with the training path" hidden>Landscape</button>`
-      + `<span id="inspect-progress"></span>`;
-    el.querySelectorAll("button").forEach((b) => b.addEventListener("click", () => {
+    const box = $("inspect");
+    fill(box, el("b", null, "Input"), " ",
+      el("button", { "data-act": "prev", title: "Previous input" }, "◀"),
+      el("input", { id: "inspect-index", type: "number", min: 0, value: 0, title: "Probe input index" }),
+      el("button", { "data-act": "next", title: "Next input" }, "▶"), " ", el("span", { id: "inspect-of" }),
+      el("select", { id: "inspect-method", title: "Saliency method" },
+        Object.entries(METHOD_LABELS).map(([k, v]) => el("option", { value: k }, v))),
+      el("button", { "data-act": "show", id: "inspect-show", title: "Show this input in every layer" }, "Show"),
+      el("button", { "data-act": "hide", title: "Hide the activations" }, "Hide"),
+      el("canvas", { id: "inspect-thumb", width: 48, height: 48 }), el("span", { id: "inspect-result" }),
+      el("button", { "data-act": "landscape", id: "btn-landscape", hidden: true,
+        title: "Loss surface around the current weights (Li et al. 2018), with the training path" }, "Landscape"),
+      el("span", { id: "inspect-progress" }));
+    box.querySelectorAll("button").forEach((b) => b.addEventListener("click", () => {
       const act = (b as HTMLElement).dataset.act;
       const cur = Number(($("inspect-index") as HTMLInputElement).value) || 0;
       if (act === "prev") this.choose(Math.max(0, cur - 1), this.method);
@@ -65,8 +68,8 @@ export class InspectPanel {
 
   showLandscape(o: OverlayInfo | null): void {
     this.showProgress("landscape", 1, 1);
-    if (o) $("inspect-progress").textContent = `landscape: centre loss ${Number(o.meta.center_loss).toPrecision(4)}, `
-      + `${(Number(o.meta.seconds_per_point) * 1000).toFixed(1)} ms per point`;
+    if (o) fill($("inspect-progress"), "landscape: centre loss ", numEl(Number(o.meta.center_loss)),
+      `, ${(Number(o.meta.seconds_per_point) * 1000).toFixed(1)} ms per point`);
   }
 
   choose(index: number, method: string): boolean {
@@ -86,14 +89,20 @@ export class InspectPanel {
   }
 
   showResult(header: Record<string, any>, overlays: OverlayInfo[]): void {
-    const parts = [`#${header.index}`];
-    if (header.label !== null && header.label !== undefined) parts.push(`label ${header.label}`);
+    const parts: (Node | string)[] = [`#${Number(header.index)}`];
+    if (header.label !== null && header.label !== undefined) parts.push(` · label ${displayName(header.label, 40)}`);
     if (header.prediction !== undefined) {
       const p = header.probabilities?.[header.prediction];
-      parts.push(`predicted ${header.prediction}${p !== undefined ? ` (${(p * 100).toFixed(0)}%)` : ""}`);
+      parts.push(` · predicted ${displayName(header.prediction, 40)}`);
+      if (typeof p === "number") {
+        parts.push(" (", Number.isFinite(p) ? `${(p * 100).toFixed(0)}%` : numEl(p), ")");
+      }
     }
-    if (header.method !== "none") parts.push(`${METHOD_LABELS[header.method] ?? header.method} for class ${header.target}`);
-    $("inspect-result").textContent = parts.join(" · ");
+    if (header.method !== "none") {
+      const method = Object.prototype.hasOwnProperty.call(METHOD_LABELS, header.method) ? METHOD_LABELS[header.method] : displayName(header.method, 40);
+      parts.push(` · ${method} for class ${displayName(header.target, 40)}`);
+    }
+    fill($("inspect-result"), parts);
     const input = overlays.find((o) => o.name === "input");
     this.thumbnail(input);
   }

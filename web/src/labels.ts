@@ -3,9 +3,12 @@
 import * as THREE from "three";
 import { Text } from "troika-three-text";
 import fontUrl from "@fontsource/roboto/files/roboto-latin-400-normal.woff?url";
+import { displayName } from "./dom";
 import type { SceneView } from "./sceneView";
 
 export const LABEL_POOL = 40;
+/** Characters of a label drawn in the scene (a 10,000-character name ends in "…"). */
+const LABEL_CHARS = 120;
 
 export class LabelPool {
   readonly root = new THREE.Group();
@@ -59,7 +62,7 @@ export class LabelPool {
       const i = k < chosen.length ? chosen[k] : -1;
       if (i < 0) { t.visible = false; this.assigned[k] = -1; continue; }
       if (this.assigned[k] !== i) {
-        t.text = view.labels[i].text;
+        t.text = displayName(view.labels[i].text, LABEL_CHARS);
         this.assigned[k] = i;
         t.sync(() => this.onSync());
       }

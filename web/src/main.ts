@@ -4,6 +4,7 @@
 // the automation API live in their own modules, handed a Viewer (viewerContext.ts).
 import * as THREE from "three";
 import { exposeApi } from "./api";
+import { displayName, el, fill } from "./dom";
 import { BlockColoring, isColorKey, QUANTITIES } from "./colorBy";
 import { Connection } from "./connection";
 import { GradientFlow } from "./gradientFlow";
@@ -19,7 +20,7 @@ import { Picking } from "./picking";
 import { PointSelection } from "./pointSelection";
 import { ProbeState } from "./probeState";
 import { PROTOCOL_VERSION } from "./protocol.gen";
-import { RecipeView } from "./recipeView";
+import { isPoint, RecipeView } from "./recipeView";
 import { SceneView } from "./sceneView";
 import { SceneSelection } from "./selection";
 import { TimelineBar } from "./timeline";
@@ -107,7 +108,7 @@ const conn = new Connection(wsUrl, {
     if (selection.detailWanted) conn.send({ type: "detail", path: selection.detailWanted }); // a reconnect forgets it
     inspectPanel.resend();
     state.model = msg.model;
-    document.title = `nnviz3d · ${msg.model}`;
+    document.title = `nnviz3d · ${displayName(msg.model, 100)}`;
     setStatus(`${msg.model} · ${msg.server}`);
   },
   sceneInfo(msg) {
@@ -145,7 +146,9 @@ const conn = new Connection(wsUrl, {
     lostConnection = false;
   },
   probe(frame) {
-    if (probe.live) chart.addLive(Number(frame.header.step), String(frame.header.split ?? "train"), frame.header.scalars);
+    const step = Number(frame.header.step), split = String(frame.header.split ?? "train");
+    chart.noteScalars(step, split, frame.header.scalars);
+    if (probe.live) chart.addLive(step, split, frame.header.scalars);
     health.note(frame.header.alarms);
     if (frame.header.compare && !state.compareNote) {
       state.compareNote = `${frame.header.compare.quantity} · A ${frame.header.compare.a} · B ${frame.header.compare.b}`;
@@ -273,8 +276,8 @@ function applyColors(): void {
     state.compareNote !== "");
   if (colors || customColors) view.setBlockColors(colors);
   customColors = colors !== null;
-  let unhealthy = 0;
-  for (const b of view.blocks) if (probe.isUnhealthy(b.module)) unhealthy++;
+  let unhealthy = scale?.unhealthy ?? 0;
+  if (!scale) for (const b of view.blocks) if (probe.isUnhealthy(b.module)) unhealthy++;
   renderColorScale(scale && state.compareNote ? { ...scale, label: `B − A: ${scale.label}` } : scale, unhealthy);
   requestRender();
 }
@@ -342,8 +345,9 @@ function setChartMetric(name: string): void {
 function fillChartMetrics(): void {
   const names = [...new Set([...chart.names, chart.wanted])];
   $("chart-box").hidden = names.length < 2;
-  chartMetric.innerHTML = names.map((n) => `<option value="${n.replace(/"/g, "&quot;")}"${n === chart.wanted ? " selected" : ""}>`
-    + `${n.replace(/</g, "&lt;")}${chart.names.includes(n) ? "" : " (no data yet)"}</option>`).join("");
+  fill(chartMetric, names.map((n) => el("option", { value: n, selected: n === chart.wanted },
+    `${displayName(n, 40)}${chart.names.includes(n) ? "" : " (no data yet)"}`)));
+  chartMetric.value = chart.wanted;
 }
 
 // ---- pointer picking, embedding point selection, toolbar (their own modules) ----------
@@ -406,6 +410,7 @@ requestAnimationFrame(loop);
 // ---- scene recipes, VR (xr/) and tours (tour.ts) ----------------------------------------
 const tour: Tour = new Tour((stop): number => {
   if (stop.step !== undefined && timeline.info) timeline.seek(stop.step);
+  if (!isPoint(stop.position) || !isPoint(stop.target)) return 0; // no viewpoint: caption only
   if (xr.presenting) return xr.showViewpoint(stop.position, stop.target, stop.caption);
   state.cameraUntouched = false;
   nav.flyTo(new THREE.Vector3(...stop.position), new THREE.Vector3(...stop.target));

@@ -113,7 +113,10 @@ export class Navigation {
       const cam = [p.x, p.y, p.z, t.x, t.y, t.z].map((v) => v.toFixed(3)).join(",");
       const params = new URLSearchParams(location.hash.slice(1));
       params.set("cam", cam);
-      history.replaceState(null, "", `${location.pathname}${location.search}#${params.toString()}`);
+      const query = new URLSearchParams(location.search);
+      query.delete("token"); // a shared #cam link never carries the access token (the cookie does)
+      const search = query.toString() ? `?${query.toString()}` : "";
+      history.replaceState(null, "", `${location.pathname}${search}#${params.toString()}`);
     }, 250);
   }
 

@@ -1,6 +1,7 @@
 // Overlay frames as the viewer holds them: each overlay's metadata and arrays, with the colours
 // and heights of compact frames derived from their values (nnviz3d/protocol/overlay_frame.py).
 import type { Frame, NumericArray } from "./codec";
+import { safeColor } from "./dom";
 
 export interface OverlayInfo {
   kind: "grid" | "bars" | "ridge" | "points" | "slabs" | "surface";
@@ -36,17 +37,19 @@ function derive(arrays: Record<string, NumericArray>, legend: OverlayInfo["legen
   const colors = new Uint8Array(v.length * 3);
   const heights = new Float32Array(v.length);
   const width = legend.hi > legend.lo ? legend.hi - legend.lo : 1;
-  const miss = parseInt(legend.missing.slice(1), 16);
+  const miss = parseInt(safeColor(legend.missing, "#404040").slice(1), 16);
   const hi = Math.fround(legend.hi);
   for (let i = 0; i < v.length; i++) {
     const x = v[i];
-    if (!Number.isFinite(x)) {
+    // a NaN/Inf value, or a legend without a finite range, gets the missing colour, no height
+    const k = Math.min(255, Math.max(0, Math.floor(((x - legend.lo) / width) * 255 + 0.5)));
+    if (!Number.isFinite(x) || !Number.isFinite(k) || !Array.isArray(lut) || lut.length < 768) {
       colors.set([(miss >> 16) & 255, (miss >> 8) & 255, miss & 255], 3 * i);
       continue;
     }
-    const k = Math.min(255, Math.max(0, Math.floor(((x - legend.lo) / width) * 255 + 0.5)));
     colors.set([lut[3 * k], lut[3 * k + 1], lut[3 * k + 2]], 3 * i);
-    heights[i] = Math.fround(x / hi);
+    const h = Math.fround(x / hi);
+    heights[i] = Number.isFinite(h) ? h : 0;
   }
   arrays.colors = colors;
   arrays.heights = heights;

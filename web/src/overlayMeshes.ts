@@ -6,6 +6,12 @@ import type { NumericArray } from "./codec";
 /** Largest number of relief segments per side of a grid plane (texture keeps every cell). */
 const RELIEF_SEGMENTS = 64;
 
+/** ``x``, or 0 when it is NaN or infinite: a value with no number gets no height or place (a
+ * NaN vertex would make three.js's bounding sphere NaN, and the mesh vanish). */
+export function finite(x: number): number {
+  return Number.isFinite(x) ? x : 0;
+}
+
 /** A (rows, cols) grid as a plane on the floor (x: columns, z: rows) with signed relief along
  * y (heights in [-1, 1] map to 0..2*relief above the floor).
  * The texture has one texel per cell, nearest-filtered, so each cell shows its own colour. */
@@ -34,7 +40,7 @@ export function gridMesh(rows: number, cols: number, colors: Uint8Array, heights
     const u = uv.getX(i), v = uv.getY(i);
     const c = Math.min(cols - 1, Math.floor(u * cols));
     const r = Math.min(rows - 1, Math.floor((1 - v) * rows));
-    pos.setY(i, relief * (1 + heights[r * cols + c]) + 0.004); // 0 at mid-height
+    pos.setY(i, relief * (1 + finite(heights[r * cols + c])) + 0.004); // 0 at mid-height
     uv.setY(i, 1 - v);
   }
   geo.computeVertexNormals();
@@ -61,6 +67,7 @@ export class BarsBatch {
   }
 
   add(x: number, z: number, w: number, d: number, h: number, rgb: Uint8Array, at: number): number {
+    h = finite(h);
     this.m.makeScale(w, h, d);
     this.m.setPosition(x, h / 2, z);
     this.mesh.setMatrixAt(this.n, this.m);
@@ -94,7 +101,7 @@ export function ridgeMesh(heights: NumericArray, rowColors: Uint8Array, rows: nu
     for (let b = 0; b < bins; b++) {
       const q = t * bins + b;
       const x0 = -width / 2 + (b / bins) * width, x1 = -width / 2 + ((b + 1) / bins) * width;
-      const y = heights[q] * height + 0.002;
+      const y = finite(heights[q]) * height + 0.002;
       const corners = [x0, 0, z, x1, 0, z, x1, y, z, x0, y, z];
       pos.set(corners, q * 12);
       for (let k = 0; k < 4; k++) col.set([c.r * 0.55, c.g * 0.55, c.b * 0.55], q * 12 + k * 3);
@@ -127,7 +134,7 @@ export function pointsMesh(positions: NumericArray, colors: Uint8Array, size: nu
   const col = new Float32Array(n * 3);
   const c = new THREE.Color();
   for (let i = 0; i < n; i++) {
-    for (let k = 0; k < 3; k++) pos[3 * i + k] = positions[3 * i + k] * (size / 2);
+    for (let k = 0; k < 3; k++) pos[3 * i + k] = finite(positions[3 * i + k]) * (size / 2);
     c.setRGB(colors[3 * i] / 255, colors[3 * i + 1] / 255, colors[3 * i + 2] / 255, THREE.SRGBColorSpace);
     col.set([c.r, c.g, c.b], 3 * i);
   }
@@ -200,7 +207,7 @@ export function surfaceMesh(rows: number, cols: number, heights: NumericArray, c
   for (let r = 0; r < rows; r++) {
     for (let k = 0; k < cols; k++) {
       const i = r * cols + k;
-      pos.setY(i, heights[i] * height);
+      pos.setY(i, finite(heights[i]) * height);
       c.setRGB(colors[3 * i] / 255, colors[3 * i + 1] / 255, colors[3 * i + 2] / 255, THREE.SRGBColorSpace);
       col.set([c.r, c.g, c.b], 3 * i);
     }

@@ -8,10 +8,10 @@ import type { Frame } from "./codec";
 import { EmbeddingClouds } from "./embeddingClouds";
 import { type OverlayHit, type OverlayInfo, parse } from "./overlayFrame";
 import {
-  BarsBatch, frameBox, gridCell, gridMesh, pointsMesh, ridgeMesh, slabCell, slabsMesh, surfaceMesh,
+  BarsBatch, finite, frameBox, gridCell, gridMesh, pointsMesh, ridgeMesh, slabCell, slabsMesh, surfaceMesh,
 } from "./overlayMeshes";
 import { type SceneView, scenePathOf } from "./sceneView";
-import { formatStat } from "./ui";
+import { displayName, formatStat } from "./dom";
 
 /** Floor carpet after a block along +z: its start and depth (the layout's layer gap is 0.8). */
 const CARPET_START = 0.08, CARPET_DEPTH = 0.48, BARS_START = 0.6, BARS_DEPTH = 0.1;
@@ -125,10 +125,12 @@ export class Overlays {
     group.add(surface, frameBox(LANDSCAPE_SIZE, LANDSCAPE_HEIGHT, LANDSCAPE_SIZE).translateY(LANDSCAPE_HEIGHT / 2));
     // the current weights (the centre) and the projected training path, on the surface
     const al = o.arrays.alphas;
-    const span = Math.max(Math.abs(al[0]), Math.abs(al[al.length - 1])) || 1;
-    const toX = (alpha: number) => (alpha / span) * (LANDSCAPE_SIZE / 2);
-    const lo = Number(o.meta.min), cap = Number(o.meta.cap);
-    const toY = (loss: number) => (Math.min(Math.max(loss, lo), cap) - lo) / (cap - lo || 1) * LANDSCAPE_HEIGHT + 0.03;
+    const span = finite(Math.max(Math.abs(al[0]), Math.abs(al[al.length - 1]))) || 1;
+    const toX = (alpha: number) => (finite(alpha) / span) * (LANDSCAPE_SIZE / 2);
+    const lo = finite(Number(o.meta.min)), cap = finite(Number(o.meta.cap));
+    // a NaN/Inf loss stands at the top, as the surface's NaN cells do
+    const toY = (loss: number) => (Number.isFinite(loss) ? Math.min(Math.max(loss, lo), cap) - lo : cap - lo)
+      / (cap - lo || 1) * LANDSCAPE_HEIGHT + 0.03;
     const here = new THREE.Mesh(new THREE.SphereGeometry(0.07, 12, 8), new THREE.MeshBasicMaterial({ color: 0xff3b4e }));
     here.position.set(0, toY(Number(o.meta.center_loss)), 0);
     here.name = "landscape-here";
@@ -351,7 +353,7 @@ export class Overlays {
   /** The value of one cell/bar/bin/point and a sentence saying what it stands for. */
   describe(o: OverlayInfo, index: number[]): OverlayHit {
     const m = o.meta;
-    const label = `${o.module || "(model)"} ${o.name}`;
+    const label = `${displayName(o.module || "(model)", 120)} ${displayName(o.name, 40)}`;
     if (o.kind === "surface") {
       const [r, c] = index;
       const v = o.arrays.values[r * o.shape[1] + c];
@@ -398,7 +400,7 @@ export class Overlays {
     const v = o.arrays.values[index[0]];
     if (o.name === "embedding") {
       const what = o.meta.labelled ? `label ${v}` : "";
-      return { overlay: o, index, value: v, text: `${o.module} embedding (${o.meta.method}, step ${o.meta.step}) · input ${index[0]}${what ? ` · ${what}` : ""} · click: show this input` };
+      return { overlay: o, index, value: v, text: `${displayName(o.module, 120)} embedding (${displayName(o.meta.method, 20)}, step ${o.meta.step}) · input ${index[0]}${what ? ` · ${what}` : ""} · click: show this input` };
     }
     return { overlay: o, index, value: v, text: `${label} · unit ${index[0]} · norm ${formatStat(v)}` };
   }

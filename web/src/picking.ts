@@ -1,10 +1,11 @@
 // Picking with the mouse: hovering a block or an overlay shows its tooltip (and an overlay's
 // legend); a click selects a block or group, shows an embedding point's input, or visualises a unit.
 import * as THREE from "three";
-import { QUANTITIES, quantityValue } from "./colorBy";
+import { isInvalid, QUANTITIES, quantityValue } from "./colorBy";
 import type { OverlayInfo } from "./overlays";
 import type { Pick } from "./sceneView";
 import type { SceneSelection } from "./selection";
+import { displayName } from "./dom";
 import { $, formatStat } from "./ui";
 import type { Viewer } from "./viewerContext";
 
@@ -71,7 +72,9 @@ export class Picking {
         const b = view.blocks[idx];
         const q = QUANTITIES[this.v.state.colorKey];
         const v = "col" in q ? quantityValue(q, probe, b.module) : NaN;
-        this.showTip(`${b.module || "(model)"} · ${b.kind}${"col" in q ? ` · ${q.label} ${Number.isNaN(v) ? "–" : formatStat(v)}` : ""}`, ev);
+        const bad = "col" in q && isInvalid(q, probe, b.module);
+        const value = "col" in q ? ` · ${q.label} ${Number.isNaN(v) && !bad ? "–" : formatStat(v)}${bad ? " (NaN/Inf)" : ""}` : "";
+        this.showTip(`${displayName(b.module || "(model)")} · ${displayName(b.kind, 60)}${value}`, ev);
       } else { tip.hidden = true; this.hoverText = ""; }
       this.v.requestRender();
     }

@@ -1,54 +1,57 @@
 // The info panel's training section: per probe kind the 8 statistics of the selected block at
 // the shown step, the weight update ratio, and a 64-bin histogram.
 import { type KindData, N_STATS, type ProbeKind, type ProbeState } from "./probeState";
+import { el, fill, numEl } from "./dom";
 import { HIST_BINS, STAT_NAMES } from "./protocol.gen";
-import { formatStat } from "./ui";
 
 const TITLES: Record<ProbeKind, string> = { weight: "weights", grad: "gradients", act: "activations" };
 const BAR_COLORS: Record<ProbeKind, string> = { weight: "#6fa8ff", grad: "#f2a65a", act: "#7bd389" };
 const COUNTS = new Set(["nan", "inf"]);
 const HIST_W = 316, HIST_H = 44;
 
-/** Fill ``el`` with the probe data of ``module`` (empty when there is none). */
-export function renderProbePanel(el: HTMLElement, module: string | null, probe: ProbeState): void {
-  const parts: string[] = [];
-  const draws: [number, ProbeKind, KindData, number][] = [];
+/** Fill ``box`` with the probe data of ``module`` (empty when there is none). */
+export function renderProbePanel(box: HTMLElement, module: string | null, probe: ProbeState): void {
+  const sections: HTMLElement[] = [];
   if (module !== null) {
     for (const [kind, data] of probe.kinds) {
       const r = data.index.get(module);
       if (r === undefined) continue;
-      parts.push(section(kind, data, r, draws.length));
-      if (data.hist) draws.push([draws.length, kind, data, r]);
+      sections.push(section(kind, data, r, probe.isUnhealthy(module)));
     }
   }
-  el.innerHTML = parts.length
-    ? `<h3 class="probe-title">training · step ${probe.step ?? "–"}${probe.isUnhealthy(module ?? "") ? ` <span class="bad">NaN/Inf</span>` : ""}</h3>${parts.join("")}`
-    : "";
-  for (const [k, kind, data, r] of draws) {
-    const canvas = el.querySelector(`canvas[data-hist='${k}']`) as HTMLCanvasElement | null;
-    if (canvas) drawHistogram(canvas, data.hist!, r, BAR_COLORS[kind]);
-  }
+  if (!sections.length) { fill(box); return; }
+  const bad = probe.isUnhealthy(module ?? "");
+  fill(box, el("h3", { class: "probe-title" }, `training · step ${probe.step ?? "–"}`,
+    bad ? [" ", el("span", { class: "bad nonfinite" }, "NaN/Inf")] : null), sections);
 }
 
-function section(kind: ProbeKind, data: KindData, r: number, histIndex: number): string {
+function section(kind: ProbeKind, data: KindData, r: number, unhealthy: boolean): HTMLElement {
   const s = data.stats;
   const cells = STAT_NAMES.map((name, c) => {
     const v = s[r * N_STATS + c];
-    const text = COUNTS.has(name) ? (Number.isFinite(v) ? String(Math.round(v)) : formatStat(v)) : formatStat(v);
-    const bad = COUNTS.has(name) && v > 0 ? " class=\"bad\"" : "";
-    return `<th>${name === "zero_frac" ? "zero frac" : name}</th><td data-stat="${kind}.${name}"${bad}>${text}</td>`;
+    const count = COUNTS.has(name);
+    const td = el("td", { "data-stat": `${kind}.${name}`, class: count && v > 0 ? "bad" : null },
+      count && Number.isFinite(v) ? String(Math.round(v)) : numEl(v));
+    return [el("th", null, name === "zero_frac" ? "zero frac" : name), td];
   });
-  const rows: string[] = [];
-  for (let i = 0; i < cells.length; i += 2) rows.push(`<tr>${cells[i]}${cells[i + 1] ?? ""}</tr>`);
+  const rows: HTMLElement[] = [];
+  for (let i = 0; i < cells.length; i += 2) rows.push(el("tr", null, cells[i], cells[i + 1] ?? null));
   if (kind === "weight" && data.update) {
-    rows.push(`<tr><th>update</th><td data-stat="weight.update" colspan="3">${formatStat(data.update[r])}</td></tr>`);
+    // NaN at the first capture (nothing to compare with) is "–"; NaN after NaN weights is red
+    const u = data.update[r];
+    rows.push(el("tr", null, el("th", null, "update"),
+      el("td", { "data-stat": "weight.update", colspan: 3 }, Number.isNaN(u) && !unhealthy ? "–" : numEl(u))));
   }
-  const hist = data.hist
-    ? `<canvas data-hist="${histIndex}" width="${HIST_W * 2}" height="${HIST_H * 2}"></canvas>` +
-      (data.range ? `<div class="hist-range"><span>${formatStat(data.range[2 * r])}</span><span>${formatStat(data.range[2 * r + 1])}</span></div>` : "")
-    : "";
-  return `<section class="probe" data-kind="${kind}"><h4>${TITLES[kind]}<span>step ${data.step}</span></h4>` +
-    `<table class="stats">${rows.join("")}</table>${hist}</section>`;
+  const parts: (Node | null)[] = [];
+  if (data.hist) {
+    const canvas = el("canvas", { "data-hist": kind, width: HIST_W * 2, height: HIST_H * 2 });
+    drawHistogram(canvas, data.hist, r, BAR_COLORS[kind]);
+    parts.push(canvas);
+    if (data.range) parts.push(el("div", { class: "hist-range" }, numEl(data.range[2 * r]), numEl(data.range[2 * r + 1])));
+  }
+  return el("section", { class: "probe", "data-kind": kind },
+    el("h4", null, TITLES[kind], el("span", null, `step ${data.step}`)),
+    el("table", { class: "stats" }, rows), parts);
 }
 
 function drawHistogram(canvas: HTMLCanvasElement, hist: Uint32Array, r: number, color: string): void {

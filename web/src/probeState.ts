@@ -153,6 +153,11 @@ export class ProbeState {
     return data && r !== undefined ? data.stats[r * N_STATS + col] : NaN;
   }
 
+  /** True when ``kind`` has a row for ``module`` at the shown step. */
+  has(kind: ProbeKind, module: string): boolean {
+    return this.kinds.get(kind)?.index.has(module) ?? false;
+  }
+
   /** The weight update ratio of ``module``; NaN when there is none. */
   updateRatio(module: string): number {
     const data = this.kinds.get("weight");

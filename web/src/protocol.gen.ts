@@ -14,6 +14,11 @@ export const STAT_NAMES = ["mean", "std", "min", "max", "norm", "zero_frac", "na
 export const HIST_BINS = 64;
 export const SALIENCY_METHODS = ["none", "gradient", "gradient_x_input", "grad_cam"] as const;
 export const PROBE_KINDS = ["weight", "grad", "act"] as const;
+export const NONFINITE = "nonfinite";
+export const NONFINITE_VALUES = ["NaN", "Infinity", "-Infinity"] as const;
+export type NonFiniteValue = (typeof NONFINITE_VALUES)[number];
+/** A header's ``nonfinite`` map: JSON pointer -> which non-finite number is there. */
+export type NonFiniteMap = Record<string, NonFiniteValue>;
 
 /** Client -> server, first message. */
 export interface Hello {

@@ -1,6 +1,7 @@
 // The scene recipe's view (nnviz3d/recipe.py): its settings applied once, its bookmarks in the
 // Views menu, its tour loaded, and Save view, which writes the current view as a recipe.
 import * as THREE from "three";
+import { displayName, el, fill, safeFileName } from "./dom";
 import type { Tour, TourStop } from "./tour";
 import { $ } from "./ui";
 import type { Viewer } from "./viewerContext";
@@ -11,6 +12,11 @@ export interface RecipeControls {
   setShowWeights(on: boolean): void;
   setFlow(on: boolean): void;
   readonly tour: Tour;
+}
+
+/** Three finite numbers (a recipe's viewpoint; NaN or Inf would leave the camera nowhere). */
+export function isPoint(v: unknown): v is [number, number, number] {
+  return Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === "number" && Number.isFinite(x));
 }
 
 export class RecipeView {
@@ -28,7 +34,7 @@ export class RecipeView {
     $("btn-save-view").addEventListener("click", () => {
       const a = document.createElement("a");
       a.href = URL.createObjectURL(new Blob([this.text()], { type: "application/toml" }));
-      a.download = `${(v.state.model || "scene").replace(/[^A-Za-z0-9_.-]/g, "_")}.toml`;
+      a.download = `${safeFileName(v.state.model)}.toml`;
       a.click();
       setTimeout(() => URL.revokeObjectURL(a.href), 1000);
     });
@@ -44,14 +50,14 @@ export class RecipeView {
     const { recipe, controls } = this;
     if (!recipe || this.applied) return;
     this.applied = true;
-    if (recipe.title) document.title = `nnviz3d · ${recipe.title}`;
+    if (recipe.title) document.title = `nnviz3d · ${displayName(recipe.title, 100)}`;
     if (typeof recipe.color_by === "string") controls.setColorBy(recipe.color_by);
     if (typeof recipe.weights === "boolean") controls.setShowWeights(recipe.weights);
     if (typeof recipe.flow === "boolean") controls.setFlow(recipe.flow);
     const marks = (recipe.bookmarks ?? []) as { name: string; caption?: string }[];
     const sel = $("bookmarks") as HTMLSelectElement;
-    sel.innerHTML = `<option value="">Views…</option>` + marks.map((b) =>
-      `<option value="${b.name.replace(/"/g, "&quot;")}" title="${(b.caption ?? "").replace(/"/g, "&quot;")}">${b.name.replace(/</g, "&lt;")}</option>`).join("");
+    fill(sel, el("option", { value: "" }, "Views…"), marks.map((b) =>
+      el("option", { value: String(b.name), title: b.caption ? displayName(b.caption, 1000) : null }, displayName(b.name, 40))));
     $("bookmarks-box").hidden = marks.length === 0;
     controls.tour.load((recipe.tour ?? []) as TourStop[]);
     if (this.v.state.ready && recipe.camera && !this.v.nav.loadFromUrl()) this.goToBookmark(recipe.camera, false);
@@ -60,7 +66,7 @@ export class RecipeView {
   /** Fly to a bookmark by name; false when the recipe has none of that name. */
   goToBookmark(name: string, animate = true): boolean {
     const b = (this.recipe?.bookmarks ?? []).find((x: { name: string }) => x.name === name);
-    if (!b) return false;
+    if (!b || !isPoint(b.position) || !isPoint(b.target)) return false; // a NaN camera shows nothing
     this.v.state.cameraUntouched = false;
     this.v.nav.flyTo(new THREE.Vector3(...(b.position as [number, number, number])),
       new THREE.Vector3(...(b.target as [number, number, number])), animate);

@@ -1,5 +1,6 @@
 // The timeline bar: play/pause, speed, a scrubber over the recorded steps, the step readout and
 // a Live button. Live mode follows the newest step; scrubbing or playing seeks (throttled).
+import { fill, formatStat, numEl } from "./dom";
 import type { Timeline } from "./protocol.gen";
 import { $ } from "./ui";
 
@@ -33,7 +34,8 @@ export class TimelineBar {
   private lastSeek = 0;
   private pendingSeek: number | null = null;
   private seekTimer = 0;
-  private loss = "";
+  /** The shown step's loss (NaN/Inf included), or null. */
+  private loss: number | null = null;
 
   constructor(private actions: TimelineActions) {
     this.play.addEventListener("click", () => (this.playing ? this.pause() : this.start()));
@@ -54,7 +56,7 @@ export class TimelineBar {
   /** The step now shown (from the probe data), and its loss if known. */
   setShown(step: number | null, loss?: number): void {
     if (this.live) this.shown = step; // otherwise the bar shows the step it asked for
-    this.loss = loss !== undefined && Number.isFinite(loss) ? ` · loss ${loss.toPrecision(3)}` : "";
+    this.loss = typeof loss === "number" ? loss : null;
     this.render();
   }
 
@@ -146,7 +148,9 @@ export class TimelineBar {
     this.liveBtn.classList.toggle("on", this.live);
     this.liveBtn.title = info.live ? "Follow the newest step (training is running)" : "Show the newest step (the run has ended)";
     this.bar.classList.toggle("running", info.live);
-    this.readout.textContent = `step ${this.shown ?? "–"}/${info.last_step >= 0 ? last : "–"}${this.loss}`;
-    this.readout.title = `shown step ${this.shown ?? "–"} of ${info.first_step}…${last}${this.loss}`;
+    const loss = this.loss;
+    fill(this.readout, `step ${this.shown ?? "–"}/${info.last_step >= 0 ? last : "–"}`,
+      loss === null ? null : [" · loss ", numEl(loss, (v) => v.toPrecision(3))]);
+    this.readout.title = `shown step ${this.shown ?? "–"} of ${info.first_step}…${last}${loss === null ? "" : ` · loss ${formatStat(loss)}`}`;
   }
 }

@@ -1,5 +1,6 @@
 // The toolbar: layer search, frame and reset, the gradient flow and weight map toggles, the legend,
 // PNG and glTF export, and the keyboard shortcuts (f frames, r resets, / searches).
+import { displayName, el, fill, safeFileName } from "./dom";
 import { downloadGltf } from "./gltfExport";
 import { EXPLODING_RATIO, VANISHING_RATIO } from "./gradientFlow";
 import { isTyping } from "./navigation";
@@ -41,7 +42,8 @@ export class Toolbar {
     const { view } = this.v;
     const list = $("paths");
     const names = [...view.blocks.map((b) => b.module), ...view.groups.map((g) => g.module)].filter(Boolean);
-    list.innerHTML = names.map((n) => `<option value="${n}"></option>`).join("");
+    // the value is the path itself (an attribute, never markup); the label is clamped
+    fill(list, names.map((n) => el("option", { value: n, label: displayName(n) })));
   }
 
   /** Select a module path, else the first module whose path contains ``q``. */
@@ -54,17 +56,22 @@ export class Toolbar {
     const hit = [...view.blocks.map((b) => b.module), ...view.groups.map((g) => g.module)]
       .find((m) => m.toLowerCase().includes(lower));
     if (hit !== undefined && this.selection.selectPath(hit)) return;
-    this.v.showToast(`No layer matches “${q}”`);
+    this.v.showToast(`No layer matches “${displayName(q, 80)}”`);
   }
 
   setFlow(on: boolean): void {
     this.v.flow.setEnabled(on);
     this.flowToggle.checked = on;
-    const el = $("legend-flow");
-    el.hidden = !on;
-    el.innerHTML = `<span class="name">gradient flow</span><span class="dot" style="background:#4a78ff"></span>vanishing (&lt; ${VANISHING_RATIO}× the median layer)`
-      + `<span class="dot" style="background:#e8f4ff"></span>normal<span class="dot big" style="background:#ff4a2a"></span>exploding (&gt; ${EXPLODING_RATIO}× or NaN/Inf)`
-      + `<span class="note">particles run backwards from each layer; their number and speed grow with log gradient norm</span>`;
+    const box = $("legend-flow");
+    box.hidden = !on;
+    const dot = (color: string, big = false) => {
+      const d = el("span", { class: big ? "dot big" : "dot" });
+      d.style.background = color;
+      return d;
+    };
+    fill(box, el("span", { class: "name" }, "gradient flow"), dot("#4a78ff"), `vanishing (< ${VANISHING_RATIO}× the median layer)`,
+      dot("#e8f4ff"), "normal", dot("#ff4a2a", true), `exploding (> ${EXPLODING_RATIO}× or NaN/Inf)`,
+      el("span", { class: "note" }, "particles run backwards from each layer; their number and speed grow with log gradient norm"));
     this.v.state.flowDirty = true;
     this.v.requestRender();
   }
@@ -83,7 +90,7 @@ export class Toolbar {
       if (!blob) return;
       const a = document.createElement("a");
       a.href = URL.createObjectURL(blob);
-      a.download = `nnviz3d-${state.model || "scene"}.png`;
+      a.download = `nnviz3d-${safeFileName(state.model)}.png`;
       a.click();
       setTimeout(() => URL.revokeObjectURL(a.href), 1000);
     }, "image/png");

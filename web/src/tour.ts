@@ -89,7 +89,9 @@ export class Tour {
     const stop = this.stops[i];
     this.captionEl.textContent = stop.caption;
     this.captionEl.hidden = !stop.caption;
-    this.left = this.show(stop) + stop.seconds;
+    // a stop's time is a positive finite number of seconds (a recipe could say inf or NaN)
+    const seconds = Number.isFinite(stop.seconds) && stop.seconds > 0 ? stop.seconds : 5;
+    this.left = this.show(stop) + seconds;
     this.render();
   }
 

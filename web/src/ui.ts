@@ -1,6 +1,8 @@
 // The HTML around the canvas: info panel, legend, search, toolbar, loading and error overlays.
+// Built from elements and text (dom.ts): names from a model or a file are never markup.
 import type { ColorScale } from "./colorBy";
 import { divergingGradient, viridisGradient } from "./colormap";
+import { displayName, el, fill, formatStat, nameEl, numEl } from "./dom";
 import type { BlockInfo, GroupInfo } from "./sceneView";
 
 export function $(id: string): HTMLElement {
@@ -9,26 +11,15 @@ export function $(id: string): HTMLElement {
   return el;
 }
 
-function esc(s: unknown): string {
-  return String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
 export function formatCount(n: number): string {
+  if (!Number.isFinite(n)) return formatStat(n);
   if (n >= 1e9) return `${(n / 1e9).toFixed(2)}B`;
   if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
   if (n >= 1e3) return `${(n / 1e3).toFixed(1)}K`;
   return String(n);
 }
 
-/** A value with 4 significant digits, as short as it goes. */
-export function formatStat(v: number): string {
-  if (Number.isNaN(v)) return "NaN";
-  if (!Number.isFinite(v)) return v > 0 ? "∞" : "−∞";
-  if (v === 0) return "0";
-  const r = Number(v.toPrecision(4));
-  const abs = Math.abs(r);
-  return abs >= 1e4 || abs < 1e-3 ? r.toExponential() : String(r);
-}
+export { formatStat };
 
 function shapes(list: (number | string)[][] | undefined): string {
   if (!list || !list.length) return "–";
@@ -66,9 +57,9 @@ export function showBlockPanel(b: BlockInfo, parentGroup: string | null, actions
   }
   if (b.repeat_group) rows.push(["repeat", b.repeat_group]);
   if (partner !== undefined) rows.push(["layer in B", partner || "(model)"]);
-  const buttons = [`<button data-act="frame">Frame</button>`];
-  if (b.collapsed) buttons.push(`<button data-act="expand">Expand</button>`);
-  if (parentGroup) buttons.push(`<button data-act="collapse-parent">Collapse ${esc(parentGroup.split(".").pop())}</button>`);
+  const buttons: [string, string][] = [["frame", "Frame"]];
+  if (b.collapsed) buttons.push(["expand", "Expand"]);
+  if (parentGroup) buttons.push(["collapse-parent", `Collapse ${displayName(parentGroup.split(".").pop(), 40)}`]);
   render(b.module, rows, buttons, (act) => {
     if (act === "expand") actions.expand(b.module);
     if (act === "collapse-parent" && parentGroup) actions.collapse(parentGroup);
@@ -85,22 +76,27 @@ export function showGroupPanel(g: GroupInfo, actions: PanelActions): void {
     ["depth", String(g.depth)],
   ];
   if (g.repeat_group) rows.push(["repeat", String(g.repeat_group)]);
-  render(g.module, rows, [`<button data-act="frame">Frame</button>`, `<button data-act="collapse">Collapse</button>`],
+  render(g.module, rows, [["frame", "Frame"], ["collapse", "Collapse"]],
     (act) => {
       if (act === "collapse") actions.collapse(g.module);
       if (act === "frame") actions.frame();
     });
 }
 
-function render(title: string, rows: [string, string][], buttons: string[], onAct: (act: string) => void): void {
+/** ``buttons``: [action, label]; a click calls ``onAct(action)``. */
+function render(title: string, rows: [string, string][], buttons: [string, string][], onAct: (act: string) => void): void {
   const panel = $("info");
-  panel.innerHTML = `<h2>${esc(title || "(model)")}</h2><table>${rows
-    .map(([k, v]) => `<tr><th>${esc(k)}</th><td data-field="${esc(k)}">${esc(v)}</td></tr>`)
-    .join("")}</table><div class="actions">${buttons.join("")}</div><div id="info-probe"></div>`;
+  fill(panel,
+    el("h2", null, nameEl(title || "(model)")),
+    el("table", null, rows.map(([k, v]) => el("tr", null, el("th", null, k), el("td", { "data-field": k }, nameEl(v))))),
+    el("div", { class: "actions" }, buttons.map(([act, label]) => {
+      const btn = el("button", { "data-act": act }, label);
+      btn.addEventListener("click", () => onAct(act));
+      return btn;
+    })),
+    el("div", { id: "info-probe" }));
   panel.dataset.path = title;
   panel.hidden = false;
-  panel.querySelectorAll("button").forEach((btn) =>
-    btn.addEventListener("click", () => onAct((btn as HTMLElement).dataset.act!)));
 }
 
 export function hidePanel(): void {
@@ -112,31 +108,48 @@ export function hidePanel(): void {
 export function renderLegend(meta: Record<string, any>): void {
   const colors: Record<string, [number, number, number]> = meta?.legend?.colors ?? {};
   const sizing: Record<string, string> = meta?.layout?.sizing ?? {};
-  const swatch = (rgb: number[]) => `rgb(${rgb.map((c) => Math.round(c * 255)).join(",")})`;
-  const sizeHelp = [sizing.footprint, sizing.thickness, sizing.units].filter(Boolean).join("; ");
-  $("legend-kinds").innerHTML = `<ul>${Object.entries(colors)
-    .map(([name, rgb]) => `<li class="cat"><span class="sw" style="background:${swatch(rgb)}"></span>${esc(name)}</li>`)
-    .join("")}<li><span class="sw line" style="background:#bfc7d9"></span>data edge</li>
-    <li><span class="sw line" style="background:#f28c40"></span>skip edge</li></ul>
-    <p title="${esc(sizeHelp)}">size: side = ${esc(sizing.side ?? "")} · ${esc(sizeHelp)}</p>`;
+  const sizeHelp = [sizing.footprint, sizing.thickness, sizing.units].filter(Boolean).map(String).join("; ");
+  const sw = (css: string, line = false) => {
+    const s = el("span", { class: line ? "sw line" : "sw" });
+    s.style.background = css;
+    return s;
+  };
+  const rgbCss = (rgb: unknown) => {
+    const c = Array.isArray(rgb) ? rgb.slice(0, 3).map((x) => Math.round(Math.min(1, Math.max(0, Number(x) || 0)) * 255)) : [128, 128, 128];
+    return `rgb(${c.join(",")})`;
+  };
+  fill($("legend-kinds"),
+    el("ul", null,
+      Object.entries(colors).map(([name, rgb]) => el("li", { class: "cat" }, sw(rgbCss(rgb)), nameEl(name, 60))),
+      el("li", null, sw("#bfc7d9", true), "data edge"),
+      el("li", null, sw("#f28c40", true), "skip edge")),
+    el("p", { title: displayName(sizeHelp, 1000) }, `size: side = ${displayName(sizing.side ?? "", 200)} · ${displayName(sizeHelp, 400)}`));
 }
 
 /** The colour bar of a quantity (replaces the category swatches), or none for null. */
 export function renderColorScale(scale: ColorScale | null, unhealthy = 0): void {
-  const el = $("legend-scale");
+  const box = $("legend-scale");
   $("legend").classList.toggle("quantity", scale !== null);
-  const red = `<span class="health"><span class="sw" style="background:#ff2424"></span>red = NaN/Inf${unhealthy ? ` (${unhealthy})` : ""}</span>`;
+  const sw = (css: string) => {
+    const s = el("span", { class: "sw" });
+    s.style.background = css;
+    return s;
+  };
+  const red = () => el("span", { class: "health" }, sw("#ff2424"), `red = NaN/Inf${unhealthy ? ` (${unhealthy})` : ""}`);
   if (!scale) {
-    el.innerHTML = unhealthy ? red : "";
-    el.hidden = !unhealthy;
+    fill(box, unhealthy ? red() : null);
+    box.hidden = !unhealthy;
     return;
   }
-  const range = scale.count
-    ? `<span data-scale="min">${esc(formatStat(scale.min))}</span><span class="bar" style="background:${scale.diverging ? divergingGradient() : viridisGradient()}"></span><span data-scale="max">${esc(formatStat(scale.max))}</span>`
-    : `<span class="none">no data at this step</span>`;
-  el.innerHTML = `<span class="name">${esc(scale.label)}${scale.log ? " (log)" : ""}</span>${range}` +
-    `<span class="nodata"><span class="sw" style="background:#3b3e46"></span>no data</span>${red}`;
-  el.hidden = false;
+  let range: Node[];
+  if (scale.count) {
+    const bar = el("span", { class: "bar" });
+    bar.style.background = scale.diverging ? divergingGradient() : viridisGradient();
+    range = [el("span", { "data-scale": "min" }, numEl(scale.min)), bar, el("span", { "data-scale": "max" }, numEl(scale.max))];
+  } else range = [el("span", { class: "none" }, "no data at this step")];
+  fill(box, el("span", { class: "name" }, `${scale.label}${scale.log ? " (log)" : ""}`), range,
+    el("span", { class: "nodata" }, sw("#3b3e46"), "no data"), red());
+  box.hidden = false;
 }
 
 export function setOverlay(kind: "loading" | "error" | null, text = ""): void {
@@ -147,5 +160,5 @@ export function setOverlay(kind: "loading" | "error" | null, text = ""): void {
 }
 
 export function setStatus(text: string): void {
-  $("status").textContent = text;
+  $("status").textContent = displayName(text, 400);
 }

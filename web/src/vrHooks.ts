@@ -2,6 +2,7 @@
 // the headset's camera, the info panel's extra lines and the wrist menu's buttons.
 import type * as THREE from "three";
 import { type ColorKey, QUANTITIES } from "./colorBy";
+import { displayName } from "./dom";
 import type { HealthPanel } from "./healthPanel";
 import { type Pick, scenePathOf } from "./sceneView";
 import type { SceneSelection } from "./selection";
@@ -55,7 +56,7 @@ export function vrHooks(v: Viewer, parts: VrParts): XrHooks {
   }
   function expandLabel(): string {
     const t = expandTarget();
-    return t ? `${t.act === "expand" ? "Expand" : "Collapse"} ${t.module.split(".").pop()}` : "select a layer";
+    return t ? `${t.act === "expand" ? "Expand" : "Collapse"} ${displayName(t.module.split(".").pop(), 24)}` : "select a layer";
   }
   function toggleExpand(): void {
     const t = expandTarget();
@@ -84,7 +85,7 @@ export function vrHooks(v: Viewer, parts: VrParts): XrHooks {
       labels.update(view, cam);
     },
     infoPanel: $("info"),
-    panelExtra: () => health.current.filter((a) => a.module === selection.selectedModule).map((a) => `health alarm: ${a.message}`).join("\n"),
+    panelExtra: () => health.current.filter((a) => a.module === selection.selectedModule).map((a) => `health alarm: ${displayName(a.message, 300)}`).join("\n"),
     menuButtons: [
       { id: "play", x: -0.095, y: 0.07, w: 0.05, h: 0.03, label: () => (timeline.playing ? "Pause" : "Play"),
         press: () => ($("tl-play") as HTMLButtonElement).click() },

@@ -4,8 +4,13 @@ Each graph node becomes an op block (kind = ``op_type``) whose parameters are th
 it consumes; a tensor produced by one node and consumed by another is an edge (a skip edge
 when the consumer is also reachable another way: a residual). Graph inputs that are not
 initializers are input nodes, graph outputs output nodes. Shapes come from ONNX shape
-inference where it succeeds. External tensor data (models over 2 GB) is not read: only the
-graph and the initializers' shapes are needed.
+inference where it succeeds.
+
+External tensor data (models over 2 GB) is never read, not even for weight views: an
+initializer's ``location`` is a path the file chooses (relative ones resolve against the
+current directory), so such initializers are shapes only. Every other initializer must hold
+exactly the data its dims and type claim (:func:`_check_initializers`) before anything is
+converted: a header claiming 200,000 x 200,000 over 4 bytes is refused in one sentence.
 """
 
 from __future__ import annotations
@@ -17,6 +22,11 @@ from pathlib import Path
 from ...dag import skip_flags
 from ...graph import EDGE_DATA, EDGE_SKIP, ROLE_INPUT, ROLE_OP, ROLE_OUTPUT, Edge, Graph, Node
 from .errors import ModelFileError
+from .storage_bounds import check_shape
+
+SUB_BYTE_BITS = {21: 4, 22: 4, 23: 4, 25: 2, 26: 2, 27: 6, 28: 6}
+"""Bits per element of the packed types (UINT4, INT4, FLOAT4E2M1, UINT2, INT2, FLOAT6...)."""
+COMPLEX = (14, 15)
 
 FIELD_TAGS = {0x12, 0x1A, 0x22, 0x28, 0x32, 0x3A, 0x42, 0x72}
 """Tags of ModelProto fields 2-8 and 14 (producer_name ... opset_import, metadata_props)."""
@@ -39,17 +49,20 @@ class OnnxFormat:
 
     @staticmethod
     def open(path: Path) -> Graph:
-        return _graph(_load(path), path)
+        model = _load(path)
+        _check_initializers(model.graph, path)
+        return _graph(model, path)
 
     @staticmethod
     def tensors(path: Path) -> Iterator[tuple[str, object]]:
         """``(NODE.INITIALIZER, tensor)`` of the floating-point initializers, each under the
-        first node that consumes it (external data, not loaded, is skipped)."""
+        first node that consumes it (external data is never read: skipped)."""
         import torch
         from onnx import numpy_helper
 
         g = _load(path, infer=False).graph
-        inits = {t.name: t for t in g.initializer}
+        external = _check_initializers(g, path)
+        inits = {t.name: t for t in g.initializer if t.name not in external}
         done: set[str] = set()
         for n, node_path in zip(g.node, _node_paths(g)):
             for name in n.input:
@@ -81,6 +94,48 @@ def _load(path: Path, infer: bool = True):
         except Exception:  # noqa: BLE001, S110 - shapes are a bonus
             pass
     return model
+
+
+def _is_external(t) -> bool:
+    """Whether initializer ``t`` keeps its data in another file (never read)."""
+    from onnx import TensorProto
+
+    return t.data_location == TensorProto.EXTERNAL or len(t.external_data) > 0
+
+
+def _check_initializers(g, path: Path) -> set[str]:
+    """The names of the external (shape-only) initializers, after refusing, in one sentence,
+    any initializer whose dims are not sane or whose data is not exactly what its dims and
+    type claim."""
+    from onnx import helper
+
+    external = set()
+    for t in g.initializer:
+        what = f"initializer {t.name[:80]!r}"
+        n = check_shape(path, what, [int(d) for d in t.dims])
+        if _is_external(t):
+            external.add(t.name)
+            continue
+        try:
+            bits = SUB_BYTE_BITS.get(t.data_type) or \
+                helper.tensor_dtype_to_np_dtype(t.data_type).itemsize * 8
+            field = helper.tensor_dtype_to_field(t.data_type)
+        except (KeyError, ValueError, TypeError):
+            raise ModelFileError(f"{path}: expected {what} to have a known data type; found "
+                                 f"type {t.data_type}") from None
+        packed = -(-n * bits // 8)
+        if t.HasField("raw_data"):
+            have, need, unit = len(t.raw_data), packed, "bytes"
+        else:
+            have = len(getattr(t, field))
+            need = packed if t.data_type in SUB_BYTE_BITS else n * (
+                2 if t.data_type in COMPLEX else 1)
+            unit = "values"
+        if have != need:
+            raise ModelFileError(f"{path}: expected {what} (dims {list(t.dims)}) to hold "
+                                 f"{need:,} {unit} of data; found {have:,} (corrupt or "
+                                 f"hostile file)")
+    return external
 
 
 def _graph(model, path: Path) -> Graph:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ...graph import Graph
 from .errors import ModelFileError
+from .storage_bounds import check_shape
 from .tensor_tree import TensorEntry, graph_from_tensors
 
 DTYPE_BYTES = {
@@ -114,6 +115,7 @@ def _entry(path, name: str, info, data_size: int) -> TensorEntry:
                              f"dtype, a shape and two data offsets; found {str(info)[:80]} "
                              f"for tensor {name!r}")
     entry = TensorEntry(name, list(shape), dtype)
+    check_shape(path, f"tensor {name[:80]!r}", entry.shape)
     if not 0 <= start <= end <= data_size:
         raise ModelFileError(f"{path}: expected tensor {name!r} to lie inside the file's "
                              f"{data_size:,} data bytes; found offsets {start:,}..{end:,} "

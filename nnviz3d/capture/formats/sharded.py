@@ -1,7 +1,10 @@
 """Sharded checkpoints as Hugging Face writes them: ``model.safetensors.index.json`` (or
 ``pytorch_model.bin.index.json``) maps every tensor name to one of several shard files beside
 it. The index is opened; every shard is read by its own format (by content), and the graph is
-the union of their tensors. Shard names must be plain file names in the index's folder."""
+the union of their tensors. Shard names must be plain file names in the index's folder, and a
+shard that is a symbolic link must point into that folder or into the Hugging Face cache's
+``blobs`` folder beside its snapshots (``snapshots/REV/x.safetensors -> ../../blobs/SHA``):
+an index cannot make nnviz3d read a file elsewhere."""
 
 from __future__ import annotations
 
@@ -60,6 +63,7 @@ def _shards(path: Path) -> list[tuple[Path, type]]:
             raise ModelFileError(f"{path}: expected shard file names beside the index; found "
                                  f"{name!r}, which points elsewhere")
         shard = path.parent / name
+        _check_inside(path, name, shard)
         if not shard.is_file():
             raise ModelFileError(f"{path}: expected shard {name} beside the index; found no "
                                  f"such file (download every shard)")
@@ -69,6 +73,17 @@ def _shards(path: Path) -> list[tuple[Path, type]]:
                                  f"state_dict; found neither")
         out.append((shard, fmt))
     return out
+
+
+def _check_inside(path: Path, name: str, shard: Path) -> None:
+    """Refuse a shard whose link leads outside the index's folder (or the HF cache's blobs)."""
+    if not shard.is_symlink():
+        return
+    folder = path.parent.resolve()
+    target = shard.resolve()
+    if not any(target.is_relative_to(root) for root in (folder, folder.parent.parent / "blobs")):
+        raise ModelFileError(f"{path}: expected shard {name} beside the index; found a link "
+                             f"to {target}, outside the model's folder")
 
 
 def _entries(shard: Path, fmt) -> list[TensorEntry]:

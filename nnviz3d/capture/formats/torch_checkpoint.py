@@ -1,24 +1,38 @@
 """A state_dict or checkpoint written by ``torch.save`` (zip archive or legacy pickle).
 
-Loaded only with ``torch.load(weights_only=True)`` onto the meta device: nothing but tensors,
-containers and primitives is ever unpickled, and no tensor data is allocated. A dict of
-tensors is accepted as is or nested under ``state_dict``/``model``/``module``; other values
-(an epoch, optimizer state) are ignored.
+Before torch reads anything, the pickle is scanned without running (:mod:`.pickle_scan`):
+every storage must really be in the file with the bytes the pickle claims, and every tensor
+must lie inside its storage and hold no more elements than it (a stride-0 ``expand`` of
+200,000 x 200,000 saves in a few KB and would need 160 GB the moment it is materialised).
+Then it is loaded with ``torch.load(weights_only=True)`` inside
+:func:`~.code_guard.refusing_code`: nothing but tensors, containers and primitives is ever
+unpickled. A zip state_dict is memory-mapped; a legacy one is read from a file object torch
+cannot take for a tar archive (its oldest format extracts members to disk). A dict of tensors
+is accepted as is or nested under ``state_dict``/``model``/``module``; other values (an epoch,
+optimizer state) are ignored.
 """
 
 from __future__ import annotations
 
+import io
+import os
 import pickle
+import struct
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from ...graph import Graph
+from .code_guard import CodeRefused, refusing_code
 from .errors import ModelFileError
+from .pickle_scan import Refused, check_records, scan, tensor_records
 from .tensor_tree import TensorEntry, first_names, graph_from_tensors, tie_key
-from .zip_archive import archive_kind
+from .zip_archive import archive_kind, check_zip, torch_reader
 
 PICKLE_PROTOCOLS = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
+LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+LEGACY_PROTOCOL = 1001
+EXPECTED = "a torch state_dict or checkpoint"
 NESTED_KEYS = ("state_dict", "model", "module")
 HOW_TO_SAVE = ("save the weights instead with torch.save(model.state_dict(), PATH) or "
                "safetensors.torch.save_file(model.state_dict(), PATH)")
@@ -67,19 +81,23 @@ def _head(path: Path) -> bytes:
 
 
 def _load(path: Path, device: str):
-    """``torch.load(weights_only=True)``: nothing but tensors, containers and primitives."""
+    """``torch.load(weights_only=True)`` of a scanned file: nothing but tensors, containers
+    and primitives, and no storage bigger than the bytes the file holds for it."""
     import torch
 
+    zipped = archive_kind(_head(path), path) == "state_dict"
+    if zipped:
+        _scan_zip(path)
+    else:
+        _scan_legacy(path)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), refusing_code():
             warnings.simplefilter("ignore")
-            try:
+            if zipped:
                 return torch.load(path, map_location=device, weights_only=True,
                                   mmap=device == "cpu")
-            except RuntimeError as exc:
-                if "mmap" not in str(exc):
-                    raise
-                return torch.load(path, map_location=device, weights_only=True)
+            with open(path, "rb", buffering=0) as raw:
+                return torch.load(_NoFileno(raw), map_location=device, weights_only=True)
     except pickle.UnpicklingError as exc:
         reason = _first_line(exc)
         if "weights only" in str(exc).lower() or "unsupported" in reason.lower():
@@ -87,12 +105,98 @@ def _load(path: Path, device: str):
                 f"{path}: expected a torch state_dict of tensors; found a pickle that needs "
                 f"arbitrary Python objects to load ({_global_in(str(exc))}), and nnviz3d "
                 f"never unpickles arbitrary objects: {HOW_TO_SAVE}") from None
-        raise ModelFileError(f"{path}: expected a torch state_dict or checkpoint; found a "
-                             f"pickle that does not load ({reason})") from None
+        raise ModelFileError(f"{path}: expected {EXPECTED}; found a pickle that does not "
+                             f"load ({reason})") from None
+    except CodeRefused as exc:
+        raise ModelFileError(f"{path}: expected a torch state_dict of tensors; found one "
+                             f"whose loading needs {exc}, and nnviz3d never unpickles "
+                             f"arbitrary objects: {HOW_TO_SAVE}") from None
     except (RuntimeError, EOFError, OSError, ValueError, KeyError) as exc:
-        raise ModelFileError(f"{path}: expected a torch state_dict or checkpoint; found "
-                             f"one torch.load cannot read, truncated or corrupt? "
-                             f"({type(exc).__name__}: {_first_line(exc)})") from None
+        raise ModelFileError(f"{path}: expected {EXPECTED}; found one torch.load cannot "
+                             f"read, truncated or corrupt? ({type(exc).__name__}: "
+                             f"{_first_line(exc)})") from None
+
+
+class _NoFileno(io.BufferedReader):
+    """A file torch reads through ``read`` only: without ``fileno`` torch.load does not try
+    its tar format, which extracts members (symlinks included) to a temporary folder."""
+
+    def fileno(self) -> int:
+        raise io.UnsupportedOperation("fileno")
+
+
+def _scan(path: Path, file) -> tuple[object, object]:
+    """The inert scan of the pickle at ``file``'s position, or one sentence."""
+    try:
+        return scan(file)
+    except Refused as exc:
+        raise ModelFileError(f"{path}: expected a torch state_dict of tensors; found {exc}, "
+                             f"which nnviz3d does not read: {HOW_TO_SAVE}") from None
+    except Exception as exc:  # noqa: BLE001 - any malformed pickle: one sentence
+        raise ModelFileError(f"{path}: expected {EXPECTED}; found a pickle that does not "
+                             f"load ({type(exc).__name__}: {_first_line(exc)})") from None
+
+
+def _refuse_globals(path: Path, unpickler) -> None:
+    if unpickler.globals:
+        raise ModelFileError(
+            f"{path}: expected a torch state_dict of tensors; found a pickle that needs "
+            f"arbitrary Python objects to load (Unsupported global: GLOBAL "
+            f"{unpickler.globals[0]}), and nnviz3d never unpickles arbitrary objects: "
+            f"{HOW_TO_SAVE}")
+
+
+def _scan_zip(path: Path) -> None:
+    """data.pkl, read with torch's own reader, against the storages' entry sizes."""
+    check_zip(path, EXPECTED)
+    reader, names = torch_reader(str(path), path, EXPECTED)
+    if "data.pkl" not in names or reader.get_record_size("data.pkl") > os.path.getsize(path):
+        raise ModelFileError(f"{path}: expected {EXPECTED} with a data.pkl entry; found none")
+    root, unpickler = _scan(path, io.BytesIO(reader.get_record("data.pkl")))
+    keys = set(names)
+    check_records(path, list(tensor_records(root)), unpickler.storages,
+                  lambda key: reader.get_record_size(f"data/{key}")
+                  if f"data/{key}" in keys else None, os.path.getsize(path),
+                  "readable torch state_dict weights")
+
+
+def _scan_legacy(path: Path) -> None:
+    """A legacy ``torch.save`` file is pickles (magic number, protocol, system info, the
+    object, its storage keys) then each storage as an 8-byte element count and its bytes:
+    walked here to learn what every storage really holds."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        magic, first = _scan(path, f)
+        if magic != LEGACY_MAGIC:
+            _refuse_globals(path, first)
+            raise ModelFileError(f"{path}: expected {EXPECTED}; found a pickle that is not "
+                                 f"a torch.save file")
+        protocol, _ = _scan(path, f)
+        if protocol != LEGACY_PROTOCOL:
+            raise ModelFileError(f"{path}: expected {EXPECTED}; found legacy protocol "
+                                 f"{str(protocol)[:20]}")
+        _scan(path, f)  # system info
+        root, unpickler = _scan(path, f)
+        keys, _ = _scan(path, f)
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+            raise ModelFileError(f"{path}: expected {EXPECTED}; found no storage key list")
+        held: dict[str, int] = {}
+        for key in keys:
+            ref = unpickler.storages.get(key)
+            head = f.read(8)
+            if ref is None or len(head) < 8:
+                raise ModelFileError(f"{path}: expected storage {key} in the file; found the "
+                                     f"file truncated or corrupt")
+            (count,) = struct.unpack("<q", head)
+            nbytes = count * ref.itemsize
+            if count < 0 or f.tell() + nbytes > size:
+                raise ModelFileError(f"{path}: expected storage {key} of {max(count, 0):,} "
+                                     f"elements in the file; found only "
+                                     f"{size - f.tell():,} bytes left (truncated or corrupt)")
+            held[key] = nbytes
+            f.seek(nbytes, os.SEEK_CUR)
+    check_records(path, list(tensor_records(root)), unpickler.storages, held.get, size,
+                  "readable torch state_dict weights")
 
 
 def named_tensors(obj) -> list[tuple[str, object]]:
