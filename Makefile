@@ -49,6 +49,7 @@ bench: setup
 	$(BIN)/python bench/viewer.py
 	$(BIN)/python bench/gltf_export.py
 	$(BIN)/python bench/notebook_widget.py
+	$(BIN)/python bench/live_feed_history.py
 
 clean:
 	rm -rf $(VENV) .cache build *.egg-info nnviz3d/viewer_dist web/node_modules

@@ -159,15 +159,24 @@ def segment_ids(sizes: list[int], device) -> torch.Tensor:
                                    output_size=sum(sizes))
 
 
+def _compact(m: torch.Tensor) -> torch.Tensor:
+    """float16 when every finite value fits in it (|x| <= 65504), else float32: a large
+    weight must not travel as Inf."""
+    finite = m[torch.isfinite(m)]
+    if finite.numel() and float(finite.abs().max()) > 65504.0:
+        return m
+    return m.half()
+
+
 def downsample_matrix(w: torch.Tensor, limit: int = MATRIX_MAX) -> tuple[torch.Tensor, str]:
     """A 2D view of a weight (conv kernels as out x in*k*k), at most ``limit`` per side."""
     m = w.detach().float().reshape(w.shape[0], -1)
     rows, cols = m.shape
     h, wd = min(rows, limit), min(cols, limit)
     if (h, wd) == (rows, cols):
-        return m.half(), f"none: full {rows}x{cols} matrix"
+        return _compact(m), f"none: full {rows}x{cols} matrix"
     out = torch.nn.functional.adaptive_avg_pool2d(m[None, None], (h, wd))[0, 0]
-    return out.half(), f"adaptive average pooling {rows}x{cols} -> {h}x{wd}"
+    return _compact(out), f"adaptive average pooling {rows}x{cols} -> {h}x{wd}"
 
 
 def weight_matrix(w: torch.Tensor) -> dict:
@@ -179,7 +188,7 @@ def weight_matrix(w: torch.Tensor) -> dict:
         if o * (kh + 1) - 1 <= TILES_MAX and i * (kw + 1) - 1 <= TILES_MAX:
             return {"full_shape": shape, "layout": "tiles", "kernel": [kh, kw],
                     "method": f"none: all {o}x{i} kernels of {kh}x{kw}, tiled",
-                    "data": w.detach().float().reshape(o, -1).half()}
+                    "data": _compact(w.detach().float().reshape(o, -1))}
     data, method = downsample_matrix(w)
     return {"full_shape": shape, "method": method, "data": data}
 

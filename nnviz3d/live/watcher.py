@@ -35,7 +35,8 @@ class Watcher:
                  open_browser: bool = True, depth: int | None = None, strict: bool = False,
                  graph=None, quiet: bool = False, health=True, inputs=None,
                  labels=None, loss_fn=None, embed=None, embed_every: int = 25,
-                 embed_method: str = "umap", token: str | None = None, tls=None) -> None:
+                 embed_method: str = "umap", token: str | None = None, tls=None,
+                 allow_hosts=None) -> None:
         from ..capture import capture_graph
         from ..capture.probes import Probes
         from .distributed import DEFAULT_EVERY, unwrap, world
@@ -64,13 +65,13 @@ class Watcher:
         self.probes = Probes(model, self.graph)
         try:  # from here on, a failure undoes what was started (see _abandon)
             self._start(record, serve, host, port, open_browser, depth, token, tls, health,
-                        inputs, labels, loss_fn, embed, embed_every, embed_method)
+                        inputs, labels, loss_fn, embed, embed_every, embed_method, allow_hosts)
         except BaseException:
             self._abandon()
             raise
 
     def _start(self, record, serve, host, port, open_browser, depth, token, tls, health,
-               inputs, labels, loss_fn, embed, embed_every, embed_method) -> None:
+               inputs, labels, loss_fn, embed, embed_every, embed_method, allow_hosts) -> None:
         self.record_path, self._recorder = self._open_recording(record)
         publish = None
         if serve:
@@ -83,7 +84,7 @@ class Watcher:
                                  live=True)
             self.handle = view(graph=self.graph, depth=depth, host=host, port=port,
                                open_browser=open_browser, quiet=self.quiet, feed=self.feed,
-                               token=token, tls=tls)
+                               token=token, tls=tls, allow_hosts=allow_hosts)
             loop = self.handle.server.loop
             publish = lambda *a: loop.call_soon_threadsafe(self.feed.publish, *a)  # noqa: E731
             self.feed.track = self.probes.track

@@ -99,3 +99,13 @@ def test_downsample_matrix_states_its_method():
     assert small.shape == (10, 27) and small.dtype == torch.float16 and how.startswith("none")
     big, how = downsample_matrix(torch.arange(1024 * 600, dtype=torch.float32).view(1024, 600))
     assert big.shape == (256, 256) and "adaptive average pooling 1024x600 -> 256x256" == how
+
+
+def test_weight_matrices_beyond_float16_keep_their_values():
+    from nnviz3d.capture.probes import weight_matrix
+
+    w = torch.zeros(4, 3)
+    w[1, 2] = 1e6  # float16 would turn this into Inf
+    big = weight_matrix(w)["data"]
+    assert torch.isfinite(big).all() and float(big.max()) == 1e6
+    assert weight_matrix(torch.ones(4, 3))["data"].dtype == torch.float16
