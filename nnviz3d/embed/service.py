@@ -79,11 +79,9 @@ class EmbeddingService:
                       f"{payload['message']}; training goes on"
             if message not in self.errors:
                 self.errors.append(message)
-                log.warning(message)
-                if not self.quiet:
-                    print(message, flush=True)
+                log.warning(message)  # once, through logging only (never also printed)
         elif kind == "ready" and not self.quiet:
-            print(f"nnviz3d: UMAP ready (numba warm-up {payload:.1f} s)", flush=True)
+            log.info("UMAP ready (numba warm-up %.1f s)", payload)
         if self.notify is not None:
             self.notify(kind, payload if kind != "result" else
                         {"layer": payload["layer"], "step": payload["step"],

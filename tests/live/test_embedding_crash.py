@@ -10,7 +10,7 @@ from nnviz3d.record import RunReader
 from nnviz3d.record.run_file import EMBEDDING
 
 
-def test_killed_embedding_process_leaves_training_and_recording_running(tmp_path, capsys):
+def test_killed_embedding_process_leaves_training_and_recording_running(tmp_path, capsys, caplog):
     model, x = zoo.digits_cnn()
     model.train()
     opt = torch.optim.SGD(model.parameters(), 0.05)
@@ -37,8 +37,9 @@ def test_killed_embedding_process_leaves_training_and_recording_running(tmp_path
     train(5)
     w.close()
     w.close_viewer()
-    out = capsys.readouterr().out
-    assert out.count("the embedding process died") == 1, out
+    said = [r.getMessage() for r in caplog.records if r.name == "nnviz3d"]
+    assert sum("the embedding process died" in m for m in said) == 1, said
+    assert "the embedding process died" not in capsys.readouterr().out  # said once, not printed
     reader = RunReader(tmp_path / "e.nnv3d")
     probes = [s for _, s, kinds, _ in reader.frames() if kinds and kinds != [EMBEDDING]]
     assert probes == list(range(8))  # every step recorded, before and after the kill
