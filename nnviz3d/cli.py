@@ -7,6 +7,8 @@ import argparse
 import json
 import sys
 
+from .layout.auto_view import depth_argument
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
@@ -99,7 +101,7 @@ def _graph_of(args, strategies=None):
     from .capture import CaptureError, capture_graph
     from .capture.spec import SpecError, load_spec
 
-    if args.depth is not None and args.depth < 1:
+    if isinstance(args.depth, int) and args.depth < 1:
         return _fail(f"--depth must be 1 or more, got {args.depth}")
     if _is_model_file(args.spec):
         from .capture.formats import ModelFileError, open_model_file
@@ -142,8 +144,10 @@ def _serving_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=None, help="port (default 8765; a port in use "
                    "is replaced by a free one)")
     p.add_argument("--no-browser", action="store_true", help="print the URL, open nothing")
-    p.add_argument("--depth", type=int, default=None,
-                   help="collapse groups at this depth (default: all expanded)")
+    p.add_argument("--depth", type=depth_argument, default=None,
+                   help="'auto' (default: repeated layers stacked, groups opened while about "
+                        "a hundred blocks show), 'all' (everything open) or N (groups at depth "
+                        "N and deeper closed)")
     _access_options(p)
 
 
@@ -347,8 +351,9 @@ def _tour_parser(sub) -> None:
     t.add_argument("-o", "--output", required=True, help="the .toml file to write")
     t.add_argument("--model", default=None,
                    help="the model's SPEC, written as the recipe's model (else left to fill)")
-    t.add_argument("--depth", type=int, default=None,
-                   help="the depth the tour's viewpoints are laid out for (default: all)")
+    t.add_argument("--depth", type=depth_argument, default=None,
+                   help="the depth the tour's viewpoints are laid out for ('auto', the "
+                        "default, 'all' or N)")
     t.add_argument("--changes", type=int, default=4,
                    help="how many most-changed layers to visit (default 4)")
 
@@ -385,8 +390,9 @@ def _export_parser(sub) -> None:
                       help="with a recording: the step to show (default: the last)")
     when.add_argument("--animate", action="store_true",
                       help="with a recording: animate the colours through every step")
-    e.add_argument("--depth", type=int, default=None,
-                   help="collapse groups at this depth (default: all expanded)")
+    e.add_argument("--depth", type=depth_argument, default=None,
+                   help="'auto' (default, as the viewer opens), 'all' or N (groups at depth N "
+                        "and deeper closed)")
     from .recipe import COLOR_BY
 
     e.add_argument("--color-by", default=None, choices=COLOR_BY,
@@ -401,7 +407,7 @@ def _export(args) -> int:
     from .export.sources import source_of
     from .record.run_file import is_run_file
 
-    if args.depth is not None and args.depth < 1:
+    if isinstance(args.depth, int) and args.depth < 1:
         return _fail(f"--depth must be 1 or more, got {args.depth}")
     if args.spec.endswith(".toml"):  # a scene recipe: its model at its depth
         from .recipe import RecipeError, load_recipe

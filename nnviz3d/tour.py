@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .layout import layout_graph
+from .layout import layout_depth, layout_graph
 from .protocol.messages import STAT_NAMES
 from .protocol.probe_frame import decode_probe
 from .record import RunReader
@@ -95,7 +95,7 @@ def auto_tour(reader: RunReader, *, depth: int | None = None, changes: int = 4,
     """Tour stops (as recipe.py resolves them, plus ``step``) for a recorded run: an overview,
     every alarmed layer, then the ``changes`` layers that changed most and had no alarm."""
     graph = reader.graph()
-    layout = layout_graph(graph, depth)
+    layout = layout_graph(graph, layout_depth(depth))
     alarms, first, last = scan(reader)
     alarmed = {f.module for f in alarms}
     changed = [f for f in change_findings(first, last, changes + len(alarmed))

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..layout import layout_graph
+from ..layout import layout_depth, layout_graph
 from ..scene import BLOCK, Scene, build_topology_scene
 from ..scene.weight_map import weight_overlays
 from .gltf_animation import Timeline, level_name
@@ -133,7 +133,7 @@ def view_scene(graph, depth=None, expand=(), collapse=()) -> Scene:
         if p not in graph or not graph[p].is_group or not p:
             raise ExportError(f"{p!r} is not a group of {graph.model} that can be expanded "
                               f"or collapsed; use a dotted module path shown by inspect")
-    layout = layout_graph(graph, depth, set(expand), set(collapse))
+    layout = layout_graph(graph, layout_depth(depth), set(expand), set(collapse))
     scene = build_topology_scene(graph, layout)
     scene.meta["depth"] = depth
     scene.meta["expanded"] = sorted(expand)
@@ -158,8 +158,10 @@ def _glb(builder: SceneBuilder, tl: Timeline | None) -> bytes:
 def _check_options(step, animate, depth, color_by, seconds_per_step, max_steps) -> None:
     if step is not None and animate:
         raise ExportError("choose one of step= (one step) and animate=True (all steps)")
-    if depth is not None and depth < 1:
-        raise ExportError(f"depth must be 1 or more, got {depth}")
+    try:
+        layout_depth(depth)
+    except ValueError as e:
+        raise ExportError(str(e)) from None
     if color_by not in (None, "kind", *QUANTITIES):
         raise ExportError(f"unknown colour quantity {color_by!r}; one of kind, "
                           f"{', '.join(QUANTITIES)}")

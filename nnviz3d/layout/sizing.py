@@ -12,13 +12,16 @@ from ..graph import ROLE_INPUT, ROLE_OP, ROLE_OUTPUT, Node
 BASE_SIDE = 0.6
 PER_DECADE = 0.3
 MIN_SIDE = 0.25
+VECTOR_HEIGHT = 0.4
+"""A vector's bar is this fraction of its width tall (a flat plate is invisible edge-on)."""
 
 
 def size_legend() -> dict:
     return {
         "side": f"{BASE_SIDE} + {PER_DECADE} * log10(1 + parameters)",
         "footprint": "x from the last dimension, y from the one before it (log2), both "
-                     "scaled so the longer side equals 'side'",
+                     "scaled so the longer side equals 'side'; a vector's bar is "
+                     f"{VECTOR_HEIGHT} of its width tall",
         "thickness": "along the forward axis: 0.25 + 0.08 * log2(channels) for feature maps, "
                      "0.35 otherwise",
         "units": "scene units (1 unit ~ 1 metre in VR)",
@@ -38,8 +41,9 @@ def block_size(node: Node, params: int) -> tuple[float, float, float]:
         thickness = 0.25 + 0.08 * _log2(c)
     elif len(shape) == 2:  # (tokens, features)
         fx, fy = _log2(shape[1]), _log2(shape[0])
-    elif len(shape) == 1:
-        fx, fy = _log2(shape[0]), 1.0
+    elif len(shape) == 1:  # a vector: a bar, tall enough to be seen from the default view
+        fx = _log2(shape[0])
+        fy = max(1.0, VECTOR_HEIGHT * fx)
     else:
         fx = fy = 1.0
     top = max(fx, fy)

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import threading
 
-from ..graph import Graph
-from ..layout import layout_graph
+from ..graph import ROLE_MODULE, Graph
+from ..layout import layout_depth, layout_graph
 from ..protocol import encode_scene
 from ..scene import BLOCK, build_topology_scene
+
+
+MAX_SEARCH_PATHS = 50_000
+"""Module paths offered to the viewer's search (a bigger model offers its first ones)."""
 
 
 class SceneState:
     """Holds the current scene so every client, late joiners included, gets all of it."""
 
-    def __init__(self, graph: Graph, depth: int | None = None) -> None:
+    def __init__(self, graph: Graph, depth: int | str | None = None) -> None:
         self.graph = graph
         self.depth = depth
+        self._layout_depth = layout_depth(depth)
+        self._modules = [n.path for n in graph.nodes
+                         if n.path and n.role == ROLE_MODULE][:MAX_SEARCH_PATHS]
         self.expanded: set[str] = set()
         self.collapsed: set[str] = set()
         self.version = 0
@@ -26,10 +33,12 @@ class SceneState:
 
     def rebuild(self) -> None:
         with self._lock:
-            layout = layout_graph(self.graph, self.depth, self.expanded, self.collapsed)
+            layout = layout_graph(self.graph, self._layout_depth, self.expanded, self.collapsed)
             scene = build_topology_scene(self.graph, layout)
             scene.meta["depth"] = self.depth
             scene.meta["expanded"] = sorted(self.expanded)
+            # every module path, so that search finds layers inside closed groups and stacks
+            scene.meta["modules"] = self._modules
             self.version += 1
             self.frame = encode_scene(scene, self.version)
             self.blocks = len(scene.of_type(BLOCK))

@@ -129,7 +129,7 @@ def test_server_gone_shows_an_overlay_and_reconnects(page):
 
 
 def test_llama_70b_fully_expanded_stays_within_the_draw_call_bound(page):
-    srv, state = serve("llama_70b_meta")
+    srv, state = serve("llama_70b_meta", depth="all")
     try:
         page.goto(srv.url)
         wait_ready(page, timeout=180_000)

@@ -228,7 +228,7 @@ def _garbage(tmp_path):
     ("graph", {"animate": True}, "needs a recording"),
     ("graph", {"color_by": "grad_norm"}, "needs probe data"),
     ("run", {"color_by": "loudness"}, "unknown colour quantity"),
-    ("run", {"depth": 0}, "depth must be 1 or more"),
+    ("run", {"depth": 0}, "depth must be an integer of 1 or more"),
     ("run", {"expand": ["nope"]}, "not a group"),
     ("garbage", {}, "not an nnviz3d run"),
     (42, {}, "cannot export a int"),

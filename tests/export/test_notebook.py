@@ -30,10 +30,10 @@ def test_gpt2_is_one_mesh_and_one_line_set_in_few_widgets():
     graph = zoo_graph("gpt2")
     before = widget_count()
     t0 = time.perf_counter()
-    w = scene_widget(graph)
+    w = scene_widget(graph, depth="all")
     seconds = time.perf_counter() - t0
     created = widget_count() - before
-    blocks = view_scene(graph).of_type(BLOCK)
+    blocks = view_scene(graph, "all").of_type(BLOCK)
     assert created <= 20, created
     assert len(w.modules) == len(blocks) > 100
     position = np.asarray(w.mesh.geometry.attributes["position"].array)

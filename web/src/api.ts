@@ -49,6 +49,48 @@ export function exposeApi(v: Viewer, parts: ApiParts): void {
     return { x: r.left + ((c.x + 1) / 2) * r.width, y: r.top + ((1 - c.y) / 2) * r.height };
   }
 
+  /** Screen rectangles (CSS px) of the blocks (and group boxes) in front of the camera that
+   * reach the canvas. */
+  function projectedBlocks(groups = false): { x0: number; y0: number; x1: number; y1: number }[] {
+    const out = projectedBoxes(view.blockPositions, view.blockScales);
+    return groups ? out.concat(projectedBoxes(view.groupPositions, view.groupScales)) : out;
+  }
+
+  function coverage(groups: boolean): number {
+    const r = canvas.getBoundingClientRect();
+    const cell = 4, cw = Math.ceil(r.width / cell), ch = Math.ceil(r.height / cell);
+    const grid = new Uint8Array(cw * ch);
+    for (const b of projectedBlocks(groups)) {
+      const x0 = Math.max(0, Math.floor((b.x0 - r.left) / cell)), x1 = Math.min(cw, Math.ceil((b.x1 - r.left) / cell));
+      const y0 = Math.max(0, Math.floor((b.y0 - r.top) / cell)), y1 = Math.min(ch, Math.ceil((b.y1 - r.top) / cell));
+      for (let y = y0; y < y1; y++) grid.fill(1, y * cw + x0, y * cw + Math.max(x0, x1));
+    }
+    let on = 0;
+    for (const v of grid) on += v;
+    return on / Math.max(1, grid.length);
+  }
+
+  function projectedBoxes(p: Float32Array, s: Float32Array): { x0: number; y0: number; x1: number; y1: number }[] {
+    camera.updateMatrixWorld();
+    const r = canvas.getBoundingClientRect();
+    const out = [];
+    const v = new THREE.Vector3(), toCam = new THREE.Vector3();
+    const fwd = camera.getWorldDirection(new THREE.Vector3());
+    for (let i = 0; i < p.length / 3; i++) {
+      let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity, behind = false;
+      for (const dx of [-0.5, 0.5]) for (const dy of [-0.5, 0.5]) for (const dz of [-0.5, 0.5]) {
+        v.set(p[3 * i] + dx * s[3 * i], p[3 * i + 1] + dy * s[3 * i + 1], p[3 * i + 2] + dz * s[3 * i + 2]);
+        if (toCam.subVectors(v, camera.position).dot(fwd) <= camera.near) behind = true;
+        v.project(camera);
+        const sx = r.left + ((v.x + 1) / 2) * r.width, sy = r.top + ((1 - v.y) / 2) * r.height;
+        x0 = Math.min(x0, sx); x1 = Math.max(x1, sx); y0 = Math.min(y0, sy); y1 = Math.max(y1, sy);
+      }
+      if (behind || x1 < r.left || x0 > r.right || y1 < r.top || y0 > r.bottom) continue;
+      out.push({ x0, y0, x1, y1 });
+    }
+    return out;
+  }
+
   const api = {};
   const getters: Record<string, () => unknown> = {
     ready: () => state.ready,
@@ -70,6 +112,18 @@ export function exposeApi(v: Viewer, parts: ApiParts): void {
     sceneVersion: () => state.sceneVersion,
     error: () => state.lastError,
     labelCount: () => labels.visibleCount,
+    /** Each drawn label: its text, the scene path it names, its screen rectangle (CSS px) and
+     * its text height in px. */
+    labels: () => labels.rects.map((r) => ({ ...r })),
+    /** Blocks whose projected box is at least partly on the canvas. */
+    visibleBlocks: () => projectedBlocks().length,
+    /** Fraction of the canvas covered by the model's drawn boxes (blocks, and the outlined
+     * boxes of open groups and stacks): their union, rasterised at 4 px. */
+    coverage: () => coverage(true),
+    /** The same for the blocks alone. */
+    blockCoverage: () => coverage(false),
+    /** The page's toolbar rectangle (CSS px). */
+    toolbarRect: () => { const b = $("toolbar").getBoundingClientRect(); return { x: b.left, y: b.top, w: b.width, h: b.height }; },
     model: () => state.model,
     alarms: () => [...health.alarms.values()].map((a) => ({ ...a })),
     /** Overlays shown: weight maps and bias bars (channel weights), ridges/scatter (detail). */
@@ -138,6 +192,17 @@ export function exposeApi(v: Viewer, parts: ApiParts): void {
       return pick?.kind === "block" ? view.blockColor(pick.index) : null;
     },
     render: () => v.renderNow(),
+    /** The screen rectangle (CSS px) of a block or group's projected box, by module or scene
+     * path: {x, y, w, h}; null when it is not in the scene. */
+    rectOf: (path: string) => {
+      const pick = view.pathIndex.get(scenePathOf(path));
+      if (!pick) return null;
+      const b = view.boxOf(pick);
+      const pts = [0, 1, 2, 3, 4, 5, 6, 7].map((k) => toScreen(new THREE.Vector3(
+        k & 1 ? b.max.x : b.min.x, k & 2 ? b.max.y : b.min.y, k & 4 ? b.max.z : b.min.z)));
+      const xs = pts.map((p) => p.x), ys = pts.map((p) => p.y);
+      return { x: Math.min(...xs), y: Math.min(...ys), w: Math.max(...xs) - Math.min(...xs), h: Math.max(...ys) - Math.min(...ys) };
+    },
     /** Where a scene point [x, y, z] is on screen (CSS px). */
     screen: (point: number[]) => toScreen(new THREE.Vector3(point[0], point[1], point[2])),
     showWeights: (on: boolean) => toolbar.setShowWeights(on),
@@ -191,7 +256,7 @@ export function exposeApi(v: Viewer, parts: ApiParts): void {
     camera: () => ({ position: camera.position.toArray(), target: nav.controls.target.toArray() }),
     /** Where a block's centre is on screen (CSS pixels), or null when it is not in the scene. */
     project: (path: string) => {
-      const pick = view.pathIndex.get(path);
+      const pick = view.pathIndex.get(scenePathOf(path));
       return pick ? toScreen(view.boxOf(pick).getCenter(new THREE.Vector3())) : null;
     },
   });

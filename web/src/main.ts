@@ -13,7 +13,7 @@ import { HealthMarks } from "./healthMarks";
 import { InspectPanel } from "./inspectPanel";
 import { LabelPool } from "./labels";
 import { LossChart } from "./lossChart";
-import { Navigation } from "./navigation";
+import { Navigation, VIEW_FROM, VIEW_FROM_FOLDED } from "./navigation";
 import { type OverlayInfo, Overlays } from "./overlays";
 import { renderOverlayLegend } from "./overlayLegend";
 import { Picking } from "./picking";
@@ -60,6 +60,22 @@ function placeGrid(box: THREE.Box3): void {
 const camera = new THREE.PerspectiveCamera(50, 1, 0.05, 5000);
 camera.position.set(8, 6, -8);
 const nav = new Navigation(camera, canvas);
+// the camera frames the model in the part of the canvas no toolbar or panel covers
+nav.safeArea = () => {
+  const c = canvas.getBoundingClientRect();
+  const visible = (id: string) => { const e = document.getElementById(id); return e && !e.hidden ? e.getBoundingClientRect() : null; };
+  const bar = visible("toolbar");
+  let bottom = 0;
+  for (const child of Array.from($("dock").children) as HTMLElement[]) {
+    const r = child.hidden ? null : child.getBoundingClientRect();
+    if (r && r.height > 0) bottom = Math.max(bottom, c.bottom - r.top);
+  }
+  const help = visible("help");
+  if (help) bottom = Math.max(bottom, c.bottom - help.top);
+  const info = visible("info");
+  return { top: bar ? Math.max(0, bar.bottom - c.top) + 8 : 0, bottom: bottom + 8,
+    left: 8, right: info ? Math.max(0, c.right - info.left) + 8 : 8 };
+};
 const view = new SceneView();
 world.add(view.root);
 const labels = new LabelPool();
@@ -117,6 +133,7 @@ const conn = new Connection(wsUrl, {
   scene(frame) {
     setOverlay("loading", "Building scene…");
     view.load(frame);
+    nav.viewFrom.copy(Number(view.meta.layout?.rows ?? 1) > 1 ? VIEW_FROM_FOLDED : VIEW_FROM);
     state.sceneVersion = frame.header.version;
     renderLegend(view.meta);
     customColors = false;
@@ -375,7 +392,7 @@ function renderNow(): void {
     const pins = [picking.hoveredBlock, selected ? view.pathIndex.get(selected)?.index ?? -1 : -1]
       .filter((i) => i >= 0).map((i) => view.labels.findIndex((l) => l.for === view.blocks[i]?.path));
     labels.pin(pins);
-    labels.update(view, camera);
+    labels.update(view, camera, canvas);
     labelsDirty = false;
   }
   renderer.render(scene, camera);

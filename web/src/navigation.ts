@@ -4,6 +4,8 @@ import { OrbitControls } from "three/examples/jsm/controls/OrbitControls.js";
 
 /** Where the default view looks from, relative to what it frames: forward (+z) reads left to right. */
 export const VIEW_FROM = new THREE.Vector3(-0.85, 0.6, -0.3).normalize();
+/** For a model folded into rows: steeper, so that the rows do not hide each other. */
+export const VIEW_FROM_FOLDED = new THREE.Vector3(-0.7, 0.95, -0.25).normalize();
 
 /** True while the user types into a form field (keys are not shortcuts then). */
 export function isTyping(target: EventTarget | null): boolean {
@@ -18,6 +20,8 @@ export class Navigation {
   private anim: { from: [THREE.Vector3, THREE.Vector3]; to: [THREE.Vector3, THREE.Vector3]; t0: number; ms: number } | null = null;
   private urlTimer = 0;
   onChange: () => void = () => {};
+  /** Where framing looks from (VIEW_FROM, or VIEW_FROM_FOLDED for a folded model). */
+  viewFrom = VIEW_FROM.clone();
 
   constructor(readonly camera: THREE.PerspectiveCamera, dom: HTMLElement) {
     this.controls = new OrbitControls(camera, dom);
@@ -70,7 +74,6 @@ export class Navigation {
     return changed || this.flying();
   }
 
-  /** Move the camera so ``box`` fills the view, looking from the front-right-above. */
   /** Fly (or jump) to a camera position looking at ``target``. */
   flyTo(position: THREE.Vector3, target: THREE.Vector3, animate = true): void {
     if (animate) {
@@ -84,14 +87,60 @@ export class Navigation {
     this.onChange();
   }
 
+  /** Screen area not covered by the toolbar and panels (CSS px from the canvas edges). */
+  safeArea: () => { top: number; bottom: number; left: number; right: number } = () => ({ top: 0, bottom: 0, left: 0, right: 0 });
+
+  /** The camera position and target that show ``box`` as large as it fits in the safe area,
+   * looking from VIEW_FROM (aspect-aware: the box's 8 corners are projected and the distance
+   * and target solved so that their screen rectangle fills the free part of the canvas). */
+  framing(box: THREE.Box3, fill = 0.92): { position: THREE.Vector3; target: THREE.Vector3; dist: number } {
+    const cam = this.camera;
+    const f = this.viewFrom.clone().negate();
+    const r = new THREE.Vector3().crossVectors(f, new THREE.Vector3(0, 1, 0)).normalize();
+    const u = new THREE.Vector3().crossVectors(r, f).normalize();
+    const tanV = Math.tan(THREE.MathUtils.degToRad(cam.fov) / 2);
+    const tanH = tanV * cam.aspect;
+    const el = this.controls.domElement as HTMLElement | null;
+    const W = el?.clientWidth || 1280, H = el?.clientHeight || 800;
+    const safe = this.safeArea();
+    // the free rectangle in normalised device coordinates
+    const nx0 = -1 + 2 * safe.left / W, nx1 = 1 - 2 * safe.right / W;
+    const ny0 = -1 + 2 * safe.bottom / H, ny1 = 1 - 2 * safe.top / H;
+    const corners: THREE.Vector3[] = [];
+    for (const x of [box.min.x, box.max.x]) for (const y of [box.min.y, box.max.y]) for (const z of [box.min.z, box.max.z]) corners.push(new THREE.Vector3(x, y, z));
+    const target = box.getCenter(new THREE.Vector3());
+    const extents = (d: number) => {
+      let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+      for (const c of corners) {
+        const q = c.clone().sub(target);
+        const depth = Math.max(d + q.dot(f), 1e-3);
+        const x = q.dot(r) / (depth * tanH), y = q.dot(u) / (depth * tanV);
+        x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+      }
+      return { x0, x1, y0, y1 };
+    };
+    const radius = Math.max(box.getSize(new THREE.Vector3()).length() / 2, 0.5);
+    let dist = radius * 3;
+    for (let round = 0; round < 4; round++) {
+      // the nearest distance at which the box's screen rectangle fits the free rectangle
+      let lo = radius * 0.2, hi = radius * 50;
+      for (let k = 0; k < 40; k++) {
+        const mid = (lo + hi) / 2;
+        const e = extents(mid);
+        if (e.x1 - e.x0 <= fill * (nx1 - nx0) && e.y1 - e.y0 <= fill * (ny1 - ny0)) hi = mid; else lo = mid;
+      }
+      dist = hi;
+      // then centre it in the free rectangle
+      const e = extents(dist);
+      const dx = (e.x0 + e.x1) / 2 - (nx0 + nx1) / 2, dy = (e.y0 + e.y1) / 2 - (ny0 + ny1) / 2;
+      target.addScaledVector(r, dx * dist * tanH).addScaledVector(u, dy * dist * tanV);
+    }
+    return { position: target.clone().addScaledVector(f, -dist), target, dist };
+  }
+
+  /** Move the camera so ``box`` fills the free part of the view, looking from VIEW_FROM. */
   frame(box: THREE.Box3, animate = true): void {
-    const center = box.getCenter(new THREE.Vector3());
-    const size = box.getSize(new THREE.Vector3());
-    const radius = Math.max(size.length() / 2, 3); // a single block is framed with its neighbours
-    const fov = THREE.MathUtils.degToRad(this.camera.fov);
-    const dist = 0.8 * radius / Math.sin(Math.min(fov, fov * this.camera.aspect) / 2);
-    const pos = center.clone().addScaledVector(VIEW_FROM, dist);
-    center.y -= radius * 0.12; // leave room for the legend under the model
+    const { position: pos, target: center, dist } = this.framing(box);
     this.camera.near = Math.max(0.01, dist / 1000);
     this.camera.far = dist * 20 + 1000;
     this.camera.updateProjectionMatrix();

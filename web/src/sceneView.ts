@@ -38,6 +38,21 @@ export function scenePathOf(module: string): string {
 }
 
 const HIGHLIGHT = new THREE.Color(1, 1, 1);
+/** Opacity of skip (residual) edges when not highlighted. */
+const SKIP_OPACITY = 0.35;
+/** Ghost outlines drawn behind a stack, and their offset (+x, +y), as layout/layered.py. */
+const STACK_GHOSTS = 3;
+const STACK_SHIFT = 0.18;
+
+function lineSet(segs: number[], cols: number[], opacity: number, name: string): THREE.LineSegments {
+  const geo = new THREE.BufferGeometry();
+  geo.setAttribute("position", new THREE.Float32BufferAttribute(segs, 3));
+  geo.setAttribute("color", new THREE.Float32BufferAttribute(cols, 3));
+  const lines = new THREE.LineSegments(geo, new THREE.LineBasicMaterial({ vertexColors: true,
+    transparent: opacity < 1, opacity, depthWrite: opacity >= 1 }));
+  lines.name = name;
+  return lines;
+}
 const ARC_SAMPLES = 12;
 
 export class SceneView {
@@ -57,6 +72,7 @@ export class SceneView {
   edges: { src: string; dst: string; kind: string; line: Float32Array }[] = [];
   private blockMesh: THREE.InstancedMesh | null = null;
   private groupMesh: THREE.InstancedMesh | null = null;
+  private edgeHighlight: THREE.LineSegments | null = null;
   /** Category colours from the scene, linear RGB (B, 3). */
   private baseColors: Float32Array = new Float32Array(0);
   /** Colours set by setBlockColors (linear RGB, (B, 3)), or null for the category colours. */
@@ -114,7 +130,10 @@ export class SceneView {
     }
     this.root.add(this.buildEdges(a.edge_offsets.data as Uint32Array, a.edge_points.data as Float32Array,
       a.edge_color.data as Uint8Array, h.edges ?? []));
+    const ghosts = this.buildStackGhosts();
+    if (ghosts) this.root.add(ghosts);
     this.root.add(this.selectionBox);
+    this.edgeHighlight = null;
     this.hovered = -1;
     this.selectedBlock = -1;
   }
@@ -164,6 +183,8 @@ export class SceneView {
     this.edges = [];
     const segs: number[] = [];
     const cols: number[] = [];
+    const skipSegs: number[] = [];
+    const skipCols: number[] = [];
     const c = new THREE.Color();
     const nEdges = offsets.length - 1;
     for (let e = 0; e < nEdges; e++) {
@@ -177,16 +198,66 @@ export class SceneView {
       const flat = new Float32Array(line.length * 3);
       line.forEach((p, i) => flat.set([p.x, p.y, p.z], 3 * i));
       this.edges.push({ src: meta[e]?.src ?? "", dst: meta[e]?.dst ?? "", kind: meta[e]?.kind ?? "data", line: flat });
+      // skip edges are drawn faint (a wall of residual arcs never hides the blocks); the
+      // selected or hovered block's edges are drawn bright on top (highlightEdges)
+      const skip = meta[e]?.kind === "skip";
+      const [sg, cl] = skip ? [skipSegs, skipCols] : [segs, cols];
       for (let i = 0; i + 1 < line.length; i++) {
-        segs.push(line[i].x, line[i].y, line[i].z, line[i + 1].x, line[i + 1].y, line[i + 1].z);
-        cols.push(c.r, c.g, c.b, c.r, c.g, c.b);
+        sg.push(line[i].x, line[i].y, line[i].z, line[i + 1].x, line[i + 1].y, line[i + 1].z);
+        cl.push(c.r, c.g, c.b, c.r, c.g, c.b);
       }
     }
-    const geo = new THREE.BufferGeometry();
-    geo.setAttribute("position", new THREE.Float32BufferAttribute(segs, 3));
-    geo.setAttribute("color", new THREE.Float32BufferAttribute(cols, 3));
-    const lines = new THREE.LineSegments(geo, new THREE.LineBasicMaterial({ vertexColors: true }));
-    lines.name = "edges";
+    const lines = lineSet(segs, cols, 1, "edges");
+    if (skipSegs.length) lines.add(lineSet(skipSegs, skipCols, SKIP_OPACITY, "skip-edges"));
+    return lines;
+  }
+
+  /** Draw the edges of block ``index`` (-1: none) bright, over the faint skip edges. */
+  highlightEdges(indices: number[]): void {
+    if (this.edgeHighlight) { this.root.remove(this.edgeHighlight); this.edgeHighlight.geometry.dispose(); this.edgeHighlight = null; }
+    const paths = new Set(indices.filter((i) => i >= 0 && i < this.blocks.length).map((i) => this.blocks[i].path));
+    if (!paths.size) return;
+    const segs: number[] = [];
+    const cols: number[] = [];
+    for (const e of this.edges) {
+      if (!paths.has(e.src) && !paths.has(e.dst)) continue;
+      const [r, g, b] = e.kind === "skip" ? [1, 0.62, 0.3] : [1, 1, 1];
+      for (let i = 0; i + 3 < e.line.length; i += 3) {
+        segs.push(...e.line.subarray(i, i + 6));
+        cols.push(r, g, b, r, g, b);
+      }
+    }
+    if (!segs.length) return;
+    this.edgeHighlight = lineSet(segs, cols, 1, "edge-highlight");
+    this.edgeHighlight.renderOrder = 5;
+    this.root.add(this.edgeHighlight);
+  }
+
+  /** What a label stands for (by scene path): a block or group, its largest extent, its depth. */
+  labelTarget(path: string): { kind: "block" | "group"; size: number; depth: number } | null {
+    const pick = this.pathIndex.get(path);
+    if (!pick) return null;
+    const s = pick.kind === "block" ? this.blockScales : this.groupScales;
+    const i = pick.index;
+    const size = Math.max(s[3 * i], s[3 * i + 1], s[3 * i + 2]);
+    return { kind: pick.kind, size, depth: pick.kind === "group" ? Number(this.groups[i].depth ?? 0) : 99 };
+  }
+
+  /** Ghost outlines behind stacked blocks and groups (``meta.stack`` members, "×N"). */
+  private buildStackGhosts(): THREE.LineSegments | null {
+    const pos: number[] = [], scale: number[] = [];
+    const add = (p: Float32Array, sc: Float32Array, i: number, count: number) => {
+      const ghosts = Math.min(STACK_GHOSTS, count - 1);
+      for (let k = ghosts; k >= 1; k--) {
+        pos.push(p[3 * i] + k * STACK_SHIFT, p[3 * i + 1] + k * STACK_SHIFT, p[3 * i + 2]);
+        scale.push(sc[3 * i], sc[3 * i + 1], sc[3 * i + 2]);
+      }
+    };
+    this.blocks.forEach((b, i) => { if (Number(b.stack) > 1) add(this.blockPositions, this.blockScales, i, Number(b.stack)); });
+    this.groups.forEach((g, i) => { if (Number(g.stack) > 1) add(this.groupPositions, this.groupScales, i, Number(g.stack)); });
+    if (!pos.length) return null;
+    const lines = this.buildOutlines(new Float32Array(pos), new Float32Array(scale), 0xb8c2dc, "stack-ghosts");
+    (lines.material as THREE.LineBasicMaterial).opacity = 0.55;
     return lines;
   }
 
@@ -217,6 +288,7 @@ export class SceneView {
     this.hovered = index;
     if (prev >= 0) this.paint(prev);
     if (index >= 0) this.paint(index);
+    this.highlightEdges([this.hovered, this.selectedBlock]);
     return true;
   }
 
@@ -225,6 +297,7 @@ export class SceneView {
     this.selectedBlock = pick?.kind === "block" ? pick.index : -1;
     if (prev >= 0) this.paint(prev);
     if (this.selectedBlock >= 0) this.paint(this.selectedBlock);
+    this.highlightEdges([this.hovered, this.selectedBlock]);
     if (!pick) { this.selectionBox.visible = false; return; }
     const [pos, scale] = pick.kind === "block" ? [this.blockPositions, this.blockScales] : [this.groupPositions, this.groupScales];
     const i = pick.index;
@@ -290,10 +363,13 @@ export class SceneView {
     for (const child of [...this.root.children]) {
       this.root.remove(child);
       if (child === this.selectionBox) continue;
-      const obj = child as THREE.Mesh;
-      obj.geometry?.dispose();
-      (obj.material as THREE.Material | undefined)?.dispose?.();
+      child.traverse((o) => {
+        const obj = o as THREE.Mesh;
+        obj.geometry?.dispose();
+        (obj.material as THREE.Material | undefined)?.dispose?.();
+      });
     }
+    this.edgeHighlight = null;
     this.blockMesh = null;
     this.groupMesh = null;
   }

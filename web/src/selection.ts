@@ -1,5 +1,6 @@
 // The selected block or group: its info panel, its detail overlays (asked of the server), and
 // framing it.
+import * as THREE from "three";
 import { renderProbePanel } from "./probePanel";
 import { type Pick, scenePathOf } from "./sceneView";
 import { $, hidePanel, showBlockPanel, showGroupPanel } from "./ui";
@@ -62,7 +63,29 @@ export class SceneSelection {
     const { view, state, nav } = this.v;
     const pick = this.selected ? view.pathIndex.get(this.selected) : undefined;
     state.cameraUntouched = false;
-    nav.frame(pick ? view.boxOf(pick) : this.v.sceneBox());
+    nav.frame(pick ? this.contextBox(pick) : this.v.sceneBox());
+  }
+
+  /** What framing a block or group shows: it, its neighbours along the edges (those nearby),
+   * and at least a few block sizes around it, so one box never fills the screen. */
+  contextBox(pick: Pick): THREE.Box3 {
+    const { view } = this.v;
+    const box = view.boxOf(pick);
+    const own = box.getSize(new THREE.Vector3());
+    const centre = box.getCenter(new THREE.Vector3());
+    const reach = Math.max(6, 2 * Math.max(own.x, own.z));
+    const path = pick.kind === "block" ? view.blocks[pick.index].path : view.groups[pick.index].path;
+    for (const e of view.edges) {
+      const other = e.src === path ? e.dst : e.dst === path ? e.src : null;
+      const o = other ? view.pathIndex.get(other) : undefined;
+      if (!o) continue;
+      const ob = view.boxOf(o);
+      if (ob.getCenter(new THREE.Vector3()).distanceTo(centre) <= reach) box.union(ob);
+    }
+    const size = box.getSize(new THREE.Vector3());
+    const min = Math.max(4, 3 * Math.max(own.x, own.y, own.z));
+    box.expandByVector(new THREE.Vector3(Math.max(0, min - size.x) / 2, 0, Math.max(0, min - size.z) / 2));
+    return box;
   }
 
   /** The innermost group around ``module``, or null. */

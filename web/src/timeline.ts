@@ -133,7 +133,8 @@ export class TimelineBar {
 
   private render(): void {
     const info = this.info;
-    this.bar.hidden = !info || info.frames === 0;
+    // nothing to scrub: no frames, or one static step (a model file, a comparison of two files)
+    this.bar.hidden = !info || info.frames === 0 || (!info.live && info.first_step === info.last_step);
     document.body.classList.toggle("has-timeline", !this.bar.hidden);
     if (!info) return;
     const first = Math.max(0, info.first_step);
@@ -146,6 +147,7 @@ export class TimelineBar {
     this.play.textContent = this.playing ? "❚❚" : "▶";
     this.play.title = this.playing ? "Pause" : "Play";
     this.liveBtn.classList.toggle("on", this.live);
+    this.liveBtn.hidden = !info.live; // a replay or a finished run has no newest step to follow
     this.liveBtn.title = info.live ? "Follow the newest step (training is running)" : "Show the newest step (the run has ended)";
     this.bar.classList.toggle("running", info.live);
     const loss = this.loss;

@@ -4,6 +4,7 @@ import { displayName, el, fill, safeFileName } from "./dom";
 import { downloadGltf } from "./gltfExport";
 import { EXPLODING_RATIO, VANISHING_RATIO } from "./gradientFlow";
 import { isTyping } from "./navigation";
+import { scenePathOf } from "./sceneView";
 import type { SceneSelection } from "./selection";
 import { $, setStatus } from "./ui";
 import type { Viewer } from "./viewerContext";
@@ -37,26 +38,48 @@ export class Toolbar {
     });
   }
 
-  /** Offer the scene's module paths in the search box. */
+  /** A layer searched for that the server is opening (selected when its scene arrives). */
+  private pending: string | null = null;
+
+  /** Offer every module path in the search box (also those inside closed groups and stacks);
+   * select a layer searched for before this scene came. */
   fillSearch(): void {
-    const { view } = this.v;
-    const list = $("paths");
-    const names = [...view.blocks.map((b) => b.module), ...view.groups.map((g) => g.module)].filter(Boolean);
+    const names = this.allModules();
     // the value is the path itself (an attribute, never markup); the label is clamped
-    fill(list, names.map((n) => el("option", { value: n, label: displayName(n) })));
+    fill($("paths"), names.slice(0, 5000).map((n) => el("option", { value: n, label: displayName(n) })));
+    const want = this.pending;
+    this.pending = null;
+    if (want !== null && !this.selection.selectPath(want)) this.v.showToast(`${displayName(want, 80)} is not shown`);
   }
 
-  /** Select a module path, else the first module whose path contains ``q``. */
-  private jump(q: string): void {
+  private allModules(): string[] {
+    const { view } = this.v;
+    const shown = [...view.blocks.map((b) => b.module), ...view.groups.map((g) => g.module)].filter(Boolean);
+    const all = Array.isArray(view.meta.modules) ? (view.meta.modules as unknown[]).filter((m): m is string => typeof m === "string") : [];
+    return [...new Set([...shown, ...all])];
+  }
+
+  /** Find a layer by path or name (shown or not): select it, frame it and light it up; a layer
+   * inside a closed group or a stack is opened first (the server sends the new scene). */
+  jump(q: string): void {
     const { view } = this.v;
     q = q.trim();
     if (!q) return;
     if (this.selection.selectPath(q)) return;
     const lower = q.toLowerCase();
-    const hit = [...view.blocks.map((b) => b.module), ...view.groups.map((g) => g.module)]
-      .find((m) => m.toLowerCase().includes(lower));
-    if (hit !== undefined && this.selection.selectPath(hit)) return;
-    this.v.showToast(`No layer matches “${displayName(q, 80)}”`);
+    const all = this.allModules();
+    const hit = all.find((m) => m.toLowerCase() === lower)
+      ?? all.find((m) => m.toLowerCase().split(".").pop() === lower)
+      ?? all.find((m) => m.toLowerCase().includes(lower));
+    if (hit === undefined) { this.v.showToast(`No layer matches “${displayName(q, 80)}”`); return; }
+    if (this.selection.selectPath(hit)) return;
+    // hidden: open its parent (the server also unstacks a stack it is in), then select it
+    const parent = hit.includes(".") ? hit.slice(0, hit.lastIndexOf(".")) : hit;
+    if (!view.pathIndex.has(scenePathOf(hit)) && parent) {
+      this.pending = hit;
+      this.v.conn.send({ type: "expand", path: parent });
+      this.v.showToast(`Opening ${displayName(parent, 80)} to show ${displayName(hit, 80)}…`);
+    }
   }
 
   setFlow(on: boolean): void {

@@ -10,6 +10,8 @@ declare module "troika-three-text" {
     color: number | string;
     outlineWidth: number | string;
     outlineColor: number | string;
+    /** Layout of the last sync: blockBounds is [minX, minY, maxX, maxY] in local units. */
+    textRenderInfo: { blockBounds: [number, number, number, number] } | null;
     sync(callback?: () => void): void;
     dispose(): void;
   }
