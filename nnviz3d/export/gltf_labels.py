@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..scene.nodes import BLOCK, GROUP, LABEL, Scene
+from ..scene.nodes import BLOCK, EDGE, GROUP, LABEL, Scene
 from .framing import FIT_ASPECT, Framing
 
 MAX_CHARS = 60
@@ -38,6 +38,8 @@ BLOCK_SCREEN, GROUP_SCREEN = 0.028, 0.034
 """Quad height as a fraction of the frame's height at the label's depth."""
 MARGIN = 0.2
 """Free space kept around a label, in label heights (on screen)."""
+LIFTS = (0.0, 1.5, 3.0)
+"""Heights (in label heights) a label may rise above its place to clear an edge or a block."""
 TEXT_RGBA = (236, 240, 247, 255)
 BACK_RGBA = (16, 19, 26, 205)
 GROUP_BACK_RGBA = (44, 50, 66, 215)
@@ -128,8 +130,10 @@ def place_labels(scene: Scene, framing: Framing) -> LabelSet:
     blocks = scene.of_type(BLOCK)
     box_lo = np.array([b.position - b.scale / 2 for b in blocks], np.float64).reshape(-1, 3)
     box_hi = np.array([b.position + b.scale / 2 for b in blocks], np.float64).reshape(-1, 3)
+    segments = _edge_segments(scene, framing)
     taken: list[np.ndarray] = []  # screen rectangles (x0, y0, x1, y1), x scaled by aspect
     placed: list[PlacedLabel] = []
+    bottoms: dict[str, tuple] = {}  # target path -> (world y of its label's bottom, rect)
     cursor = [0, 0]  # next free x, y in the atlas
     for *_, n, target in cands:
         if len(placed) >= MAX_LABELS:
@@ -139,19 +143,21 @@ def place_labels(scene: Scene, framing: Framing) -> LabelSet:
         anchor = np.asarray(n.position, np.float64)
         h = (GROUP_SCREEN if group else BLOCK_SCREEN) * float(framing.view_height_at(anchor)[0])
         w = h * width_px / (FONT_PX + 2 * PAD_Y)
-        corners = np.stack([-w / 2 * right, w / 2 * right, w / 2 * right + h * up,
-                            -w / 2 * right + h * up])
-        ndc = framing.project(anchor + corners, FIT_ASPECT)
-        if np.any(np.abs(ndc) > 0.985) or np.any(framing.camera_coords(anchor + corners)[:, 2]
-                                                  <= framing.near):
-            continue
-        rect = np.array([*ndc.min(0), *ndc.max(0)]) * [FIT_ASPECT, 1, FIT_ASPECT, 1]
-        m = MARGIN * (rect[3] - rect[1])
-        grown = rect + [-m, -m, m, m]
-        if any(grown[0] < r[2] and r[0] < grown[2] and grown[1] < r[3] and r[1] < grown[3]
-               for r in taken):
-            continue
-        if _hidden(framing.position, anchor + corners, box_lo, box_hi):
+        quad = np.stack([-w / 2 * right, w / 2 * right, w / 2 * right + h * up,
+                         -w / 2 * right + h * up])
+        # a group's label stays above its members': none rises over a placed ancestor's
+        ancestors = [v for p, v in bottoms.items() if target.path.startswith(p + "/")]
+        spot = None
+        for lift in LIFTS:  # where an edge or a block is in the way, a little higher up
+            corners = quad + [0.0, lift * h, 0.0]
+            spot = _free(framing, anchor + corners, taken, segments, box_lo, box_hi)
+            if spot is not None and lift and any(
+                    y < anchor[1] + lift * h and r[0] < spot[2] and spot[0] < r[2]
+                    for y, r in ancestors):
+                spot = None
+            if spot is not None:
+                break
+        if spot is None:
             continue
         if cursor[0] + width_px > ATLAS_WIDTH:
             cursor = [0, cursor[1] + ROW_PX]
@@ -160,8 +166,29 @@ def place_labels(scene: Scene, framing: Framing) -> LabelSet:
         placed.append(PlacedLabel(n.path, text, group, corners,
                                   (cursor[0], cursor[1], width_px, ROW_PX - 4)))
         cursor[0] += width_px + 4
-        taken.append(rect)
+        taken.append(spot)
+        bottoms[target.path] = (float(anchor[1] + corners[:, 1].min()), spot)
     return LabelSet(placed, _render(placed) if placed else None, len(cands))
+
+
+def _free(framing: Framing, quad: np.ndarray, taken: list[np.ndarray], segments, box_lo,
+          box_hi) -> np.ndarray | None:
+    """The screen rectangle of a label quad (world corners) if it is inside the frame, clear
+    of the labels taken (with a margin), of edges in front of it and of blocks hiding it."""
+    depth = framing.camera_coords(quad)[:, 2]
+    ndc = framing.project(quad, FIT_ASPECT)
+    if np.any(np.abs(ndc) > 0.985) or np.any(depth <= framing.near):
+        return None
+    rect = np.array([*ndc.min(0), *ndc.max(0)]) * [FIT_ASPECT, 1, FIT_ASPECT, 1]
+    m = MARGIN * (rect[3] - rect[1])
+    grown = rect + [-m, -m, m, m]
+    if any(grown[0] < r[2] and r[0] < grown[2] and grown[1] < r[3] and r[1] < grown[3]
+           for r in taken):
+        return None
+    if _crossed(segments, rect, float(depth.max())) or _hidden(framing.position, quad,
+                                                                box_lo, box_hi):
+        return None
+    return rect
 
 
 def _hidden(eye: np.ndarray, quad: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> bool:
@@ -180,6 +207,42 @@ def _hidden(eye: np.ndarray, quad: np.ndarray, lo: np.ndarray, hi: np.ndarray) -
     near = np.minimum(t0, t1).max(-1)
     far = np.maximum(t0, t1).min(-1)
     return bool(np.any((near <= far) & (far > 0) & (near < 0.999)))
+
+
+def _edge_segments(scene: Scene, framing: Framing) -> tuple[np.ndarray, np.ndarray]:
+    """Every edge segment on screen: (S, 4) endpoints (x scaled by the aspect, as the label
+    rectangles) and (S,) nearest depth."""
+    parts = [np.asarray(e.points, np.float64) for e in scene.of_type(EDGE)
+             if e.points is not None and len(e.points) >= 2]
+    if not parts:
+        return np.zeros((0, 4)), np.zeros(0)
+    a = np.concatenate([p[:-1] for p in parts])
+    b = np.concatenate([p[1:] for p in parts])
+    scale = [FIT_ASPECT, 1]
+    ends = np.concatenate([framing.project(a, FIT_ASPECT) * scale,
+                           framing.project(b, FIT_ASPECT) * scale], 1)
+    depth = np.minimum(framing.camera_coords(a)[:, 2], framing.camera_coords(b)[:, 2])
+    return ends, depth
+
+
+def _crossed(segments: tuple[np.ndarray, np.ndarray], rect: np.ndarray, depth: float) -> bool:
+    """Whether an edge in front of a label (nearer than its far side) crosses its rectangle
+    on screen (Liang-Barsky clipping of every segment at once)."""
+    ends, near = segments
+    ends = ends[near < depth]
+    if not len(ends):
+        return False
+    p0, d = ends[:, :2], ends[:, 2:] - ends[:, :2]
+    t0, t1 = np.zeros(len(ends)), np.ones(len(ends))
+    for axis, lo, hi in ((0, rect[0], rect[2]), (1, rect[1], rect[3])):
+        dv, pv = d[:, axis], p0[:, axis]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ta, tb = (lo - pv) / dv, (hi - pv) / dv
+        flat = np.abs(dv) < 1e-12
+        inside = (pv >= lo) & (pv <= hi)
+        t0 = np.where(flat, np.where(inside, t0, 2.0), np.maximum(t0, np.minimum(ta, tb)))
+        t1 = np.where(flat, np.where(inside, t1, -1.0), np.minimum(t1, np.maximum(ta, tb)))
+    return bool(np.any(t0 <= t1))
 
 
 def _render(placed: list[PlacedLabel]):
