@@ -400,6 +400,8 @@ def _export_parser(sub) -> None:
                         "grad_norm when animating)")
     e.add_argument("--seconds-per-step", type=float, default=0.25,
                    help="animation time per recorded step (default 0.25)")
+    e.add_argument("--no-labels", dest="labels", action="store_false",
+                   help="leave out the text labels (their names stay in the nodes' extras)")
 
 
 def _export(args) -> int:
@@ -433,13 +435,13 @@ def _export(args) -> int:
     try:
         res = export_gltf(source, args.output, step=args.step, animate=args.animate,
                           depth=args.depth, color_by=args.color_by,
-                          seconds_per_step=args.seconds_per_step)
+                          seconds_per_step=args.seconds_per_step, labels=args.labels)
     except ExportError as exc:
         return _fail(str(exc))
     what = (f", animation {res.duration:.2f} s over {len(res.steps)} steps" if res.animations
             else f", step {res.step}" if res.step is not None else "")
-    print(f"wrote {res.path}: {res.nodes} nodes, {res.meshes} meshes, {res.bytes:,} bytes in "
-          f"{res.seconds:.2f} s{what}")
+    print(f"wrote {res.path}: {res.nodes} nodes, {res.meshes} meshes, {res.labels} labels, "
+          f"{res.bytes:,} bytes in {res.seconds:.2f} s{what}")
     return 0
 
 

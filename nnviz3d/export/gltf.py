@@ -2,7 +2,9 @@
 
 ``export_gltf(source, path)`` takes a model, a captured graph or a recording; with a recording
 it shows the run at one step (``step=``, default the last) or, with ``animate=True``, the whole
-timeline as a glTF animation (:mod:`nnviz3d.export.gltf_animation`). The scene is built by the
+timeline as a glTF animation (:mod:`nnviz3d.export.gltf_animation`). The file opens on a camera
+framing the whole model (:mod:`nnviz3d.export.framing`) and, unless ``labels=False``, its
+labels are drawn as text quads (:mod:`nnviz3d.export.gltf_labels`). The scene is built by the
 same code as the server's (layout_graph + build_topology_scene); this module only turns it
 into a file. trimesh writes the GLB; its export hooks add what it lacks (TRS, exact linear
 colours, samplers, animations).
@@ -17,7 +19,9 @@ from pathlib import Path
 from ..layout import layout_depth, layout_graph
 from ..scene import BLOCK, Scene, build_topology_scene
 from ..scene.weight_map import weight_overlays
+from .framing import frame_scene
 from .gltf_animation import Timeline, level_name
+from .gltf_labels import place_labels
 from .gltf_materials import QUANTITIES, level_color, quantity_levels
 from .gltf_scene import SceneBuilder, add_scene, clean
 from .run_timeline import ProbeView, state_at, timeline
@@ -41,6 +45,8 @@ class ExportResult:
     """The recording's step shown (static export of a run), else None."""
     steps: list[int] = field(default_factory=list)
     """The steps an animation shows, in order."""
+    labels: int = 0
+    """Labels drawn as text (0 with ``labels=False``)."""
     seconds: float = 0.0
     data: bytes = field(default=b"", repr=False)
 
@@ -48,19 +54,22 @@ class ExportResult:
 def export_gltf(source, path=None, *, step: int | None = None, animate: bool = False,
                 depth: int | None = None, expand=(), collapse=(), color_by: str | None = None,
                 example_inputs=None, seconds_per_step: float = 0.25,
-                max_steps: int = MAX_STEPS, weights: bool = True) -> ExportResult:
+                max_steps: int = MAX_STEPS, weights: bool = True,
+                labels: bool = True) -> ExportResult:
     """Write ``source``'s scene as GLB to ``path`` (or only return the bytes when ``path`` is
     None). ``source``: an ``nn.Module`` (with ``example_inputs``), a ``(module, inputs)`` pair,
     a Graph, a RunReader, or the path of a run (.nnv3d), a model file or a SPEC.
     ``depth``/``expand``/``collapse`` choose the view as in the viewer; ``color_by`` is one of
-    the viewer's colour-by quantities (a recording's animation defaults to ``grad_norm``)."""
+    the viewer's colour-by quantities (a recording's animation defaults to ``grad_norm``).
+    ``labels``: draw block and group names as text (the label nodes and their text in
+    ``extras`` are there either way)."""
     t0 = time.perf_counter()
     _check_options(step, animate, depth, color_by, seconds_per_step, max_steps)
     color_by = None if color_by == "kind" else color_by
     src = resolve(source, example_inputs)
     try:
         data, info = _export(src, step, animate, depth, expand, collapse, color_by,
-                             seconds_per_step, max_steps, weights)
+                             seconds_per_step, max_steps, weights, labels)
     finally:
         src.close()
     out = None
@@ -77,7 +86,7 @@ def export_gltf(source, path=None, *, step: int | None = None, animate: bool = F
 
 
 def _export(src: ExportSource, step, animate, depth, expand, collapse, color_by,
-            seconds_per_step, max_steps, weights) -> tuple[bytes, dict]:
+            seconds_per_step, max_steps, weights, labels=True) -> tuple[bytes, dict]:
     if (step is not None or animate) and src.reader is None:
         what = "animate" if animate else "step"
         raise ExportError(f"{what} needs a recording (.nnv3d from nnviz3d.watch or demo); "
@@ -112,18 +121,24 @@ def _export(src: ExportSource, step, animate, depth, expand, collapse, color_by,
                        max_steps)
     if weights and frame is not None:
         overlays = weight_overlays(*frame)
+    framing = frame_scene(scene)
+    builder.camera(framing)
+    placed = place_labels(scene, framing) if labels else None
     add_scene(builder, scene, colors, extras, overlays,
-              animated={b.path for b in blocks} if tl else set())
+              animated={b.path for b in blocks} if tl else set(), labels=placed)
     if tl is not None:
         tl.add_children(builder, blocks)
     builder.scene.metadata.update(clean({
         "generator": "nnviz3d", **scene.meta, "step": shown_step,
         "color_by": color_by or (tl.quantity if tl else "kind"),
-        "labels": "named empty nodes; text in extras.text",
+        "labels": (f"{len(placed.placed)} of {placed.candidates} drawn as text quads facing the "
+                   f"camera (the others would overlap); every text in extras.text"
+                   if placed else "named empty nodes; text in extras.text"),
         "weights_step": int(frame[0]["step"]) if frame is not None and src.reader else None}))
     info = {"nodes": len(builder.trs), "meshes": len(builder.scene.geometry),
             "animations": 1 if tl else 0, "duration": tl.duration if tl else 0.0,
-            "step": shown_step, "steps": tl.steps.tolist() if tl else []}
+            "step": shown_step, "steps": tl.steps.tolist() if tl else [],
+            "labels": len(placed.placed) if placed else 0}
     return _glb(builder, tl), info
 
 

@@ -92,6 +92,8 @@ class MaterialTable:
         self.materials: dict[str, object] = {}
         self.factors: dict[str, list[float]] = {}
         self.unlit: set[str] = set()
+        self.smooth: set[str] = set()
+        """Textured materials sampled with linear filtering and mipmaps (text), not nearest."""
 
     def solid(self, name: str, linear_rgb, opacity: float = 1.0, *, double_sided=False):
         if name in self.materials:
@@ -119,6 +121,38 @@ class MaterialTable:
         self.unlit.add(name)
         return PBRMaterial(name=name, baseColorTexture=image, metallicFactor=0.0,
                            roughnessFactor=1.0, doubleSided=True)
+
+    def label_atlas(self, name: str, image):
+        """The material of every label quad: the text atlas (RGBA, sRGB) alpha-blended, unlit,
+        one-sided (from behind a label would read mirrored), smoothly filtered."""
+        if name in self.materials:
+            return self.materials[name]
+        from trimesh.visual.material import PBRMaterial
+
+        self.unlit.add(name)
+        self.smooth.add(name)
+        mat = PBRMaterial(name=name, baseColorTexture=image, metallicFactor=0.0,
+                          roughnessFactor=1.0, alphaMode="BLEND", doubleSided=False)
+        self.materials[name] = mat
+        return mat
+
+    def set_samplers(self, tree: dict) -> None:
+        """Weight maps: nearest texels, one per weight (as the viewer); label text: linear
+        with mipmaps. Both clamp to the edge."""
+        if not tree.get("textures"):
+            return
+        nearest = {"magFilter": 9728, "minFilter": 9728, "wrapS": 33071, "wrapT": 33071}
+        smooth = {"magFilter": 9729, "minFilter": 9987, "wrapS": 33071, "wrapT": 33071}
+        smooth_textures = {
+            m.get("pbrMetallicRoughness", {}).get("baseColorTexture", {}).get("index")
+            for m in tree.get("materials", []) if m.get("name") in self.smooth}
+        samplers: list[dict] = []
+        for i, texture in enumerate(tree["textures"]):
+            wanted = smooth if i in smooth_textures else nearest
+            if wanted not in samplers:
+                samplers.append(wanted)
+            texture["sampler"] = samplers.index(wanted)
+        tree["samplers"] = samplers
 
     def mark_unlit(self, tree: dict) -> None:
         used = False

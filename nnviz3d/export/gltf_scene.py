@@ -5,8 +5,11 @@ node, named by its scene path, with its metadata in ``extras``.
   every repeat of a repeated block, shares one glTF mesh), scaled and placed by its node's
   translation and scale (TRS, so animations can target them).
 - Edges: one tube mesh per edge (their polylines differ).
-- Labels: named empty nodes at the label's position; the text is in ``extras.text`` (text
-  geometry would need a font; editors show node names, and three.js apps can draw the text).
+- Labels: a node at the label's position with its text in ``extras.text``; a label drawn
+  (:mod:`nnviz3d.export.gltf_labels`) carries a quad textured from the one text atlas, the
+  others stay empty (``extras.shown`` false).
+- Camera: a perspective camera node named ``camera`` with the presentation view
+  (:mod:`nnviz3d.export.framing`), so stock viewers open on the whole model.
 - Weight maps: a textured relief carpet in front of the block, bias bars beside it, as in the
   viewer (web/src/overlays.ts).
 """
@@ -20,9 +23,13 @@ from ..scene.nodes import BLOCK, EDGE, GROUP, LABEL, Scene, SceneNode
 from ..scene.overlay import Overlay
 from ..scene.paths import scene_path
 from . import gltf_geometry as geo
+from .framing import Framing
+from .gltf_labels import LabelSet, uv_of
 from .gltf_materials import MaterialTable, srgb_to_linear
 
 ROOT = "world"
+CAMERA = "camera"
+LABEL_MATERIAL = "labels"
 
 
 def clean(obj: dict) -> dict:
@@ -59,6 +66,7 @@ class SceneBuilder:
         self.materials = MaterialTable()
         self.trs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._boxes: set[str] = set()
+        self.framing: Framing | None = None
 
     # ----- geometry shared by name -----
     def box_mesh(self, material_name: str, linear_rgb, opacity: float = 1.0) -> str:
@@ -100,9 +108,27 @@ class SceneBuilder:
         self.node(n.path, translation=n.position, scale=n.scale, mesh=mesh,
                   extras={"type": GROUP, "opacity": n.opacity, **n.meta})
 
-    def label(self, n: SceneNode) -> None:
-        self.node(n.path, translation=n.position,
-                  extras={"type": LABEL, "text": n.text, "height": float(n.scale[1]), **n.meta})
+    def label(self, n: SceneNode, labels: LabelSet | None = None) -> None:
+        """The label's node; with a quad when ``labels`` placed it."""
+        placed = labels.by_path.get(n.path) if labels else None
+        mesh = None
+        if placed is not None:
+            import trimesh
+
+            quad = trimesh.Trimesh(placed.corners, [[0, 1, 2], [0, 2, 3]], process=False)
+            uv = uv_of(placed, labels.atlas.size)
+            uv[:, 1] = 1.0 - uv[:, 1]  # trimesh flips v on export (its origin is bottom-left)
+            quad.visual = trimesh.visual.TextureVisuals(
+                uv=uv, material=self.materials.label_atlas(LABEL_MATERIAL, labels.atlas))
+            mesh = f"{n.path} text"
+            self.scene.geometry[mesh] = quad
+        self.node(n.path, translation=n.position, mesh=mesh,
+                  extras={"type": LABEL, "text": n.text, "height": float(n.scale[1]),
+                          **({"shown": placed is not None} if labels else {}), **n.meta})
+
+    def camera(self, framing: Framing) -> None:
+        """The presentation camera (written by :meth:`finish_tree`)."""
+        self.framing = framing
 
     def edge(self, n: SceneNode) -> None:
         import trimesh
@@ -163,12 +189,24 @@ class SceneBuilder:
                 node["scale"] = [float(v) for v in s]
         self.materials.fix_factors(tree)
         self.materials.mark_unlit(tree)
+        self.materials.set_samplers(tree)
         _set_targets(tree)
-        if tree.get("textures"):
-            tree["samplers"] = [{"magFilter": 9728, "minFilter": 9728, "wrapS": 33071,
-                                 "wrapT": 33071}]
-            for texture in tree["textures"]:
-                texture["sampler"] = 0
+        if self.framing is not None:
+            _add_camera(tree, self.framing)
+
+
+def _add_camera(tree: dict, f: Framing) -> None:
+    """A perspective camera node at the scene's root (glTF cameras look along their -z)."""
+    cameras = tree.setdefault("cameras", [])
+    cameras.append({"name": CAMERA, "type": "perspective", "perspective": {
+        "yfov": float(f.yfov), "aspectRatio": float(f.aspect), "znear": float(f.near),
+        "zfar": float(f.far)}})
+    nodes = tree.setdefault("nodes", [])
+    nodes.append({"name": CAMERA, "camera": len(cameras) - 1,
+                  "translation": [float(v) for v in f.position], "rotation": f.quaternion(),
+                  "extras": {"type": "camera", "target": [float(v) for v in f.target]}})
+    scene = tree["scenes"][tree.get("scene", 0)]
+    scene.setdefault("nodes", []).append(len(nodes) - 1)
 
 
 def _set_targets(tree: dict) -> None:
@@ -187,17 +225,17 @@ def _set_targets(tree: dict) -> None:
 
 def add_scene(builder: SceneBuilder, scene: Scene, block_colors: dict[str, tuple],
               block_extras: dict[str, dict], overlays: list[Overlay],
-              animated: set[str] = frozenset()) -> None:
+              animated: set[str] = frozenset(), labels: LabelSet | None = None) -> None:
     """Every node of ``scene``; ``block_colors`` (path -> (material name, linear RGB))
     overrides the category colours; blocks in ``animated`` get no mesh of their own (their
-    coloured children do)."""
+    coloured children do); ``labels`` (placed for the camera) get text quads."""
     for n in scene.of_type(BLOCK):
         builder.block(n, block_colors.get(n.path), block_extras.get(n.path, {}),
                       mesh=n.path not in animated)
     for n in scene.of_type(GROUP):
         builder.group(n)
     for n in scene.of_type(LABEL):
-        builder.label(n)
+        builder.label(n, labels)
     for n in scene.of_type(EDGE):
         builder.edge(n)
     for o in overlays:

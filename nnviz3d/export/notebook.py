@@ -7,7 +7,8 @@ becomes 24 vertices of ONE BufferGeometry with vertex colours, every edge and gr
 segments of ONE LineSegments. With the camera, lights, orbit controls, a hover picker and the
 renderer that is 18 pythreejs objects for any model (GPT-2 and LLaMA-70B alike).
 
-Hovering a block names it (path, kind, parameters) under the canvas. ``follow(watcher,
+It opens on the glTF export's camera (:mod:`nnviz3d.export.framing`): a 3/4 view from above
+that frames the whole model in the canvas. Hovering a block names it (path, kind, parameters) under the canvas. ``follow(watcher,
 color_by=...)`` recolours the blocks from a live ``nnviz3d.watch`` run as its frames arrive
 (at most twice a second), through the viewer's own colour rule (nnviz3d/export/gltf_materials).
 Colours are sRGB written as is: r97 does no output colour management.
@@ -16,11 +17,13 @@ Colours are sRGB written as is: r97 does no output colour management.
 from __future__ import annotations
 
 import html
+import math
 import threading
 
 import numpy as np
 
 from ..scene.nodes import BLOCK, EDGE, GROUP, Scene
+from .framing import frame_scene
 
 # each face: 4 corners (as offsets of a unit cube centred at 0), wound outwards
 _FACES = [
@@ -100,17 +103,18 @@ class SceneWidget:
             "color": three.BufferAttribute(array=lines["color"], normalized=False)})
         edges = three.LineSegments(line_geometry,
                                    three.LineBasicMaterial(vertexColors="VertexColors"))
-        lo = blocks["position"].min(axis=0) if len(blocks["position"]) else np.zeros(3)
-        hi = blocks["position"].max(axis=0) if len(blocks["position"]) else np.ones(3)
-        center, extent = (lo + hi) / 2, float(np.max(hi - lo)) or 1.0
+        # the glTF export's 3/4 view, fitted to this canvas (nnviz3d/export/framing.py)
+        view = frame_scene(scene, aspect=width / height, fit_aspect=width / height)
         camera = three.PerspectiveCamera(
-            position=tuple(float(c) for c in center + np.array([-0.9, 0.7, -0.4]) * extent),
-            up=(0, 1, 0), aspect=width / height, near=0.01 * extent, far=20 * extent,
+            position=tuple(float(c) for c in view.position),
+            quaternion=tuple(view.quaternion()), up=(0, 1, 0),
+            fov=math.degrees(view.yfov), aspect=width / height, near=view.near, far=view.far,
             children=[three.DirectionalLight(color="white", intensity=0.7,
                                              position=(3, 5, 1))])
-        target = tuple(float(c) for c in center)
-        self.controls = three.OrbitControls(controlling=camera, target=target)
-        camera.lookAt(target)
+        self.view = view
+        self.camera = camera
+        self.controls = three.OrbitControls(controlling=camera,
+                                            target=tuple(float(c) for c in view.target))
         self.picker = three.Picker(controlling=self.mesh, event="mousemove")
         self.hover = ipywidgets.HTML(value=self._title())
         self.picker.observe(self._hovered, names=["faceIndex"])

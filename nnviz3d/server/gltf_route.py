@@ -2,7 +2,8 @@
 ``nnviz3d export`` (nnviz3d/export/gltf.py) so the download is what the viewer shows.
 
 Query: ``step`` (the step the page shows; a recording's last step when absent) and
-``color_by`` (the viewer's Colour menu key). The view (depth, expanded and collapsed groups)
+``color_by`` (the viewer's Colour menu key). The file carries readable labels and the
+presentation camera, as ``nnviz3d export`` writes it by default. The view (depth, expanded and collapsed groups)
 is the server's, shared by every client. Data: the run's recording when there is one (stats at
 the step, weight maps, colours), else the weights the server was given (``view(model)``), else
 the topology alone.
@@ -41,7 +42,7 @@ def _build(state, feed, step: int | None, color_by: str | None) -> bytes:
         if summary["last_step"] is not None:
             step = min(max(step, summary["first_step"]), summary["last_step"])
     return export_gltf(src, step=step, depth=state.depth, expand=sorted(state.expanded),
-                       collapse=sorted(state.collapsed), color_by=color_by).data
+                       collapse=sorted(state.collapsed), color_by=color_by, labels=True).data
 
 
 async def export_glb(request: web.Request) -> web.Response:

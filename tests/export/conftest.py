@@ -51,3 +51,36 @@ def glb_json(data: bytes) -> dict:
     size, kind = struct.unpack("<I4s", data[12:20])
     assert kind == b"JSON"
     return json.loads(data[20:20 + size])
+
+
+def glb_parts(data: bytes) -> tuple[dict, bytes]:
+    """The JSON tree and the binary chunk of a GLB."""
+    tree = glb_json(data)
+    size = struct.unpack("<I", data[12:16])[0]
+    start = 20 + size
+    length, kind = struct.unpack("<I4s", data[start:start + 8])
+    assert kind == b"BIN\x00"
+    return tree, data[start + 8:start + 8 + length]
+
+
+def accessor(tree: dict, blob: bytes, i: int):
+    """A float accessor's values as an (count, width) array (tightly packed views)."""
+    import numpy as np
+
+    a = tree["accessors"][i]
+    view = tree["bufferViews"][a["bufferView"]]
+    assert a["componentType"] == 5126
+    width = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4}[a["type"]]
+    off = view.get("byteOffset", 0) + a.get("byteOffset", 0)
+    return np.frombuffer(blob, np.float32, a["count"] * width, off).reshape(a["count"], width)
+
+
+def image_of(tree: dict, blob: bytes, i: int):
+    """A glTF image (stored in the binary chunk) as a PIL image."""
+    import io
+
+    from PIL import Image
+
+    view = tree["bufferViews"][tree["images"][i]["bufferView"]]
+    off = view.get("byteOffset", 0)
+    return Image.open(io.BytesIO(blob[off:off + view["byteLength"]]))

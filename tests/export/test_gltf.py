@@ -65,8 +65,11 @@ def test_khronos_validator_finds_no_errors_or_warnings(exports, reports, name):
     assert {m["code"] for m in issues["messages"]} <= ACCEPTED
     animated = name in ("run_animated", "cli")
     assert report["info"]["animationCount"] == (1 if animated else 0)
+    assert report["info"]["hasTextures"]  # the labels' text atlas, at least
     # GPT-2 is a topology-only graph; at depth 1 the CNN's layers (and their maps) are collapsed
-    assert report["info"]["hasTextures"] == (name not in ("gpt2", "gpt2_depth3", "cli"))
+    materials = glb_json(exports[name][0].read_bytes())["materials"]
+    assert any(m["name"].startswith("weights ") for m in materials) == (
+        name not in ("gpt2", "gpt2_depth3", "cli"))
 
 
 def _trimesh_scene(path):
@@ -79,7 +82,7 @@ def test_trimesh_reads_back_scene_paths_and_extras(exports):
     path, res = exports["cnn"]
     scene = _trimesh_scene(path)
     expected = set(view_scene(zoo_graph("digits_cnn")).nodes)
-    names = set(scene.graph.nodes) - {scene.graph.base_frame}
+    names = set(scene.graph.nodes) - {scene.graph.base_frame, "camera"}
     weight_nodes = names - expected
     assert expected <= names
     assert weight_nodes and all(n.rsplit("/", 1)[1] in ("weight", "bias") for n in weight_nodes)
@@ -164,8 +167,9 @@ def test_weight_maps_are_textures_of_the_overlay_colours(exports):
     tree = glb_json(exports["cnn"][0].read_bytes())  # drawn unlit and unfiltered, as the viewer
     material = next(m for m in tree["materials"] if m["name"] == f"weights {node}")
     assert "KHR_materials_unlit" in material["extensions"]
-    assert tree["samplers"] == [{"magFilter": 9728, "minFilter": 9728, "wrapS": 33071,
-                                 "wrapT": 33071}]
+    texture = tree["textures"][material["pbrMetallicRoughness"]["baseColorTexture"]["index"]]
+    assert tree["samplers"][texture["sampler"]] == {"magFilter": 9728, "minFilter": 9728,
+                                                    "wrapS": 33071, "wrapT": 33071}
 
 
 def test_run_step_extras_are_the_recorded_statistics(exports, digits_run):
@@ -287,7 +291,7 @@ def test_a_scene_recipe_exports_its_model_at_its_depth(tmp_path):
     recipe.write_text('model = "nnviz3d.zoo:digits_cnn"\ndepth = 1\n')
     out = tmp_path / "recipe.glb"
     assert main(["export", str(recipe), "-o", str(out)]) == 0
-    names = {n["name"] for n in glb_json(out.read_bytes())["nodes"]}
+    names = {n["name"] for n in glb_json(out.read_bytes())["nodes"]} - {"camera"}
     depth = load_recipe(recipe).depth
     assert depth == 1
     assert names == set(view_scene(zoo_graph("digits_cnn"), depth).nodes)

@@ -116,3 +116,24 @@ def test_hover_text_shows_markup_names_as_text():
     w.picker.faceIndex = 12 * w.modules.index(evil)
     assert "&lt;img src=x onerror=alert(1)&gt;" in w.hover.value
     assert "&lt;script&gt;" in w.hover.value
+
+
+@pytest.mark.parametrize("model,width,height", [("digits_cnn", 800, 480), ("gpt2", 800, 480),
+                                                ("digits_cnn", 400, 600)])
+def test_opens_with_the_whole_model_framed(model, width, height):
+    """The widget's own camera (position, quaternion, fov, aspect as pythreejs sends them):
+    every block corner inside its frustum, the model filling most of the canvas."""
+    from tests.export.test_framing import ndc, rotation_of
+
+    w = scene_widget(zoo_graph(model), width=width, height=height)
+    cam = w.renderer.camera
+    corners = np.asarray(w.mesh.geometry.attributes["position"].array, np.float64)
+    xy, depth = ndc(corners, np.array(cam.position), cam.quaternion, np.radians(cam.fov),
+                    cam.aspect)
+    assert cam.aspect == pytest.approx(width / height)
+    assert np.all(depth > cam.near) and np.all(depth < cam.far)
+    assert np.all(np.abs(xy) <= 1)
+    span = (xy.max(0) - xy.min(0)) / 2
+    assert max(span) >= 0.5, span
+    target = np.array(w.controls.target) - np.array(cam.position)  # orbits what it looks at
+    assert np.allclose(target / np.linalg.norm(target), -rotation_of(cam.quaternion)[:, 2])

@@ -33,6 +33,17 @@ def test_serves_the_current_view_as_glb(server):
     assert "/model/block" in names and "/model/block/conv1" not in names  # collapsed here
 
 
+def test_the_download_has_readable_labels_and_a_camera(server):
+    """As ``nnviz3d export`` by default: text quads for the labels, the presentation camera."""
+    from tests.export.conftest import glb_json
+
+    tree = glb_json(_get(server).read())
+    drawn = [n for n in tree["nodes"]
+             if n.get("extras", {}).get("type") == "label" and "mesh" in n]
+    assert len(drawn) >= 4 and any(m["name"] == "labels" for m in tree["materials"])
+    assert [n["name"] for n in tree["nodes"] if "camera" in n] == ["camera"]
+
+
 @pytest.mark.parametrize("query,message", [
     ("?step=abc", "step must be an integer"),
     ("?color_by=grad_norm", "needs probe data"),
