@@ -2,7 +2,9 @@
 viewer when the URL says ?xr-emulate=quest3): the session presents and renders, the controller
 ray picks blocks and presses the wrist menu, grabbing moves and scales the model root, teleport
 and smooth locomotion move the world, and the frame loop stays within the draw-call bound without
-allocating in the viewer's code. Assertions read window.nnviz3d, not pixels."""
+allocating in the viewer's code. The model lies on a table beside the viewer, input at the left;
+the info panel (a table of rows), the loss chart and the wrist menu stay clear of the head and of
+each other. Assertions read window.nnviz3d, not pixels."""
 
 import math
 
@@ -45,6 +47,43 @@ def enter_vr(page, url) -> dict:
     return camera
 
 
+def in_box(p, box, margin=0.0) -> bool:
+    """Whether point ``p`` is inside ``box`` ({min, max}) grown by ``margin``."""
+    return all(box["min"][k] - margin <= p[k] <= box["max"][k] + margin for k in range(3))
+
+
+def disjoint(a, b) -> bool:
+    return any(a["max"][k] < b["min"][k] or b["max"][k] < a["min"][k] for k in range(3))
+
+
+HEAD_MARGIN = 0.25
+"""Metres between the head and anything placed around it."""
+
+
+def assert_clear_of_head(layout):
+    """Nothing shown (panel, caption, chart, wrist menu, the model) is at the head."""
+    head = layout["head"]
+    for name in ("panel", "caption", "chart", "menu", "model"):
+        if layout[name] is not None:
+            assert not in_box(head, layout[name], HEAD_MARGIN), (name, layout[name], head)
+
+
+def assert_on_a_table(layout):
+    """The model lies on a table beside the viewer: its first and last blocks ahead, the first
+    to the left of the last, across the gaze; its floor at table height; a table's size."""
+    first, last = layout["firstInHead"], layout["lastInHead"]
+    assert first[2] < -0.3 and last[2] < -0.3  # ahead (the head's frame: -z ahead)
+    assert first[0] < -0.5 < 0.5 < last[0]  # left to right, across the view
+    assert abs(first[2] - last[2]) < 0.3  # beside the viewer, not running away from them
+    box = layout["model"]
+    assert 0.75 <= box["min"][1] <= 0.9 and box["max"][1] < layout["head"][1] - 0.4
+    longest = max(box["max"][0] - box["min"][0], box["max"][2] - box["min"][2])
+    assert 1.4 <= longest <= 2.0
+    # centred on the gaze, about an arm's length ahead
+    assert abs((first[0] + last[0]) / 2) < 0.1 and -0.9 < (first[2] + last[2]) / 2 < -0.45
+    assert_clear_of_head(layout)
+
+
 def turn(angle: float) -> float:
     """``angle`` in (-pi, pi]."""
     return math.atan2(math.sin(angle), math.cos(angle))
@@ -75,15 +114,15 @@ def test_enter_vr_presents_and_the_trigger_on_a_block_opens_its_panel(page, digi
     assert xr["mode"] == "immersive-vr" and xr["referenceSpace"] == "local-floor"
     assert page.inner_text("#btn-vr") == "Exit VR"
     wait_frames(page, 5)  # frames keep coming
-    # the model stands on the floor in front of the viewer, scaled down to a comfortable size
+    # the model stands on a table in front of the viewer, scaled down to a table's size
     root = page.evaluate("nnviz3d.modelRoot")
     assert 0.05 < root["scale"] < 1 and root["position"][2] < -0.5
     bottom = page.evaluate("nnviz3d.xrPoint('input:x')")[1] - 0.45 / 2 * root["scale"]
-    assert abs(bottom) < 0.02
+    assert bottom == pytest.approx(page.evaluate("nnviz3d.xrLayout().tableHeight"), abs=0.02)
     target = "block.conv1"
     at = page.evaluate(f"nnviz3d.xrPoint({target!r})")
-    # from the viewer's right, level with the block: the ray crosses this block only
-    aim(page, "right", [at[0] + 0.5, at[1], at[2]], at)
+    # from the viewer's side, level with the block: the ray crosses this block only
+    aim(page, "right", [at[0], at[1], at[2] + 0.5], at)
     wait_frames(page)
     press(page, "right", "trigger")
     page.wait_for_function("nnviz3d.vrPanel.length > 0", timeout=10_000)
@@ -166,10 +205,9 @@ def test_teleport_arc_and_smooth_locomotion_move_the_world_not_the_head(page, di
     walked = page.evaluate("nnviz3d.modelRoot")["position"]
     assert walked[2] > after[2] + 0.01 and walked[0] == pytest.approx(after[0], abs=1e-2)
     # a flick of the right stick to the right turns the viewer 30 degrees right, once: the
-    # world turns left about the head (a point ahead moves to the viewer's left, -x)
+    # world turns left about the head (every point's bearing from the head turns left)
     root = page.evaluate("nnviz3d.modelRoot")
     ahead = page.evaluate("nnviz3d.xrPoint('output:0')")
-    assert ahead[2] < head[2] - 2 and abs(ahead[0] - head[0]) < 0.5
     page.evaluate("nnviz3d.xrEmulator().stick('right', 1, 0)")
     wait_frames(page, 4)
     page.evaluate("nnviz3d.xrEmulator().stick('right', 0, 0)")
@@ -178,7 +216,11 @@ def test_teleport_arc_and_smooth_locomotion_move_the_world_not_the_head(page, di
     assert turn(turned["yaw"] - root["yaw"]) == pytest.approx(math.pi / 6, abs=1e-4)
     now = page.evaluate("nnviz3d.xrPoint('output:0')")
     assert now == pytest.approx(rotate_about(ahead, head, math.pi / 6), abs=1e-3)
-    assert now[0] < ahead[0] - 1  # to the viewer's left
+
+    def bearing(p):  # three.js heading from the head; larger is further left
+        return math.atan2(p[0] - head[0], p[2] - head[2])
+
+    assert turn(bearing(now) - bearing(ahead)) == pytest.approx(math.pi / 6, abs=1e-3)
     assert page.evaluate("nnviz3d.xr.head") == pytest.approx(head, abs=1e-3)
     # leaving VR puts the desktop back as it was: model root at identity, camera where it was
     page.evaluate("nnviz3d.exitVR()")
@@ -218,7 +260,8 @@ def test_a_health_badge_is_pickable_and_the_panel_lists_the_alarm(page, tmp_path
         i = layout.index("block.conv2")
         (x, y, z), (sx, sy, sz) = layout.centers[i].tolist(), layout.sizes[i].tolist()
         badge = page.evaluate(f"nnviz3d.xrPoint({[x + sx / 2, y + sy / 2 + 0.18, z - sz / 2]})")
-        aim(page, "right", [badge[0] + 0.4, badge[1] + 0.3, badge[2]], badge)
+        aim(page, "left", [-0.5, 0.9, 0.1], [-1.5, 0.9, 0.1])  # the menu out of the way
+        aim(page, "right", [badge[0], badge[1] + 0.3, badge[2] + 0.4], badge)
         wait_frames(page)
         press(page, "right", "trigger")
         page.wait_for_function("nnviz3d.selected === '/model/block/conv2'", timeout=10_000)
@@ -247,8 +290,8 @@ def test_the_wrist_menu_changes_the_colours_and_expands_the_selection(page):
         assert page.evaluate("nnviz3d.colorBy") == "weight_norm"
         assert page.evaluate("nnviz3d.xr.picks") == 0  # a menu press picks nothing in the scene
         # select the collapsed residual block with the ray, then expand it from the menu
-        block = page.evaluate("nnviz3d.xrPoint('block')")  # 1.2 m wide at this scale
-        aim(page, "right", [block[0] + 1.5, block[1], block[2]], block)
+        block = page.evaluate("nnviz3d.xrPoint('block')")
+        aim(page, "right", [block[0], block[1], block[2] + 1.5], block)  # from the viewer's side
         wait_frames(page)
         press(page, "right", "trigger")
         page.wait_for_function("nnviz3d.selected === '/model/block'", timeout=10_000)
@@ -385,3 +428,110 @@ def test_an_embedding_point_is_pickable_in_vr(page):
         assert page.errors == []
     finally:
         w.close()
+
+
+@pytest.mark.parametrize("name, depth", [("gpt2", 3), ("digits_cnn", None)])
+def test_the_model_lies_on_a_table_beside_the_viewer_input_at_the_left(page, name, depth):
+    srv, _ = serve(name, depth=depth)
+    try:
+        enter_vr(page, srv.url)
+        layout = page.evaluate("nnviz3d.xrLayout()")
+        print(f"\n{name}: first {layout['firstInHead']}, last {layout['lastInHead']}, "
+              f"model {layout['model']}, scale {page.evaluate('nnviz3d.modelRoot')['scale']:.4f}")
+        assert layout["head"] == pytest.approx([0, 1.6, 0], abs=1e-3)
+        assert_on_a_table(layout)
+        # turn the head a quarter left, walk half a metre and re-centre from the wrist menu: the
+        # model is placed again beside the viewer, in the new head frame
+        page.evaluate("""(() => { const d = nnviz3d.xrEmulator().device;
+            d.position.set(0.5, 1.6, 0.2); d.quaternion.set(0, Math.SQRT1_2, 0, Math.SQRT1_2); })()""")
+        wait_frames(page)
+        assert page.evaluate("nnviz3d.xrLayout().head") == pytest.approx([0.5, 1.6, 0.2], abs=1e-3)
+        aim(page, "left", [-0.2, 1.1, 0.55], [-1.2, 1.1, 0.55])  # held ahead (-x) in the new frame
+        wait_frames(page)
+        at = page.evaluate("nnviz3d.xrMenuPoint('recentre')")
+        aim(page, "right", [at[0] - 0.25, at[1] + 0.15, at[2] - 0.25], at)
+        wait_frames(page)
+        press(page, "right", "trigger")
+        layout = page.evaluate("nnviz3d.xrLayout()")
+        assert layout["headYaw"] == pytest.approx(-math.pi / 2, abs=1e-3)
+        assert_on_a_table(layout)
+        # the model's forward axis (+z) to the viewer's right, which now is -z
+        assert turn(page.evaluate("nnviz3d.modelRoot")["yaw"] - math.pi) == pytest.approx(0, abs=1e-3)
+        assert page.errors == []
+    finally:
+        srv.close()
+
+
+def test_the_info_panel_is_a_table_of_rows_clear_of_the_wrist_menu_and_the_head(page, digits_server):
+    enter_vr(page, digits_server.url)
+    aim(page, "left", [-0.2, 1.1, -0.35], [-0.2, 1.1, -1.35])  # the wrist menu in view
+    at = page.evaluate("nnviz3d.xrPoint('block.conv2')")
+    aim(page, "right", [at[0], at[1], at[2] + 0.5], at)
+    wait_frames(page)
+    press(page, "right", "trigger")
+    page.wait_for_function("nnviz3d.xrLayout().panel !== null", timeout=10_000)
+    layout = page.evaluate("nnviz3d.xrLayout()")
+    assert layout["menu"] is not None and disjoint(layout["panel"], layout["menu"])
+    assert_clear_of_head(layout)
+    # key/value rows: keys in one column, values beside them on the same line, as on the desktop
+    cells = layout["panelCells"]
+    rows = {}
+    for c in cells:
+        rows.setdefault(round(c["y"], 4), {})[c["column"]] = c
+    assert len(rows) >= 8
+    kind = next(r for r in rows.values() if r[0]["text"] == "kind")
+    assert kind[1]["text"] == "Conv2d" and kind[1]["x"] > kind[0]["x"] + 0.05
+    assert {r[1]["x"] for r in rows.values() if 1 in r} == {kind[1]["x"]}  # one value column
+    # the panel is to the right, at about eye level, facing the viewer
+    panel = layout["panel"]
+    assert panel["min"][0] > 0.1 and panel["max"][1] > layout["head"][1] - 0.1
+    # the hand that holds the menu moves into the panel: the panel steps aside
+    mid = [(panel["min"][k] + panel["max"][k]) / 2 for k in range(3)]
+    aim(page, "left", [mid[0], mid[1] - 0.1, mid[2] + 0.06], [mid[0], mid[1] + 0.9, mid[2] - 1])
+    wait_frames(page, 35)  # it is checked every 30 frames
+    layout = page.evaluate("nnviz3d.xrLayout()")
+    assert disjoint(layout["panel"], layout["menu"]), layout
+    assert_clear_of_head(layout)
+    # names are text, clamped to their column
+    page.evaluate("""(() => { const tr = document.createElement('tr');
+        const th = document.createElement('th'); th.textContent = 'tied';
+        const td = document.createElement('td'); td.textContent = '<b>x</b>' + 'w'.repeat(500);
+        tr.append(th, td); document.querySelector('#info table').append(tr); })()""")
+    page.wait_for_function("nnviz3d.xrLayout().panelCells.some(c => c.text.startsWith('<b>'))",
+                           timeout=10_000)
+    cell = next(c for c in page.evaluate("nnviz3d.xrLayout().panelCells")
+                if c["text"].startswith("<b>"))
+    assert cell["shown"].startswith("<b>x</b>w") and cell["shown"].endswith("…")
+    assert len(cell["shown"]) < 80
+    assert page.errors == []
+
+
+def test_the_loss_chart_stands_behind_the_model_and_the_panel_draws_histograms(page, tmp_path):
+    from nnviz3d.record import RunReader
+    from nnviz3d.replay import serve_replay
+    from tests.test_tour import write_run
+
+    handle = serve_replay(RunReader(write_run(tmp_path / "r.nnv3d")), open_browser=False,
+                          quiet=True, port=0)
+    try:
+        enter_vr(page, handle.url)
+        page.wait_for_function("nnviz3d.xrLayout().chart !== null", timeout=20_000)
+        layout = page.evaluate("nnviz3d.xrLayout()")
+        assert_on_a_table(layout)
+        chart, model = layout["chart"], layout["model"]
+        # behind the model (further from the viewer), above its table, not over the model
+        assert chart["max"][2] < model["min"][2] + 1e-3 and chart["min"][1] >= model["max"][1]
+        assert disjoint(chart, model) and chart["max"][1] - chart["min"][1] == pytest.approx(0.4)
+        page.evaluate("nnviz3d.select('block.conv2')")
+        page.wait_for_function("nnviz3d.xrLayout().panelHistograms >= 3", timeout=10_000)
+        layout = page.evaluate("nnviz3d.xrLayout()")
+        assert disjoint(layout["panel"], chart) and disjoint(layout["panel"], model)
+        assert_clear_of_head(layout)
+        assert "training · step" in page.evaluate("nnviz3d.vrPanel")
+        # leaving VR puts the chart back beside the model for the desktop
+        page.evaluate("nnviz3d.exitVR()")
+        page.wait_for_function("!nnviz3d.xr.presenting")
+        assert page.evaluate("nnviz3d.xrLayout().chart") is None
+        assert page.errors == []
+    finally:
+        handle.close()

@@ -274,6 +274,22 @@ export function exposeApi(v: Viewer, parts: ApiParts): void {
       world.updateMatrixWorld(true);
       return p.applyMatrix4(world.matrixWorld).toArray();
     },
+    /** Where things are in VR (reference space, metres): the head and its heading, the table's
+     * height, the first and last blocks' centres (graph order), the same in the head's frame
+     * (heading only: x right, y up, -z ahead), the model's box, and the boxes of the info panel, caption,
+     * loss chart and wrist menu (null when not shown), with the panel's table cells. */
+    xrLayout: () => {
+      world.updateMatrixWorld(true);
+      const out: Record<string, unknown> = xr.layout();
+      const head = new THREE.Vector3().fromArray(out.head as number[]);
+      const toHead = (p: THREE.Vector3) => p.clone().sub(head).applyAxisAngle(new THREE.Vector3(0, 1, 0), Math.PI - (out.headYaw as number)).toArray();
+      const n = view.blocks.length;
+      const ends = n ? [0, n - 1].map((i) => view.boxOf({ kind: "block", index: i }).getCenter(new THREE.Vector3()).applyMatrix4(world.matrixWorld)) : [];
+      const box = view.bounds().applyMatrix4(world.matrixWorld);
+      return { ...out, first: ends[0]?.toArray() ?? null, last: ends[1]?.toArray() ?? null,
+        firstInHead: ends[0] ? toHead(ends[0]) : null, lastInHead: ends[1] ? toHead(ends[1]) : null,
+        model: { min: box.min.toArray(), max: box.max.toArray() } };
+    },
     /** Where a VR menu button's centre is (reference space), or null. */
     xrMenuPoint: (id: string) => xr.menu.buttonPoint(id),
     playTour: (from = 0) => tour.play(from),

@@ -139,6 +139,7 @@ const conn = new Connection(wsUrl, {
     customColors = false;
     applyColors();
     chart.place(view.bounds());
+    xr.placeChart(); // behind the model instead, in VR
     placeGrid(sceneBox());
     toolbar.fillSearch();
     if (!haveCamera) haveCamera = nav.loadFromUrl();
@@ -438,7 +439,7 @@ const recipes = new RecipeView(viewer, {
   setColorBy, setShowWeights: (on) => toolbar.setShowWeights(on), setFlow: (on) => toolbar.setFlow(on), tour,
 });
 const xr = new XrMode(renderer, scene, camera, world, vrHooks(viewer, {
-  selection, health, tour, advance, visualise, setColorBy,
+  selection, health, tour, advance, visualise, setColorBy, floor: () => grid,
   resumeDesktop() {
     last = performance.now();
     requestAnimationFrame(loop);

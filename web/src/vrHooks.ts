@@ -22,6 +22,8 @@ export interface VrParts {
   resumeDesktop(): void;
   visualise(module: string, unit: number): void;
   setColorBy(key: string): void;
+  /** The floor grid under the model, or null. */
+  floor(): THREE.Object3D | null;
 }
 
 const quantityKeys = Object.keys(QUANTITIES) as ColorKey[];
@@ -84,6 +86,8 @@ export function vrHooks(v: Viewer, parts: VrParts): XrHooks {
       labels.pin(sel >= 0 ? [view.labels.findIndex((l) => l.for === view.blocks[sel]?.path)] : []);
       labels.update(view, cam);
     },
+    chart: v.chart,
+    floor: parts.floor,
     infoPanel: $("info"),
     panelExtra: () => health.current.filter((a) => a.module === selection.selectedModule).map((a) => `health alarm: ${displayName(a.message, 300)}`).join("\n"),
     menuButtons: [

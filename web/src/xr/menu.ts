@@ -26,6 +26,7 @@ export class WristMenu {
   private readonly meshes: THREE.Mesh[] = [];
   private readonly texts: Text[] = [];
   private readonly labels: string[] = [];
+  private readonly board: THREE.Mesh;
   private hovered = -1;
   /** How far along the ray the last hit met the board (metres), for the pointer's length. */
   hitDistance = 0;
@@ -35,6 +36,7 @@ export class WristMenu {
     const board = new THREE.Mesh(new THREE.PlaneGeometry(BOARD_W, BOARD_H),
       new THREE.MeshBasicMaterial({ color: 0x0e121b, transparent: true, opacity: 0.9, side: THREE.DoubleSide }));
     board.renderOrder = 30;
+    this.board = board;
     this.root.add(board);
     for (const b of buttons) {
       const m = new THREE.Mesh(new THREE.PlaneGeometry(b.w, b.h), new THREE.MeshBasicMaterial({ color: IDLE.getHex() }));
@@ -118,6 +120,14 @@ export class WristMenu {
     if (!b) return null;
     this.root.updateMatrixWorld(true);
     return new THREE.Vector3(b.x, b.y, 0).applyMatrix4(this.root.matrixWorld).toArray();
+  }
+
+  /** The board's box in the reference space (metres), in ``into``; null while no controller
+   * holds it. */
+  box(into = new THREE.Box3()): THREE.Box3 | null {
+    if (!this.root.parent || !this.root.parent.visible) return null;
+    this.root.updateMatrixWorld(true);
+    return into.setFromObject(this.board);
   }
 
   /** The labels shown now. */

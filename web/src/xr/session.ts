@@ -1,7 +1,8 @@
 // VR mode: the Enter VR button, an immersive-vr session on a local-floor reference space, and the
 // frame loop that runs while it presents. The model root (the group holding the whole scene) is
-// placed on the floor and is what moves (grab, teleport, smooth locomotion, tours); the headset's
-// camera is the head. The loop reuses its vectors, raycaster and buffers: nothing is allocated
+// placed on a table beside the viewer (xr/placement.ts) and is what moves (grab, teleport, smooth
+// locomotion, tours); the headset's camera is the head. The info panel stands to the viewer's
+// right, the loss chart behind the model, the wrist menu on the left hand: none where the head is. The loop reuses its vectors, raycaster and buffers: nothing is allocated
 // per frame by this code (labels and menu texts are refreshed a few times a second, not per frame).
 import * as THREE from "three";
 import type { Emulator } from "./emulator";
@@ -10,8 +11,11 @@ import { Grab, wrapAngle } from "./grab";
 import { Hand } from "./hands";
 import { Locomotion } from "./locomotion";
 import { type MenuButton, WristMenu } from "./menu";
-import { headingOf, placeOnFloor, viewFrom } from "./placement";
-import { panelText, TextPanel } from "./textPanel";
+import { InfoPanel, type PanelItem, readPanel } from "./infoPanel";
+import { PointSizes } from "./pointSizes";
+import { headingOf, placeChartBehind, placeOnTable, tableHeight, viewFrom } from "./placement";
+import { Table } from "./table";
+import { TextPanel } from "./textPanel";
 
 export interface XrHooks {
   /** The viewer's per-frame work (probe data, overlay and flow animation, the tour). */
@@ -24,6 +28,10 @@ export interface XrHooks {
   modelBox(): THREE.Box3;
   /** Assign the labels for a camera given in model coordinates. */
   updateLabels(camera: THREE.PerspectiveCamera): void;
+  /** The loss chart, in the model root: placed behind the model in VR, back beside it after. */
+  chart: { mesh: THREE.Object3D; place(bounds: THREE.Box3): void; box(): THREE.Box3 | null };
+  /** The desktop's floor grid (hidden in VR, where the model stands on a table), or null. */
+  floor(): THREE.Object3D | null;
   /** The desktop info panel, mirrored in the headset. */
   infoPanel: HTMLElement;
   /** Lines added under it in the headset (the selected layer's health alarms), or "". */
@@ -36,7 +44,15 @@ export interface XrHooks {
 
 const LABEL_EVERY = 20; // frames between label re-assignments
 const MENU_EVERY = 30; // frames between menu label refreshes
-const PANEL_DISTANCE = 0.85;
+/** The info panel: this far from the head (m), this much to the right of the heading (rad), its
+ * top edge this far above the eyes (m); turned further right in steps when the wrist menu is
+ * where it would be. */
+const PANEL_DISTANCE = 0.68, PANEL_ANGLE = 0.6, PANEL_TOP = 0.08, PANEL_STEP = 0.3;
+
+/** A box as two corners, for tests. */
+function corners(b: THREE.Box3 | null): { min: number[]; max: number[] } | null {
+  return b && !b.isEmpty() ? { min: b.min.toArray(), max: b.max.toArray() } : null;
+}
 
 export class XrMode {
   supported = false;
@@ -50,12 +66,14 @@ export class XrMode {
   /** Controller-ray picks since the session started. */
   picks = 0;
   emulator: Emulator | null = null;
-  readonly panel: TextPanel;
+  readonly panel: InfoPanel;
   readonly caption: TextPanel;
   readonly menu: WristMenu;
   readonly grab: Grab;
   readonly locomotion: Locomotion;
   private readonly fade = new Fade();
+  private readonly table = new Table();
+  private readonly pointSizes: PointSizes;
   private readonly hands: Hand[];
   private session: XRSession | null = null;
   private readonly head = new THREE.Vector3(0, 1.6, 0);
@@ -66,9 +84,13 @@ export class XrMode {
   private readonly inverse = new THREE.Matrix4();
   private readonly savedPosition = new THREE.Vector3();
   private readonly savedQuaternion = new THREE.Quaternion();
+  private readonly panelBox = new THREE.Box3();
+  private readonly menuBox = new THREE.Box3();
   private last = 0;
   private panelDirty = true;
   private panelWasShown = false;
+  /** The model is placed again once the headset has reported where the head really is. */
+  private placePending = false;
   private overlayText = "";
   private button: HTMLButtonElement | null = null;
 
@@ -77,7 +99,8 @@ export class XrMode {
     this.hands = [new Hand(renderer, 0), new Hand(renderer, 1)];
     this.grab = new Grab(world);
     this.locomotion = new Locomotion(world);
-    this.panel = new TextPanel("vr-info-panel");
+    this.pointSizes = new PointSizes(world);
+    this.panel = new InfoPanel("vr-info-panel");
     this.caption = new TextPanel("vr-caption", 0.9, 0.03);
     this.menu = new WristMenu([...hooks.menuButtons,
       { id: "recentre", x: -0.0625, y: -0.07, w: 0.115, h: 0.03, label: () => "Re-centre", press: () => this.recentre() },
@@ -170,6 +193,7 @@ export class XrMode {
     this.session = session;
     session.addEventListener("end", () => this.ended());
     for (const h of this.hands) this.scene.add(h.ray);
+    this.world.add(this.table.root);
     this.scene.add(this.locomotion.root, this.fade.mesh, this.panel.root, this.caption.root);
     this.frames = 0;
     this.picks = 0;
@@ -177,6 +201,7 @@ export class XrMode {
     this.head.set(0, 1.6, 0);
     this.headYaw = Math.PI; // local-floor starts facing -z
     this.recentre();
+    this.placePending = true;
     this.panelDirty = true;
     this.panelWasShown = false;
     if (this.button) this.button.textContent = "Exit VR";
@@ -195,12 +220,17 @@ export class XrMode {
     this.renderer.xr.enabled = false;
     for (const h of this.hands) this.scene.remove(h.ray);
     this.menu.root.removeFromParent();
+    this.table.root.removeFromParent();
+    this.pointSizes.restore();
+    const floor = this.hooks.floor();
+    if (floor) floor.visible = true;
     this.scene.remove(this.locomotion.root, this.fade.mesh, this.panel.root, this.caption.root);
     this.fade.reset();
     this.world.position.set(0, 0, 0);
     this.world.rotation.set(0, 0, 0);
     this.world.scale.setScalar(1);
     this.world.updateMatrixWorld(true);
+    this.hooks.chart.place(this.hooks.modelBox()); // beside the model again, for the desktop
     this.camera.position.copy(this.savedPosition);
     this.camera.quaternion.copy(this.savedQuaternion);
     this.camera.updateMatrixWorld();
@@ -208,9 +238,18 @@ export class XrMode {
     this.hooks.onPresentingChange(false);
   }
 
-  /** Put the model back on the floor in front of the viewer, at the comfortable scale. */
+  /** Put the model back on the table beside the viewer, at the table's scale. */
   recentre(): void {
-    placeOnFloor(this.world, this.hooks.modelBox(), this.head, this.headYaw);
+    placeOnTable(this.world, this.hooks.modelBox(), this.head, this.headYaw);
+    this.placeChart();
+  }
+
+  /** Fit the table and stand the loss chart behind the model (call when the model's box changed). */
+  placeChart(): void {
+    if (!this.presenting) return;
+    const box = this.hooks.modelBox(), s = this.world.scale.x;
+    this.table.fit(box, s);
+    placeChartBehind(this.hooks.chart.mesh, box, s);
   }
 
   /** Show a viewpoint (model units) in VR: fade out, move the world so the viewpoint is at the
@@ -248,6 +287,7 @@ export class XrMode {
       this.head.setFromMatrixPosition(eyes[0].matrixWorld);
       if (eyes.length === 2) this.head.add(this.eye.setFromMatrixPosition(eyes[1].matrixWorld)).multiplyScalar(0.5);
       this.headYaw = headingOf(xrCam.matrixWorld);
+      if (this.placePending) { this.placePending = false; this.recentre(); }
     }
     const left = this.hand("left"), right = this.hand("right");
     for (const h of this.hands) if (h.connected) h.refresh();
@@ -265,11 +305,13 @@ export class XrMode {
         else this.select(h);
       }
     }
+    const floor = this.hooks.floor(); // a new scene makes a new grid
+    if (floor?.visible) floor.visible = false;
     this.fade.update(dt, this.head);
     this.hooks.advance(dt);
     if (this.panelDirty) this.refreshPanel();
-    if (this.frames % LABEL_EVERY === 1) this.updateLabels();
-    if (this.frames % MENU_EVERY === 0) this.menu.refresh();
+    if (this.frames % LABEL_EVERY === 1) { this.updateLabels(); this.pointSizes.update(); }
+    if (this.frames % MENU_EVERY === 0) { this.menu.refresh(); this.keepPanelClear(); }
     this.renderer.render(this.scene, this.camera);
     this.drawCalls = this.renderer.info.render.calls;
   }
@@ -285,15 +327,32 @@ export class XrMode {
 
   private refreshPanel(): void {
     this.panelDirty = false;
-    const extra = this.hooks.panelExtra();
-    const text = this.overlayText || [panelText(this.hooks.infoPanel), extra].filter(Boolean).join("\n");
-    this.panel.set(text);
-    if (!text || this.panelWasShown) return;
+    const lines = (text: string, alarm: boolean): PanelItem[] =>
+      text.split("\n").filter(Boolean).map((t) => ({ kind: "text", text: t, alarm }));
+    const items = this.overlayText ? lines(this.overlayText, false)
+      : [...readPanel(this.hooks.infoPanel), ...lines(this.hooks.panelExtra(), true)];
+    this.panel.set(items);
+    if (!items.length || this.panelWasShown) return;
     this.panelWasShown = true;
-    const r = this.panel.root, yaw = this.headYaw;
-    r.position.set(this.head.x + Math.sin(yaw) * PANEL_DISTANCE + Math.cos(yaw) * 0.35, this.head.y - 0.05,
-      this.head.z + Math.cos(yaw) * PANEL_DISTANCE - Math.sin(yaw) * 0.35);
-    r.lookAt(this.head.x, this.head.y - 0.05, this.head.z);
+    this.placePanel();
+  }
+
+  /** Stand the info panel to the viewer's right, facing them, clear of the wrist menu. */
+  private placePanel(): void {
+    const r = this.panel.root, top = this.head.y + PANEL_TOP, menu = this.menu.box(this.menuBox);
+    for (let k = 0; k < 4; k++) {
+      const yaw = this.headYaw - PANEL_ANGLE - k * PANEL_STEP; // to the right: a smaller heading
+      r.position.set(this.head.x + Math.sin(yaw) * PANEL_DISTANCE, top, this.head.z + Math.cos(yaw) * PANEL_DISTANCE);
+      r.lookAt(this.head.x, top, this.head.z);
+      const box = this.panel.box(this.panelBox);
+      if (!menu || !box || !box.intersectsBox(menu)) return;
+    }
+  }
+
+  /** The wrist menu moves with the hand: when it comes into the info panel, the panel steps aside. */
+  private keepPanelClear(): void {
+    const box = this.panel.box(this.panelBox), menu = this.menu.box(this.menuBox);
+    if (box && menu && box.intersectsBox(menu)) this.placePanel();
   }
 
   /** Labels face and are chosen for the head, seen from inside the model root. */
@@ -316,6 +375,19 @@ export class XrMode {
       picks: this.picks, grabs: this.grab.count, grabbing: this.grab.active, teleports: this.locomotion.teleports,
       aiming: this.locomotion.landingPoint, fade: this.fade.opacity, menu: this.menu.shownLabels,
       head: this.head.toArray(), caption: this.caption.content,
+    };
+  }
+
+  /** Where things are in the reference space (metres), for tests: the head and its heading, the
+   * table's height, and the boxes of the info panel, the caption, the loss chart and the wrist
+   * menu (null when not shown). */
+  layout(): Record<string, unknown> {
+    return {
+      head: this.head.toArray(), headYaw: this.headYaw, tableHeight: tableHeight(this.head),
+      panel: corners(this.panel.box()), caption: corners(this.caption.box()),
+      chart: corners(this.presenting ? this.hooks.chart.box() : null), menu: corners(this.menu.box()),
+      panelCells: this.panel.root.visible ? this.panel.cells.map((c) => ({ ...c })) : [],
+      panelHistograms: this.panel.root.visible ? this.panel.histograms : 0,
     };
   }
 

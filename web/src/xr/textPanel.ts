@@ -1,6 +1,5 @@
-// Readable text in the headset: an SDF text block (troika-three-text) on a dark backing board.
-// The info panel mirrors the desktop info panel (#info): a DOM change re-renders its text, so the
-// headset shows the same content, not a second description of the block.
+// Readable text in the headset: an SDF text block (troika-three-text) on a dark backing board,
+// for short texts such as a tour stop's caption (the info panel is xr/infoPanel.ts).
 import * as THREE from "three";
 import { Text } from "troika-three-text";
 import fontUrl from "@fontsource/roboto/files/roboto-latin-400-normal.woff?url";
@@ -35,6 +34,13 @@ export class TextPanel {
     this.root.visible = false;
   }
 
+  /** The board's box in the reference space (metres), or null while hidden. */
+  box(): THREE.Box3 | null {
+    if (!this.root.visible || !this.root.parent) return null;
+    this.root.updateMatrixWorld(true);
+    return new THREE.Box3().setFromObject(this.board);
+  }
+
   set(text: string): void {
     this.root.visible = text.length > 0;
     if (text === this.content) return;
@@ -52,30 +58,4 @@ export class TextPanel {
     this.board.scale.set(x1 - x0 + 2 * PAD, y1 - y0 + 2 * PAD, 1);
     this.board.position.set(px + (x0 + x1) / 2, py + (y0 + y1) / 2, -0.001);
   }
-}
-
-/** The desktop panel's text: headings on their own lines, table rows as "name  value". */
-export function panelText(el: HTMLElement): string {
-  if (el.hidden) return "";
-  const lines: string[] = [];
-  const walk = (node: Element): void => {
-    for (const child of Array.from(node.children)) {
-      const tag = child.tagName;
-      if (tag === "BUTTON" || tag === "CANVAS" || tag === "SELECT" || tag === "INPUT") continue;
-      if (tag === "H2" || tag === "H3" || tag === "H4") {
-        // a heading's parts (title, then a step in a span) read as words, not run together
-        const parts = Array.from(child.childNodes).map((n) => (n.textContent ?? "").trim()).filter(Boolean);
-        lines.push(parts.join(" · "));
-      }
-      else if (tag === "TR") {
-        const cells = Array.from(child.children).map((c) => (c.textContent ?? "").trim());
-        const pairs: string[] = [];
-        for (let i = 0; i < cells.length; i += 2) pairs.push(`${cells[i]}: ${cells[i + 1] ?? ""}`);
-        lines.push(pairs.join("   "));
-      } else if (child.children.length) walk(child);
-      else if ((child.textContent ?? "").trim()) lines.push((child.textContent ?? "").trim());
-    }
-  };
-  walk(el);
-  return lines.filter(Boolean).join("\n");
 }
