@@ -28,7 +28,7 @@ const PANEL = 0.9, PANEL_GAP = 0.25, RIDGE_HEIGHT = 0.5;
 const TITLE = 0.055, SMALL = 0.042, BAR = 0.035;
 const SLAB_MAX = 0.9, FEATURE_SIZE = 0.45, MAX_FEATURES = 8;
 /** The landscape's side: this share of the model's longest side, within these bounds. */
-const LANDSCAPE_SHARE = 0.3, LANDSCAPE_MIN = 3, LANDSCAPE_MAX = 12, LANDSCAPE_RELIEF = 0.45;
+const LANDSCAPE_SHARE = 0.25, LANDSCAPE_MIN = 3, LANDSCAPE_MAX = 12, LANDSCAPE_RELIEF = 0.45;
 
 type Channel = "weights" | "detail" | "inspect" | "features" | "landscape";
 
@@ -623,20 +623,24 @@ export class Overlays {
       dots.name = "landscape-path-steps";
       group.add(line, dots);
     }
-    // words face the framing camera (-x): title and colour scale above the near edge, axes
-    const s = size / LANDSCAPE_MIN, big = TITLE * 2.2 * s, small = SMALL * 2 * s;
-    const words = new THREE.Group();
-    words.rotation.y = FACE_VIEWER;
-    words.position.set(-size / 2 - 0.05, 0, 0);
-    const clipped = Number(o.meta.clipped) > 0 ? " (higher: top colour, height eased)" : "";
-    const title = titleText("", `loss landscape ${rows}×${cols}`, displayName(o.meta.directions ?? "", 40),
-      `step ${o.meta.step ?? this.weightStep ?? "–"}`).replace(/^\(model\) · /, "");
-    const scale = colourBar(o.legend.stops ?? [], o.legend.lo, o.legend.hi, size * 0.6, big * 0.35, small, this.synced, clipped);
-    scale.position.set(0, height + 0.15 * s + small * 1.3 + big * 0.2, 0);
-    words.add(scale);
+    // words face the framing camera (-x): title and colour scale as a header over the far
+    // edge (seen above the surface from an elevated camera), axis names along the near edge
+    const big = size * 0.03, small = size * 0.02;
+    const header = new THREE.Group();
+    header.rotation.y = FACE_VIEWER;
+    header.position.set(size / 2 + 0.05, height + small, 0);
+    const near = new THREE.Group();
+    near.rotation.y = FACE_VIEWER;
+    near.position.set(-size / 2 - 0.05, 0, 0);
+    const clipped = Number(o.meta.clipped) > 0 ? "  (above: top colour, height eased)" : "";
+    const title = [`loss landscape ${rows}×${cols}`, displayName(o.meta.directions ?? "", 40),
+      `step ${o.meta.step ?? this.weightStep ?? "–"}`].filter((x) => x).join(" · ");
+    const scale = colourBar(o.legend.stops ?? [], o.legend.lo, o.legend.hi, size * 0.5, big * 0.4, small, this.synced, clipped);
+    scale.position.set(0, small * 1.3 + big * 0.2, 0);
     const t = textMesh(title, big, this.synced, "center", "bottom");
     t.name = "overlay-title";
-    t.position.set(0, height + 0.25 * s + small * 1.3 + big * 0.4, 0);
+    t.position.set(0, small * 1.3 + big * 0.6, 0);
+    header.add(scale, t);
     const loss = textMesh("loss", small, this.synced, "right", "top", 0xb8c0d4);
     loss.position.set(-size / 2 - 0.05, height, 0);
     const beta = textMesh("beta (d2)", small, this.synced, "center", "top", 0xb8c0d4);
@@ -644,9 +648,9 @@ export class Overlays {
     const alpha = textMesh("alpha (d1): depth · white: training path · red: now", small * 0.9, this.synced, "center", "top", 0xb8c0d4);
     alpha.position.set(0, -0.08 - small * 1.3, 0);
     for (const x of [loss, beta, alpha]) x.name = "axis-label";
-    words.add(t, loss, beta, alpha);
-    group.add(words);
-    const top = height + 0.25 * s + small * 1.3 + big * 1.6;
+    near.add(loss, beta, alpha);
+    group.add(header, near);
+    const top = height + small * 2.5 + big * 1.8;
     const wide = Math.max(size, textWidth(title, big)) + 2 * textWidth("loss", small);
     const placer = this.placerFor("landscape");
     const local = new THREE.Vector3(size + 0.2, top + 0.1 + small * 3, wide);
