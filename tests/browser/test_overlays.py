@@ -45,7 +45,8 @@ def test_weight_maps_hover_values_and_detail_views(page):
         # hover one cell of head.1's weight map, seen from above: the tooltip has its value
         row, col = 3, 5
         pos = page.evaluate(f"nnviz3d.cellPosition('head.1', {row}, {col})")
-        page.evaluate(f"nnviz3d.lookAt({pos}, [0, 1.0, 0.25])")
+        facing = page.evaluate("nnviz3d.cellNormal('head.1')")  # the map stands upright
+        page.evaluate(f"nnviz3d.lookAt({pos}, {[1.0 * f for f in facing]})")
         cell = page.evaluate(f"nnviz3d.weightCell('head.1', {row}, {col})")
         exact = model.head[1].weight[row, col].detach().half().item()
         assert cell["value"] == exact
@@ -87,7 +88,7 @@ def test_weight_maps_hover_values_and_detail_views(page):
         assert "predicted" in page.locator("#inspect").inner_text()
         # hover the head.1 unit grid from just in front: the tooltip names the layer, a value
         pos = page.evaluate("nnviz3d.inspectPosition('head.1')")
-        tip = hover(page, pos, [0, 0, -0.5], "head.1 activation")
+        tip = hover(page, pos, [-0.5, 0, 0], "head.1 activation")  # panels face -x
         assert "click: visualise this unit" in tip
         centre = page.evaluate(f"nnviz3d.screen({pos})")
         # the legend shows the hovered overlay's own colour scale and units
@@ -110,13 +111,116 @@ def test_weight_maps_hover_values_and_detail_views(page):
         mid = page.evaluate("nnviz3d.landscapePoint(3, 3)")
         hover(page, mid, [0, 2.5, -0.01], "current weights")
         back = page.evaluate(f"nnviz3d.cellPosition('head.1', {row}, {col})")
-        page.evaluate(f"nnviz3d.lookAt({back}, [0, 1.0, 0.25])")
+        page.evaluate(f"nnviz3d.lookAt({back}, {[1.0 * f for f in facing]})")
 
         # the toggle hides the weight maps: the same spot no longer reports a cell
         page.evaluate("nnviz3d.showWeights(false)")
         page.mouse.move(cell["x"] + 1, cell["y"])
         page.wait_for_timeout(200)
         assert "weight[" not in (page.evaluate("nnviz3d.tooltip") or "")
+        assert page.errors == []
+    finally:
+        w.close_viewer()
+
+
+def boxes_touch(a, b):
+    return all(a[0][k] < b[1][k] and b[0][k] < a[1][k] for k in range(3))
+
+
+def test_overlays_have_titles_scales_and_room_of_their_own(page):
+    """Issue 16: every overlay is titled, carries its scale, stands clear of every block and of
+    the toolbar; activation stacks flip and fan; the landscape is framed with the model."""
+    _, w = train_watched()
+    try:
+        page.goto(w.url)
+        wait_ready(page)
+        page.wait_for_function("nnviz3d.overlayStep === 16", timeout=30_000)
+        blocks = page.evaluate("nnviz3d.blockBoxes")
+
+        def titled(channel):
+            return [t for t in page.evaluate("nnviz3d.overlayTitles") if t["channel"] == channel]
+
+        def clear_of_blocks():
+            for t in page.evaluate("nnviz3d.overlayTitles"):
+                hit = [b for b in blocks if boxes_touch(t["box"], b)]
+                assert not hit, (t["title"], t["box"], hit[:2])
+
+        # a weight map per layer, each titled "module · weight shape · step" and drawn so
+        weights = titled("weights")
+        modules = {o["module"] for o in page.evaluate("nnviz3d.overlays") if o["channel"] == "weights"}
+        assert {t["module"] for t in weights} == modules and len(weights) == len(modules)
+        head = next(t for t in weights if t["module"] == "head.1")
+        assert head["title"] == "head.1 · weight 64×32 · step 16", head
+        assert all(t["drawn"] for t in weights)
+        assert page.evaluate("nnviz3d.overlayTitles.filter(t => t.drawn.length === 0).length") == 0
+        clear_of_blocks()
+
+        # the selected layer's ridges and scatter: titled, named axes, clear of blocks, and
+        # framed in view below the toolbar
+        page.evaluate("nnviz3d.select('head.1')")
+        page.wait_for_function(
+            "nnviz3d.overlayTitles.filter(t => t.channel === 'detail').length >= 3", timeout=20_000)
+        page.wait_for_timeout(900)  # the camera's flight
+        page.evaluate("nnviz3d.render()")
+        detail = {t["name"]: t for t in titled("detail")}
+        assert {"weight_hist", "grad_hist", "weight_pca"} <= set(detail)
+        assert detail["weight_hist"]["title"].startswith("head.1 · weight histogram · 64 bins")
+        assert "PCA" in detail["weight_pca"]["title"]
+        toolbar = page.locator("#toolbar").bounding_box()
+        view = page.viewport_size
+        for t in detail.values():
+            s = page.evaluate(f"nnviz3d.screenBox({t['box']})")
+            assert s["top"] > toolbar["y"] + toolbar["height"], (t["name"], s, toolbar)
+            assert s["left"] >= 0 and s["right"] <= view["width"] and s["bottom"] <= view["height"], s
+        clear_of_blocks()
+
+        # one input's activations: every stack titled with its channel; [ and ] flip the
+        # selected layer's stack, a backslash fans every stack out
+        page.evaluate("nnviz3d.select('block.conv1')")
+        page.evaluate("nnviz3d.inspect(3, 'none')")
+        page.wait_for_function("nnviz3d.inspection && nnviz3d.inspection.index === 3", timeout=30_000)
+        stacks = {o["module"] for o in page.evaluate("nnviz3d.overlays")
+                  if o["channel"] == "inspect" and o["kind"] == "slabs"}
+        inspect = {t["module"]: t for t in titled("inspect")}
+        assert stacks <= set(inspect) and len(stacks) >= 4
+        assert inspect["block.conv1"]["title"] == "block.conv1 · activation 16×8×8 · channel 1/16"
+        clear_of_blocks()
+        slabs = page.evaluate("nnviz3d.slabs")
+        assert slabs["front"]["block.conv1"] == 0 and slabs["channels"]["block.conv1"] == 16
+        page.mouse.move(5, 400)
+        page.keyboard.press("]")
+        page.keyboard.press("]")
+        slabs = page.evaluate("nnviz3d.slabs")
+        assert slabs["front"]["block.conv1"] == 2 and slabs["front"]["block.conv2"] == 0
+        assert any(t["title"].endswith("channel 3/16") for t in titled("inspect")
+                   if t["module"] == "block.conv1")
+        page.keyboard.press("[")
+        page.keyboard.press("[")
+        page.keyboard.press("[")
+        assert page.evaluate("nnviz3d.slabs")["front"]["block.conv1"] == 15  # wraps round
+        assert page.evaluate("nnviz3d.flipSlabs(null, 1)")["block.conv2"] == 1  # every stack
+        page.keyboard.press("\\")
+        assert page.evaluate("nnviz3d.slabs")["fanned"] is True
+        fanned = {t["module"]: t for t in titled("inspect")}
+        assert fanned["block.conv1"]["title"].endswith("16 channels")
+        size = [fanned["block.conv1"]["box"][1][k] - fanned["block.conv1"]["box"][0][k] for k in range(3)]
+        assert size[2] > 0.9 and size[1] > 0.9  # spread out: a 4×4 wall, not one slab
+        clear_of_blocks()
+        page.keyboard.press("\\")
+        assert page.evaluate("nnviz3d.slabs")["fanned"] is False
+
+        # the landscape stands beside the model, titled, and Frame puts it in view
+        page.evaluate("nnviz3d.requestLandscape(7)")
+        page.wait_for_function("nnviz3d.landscapeBox !== null", timeout=60_000)
+        land = titled("landscape")
+        assert len(land) == 1 and land[0]["title"].startswith("loss landscape 7×7") and land[0]["drawn"]
+        clear_of_blocks()
+        page.keyboard.press("Escape")
+        page.evaluate("document.getElementById('btn-reset').click()")
+        page.wait_for_timeout(900)
+        page.click("#btn-frame")
+        page.wait_for_timeout(900)
+        assert page.evaluate("nnviz3d.inView(nnviz3d.landscapeBox)")
         assert page.errors == []
     finally:
         w.close_viewer()

@@ -115,3 +115,22 @@ def test_one_nan_activation_does_not_spread_through_a_pooled_map():
     att[0, 0, 0] = np.inf
     a = attention_overlay("attn", att)
     assert a.legend["hi"] == 0.25 and a.arrays["colors"][0, 0, 0].tolist() == MISSING
+
+
+def test_a_landscape_is_clipped_by_a_smooth_cap_not_a_plateau():
+    from nnviz3d.scene.landscape_surface import soft_height
+
+    class Steep(Result):
+        losses = np.arange(100, dtype=np.float64).reshape(10, 10) ** 2  # a steep corner
+
+    o = landscape_surface(Steep())
+    h = o.arrays["heights"].ravel()
+    assert o.meta["cap"] == np.percentile(Steep.losses, 90) and o.meta["clipped"] == 10
+    # strictly increasing with the loss even above the colour top: no flat plateau
+    assert (np.diff(h) > 0).all() and h.max() < 1.0
+    top = o.arrays["colors"].reshape(-1, 3)
+    assert (top[-10:] == top[-10]).all()  # values above the top share the top colour
+    x = np.linspace(0, 3, 301)
+    s = soft_height(x)
+    assert np.allclose(s[x <= 0.75], x[x <= 0.75]) and np.all(np.diff(s) > 0)
+    assert abs(np.gradient(s, x)[75] - 1.0) < 0.02  # the cap meets the line with its slope

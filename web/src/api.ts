@@ -3,6 +3,7 @@
 // page.evaluate("nnviz3d.x") calls a function-valued property, so each keeps its kind.
 import * as THREE from "three";
 import { formatStat } from "./dom";
+import { blockBoxes } from "./overlayPlacement";
 import type { HealthPanel } from "./healthPanel";
 import type { PointSelection } from "./pointSelection";
 import { PROTOCOL_VERSION } from "./protocol.gen";
@@ -165,6 +166,15 @@ export function exposeApi(v: Viewer, parts: ApiParts): void {
     flow: () => ({ enabled: flow.enabled, counts: { ...flow.counts }, classes: Object.fromEntries(flow.classes),
       first: flow.firstPosition("normal") }),
     detailModule: () => overlays.detailModule,
+    /** Every overlay shown, placed: {channel, module, name, kind, title, drawn (title texts
+     * drawn in its box), box: [min, max]}. */
+    overlayTitles: () => overlays.titles(),
+    /** Every block's box [min, max] (scene coordinates). */
+    blockBoxes: () => blockBoxes(view).map((b) => [b.min.toArray(), b.max.toArray()]),
+    /** Activation stacks: {fanned, front: {module: channel in front}, channels: {module: C}}. */
+    slabs: () => overlays.slabState(),
+    /** The loss landscape's box [min, max], or null. */
+    landscapeBox: () => (overlays.landscapeBox ? [overlays.landscapeBox.min.toArray(), overlays.landscapeBox.max.toArray()] : null),
     overlaysHidden: () => overlays.hidden,
     tooltip: () => ($("tooltip").hidden ? null : $("tooltip").textContent),
     /** VR: {supported, secure, presenting, mode, referenceSpace, frames, drawCalls, message, picks, grabs...}. */
@@ -206,6 +216,29 @@ export function exposeApi(v: Viewer, parts: ApiParts): void {
     /** Where a scene point [x, y, z] is on screen (CSS px). */
     screen: (point: number[]) => toScreen(new THREE.Vector3(point[0], point[1], point[2])),
     showWeights: (on: boolean) => toolbar.setShowWeights(on),
+    /** Bring the next (delta 1) or previous channel of a stack (a module, or all when null) to the front. */
+    flipSlabs: (module: string | null = null, delta = 1) => { const f = overlays.flipSlabs(module, delta); v.requestRender(); v.renderNow(); return f; },
+    /** Fan the activation stacks out (true) or stack them (false). */
+    fanSlabs: (on: boolean) => { overlays.fanSlabs(on); v.requestRender(); v.renderNow(); },
+    /** Whether a box [min, max] lies wholly inside the camera's view (after the current flight). */
+    inView: (box: number[][]) => {
+      camera.updateMatrixWorld();
+      const f = new THREE.Frustum().setFromProjectionMatrix(
+        new THREE.Matrix4().multiplyMatrices(camera.projectionMatrix, camera.matrixWorldInverse));
+      const [a, b] = box;
+      return [0, 1, 2, 3, 4, 5, 6, 7].every((k) => f.containsPoint(new THREE.Vector3(
+        k & 1 ? b[0] : a[0], k & 2 ? b[1] : a[1], k & 4 ? b[2] : a[2])));
+    },
+    /** Where a box [min, max] is on screen: its projected corners' bounds (CSS px). */
+    screenBox: (box: number[][]) => {
+      const [a, b] = box;
+      const pts = [0, 1, 2, 3, 4, 5, 6, 7].map((k) => toScreen(new THREE.Vector3(
+        k & 1 ? b[0] : a[0], k & 2 ? b[1] : a[1], k & 4 ? b[2] : a[2])));
+      return { left: Math.min(...pts.map((p) => p.x)), right: Math.max(...pts.map((p) => p.x)),
+        top: Math.min(...pts.map((p) => p.y)), bottom: Math.max(...pts.map((p) => p.y)) };
+    },
+    /** The direction a weight map faces [x, y, z]. */
+    cellNormal: (module: string, name = "weight") => overlays.cellNormal(module, name)?.toArray() ?? null,
     visualise: (module: string, unit: number) => parts.visualise(module, unit),
     goToBookmark: (name: string) => recipes.goToBookmark(name),
     /** The current view as recipe TOML (what Save view downloads). */

@@ -81,6 +81,7 @@ world.add(view.root);
 const labels = new LabelPool();
 world.add(labels.root);
 const overlays = new Overlays(view);
+overlays.onChange = () => requestRender();
 world.add(overlays.root);
 const marks = new HealthMarks(view);
 world.add(marks.root);
@@ -148,8 +149,6 @@ const conn = new Connection(wsUrl, {
     if (selection.selected && !view.pathIndex.has(selection.selected)) {
       selection.selected = null; selection.selectedModule = null; hidePanel();
     }
-    const b = view.bounds();
-    overlays.landscapeAt.set((b.min.x + b.max.x) / 2, 0, b.max.z + 3.5); // past the output
     overlays.relayout();
     marks.rebuild();
     state.flowDirty = true;
@@ -211,8 +210,11 @@ const conn = new Connection(wsUrl, {
       return;
     }
     if (frame.header.channel === "landscape") {
+      const first = !overlays.landscapeBox;
       overlays.setLandscape(frame);
       inspectPanel.showLandscape(overlays.landscapeInfo);
+      placeGrid(sceneBox());
+      if (first && state.cameraUntouched) nav.frame(sceneBox()); // it stands beside the model: show both
       requestRender();
       return;
     }
@@ -225,7 +227,9 @@ const conn = new Connection(wsUrl, {
     if (frame.header.channel === "weights") overlays.setWeights(frame);
     else if (frame.header.channel === "detail") {
       if (frame.header.module !== selection.detailWanted) return; // an answer for an older selection
+      const fresh = overlays.detailModule !== frame.header.module;
       overlays.setDetail(frame);
+      if (fresh) showDetail();
     }
     showOverlayLegend();
     $("weights-box").hidden = overlays.weightList.length === 0;
@@ -321,12 +325,44 @@ function showChart(): void {
 }
 let chartShown = false;
 
-/** The model and, when shown, the loss chart. */
+/** The model and, when shown, the loss chart and the loss landscape. */
 function sceneBox(): THREE.Box3 {
   const box = view.bounds();
   const c = chart.box();
+  if (overlays.landscapeBox) box.union(overlays.landscapeBox);
   return c ? box.union(c) : box;
 }
+
+/** A new layer's ridges and scatter stand above it: frame the layer with them when they are
+ * not all in view (or the camera is on its way to frame the layer alone). */
+function showDetail(): void {
+  const box = overlays.detailBox();
+  const pick = selection.selected ? view.pathIndex.get(selection.selected) : undefined;
+  if (!box || !pick) return;
+  camera.updateMatrixWorld();
+  const frustum = new THREE.Frustum().setFromProjectionMatrix(
+    new THREE.Matrix4().multiplyMatrices(camera.projectionMatrix, camera.matrixWorldInverse));
+  const corners = [0, 1, 2, 3, 4, 5, 6, 7].map((k) => new THREE.Vector3(
+    k & 1 ? box.max.x : box.min.x, k & 2 ? box.max.y : box.min.y, k & 4 ? box.max.z : box.min.z));
+  // a selection that framed its layer is still flying there: frame the panels with it
+  const flying = (nav as unknown as { anim: object | null }).anim !== null;
+  if (!flying && corners.every((c) => frustum.containsPoint(c))) return;
+  const both = box.union(view.boxOf(pick));
+  nav.frame(both.expandByVector(both.getSize(new THREE.Vector3()).multiplyScalar(0.15))); // framing is snug
+
+}
+
+// Activation stacks: [ and ] bring the previous/next channel of the selected layer's stack (or
+// of every stack) to the front; a backslash fans all stacks out or stacks them again.
+window.addEventListener("keydown", (e) => {
+  if (e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement || e.target instanceof HTMLTextAreaElement) return;
+  if (e.key !== "[" && e.key !== "]" && e.key !== "\\") return;
+  if (!overlays.inspectList.length) return;
+  const module = selection.selectedModule && overlays.slabState().channels[selection.selectedModule] ? selection.selectedModule : null;
+  if (e.key === "\\") overlays.fanSlabs(!overlays.fanned);
+  else overlays.flipSlabs(module, e.key === "]" ? 1 : -1);
+  requestRender();
+});
 
 function showToast(text: string): void {
   const el = $("toast");

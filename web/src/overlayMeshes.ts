@@ -66,10 +66,10 @@ export class BarsBatch {
     this.mesh.count = 0;
   }
 
-  add(x: number, z: number, w: number, d: number, h: number, rgb: Uint8Array, at: number): number {
+  add(x: number, z: number, w: number, d: number, h: number, rgb: Uint8Array, at: number, y0 = 0): number {
     h = finite(h);
     this.m.makeScale(w, h, d);
-    this.m.setPosition(x, h / 2, z);
+    this.m.setPosition(x, y0 + h / 2, z);
     this.mesh.setMatrixAt(this.n, this.m);
     this.c.setRGB(rgb[at] / 255, rgb[at + 1] / 255, rgb[at + 2] / 255, THREE.SRGBColorSpace);
     this.mesh.setColorAt(this.n, this.c);
@@ -152,10 +152,12 @@ export function frameBox(w: number, h: number, d: number): THREE.LineSegments {
 }
 
 /** C maps of H x W as C upright slabs (x-y planes) stacked along z over ``depth``: one texture
- * atlas (channel k in texel rows k*H..k*H+H-1, row 0 at the top) and one draw call. Quad k is
- * channel k (faces 2k and 2k+1). */
+ * atlas (channel k in texel rows k*H..k*H+H-1, row 0 at the top) and one draw call. Quad q
+ * (faces 2q and 2q+1) shows channel ``order[q]`` (default q) at ``place(q)`` (default: the
+ * stack, quad 0 at -z). */
 export function slabsMesh(channels: number, h: number, w: number, colors: Uint8Array,
-  width: number, height: number, depth: number, opacity = 1): THREE.Mesh {
+  width: number, height: number, depth: number, opacity = 1,
+  place?: (q: number) => [number, number, number], order?: number[]): THREE.Mesh {
   const rgba = new Uint8Array(channels * h * w * 4);
   for (let i = 0; i < channels * h * w; i++) {
     rgba[4 * i] = colors[3 * i]; rgba[4 * i + 1] = colors[3 * i + 1]; rgba[4 * i + 2] = colors[3 * i + 2]; rgba[4 * i + 3] = 255;
@@ -170,11 +172,12 @@ export function slabsMesh(channels: number, h: number, w: number, colors: Uint8A
   const idx = new Uint32Array(channels * 6);
   const dz = channels > 1 ? depth / (channels - 1) : 0;
   for (let k = 0; k < channels; k++) {
-    const z = -depth / 2 + k * dz;
-    const x0 = -width / 2, x1 = width / 2, y0 = -height / 2, y1 = height / 2;
+    const [cx, cy, z] = place ? place(k) : [0, 0, -depth / 2 + k * dz];
+    const x0 = cx - width / 2, x1 = cx + width / 2, y0 = cy - height / 2, y1 = cy + height / 2;
     pos.set([x0, y1, z, x1, y1, z, x1, y0, z, x0, y0, z], k * 12);
     // texture v: 0 at the first texel row; the slab's top edge shows its row 0
-    const v0 = (k * h) / (h * channels), v1 = ((k + 1) * h) / (h * channels);
+    const ch = order ? order[k] : k;
+    const v0 = (ch * h) / (h * channels), v1 = ((ch + 1) * h) / (h * channels);
     uv.set([0, v0, 1, v0, 1, v1, 0, v1], k * 8);
     idx.set([4 * k, 4 * k + 2, 4 * k + 1, 4 * k, 4 * k + 3, 4 * k + 2], k * 6);
   }
@@ -188,9 +191,11 @@ export function slabsMesh(channels: number, h: number, w: number, colors: Uint8A
   return new THREE.Mesh(geo, mat);
 }
 
-/** Cell (channel, row, col) of a slabsMesh hit. */
-export function slabCell(faceIndex: number, uv: THREE.Vector2, channels: number, h: number, w: number): number[] {
-  const k = Math.min(channels - 1, Math.floor(faceIndex / 2));
+/** Cell (channel, row, col) of a slabsMesh hit (``order`` as given to slabsMesh). */
+export function slabCell(faceIndex: number, uv: THREE.Vector2, channels: number, h: number, w: number,
+  order?: number[]): number[] {
+  const q = Math.min(channels - 1, Math.floor(faceIndex / 2));
+  const k = order ? order[q] : q;
   const row = Math.min(h - 1, Math.max(0, Math.floor(uv.y * h * channels) - k * h));
   return [k, row, Math.min(w - 1, Math.floor(uv.x * w))];
 }
