@@ -5,6 +5,7 @@
 import * as THREE from "three";
 import { exposeApi } from "./api";
 import { displayName, el, fill } from "./dom";
+import { renderClassLegend } from "./classLegend";
 import { BlockColoring, isColorKey, QUANTITIES } from "./colorBy";
 import { Connection } from "./connection";
 import { GradientFlow } from "./gradientFlow";
@@ -26,6 +27,7 @@ import { SceneSelection } from "./selection";
 import { TimelineBar } from "./timeline";
 import { Toolbar } from "./toolbar";
 import { Tour } from "./tour";
+import { clearPanels } from "./viewClearance";
 import { $, formatCount, hidePanel, renderColorScale, renderLegend, setOverlay, setStatus } from "./ui";
 import type { Viewer, ViewerState } from "./viewerContext";
 import { vrHooks } from "./vrHooks";
@@ -66,6 +68,7 @@ const labels = new LabelPool();
 world.add(labels.root);
 const overlays = new Overlays(view);
 world.add(overlays.root);
+overlays.clouds.obstacles = obstacles;
 const marks = new HealthMarks(view);
 world.add(marks.root);
 const flow = new GradientFlow();
@@ -126,7 +129,7 @@ const conn = new Connection(wsUrl, {
     toolbar.fillSearch();
     if (!haveCamera) haveCamera = nav.loadFromUrl();
     if (!haveCamera && recipes.recipe?.camera) haveCamera = recipes.goToBookmark(recipes.recipe.camera, false);
-    if (!haveCamera) { nav.frame(sceneBox(), false); haveCamera = true; state.cameraUntouched = true; }
+    if (!haveCamera) { frameDefault(false); haveCamera = true; state.cameraUntouched = true; }
     if (selection.selected && !view.pathIndex.has(selection.selected)) {
       selection.selected = null; selection.selectedModule = null; hidePanel();
     }
@@ -181,7 +184,9 @@ const conn = new Connection(wsUrl, {
   },
   overlays(frame) {
     if (frame.header.channel === "embedding") {
-      overlays.clouds.setEmbedding(frame);
+      const placed = overlays.clouds.setEmbedding(frame);
+      renderClassLegend([...overlays.clouds.embedList.values()]);
+      if (placed && state.cameraUntouched) { placeGrid(sceneBox()); frameDefault(); } // a new cloud is in view
       $("points-box").hidden = false;
       requestRender();
       return;
@@ -292,22 +297,53 @@ const colorBySelect = $("color-by") as HTMLSelectElement;
 colorBySelect.addEventListener("change", () => { setColorBy(colorBySelect.value); colorBySelect.blur(); });
 $("tl-speed").addEventListener("change", (e) => (e.target as HTMLElement).blur());
 
-/** The chart's first appearance re-frames a camera nobody has moved, so the chart is in view. */
+/** The chart's first appearance re-frames a camera nobody has moved, so no block lies under it. */
 function showChart(): void {
   const wasVisible = chartShown;
   chartShown = chart.visible;
   if (chartShown === wasVisible) return;
   placeGrid(sceneBox());
-  if (chartShown && state.cameraUntouched) nav.frame(sceneBox());
+  if (state.cameraUntouched) frameDefault(); // the panel now takes a corner: keep the model clear of it
   requestRender();
 }
 let chartShown = false;
 
-/** The model and, when shown, the loss chart. */
+/** The model, the embedding clouds and, when it stands in the scene (VR), the loss chart. */
 function sceneBox(): THREE.Box3 {
   const box = view.bounds();
-  const c = chart.box();
+  const c = chart.box(), e = overlays.clouds.bounds();
+  if (e) box.union(e);
   return c ? box.union(c) : box;
+}
+
+function blockBoxes(): THREE.Box3[] {
+  return view.blocks.map((_, index) => view.boxOf({ kind: "block", index }));
+}
+
+/** What the embedding clouds keep clear of: the blocks, and the group boxes but one holding
+ * them all. */
+function obstacles(): THREE.Box3[] {
+  const blocks = blockBoxes(), all = view.bounds();
+  const groups = view.groups.map((_, index) => view.boxOf({ kind: "group", index }))
+    .filter((g) => !g.containsBox(all));
+  return [...blocks, ...groups];
+}
+
+/** The default view: the scene framed, then moved so no block or cloud lies under the chart's
+ * panel or the toolbar (viewClearance.ts). */
+function frameDefault(animate = true): void {
+  const from = [camera.position.clone(), nav.controls.target.clone()];
+  resize();
+  nav.frame(sceneBox(), false);
+  const boxes = blockBoxes();
+  for (const c of overlays.clouds.boxes()) boxes.push(new THREE.Box3().setFromArray([...c.min, ...c.max]));
+  clearPanels(boxes, camera, nav.controls.target, canvas, chart.rect(), $("toolbar").getBoundingClientRect());
+  nav.controls.update();
+  if (!animate) return;
+  const to = [camera.position.clone(), nav.controls.target.clone()];
+  camera.position.copy(from[0]);
+  nav.controls.target.copy(from[1]);
+  nav.flyTo(to[0], to[1]);
 }
 
 function showToast(text: string): void {
@@ -385,8 +421,12 @@ function renderNow(): void {
 }
 
 /** Per-frame work shared by the desktop loop and the VR loop (xr/session.ts). */
+const eye = new THREE.Vector3();
 function advance(dt: number): void {
   flushProbe();
+  // the chart is a screen panel on the desktop; in VR a plane in the scene that faces the headset
+  chart.setMode(xr.presenting ? "world" : "screen");
+  if (xr.presenting) chart.faceToward(world.worldToLocal(renderer.xr.getCamera().getWorldPosition(eye)));
   if (overlays.clouds.tick(dt)) dirty = true;
   if (flow.enabled) {
     if (state.flowDirty) { flow.update(view, probe, health.explodingModules()); state.flowDirty = false; }
