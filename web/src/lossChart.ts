@@ -362,9 +362,14 @@ export class LossChart {
     tx = W - 40;
     ctx.font = `34px ${FONT}`;
     ctx.textAlign = "right";
-    ctx.fillStyle = VAL;
-    ctx.fillText("● val", tx, 48);
-    tx -= ctx.measureText("● val").width + 24;
+    let hasVal = false; // the key names the validation dots only when there are some
+    for (let i = 0; i < steps.length && !hasVal; i++) hasVal = !!this.split[i] && !!given[i];
+    for (let i = 0; i < extra.length && !hasVal; i += 3) hasVal = !!extra[i + 1];
+    if (hasVal) {
+      ctx.fillStyle = VAL;
+      ctx.fillText("● val", tx, 48);
+      tx -= ctx.measureText("● val").width + 24;
+    }
     ctx.fillStyle = TRAIN;
     ctx.fillText("— train", tx, 48);
     this.text = { title, xLabel: "step", yLabel, xTicks: xText, yTicks: yText, log };
