@@ -135,7 +135,7 @@ def test_overlays_have_titles_scales_and_room_of_their_own(page):
         page.goto(w.url)
         wait_ready(page)
         page.wait_for_function("nnviz3d.overlayStep === 16", timeout=30_000)
-        blocks = page.evaluate("nnviz3d.blockBoxes")
+        blocks = [[b["min"], b["max"]] for b in page.evaluate("nnviz3d.blockBoxes")]
 
         def titled(channel):
             return [t for t in page.evaluate("nnviz3d.overlayTitles") if t["channel"] == channel]

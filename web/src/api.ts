@@ -3,7 +3,6 @@
 // page.evaluate("nnviz3d.x") calls a function-valued property, so each keeps its kind.
 import * as THREE from "three";
 import { formatStat } from "./dom";
-import { blockBoxes } from "./overlayPlacement";
 import type { HealthPanel } from "./healthPanel";
 import type { PointSelection } from "./pointSelection";
 import { PROTOCOL_VERSION } from "./protocol.gen";
@@ -12,7 +11,8 @@ import { scenePathOf } from "./sceneView";
 import type { SceneSelection } from "./selection";
 import type { Toolbar } from "./toolbar";
 import type { Tour } from "./tour";
-import { $ } from "./ui";
+import { $, colorScaleEntries } from "./ui";
+import { lastClearance } from "./viewClearance";
 import type { Viewer } from "./viewerContext";
 import type { XrMode } from "./xr/session";
 
@@ -151,6 +151,35 @@ export function exposeApi(v: Viewer, parts: ApiParts): void {
     chart: () => ({ names: [...chart.names], shown: chart.shown, wanted: chart.wanted,
       latest: chart.latest ? { step: chart.latest.step, value: formatStat(chart.latest.value) } : null,
       nonfinite: chart.nonfinite }),
+    /** The chart as placed: "screen" (a desktop panel) or "world" (VR), its rectangle on the
+     * page (CSS px) or null while hidden, its box and yaw in the scene (world mode) or null, and
+     * its title, axis labels and tick numbers. */
+    chartView: () => {
+      const r = chart.rect();
+      return { orientation: chart.orientation, shown: chart.visible,
+        rect: r ? { left: r.left, top: r.top, right: r.right, bottom: r.bottom, width: r.width, height: r.height } : null,
+        world: chart.box() ? { min: chart.box()!.min.toArray(), max: chart.box()!.max.toArray(),
+          yaw: chart.mesh.rotation.y } : null,
+        ...chart.text, xTicks: [...chart.text.xTicks], yTicks: [...chart.text.yTicks] };
+    },
+    /** The last default framing's clearance of the panels: {moves, under}. */
+    clearance: () => ({ ...lastClearance }),
+    /** The embedding clouds: [{layer, title, size, min, max}] (boxes in model coordinates). */
+    clouds: () => overlays.clouds.boxes(),
+    /** The class legend of the clouds: [{label, color}] as shown, or null while hidden. */
+    classLegend: () => {
+      const box = document.getElementById("legend-classes");
+      if (!box || box.hidden) return null;
+      return [...box.querySelectorAll<HTMLElement>(".cls")].map((e) => ({ label: e.textContent ?? "",
+        color: getComputedStyle(e.querySelector(".sw")!).backgroundColor }));
+    },
+    /** The colour scale's legend entries (min, max, all, nodata, invalid, empty), or null. */
+    colorScale: () => colorScaleEntries(),
+    /** Every block's box in model coordinates: [{path, min, max}]. */
+    blockBoxes: () => view.blocks.map((b, index) => {
+      const box = view.boxOf({ kind: "block", index });
+      return { path: b.path, min: box.min.toArray(), max: box.max.toArray() };
+    }),
     /** Feature visualisations shown: [{module, unit, ratio, activation, random_activation}]. */
     features: () => overlays.featureList.map((o) => ({ module: o.module, unit: o.meta.unit, ratio: o.meta.ratio,
       activation: o.meta.activation, random_activation: o.meta.random_activation, shape: [...o.shape] })),
@@ -169,8 +198,6 @@ export function exposeApi(v: Viewer, parts: ApiParts): void {
     /** Every overlay shown, placed: {channel, module, name, kind, title, drawn (title texts
      * drawn in its box), box: [min, max]}. */
     overlayTitles: () => overlays.titles(),
-    /** Every block's box [min, max] (scene coordinates). */
-    blockBoxes: () => blockBoxes(view).map((b) => [b.min.toArray(), b.max.toArray()]),
     /** Activation stacks: {fanned, front: {module: channel in front}, channels: {module: C}}. */
     slabs: () => overlays.slabState(),
     /** The loss landscape's box [min, max], or null. */

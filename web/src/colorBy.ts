@@ -1,7 +1,9 @@
 // Colour by quantity: map one probe statistic of every block through viridis (log scale for
-// norms and update ratios), blocks without data dim grey, "invalid" blocks bright red: any probe
-// kind saw NaN/Inf values, or the statistic itself is NaN/Inf (a norm that overflowed). The
-// scale's range is taken over the finite values only, so one invalid block never flattens it.
+// norms and update ratios), blocks without data mid-grey (never the dark of the background),
+// "invalid" blocks bright red: any probe kind saw NaN/Inf values, or the statistic itself is
+// NaN/Inf (a norm that overflowed). The scale's range is taken over the finite values only, so
+// one invalid block never flattens it. A range that collapses to one value (one block with data,
+// or all equal) is drawn at the middle of the map and said as "all = 0.12".
 import { diverging, viridis } from "./colormap";
 import { type ProbeKind, type ProbeState, STAT } from "./probeState";
 import type { BlockInfo } from "./sceneView";
@@ -44,10 +46,16 @@ export interface ColorScale {
   unhealthy: number;
   /** Differences (nnviz3d compare): linear, symmetric about 0, on the diverging map. */
   diverging?: boolean;
+  /** Every block with data has the same value (``min === max``): one colour, the map's middle. */
+  collapsed?: boolean;
 }
 
-/** Linear RGB. */
-const NO_DATA: readonly number[] = [0.045, 0.048, 0.058];
+/** Linear RGB: a neutral mid-grey, far from the background (#10131a) and from viridis' hues. */
+export const NO_DATA: readonly number[] = [0.2, 0.2, 0.2];
+/** The same grey for the legend (sRGB). */
+export const NO_DATA_CSS = "#7c7c7c";
+/** Values this close (relative) count as one: float noise does not stretch a scale. */
+const SAME = 1e-6;
 const UNHEALTHY: readonly number[] = [1, 0.02, 0.02];
 
 /** The value of quantity ``q`` for ``module``; NaN when there is none. */
@@ -100,6 +108,9 @@ export class BlockColoring {
       if (v === v) { count++; if (v < lo) lo = v; if (v > hi) hi = v; }
     }
     if (difference && count) { hi = Math.max(Math.abs(lo), Math.abs(hi)); lo = -hi; }
+    const unlog = (x: number) => (count ? (log ? 10 ** x : x) : NaN);
+    const collapsed = count > 0 && !(unlog(hi) - unlog(lo) > SAME * Math.max(Math.abs(unlog(lo)), Math.abs(unlog(hi))));
+    if (collapsed) hi = lo = difference ? 0 : lo; // one value: it is the middle of the map
     const span = hi - lo;
     const paintValue = difference ? diverging : viridis;
     for (let i = 0; i < n; i++) {
@@ -108,10 +119,10 @@ export class BlockColoring {
       else if (v !== v) paint(out, i, NO_DATA);
       else paintValue(span > 0 ? (v - lo) / span : 0.5, out, 3 * i);
     }
-    const unlog = (x: number) => (count ? (log ? 10 ** x : x) : NaN);
     return {
       colors: out,
-      scale: { key, label: q.label, log, min: unlog(lo), max: unlog(hi), count, unhealthy, diverging: difference },
+      scale: { key, label: q.label, log, min: unlog(lo), max: unlog(hi), count, unhealthy, diverging: difference,
+        collapsed },
     };
   }
 

@@ -69,3 +69,10 @@ export function viridisGradient(): string {
 export function divergingGradient(): string {
   return gradient(DIVERGING_STOPS);
 }
+
+/** The CSS colour of the middle of viridis (or of the diverging map: white), for a scale that
+ * collapsed to one value. */
+export function middleCss(diverging = false): string {
+  const stops = diverging ? DIVERGING_STOPS : VIRIDIS_STOPS;
+  return `#${stops[(stops.length - 1) / 2].toString(16).padStart(6, "0")}`;
+}

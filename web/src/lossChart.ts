@@ -1,26 +1,81 @@
-// The loss chart standing beside the model: one plane with a canvas texture showing the train
-// loss as a line and the validation loss as dots over steps, and a marker at the shown step.
+// The loss chart: the train loss as a line and the validation loss as dots over steps, with a
+// title, axis labels ("step", the metric), tick numbers and a marker at the shown step. On the
+// desktop it is a panel in the bottom-right corner of the screen (beside the timeline, under the
+// info panel), so it never cuts through the scene nor turns edge-on; the default view is moved so
+// no block lies under it (viewClearance.ts). In VR (world mode) the same canvas is a plane standing
+// before the model's input that turns to face the headset.
 // A value that is NaN or infinite (a diverged run) breaks the line and is marked in red on the
 // step axis; the newest one is written in red beside the title ("NaN at step 12"). The axis
 // range covers the finite values only. Redrawn only when the history or the shown step change.
 import * as THREE from "three";
 import type { Frame } from "./codec";
-import { VIEW_FROM } from "./navigation";
 import { displayName, formatStat } from "./dom";
 
 const W = 1024, H = 512;
-const PLOT = { left: 184, right: W - 40, top: 78, bottom: H - 78 };
+const PLOT = { left: 178, right: W - 44, top: 104, bottom: H - 118 };
 /** A positive metric spanning this ratio or more is drawn on a log axis. */
 const LOG_RATIO = 20;
-const TRAIN = "#6fa8ff", VAL = "#f2a65a", BAD = "#ff4a4a";
+const TRAIN = "#6fa8ff", VAL = "#f2a65a", BAD = "#ff4a4a", TEXT = "#e3e7ef", DIM = "#9aa4b8";
 /** Characters of a metric name drawn as the title, and the most width it takes (px). */
-const TITLE_CHARS = 60, TITLE_WIDTH = 520;
+const TITLE_CHARS = 60, TITLE_WIDTH = 560;
+/** Characters of the metric name along the y axis. */
+const AXIS_CHARS = 18;
 /** The metric drawn; the first one when a history has no ``loss``. */
 const METRIC = "loss";
+const FONT = "Roboto, system-ui, sans-serif";
+
+/** What the chart shows as text (for the automation API and tests). */
+export interface ChartText {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  xTicks: string[];
+  yTicks: string[];
+  log: boolean;
+}
+
+/** About ``count`` round tick values (1, 2, 5 x 10^k apart) within [lo, hi]. */
+export function niceTicks(lo: number, hi: number, count: number, integer = false): number[] {
+  if (!(hi >= lo) || !Number.isFinite(lo) || !Number.isFinite(hi)) return [];
+  if (hi === lo) return [lo];
+  const raw = (hi - lo) / Math.max(1, count);
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const f = raw / mag;
+  let step = (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * mag;
+  if (integer) step = Math.max(1, Math.round(step));
+  const out: number[] = [];
+  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9 && out.length < 50; v += step) {
+    out.push(Math.abs(v) < step * 1e-9 ? 0 : Number(v.toPrecision(12)));
+  }
+  return out;
+}
+
+/** Tick values of a log axis over [lo, hi] (both > 0): the powers of ten, with 2 and 5 times
+ * them when the range holds fewer than three. */
+function logTicks(lo: number, hi: number): number[] {
+  const out: number[] = [];
+  for (let k = Math.floor(Math.log10(lo)); k <= Math.ceil(Math.log10(hi)); k++) {
+    for (const m of [1, 2, 5]) {
+      const v = Number((m * 10 ** k).toPrecision(6));
+      if (v >= lo && v <= hi) out.push(v);
+    }
+  }
+  const powers = out.filter((v) => Math.abs(Math.log10(v) - Math.round(Math.log10(v))) < 1e-9);
+  if (powers.length >= 3) return powers;
+  const ones = out.filter((v) => !String(v).includes("2")); // 1 and 5 times the powers
+  if (out.length > 5 && ones.length >= 2) return ones;
+  return out.length >= 2 ? out : niceTicks(lo, hi, 3);
+}
 
 export class LossChart {
+  /** The world-space chart (VR). */
   readonly mesh: THREE.Mesh;
+  /** The desktop panel holding the chart's canvas. */
+  readonly panel: HTMLDivElement;
   private readonly canvas = document.createElement("canvas");
+  private mode: "screen" | "world" = "screen";
+  /** The title, axis labels and tick numbers last drawn. */
+  text: ChartText = { title: "", xLabel: "", yLabel: "", xTicks: [], yTicks: [], log: false };
   private readonly ctx: CanvasRenderingContext2D;
   private readonly texture: THREE.CanvasTexture;
   private metric = METRIC;
@@ -58,12 +113,23 @@ export class LossChart {
       side: THREE.DoubleSide, toneMapped: false });
     this.mesh = new THREE.Mesh(new THREE.PlaneGeometry(W / H, 1), material);
     this.mesh.name = "loss-chart";
-    this.mesh.rotation.y = Math.atan2(VIEW_FROM.x, VIEW_FROM.z); // faces the default view
     this.mesh.visible = false;
+    this.panel = document.createElement("div");
+    this.panel.id = "chart-panel";
+    this.panel.hidden = true;
+    this.canvas.setAttribute("role", "img");
+    this.panel.appendChild(this.canvas);
+    document.body.appendChild(this.panel);
   }
 
+  /** True when the chart has something to draw (it is shown, as a panel or in the scene). */
   get visible(): boolean {
-    return this.mesh.visible;
+    return this.hasData;
+  }
+
+  /** "screen" (a desktop panel) or "world" (a plane in the scene). */
+  get orientation(): "screen" | "world" {
+    return this.mode;
   }
 
   /** A ``scalars`` frame: the whole history replaces what was drawn. */
@@ -142,21 +208,45 @@ export class LossChart {
     if (this.hasData) this.redraw();
   }
 
-  /** Stand the chart on the floor to the left of ``bounds`` (the model), sized to it. */
+  /** Where the chart stands in VR (world mode): on the floor before the model's input, far
+   * enough that turning to face the viewer never takes it into ``bounds`` (the model). */
   place(bounds: THREE.Box3): void {
     const size = bounds.getSize(new THREE.Vector3());
-    const h = Math.max(1.5, size.y, 0.2 * Math.max(size.x, size.z));
+    const h = Math.max(1.5, Math.min(size.y * 1.5, 0.25 * Math.max(size.x, size.z)) || 1.5);
     const w = h * (W / H);
     this.mesh.scale.set(h, h, 1);
-    const right = new THREE.Vector3(1, 0, 0).applyAxisAngle(new THREE.Vector3(0, 1, 0), this.mesh.rotation.y);
-    const edge = new THREE.Vector3((bounds.min.x + bounds.max.x) / 2, bounds.min.y + h / 2, bounds.min.z - 0.15 * h);
-    this.mesh.position.copy(edge).addScaledVector(right, -w / 2);
+    this.mesh.position.set((bounds.min.x + bounds.max.x) / 2, h / 2 + 0.05, bounds.min.z - w / 2 - 0.3 * h);
+    this.mesh.rotation.set(0, Math.PI, 0); // faces the input end until a viewer turns it
     this.mesh.updateMatrixWorld();
   }
 
-  /** The chart's box in the scene, or null while it is hidden. */
+  /** Screen (a desktop panel) or world (a plane in the scene: VR). */
+  setMode(mode: "screen" | "world"): void {
+    if (mode === this.mode) return;
+    this.mode = mode;
+    this.showWhere();
+  }
+
+  /** World mode: turn the chart about its vertical axis to face ``eye`` (model coordinates). */
+  faceToward(eye: THREE.Vector3): void {
+    const dx = eye.x - this.mesh.position.x, dz = eye.z - this.mesh.position.z;
+    if (dx * dx + dz * dz < 1e-8) return;
+    this.mesh.rotation.set(0, Math.atan2(dx, dz), 0);
+  }
+
+  /** The chart's box in the scene, or null while it is not in the scene (hidden, or a panel). */
   box(): THREE.Box3 | null {
     return this.mesh.visible ? new THREE.Box3().setFromObject(this.mesh) : null;
+  }
+
+  /** The desktop panel's rectangle (CSS px), or null while it is hidden. */
+  rect(): DOMRect | null {
+    return this.panel.hidden ? null : this.panel.getBoundingClientRect();
+  }
+
+  private showWhere(): void {
+    this.panel.hidden = !(this.hasData && this.mode === "screen");
+    this.mesh.visible = this.hasData && this.mode === "world";
   }
 
   private redraw(): void {
@@ -175,82 +265,121 @@ export class LossChart {
     for (let i = 0; i < extra.length; i += 3) see(extra[i], extra[i + 1], extra[i + 2]);
     this.nonfinite = bad.length / 3;
     this.hasData = first <= last;
-    this.mesh.visible = this.hasData;
+    this.showWhere();
     if (!this.hasData) return;
     if (!(lo <= hi)) { lo = 0; hi = 1; } // nothing finite to scale by: an empty axis
     if (last === first) { first -= 1; last += 1; }
     const log = lo > 0 && hi / lo >= LOG_RATIO;
     const f = log ? Math.log10 : (v: number) => v;
     const flo = f(lo), fhi = f(hi);
-    const pad = fhi > flo ? 0.05 * (fhi - flo) : Math.max(Math.abs(fhi) * 0.1, 1e-3);
+    const pad = fhi > flo ? 0.06 * (fhi - flo) : Math.max(Math.abs(fhi) * 0.1, 1e-3);
     const y0 = flo - pad, y1 = fhi + pad;
     const x = (s: number) => PLOT.left + ((s - first) / (last - first)) * (PLOT.right - PLOT.left);
     const y = (v: number) => PLOT.bottom - ((f(v) - y0) / (y1 - y0)) * (PLOT.bottom - PLOT.top);
+    const vLo = log ? 10 ** y0 : y0, vHi = log ? 10 ** y1 : y1;
+    const yTicks = log ? logTicks(vLo, vHi) : niceTicks(vLo, vHi, 4);
+    const xTicks = niceTicks(first, last, 5, true).filter((s) => s >= first && s <= last);
 
     const ctx = this.ctx;
     ctx.clearRect(0, 0, W, H);
-    ctx.fillStyle = "rgba(20, 24, 33, 0.9)";
+    ctx.fillStyle = "rgba(20, 24, 33, 0.92)";
     ctx.strokeStyle = "#2c3342";
     ctx.lineWidth = 4;
     ctx.beginPath();
     ctx.roundRect(2, 2, W - 4, H - 4, 24);
     ctx.fill();
     ctx.stroke();
-    // axes
-    ctx.strokeStyle = "#4a5470";
+    // grid lines and tick numbers
+    ctx.font = `34px ${FONT}`;
+    ctx.fillStyle = DIM;
+    ctx.strokeStyle = "#262c3a";
     ctx.lineWidth = 2;
-    ctx.beginPath();
-    ctx.moveTo(PLOT.left, PLOT.top);
-    ctx.lineTo(PLOT.left, PLOT.bottom);
-    ctx.lineTo(PLOT.right, PLOT.bottom);
-    ctx.stroke();
-    ctx.font = "36px Roboto, system-ui, sans-serif";
-    ctx.fillStyle = "#9aa4b8";
     ctx.textBaseline = "middle";
     ctx.textAlign = "right";
-    ctx.fillText(formatStat(hi), PLOT.left - 12, y(hi));
-    ctx.fillText(formatStat(lo), PLOT.left - 12, y(lo));
+    const yText: string[] = [];
+    for (const v of yTicks) {
+      const ty = y(v);
+      if (ty < PLOT.top - 2 || ty > PLOT.bottom + 2) continue;
+      ctx.beginPath();
+      ctx.moveTo(PLOT.left, ty);
+      ctx.lineTo(PLOT.right, ty);
+      ctx.stroke();
+      const t = formatStat(v);
+      yText.push(t);
+      ctx.fillText(t, PLOT.left - 14, ty);
+    }
     ctx.textBaseline = "top";
-    ctx.textAlign = "left";
-    ctx.fillText(String(first), PLOT.left, PLOT.bottom + 12);
-    ctx.textAlign = "right";
-    ctx.fillText(String(last), PLOT.right, PLOT.bottom + 12);
     ctx.textAlign = "center";
-    ctx.fillText("step", (PLOT.left + PLOT.right) / 2, PLOT.bottom + 12);
+    const xText: string[] = [];
+    for (const s of xTicks) {
+      const t = String(s);
+      xText.push(t);
+      ctx.fillText(t, Math.min(Math.max(x(s), PLOT.left + 10), PLOT.right - 10), PLOT.bottom + 12);
+      ctx.beginPath();
+      ctx.moveTo(x(s), PLOT.bottom);
+      ctx.lineTo(x(s), PLOT.bottom + 8);
+      ctx.stroke();
+    }
+    // axes and their labels
+    ctx.strokeStyle = "#4a5470";
+    ctx.lineWidth = 3;
+    ctx.beginPath();
+    ctx.moveTo(PLOT.left, PLOT.top - 8);
+    ctx.lineTo(PLOT.left, PLOT.bottom);
+    ctx.lineTo(PLOT.right + 8, PLOT.bottom);
+    ctx.stroke();
+    ctx.font = `italic 34px ${FONT}`;
+    ctx.fillStyle = DIM;
+    ctx.textBaseline = "bottom";
+    ctx.fillText("step", (PLOT.left + PLOT.right) / 2, H - 14);
+    const yLabel = displayName(this.metric, AXIS_CHARS) + (log ? " (log)" : "");
+    ctx.save();
+    ctx.translate(44, (PLOT.top + PLOT.bottom) / 2);
+    ctx.rotate(-Math.PI / 2);
+    ctx.textBaseline = "middle";
+    ctx.fillText(yLabel, 0, 0);
+    ctx.restore();
     // title and key
     ctx.textBaseline = "middle";
     ctx.textAlign = "left";
-    ctx.font = "bold 42px Roboto, system-ui, sans-serif";
-    ctx.fillStyle = "#e3e7ef";
+    ctx.font = `bold 42px ${FONT}`;
+    ctx.fillStyle = TEXT;
     let title = displayName(this.metric, TITLE_CHARS);
     while (title.length > 2 && ctx.measureText(title).width > TITLE_WIDTH) title = `${title.slice(0, -2)}…`;
-    ctx.fillText(title, 28, 40);
-    let tx = 40 + ctx.measureText(title).width;
-    if (log) {
-      ctx.font = "32px Roboto, system-ui, sans-serif";
-      ctx.fillStyle = "#9aa4b8";
-      ctx.fillText("(log scale)", tx, 42);
-      tx += ctx.measureText("(log scale) ").width;
-    }
+    ctx.fillText(title, 32, 48);
+    let tx = 46 + ctx.measureText(title).width;
     const newest = this.latest;
+    ctx.font = `34px ${FONT}`;
     if (newest && !Number.isFinite(newest.value)) {
-      ctx.font = "bold 32px Roboto, system-ui, sans-serif";
+      ctx.font = `bold 34px ${FONT}`;
       ctx.fillStyle = BAD;
-      ctx.fillText(`${formatStat(newest.value)} at step ${newest.step}`, tx, 42);
+      ctx.fillText(`${formatStat(newest.value)} at step ${newest.step}`, tx, 50);
+    } else if (newest) {
+      ctx.fillStyle = DIM;
+      const note = `${formatStat(newest.value)} at step ${newest.step}`;
+      if (tx + ctx.measureText(note).width < W - 300) ctx.fillText(note, tx, 50);
     }
-    ctx.font = "32px Roboto, system-ui, sans-serif";
+    tx = W - 40;
+    ctx.font = `34px ${FONT}`;
     ctx.textAlign = "right";
-    ctx.fillStyle = VAL;
-    ctx.fillText("● val", W - 40, 40);
+    let hasVal = false; // the key names the validation dots only when there are some
+    for (let i = 0; i < steps.length && !hasVal; i++) hasVal = !!this.split[i] && !!given[i];
+    for (let i = 0; i < extra.length && !hasVal; i += 3) hasVal = !!extra[i + 1];
+    if (hasVal) {
+      ctx.fillStyle = VAL;
+      ctx.fillText("● val", tx, 48);
+      tx -= ctx.measureText("● val").width + 24;
+    }
     ctx.fillStyle = TRAIN;
-    ctx.fillText("— train   ", W - 40 - ctx.measureText("● val").width, 40);
+    ctx.fillText("— train", tx, 48);
+    this.text = { title, xLabel: "step", yLabel, xTicks: xText, yTicks: yText, log };
     // train line, validation dots
     ctx.save();
     ctx.beginPath();
     ctx.rect(PLOT.left, PLOT.top - 8, PLOT.right - PLOT.left + 8, PLOT.bottom - PLOT.top + 8);
     ctx.clip();
     ctx.strokeStyle = TRAIN;
-    ctx.lineWidth = 3;
+    ctx.lineWidth = 4;
     ctx.lineJoin = "round";
     ctx.beginPath();
     let pen = false;
@@ -264,7 +393,7 @@ export class LossChart {
     for (let i = 0; i < extra.length; i += 3) if (!extra[i + 1]) trace(extra[i], extra[i + 2]);
     ctx.stroke();
     ctx.fillStyle = VAL;
-    const dot = (s: number, v: number) => { ctx.beginPath(); ctx.arc(x(s), y(v), 6, 0, 2 * Math.PI); ctx.fill(); };
+    const dot = (s: number, v: number) => { ctx.beginPath(); ctx.arc(x(s), y(v), 7, 0, 2 * Math.PI); ctx.fill(); };
     for (let i = 0; i < steps.length; i++) if (this.split[i] && Number.isFinite(values[i])) dot(steps[i], values[i]);
     for (let i = 0; i < extra.length; i += 3) if (extra[i + 1] && Number.isFinite(extra[i + 2])) dot(extra[i], extra[i + 2]);
     // non-finite values: a red tick on the step axis (top edge for +Inf, bottom for -Inf/NaN)
@@ -285,11 +414,11 @@ export class LossChart {
       ctx.lineTo(sx, PLOT.bottom);
       ctx.stroke();
       ctx.setLineDash([]);
-      ctx.font = "32px Roboto, system-ui, sans-serif";
+      ctx.font = `30px ${FONT}`;
       ctx.fillStyle = "#ffffff";
-      ctx.textBaseline = "bottom";
-      ctx.textAlign = sx > W - 160 ? "right" : "left";
-      ctx.fillText(`step ${this.step}`, sx + (ctx.textAlign === "right" ? -8 : 8), PLOT.top + 30);
+      ctx.textBaseline = "top";
+      ctx.textAlign = sx > W - 200 ? "right" : "left";
+      ctx.fillText(`step ${this.step}`, sx + (ctx.textAlign === "right" ? -8 : 8), PLOT.top - 2);
     }
     this.texture.needsUpdate = true;
   }

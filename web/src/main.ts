@@ -5,6 +5,7 @@
 import * as THREE from "three";
 import { exposeApi } from "./api";
 import { displayName, el, fill } from "./dom";
+import { renderClassLegend } from "./classLegend";
 import { BlockColoring, isColorKey, QUANTITIES } from "./colorBy";
 import { Connection } from "./connection";
 import { GradientFlow } from "./gradientFlow";
@@ -26,6 +27,7 @@ import { SceneSelection } from "./selection";
 import { TimelineBar } from "./timeline";
 import { Toolbar } from "./toolbar";
 import { Tour } from "./tour";
+import { clearPanels } from "./viewClearance";
 import { $, formatCount, hidePanel, renderColorScale, renderLegend, setOverlay, setStatus } from "./ui";
 import type { Viewer, ViewerState } from "./viewerContext";
 import { vrHooks } from "./vrHooks";
@@ -83,6 +85,7 @@ world.add(labels.root);
 const overlays = new Overlays(view);
 overlays.onChange = () => requestRender();
 world.add(overlays.root);
+overlays.clouds.obstacles = obstacles;
 const marks = new HealthMarks(view);
 world.add(marks.root);
 const flow = new GradientFlow();
@@ -145,7 +148,7 @@ const conn = new Connection(wsUrl, {
     toolbar.fillSearch();
     if (!haveCamera) haveCamera = nav.loadFromUrl();
     if (!haveCamera && recipes.recipe?.camera) haveCamera = recipes.goToBookmark(recipes.recipe.camera, false);
-    if (!haveCamera) { nav.frame(sceneBox(), false); haveCamera = true; state.cameraUntouched = true; }
+    if (!haveCamera) { frameDefault(false); haveCamera = true; state.cameraUntouched = true; }
     if (selection.selected && !view.pathIndex.has(selection.selected)) {
       selection.selected = null; selection.selectedModule = null; hidePanel();
     }
@@ -198,7 +201,9 @@ const conn = new Connection(wsUrl, {
   },
   overlays(frame) {
     if (frame.header.channel === "embedding") {
-      overlays.clouds.setEmbedding(frame);
+      const placed = overlays.clouds.setEmbedding(frame);
+      renderClassLegend([...overlays.clouds.embedList.values()]);
+      if (placed && state.cameraUntouched) { placeGrid(sceneBox()); frameDefault(); } // a new cloud is in view
       $("points-box").hidden = false;
       requestRender();
       return;
@@ -314,24 +319,57 @@ const colorBySelect = $("color-by") as HTMLSelectElement;
 colorBySelect.addEventListener("change", () => { setColorBy(colorBySelect.value); colorBySelect.blur(); });
 $("tl-speed").addEventListener("change", (e) => (e.target as HTMLElement).blur());
 
-/** The chart's first appearance re-frames a camera nobody has moved, so the chart is in view. */
+/** The chart's first appearance re-frames a camera nobody has moved, so no block lies under it. */
 function showChart(): void {
   const wasVisible = chartShown;
   chartShown = chart.visible;
   if (chartShown === wasVisible) return;
   placeGrid(sceneBox());
-  if (chartShown && state.cameraUntouched) nav.frame(sceneBox());
+  if (state.cameraUntouched) frameDefault(); // the panel now takes a corner: keep the model clear of it
   requestRender();
 }
 let chartShown = false;
 
-/** The model and, when shown, the loss chart and the loss landscape. */
+/** The model, the embedding clouds, the loss landscape and, when it stands in the scene
+ * (VR), the loss chart. */
 function sceneBox(): THREE.Box3 {
   const box = view.bounds();
-  const c = chart.box();
+  const c = chart.box(), e = overlays.clouds.bounds();
+  if (e) box.union(e);
   if (overlays.landscapeBox) box.union(overlays.landscapeBox);
   return c ? box.union(c) : box;
 }
+
+function blockBoxes(): THREE.Box3[] {
+  return view.blocks.map((_, index) => view.boxOf({ kind: "block", index }));
+}
+
+/** What the embedding clouds keep clear of: the blocks, and the group boxes but one holding
+ * them all. */
+function obstacles(): THREE.Box3[] {
+  const blocks = blockBoxes(), all = view.bounds();
+  const groups = view.groups.map((_, index) => view.boxOf({ kind: "group", index }))
+    .filter((g) => !g.containsBox(all));
+  return [...blocks, ...groups];
+}
+
+/** The default view: the scene framed, then moved so no block or cloud lies under the chart's
+ * panel or the toolbar (viewClearance.ts). */
+function frameDefault(animate = true): void {
+  const from = [camera.position.clone(), nav.controls.target.clone()];
+  resize();
+  nav.frame(sceneBox(), false);
+  const boxes = blockBoxes();
+  for (const c of overlays.clouds.boxes()) boxes.push(new THREE.Box3().setFromArray([...c.min, ...c.max]));
+  clearPanels(boxes, camera, nav.controls.target, canvas, chart.rect(), $("toolbar").getBoundingClientRect());
+  nav.controls.update();
+  if (!animate) return;
+  const to = [camera.position.clone(), nav.controls.target.clone()];
+  camera.position.copy(from[0]);
+  nav.controls.target.copy(from[1]);
+  nav.flyTo(to[0], to[1]);
+}
+
 
 /** A new layer's ridges and scatter stand above it: frame the layer with them when they are
  * not all in view (or the camera is on its way to frame the layer alone). */
@@ -345,7 +383,7 @@ function showDetail(): void {
   const corners = [0, 1, 2, 3, 4, 5, 6, 7].map((k) => new THREE.Vector3(
     k & 1 ? box.max.x : box.min.x, k & 2 ? box.max.y : box.min.y, k & 4 ? box.max.z : box.min.z));
   // a selection that framed its layer is still flying there: frame the panels with it
-  const flying = (nav as unknown as { anim: object | null }).anim !== null;
+  const flying = nav.animating;
   if (!flying && corners.every((c) => frustum.containsPoint(c))) return;
   const both = box.union(view.boxOf(pick));
   nav.frame(both.expandByVector(both.getSize(new THREE.Vector3()).multiplyScalar(0.15))); // framing is snug
@@ -439,8 +477,12 @@ function renderNow(): void {
 }
 
 /** Per-frame work shared by the desktop loop and the VR loop (xr/session.ts). */
+const eye = new THREE.Vector3();
 function advance(dt: number): void {
   flushProbe();
+  // the chart is a screen panel on the desktop; in VR a plane in the scene that faces the headset
+  chart.setMode(xr.presenting ? "world" : "screen");
+  if (xr.presenting) chart.faceToward(world.worldToLocal(renderer.xr.getCamera().getWorldPosition(eye)));
   if (overlays.clouds.tick(dt)) dirty = true;
   if (flow.enabled) {
     if (state.flowDirty) { flow.update(view, probe, health.explodingModules()); state.flowDirty = false; }

@@ -41,6 +41,11 @@ export class Navigation {
     return ["w", "a", "s", "d", "q", "e"].some((k) => this.keys.has(k));
   }
 
+  /** True while the camera flies to a framing. */
+  get animating(): boolean {
+    return this.anim !== null;
+  }
+
   /** Advance fly movement and camera animations; true when the view changed. */
   tick(dt: number): boolean {
     let changed = false;

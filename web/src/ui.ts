@@ -1,7 +1,7 @@
 // The HTML around the canvas: info panel, legend, search, toolbar, loading and error overlays.
 // Built from elements and text (dom.ts): names from a model or a file are never markup.
-import type { ColorScale } from "./colorBy";
-import { divergingGradient, viridisGradient } from "./colormap";
+import { type ColorScale, NO_DATA_CSS } from "./colorBy";
+import { divergingGradient, middleCss, viridisGradient } from "./colormap";
 import { displayName, el, fill, formatStat, nameEl, numEl } from "./dom";
 import type { BlockInfo, GroupInfo } from "./sceneView";
 
@@ -135,21 +135,39 @@ export function renderColorScale(scale: ColorScale | null, unhealthy = 0): void 
     s.style.background = css;
     return s;
   };
-  const red = () => el("span", { class: "health" }, sw("#ff2424"), `red = NaN/Inf${unhealthy ? ` (${unhealthy})` : ""}`);
+  const red = () => el("span", { class: "health", "data-entry": "invalid" }, sw("#ff2424"),
+    `red = NaN/Inf${unhealthy ? ` (${unhealthy})` : ""}`);
   if (!scale) {
     fill(box, unhealthy ? red() : null);
     box.hidden = !unhealthy;
     return;
   }
   let range: Node[];
-  if (scale.count) {
+  if (scale.count && scale.collapsed) {
+    // one value (one block with data, or all equal): one colour, no bar that pretends a range
+    const many = scale.count === 1 ? "1 block with data" : `${scale.count} blocks`;
+    range = [el("span", { class: "all", "data-entry": "all", "data-scale": "all" }, sw(middleCss(!!scale.diverging)),
+      "all = ", numEl(scale.min), el("span", { class: "none" }, ` (${many})`))];
+  } else if (scale.count) {
     const bar = el("span", { class: "bar" });
     bar.style.background = scale.diverging ? divergingGradient() : viridisGradient();
-    range = [el("span", { "data-scale": "min" }, numEl(scale.min)), bar, el("span", { "data-scale": "max" }, numEl(scale.max))];
-  } else range = [el("span", { class: "none" }, "no data at this step")];
+    range = [el("span", { "data-scale": "min", "data-entry": "min" }, numEl(scale.min)), bar,
+      el("span", { "data-scale": "max", "data-entry": "max" }, numEl(scale.max))];
+  } else range = [el("span", { class: "none", "data-entry": "empty" }, "no data at this step")];
   fill(box, el("span", { class: "name" }, `${scale.label}${scale.log ? " (log)" : ""}`), range,
-    el("span", { class: "nodata" }, sw("#3b3e46"), "no data"), red());
+    el("span", { class: "nodata", "data-entry": "nodata" }, sw(NO_DATA_CSS), "no data"), red());
   box.hidden = false;
+}
+
+/** The colour scale as shown: its entries ("min", "max", "all", "nodata", "invalid", "empty")
+ * with their text and swatch colour, or null while none is shown. */
+export function colorScaleEntries(): { entry: string; text: string; color: string | null }[] | null {
+  const box = $("legend-scale");
+  if (box.hidden) return null;
+  return [...box.querySelectorAll<HTMLElement>("[data-entry]")].map((e) => {
+    const s = e.querySelector<HTMLElement>(".sw");
+    return { entry: e.dataset.entry ?? "", text: (e.textContent ?? "").trim(), color: s ? getComputedStyle(s).backgroundColor : null };
+  });
 }
 
 export function setOverlay(kind: "loading" | "error" | null, text = ""): void {
