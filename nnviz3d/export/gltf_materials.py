@@ -25,8 +25,8 @@ QUANTITIES: dict[str, tuple[str, str, bool]] = {
 }
 """Colour-by keys of the viewer (web/src/colorBy.ts QUANTITIES, less "kind"):
 key -> (probe kind, stats column or "update", log scale)."""
-NO_DATA = (0.045, 0.048, 0.058)
-"""Linear RGB of a block without a value (colorBy.ts NO_DATA)."""
+NO_DATA = (0.2, 0.2, 0.2)
+"""Linear RGB of a block without a value (colorBy.ts NO_DATA: a mid-grey, #7c7c7c)."""
 UNHEALTHY = (1.0, 0.02, 0.02)
 """Linear RGB of a block with NaN/Inf (colorBy.ts UNHEALTHY)."""
 LEVELS = 256

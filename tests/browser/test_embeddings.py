@@ -151,8 +151,10 @@ def test_a_cloud_of_100000_points_is_one_draw_call(page):
                                    timeout=60_000)
             page.wait_for_timeout(1500)  # labels settle
             page.evaluate("nnviz3d.render()")
-            calls.append(page.evaluate("nnviz3d.drawCalls"))
-        assert calls[0] == calls[1]  # no client-side sampling, and no extra draw calls
+            calls.append(page.evaluate("[nnviz3d.drawCalls, nnviz3d.labelCount]"))
+        # no client-side sampling, and no extra draw calls (labels aside: which ones fit on
+        # the screen changes as the view re-frames to the bigger cloud; each is one call)
+        assert calls[0][0] - calls[0][1] == calls[1][0] - calls[1][1], calls
         assert page.evaluate("nnviz3d.embeddingPoint('2', 99999)") is not None
     finally:
         srv.close()

@@ -110,7 +110,8 @@ def test_search_opens_a_stack_frames_and_selects_the_layer(page):
         page.press("#search", "Enter")
         page.wait_for_function(f"nnviz3d.selected === '/model/{target.replace('.', '/')}'",
                                timeout=30_000)
-        page.wait_for_timeout(700)  # the camera flies there
+        page.wait_for_function("!nnviz3d.flying")  # the camera flies there
+        page.evaluate("nnviz3d.render()")
         at = page.evaluate(f"nnviz3d.project('{target}')")
         assert 0 < at["x"] < 1280 and 60 < at["y"] < 800
         # a name alone finds it too (the first layer called so)
@@ -126,7 +127,8 @@ def test_frame_on_a_block_shows_its_neighbours(page):
     try:
         page.evaluate("nnviz3d.select('transformer.h.0.attn.c_attn')")
         page.keyboard.press("f")
-        page.wait_for_timeout(700)
+        page.wait_for_timeout(100)
+        page.wait_for_function("!nnviz3d.flying")
         page.evaluate("nnviz3d.render()")
         box = page.evaluate("nnviz3d.rectOf('transformer.h.0.attn.c_attn')")
         assert box["w"] < 0.5 * 1280 and box["h"] < 0.6 * 800, box

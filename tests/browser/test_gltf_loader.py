@@ -55,7 +55,7 @@ window.ready = true;
 @pytest.fixture(scope="module")
 def files(tmp_path_factory, digits_run):  # noqa: F811 - the fixture imported above
     d = tmp_path_factory.mktemp("glb-three")
-    export_gltf(zoo_graph("gpt2"), d / "gpt2.glb")
+    export_gltf(zoo_graph("gpt2"), d / "gpt2.glb", depth="all")  # every layer, 500+ nodes
     export_gltf(digits_run, d / "animated.glb", animate=True, seconds_per_step=SPF)
     export_gltf(digits_run, d / "step5.glb", step=5, color_by="grad_norm")
     return d

@@ -123,6 +123,8 @@ export function exposeApi(v: Viewer, parts: ApiParts): void {
     coverage: () => coverage(true),
     /** The same for the blocks alone. */
     blockCoverage: () => coverage(false),
+    /** True while the camera flies to a framing. */
+    flying: () => nav.animating,
     /** The page's toolbar rectangle (CSS px). */
     toolbarRect: () => { const b = $("toolbar").getBoundingClientRect(); return { x: b.left, y: b.top, w: b.width, h: b.height }; },
     model: () => state.model,

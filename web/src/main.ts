@@ -477,12 +477,11 @@ function renderNow(): void {
 }
 
 /** Per-frame work shared by the desktop loop and the VR loop (xr/session.ts). */
-const eye = new THREE.Vector3();
 function advance(dt: number): void {
   flushProbe();
   // the chart is a screen panel on the desktop; in VR a plane in the scene that faces the headset
   chart.setMode(xr.presenting ? "world" : "screen");
-  if (xr.presenting) chart.faceToward(world.worldToLocal(renderer.xr.getCamera().getWorldPosition(eye)));
+  // in VR the session stands it behind the model, facing the user (xr/session.ts placeChart)
   if (overlays.clouds.tick(dt)) dirty = true;
   if (flow.enabled) {
     if (state.flowDirty) { flow.update(view, probe, health.explodingModules()); state.flowDirty = false; }
