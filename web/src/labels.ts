@@ -161,19 +161,21 @@ export class LabelPool {
     for (const { c, r, lift } of chosen) {
       const k = slotOf.get(c.i)!;
       const t = this.texts[k];
+      const fontSize = c.px / pxPerUnitAt(c.dist);
       if (this.assigned[k] !== c.i || t.text !== r.text) {
         t.text = r.text;
         this.assigned[k] = c.i;
-        t.fontSize = 1;
+        t.fontSize = fontSize;
+        // the measure is per unit of the font size this layout was made with
         t.sync(() => {
           const b = t.textRenderInfo?.blockBounds;
-          if (b && t.text === r.text) this.widths.set(r.text, [(b[2] - b[0]) / t.fontSize, (b[3] - b[1]) / t.fontSize]);
+          if (b && t.text === r.text) this.widths.set(r.text, [(b[2] - b[0]) / fontSize, (b[3] - b[1]) / fontSize]);
           this.onSync();
         });
       }
       t.position.set(p[3 * c.i], p[3 * c.i + 1], p[3 * c.i + 2]);
       if (lift) t.position.addScaledVector(up.set(0, 1, 0).applyQuaternion(camera.quaternion), lift / pxPerUnitAt(c.dist));
-      t.fontSize = c.px / pxPerUnitAt(c.dist);
+      t.fontSize = fontSize;
       t.quaternion.copy(camera.quaternion);
       t.visible = true;
     }
@@ -184,7 +186,7 @@ export class LabelPool {
    * before, else an estimate from the mean character width. */
   private measure(text: string, px: number): [number, number] {
     const known = this.widths.get(text);
-    if (known) return [known[0] * px * 1.04, Math.max(known[1], 1.2) * px];
+    if (known) return [known[0] * px * 1.04, Math.min(Math.max(known[1], 1.2), 1.6) * px];
     return [text.length * CHAR_WIDTH * px, 1.25 * px];
   }
 

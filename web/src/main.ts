@@ -62,6 +62,10 @@ function placeGrid(box: THREE.Box3): void {
 const camera = new THREE.PerspectiveCamera(50, 1, 0.05, 5000);
 camera.position.set(8, 6, -8);
 const nav = new Navigation(camera, canvas);
+// panels under the toolbar start below it however many rows it wraps into
+new ResizeObserver(() => {
+  document.documentElement.style.setProperty("--bar-bottom", `${Math.ceil($("toolbar").getBoundingClientRect().bottom)}px`);
+}).observe($("toolbar"));
 // the camera frames the model in the part of the canvas no toolbar or panel covers
 nav.safeArea = () => {
   const c = canvas.getBoundingClientRect();
@@ -70,7 +74,8 @@ nav.safeArea = () => {
   let bottom = 0;
   for (const child of Array.from($("dock").children) as HTMLElement[]) {
     const r = child.hidden ? null : child.getBoundingClientRect();
-    if (r && r.height > 0) bottom = Math.max(bottom, c.bottom - r.top);
+    // what docks at the bottom (the health panel, a dock child, is fixed at the top left)
+    if (r && r.height > 0 && r.top > c.top + c.height / 2) bottom = Math.max(bottom, c.bottom - r.top);
   }
   const help = visible("help");
   if (help) bottom = Math.max(bottom, c.bottom - help.top);

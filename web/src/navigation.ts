@@ -107,7 +107,9 @@ export class Navigation {
     const tanH = tanV * cam.aspect;
     const el = this.controls.domElement as HTMLElement | null;
     const W = el?.clientWidth || 1280, H = el?.clientHeight || 800;
-    const safe = this.safeArea();
+    let safe = this.safeArea();
+    // panels taking most of the canvas (a tiny window): frame in the whole canvas instead
+    if (W - safe.left - safe.right < 0.3 * W || H - safe.top - safe.bottom < 0.3 * H) safe = { top: 0, bottom: 0, left: 0, right: 0 };
     // the free rectangle in normalised device coordinates
     const nx0 = -1 + 2 * safe.left / W, nx1 = 1 - 2 * safe.right / W;
     const ny0 = -1 + 2 * safe.bottom / H, ny1 = 1 - 2 * safe.top / H;
