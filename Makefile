@@ -42,7 +42,7 @@ demo: setup
 	$(BIN)/nnviz3d demo
 
 test: setup chromium
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 3
 
 bench: setup
 	$(BIN)/python bench/topology.py
@@ -50,6 +50,7 @@ bench: setup
 	$(BIN)/python bench/gltf_export.py
 	$(BIN)/python bench/notebook_widget.py
 	$(BIN)/python bench/live_feed_history.py
+	$(BIN)/python bench/first_view.py
 
 clean:
 	rm -rf $(VENV) .cache build *.egg-info nnviz3d/viewer_dist web/node_modules

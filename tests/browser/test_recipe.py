@@ -27,10 +27,10 @@ def test_recipe_settings_bookmarks_and_save_view(page, tmp_path):
         assert options[1:] == ["overview", "residual block"]
         # the recipe's camera bookmark is where the view starts
         cam = page.evaluate("nnviz3d.camera()")
-        assert cam["target"] == pytest.approx([0.5, 1.5, 9.0], abs=1e-6)
+        assert cam["target"] == pytest.approx([0.0, 0.9, 9.0], abs=1e-6)
         page.select_option("#bookmarks", "residual block")
         page.wait_for_function(  # until the flight has landed, not while it passes by
-            "nnviz3d.camera().target.every((v, i) => Math.abs(v - [0, 0.8, 7.5][i]) < 1e-6)",
+            "nnviz3d.camera().target.every((v, i) => Math.abs(v - [0, 0.6, 6.9][i]) < 1e-6)",
             timeout=10_000)
         # Save view writes a recipe that loads back and keeps the camera
         text = page.evaluate("nnviz3d.recipeText()")
@@ -39,7 +39,7 @@ def test_recipe_settings_bookmarks_and_save_view(page, tmp_path):
         back = load_recipe(saved)
         assert back.model == recipe.model and back.view["camera"] == "saved"
         mark = next(b for b in back.bookmarks if b["name"] == "saved")
-        assert mark["target"] == pytest.approx([0.0, 0.8, 7.5], abs=1e-3)
+        assert mark["target"] == pytest.approx([0.0, 0.6, 6.9], abs=1e-3)
         assert {b["name"] for b in back.bookmarks} == {"saved", "overview", "residual block"}
         assert page.errors == []
     finally:
