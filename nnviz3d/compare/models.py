@@ -11,7 +11,6 @@ fine-tuning, a pruned model against its original, two checkpoints of one run.
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from ..capture.probes import downsample_matrix, weight_matrix
 from ..capture.weight_frame import Groups, main_bias, main_weight, weight_kind
@@ -42,10 +41,17 @@ def load_model(spec: str):
         raise CompareError(str(exc)) from None
 
 
-@torch.no_grad()
 def diff_models(spec_a: str, graph_a, weights_a: Groups, spec_b: str, graph_b,
                 weights_b: Groups) -> tuple[bytes, dict]:
     """One probe frame (step 0) of B - A per matched layer, and a report of what matched."""
+    import torch  # model side only (DESIGN.md): importing nnviz3d.compare stays light
+
+    with torch.no_grad():
+        return _diff_models(spec_a, graph_a, weights_a, spec_b, graph_b, weights_b)
+
+
+def _diff_models(spec_a: str, graph_a, weights_a: Groups, spec_b: str, graph_b,
+                 weights_b: Groups) -> tuple[bytes, dict]:
     pairs = {pa: pb for pa, pb in match_layers(graph_a, graph_b).items()
              if pa in weights_a and pb in weights_b}
     if not pairs or not shared_enough(graph_a, graph_b, pairs):
@@ -84,6 +90,8 @@ def _difference_maps(module: str, a: dict, b: dict) -> list[dict]:
 
 def _changed(pairs: dict[str, str], wa: Groups, wb: Groups) -> dict[str, float]:
     """``{layer in A: ||B - A|| / ||A||}`` over the parameters with equal shapes."""
+    import torch
+
     out = {}
     for pa, pb in pairs.items():
         num = den = 0.0

@@ -2,7 +2,6 @@
 and extras, and shows what the viewer shows (linear colours, weight textures, the colour of
 each step in the animation)."""
 
-import struct
 
 import numpy as np
 import pytest
@@ -17,7 +16,7 @@ from nnviz3d.scene import BLOCK
 from nnviz3d.scene.palette import color
 from nnviz3d.scene.weight_map import weight_overlays
 from tests.conftest import zoo_graph, zoo_model
-from tests.export.conftest import TRAIN_STEPS, glb_json, validate
+from tests.export.conftest import TRAIN_STEPS, glb_json, glb_parts, validate
 
 ACCEPTED = {"IMAGE_NPOT_DIMENSIONS"}
 """Validator infos accepted: weight maps have one texel per (pooled) weight, so their sizes are
@@ -97,15 +96,6 @@ def test_trimesh_reads_back_scene_paths_and_extras(exports):
     assert extras["/model/block/conv1/label"]["text"] == "conv1 (Conv2d)"
     assert extras["/edges/block.conv1>block.bn1"]["dst"] == "/model/block/bn1"
     assert res.nodes == len(names)
-
-
-def _parts(data: bytes):
-    tree = glb_json(data)
-    size = struct.unpack("<I", data[12:16])[0]
-    start = 20 + size
-    length, kind = struct.unpack("<I4s", data[start:start + 8])
-    assert kind == b"BIN\x00"
-    return tree, data[start + 8:start + 8 + length]
 
 
 def _accessor(tree, blob, i) -> np.ndarray:
@@ -188,7 +178,7 @@ def test_run_step_extras_are_the_recorded_statistics(exports, digits_run):
 
 def test_animation_shows_the_viewers_colour_of_every_step(exports, digits_run, tmp_path):
     path, res = exports["run_animated"]
-    tree, blob = _parts(path.read_bytes())
+    tree, blob = glb_parts(path.read_bytes())
     (anim,) = tree["animations"]
     assert res.steps == list(range(TRAIN_STEPS)) == anim["extras"]["steps"]
     assert res.duration == pytest.approx((TRAIN_STEPS - 1) * SPF)

@@ -12,7 +12,7 @@ import type { SceneSelection } from "./selection";
 import type { Toolbar } from "./toolbar";
 import type { Tour } from "./tour";
 import { $, colorScaleEntries } from "./ui";
-import { lastClearance } from "./viewClearance";
+import { lastClearance, projectedRect } from "./viewClearance";
 import type { Viewer } from "./viewerContext";
 import type { XrMode } from "./xr/session";
 
@@ -71,25 +71,31 @@ export function exposeApi(v: Viewer, parts: ApiParts): void {
     return on / Math.max(1, grid.length);
   }
 
+  /** Screen rectangles of the boxes (centres ``p``, extents ``s``) wholly in front of the
+   * camera that reach the canvas (projectedRect: viewClearance.ts). */
   function projectedBoxes(p: Float32Array, s: Float32Array): { x0: number; y0: number; x1: number; y1: number }[] {
     camera.updateMatrixWorld();
     const r = canvas.getBoundingClientRect();
     const out = [];
-    const v = new THREE.Vector3(), toCam = new THREE.Vector3();
-    const fwd = camera.getWorldDirection(new THREE.Vector3());
+    const box = new THREE.Box3(), c = new THREE.Vector3(), size = new THREE.Vector3();
     for (let i = 0; i < p.length / 3; i++) {
-      let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity, behind = false;
-      for (const dx of [-0.5, 0.5]) for (const dy of [-0.5, 0.5]) for (const dz of [-0.5, 0.5]) {
-        v.set(p[3 * i] + dx * s[3 * i], p[3 * i + 1] + dy * s[3 * i + 1], p[3 * i + 2] + dz * s[3 * i + 2]);
-        if (toCam.subVectors(v, camera.position).dot(fwd) <= camera.near) behind = true;
-        v.project(camera);
-        const sx = r.left + ((v.x + 1) / 2) * r.width, sy = r.top + ((1 - v.y) / 2) * r.height;
-        x0 = Math.min(x0, sx); x1 = Math.max(x1, sx); y0 = Math.min(y0, sy); y1 = Math.max(y1, sy);
-      }
-      if (behind || x1 < r.left || x0 > r.right || y1 < r.top || y0 > r.bottom) continue;
-      out.push({ x0, y0, x1, y1 });
+      box.setFromCenterAndSize(c.fromArray(p, 3 * i), size.fromArray(s, 3 * i));
+      if (behindCamera(box)) continue;
+      const q = projectedRect(box, camera, r);
+      if (q.right < r.left || q.left > r.right || q.bottom < r.top || q.top > r.bottom) continue;
+      out.push({ x0: q.left, y0: q.top, x1: q.right, y1: q.bottom });
     }
     return out;
+  }
+
+  /** True when a corner of ``box`` is not in front of the camera's near plane. */
+  function behindCamera(box: THREE.Box3): boolean {
+    const fwd = camera.getWorldDirection(new THREE.Vector3()), v = new THREE.Vector3();
+    for (let k = 0; k < 8; k++) {
+      v.set(k & 1 ? box.max.x : box.min.x, k & 2 ? box.max.y : box.min.y, k & 4 ? box.max.z : box.min.z);
+      if (v.sub(camera.position).dot(fwd) <= camera.near) return true;
+    }
+    return false;
   }
 
   const api = {};
@@ -236,11 +242,9 @@ export function exposeApi(v: Viewer, parts: ApiParts): void {
     rectOf: (path: string) => {
       const pick = view.pathIndex.get(scenePathOf(path));
       if (!pick) return null;
-      const b = view.boxOf(pick);
-      const pts = [0, 1, 2, 3, 4, 5, 6, 7].map((k) => toScreen(new THREE.Vector3(
-        k & 1 ? b.max.x : b.min.x, k & 2 ? b.max.y : b.min.y, k & 4 ? b.max.z : b.min.z)));
-      const xs = pts.map((p) => p.x), ys = pts.map((p) => p.y);
-      return { x: Math.min(...xs), y: Math.min(...ys), w: Math.max(...xs) - Math.min(...xs), h: Math.max(...ys) - Math.min(...ys) };
+      camera.updateMatrixWorld();
+      const q = projectedRect(view.boxOf(pick), camera, canvas.getBoundingClientRect());
+      return { x: q.left, y: q.top, w: q.right - q.left, h: q.bottom - q.top };
     },
     /** Where a scene point [x, y, z] is on screen (CSS px). */
     screen: (point: number[]) => toScreen(new THREE.Vector3(point[0], point[1], point[2])),
