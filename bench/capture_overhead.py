@@ -3,13 +3,21 @@
 Run: .venv/bin/python bench/capture_overhead.py [--rounds N] [--steps N]
 
 Models (CPU, batch 64, random inputs, cross-entropy on the logits, SGD lr 0.01, fixed seed):
-an MLP 784-512-512-10 and the pytorch/examples MNIST CNN (conv 32, conv 64, max-pool, dropout,
+an MLP 784-512-512-10, the pytorch/examples MNIST CNN (conv 32, conv 64, max-pool, dropout,
 fc 9216-128-10; it returns logits here, so the loss is cross_entropy instead of log_softmax +
-nll_loss, which is the same value). Variants, each on a fresh deepcopy of the same template
-model (so no hook of one variant can stay on the model of the next):
+nll_loss, which is the same value) and a small transformer (4 encoder layers, d_model 128, 4
+heads, feed-forward 512, 32 positions, mean-pooled into 10 logits). Variants, each on a fresh
+deepcopy of the same template model (so no hook of one variant can stay on the model of the
+next):
   plain          zero_grad, forward, loss, backward, optimizer.step
   nnviz3d every  nnviz3d.watch(..., every=1, record=False, serve=False); w.step(loss=...) per step
-  nnviz3d budget the same with every=None (default budget 0.05), 30 warm-up steps to adapt
+  nnviz3d budget the same with every=None: the default schedule (budget 0.05, calibration, every
+                 kind at least every 256 steps or 2 s, gradient norms every step for health)
+  nnviz3d old    the default before issue 17 (OldSchedule below: EMA-adapted intervals from the
+                 second sample on, cap 256, weight maps at 8x the weight interval, health only
+                 at gradient probes), on the same watcher
+Budget variants get 30 warm-up steps; the timed window is long enough (default 300 steps) to
+hold a multiple of the 256-step cap, so a periodic full probe is inside it.
   TensorBoard    SummaryWriter.add_histogram of every parameter and its gradient, plus the loss
   wandb          wandb.init(mode="offline") + wandb.watch(log="all", log_freq=1) + wandb.log
 Method: in one process, for each model, R rounds; in each round every variant (in an order
@@ -28,6 +36,7 @@ import atexit
 import copy
 import gc
 import importlib
+import math
 import os
 import shutil
 import statistics
@@ -40,6 +49,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import nnviz3d
+from nnviz3d.live import ProbeSchedule
 
 TMP = tempfile.mkdtemp(prefix="nnviz3d-overhead-")  # wandb is imported only after this
 os.environ.update(WANDB_SILENT="true", WANDB_MODE="offline", WANDB_DIR=TMP)
@@ -47,7 +57,8 @@ atexit.register(shutil.rmtree, TMP, ignore_errors=True)
 
 BATCH = 64
 GOALS = [("nnviz3d_every", "mlp", 1.50), ("nnviz3d_every", "cnn", 1.10),
-         ("nnviz3d_budget", "mlp", 1.05), ("nnviz3d_budget", "cnn", 1.05)]
+         ("nnviz3d_budget", "mlp", 1.05), ("nnviz3d_budget", "cnn", 1.05),
+         ("nnviz3d_budget", "transformer", 1.05)]
 
 
 class MnistNet(nn.Module):
@@ -68,12 +79,52 @@ class MnistNet(nn.Module):
         return self.fc2(self.dropout2(x))
 
 
+class TinyTransformer(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        layer = nn.TransformerEncoderLayer(128, 4, 512, dropout=0.0, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, 4, enable_nested_tensor=False)
+        self.head = nn.Linear(128, 10)
+
+    def forward(self, x):
+        return self.head(self.encoder(x).mean(dim=1))
+
+
 MODELS = {  # name: (label, factory, input shape)
     "mlp": ("MLP 784-512-512-10", lambda: nn.Sequential(
         nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10)),
         (BATCH, 784)),
     "cnn": ("MNIST CNN (pytorch/examples)", MnistNet, (BATCH, 1, 28, 28)),
+    "transformer": ("Transformer 4x128, 32 positions", TinyTransformer, (BATCH, 32, 128)),
 }
+
+
+class OldSchedule(ProbeSchedule):
+    """The schedule before issue 17, for the side-by-side column: every call re-adapts the
+    interval from an EMA of costs (no calibration window, no hysteresis, no time guarantee),
+    weight maps at 8x the weight interval, no every-step health signals."""
+
+    def __init__(self) -> None:
+        super().__init__(0.05, max_interval=256, max_seconds=None)
+
+    def due(self, step, kind):
+        if kind == "matrices":
+            return step % (self.interval["weight"] * 8) == 0
+        return step % self.interval[kind] == 0
+
+    def observe_cost(self, kind, seconds):
+        if kind == "matrices":
+            return
+        self.samples[kind] += 1
+        if self.samples[kind] == 1:
+            return
+        c = self.cost[kind]
+        self.cost[kind] = seconds if c == 0 else 0.8 * c + 0.2 * seconds
+        if self.step_time > 0:
+            left = max(self.budget * self.step_time - self.background,
+                       0.1 * self.budget * self.step_time)
+            need = max(1.0, self.cost[kind] / (left / 3))
+            self.interval[kind] = min(256, 1 << math.ceil(math.log2(need)))
 
 
 def first_line(exc: BaseException) -> str:
@@ -82,15 +133,19 @@ def first_line(exc: BaseException) -> str:
 
 
 # -- variants: setup(model, x) -> (after_step(loss, step) or None, close() -> note or None) --
-def nnviz3d_watch(model, x, every):
+def nnviz3d_watch(model, x, every, old=False):
     w = nnviz3d.watch(model, example_inputs=x[:1], every=every, record=False, serve=False,
                       quiet=True)
+    if old:
+        w.schedule = OldSchedule()
+        w.grad_norms.norms = dict  # no every-step health signals
+        w.probes.armed = True
 
     def close():  # returns a note for the per-round line
         s = w.stats()
-        iv = s["intervals"]
         w.close()
-        note = f"intervals w/g/a {iv['weight']}/{iv['grad']}/{iv['act']} " if every is None else ""
+        gaps = "/".join(str(c["max_gap"]) for c in s["coverage"].values())
+        note = f"longest gaps w/g/a/maps {gaps} steps " if every is None else ""
         if s["dropped"] or s["failures"]:
             note += f"dropped {s['dropped']} failures {s['failures']}"
         return note.strip() or None
@@ -134,7 +189,9 @@ def wandb_watch(model, x):
 VARIANTS = {  # key: (column label, setup, module that must import, warm-up steps or None)
     "plain": ("plain", lambda model, x: (None, None), None, None),
     "nnviz3d_every": ("nnviz3d every step", partial(nnviz3d_watch, every=1), None, None),
-    "nnviz3d_budget": ("nnviz3d default budget", partial(nnviz3d_watch, every=None), None, 30),
+    "nnviz3d_budget": ("nnviz3d default", partial(nnviz3d_watch, every=None), None, 30),
+    "nnviz3d_old": ("nnviz3d old default", partial(nnviz3d_watch, every=None, old=True), None,
+                    30),
     "tensorboard": ("TensorBoard add_histogram", tensorboard, "torch.utils.tensorboard", None),
     "wandb": ("wandb.watch log=all", wandb_watch, "wandb", None),
 }
@@ -177,7 +234,7 @@ def run_variant(setup, template, x, y, warmup: int, steps: int):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--steps", type=int, default=50)
+    ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--warmup", type=int, default=10, help="warm-up steps (30 for the budget)")
     ap.add_argument("--models", default=",".join(MODELS))
     args = ap.parse_args()

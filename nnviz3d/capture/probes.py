@@ -354,7 +354,7 @@ class Probes:
                             "method": method, "data": data})
         return out
 
-    def to_host(self, kinds: dict, matrices: list[dict]) -> dict:
+    def to_host(self, kinds: dict, matrices: list[dict], norms: dict | None = None) -> dict:
         """Start copying results to the CPU without waiting: ``{"kinds", "matrices"[,
         "event"]}`` for the frame worker, which waits on the CUDA event (if any) before
         reading. The training thread never synchronises here."""
@@ -365,6 +365,8 @@ class Probes:
                           for res in kinds.values() for k, v in res.get("units", {}).items()},
                 "matrices": [{**m, "data": m["data"].to("cpu", non_blocking=True)}
                              for m in matrices]}
+        if norms:  # every-step gradient norms for health (nnviz3d/capture/grad_norms.py)
+            host["norms"] = {**norms, "parts": norms["parts"].to("cpu", non_blocking=True)}
         if self.device.type == "cuda":
             event = torch.cuda.Event()
             event.record()

@@ -50,8 +50,12 @@ class HealthMonitor:
         self.history: list[dict] = []
         """Every alarm the first time it was raised, in order."""
 
-    def check(self, step: int, kinds: dict[str, dict]) -> list[dict]:
-        """Alarms that hold at ``step`` for the kinds probed now (numpy arrays)."""
+    def check(self, step: int, kinds: dict[str, dict], norms: dict | None = None
+              ) -> list[dict]:
+        """Alarms that hold at ``step`` for the kinds probed now (numpy arrays) and the
+        every-step gradient norms (``{"modules", "norm", "count"}``, nnviz3d/capture/
+        grad_norms.py). With norms, exploding and vanishing gradients are judged on them
+        alone, at every step, so the alarms' steps do not depend on the probe schedule."""
         alarms: list[dict] = []
         for kind, res in kinds.items():
             stats = np.asarray(res["stats"])
@@ -62,8 +66,14 @@ class HealthMonitor:
                     alarms.append(self._alarm("nan" if nan else "inf", module, step, nan or inf,
                                               f"{nan} NaN and {inf} Inf values in its "
                                               f"{_KIND_NAMES[kind]}", kind, what))
-        if "grad" in kinds:
-            alarms += self._gradients(step, kinds["grad"])
+        if norms:
+            alarms += self._gradients(step, norms["modules"], np.asarray(norms["norm"]),
+                                      np.asarray(norms["count"], np.float64))
+        elif "grad" in kinds:
+            res = kinds["grad"]
+            stats = np.asarray(res["stats"])
+            rms = np.sqrt(stats[:, STD].astype(np.float64) ** 2 + stats[:, MEAN] ** 2)
+            alarms += self._gradients(step, res["modules"], stats[:, NORM], None, rms)
         if "weight" in kinds and "update" in kinds["weight"]:
             alarms += self._stalled(step, kinds["weight"])
         if "act" in kinds and "dead" in kinds["act"]:
@@ -75,25 +85,28 @@ class HealthMonitor:
                                               f"whole batch", "act"))
         return alarms
 
-    def _gradients(self, step: int, res: dict) -> list[dict]:
+    def _gradients(self, step: int, modules, norms, counts, rms=None) -> list[dict]:
         out = []
-        stats = np.asarray(res["stats"])
-        for i, module in enumerate(res["modules"]):
-            norm = float(stats[i, NORM])
-            rms = math.sqrt(float(stats[i, STD]) ** 2 + float(stats[i, MEAN]) ** 2)
-            if not math.isfinite(norm):  # NaN is the nan alarm's; an infinite norm explodes
-                if norm > 0:
-                    out.append(self._alarm("exploding", module, step, norm,
-                                           "gradient norm is infinite", "grad"))
+        for i, module in enumerate(modules):
+            norm = float(norms[i])
+            if math.isnan(norm):  # only the every-step norms: stats count NaN themselves
+                if counts is not None:
+                    out.append(self._alarm("nan", module, step, norm, "gradient norm is NaN",
+                                           "grad", "NaN"))
                 continue
+            if math.isinf(norm):
+                out.append(self._alarm("exploding", module, step, norm,
+                                       "gradient norm is infinite", "grad"))
+                continue
+            r = float(rms[i]) if rms is not None else norm / math.sqrt(max(counts[i], 1))
             self.has_grad.add(module)
             first = self.first_norms.setdefault(module, [])
             if len(first) < self.t.baseline_captures:
                 first.append(norm)
             peak = self.max_norm[module] = max(self.max_norm.get(module, 0.0), norm)
-            if rms < self.t.vanishing_rms or (peak > 0 and norm < self.t.vanishing_drop * peak):
+            if r < self.t.vanishing_rms or (peak > 0 and norm < self.t.vanishing_drop * peak):
                 out.append(self._alarm("vanishing", module, step, norm,
-                                       f"gradient norm {norm:.3g} (RMS {rms:.3g}; its largest "
+                                       f"gradient norm {norm:.3g} (RMS {r:.3g}; its largest "
                                        f"so far {peak:.3g})", "grad"))
             if len(first) == self.t.baseline_captures:
                 base = float(np.median(first))

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from .metrics import MetricFilter
-from .schedule import KINDS, ProbeSchedule
+from .schedule import KINDS, MAX_INTERVAL, MAX_SECONDS, ProbeSchedule
 from .worker import FrameWorker
 
 log = logging.getLogger("nnviz3d")
@@ -30,7 +30,8 @@ DEFAULT_NAME_TRIES = 1000
 
 class Watcher:
     def __init__(self, model, example_inputs=None, *, budget: float = 0.05,
-                 every: int | None = None, record: str | Path | bool | None = True,
+                 every: int | None = None, max_interval: int = MAX_INTERVAL,
+                 max_seconds: float | None = MAX_SECONDS, record: str | Path | bool | None = True,
                  serve: bool = True, host: str = "127.0.0.1", port: int | None = None,
                  open_browser: bool = True, depth: int | None = None, strict: bool = False,
                  graph=None, quiet: bool = False, health=True, inputs=None,
@@ -38,6 +39,7 @@ class Watcher:
                  embed_method: str = "umap", token: str | None = None, tls=None,
                  allow_hosts=None) -> None:
         from ..capture import capture_graph
+        from ..capture.grad_norms import GradNorms
         from ..capture.probes import Probes
         from .distributed import DEFAULT_EVERY, unwrap, world
 
@@ -52,7 +54,8 @@ class Watcher:
         self.model = model
         self.strict = strict
         self.quiet = quiet
-        self.schedule = ProbeSchedule(budget, every)
+        self.schedule = ProbeSchedule(budget, every, max_interval=max_interval,
+                                      max_seconds=max_seconds)
         self.graph = graph if graph is not None else capture_graph(model, example_inputs)
         self.step_index = -1
         self._last_end: float | None = None
@@ -63,6 +66,8 @@ class Watcher:
         self.handle = self.worker = self.embeddings = self.requests = self.health = None
         self.record_path = None
         self.probes = Probes(model, self.graph)
+        self.grad_norms = GradNorms(self.probes.param_modules, self.probes.params)
+        self.coverage = {k: {"probes": 0, "last": None, "max_gap": 0} for k in KINDS}
         try:  # from here on, a failure undoes what was started (see _abandon)
             self._start(record, serve, host, port, open_browser, depth, token, tls, health,
                         inputs, labels, loss_fn, embed, embed_every, embed_method, allow_hosts)
@@ -253,22 +258,29 @@ class Watcher:
             self._worker_busy = busy
         self.step_index += 1
         step = self.step_index
-        kinds = {}
-        matrices = []
+        kinds, matrices = {}, []
         for kind in KINDS:
             if kind == "act":
                 if not self.probes.armed:
                     continue
-            elif not self.schedule.due(step, kind):
+            elif not self._due(step, kind):
                 continue
             t0 = time.perf_counter()
-            res = {"weight": self.probes.weights, "grad": self.probes.grads,
-                   "act": self.probes.activations}[kind]()
-            if kind == "weight" and res and step % (self.schedule.interval["weight"] * 8) == 0:
-                matrices = self.probes.matrices()
-            if res:
-                kinds[kind] = res
+            if kind == "matrices":
+                res = matrices = self.probes.matrices()
+            else:
+                res = {"weight": self.probes.weights, "grad": self.probes.grads,
+                       "act": self.probes.activations}[kind]()
+                if res:
+                    kinds[kind] = res
             self.schedule.observe_cost(kind, time.perf_counter() - t0)
+            if res:
+                self._covered(kind, step)
+        norms = None
+        if self.health is not None and self.rank == 0:  # every step: alarms on time
+            t0 = time.perf_counter()
+            norms = self.grad_norms.norms()
+            self.schedule.observe_every_step(time.perf_counter() - t0)
         if self.world_size > 1:
             from .distributed import reduce_kinds
 
@@ -276,9 +288,9 @@ class Watcher:
         if kinds is not None:  # None on ranks other than 0: rank 0 shows the merged view
             item = {"step": step, "split": split, "time": time.time(),
                     "scalars": self._scalars(loss, metrics)}
-            item.update(self.probes.to_host(kinds, matrices))
+            item.update(self.probes.to_host(kinds, matrices, norms))
             self.worker.submit(item)
-        self.probes.armed = self.schedule.due(step + 1, "act")
+        self.probes.armed = self._due(step + 1, "act")
         if self.embeddings is not None:
             self.embeddings.at_step(step)
         if self.requests is not None:  # what a viewer asked of the model: between two steps
@@ -287,6 +299,30 @@ class Watcher:
                 self.requests.snapshot(step)
             self.requests.run_pending()
         self._last_end = time.perf_counter()
+
+    def _due(self, step: int, kind: str) -> bool:
+        if kind == "matrices" and self.schedule.every is not None:
+            # a fixed interval sets the statistics' cadence; weight maps (the heaviest frames:
+            # a recording grows by them) follow at 8x, as they always have
+            return step % (self.schedule.every * 8) == 0
+        return self.schedule.due(step, kind)
+
+    def _covered(self, kind: str, step: int) -> None:
+        c = self.coverage[kind]
+        if c["last"] is not None:
+            c["max_gap"] = max(c["max_gap"], step - c["last"])
+        c["probes"] += 1
+        c["last"] = step
+
+    def _coverage(self) -> dict:
+        """Per kind: probes taken, the last step probed, and the longest run of steps without
+        a fresh one (up to the newest step too: a kind never refreshed since step 3 of 90 has
+        a gap of 86)."""
+        out = {}
+        for kind, c in self.coverage.items():
+            tail = self.step_index - (c["last"] if c["last"] is not None else -1)
+            out[kind] = {**c, "max_gap": max(c["max_gap"], tail)}
+        return out
 
     # -- lifetime -------------------------------------------------------------------------------
     def close(self) -> None:
@@ -347,6 +383,8 @@ class Watcher:
         return {"steps": self.step_index + 1, "frames": self.worker.written,
                 "dropped": self.worker.dropped, "failures": self._failures,
                 "intervals": dict(self.schedule.interval),
+                "schedule": self.schedule.describe(),
+                "coverage": self._coverage(),
                 "overhead_estimate": self.schedule.overhead()}
 
 

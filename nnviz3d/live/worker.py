@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 
+from ..capture.grad_norms import layer_norms
 from ..protocol.probe_frame import decode_probe, encode_probe
 from ..record.run_file import MATRICES
 
@@ -145,7 +146,12 @@ class FrameWorker:
         if item.get("units"):  # tracked units' mean activations become metrics of the run
             item["scalars"] = {**item["scalars"],
                                **{k: float(v) for k, v in item["units"].items()}}
-        alarms = self.health.check(item["step"], kinds) if self.health and kinds else []
+        norms = item.get("norms")
+        if norms:
+            norms = {"modules": norms["modules"], "norm": layer_norms(norms),
+                     "count": norms["count"]}
+        alarms = self.health.check(item["step"], kinds, norms) \
+            if self.health and (kinds or norms) else []
         data = encode_probe(item["step"], item.get("time", time.time()), item["split"],
                             item["scalars"], kinds, matrices, alarms)
         return data, list(kinds) + ([MATRICES] if matrices else [])

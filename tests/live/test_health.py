@@ -85,3 +85,84 @@ def test_stalled_layer_and_thresholds_are_configurable():
                          "weight": {"modules": ["fc"], "stats": stats,
                                     "update": np.array([0.0 if step else np.nan])}})
     assert [a["alarm"] for a in mon.history] == ["stalled"] and len(reported) == 1
+
+
+def broken_run(budget, seed=0, steps=30, every=None):
+    """An MLP trained with a huge learning rate under the default schedule (or ``every``):
+    it explodes, then turns NaN. Returns the alarms' (alarm, module, step), in order, and
+    the watcher's probe coverage."""
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
+                          nn.Linear(64, 1))
+    data = [(torch.randn(32, 20), torch.randn(32) * 10) for _ in range(steps)]
+    w = nnviz3d.watch(model, data[0][0][:1], serve=False, record=False, budget=budget,
+                      every=every, strict=True)
+    optim = torch.optim.SGD(model.parameters(), lr=0.5)
+    for x, y in data:
+        loss = nn.functional.mse_loss(model(x).squeeze(-1), y)
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+        w.step(loss=loss.item())
+    w.close()
+    return [(a["alarm"], a["module"], a["step"]) for a in w.health.history], w.stats()
+
+
+def test_alarms_fire_at_the_same_steps_in_two_runs_whatever_the_schedule():
+    """The same seed twice under the default budget, once with a budget so small that the
+    gradient probe runs every 256 steps, and once probing everything every step: exploding,
+    vanishing and NaN alarms name the same layers at the same steps in all four, because they
+    are judged on the every-step gradient norms, not on the scheduled probes."""
+    a, stats_a = broken_run(0.05)
+    b, _ = broken_run(0.05)
+    sparse, stats_sparse = broken_run(0.0001)
+    dense, _ = broken_run(0.05, every=1)
+    # every layer with gradients alarms at the same steps (layers without parameters, here
+    # the ReLUs, are seen by activation probes only, when those run: the schedule's business)
+    kept = {"exploding", "vanishing", "nan"}
+    pick = [[x for x in run if x[0] in kept and x[1] in {"0", "2", "4"}]
+            for run in (a, b, sparse, dense)]
+    assert pick[0] and {x[0] for x in pick[0]} >= {"exploding", "nan"}
+    assert pick[0] == pick[1] == pick[2] == pick[3], pick
+    # the sparse run really skipped gradient probes where alarms fired
+    assert stats_sparse["coverage"]["grad"]["probes"] < stats_a["steps"]
+    fired = {x[2] for x in pick[0]}
+    assert fired - set(range(4)), "alarms only in the calibration steps prove nothing"
+
+
+SCRIPT = """
+import torch
+from torch import nn
+import nnviz3d
+torch.manual_seed(0)
+model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 1))
+x = torch.randn(32, 20)
+with nnviz3d.watch(model, x[:1], serve=False, record=RECORD) as w:
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    for _ in range(20):
+        loss = nn.functional.mse_loss(model(x).squeeze(-1), torch.randn(32) * 10)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        w.step(loss=loss.item(), note="not a number")
+"""
+
+
+def test_every_alarm_and_warning_is_said_once_on_stderr(tmp_path):
+    """A real process with Python's default logging: a run that explodes, turns NaN and
+    reports a bad metric at every step says each thing once, on stderr, nothing on stdout."""
+    import subprocess
+    import sys
+
+    script = SCRIPT.replace("RECORD", repr(str(tmp_path / "run.nnv3d")))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
+    assert any("exploding" in ln for ln in lines) and any("NaN" in ln for ln in lines)
+    assert sum("'note'" in ln for ln in lines) == 1
+    assert len(lines) == len(set(lines)), lines
+    said = [(ln.split(": ")[1], ln.split(" at step")[0].split(": ")[-1]) for ln in lines
+            if "nnviz3d health" in ln]
+    assert len(said) == len(set(said))  # one line per (layer, alarm)
+    assert out.stdout == ""

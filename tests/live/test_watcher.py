@@ -224,3 +224,31 @@ def test_a_tracked_unit_becomes_a_metric_of_the_run(tmp_path):
         expect = [model[0](xs[s])[:, 3].mean().item() for s in (2, 3, 4, 5)]
     # the weights do not change here (no optimiser), so the recorded means are exact
     assert [v for _, v in values] == pytest.approx(expect, rel=1e-6)
+
+
+def test_two_runs_with_the_same_settings_line_up_on_the_guaranteed_steps(tmp_path):
+    """The default schedule on the digits CNN, twice, with an 8-step guarantee: both
+    recordings hold every kind at steps 0-3 (calibration) and at every multiple of 8, whatever
+    each machine measured; the weight maps too; and stats() states the coverage."""
+    probed = []
+    for k in range(2):
+        torch.manual_seed(0)
+        model, _ = zoo.digits_cnn()
+        path = tmp_path / f"run{k}.nnv3d"
+        w = nnviz3d.watch(model, torch.randn(1, 1, 8, 8), serve=False, record=path,
+                          max_interval=8, strict=True)
+        train(model, 41, w)
+        w.close()
+        stats = w.stats()
+        assert all(c["max_gap"] <= 8 for c in stats["coverage"].values()), stats["coverage"]
+        assert stats["schedule"]["max_interval"] == 8
+        with RunReader(path) as reader:
+            steps: dict[str, set[int]] = {}
+            for _, step, kinds, _ in reader.frames():
+                for kind in kinds:
+                    steps.setdefault(kind, set()).add(step)
+        probed.append(steps)
+    guaranteed = {0, 1, 2, 3} | set(range(0, 41, 8))
+    for steps in probed:
+        for kind in ("weight", "grad", "act", "mat"):  # "mat": the weight maps
+            assert guaranteed <= steps[kind], (kind, sorted(steps[kind]))
