@@ -335,7 +335,8 @@ class Watcher:
         # (strict: raised once all are closed): close() runs from __exit__, where it must
         # not hide the user's own exception
         first = None
-        for what, part in (("remove the probes", self.probes.close),
+        for what, part in (("probe the final state", self._final_probe_guarded),
+                           ("remove the probes", self.probes.close),
                            ("flush the recording", self.worker.close),
                            ("compute the final embedding", self._close_embeddings),
                            ("answer the viewer's pending requests", self._close_requests),
@@ -348,6 +349,42 @@ class Watcher:
                             type(exc).__name__, exc)
         if first is not None and self.strict:
             raise first
+
+    def _final_probe_guarded(self) -> None:
+        try:
+            self._final_probe()
+        except Exception as exc:  # a probe failing here is one more probe failure: said once
+            if self.strict:
+                raise
+            self._failures += 1
+            if self._failures == 1:
+                log.warning("nnviz3d: a probe failed at close (%s: %s); the recording ends "
+                            "at the last step's probes", type(exc).__name__, exc)
+
+    def _final_probe(self) -> None:
+        """The last step's weights, gradients and weight maps, for the kinds the schedule did
+        not take there: a finished run shows (and replays) its final state, never weights
+        from 200 steps before the end. Not under torch.distributed (a collective at close
+        could hang ranks that already left)."""
+        step = self.step_index
+        if step < 0 or self.world_size > 1 or self.worker is None:
+            return
+        kinds, matrices = {}, []
+        for kind in ("weight", "grad", "matrices"):
+            if self.coverage[kind]["last"] == step:
+                continue
+            if kind == "matrices":
+                matrices = self.probes.matrices()
+            else:
+                res = self.probes.weights() if kind == "weight" else self.probes.grads()
+                if res:
+                    kinds[kind] = res
+            if kind in kinds or (kind == "matrices" and matrices):
+                self._covered(kind, step)
+        if kinds or matrices:
+            item = {"step": step, "split": "train", "time": time.time(), "scalars": {}}
+            item.update(self.probes.to_host(kinds, matrices))
+            self.worker.submit(item)
 
     def _close_embeddings(self) -> None:
         if self.embeddings is None:

@@ -54,7 +54,8 @@ def test_watching_changes_nothing_about_training(tmp_path):
     x = torch.randn(2, 1, 8, 8)
     a.eval(), b.eval()
     assert torch.equal(a(x), b(x))
-    assert (tmp_path / "r.nnv3d").exists() and w.stats()["frames"] == 12
+    # a frame per step, and one at close with the final weight maps (every=1: maps every 8th)
+    assert (tmp_path / "r.nnv3d").exists() and w.stats()["frames"] == 13
 
 
 def test_a_failing_probe_never_stops_training(capsys, caplog):
@@ -75,7 +76,9 @@ def test_a_failing_probe_never_stops_training(capsys, caplog):
     strict.probes.weights = boom
     with pytest.raises(RuntimeError, match="simulated"):
         strict.step(loss=1.0)
-    strict.close()
+    with pytest.raises(RuntimeError, match="simulated"):  # the final probe at close, too
+        strict.close()
+    assert not strict.probes.handles  # ... once every part is closed
 
 
 def test_viewer_gone_keeps_training_and_recording(tmp_path, capsys, caplog):
@@ -87,7 +90,7 @@ def test_viewer_gone_keeps_training_and_recording(tmp_path, capsys, caplog):
     w.close_viewer()  # the server goes away mid-run
     train(model, 5, w)
     w.close()
-    assert RunReader(tmp_path / "g.nnv3d").summary()["frames"] == 8
+    assert RunReader(tmp_path / "g.nnv3d").summary()["frames"] == 8 + 1  # + the final state
     # said once, through logging (pytest configures it), never printed too
     said = capsys.readouterr().out + caplog.text
     assert said.count("live view stopped") == 1 and "live view stopped" in caplog.text
@@ -130,8 +133,8 @@ def test_live_frames_are_the_recorded_frames_byte_for_byte(tmp_path):
     fut.result(timeout=30)
     w.close_viewer()
     recorded = [d for _, _, _, d in RunReader(tmp_path / "live.nnv3d").frames()]
-    assert len(recorded) == 20
-    assert frames[-20:] == recorded
+    assert len(recorded) == 20 + 1  # + the final state's weight maps, taken at close
+    assert frames[-21:] == recorded
 
 
 def stalled_client(url: str) -> socket.socket:
