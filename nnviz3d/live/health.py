@@ -49,6 +49,10 @@ class HealthMonitor:
         self.has_grad: set[str] = set()
         self.history: list[dict] = []
         """Every alarm the first time it was raised, in order."""
+        self.by_norms = False
+        """Whether every-step gradient norms have come: from then on gradients are judged on
+        them alone, never again on a probe's statistics (a step judged twice could alarm in
+        one run and not in another)."""
 
     def check(self, step: int, kinds: dict[str, dict], norms: dict | None = None
               ) -> list[dict]:
@@ -67,9 +71,10 @@ class HealthMonitor:
                                               f"{nan} NaN and {inf} Inf values in its "
                                               f"{_KIND_NAMES[kind]}", kind, what))
         if norms:
+            self.by_norms = True
             alarms += self._gradients(step, norms["modules"], np.asarray(norms["norm"]),
                                       np.asarray(norms["count"], np.float64))
-        elif "grad" in kinds:
+        elif "grad" in kinds and not self.by_norms:
             res = kinds["grad"]
             stats = np.asarray(res["stats"])
             rms = np.sqrt(stats[:, STD].astype(np.float64) ** 2 + stats[:, MEAN] ** 2)
