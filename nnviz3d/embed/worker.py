@@ -93,7 +93,7 @@ class _Jobs:
     """The job loop's state: each layer's previous layout (the next fit starts from it and
     is aligned to it) and the jobs whose fit waits for numba's warm-up.
 
-    Before UMAP is warm, a job is answered with PCA at once (aligned to that layer's
+    Before UMAP is warm, a UMAP job is answered with PCA at once (aligned to that layer's
     previous layout) marked ``final``, so the caller sends the next one; the newest job per
     layer is kept and fitted as soon as the warm-up ends. A training run thus shows a PCA
     cloud that follows the steps during the warm-up, then UMAP from the newest step, never
@@ -131,7 +131,7 @@ class _Jobs:
         return stop
 
     def answer(self, job: dict) -> None:
-        if job.get("method", "umap") == "pca" or self.umap.is_set():
+        if job.get("method", "umap") != "umap" or self.umap.is_set():  # t-SNE needs no numba
             self.deferred.pop(job["layer"], None)  # this newer job replaces it
             _run(job, self.previous, self.results, self.methods)
         else:
@@ -156,12 +156,11 @@ def _run(job: dict, previous: dict, results, methods, pca_only: bool = False) ->
         if init is not None and len(init) != len(x):
             init = None
         method = job.get("method", "umap")
-        if pca_only or init is None or method == "pca":
+        if pca_only or init is None or method == "pca":  # something to look at at once
             pca = methods.embed(x, "pca", init=init)
             final = pca_only or method == "pca"
-            if final or init is None:  # something to look at at once
-                results.put(("result", _answer(layer, step, "pca", pca, labels, start,
-                                               methods, final)))
+            results.put(("result", _answer(layer, step, "pca", pca, labels, start, methods,
+                                           final)))
             if final:
                 previous[layer] = pca
                 return
