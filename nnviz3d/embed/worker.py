@@ -4,15 +4,15 @@ UMAP (or its numba compilation: 15-60 s in a fresh process).
 The process is a fresh interpreter (``python -m nnviz3d.embed.worker``, talking over two
 pipes), not a multiprocessing child: multiprocessing's spawn re-runs the user's main script,
 which in a training script without an ``if __name__ == "__main__"`` guard would train again.
-At start a thread warms numba up with a tiny fit and says ``ready``, while jobs are served. Each job is a
-layer's features at a step; the process answers with a PCA layout at once (milliseconds), then
-the requested method (UMAP by default) started from, and aligned to, the previous layout of
-that layer, so points move smoothly between steps. Until numba is warm a UMAP job is answered
-with PCA only (aligned to the previous layout) and the newest such job per layer is fitted
-with UMAP once the warm-up ends (see ``_Jobs``). Jobs for a layer that are still queued when
-a newer one arrives are skipped. A failing fit (NaN features, a crash inside UMAP) is answered
-with an ``error`` message and the process goes on. Told to stop, it first finishes the jobs
-that wait for the warm-up (the parent bounds how long it waits).
+At start a thread warms numba up with a tiny fit and says ``ready``, while jobs are served.
+Each job is a layer's features at a step; the process answers with a PCA layout at once
+(milliseconds), then the requested method (UMAP by default) started from, and aligned to,
+the previous layout of that layer, so points move smoothly between steps. Until numba is warm
+a UMAP job is answered with PCA only (aligned to the previous layout) and the newest such job
+per layer is fitted with UMAP once the warm-up ends (see ``_Jobs``). Jobs for a layer that are
+still queued when a newer one arrives are skipped. A failing fit (NaN features, a crash
+inside UMAP) is answered with an ``error`` message and the process goes on. Told to stop, it
+first finishes the jobs that wait for the warm-up (the parent bounds how long it waits).
 
 Messages out (on ``results``): ``("ready", seconds)``, ``("result", job)`` with job =
 ``{"layer", "step", "method", "points", "labels", "seconds", "knn", "final"}`` (final:
