@@ -2,24 +2,32 @@
 probe set's features of the chosen layers are computed and handed to the embedding process
 (nnviz3d/embed/worker.py); its answers become ``overlays`` frames (channel ``embedding``) that
 the viewer morphs between. Training never waits for UMAP; at most one job per layer is in
-flight, so a slow fit skips steps instead of queueing them.
+flight, so a slow fit skips steps instead of queueing them, and the next job goes out at the
+first step after one ends: the cloud shown is at most one job behind. While numba warms up the
+process answers with PCA (see nnviz3d/embed/worker.py), so jobs keep flowing and UMAP starts
+from the newest step once warm. When the run ends, :meth:`EmbeddingService.finish` embeds the
+last step and waits (at most ``final_wait`` seconds) for every layer's answer.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from ..protocol.overlay_frame import encode_overlays
 from ..scene.embedding_cloud import embedding_cloud, thumbnails
 from .worker import EmbeddingWorker
 
 log = logging.getLogger("nnviz3d")
+FINAL_WAIT_SECONDS = 60.0
+"""How long the end of a run waits for its last embeddings (UMAP's warm-up included)."""
 
 
 class EmbeddingService:
     def __init__(self, model, inputs, labels, layers: list[str], *, every: int = 25,
-                 method: str = "umap", publish=None, notify=None, quiet: bool = False) -> None:
+                 method: str = "umap", publish=None, notify=None, quiet: bool = False,
+                 final_wait: float = FINAL_WAIT_SECONDS) -> None:
         self.model = model
         self.inputs = inputs
         self.labels = None if labels is None or len(labels) == 0 else list(labels)
@@ -31,22 +39,34 @@ class EmbeddingService:
         self.notify = notify
         """``notify(kind, payload)`` for progress, errors and readiness."""
         self.quiet = quiet
+        self.final_wait = final_wait
+        """Seconds :meth:`finish` waits for the last embeddings before it gives up."""
         self.last_step = -1
-        self.inflight: set[str] = set()
+        self.inflight: dict[str, int] = {}
+        """Step of each layer's job that has not had its final answer (no next job before)."""
+        self.due: dict[str, int] = {}
+        """Step of each layer's newest job whose ``method`` answer has not come yet (during
+        numba's warm-up PCA ends a job and its UMAP comes later)."""
+        self.submitted: dict[str, int] = {}
+        """Step of each layer's newest job."""
         self.results: dict[str, dict] = {}
         """Newest answer per layer (method, step, knn...), for tests and summaries."""
         self.errors: list[str] = []
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self.thumbs = thumbnails(inputs.detach().cpu().numpy() if hasattr(inputs, "detach")
                                  else inputs)
         self.worker = EmbeddingWorker(self._message)
 
     def at_step(self, step: int, force: bool = False) -> None:
-        """Between two training steps: submit the layers whose previous job is done."""
+        """Between two training steps: submit the layers whose previous job is done
+        (``force``: every layer not yet embedded at ``step``, whatever is in flight)."""
         if not force and self.last_step >= 0 and step - self.last_step < self.every:
             return
         with self._lock:
-            todo = [layer for layer in self.layers if layer not in self.inflight]
+            if force:
+                todo = [p for p in self.layers if self.submitted.get(p) != step]
+            else:
+                todo = [p for p in self.layers if p not in self.inflight]
         if not todo:
             return
         from .features import layer_features
@@ -55,13 +75,47 @@ class EmbeddingService:
         for layer, feats in layer_features(self.model, self.inputs, todo).items():
             if self.worker.submit(layer, step, feats, self.labels, self.method):
                 with self._lock:
-                    self.inflight.add(layer)
+                    self.inflight[layer] = self.due[layer] = self.submitted[layer] = step
+
+    def finish(self, step: int, timeout: float | None = None) -> bool:
+        """The run ended at ``step``: embed it (unless already done) and wait up to
+        ``timeout`` seconds (default :attr:`final_wait`) until every layer's newest job has
+        its ``method`` answer, published like the others. False, said in one log line, when
+        it gave up (later answers are still published)."""
+        timeout = self.final_wait if timeout is None else timeout
+        if step >= 0:
+            self.at_step(step, force=True)
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self.due and self.worker.alive():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    why = f"after {timeout:g} s"
+                    break
+                try:
+                    self._lock.wait(min(left, 0.25))
+                except KeyboardInterrupt:  # a person stopping the run: the rest still closes
+                    why = "when interrupted"
+                    break
+            else:
+                return True
+            waiting = ", ".join(f"{p} (step {s})" for p, s in sorted(self.due.items()))
+        log.warning("nnviz3d: stopped waiting for the final %s embedding of %s %s; the "
+                    "recording keeps what arrived before", self.method.upper(), waiting, why)
+        return False
+
+    def _settle(self, layer: str, step: int, method: str | None, final: bool) -> None:
+        """An answer (or error, ``method`` None) for ``layer`` at ``step`` came."""
+        with self._lock:
+            if final and step >= self.inflight.get(layer, step + 1):
+                del self.inflight[layer]
+            if (method is None or method == self.method) and step >= self.due.get(layer,
+                                                                                 step + 1):
+                del self.due[layer]
+            self._lock.notify_all()
 
     def _message(self, kind: str, payload: dict) -> None:
         if kind == "result":
-            if payload["method"] == self.method or self.method == "pca":
-                with self._lock:
-                    self.inflight.discard(payload["layer"])
             self.results[payload["layer"]] = {k: v for k, v in payload.items()
                                               if k not in ("points", "labels")}
             cloud = embedding_cloud(payload["layer"], payload["points"], payload["labels"],
@@ -70,11 +124,13 @@ class EmbeddingService:
             data = encode_overlays("embedding", payload["step"], [cloud],
                                    layer=payload["layer"], method=payload["method"],
                                    seconds=round(payload["seconds"], 3))
-            if self.publish is not None:
-                self.publish(payload["layer"], data, payload["step"])
+            if self.publish is not None:  # before it counts as settled: finish() then
+                self.publish(payload["layer"], data, payload["step"])  # finds it published
+            self._settle(payload["layer"], payload["step"], payload["method"],
+                         payload.get("final", True))
         elif kind == "error":
-            with self._lock:
-                self.inflight.discard(payload.get("layer", ""))
+            if payload.get("layer"):
+                self._settle(payload["layer"], payload.get("step", -1), None, True)
             message = f"nnviz3d: embedding {payload.get('layer') or ''} failed: " \
                       f"{payload['message']}; training goes on"
             if message not in self.errors:

@@ -4,15 +4,19 @@ UMAP (or its numba compilation: 15-60 s in a fresh process).
 The process is a fresh interpreter (``python -m nnviz3d.embed.worker``, talking over two
 pipes), not a multiprocessing child: multiprocessing's spawn re-runs the user's main script,
 which in a training script without an ``if __name__ == "__main__"`` guard would train again.
-At start a thread warms numba up with a tiny fit and says ``ready``, while jobs are served. Each job is a
-layer's features at a step; the process answers with a PCA layout at once (milliseconds), then
-the requested method (UMAP by default) started from, and aligned to, the previous layout of
-that layer, so points move smoothly between steps. Jobs for a layer that are still queued when
-a newer one arrives are skipped. A failing fit (NaN features, a crash inside UMAP) is answered
-with an ``error`` message and the process goes on.
+At start a thread warms numba up with a tiny fit and says ``ready``, while jobs are served.
+Each job is a layer's features at a step; the process answers with a PCA layout at once
+(milliseconds), then the requested method (UMAP by default) started from, and aligned to,
+the previous layout of that layer, so points move smoothly between steps. Until numba is warm
+a UMAP job is answered with PCA only (aligned to the previous layout) and the newest such job
+per layer is fitted with UMAP once the warm-up ends (see ``_Jobs``). Jobs for a layer that are
+still queued when a newer one arrives are skipped. A failing fit (NaN features, a crash
+inside UMAP) is answered with an ``error`` message and the process goes on. Told to stop, it
+first finishes the jobs that wait for the warm-up (the parent bounds how long it waits).
 
 Messages out (on ``results``): ``("ready", seconds)``, ``("result", job)`` with job =
-``{"layer", "step", "method", "points", "labels", "seconds", "knn"}``, ``("error", {"layer",
+``{"layer", "step", "method", "points", "labels", "seconds", "knn", "final"}`` (final:
+the last answer to that job; the caller may send the layer's next one), ``("error", {"layer",
 "step", "message"})``, ``("progress", {"layer", "step", "stage"})``.
 """
 
@@ -59,23 +63,62 @@ def _serve(requests: Connection, results: _Results) -> None:
         pass
     from . import methods
 
+    umap = threading.Event()
+    """Set once numba is warm (or its warm-up failed: jobs then say why themselves)."""
+
     def warm() -> None:  # beside the job loop: PCA answers do not wait for numba
         try:
             results.put(("ready", methods.warm_up()))
         except Exception as exc:  # UMAP unusable: PCA still works
             results.put(("error", {"layer": "", "step": -1,
                                    "message": f"UMAP warm-up failed ({exc}); PCA only"}))
+        finally:
+            umap.set()
 
     threading.Thread(target=warm, name="warm-up", daemon=True).start()
-    previous: dict = {}
-    while True:
+    jobs = _Jobs(previous={}, results=results, methods=methods, umap=umap)
+    stop = False
+    while not stop or jobs.deferred:
+        if not stop:
+            # block for the next job, but while jobs wait for the warm-up wake to run them
+            stop = jobs.take(requests, None if not jobs.deferred else 0.0 if umap.is_set()
+                             else 0.1)
+        elif not umap.wait(0.1):  # told to stop: the deferred jobs still finish (the parent
+            continue              # bounds how long it waits for them)
+        if umap.is_set():
+            jobs.run_deferred()
+
+
+class _Jobs:
+    """The job loop's state: each layer's previous layout (the next fit starts from it and
+    is aligned to it) and the jobs whose fit waits for numba's warm-up.
+
+    Before UMAP is warm, a UMAP job is answered with PCA at once (aligned to that layer's
+    previous layout) marked ``final``, so the caller sends the next one; the newest job per
+    layer is kept and fitted as soon as the warm-up ends. A training run thus shows a PCA
+    cloud that follows the steps during the warm-up, then UMAP from the newest step, never
+    a cloud stuck on the first step while numba compiles."""
+
+    def __init__(self, previous: dict, results: _Results, methods, umap: threading.Event):
+        self.previous = previous
+        self.results = results
+        self.methods = methods
+        self.umap = umap
+        self.deferred: dict[str, dict] = {}
+
+    def take(self, requests: Connection, timeout: float | None) -> bool:
+        """Read the waiting jobs (blocking up to ``timeout``, None: until one comes) and
+        answer them, the newest per layer only; True when told to stop."""
         try:
-            job = requests.recv()
+            if timeout is not None and not requests.poll(timeout):
+                return False
+            first = requests.recv()
         except EOFError:  # the parent went away
-            return
-        if job is None:
-            return
-        newest = {job["layer"]: job}
+            self.deferred.clear()
+            return True
+        if first is None:
+            return True
+        newest = {first["layer"]: first}
         stop = False
         while requests.poll(0):  # skip jobs that a newer one for the same layer replaces
             nxt = requests.recv()
@@ -84,12 +127,27 @@ def _serve(requests: Connection, results: _Results) -> None:
                 break
             newest[nxt["layer"]] = nxt
         for job in newest.values():
-            _run(job, previous, results, methods)
-        if stop:
-            return
+            self.answer(job)
+        return stop
+
+    def answer(self, job: dict) -> None:
+        if job.get("method", "umap") != "umap" or self.umap.is_set():  # t-SNE needs no numba
+            self.deferred.pop(job["layer"], None)  # this newer job replaces it
+            _run(job, self.previous, self.results, self.methods)
+        else:
+            _run(job, self.previous, self.results, self.methods, pca_only=True)
+            self.deferred[job["layer"]] = job
+
+    def run_deferred(self) -> None:
+        while self.deferred:
+            _, job = self.deferred.popitem()
+            _run(job, self.previous, self.results, self.methods)
 
 
-def _run(job: dict, previous: dict, results, methods) -> None:
+def _run(job: dict, previous: dict, results, methods, pca_only: bool = False) -> None:
+    """Answer one job: PCA at once when the layer has no layout yet (or ``pca_only``, before
+    UMAP is warm), then the requested method started from, and aligned to, the previous
+    layout. The answer that ends the job says ``final``."""
     layer, step, labels = job["layer"], job["step"], job.get("labels")
     try:
         x = methods.prepare(job["features"])
@@ -97,26 +155,28 @@ def _run(job: dict, previous: dict, results, methods) -> None:
         init = previous.get(layer)
         if init is not None and len(init) != len(x):
             init = None
-        first = init is None
-        pca = methods.embed(x, "pca", init=init)
-        if first:  # something to look at at once
-            results.put(("result", _answer(layer, step, "pca", pca, labels, start, methods)))
         method = job.get("method", "umap")
-        if method != "pca":
-            results.put(("progress", {"layer": layer, "step": step, "stage": method}))
-            start = time.perf_counter()
-            points = methods.embed(x, method, init=init if init is not None else pca,
-                                   seed=job.get("seed", 0))
-        else:
-            points = pca
+        if pca_only or init is None or method == "pca":  # something to look at at once
+            pca = methods.embed(x, "pca", init=init)
+            final = pca_only or method == "pca"
+            results.put(("result", _answer(layer, step, "pca", pca, labels, start, methods,
+                                           final)))
+            if final:
+                previous[layer] = pca
+                return
+            init = pca
+        results.put(("progress", {"layer": layer, "step": step, "stage": method}))
+        start = time.perf_counter()
+        points = methods.embed(x, method, init=init, seed=job.get("seed", 0))
         previous[layer] = points
-        results.put(("result", _answer(layer, step, method, points, labels, start, methods)))
+        results.put(("result", _answer(layer, step, method, points, labels, start, methods,
+                                       True)))
     except Exception as exc:
         results.put(("error", {"layer": layer, "step": step,
                                "message": f"{type(exc).__name__}: {exc}"}))
 
 
-def _answer(layer, step, method, points, labels, start, methods) -> dict:
+def _answer(layer, step, method, points, labels, start, methods, final: bool) -> dict:
     import numpy as np
 
     knn = None
@@ -124,7 +184,7 @@ def _answer(layer, step, method, points, labels, start, methods) -> dict:
         knn = float(methods.knn_agreement(points, labels))
     return {"layer": layer, "step": step, "method": method,
             "points": np.asarray(points, np.float32), "labels": labels,
-            "seconds": time.perf_counter() - start, "knn": knn}
+            "seconds": time.perf_counter() - start, "knn": knn, "final": final}
 
 
 class EmbeddingWorker:

@@ -150,16 +150,33 @@ class Watcher:
             loop = self.handle.server.loop
             notify = lambda *a: loop.call_soon_threadsafe(self.feed.embedding_news, *a)  # noqa: E731
 
+        self._embeddings_recorded = True
+        """Embeddings go through the frame worker (recorded, then sent live) until
+        _close_embeddings has waited for the final ones; later ones reach the viewer only."""
+
         def publish(layer: str, data: bytes, step: int) -> None:
-            if not self._closed:  # through the frame worker: recorded, then sent live
+            if self._embeddings_recorded:
                 self.worker.submit({"frame": data, "frame_kinds": [EMBEDDING], "step": step,
                                     "split": "train", "scalars": {}})
             elif serve:  # the run is over (its recording closed): to the viewer only
                 self.handle.server.loop.call_soon_threadsafe(self.feed.publish_embedding,
                                                              layer, data)
 
-        return EmbeddingService(model, inputs, labels, layers, every=every, method=method,
-                                publish=publish, notify=notify, quiet=self.quiet)
+        service = EmbeddingService(model, inputs, labels, layers, every=every, method=method,
+                                   publish=publish, notify=notify, quiet=self.quiet)
+        import atexit
+        import weakref
+
+        ref = weakref.ref(self)
+
+        def close_at_exit() -> None:  # a script that never closes still records its end
+            watcher = ref()
+            if watcher is not None and not watcher._closed:
+                watcher.close()
+
+        self._embeddings_at_exit = close_at_exit
+        atexit.register(close_at_exit)
+        return service
 
     def add_listener(self, fn) -> None:
         """Call ``fn(header, arrays)`` with every probe frame (decoded, on the frame thread,
@@ -337,8 +354,8 @@ class Watcher:
         first = None
         for what, part in (("probe the final state", self._final_probe_guarded),
                            ("remove the probes", self.probes.close),
-                           ("flush the recording", self.worker.close),
                            ("compute the final embedding", self._close_embeddings),
+                           ("flush the recording", self.worker.close),
                            ("answer the viewer's pending requests", self._close_requests),
                            ("tell the viewer the run ended", self._tell_finished)):
             try:
@@ -387,13 +404,19 @@ class Watcher:
             self.worker.submit(item)
 
     def _close_embeddings(self) -> None:
+        """Embed the final step and wait (``embeddings.final_wait`` seconds at most) for it
+        and any pending answer, recorded: before the recording is flushed and closed."""
         if self.embeddings is None:
             return
-        if self.handle is None:
-            self.embeddings.close()  # nobody to show them to
-        elif self.embeddings.last_step != self.step_index:
-            # the final state too (the worker keeps running for the viewer)
-            self.embeddings.at_step(self.step_index, force=True)
+        import atexit
+
+        atexit.unregister(self._embeddings_at_exit)
+        try:
+            self.embeddings.finish(self.step_index)
+        finally:
+            self._embeddings_recorded = False
+            if self.handle is None:
+                self.embeddings.close()  # nobody to show later ones to
 
     def _close_requests(self) -> None:
         if self.requests is not None:  # training is over: requests run at once from now

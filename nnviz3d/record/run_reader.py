@@ -23,8 +23,8 @@ from typing import NamedTuple
 
 from .. import __version__
 from ..graph import Graph
-from .frame_check import (MATRICES, MAX_METRICS, MAX_STEP, FrameDamage, check_frame,
-                          check_kinds, check_scalars, check_split, check_step)
+from .frame_check import (EMBEDDING, MATRICES, MAX_METRICS, MAX_STEP, FrameDamage,
+                          check_frame, check_kinds, check_scalars, check_split, check_step)
 from .graph_json import graph_from_json
 from .run_file import FORMAT_VERSION, MAGIC, SQLITE_MAGIC, RunFileError
 
@@ -36,6 +36,10 @@ MAX_SCALARS_BYTES = 1 << 20
 MAX_META_ROWS = 64
 MAX_SCHEMA_OBJECTS = 256
 CHUNK_ROWS = 256
+MAX_EMBEDDINGS = 100_000
+"""The most embedding frames a recording may hold (a run embedding 4 layers every 25 steps
+for a million steps holds 160,000: the limit is for files no run wrote)."""
+MAX_LAYER_CHARS = 1000
 META_COLUMNS = ("key", "value")
 FRAME_COLUMNS = ("seq", "step", "kinds", "split", "scalars", "data")
 
@@ -335,6 +339,46 @@ class RunReader:
                 row = self._check_row(found)
                 out[row.seq] = self._frame(row)
         return [out[k] for k in sorted(out)]
+
+    def embedding_index(self, after: int = -(2**63)) -> list[tuple[int, int, str]]:
+        """``(seq, step, layer)`` of every embedding frame recorded after frame ``after``, in
+        recording order (each frame read and checked once, for its layer)."""
+        out = []
+        while True:
+            chunk = self._query(f"{_ROW} WHERE seq > ? AND kinds = ? ORDER BY seq LIMIT ?",
+                                (after, EMBEDDING, CHUNK_ROWS))
+            for r in chunk:
+                row = self._check_row(r)
+                if row.kinds != [EMBEDDING]:
+                    continue
+                if len(out) >= MAX_EMBEDDINGS:
+                    raise self._refused(f"it holds more than {MAX_EMBEDDINGS:,} embeddings")
+                out.append((row.seq, row.step, self._embedding_layer(row)))
+            if len(chunk) < CHUNK_ROWS:
+                return out
+            after = chunk[-1][0]
+
+    def _embedding_layer(self, row: Row) -> str:
+        found = self._query("SELECT data FROM frames WHERE seq = ?", (row.seq,), one=True)
+        if found is None or not isinstance(found[0], bytes):
+            raise self._damaged(f"frame {row.seq} changed while it was read")
+        try:
+            header = check_frame(found[0], row.kinds, row.step, row.split)
+        except FrameDamage as exc:
+            raise self._damaged(f"frame {row.seq} at step {row.step}: {exc}") from None
+        layer = header.get("layer", "")
+        if len(layer) > MAX_LAYER_CHARS or header.get("step") != row.step:
+            raise self._damaged(f"embedding frame {row.seq} names layer {_short(layer)} at "
+                                f"step {_short(header.get('step'))}, its row step {row.step}")
+        return layer
+
+    def embedding(self, seq: int) -> bytes:
+        """The checked embedding frame ``seq`` (one that :meth:`embedding_index` listed)."""
+        found = self._query(f"{_ROW} WHERE seq = ?", (int(seq),), one=True)
+        row = self._check_row(found) if found else None
+        if row is None or row.kinds != [EMBEDDING]:
+            raise self._damaged(f"embedding frame {seq} is gone")
+        return self._frame(row)
 
     def close(self) -> None:
         self.db.close()

@@ -1,12 +1,15 @@
 """Training data for the viewer: the newest probe frames, the loss history, the timeline.
 
 Lives on the server's event loop; the watcher's worker thread hands frames in with
-``loop.call_soon_threadsafe(feed.publish, ...)``. Seeks read older frames from the recording.
+``loop.call_soon_threadsafe(feed.publish, ...)``. Seeks read older frames from the recording,
+and each layer's embedding at or before the step sought (so clouds follow the timeline).
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
+import threading
 
 from ..protocol import ErrorMessage, InputsInfo, Progress, RecipeInfo, Timeline
 from ..protocol.codec import decode_frame
@@ -25,6 +28,9 @@ SCALARS_BYTES_PER_SECOND = 1 << 20
 """The whole metrics history is resent at most at this rate: every tick while it is small,
 every ``size / rate`` seconds once large, so a long run costs no more per step than a short
 one. In between, each client's chart adds the metrics of the live probe frames it gets."""
+EMBEDDING_HISTORY = 64
+"""Embeddings kept per layer for seeks in a run that is not recorded (thinned evenly when
+full: every other one goes, so they still span the run)."""
 
 
 class LiveFeed:
@@ -48,6 +54,16 @@ class LiveFeed:
         """ModelRequests (nnviz3d/live/model_requests.py) when probe inputs were given."""
         self.embeddings: dict[str, bytes] = {}
         """Newest embedding frame per layer."""
+        self._embedding_keys: dict[str, tuple] = {}
+        """Identity of each layer's newest embedding (``("live", step, method)``)."""
+        self._embedding_history: dict[str, list[tuple[int, tuple, bytes]]] = {}
+        """Unrecorded runs: ``(step, key, frame)`` per layer, for seeks."""
+        self._embedding_index: dict[str, list[tuple[int, int]]] = {}
+        """Recorded runs: ``(step, seq)`` of each layer's embeddings in the recording."""
+        self._indexed_seq = -(2**63)
+        self._index_lock = threading.Lock()
+        self._shown: dict[ClientSession, dict[str, tuple]] = {}
+        """The embedding each client was last sent per layer (nothing is sent twice)."""
         self.recipe: dict | None = None
         """View settings and bookmarks of a scene recipe, sent to every client on join."""
         self.track = None
@@ -61,8 +77,7 @@ class LiveFeed:
     def ingest(self, data: bytes, step: int, kinds: list[str]) -> None:
         """Take one probe frame in (live or from a recording), without sending it."""
         if kinds == [EMBEDDING]:
-            header, _ = decode_frame(data)
-            self.embeddings[header.get("layer", "")] = data
+            self._keep_embedding(data, step=step)  # the row's step (checked), not the header's
             return
         key = ",".join(kinds)
         self.latest[key] = (step, data)
@@ -92,9 +107,67 @@ class LiveFeed:
             asyncio.get_running_loop().create_task(self._post_weights(followers, step))
 
     def publish_embedding(self, layer: str, data: bytes) -> None:
-        self.embeddings[layer] = data
+        """A new embedding: kept, and sent to the clients following the run (one that
+        sought an earlier step keeps the cloud of that step)."""
+        layer, key = self._keep_embedding(data, layer)
+        if key is None:
+            return
         for s in self.sessions:
-            s.post(f"overlays:embedding:{layer}", data)
+            if s.following:
+                self._post_embedding(s, layer, key, data)
+
+    def _keep_embedding(self, data: bytes, layer: str | None = None,
+                        step: int | None = None):
+        """Take an embedding frame in: the newest per layer (by step; an older one that
+        arrives late is kept for seeks only). ``(layer, key)``, key None when not newest."""
+        header, _ = decode_frame(data)
+        layer = header.get("layer", "") if layer is None else layer
+        step = int(header.get("step", 0)) if step is None else step
+        key = ("live", step, str(header.get("method", "")))
+        if self.reader_factory is None:
+            history = self._embedding_history.setdefault(layer, [])
+            if len(history) >= EMBEDDING_HISTORY:
+                del history[1::2]
+            bisect.insort(history, (step, key, data), key=lambda t: t[0])
+        newest = self._embedding_keys.get(layer)
+        if newest is not None and newest[1] > step:
+            return layer, None
+        self.embeddings[layer] = data
+        self._embedding_keys[layer] = key
+        return layer, key
+
+    def _post_embedding(self, session: ClientSession, layer: str, key: tuple,
+                        data: bytes) -> None:
+        shown = self._shown.setdefault(session, {})
+        if shown.get(layer) != key:
+            shown[layer] = key
+            session.post(f"overlays:embedding:{layer}", data)
+
+    def _post_newest_embeddings(self, session: ClientSession) -> None:
+        for layer, data in self.embeddings.items():
+            self._post_embedding(session, layer, self._embedding_keys[layer], data)
+
+    def _embeddings_at(self, step: int, shown: dict[str, tuple]) -> list[tuple]:
+        """``(layer, key, frame)`` of each layer's embedding at or before ``step`` that
+        differs from ``shown`` (run on an executor thread: it reads the recording)."""
+        out = []
+        with self._index_lock:
+            if self.reader_factory is None:
+                for layer, history in self._embedding_history.items():
+                    i = bisect.bisect_right(history, step, key=lambda t: t[0]) - 1
+                    if i >= 0 and history[i][1] != shown.get(layer):
+                        out.append((layer, history[i][1], history[i][2]))
+                return out
+            if self._reader is None:
+                self._reader = self.reader_factory()
+            for seq, at, layer in self._reader.embedding_index(self._indexed_seq):
+                bisect.insort(self._embedding_index.setdefault(layer, []), (at, seq))
+                self._indexed_seq = seq
+            for layer, rows in self._embedding_index.items():
+                i = bisect.bisect_right(rows, (step, float("inf"))) - 1
+                if i >= 0 and ("run", rows[i][1]) != shown.get(layer):
+                    out.append((layer, ("run", rows[i][1]), self._reader.embedding(rows[i][1])))
+        return out
 
     def embedding_news(self, kind: str, payload) -> None:
         """Progress and errors of the embedding process, for every client."""
@@ -134,8 +207,7 @@ class LiveFeed:
         if self.matrix_frame:
             asyncio.get_running_loop().create_task(
                 self._post_weights([session], self.matrix_frame[0]))
-        for layer, data in self.embeddings.items():
-            session.post(f"overlays:embedding:{layer}", data)
+        self._post_newest_embeddings(session)
         if self.requests is not None:
             r = self.requests
             session.post("inputs", to_json(InputsInfo(r.count, r.labels, not r.idle,
@@ -166,10 +238,12 @@ class LiveFeed:
 
     def leave(self, session: ClientSession) -> None:
         self.sessions.discard(session)
+        self._shown.pop(session, None)
 
     def follow(self, session: ClientSession) -> None:
         session.following = True
         self._post_latest(session)
+        self._post_newest_embeddings(session)
         if self.matrix_frame:
             asyncio.get_running_loop().create_task(
                 self._post_weights([session], self.matrix_frame[0]))
@@ -183,6 +257,15 @@ class LiveFeed:
             session.post("error", to_json(ErrorMessage("seek_failed", str(exc))))
             return
         session.post("seek", *frames)
+        try:
+            clouds = await loop.run_in_executor(None, self._embeddings_at, step,
+                                                dict(self._shown.get(session, {})))
+        except RunFileError as exc:
+            session.post("error", to_json(ErrorMessage("seek_failed", str(exc))))
+            clouds = []
+        if not session.following:  # not back in live mode meanwhile
+            for layer, key, data in clouds:
+                self._post_embedding(session, layer, key, data)
         source = None
         for data in frames:  # in recording order: the last one with matrices is the newest
             header, _ = decode_probe(data)

@@ -1,6 +1,8 @@
 """Feature embeddings in a real browser: the cloud of the 360 validation digits appears beside
 its layer with one colour per class, and moves between two steps."""
 
+import re
+
 import pytest
 import torch
 
@@ -98,36 +100,96 @@ def test_embedding_cloud_appears_coloured_and_morphs(page):
         w.close_viewer()
 
 
-def test_a_recorded_run_replays_its_embeddings(page, tmp_path):
-    from nnviz3d.record import RunReader
-    from nnviz3d.replay import serve_replay
+def record_pca_run(path, steps=30, every=5):
+    """A short recorded run of the digits CNN, its head embedded by PCA every ``every`` steps
+    (each job ends in milliseconds, so one goes out every ``every`` steps)."""
+    import time
 
     torch.manual_seed(0)
     (x, y), (xv, yv) = load_digits_tensors()
     model = DigitsCNN()
-    w = nnviz3d.watch(model, x[:1], record=tmp_path / "e.nnv3d", serve=False, every=1,
-                      quiet=True, inputs=xv[:120], labels=yv[:120], embed=["head.2"],
-                      embed_every=1, embed_method="pca")
-    import time
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    w = nnviz3d.watch(model, x[:1], record=path, serve=False, every=1, quiet=True,
+                      inputs=xv[:120], labels=yv[:120], embed=["head.2"], embed_every=every,
+                      embed_method="pca")
+    for step in range(steps):
+        idx = torch.randint(0, len(y), (64,))
+        loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        w.step(loss=loss.item())
+        deadline = time.monotonic() + 30
+        while w.embeddings.inflight and time.monotonic() < deadline:
+            time.sleep(0.01)  # the process starts once (a second or two), then answers at once
+    w.close()  # embeds the last step and records it before the recording closes
+    return w
 
-    deadline = time.time() + 60
-    while "head.2" not in w.embeddings.results and time.time() < deadline:
-        model(x[:32]).sum().backward()
-        w.step(loss=1.0)  # PCA answers in milliseconds once the process has started
-        time.sleep(0.2)
-    assert "head.2" in w.embeddings.results
-    w.step(loss=1.0)
-    time.sleep(0.3)  # the frame worker records the answer
-    w.close()
-    w.embeddings.close()
+
+def test_a_replay_s_clouds_follow_the_timeline(page, tmp_path):
+    from nnviz3d.protocol.codec import decode_frame
+    from nnviz3d.record import RunReader
+    from nnviz3d.record.run_file import EMBEDDING
+    from nnviz3d.replay import serve_replay
+
+    record_pca_run(tmp_path / "e.nnv3d")
+    with RunReader(tmp_path / "e.nnv3d") as reader:
+        steps = [step for _, step, kinds, _ in reader.frames() if kinds == [EMBEDDING]]
+        assert reader.embedding_index()[-1][1:] == (29, "head.2")
+        assert decode_frame(reader.embedding(reader.embedding_index()[0][0]))[0]["step"] == 0
+    assert steps == [0, 5, 10, 15, 20, 25, 29], steps  # ... and the last step, at close
     handle = serve_replay(RunReader(tmp_path / "e.nnv3d"), open_browser=False, quiet=True,
                           port=0)
+
+    def cloud():
+        return page.evaluate("nnviz3d.embeddings")[0]
+
     try:
         page.goto(handle.url)
         wait_ready(page)
         page.wait_for_function("nnviz3d.embeddings.length === 1", timeout=30_000)
-        e = page.evaluate("nnviz3d.embeddings")[0]
+        e = cloud()
         assert e["layer"] == "head.2" and e["count"] == 120 and e["method"] == "pca"
+        assert e["step"] == 29  # the run's end
+        end = page.evaluate("nnviz3d.embeddingPoint('head.2', 7)")
+        # seeking shows the embedding at or before the step sought, morphing to it
+        for sought, shown in ((12, 10), (5, 5), (27, 25)):
+            page.evaluate(f"nnviz3d.seek({sought})")
+            page.wait_for_function(f"nnviz3d.embeddings[0].step === {shown}", timeout=30_000)
+        page.evaluate("nnviz3d.seek(12)")
+        page.wait_for_function("nnviz3d.embeddings[0].step === 10", timeout=30_000)
+        page.wait_for_timeout(1000)  # the morph takes 0.8 s
+        at10 = page.evaluate("nnviz3d.embeddingPoint('head.2', 7)")
+        assert at10 != end
+        page.screenshot(path=str(tmp_path / "replay-seek.png"))
+        # play from the start: the cloud steps through the recorded embeddings
+        page.evaluate("nnviz3d.seek(0)")
+        page.wait_for_function("nnviz3d.embeddings[0].step === 0", timeout=30_000)
+        page.select_option("#tl-speed", "8")
+        page.click("#tl-play")
+        seen = []
+        for _ in range(80):
+            step = cloud()["step"]
+            if not seen or seen[-1] != step:
+                seen.append(step)
+            if step == 29:
+                break
+            page.wait_for_timeout(100)
+        assert seen[0] == 0 and seen[-1] == 29 and seen == sorted(seen) and len(seen) >= 4, seen
+        # a replay has no model to show an input with: a click highlights it in every cloud,
+        # as the tooltip says
+        pos = None
+        while pos != (pos := page.evaluate("nnviz3d.embeddingPoint('head.2', 7)")):
+            page.wait_for_timeout(300)  # the morph to step 29's layout ends
+        tip = hover(page, pos, [0, 0, -0.6], "head.2 embedding")
+        assert "click: highlight this input" in tip and "show this input" not in tip, tip
+        hovered = int(re.search(r"input (\d+)", tip).group(1))  # 7, or one in front of it
+        at = page.evaluate(f"nnviz3d.screen({pos})")
+        page.mouse.click(at["x"] + 0.5, at["y"] + 0.5)
+        assert page.evaluate("nnviz3d.embeddingSelection") == [hovered]
+        page.mouse.click(at["x"] + 0.5, at["y"] + 0.5)  # again: cleared
+        assert page.evaluate("nnviz3d.embeddingSelection") is None
+        assert page.errors == []
     finally:
         handle.close()
 

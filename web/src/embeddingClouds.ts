@@ -4,6 +4,10 @@
 // placed beside its layer where it touches no block, group box or other cloud: slid out along x
 // (behind the row, as the default view sees it), else above the block, else above everything. Each carries a title that faces the
 // camera ("fc2 · UMAP · step 120"); the classes' colours are named in the legend (classLegend.ts).
+// The server sends each layer's newest embedding while the view follows the run, and the one at
+// or before the step shown after a seek (a replay's clouds follow the timeline): either way the
+// cloud morphs to it. What a click on a point does is set by pointSelection.ts and said in the
+// point's tooltip (``meta.click``).
 import * as THREE from "three";
 import type { Frame, NumericArray } from "./codec";
 import { displayName } from "./dom";
@@ -48,6 +52,10 @@ export class EmbeddingClouds {
   /** The boxes of the scene's blocks and group boxes (set by the viewer): clouds are placed
    * clear of them, and sized by their extent. */
   obstacles: () => THREE.Box3[] = () => [];
+  /** What a click on point ``index`` does (set by pointSelection.ts). */
+  clickPoint: (index: number) => void = () => undefined;
+  /** The tooltip's words for that click, asked when a point is hovered (set there too). */
+  clickHint: () => string = () => "click: show this input";
 
   /** ``anchor``: where a layer's block stands; ``targets``: the hoverable meshes of all overlays,
    * each cloud's points registered with the embedding it shows. */
@@ -75,13 +83,20 @@ export class EmbeddingClouds {
       cloud.to = this.scaled(o.arrays.positions, cloud.size);
       cloud.t = 0;
       this.targets.delete(cloud.points);
-      this.targets.set(cloud.points, o);
+      this.targets.set(cloud.points, this.clickable(o));
       this.setTitle(cloud, cloudTitle(o));
       this.paintCloud(o.module);
       return false;
     }
     this.removeCloud(o.module);
     return this.placeEmbedding(o);
+  }
+
+  /** ``o`` whose ``meta.click`` reads the current click hint (overlayValues.ts puts it in the
+   * tooltip: whether the model is there to show an input can change after the cloud came). */
+  private clickable(o: OverlayInfo): OverlayInfo {
+    Object.defineProperty(o.meta, "click", { get: () => this.clickHint(), enumerable: false, configurable: true });
+    return o;
   }
 
   /** Each cloud: its layer, title, side and box in model coordinates. */
@@ -180,7 +195,7 @@ export class EmbeddingClouds {
     const box = new THREE.Box3().setFromCenterAndSize(group.position, new THREE.Vector3(size, size, size));
     const cloud: Cloud = { group, points, title, titleText: "", size, box, from: to, to, t: 1 };
     this.setTitle(cloud, cloudTitle(o));
-    this.targets.set(points, o);
+    this.targets.set(points, this.clickable(o));
     this.clouds.set(o.module, cloud);
     this.paintCloud(o.module);
     return true;

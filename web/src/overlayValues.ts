@@ -53,7 +53,7 @@ export function describeValue(o: OverlayInfo, index: number[]): OverlayHit {
   const v = o.arrays.values[index[0]];
   if (o.name === "embedding") {
     const what = o.meta.labelled ? `label ${v}` : "";
-    return { overlay: o, index, value: v, text: `${displayName(o.module, 120)} embedding (${displayName(o.meta.method, 20)}, step ${o.meta.step}) · input ${index[0]}${what ? ` · ${what}` : ""} · click: show this input` };
+    return { overlay: o, index, value: v, text: `${displayName(o.module, 120)} embedding (${displayName(o.meta.method, 20)}, step ${o.meta.step}) · input ${index[0]}${what ? ` · ${what}` : ""} · ${typeof o.meta.click === "string" ? o.meta.click : "click: show this input"}` };
   }
   return { overlay: o, index, value: v, text: `${label} · unit ${index[0]} · norm ${formatStat(v)}` };
 }

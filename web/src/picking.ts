@@ -81,13 +81,13 @@ export class Picking {
   }
 
   private click(ev: PointerEvent): void {
-    const { overlays, inspectPanel } = this.v;
+    const { overlays } = this.v;
     const downAt = this.downAt;
     if (!downAt || Math.hypot(ev.clientX - downAt[0], ev.clientY - downAt[1]) > 4) return;
     const pick = this.pickAt(ev);
     const hit = overlays.count() ? overlays.pick(this.raycaster) : null;
     const unit = hit ? overlays.unitOf(hit) : null;
-    if (hit && hit.overlay.name === "embedding") inspectPanel.choose(hit.index[0], inspectPanel.method);
+    if (hit && hit.overlay.name === "embedding") overlays.clouds.clickPoint(hit.index[0]);
     else if (unit) this.actions.visualise(unit.module, unit.unit);
     else if (pick) this.selection.apply(pick, false);
     else if (!hit) this.selection.clear();

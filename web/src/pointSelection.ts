@@ -1,5 +1,7 @@
 // The embedding clouds' points: shift + drag selects the inputs inside a screen box in every
-// layer's cloud; two sliders set the points' size and opacity.
+// layer's cloud; a click on a point shows that input in the Input panel when a model is there to
+// run it (a live run, or view() with a probe set), and in a replay highlights it in every cloud
+// instead (the tooltip says which); two sliders set the points' size and opacity.
 import { $ } from "./ui";
 import type { Viewer } from "./viewerContext";
 
@@ -10,6 +12,9 @@ export class PointSelection {
   private readonly pointOpacity = $("point-opacity") as HTMLInputElement;
 
   constructor(private v: Viewer) {
+    v.overlays.clouds.clickPoint = (index) => this.clickPoint(index);
+    v.overlays.clouds.clickHint = () => (this.canShowInput() ? "click: show this input"
+      : "click: highlight this input in every cloud (a replay has no model to run it)");
     window.addEventListener("pointerdown", (ev) => {
       // capture phase, before the orbit controls: shift + drag draws a box instead of panning
       if (ev.target !== v.canvas || !ev.shiftKey || !v.overlays.clouds.embedList.size) return;
@@ -38,6 +43,23 @@ export class PointSelection {
     for (const el of [this.pointSize, this.pointOpacity]) {
       el.addEventListener("input", () => this.setPointStyle(Number(this.pointSize.value), Number(this.pointOpacity.value)));
     }
+  }
+
+  /** The server can run the model on a probe input (it said how many there are). */
+  private canShowInput(): boolean {
+    return this.v.inspectPanel.count > 0;
+  }
+
+  /** A click on point ``index``: show the input, or (no model) highlight it in every cloud; a
+   * second click on the one highlighted input clears the highlight. */
+  clickPoint(index: number): void {
+    const { inspectPanel, overlays } = this.v;
+    if (this.canShowInput() && inspectPanel.choose(index, inspectPanel.method)) return;
+    const sel = overlays.clouds.embedSelection;
+    const again = sel !== null && sel.size === 1 && sel.has(index);
+    overlays.clouds.selectInputs(again ? null : new Set([index]));
+    this.v.showToast(again ? "highlight cleared" : `input ${index} highlighted in every layer's cloud (click it again to clear)`);
+    this.v.requestRender();
   }
 
   setPointStyle(size: number, opacity: number): void {

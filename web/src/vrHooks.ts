@@ -29,7 +29,7 @@ export interface VrParts {
 const quantityKeys = Object.keys(QUANTITIES) as ColorKey[];
 
 export function vrHooks(v: Viewer, parts: VrParts): XrHooks {
-  const { view, overlays, marks, labels, probe, timeline, inspectPanel, state } = v;
+  const { view, overlays, marks, labels, probe, timeline, state } = v;
   const { selection, health, tour } = parts;
 
   /** The block whose health badge or glow a ray hits (HealthMarks draws the alarmed modules
@@ -72,7 +72,7 @@ export function vrHooks(v: Viewer, parts: VrParts): XrHooks {
       if (badge) { selection.apply(badge, false); return ""; }
       const hit = overlays.count() ? overlays.pick(ray) : null;
       const unit = hit ? overlays.unitOf(hit) : null;
-      if (hit && hit.overlay.name === "embedding") { inspectPanel.choose(hit.index[0], inspectPanel.method); return hit.text; }
+      if (hit && hit.overlay.name === "embedding") { overlays.clouds.clickPoint(hit.index[0]); return hit.text; }
       if (unit) { parts.visualise(unit.module, unit.unit); return hit!.text; }
       const pick = view.pick(ray);
       if (pick) { selection.apply(pick, false); return ""; }
