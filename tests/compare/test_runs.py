@@ -12,12 +12,12 @@ from nnviz3d.record import RunReader
 from nnviz3d.zoo import DigitsCNN
 
 
-def record_run(path, lr, steps=6, model=None):
+def record_run(path, lr, steps=6, model=None, every=1):
     torch.manual_seed(0)
     (x, y), _ = load_digits_tensors()
     model = model or DigitsCNN()
     opt = torch.optim.SGD(model.parameters(), lr=lr)
-    w = nnviz3d.watch(model, x[:1], record=path, serve=False, every=1, quiet=True)
+    w = nnviz3d.watch(model, x[:1], record=path, serve=False, every=every, quiet=True)
     with w:
         for i in range(steps):
             loss = torch.nn.functional.cross_entropy(model(x[32 * i:32 * i + 32]),
