@@ -73,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
                                    "are matched by path, then by structure.")
     c.add_argument("run_a", metavar="A", help="a .nnv3d recording, a model file or a SPEC")
     c.add_argument("run_b", metavar="B", help="the same kind as A, of the same architecture")
+    c.add_argument("--tolerance", type=int, default=None, metavar="STEPS",
+                   help="two runs: pair each probe of A with B's nearest recorded step at most "
+                        "this many steps away (default: half the coarser probe interval)")
     _serving_options(c)
     _export_parser(sub)
     _tour_parser(sub)
@@ -277,7 +280,9 @@ def _compare(args) -> int:
     from .record import RunFileError
 
     try:
-        handle = serve_compare(args.run_a, args.run_b, depth=args.depth, **_serving(args))
+        extra = {} if args.tolerance is None else {"tolerance": args.tolerance}
+        handle = serve_compare(args.run_a, args.run_b, depth=args.depth, **extra,
+                               **_serving(args))
     except (RunFileError, CompareError, ValueError) as exc:
         return _fail(str(exc))
     return serve_until_interrupted(handle)

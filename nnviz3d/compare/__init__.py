@@ -20,6 +20,9 @@ def serve_compare(a: str, b: str, **options):
     if runs == (True, True):
         return serve_runs(a, b, **options)
     if runs == (False, False):
+        if options.pop("tolerance", None) is not None:
+            raise CompareError("--tolerance aligns the steps of two recordings; two models "
+                               "have no steps")
         return serve_models(a, b, **options)
     run, other = (a, b) if runs[0] else (b, a)
     raise CompareError(f"{run} is a recording and {other} is not: compare two recordings "

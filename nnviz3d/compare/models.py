@@ -31,7 +31,7 @@ def load_model(spec: str):
 
     try:
         if not spec.endswith(".py") and Path(spec).is_file():
-            return open_model_file(spec), file_weights(spec)
+            return open_model_file(spec), unpruned(file_weights(spec))
         model, example_inputs = load_spec(spec)
         if any(p.is_meta for p in model.parameters()):
             raise CompareError(f"{spec}: its weights are on the meta device (no values), so "
@@ -39,6 +39,21 @@ def load_model(spec: str):
         return capture_graph(model, example_inputs), module_weights(model)
     except (ModelFileError, SpecError, CaptureError) as exc:
         raise CompareError(str(exc)) from None
+
+
+def unpruned(groups: Groups) -> Groups:
+    """Weights as the model uses them: a copy pruned with ``torch.nn.utils.prune`` (and not
+    ``prune.remove``-d) saves ``weight_orig`` and ``weight_mask``; its weight is their product."""
+    out = {}
+    for module, params in groups.items():
+        params = dict(params)
+        for name in [k for k in params if k.endswith("_orig")]:
+            base = name[: -len("_orig")]
+            mask = params.get(f"{base}_mask")
+            if mask is not None and mask.shape == params[name].shape and base not in params:
+                params[base] = params.pop(name) * params.pop(f"{base}_mask")
+        out[module] = params
+    return out
 
 
 def diff_models(spec_a: str, graph_a, weights_a: Groups, spec_b: str, graph_b,
@@ -65,7 +80,7 @@ def _diff_models(spec_a: str, graph_a, weights_a: Groups, spec_b: str, graph_b,
     matrices = []
     for pa, pb in pairs.items():
         matrices += _difference_maps(pa, weights_a[pa], weights_b[pb])
-    extra = {"compare": compare_header(spec_a, spec_b, pairs)}
+    extra = {"compare": compare_header(spec_a, spec_b, pairs, color="weight_norm")}
     data = encode_probe(0, 0.0, "train", {}, {"weight": kind}, matrices, extra=extra)
     report = match_report(graph_a, graph_b, pairs)
     report["changed"] = _changed(pairs, weights_a, weights_b)

@@ -133,3 +133,80 @@ def test_bad_pairs_are_refused_with_one_sentence(digits_pair, tmp_path, capsys):
     assert main(["compare", path_a, str(tmp_path / "missing.pt"), "--no-browser"]) == 2
     err = capsys.readouterr().err
     assert "share too few layers" in err and "Traceback" not in err
+
+
+def pruned_with_outlier(a):
+    """A copy of ``a`` whose ``block.conv1`` is 50 % pruned by torch.nn.utils.prune (saved as
+    ``weight_orig`` and ``weight_mask``, not removed) and whose ``head.3`` has one huge weight."""
+    b = copy.deepcopy(a)
+    torch.nn.utils.prune.l1_unstructured(b.block.conv1, "weight", amount=0.5)
+    with torch.no_grad():
+        b.head[3].weight[0, 0] += 1000.0
+    return b
+
+
+@pytest.fixture(scope="module")
+def same_architecture(tmp_path_factory):
+    """The digits CNN with seed 0 (safetensors and .pt), with seed 1 (.pt), and a pruned copy
+    with an outlier (.pt with pruning masks)."""
+    root = tmp_path_factory.mktemp("same")
+    torch.manual_seed(0)
+    a = DigitsCNN().eval()
+    torch.manual_seed(1)
+    other = DigitsCNN().eval()
+    torch.save(a.state_dict(), root / "a.pt")
+    torch.save(other.state_dict(), root / "seed1.pt")
+    pruned = pruned_with_outlier(a)
+    torch.save(pruned.state_dict(), root / "pruned.pt")
+    return {"model a": a, "model pruned": pruned, "a.safetensors": save(a, root / "a.safetensors"),
+            **{name: str(root / f"{name}.pt") for name in ("a", "seed1", "pruned")}}
+
+
+@pytest.mark.parametrize("pair", [("a.safetensors", "seed1"), ("a", "seed1"),
+                                  ("a.safetensors", "pruned"), ("spec", "seed1")])
+def test_two_files_of_one_architecture_match_every_layer(same_architecture, pair):
+    from nnviz3d.compare.runs import say_matched
+
+    a, b = (same_architecture[p] if p != "spec" else "nnviz3d.zoo:digits_cnn" for p in pair)
+    header, stats, _, report = decoded(a, b)
+    # 9 layers hold weights: groups, ops, inputs and outputs hold none and are not counted
+    assert report["layers_a"] == report["layers_b"] == report["matched"] == 9
+    assert report["only_a"] == report["only_b"] == [] and report["by_structure"] == {}
+    assert say_matched(report) == "every layer with weights matched (9 of 9)"
+    assert set(stats) == {"stem.0", "stem.1", "block.conv1", "block.bn1", "block.conv2",
+                          "block.bn2", "down.0", "head.1", "head.3"}
+    assert header["compare"]["color"] == "weight_norm"
+
+
+def test_a_pruned_copy_saved_with_masks_compares_as_the_pruned_weights(same_architecture):
+    s = same_architecture
+    _, stats, maps, report = decoded(s["a.safetensors"], s["pruned"])
+    assert {m for m, row in stats.items() if row.any()} == {"block.conv1", "head.3"}
+    conv = s["model pruned"].block.conv1
+    # the weight the model uses (weight_orig * weight_mask), not the mask, is compared
+    assert stats["block.conv1"][5] == pytest.approx(
+        (conv.weight == 0).sum().item() / (conv.weight.numel() + conv.bias.numel()), abs=1e-6)
+    diff = (conv.weight - s["model a"].block.conv1.weight).detach().half().reshape(16, -1).numpy()
+    np.testing.assert_array_equal(maps["block.conv1", "weight"].astype(np.float32), diff)
+    assert 0.3 < report["changed"]["block.conv1"] < 1 and report["changed"]["head.3"] > 100
+
+
+def test_hostile_pairs_say_why_in_one_sentence(same_architecture, tmp_path, capsys):
+    # same number of layers, other shapes: a wider CNN is not "the same architecture"
+    class Wide(DigitsCNN):
+        def __init__(self):
+            super().__init__()
+            for name, m in list(self.named_modules()):
+                if isinstance(m, torch.nn.Conv2d):
+                    m.weight = torch.nn.Parameter(torch.zeros(m.out_channels * 2,
+                                                              *m.weight.shape[1:]))
+    wide = save(Wide(), tmp_path / "wide.safetensors")
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"PK\x03\x04" + bytes(64))
+    assert main(["compare", same_architecture["a"], wide, "--no-browser"]) == 2
+    assert main(["compare", same_architecture["a"], str(garbage), "--no-browser"]) == 2
+    assert main(["compare", same_architecture["a"], same_architecture["seed1"],
+                 "--tolerance", "2", "--no-browser"]) == 2
+    err = capsys.readouterr().err
+    assert "share too few layers with weights" in err and "garbage.pt" in err
+    assert "two models have no steps" in err and "Traceback" not in err

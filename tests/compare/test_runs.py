@@ -12,12 +12,12 @@ from nnviz3d.record import RunReader
 from nnviz3d.zoo import DigitsCNN
 
 
-def record_run(path, lr, steps=6, model=None):
+def record_run(path, lr, steps=6, model=None, every=1):
     torch.manual_seed(0)
     (x, y), _ = load_digits_tensors()
     model = model or DigitsCNN()
     opt = torch.optim.SGD(model.parameters(), lr=lr)
-    w = nnviz3d.watch(model, x[:1], record=path, serve=False, every=1, quiet=True)
+    w = nnviz3d.watch(model, x[:1], record=path, serve=False, every=every, quiet=True)
     with w:
         for i in range(steps):
             loss = torch.nn.functional.cross_entropy(model(x[32 * i:32 * i + 32]),
@@ -67,3 +67,32 @@ def test_runs_of_different_architectures_are_refused(runs, tmp_path):
     from nnviz3d.cli import main
 
     assert main(["compare", str(runs[0]), str(other), "--no-browser"]) == 2
+
+
+def test_runs_with_the_same_settings_line_up_exactly(runs):
+    frames, report = diff_frames(RunReader(runs[0]), RunReader(runs[1]))
+    assert report["exact"] and report["max_offset"] == 0 and report["unaligned"] == 0
+    for step, data in frames:
+        aligned = decode_probe(data)[0]["compare"]["aligned"]
+        assert aligned and all(ab == {"a": step, "b": step} for ab in aligned.values())
+
+
+def test_runs_probed_at_other_steps_pair_with_the_nearest_step_within_the_tolerance(
+        runs, tmp_path_factory):
+    from nnviz3d.compare.runs import say_aligned
+
+    a = runs[0]  # every step 0..5
+    b = record_run(tmp_path_factory.mktemp("coarse") / "b3.nnv3d", 0.5, every=3)  # 0 and 3
+    frames, report = diff_frames(RunReader(a), RunReader(b))
+    # half B's interval: steps 0..4 of A pair with 0 or 3 of B; step 5 (2 from 3) pairs with none
+    assert report["tolerance"] == 1 and report["max_offset"] == 1 and not report["exact"]
+    assert [s for s, _ in frames] == [0, 1, 2, 3, 4] and report["unaligned"] == 3
+    assert "within ±1" in say_aligned(report)
+    header, arrays = decode_probe(dict(frames)[2])
+    assert header["compare"]["aligned"]["weight"] == {"a": 2, "b": 3}
+    sa, sb = stats_at(a, 2, "weight"), stats_at(b, 3, "weight")
+    for row, module in enumerate(header["kinds"]["weight"]["modules"]):
+        np.testing.assert_array_equal(arrays["weight_stats"][row], sb[module] - sa[module])
+    # a stated tolerance: 0 keeps only the common steps, a wide one pairs every step
+    assert [s for s, _ in diff_frames(RunReader(a), RunReader(b), 0)[0]] == [0, 3]
+    assert len(diff_frames(RunReader(a), RunReader(b), 5)[0]) == 6

@@ -4,7 +4,10 @@
 // NaN/Inf (a norm that overflowed). The scale's range is taken over the finite values only, so
 // one invalid block never flattens it. A range that collapses to one value (one block with data,
 // or all equal) is drawn at the middle of the map and said as "all = 0.12".
+// Differences (nnviz3d compare, B − A) use the diverging map, symmetric about 0 (white), on a
+// symmetric-log scale: one outlier layer does not wash every other change out to white.
 import { diverging, viridis } from "./colormap";
+import { formatStat } from "./dom";
 import { type ProbeKind, type ProbeState, STAT } from "./probeState";
 import type { BlockInfo } from "./sceneView";
 
@@ -44,8 +47,13 @@ export interface ColorScale {
   count: number;
   /** Blocks drawn red ("invalid": NaN/Inf). */
   unhealthy: number;
-  /** Differences (nnviz3d compare): linear, symmetric about 0, on the diverging map. */
+  /** Differences (nnviz3d compare): symmetric about 0, on the diverging map. */
   diverging?: boolean;
+  /** Differences on a symmetric-log scale: |values| below this are linear (the inner
+   * ``SYMLOG_INNER`` of each half of the map), above it logarithmic up to ``max``. */
+  linthresh?: number;
+  /** How the values map to colours, in words (for the legend), or undefined. */
+  note?: string;
   /** Every block with data has the same value (``min === max``): one colour, the map's middle. */
   collapsed?: boolean;
 }
@@ -57,6 +65,35 @@ export const NO_DATA_CSS = "#7c7c7c";
 /** Values this close (relative) count as one: float noise does not stretch a scale. */
 const SAME = 1e-6;
 const UNHEALTHY: readonly number[] = [1, 0.02, 0.02];
+/** Share of each half of the diverging map given to the linear part of a symmetric-log scale:
+ * the smallest real change is already half-way to the map's end, clearly not white. */
+export const SYMLOG_INNER = 0.5;
+/** A symmetric-log scale spans at most this many decades below its largest |value|. */
+const SYMLOG_DECADES = 4;
+/** Below one decade between the smallest and the largest change a linear scale says it better. */
+const SYMLOG_MIN_RATIO = 10;
+
+/** Where ``v`` falls on a scale symmetric about 0: -1 .. 1 (0 = no change). Linear when
+ * ``linthresh`` is 0, else symmetric log with linear part |v| <= linthresh. */
+export function symmetricPosition(v: number, amax: number, linthresh: number): number {
+  if (!(amax > 0)) return 0;
+  const a = Math.min(Math.abs(v), amax);
+  if (!(linthresh > 0)) return Math.sign(v) * (a / amax);
+  if (a <= linthresh) return Math.sign(v) * SYMLOG_INNER * (a / linthresh);
+  return Math.sign(v) * (SYMLOG_INNER + (1 - SYMLOG_INNER) * Math.log10(a / linthresh) / Math.log10(amax / linthresh));
+}
+
+/** The linear threshold of a symmetric-log scale for these |values|, or 0 for a linear scale:
+ * the smallest change that is not float noise (SYMLOG_DECADES below the largest). */
+export function symlogThreshold(vals: ArrayLike<number>, n: number, amax: number): number {
+  const floor = amax * 10 ** -SYMLOG_DECADES;
+  let small = Infinity;
+  for (let i = 0; i < n; i++) {
+    const a = Math.abs(vals[i]);
+    if (a > floor && a < small) small = a;
+  }
+  return Number.isFinite(small) && amax / small >= SYMLOG_MIN_RATIO ? small : 0;
+}
 
 /** The value of quantity ``q`` for ``module``; NaN when there is none. */
 export function quantityValue(q: Quantity, probe: ProbeState, module: string): number {
@@ -108,6 +145,7 @@ export class BlockColoring {
       if (v === v) { count++; if (v < lo) lo = v; if (v > hi) hi = v; }
     }
     if (difference && count) { hi = Math.max(Math.abs(lo), Math.abs(hi)); lo = -hi; }
+    const linthresh = difference && count ? symlogThreshold(vals, n, hi) : 0;
     const unlog = (x: number) => (count ? (log ? 10 ** x : x) : NaN);
     const collapsed = count > 0 && !(unlog(hi) - unlog(lo) > SAME * Math.max(Math.abs(unlog(lo)), Math.abs(unlog(hi))));
     if (collapsed) hi = lo = difference ? 0 : lo; // one value: it is the middle of the map
@@ -117,12 +155,19 @@ export class BlockColoring {
       const v = vals[i];
       if (invalid[i]) { paint(out, i, UNHEALTHY); unhealthy++; }
       else if (v !== v) paint(out, i, NO_DATA);
+      else if (difference) paintValue(span > 0 ? 0.5 + 0.5 * symmetricPosition(v, hi, linthresh) : 0.5, out, 3 * i);
       else paintValue(span > 0 ? (v - lo) / span : 0.5, out, 3 * i);
+    }
+    let note: string | undefined;
+    if (difference && count && !collapsed) {
+      note = linthresh > 0
+        ? `symmetric log scale: |B − A| ≤ ${formatStat(linthresh)} linear, above it log up to ${formatStat(hi)} · white = no change`
+        : "linear scale, symmetric about 0 · white = no change";
     }
     return {
       colors: out,
       scale: { key, label: q.label, log, min: unlog(lo), max: unlog(hi), count, unhealthy, diverging: difference,
-        collapsed },
+        collapsed, linthresh: difference ? linthresh : undefined, note },
     };
   }
 

@@ -7,6 +7,8 @@
 // A value that is NaN or infinite (a diverged run) breaks the line and is marked in red on the
 // step axis; the newest one is written in red beside the title ("NaN at step 12"). The axis
 // range covers the finite values only. Redrawn only when the history or the shown step change.
+// Two runs compared (nnviz3d compare) give metrics in pairs, ``loss A`` and ``loss B``: asking
+// for ``loss`` (or either of the pair) draws both lines together, A blue and B pink, on one axis.
 import * as THREE from "three";
 import type { Frame } from "./codec";
 import { displayName, formatStat } from "./dom";
@@ -16,6 +18,8 @@ const PLOT = { left: 178, right: W - 44, top: 104, bottom: H - 118 };
 /** A positive metric spanning this ratio or more is drawn on a log axis. */
 const LOG_RATIO = 20;
 const TRAIN = "#6fa8ff", VAL = "#f2a65a", BAD = "#ff4a4a", TEXT = "#e3e7ef", DIM = "#9aa4b8";
+/** The second run's line (nnviz3d compare: ``loss B``). */
+const TRAIN_B = "#ef6fb0";
 /** Characters of a metric name drawn as the title, and the most width it takes (px). */
 const TITLE_CHARS = 60, TITLE_WIDTH = 560;
 /** Characters of the metric name along the y axis. */
@@ -32,6 +36,16 @@ export interface ChartText {
   xTicks: string[];
   yTicks: string[];
   log: boolean;
+  /** The metrics drawn as lines: one, or a compared pair (``loss A``, ``loss B``). */
+  series: string[];
+}
+
+/** The pair ``[NAME A, NAME B]`` that ``want`` names (``loss``, ``loss A`` or ``loss B``) when
+ * ``names`` has both, else null. */
+export function comparedPair(names: string[], want: string): [string, string] | null {
+  const base = names.includes(want) && !/ [AB]$/.test(want) ? want : want.replace(/ [AB]$/, "");
+  const pair: [string, string] = [`${base} A`, `${base} B`];
+  return names.includes(pair[0]) && names.includes(pair[1]) ? pair : null;
 }
 
 /** About ``count`` round tick values (1, 2, 5 x 10^k apart) within [lo, hi]. */
@@ -75,7 +89,7 @@ export class LossChart {
   private readonly canvas = document.createElement("canvas");
   private mode: "screen" | "world" = "screen";
   /** The title, axis labels and tick numbers last drawn. */
-  text: ChartText = { title: "", xLabel: "", yLabel: "", xTicks: [], yTicks: [], log: false };
+  text: ChartText = { title: "", xLabel: "", yLabel: "", xTicks: [], yTicks: [], log: false, series: [] };
   private readonly ctx: CanvasRenderingContext2D;
   private readonly texture: THREE.CanvasTexture;
   private metric = METRIC;
@@ -94,6 +108,10 @@ export class LossChart {
   private hasData = false;
   /** Whether each history row gave the metric (a NaN that was given is a diverged value). */
   private given: Uint8Array = new Uint8Array(0);
+  /** The second metric of a compared pair (``loss B``): its name, values and ``given``. */
+  private second: { name: string; values: Float32Array; given: Uint8Array } | null = null;
+  /** The name shown as the title and on the y axis (``loss`` for a compared pair). */
+  private title = METRIC;
   /** The newest train value of the metric (NaN/Inf included) and its step, or null. */
   latest: { step: number; value: number } | null = null;
   /** Values of the metric drawn that are NaN or infinite. */
@@ -142,7 +160,9 @@ export class LossChart {
     const given = frame.arrays.given?.data;
     const n = steps?.length ?? 0;
     const want = names.indexOf(this.wanted) >= 0 ? this.wanted : METRIC;
-    const col = names.indexOf(want) >= 0 ? names.indexOf(want) : 0;
+    const pair = comparedPair(names, this.wanted) ?? comparedPair(names, want);
+    const col = pair ? names.indexOf(pair[0]) : names.indexOf(want) >= 0 ? names.indexOf(want) : 0;
+    this.second = null;
     this.extra.length = 0;
     this.lastStep[0] = this.lastStep[1] = -Infinity;
     this.latest = null;
@@ -153,6 +173,7 @@ export class LossChart {
       return;
     }
     this.metric = names[col];
+    this.title = pair ? pair[0].slice(0, -2) : this.metric;
     this.steps = steps;
     this.split = split;
     this.values = new Float32Array(n);
@@ -169,6 +190,16 @@ export class LossChart {
         this.lastStep[s] = Math.max(this.lastStep[s], steps[i]);
         if (!s && (!this.latest || steps[i] >= this.latest.step)) this.latest = { step: steps[i], value: v };
       }
+    }
+    if (pair) {
+      const colB = names.indexOf(pair[1]);
+      const second = { name: pair[1], values: new Float32Array(n), given: new Uint8Array(n) };
+      for (let i = 0; i < n; i++) {
+        const v = values[i * k + colB];
+        second.values[i] = v;
+        second.given[i] = hasGiven ? (given[i * k + colB] ? 1 : 0) : Number.isNaN(v) ? 0 : 1;
+      }
+      this.second = second;
     }
     this.redraw();
   }
@@ -263,6 +294,8 @@ export class LossChart {
     };
     for (let i = 0; i < steps.length; i++) if (given[i]) see(steps[i], this.split[i] ? 1 : 0, values[i]);
     for (let i = 0; i < extra.length; i += 3) see(extra[i], extra[i + 1], extra[i + 2]);
+    const second = this.second;
+    if (second) for (let i = 0; i < steps.length; i++) if (second.given[i]) see(steps[i], this.split[i] ? 1 : 0, second.values[i]);
     this.nonfinite = bad.length / 3;
     this.hasData = first <= last;
     this.showWhere();
@@ -332,7 +365,7 @@ export class LossChart {
     ctx.fillStyle = DIM;
     ctx.textBaseline = "bottom";
     ctx.fillText("step", (PLOT.left + PLOT.right) / 2, H - 14);
-    const yLabel = displayName(this.metric, AXIS_CHARS) + (log ? " (log)" : "");
+    const yLabel = displayName(this.title, AXIS_CHARS) + (log ? " (log)" : "");
     ctx.save();
     ctx.translate(44, (PLOT.top + PLOT.bottom) / 2);
     ctx.rotate(-Math.PI / 2);
@@ -344,7 +377,7 @@ export class LossChart {
     ctx.textAlign = "left";
     ctx.font = `bold 42px ${FONT}`;
     ctx.fillStyle = TEXT;
-    let title = displayName(this.metric, TITLE_CHARS);
+    let title = displayName(this.title, TITLE_CHARS);
     while (title.length > 2 && ctx.measureText(title).width > TITLE_WIDTH) title = `${title.slice(0, -2)}…`;
     ctx.fillText(title, 32, 48);
     let tx = 46 + ctx.measureText(title).width;
@@ -354,7 +387,7 @@ export class LossChart {
       ctx.font = `bold 34px ${FONT}`;
       ctx.fillStyle = BAD;
       ctx.fillText(`${formatStat(newest.value)} at step ${newest.step}`, tx, 50);
-    } else if (newest) {
+    } else if (newest && !this.second) { // a compared pair's key needs the room
       ctx.fillStyle = DIM;
       const note = `${formatStat(newest.value)} at step ${newest.step}`;
       if (tx + ctx.measureText(note).width < W - 300) ctx.fillText(note, tx, 50);
@@ -370,9 +403,15 @@ export class LossChart {
       ctx.fillText("● val", tx, 48);
       tx -= ctx.measureText("● val").width + 24;
     }
-    ctx.fillStyle = TRAIN;
-    ctx.fillText("— train", tx, 48);
-    this.text = { title, xLabel: "step", yLabel, xTicks: xText, yTicks: yText, log };
+    const keys: [string, string][] = second ? [[TRAIN_B, `— ${displayName(second.name, 24)}`], [TRAIN, `— ${displayName(this.metric, 24)}`]]
+      : [[TRAIN, "— train"]];
+    for (const [color, key] of keys) {
+      ctx.fillStyle = color;
+      ctx.fillText(key, tx, 48);
+      tx -= ctx.measureText(key).width + 24;
+    }
+    this.text = { title, xLabel: "step", yLabel, xTicks: xText, yTicks: yText, log,
+      series: second ? [this.metric, second.name] : [this.metric] };
     // train line, validation dots
     ctx.save();
     ctx.beginPath();
@@ -392,6 +431,13 @@ export class LossChart {
     for (let i = 0; i < steps.length; i++) if (!this.split[i] && given[i]) trace(steps[i], values[i]);
     for (let i = 0; i < extra.length; i += 3) if (!extra[i + 1]) trace(extra[i], extra[i + 2]);
     ctx.stroke();
+    if (second) {
+      ctx.strokeStyle = TRAIN_B;
+      ctx.beginPath();
+      pen = false;
+      for (let i = 0; i < steps.length; i++) if (!this.split[i] && second.given[i]) trace(steps[i], second.values[i]);
+      ctx.stroke();
+    }
     ctx.fillStyle = VAL;
     const dot = (s: number, v: number) => { ctx.beginPath(); ctx.arc(x(s), y(v), 7, 0, 2 * Math.PI); ctx.fill(); };
     for (let i = 0; i < steps.length; i++) if (this.split[i] && Number.isFinite(values[i])) dot(steps[i], values[i]);

@@ -7,13 +7,14 @@ import { exposeApi } from "./api";
 import { displayName, el, fill } from "./dom";
 import { renderClassLegend } from "./classLegend";
 import { BlockColoring, isColorKey, QUANTITIES } from "./colorBy";
+import { compareInfo, compareScale } from "./compareInfo";
 import { Connection } from "./connection";
 import { GradientFlow } from "./gradientFlow";
 import { type Alarm, HealthPanel } from "./healthPanel";
 import { HealthMarks } from "./healthMarks";
 import { InspectPanel } from "./inspectPanel";
 import { LabelPool } from "./labels";
-import { LossChart } from "./lossChart";
+import { comparedPair, LossChart } from "./lossChart";
 import { Navigation, VIEW_FROM, VIEW_FROM_FOLDED } from "./navigation";
 import { type OverlayInfo, Overlays } from "./overlays";
 import { renderOverlayLegend } from "./overlayLegend";
@@ -175,10 +176,15 @@ const conn = new Connection(wsUrl, {
     chart.noteScalars(step, split, frame.header.scalars);
     if (probe.live) chart.addLive(step, split, frame.header.scalars);
     health.note(frame.header.alarms);
-    if (frame.header.compare && !state.compareNote) {
-      state.compareNote = `${frame.header.compare.quantity} · A ${frame.header.compare.a} · B ${frame.header.compare.b}`;
-      state.comparePairs = frame.header.compare.pairs ?? {};
-      setStatus(`${state.model} · compare: ${state.compareNote}`);
+    if (frame.header.compare) {
+      compareInfo.note(frame.header.compare);
+      if (!state.compareNote) {
+        state.compareNote = `${frame.header.compare.quantity} · A ${frame.header.compare.a} · B ${frame.header.compare.b}`;
+        state.comparePairs = frame.header.compare.pairs ?? {};
+        setStatus(`${state.model} · compare: ${state.compareNote}`);
+        // a comparison opens coloured by the difference, unless a quantity was chosen already
+        if (state.colorKey === "kind" && isColorKey(compareInfo.color)) setColorBy(compareInfo.color);
+      }
     }
     // each frame lists every alarm that holds at its step: the newest one decides the marks
     if (frame.header.kinds && Object.keys(frame.header.kinds).length) {
@@ -310,7 +316,7 @@ function applyColors(): void {
   customColors = colors !== null;
   let unhealthy = scale?.unhealthy ?? 0;
   if (!scale) for (const b of view.blocks) if (probe.isUnhealthy(b.module)) unhealthy++;
-  renderColorScale(scale && state.compareNote ? { ...scale, label: `B − A: ${scale.label}` } : scale, unhealthy);
+  renderColorScale(scale && state.compareNote ? compareScale(scale, probe, compareInfo) : scale, unhealthy);
   requestRender();
 }
 
@@ -443,7 +449,7 @@ function fillChartMetrics(): void {
   const names = [...new Set([...chart.names, chart.wanted])];
   $("chart-box").hidden = names.length < 2;
   fill(chartMetric, names.map((n) => el("option", { value: n, selected: n === chart.wanted },
-    `${displayName(n, 40)}${chart.names.includes(n) ? "" : " (no data yet)"}`)));
+    `${displayName(n, 40)}${chart.names.includes(n) ? "" : comparedPair(chart.names, n) ? " (A and B)" : " (no data yet)"}`)));
   chartMetric.value = chart.wanted;
 }
 

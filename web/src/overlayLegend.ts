@@ -1,8 +1,10 @@
 // The overlay legend: the colour bar of the overlay under the pointer, else of the weight maps.
-// Module names and class labels come from the run: text, never markup (dom.ts).
+// Module names and class labels come from the run: text, never markup (dom.ts). Comparing two
+// runs or models (nnviz3d compare), the weight maps are differences and their heading says B − A.
 import { displayName, el, fill, nameEl, numEl, safeColor, swatch } from "./dom";
 import type { OverlayInfo, Overlays } from "./overlays";
 import { $ } from "./ui";
+import { compareInfo } from "./compareInfo";
 
 /** Class labels shown in a categorical legend; more are summed up as "+N more". */
 const MAX_CLASSES = 40;
@@ -22,7 +24,9 @@ export function renderOverlayLegend(overlays: Overlays, selectedModule: string |
   const gradient = stops.length > 1
     ? `linear-gradient(to right, ${stops.map((c, i) => `${c} ${((i / (stops.length - 1)) * 100).toFixed(0)}%`).join(", ")})`
     : stops[0] ?? "#808080";
-  const title = hovered ? [nameEl(mine.module || "(model)", 80), ` ${displayName(mine.name, 40)}`] : ["weights & biases"];
+  // nnviz3d compare: the weight maps are B − A (element-wise), and the heading says so
+  const diff = compareInfo.active && mine.name !== "embedding" ? "B − A: " : "";
+  const title = hovered ? [diff, nameEl(mine.module || "(model)", 80), ` ${displayName(mine.name, 40)}`] : [`${diff}weights & biases`];
   const note = hovered ? `${displayName(lg.units, 80)}${mine.meta.method ? ` · ${displayName(mine.meta.method, 200)}` : ""}`
     : `${displayName(mine.module || "(model)", 80)} · white = 0 · range symmetric per tensor · step ${overlays.weightStep ?? "–"} · hover a cell for its value`;
   let scale: (Node | string)[];

@@ -155,7 +155,8 @@ export function renderColorScale(scale: ColorScale | null, unhealthy = 0): void 
       el("span", { "data-scale": "max", "data-entry": "max" }, numEl(scale.max))];
   } else range = [el("span", { class: "none", "data-entry": "empty" }, "no data at this step")];
   fill(box, el("span", { class: "name" }, `${scale.label}${scale.log ? " (log)" : ""}`), range,
-    el("span", { class: "nodata", "data-entry": "nodata" }, sw(NO_DATA_CSS), "no data"), red());
+    el("span", { class: "nodata", "data-entry": "nodata" }, sw(NO_DATA_CSS), "no data"), red(),
+    scale.note ? el("span", { class: "note", "data-entry": "note" }, displayName(scale.note, 300)) : null);
   box.hidden = false;
 }
 
