@@ -109,8 +109,7 @@ def test_replay_refuses_what_needs_the_model_with_the_reason(recorded_run):
 
 def test_tracked_units_replay_as_metrics(recorded_run):
     path, _, tracked = recorded_run
-    from nnviz3d.replay import serve_replay  # noqa: F401 - what `nnviz3d replay` serves
-    with RunReader(path) as reader:
+    with RunReader(path) as reader:  # the scalar rows `nnviz3d replay` loads into the chart
         steps = [step for step, _, s in reader.scalar_rows() if tracked in s]
     assert len(steps) >= 3  # every probed step after track(), in the replay's chart history
 
