@@ -16,6 +16,11 @@ def serve_replay(reader: RunReader, *, depth=None, quiet=False, **serving):
     for _, step, kinds, data in reader.frames():
         feed.ingest(data, step, kinds)
     feed.scalars.extend(reader.scalar_rows())
+    rows = reader.requests()
+    if rows:  # the model requests answered during the run answer again, from the recording
+        from .record.recorded_requests import RecordedRequests
+
+        feed.requests = RecordedRequests(lambda: RunReader(path), rows, reader.probe_inputs())
     from .tour import replay_view
 
     feed.recipe = replay_view(reader, depth)  # offers the run's automatic tour (nnviz3d/tour.py)

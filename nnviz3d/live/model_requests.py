@@ -13,6 +13,10 @@ itself, one at a time. Only the newest pending request of each kind is kept.
 For the trajectory in the landscape, a few flat copies of the weights are kept along the run
 (thinned to at most :data:`SNAPSHOTS`), only for models of at most :data:`SNAPSHOT_PARAMS`
 parameters so memory stays small.
+
+Every answer is handed to ``record(kind, args, step, frame)`` when one is set (the watcher
+sets the recording's ``RunWriter.append_request``), so a replay answers the same requests
+from the recording (nnviz3d/record/recorded_requests.py).
 """
 
 from __future__ import annotations
@@ -58,6 +62,8 @@ class ModelRequests:
         self._lock = threading.Lock()
         self._run_lock = threading.Lock()
         self._feature_cache = None
+        self.record = None
+        """``record(kind, args, step, frame)`` for each answer, or None (not recorded)."""
 
     @property
     def count(self) -> int:
@@ -83,7 +89,7 @@ class ModelRequests:
             pending, self._pending = self._pending, {}
         for kind, (args, reply, progress) in pending.items():
             if kind == "inspect" or self.idle:
-                self._run(kind, self.model, args, reply, progress)
+                self._run(kind, self.model, args, reply, progress, self.step)
             else:  # long work on a copy, off the training thread
                 try:
                     model = copy.deepcopy(self.model)
@@ -91,7 +97,8 @@ class ModelRequests:
                     reply(None, f"could not copy the model for {kind} ({type(exc).__name__}: "
                                 f"{exc})")
                     continue
-                threading.Thread(target=self._run, args=(kind, model, args, reply, progress),
+                threading.Thread(target=self._run,
+                                 args=(kind, model, args, reply, progress, self.step),
                                  name=f"nnviz3d-{kind}", daemon=True).start()
 
     def snapshot(self, step: int) -> None:
@@ -112,20 +119,27 @@ class ModelRequests:
             self.snapshots = self.snapshots[::2]
             self._snapshot_stride *= 2
 
-    def _run(self, kind: str, model, args: tuple, reply, progress) -> None:
+    def _run(self, kind: str, model, args: tuple, reply, progress, step: int) -> None:
+        """``step``: the training step of ``model`` (a copy's stays that of the copy)."""
         build = {"inspect": self._inspect, "feature": self._feature,
                  "landscape": self._landscape}[kind]
         with self._run_lock if model is self.model else contextlib.nullcontext():
             try:
-                data = build(model, *args, progress=progress)
+                data = build(model, *args, progress=progress, step=step)
             except Exception as exc:  # a bad request or a model that fails: say so, go on
                 log.debug("%s failed", kind, exc_info=True)
                 reply(None, f"{kind} failed ({type(exc).__name__}: {exc})")
                 return
         reply(data, None)
+        if self.record is not None:
+            try:
+                self.record(kind, tuple(args), step, data, inputs=self.count)
+            except Exception:  # a closed or full recording: the live answer was given
+                log.debug("recording the %s answer failed", kind, exc_info=True)
 
     # -- the work -----------------------------------------------------------------------------
-    def _inspect(self, model, index: int, method: str, target: int, progress=None) -> bytes:
+    def _inspect(self, model, index: int, method: str, target: int, progress=None,
+                 step: int = 0) -> bytes:
         from ..analysis.input_views import inspect_input
         from ..protocol.overlay_frame import encode_overlays
 
@@ -136,20 +150,20 @@ class ModelRequests:
         overlays, info = inspect_input(model, x, self.modules, input_module=self.input_module,
                                        method=method, target=target)
         label = self.labels[index] if self.labels else None
-        return encode_overlays("inspect", self.step, overlays, index=index, label=label, **info)
+        return encode_overlays("inspect", step, overlays, index=index, label=label, **info)
 
-    def _feature(self, model, module: str, unit: int, progress=None) -> bytes:
+    def _feature(self, model, module: str, unit: int, progress=None, step: int = 0) -> bytes:
         from ..analysis.feature_vis import FeatureVisCache
         from ..protocol.overlay_frame import encode_overlays
         from ..scene.activation_maps import feature_overlay
 
         if self._feature_cache is None:
             self._feature_cache = FeatureVisCache(tuple(self.inputs.shape[1:]), maxsize=32)
-        vis = self._feature_cache.get(model, module, unit, self.step)
-        return encode_overlays("feature", self.step, [feature_overlay(module, vis)],
+        vis = self._feature_cache.get(model, module, unit, step)
+        return encode_overlays("feature", step, [feature_overlay(module, vis)],
                                module=module, unit=int(unit))
 
-    def _landscape(self, model, steps: int, progress=None) -> bytes:
+    def _landscape(self, model, steps: int, progress=None, step: int = 0) -> bytes:
         import torch
         import torch.nn.functional as F
 
@@ -173,7 +187,9 @@ class ModelRequests:
         trajectory = snaps if len(snaps) >= 3 else None
         result = loss_landscape(model, loss_fn, steps=steps, span=None if trajectory else 1.0,
                                 progress=progress, trajectory=trajectory)
-        return encode_overlays("landscape", self.step, [landscape_surface(result)],
+        surface = landscape_surface(result)
+        surface.meta["step"] = int(step)  # the weights' step (a replay says which it shows)
+        return encode_overlays("landscape", step, [surface],
                                steps_used=[s for s, _ in self.snapshots] if trajectory else [])
 
 

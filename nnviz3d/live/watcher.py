@@ -106,6 +106,7 @@ class Watcher:
                                "input:x")
             self.requests = ModelRequests(self.model, inputs, labels, self.probes.act_modules,
                                           first_input, loss_fn)
+            self.requests.record = getattr(self._recorder, "append_request", None)  # replays
             if serve:
                 self.feed.requests = self.requests
         if embed:

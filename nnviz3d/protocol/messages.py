@@ -11,7 +11,7 @@ the whole current scene) or :class:`ErrorMessage` and closes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 PROTOCOL_VERSION = 1
 """Bumped on every incompatible change; client and server must agree exactly."""
@@ -214,6 +214,11 @@ class InputsInfo:
     """True while training runs: a request is then served at the next training step."""
     landscape: bool
     """True when a loss is known (labels or loss_fn given), so a landscape can be computed."""
+    replay: str = ""
+    """In a replay, what the recording can answer (requests made during the run), in words;
+    anything else is computed live only. Empty while the model is there."""
+    recorded: list = field(default_factory=list)
+    """In a replay, the probe inputs with a recorded answer (the others cannot be shown)."""
     type: str = "inputs"
 
 

@@ -171,3 +171,54 @@ def _one_line(exc: BaseException, limit: int = 200) -> str:
 def _short(value, limit: int = 60) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+# -- recorded model requests (the ``requests`` table) -----------------------------------------
+REQUEST_KINDS = ("inspect", "feature", "landscape")
+MAX_REQUEST_ARGS_BYTES = 1024
+MAX_NAME = 512
+"""The longest method or module name a recorded request may carry."""
+
+
+def check_request_args(kind, text) -> tuple:
+    """The ``kind`` and ``args`` columns of a recorded request: ``inspect`` (index, method,
+    target), ``feature`` (module, unit) or ``landscape`` (steps), each value of its type."""
+    if kind not in REQUEST_KINDS:
+        raise FrameDamage(f"request kind {_short(kind)} is not one of "
+                          f"{', '.join(REQUEST_KINDS)}")
+    if not isinstance(text, str) or len(text) > MAX_REQUEST_ARGS_BYTES:
+        raise FrameDamage(f"request arguments are not JSON text of at most "
+                          f"{MAX_REQUEST_ARGS_BYTES} characters")
+    try:
+        args = json.loads(text)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise FrameDamage(f"request arguments are not JSON ({_one_line(exc)})") from None
+    types = {"inspect": (int, str, int), "feature": (str, int), "landscape": (int,)}[kind]
+    if not isinstance(args, list) or len(args) != len(types) or not all(
+            isinstance(a, t) and not isinstance(a, bool) for a, t in zip(args, types)):
+        names = {"inspect": "index, method, target", "feature": "module, unit",
+                 "landscape": "steps"}[kind]
+        raise FrameDamage(f"{kind} arguments {_short(args)} are not {names}")
+    for a in args:
+        if isinstance(a, str) and len(a) > MAX_NAME:
+            raise FrameDamage(f"{kind} argument {_short(a)} is longer than {MAX_NAME}")
+        if isinstance(a, int) and not -1 <= a <= MAX_STEP:
+            raise FrameDamage(f"{kind} argument {a} is out of range")
+    return tuple(args)
+
+
+def check_request_frame(data: bytes, kind: str, step: int) -> dict:
+    """The decoded header of a recorded request's overlays frame, which must be of channel
+    ``kind`` and say ``step``."""
+    try:
+        header, _ = decode_frame(data)
+    except Exception as exc:  # noqa: BLE001 - whatever the decoder tripped on
+        raise FrameDamage(f"it does not decode ({_one_line(exc)})") from None
+    if not isinstance(header, dict) or header.get("type") != OVERLAYS or \
+            header.get("channel") != kind:
+        raise FrameDamage(f"a {kind} request whose frame is not {kind} overlays")
+    if header.get("step") != step:
+        raise FrameDamage(f"its frame says step {_short(header.get('step'))}")
+    if not isinstance(header.get("overlays"), list):
+        raise FrameDamage("its frame has no list of overlays")
+    return header

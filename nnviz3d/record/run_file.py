@@ -3,9 +3,16 @@
 Schema (``FORMAT_VERSION`` 1)::
 
     meta(key TEXT PRIMARY KEY, value TEXT)   magic, format_version, model, graph (JSON),
-                                             created, nnviz3d_version
+                                             created, nnviz3d_version; probe_inputs once a
+                                             model request was recorded
     frames(seq INTEGER PRIMARY KEY, step INTEGER, kinds TEXT, split TEXT, scalars TEXT,
            data BLOB)                        data = the binary probe frame, byte for byte
+    requests(seq INTEGER PRIMARY KEY, step INTEGER, kind TEXT, args TEXT, data BLOB)
+                                             what a viewer asked of the model during the run
+                                             (inspect, feature, landscape): the arguments as
+                                             a JSON list and the overlays frame sent, byte for
+                                             byte. Recordings made before it lack the table
+                                             and replay without recorded requests.
 
 A frame is visible to readers once its batch is committed; a process killed mid-run leaves a
 file that opens and replays up to its last committed batch. The writer copies the WAL into
@@ -22,6 +29,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import stat
 import time
 from pathlib import Path
@@ -66,6 +74,9 @@ class RunWriter:
                                     kinds TEXT NOT NULL, split TEXT NOT NULL, scalars TEXT,
                                     data BLOB NOT NULL);
                 CREATE INDEX frames_step ON frames(step);
+                CREATE TABLE requests(seq INTEGER PRIMARY KEY, step INTEGER NOT NULL,
+                                      kind TEXT NOT NULL, args TEXT NOT NULL,
+                                      data BLOB NOT NULL);
             """)
             meta = {"magic": MAGIC, "format_version": str(FORMAT_VERSION),
                     "model": graph.model, "graph": json.dumps(graph_to_json(graph)),
@@ -80,15 +91,34 @@ class RunWriter:
         self.checkpoint()  # the main file alone opens from now on
         self._checkpointed = time.monotonic()
         self.frames = 0
+        self.requests = 0
+        self._lock = threading.Lock()
+        """Frames come from the frame worker, request results from the request threads."""
 
     def append(self, step: int, kinds: list[str], split: str, scalars: dict, data: bytes) -> None:
-        self.db.execute("INSERT INTO frames(step, kinds, split, scalars, data) "
-                        "VALUES (?, ?, ?, ?, ?)",
-                        (int(step), ",".join(kinds), split, json.dumps(scalars), data))
-        self.frames += 1
+        with self._lock:
+            self.db.execute("INSERT INTO frames(step, kinds, split, scalars, data) "
+                            "VALUES (?, ?, ?, ?, ?)",
+                            (int(step), ",".join(kinds), split, json.dumps(scalars), data))
+            self.frames += 1
+
+    def append_request(self, kind: str, args: tuple, step: int, data: bytes,
+                       inputs: int | None = None) -> None:
+        """One answered model request (``ModelRequests.record``), committed at once so the
+        replay has it even if the run is killed next. ``inputs``: how many probe inputs the
+        run had (meta ``probe_inputs``, so the replay's panel counts the same)."""
+        with self._lock:
+            if inputs is not None:
+                self.db.execute("INSERT OR REPLACE INTO meta VALUES ('probe_inputs', ?)",
+                                (str(int(inputs)),))
+            self.db.execute("INSERT INTO requests(step, kind, args, data) VALUES (?, ?, ?, ?)",
+                            (int(step), kind, json.dumps(list(args)), data))
+            self.db.commit()
+            self.requests += 1
 
     def commit(self) -> None:
-        self.db.commit()
+        with self._lock:
+            self.db.commit()
         now = time.monotonic()
         if now - self._checkpointed >= CHECKPOINT_SECONDS:
             self._checkpointed = now
@@ -103,6 +133,10 @@ class RunWriter:
             pass               # next commit, which the frame worker reports
 
     def close(self) -> None:
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
         try:
             self.db.commit()
             try:  # one self-contained file again: its readers make no -wal or -shm beside it

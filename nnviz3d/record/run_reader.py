@@ -24,7 +24,8 @@ from typing import NamedTuple
 from .. import __version__
 from ..graph import Graph
 from .frame_check import (EMBEDDING, MATRICES, MAX_METRICS, MAX_STEP, FrameDamage,
-                          check_frame, check_kinds, check_scalars, check_split, check_step)
+                          check_frame, check_kinds, check_request_args, check_request_frame,
+                          check_scalars, check_split, check_step)
 from .graph_json import graph_from_json
 from .run_file import FORMAT_VERSION, MAGIC, SQLITE_MAGIC, RunFileError
 
@@ -42,6 +43,19 @@ for a million steps holds 160,000: the limit is for files no run wrote)."""
 MAX_LAYER_CHARS = 1000
 META_COLUMNS = ("key", "value")
 FRAME_COLUMNS = ("seq", "step", "kinds", "split", "scalars", "data")
+REQUEST_COLUMNS = ("seq", "step", "kind", "args", "data")
+MAX_REQUESTS = 4096
+"""Recorded model requests a replay reads at most (a person clicks a few dozen)."""
+
+
+class RecordedRequest(NamedTuple):
+    """One checked row of ``requests``, without its frame (:meth:`RunReader.request_frame`)."""
+
+    seq: int
+    step: int
+    kind: str
+    args: tuple
+    size: int
 
 
 class Row(NamedTuple):
@@ -82,6 +96,9 @@ class RunReader:
             self.format_version = self._check_version(meta)
             self._check_table(tables, "frames", FRAME_COLUMNS)
             self._graph_json = self._parse_graph(meta)
+            self.has_requests = "requests" in tables  # absent from older recordings
+            if self.has_requests:
+                self._check_table(tables, "requests", REQUEST_COLUMNS)
         except BaseException:
             self.db.close()
             raise
@@ -379,6 +396,54 @@ class RunReader:
         if row is None or row.kinds != [EMBEDDING]:
             raise self._damaged(f"embedding frame {seq} is gone")
         return self._frame(row)
+
+    def requests(self) -> list[RecordedRequest]:
+        """The model requests answered during the run (Grad-CAM, feature visualisation,
+        landscape), checked, in recording order; none for a recording made before them."""
+        if not self.has_requests:
+            return []
+        rows = self._query("SELECT seq, step, kind, CASE WHEN typeof(args) = 'text' AND "
+                           "length(args) <= 1024 THEN args END, typeof(data), length(data) "
+                           "FROM requests ORDER BY seq LIMIT ?", (MAX_REQUESTS + 1,))
+        if len(rows) > MAX_REQUESTS:
+            raise self._damaged(f"it holds more than {MAX_REQUESTS} recorded requests")
+        out = []
+        for seq, step, kind, args, data_type, size in rows:
+            if not isinstance(seq, int):
+                raise self._damaged(f"a request is numbered {_short(seq)}, not by an integer")
+            try:
+                check_step(step)
+                args = check_request_args(kind, args)
+                if data_type != "blob":
+                    raise FrameDamage(f"its frame is {data_type}, not bytes")
+                if size > MAX_VALUE_BYTES:
+                    raise FrameDamage(f"its frame claims {size:,} bytes, more than "
+                                      f"{MAX_VALUE_BYTES:,}")
+            except FrameDamage as exc:
+                raise self._damaged(f"request {seq}: {exc}") from None
+            out.append(RecordedRequest(seq, step, kind, args, size))
+        return out
+
+    def probe_inputs(self) -> int | None:
+        """How many probe inputs the run had (recorded with its first model request)."""
+        text = self.meta.get("probe_inputs")
+        if text is None:
+            return None
+        if not re.fullmatch(r"[0-9]{1,7}", text) or int(text) < 1:
+            raise self._damaged(f"probe_inputs {_short(text)} is not a count of inputs")
+        return int(text)
+
+    def request_frame(self, row: RecordedRequest) -> bytes:
+        """The checked overlays frame of a recorded request."""
+        found = self._query("SELECT data FROM requests WHERE seq = ?", (row.seq,), one=True)
+        if found is None or not isinstance(found[0], bytes) or len(found[0]) != row.size:
+            raise self._damaged(f"request {row.seq} changed while it was read")
+        try:
+            check_request_frame(found[0], row.kind, row.step)
+        except FrameDamage as exc:
+            raise self._damaged(f"request {row.seq} ({row.kind} at step {row.step}): "
+                                f"{exc}") from None
+        return found[0]
 
     def close(self) -> None:
         self.db.close()

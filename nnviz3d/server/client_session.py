@@ -24,6 +24,9 @@ class ClientSession:
         self.ws = ws
         self.following = True
         """Live mode: receives each new probe frame; False after a seek."""
+        self.step: int | None = None
+        """The step this client shows after a seek (None: the newest); a replay answers
+        model requests with what was recorded at or before it."""
         self.detail: str | None = None
         """Module whose ridges and scatter this client shows (rebuilt as frames arrive)."""
         self.detail_version = -1

@@ -210,8 +210,10 @@ class LiveFeed:
         self._post_newest_embeddings(session)
         if self.requests is not None:
             r = self.requests
-            session.post("inputs", to_json(InputsInfo(r.count, r.labels, not r.idle,
-                                                      r.can_landscape)))
+            replay = getattr(r, "replay", False)  # RecordedRequests: answers from the recording
+            session.post("inputs", to_json(InputsInfo(
+                r.count, r.labels, not r.idle, r.has_landscape if replay else r.can_landscape,
+                replay=r.describe() if replay else "", recorded=r.inputs if replay else [])))
 
     def request(self, session: ClientSession, kind: str, args: tuple) -> None:
         """Ask the model for ``kind`` (inspect, feature, landscape); the answer (or an error
@@ -234,7 +236,10 @@ class LiveFeed:
                 loop.call_soon_threadsafe(session.post, f"progress:{kind}",
                                           to_json(Progress(kind, done, total)))
 
-        self.requests.request(kind, args, reply, progress)
+        if getattr(self.requests, "replay", False):  # answered from the recording
+            self.requests.request(kind, args, reply, progress, step=session.step)
+        else:
+            self.requests.request(kind, args, reply, progress)
 
     def leave(self, session: ClientSession) -> None:
         self.sessions.discard(session)
@@ -242,6 +247,7 @@ class LiveFeed:
 
     def follow(self, session: ClientSession) -> None:
         session.following = True
+        session.step = None
         self._post_latest(session)
         self._post_newest_embeddings(session)
         if self.matrix_frame:
@@ -250,6 +256,7 @@ class LiveFeed:
 
     async def seek(self, session: ClientSession, step: int) -> None:
         session.following = False
+        session.step = step
         loop = asyncio.get_running_loop()
         try:
             frames = await loop.run_in_executor(None, self._frames_at, step)

@@ -14,6 +14,9 @@ export class InspectPanel {
   index: number | null = null;
   method = "none";
   private live = false;
+  /** In a replay: what the recording can answer ("this replay has Grad-CAM for inputs 3, 5"). */
+  private replay = "";
+  private recorded = new Set<number>();
 
   constructor(private send: (index: number | null, method: string) => void,
     private askLandscape: (steps: number) => void) {
@@ -29,7 +32,8 @@ export class InspectPanel {
       el("canvas", { id: "inspect-thumb", width: 48, height: 48 }), el("span", { id: "inspect-result" }),
       el("button", { "data-act": "landscape", id: "btn-landscape", hidden: true,
         title: "Loss surface around the current weights (Li et al. 2018), with the training path" }, "Landscape"),
-      el("span", { id: "inspect-progress" }));
+      el("span", { id: "inspect-progress" }),
+      el("div", { id: "inspect-replay", class: "inspect-replay", hidden: true }));
     box.querySelectorAll("button").forEach((b) => b.addEventListener("click", () => {
       const act = (b as HTMLElement).dataset.act;
       const cur = Number(($("inspect-index") as HTMLInputElement).value) || 0;
@@ -47,6 +51,7 @@ export class InspectPanel {
     ($("inspect-index") as HTMLInputElement).addEventListener("change", (e) => {
       this.choose(Number((e.target as HTMLInputElement).value) || 0, this.method);
     });
+    ($("inspect-index") as HTMLInputElement).addEventListener("input", () => this.updateShow());
   }
 
   setInputs(msg: InputsInfo): void {
@@ -56,7 +61,31 @@ export class InspectPanel {
     $("inspect").hidden = msg.count === 0;
     ($("inspect-index") as HTMLInputElement).max = String(msg.count - 1);
     $("inspect-of").textContent = `of ${msg.count}`;
-    $("btn-landscape").hidden = !msg.landscape;
+    this.replay = msg.replay ?? "";
+    this.recorded = new Set(msg.recorded ?? []);
+    const land = $("btn-landscape") as HTMLButtonElement;
+    land.hidden = !msg.landscape && !this.replay;
+    land.disabled = !!this.replay && !msg.landscape;
+    land.title = land.disabled ? `A new landscape is computed live only; ${this.replay}`
+      : "Loss surface around the current weights (Li et al. 2018), with the training path";
+    const note = $("inspect-replay");
+    note.hidden = !this.replay;
+    note.textContent = this.replay ? "recorded only" : "";
+    note.title = this.replay ? `Answers come from the recording; ${this.replay}.` : "";
+    this.updateShow();
+  }
+
+  /** In a replay, an input without a recorded answer cannot be shown: the button says why. */
+  private updateShow(): void {
+    const show = $("inspect-show") as HTMLButtonElement;
+    const cur = Number(($("inspect-index") as HTMLInputElement).value) || 0;
+    const missing = !!this.replay && !this.recorded.has(cur);
+    show.disabled = missing;
+    show.title = missing ? this.replayReason(cur) : "Show this input in every layer";
+  }
+
+  private replayReason(index: number): string {
+    return `Input ${index}: computed live only; ${this.replay}`;
   }
 
   /** "landscape 120/441" while a long request runs; cleared when it is done. */
@@ -69,7 +98,8 @@ export class InspectPanel {
   showLandscape(o: OverlayInfo | null): void {
     this.showProgress("landscape", 1, 1);
     if (o) fill($("inspect-progress"), "landscape: centre loss ", numEl(Number(o.meta.center_loss)),
-      `, ${(Number(o.meta.seconds_per_point) * 1000).toFixed(1)} ms per point`);
+      `, ${(Number(o.meta.seconds_per_point) * 1000).toFixed(1)} ms per point`,
+      this.replay && o.meta.step !== undefined ? ` · recorded at step ${displayName(o.meta.step, 20)}` : "");
   }
 
   choose(index: number, method: string): boolean {
@@ -78,7 +108,13 @@ export class InspectPanel {
     this.method = method;
     ($("inspect-index") as HTMLInputElement).value = String(index);
     ($("inspect-method") as HTMLSelectElement).value = method;
-    $("inspect-result").textContent = this.live ? "waiting for the next training step…" : "computing…";
+    this.updateShow();
+    if (this.replay && !this.recorded.has(index)) {
+      $("inspect-result").textContent = this.replayReason(index);
+      return false;
+    }
+    $("inspect-result").textContent = this.live ? "waiting for the next training step…"
+      : this.replay ? "reading the recording…" : "computing…";
     this.send(index, method);
     return true;
   }
@@ -102,6 +138,7 @@ export class InspectPanel {
       const method = Object.prototype.hasOwnProperty.call(METHOD_LABELS, header.method) ? METHOD_LABELS[header.method] : displayName(header.method, 40);
       parts.push(` · ${method} for class ${displayName(header.target, 40)}`);
     }
+    if (this.replay) parts.push(` · recorded at step ${displayName(header.step, 20)}`);
     fill($("inspect-result"), parts);
     const input = overlays.find((o) => o.name === "input");
     this.thumbnail(input);

@@ -154,6 +154,10 @@ export interface InputsInfo {
   live: boolean;
   /** True when a loss is known (labels or loss_fn given), so a landscape can be computed. */
   landscape: boolean;
+  /** In a replay, what the recording can answer (requests made during the run), in words; anything else is computed live only. Empty while the model is there. */
+  replay: string;
+  /** In a replay, the probe inputs with a recorded answer (the others cannot be shown). */
+  recorded: number[];
   type: "inputs";
 }
 
