@@ -42,7 +42,7 @@ export const VANISHING_RATIO = 1e-3;
 /** Above this multiple of the median it counts as exploding. */
 export const EXPLODING_RATIO = 1e2;
 
-interface EdgeFlow { line: Float32Array; cum: Float32Array; length: number; speed: number; cls: FlowClass; count: number; }
+interface EdgeFlow { line: Float32Array; cum: Float32Array; length: number; speed: number; cls: FlowClass; count: number; module: string; }
 
 export class GradientFlow {
   readonly root = new THREE.Group();
@@ -99,7 +99,9 @@ export class GradientFlow {
       const g = probe.stat("grad", b.module, STAT.norm);
       const bad = probe.stat("grad", b.module, STAT.nan) > 0 || probe.stat("grad", b.module, STAT.inf) > 0;
       if (bad || g === Infinity) own.set(b.path, Infinity); // an overflowing norm explodes too
-      else if (Number.isFinite(g)) { own.set(b.path, g); norms.push(g); }
+      // the median is of the layers that learn: a network mostly vanishing must not make its
+      // healthy layers look exploding
+      else if (Number.isFinite(g)) { own.set(b.path, g); if (!vanishing.has(b.module)) norms.push(g); }
     }
     // a layer without parameters passes on the gradient it receives: the largest of its
     // successors' (walk the graph from the outputs back)
@@ -140,14 +142,16 @@ export class GradientFlow {
       // a vanishing edge still shows: a few slow particles (at least two) on its dashed band
       const count = cls === "vanishing" ? Math.max(2, Math.round(1.5 * Math.min(4, length)))
         : Math.max(1, Math.round((1 + 10 * d * d) * Math.min(4, length)));
-      this.flows.push({ line, cum, length, cls, speed: cls === "vanishing" ? 0.15 : 0.25 + 1.6 * d, count });
+      this.flows.push({ line, cum, length, cls, module, speed: cls === "vanishing" ? 0.15 : 0.25 + 1.6 * d, count });
     }
     this.assign();
-    this.markVanishing(view);
+    // labels name the layers whose own gradient vanishes (not those that only pass it on)
+    const ownGradient = new Set([...vanishing, ...view.blocks.filter((b) => own.has(b.path)).map((b) => b.module)]);
+    this.markVanishing(ownGradient);
   }
 
   /** The dashed band along every vanishing edge, and one label per vanishing layer. */
-  private markVanishing(view: SceneView): void {
+  private markVanishing(withGradient: Set<string>): void {
     const segs: number[] = [];
     for (const f of this.flows) {
       if (f.cls !== "vanishing") continue;
@@ -159,21 +163,23 @@ export class GradientFlow {
     geo.computeBoundingSphere();
     this.band.visible = segs.length > 0;
     this.labels.clear();
-    const box = new THREE.Box3(), top = new THREE.Vector3();
-    for (const [module, cls] of this.classes) {
-      if (cls !== "vanishing" || this.labels.children.length >= MAX_LABELS) continue;
-      const block = view.blocks.findIndex((b) => b.module === module);
-      if (block < 0) continue;
-      box.copy(view.boxOf({ kind: "block", index: block }));
-      const size = box.getSize(top).length();
-      box.getCenter(top);
-      top.y = box.max.y + 0.18 + 0.05 * size;
+    // one label per vanishing layer, above the middle of the first edge its gradient leaves by
+    // (between the blocks: the block names stand above the blocks themselves)
+    const labelled = new Set<string>();
+    for (const f of this.flows) {
+      if (f.cls !== "vanishing" || !withGradient.has(f.module) || labelled.has(f.module) || labelled.size >= MAX_LABELS) continue;
+      labelled.add(f.module);
+      const half = f.length / 2;
+      let k = 1;
+      while (k < f.cum.length - 1 && f.cum[k] < half) k++;
+      const a = f.cum[k - 1], b = f.cum[k], t = b > a ? (half - a) / (b - a) : 0;
+      const p = new THREE.Vector3().fromArray(f.line, 3 * (k - 1)).lerp(new THREE.Vector3().fromArray(f.line, 3 * k), t);
       const sprite = new THREE.Sprite(this.labelMat);
-      sprite.position.copy(top);
+      sprite.position.set(p.x, p.y + 0.22, p.z);
       sprite.scale.set(0.8, 0.2, 1);
-      sprite.name = `vanishing:${module}`;
+      sprite.name = `vanishing:${f.module}`;
       sprite.renderOrder = 3;
-      sprite.userData.module = module;
+      sprite.userData.module = f.module;
       this.labels.add(sprite);
     }
   }
