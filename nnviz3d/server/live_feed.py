@@ -20,6 +20,7 @@ from ..protocol.validate import to_json
 from ..scene.weight_map import weight_overlays
 from .client_session import ClientSession
 from .probe_history import ProbeHistory, ScalarHistory
+from .step_marks import StepMarks
 
 FLUSH_SECONDS = 0.25
 DETAIL_SECONDS = 1.0
@@ -45,6 +46,8 @@ class LiveFeed:
         self.first_step = -1
         self.last_step = -1
         self.frames = 0
+        self.marks = StepMarks()
+        """Which steps hold which probe kinds (the timeline's ticks)."""
         self.sessions: set[ClientSession] = set()
         self.history = ProbeHistory()
         self.matrix_frame: tuple[int, bytes] | None = None
@@ -84,6 +87,7 @@ class LiveFeed:
         self.frames += 1
         self.first_step = step if self.first_step < 0 else min(self.first_step, step)
         self.last_step = max(self.last_step, step)
+        self.marks.add(step, kinds)
         if kinds:
             header = self.history.add(data)
             if header.get("matrices"):
@@ -190,7 +194,8 @@ class LiveFeed:
 
     # -- per client -----------------------------------------------------------------------
     def timeline(self) -> str:
-        return to_json(Timeline(self.first_step, self.last_step, self.frames, self.live))
+        return to_json(Timeline(self.first_step, self.last_step, self.frames, self.live,
+                                self.marks.message()))
 
     def scalars_frame(self) -> bytes | None:
         return self.scalars.frame()
@@ -281,6 +286,8 @@ class LiveFeed:
         if source is not None:
             built = await loop.run_in_executor(None, self._weights_frame, *source)
             session.post("overlays:weights", built)
+        elif self.matrix_frame is not None:  # none yet at that step: the maps shown go away
+            session.post("overlays:weights", encode_overlays("weights", step, [], compact=True))
 
     # -- overlays -------------------------------------------------------------------------
     def _weights_frame(self, step: int, data: bytes) -> bytes:

@@ -220,6 +220,39 @@ export function exposeApi(v: Viewer, parts: ApiParts): void {
     modelRoot: () => xr.rootTransform(),
     /** The tour: {playing, index, count, caption, visited}. */
     tour: () => tour.state(),
+    // -- view ages, the timeline's tick rows, the vanishing style (issue 17) ------------------
+    /** How old each view is at the shown step: {shown, text (the line under the timeline),
+     * ages: [{kind, name, step (null: none yet), age}]}. */
+    viewAges: () => {
+      parts.flushProbe();
+      timeline.refresh();
+      return { shown: probe.step, text: $("tl-ages").hidden ? "" : ($("tl-ages").textContent ?? ""),
+        ages: timeline.ages.map((a) => ({ ...a })) };
+    },
+    /** The timeline's tick rows: {kind: {steps, stride, count, last}} as read, and the rows'
+     * canvas rectangle (CSS px) or null while hidden. */
+    stepMarks: () => {
+      const c = document.getElementById("tl-marks");
+      const r = c && !$("timeline").hidden ? c.getBoundingClientRect() : null;
+      return { kinds: Object.fromEntries([...timeline.marks].map(([k, m]) => [k, { ...m, steps: [...m.steps] }])),
+        rect: r ? { x: r.left, y: r.top, w: r.width, h: r.height } : null };
+    },
+    /** Rectangles (CSS px) of the timeline's parts: the age line, the tick rows, the bar. */
+    timelineRects: () => Object.fromEntries(["timeline", "tl-ages", "tl-marks", "tl-step"].map((id) => {
+      const e = document.getElementById(id);
+      const r = e && !e.hidden && e.offsetParent !== null ? e.getBoundingClientRect() : null;
+      return [id, r ? { x: r.left, y: r.top, w: r.width, h: r.height } : null];
+    })),
+    /** How the vanishing layers are drawn: {layers, particles, dashed (segments), labels
+     * (modules labelled), labelText, color, visible}. */
+    flowVanishing: () => flow.vanishingStyle(),
+    /** The alarms that hold at the shown step (the newest probe frame's). */
+    currentAlarms: () => health.current.map((a) => ({ alarm: a.alarm, module: a.module, step: a.step, kind: a.kind })),
+    /** Every block's linear [r, g, b] by scene path. */
+    blockColors: () => {
+      parts.flushProbe();
+      return Object.fromEntries(view.blocks.map((b, i) => [b.path, view.blockColor(i)]));
+    },
   };
   for (const [name, get] of Object.entries(getters)) Object.defineProperty(api, name, { get, enumerable: true });
   Object.assign(api, {
@@ -290,7 +323,7 @@ export function exposeApi(v: Viewer, parts: ApiParts): void {
     embeddingPoint: (layer: string, index: number) => overlays.clouds.embeddingPoint(layer, index)?.toArray() ?? null,
     showFlow: (on: boolean) => {
       toolbar.setFlow(on);
-      if (on) { flow.update(view, probe, health.explodingModules()); state.flowDirty = false; }
+      if (on) { flow.update(view, probe, health.explodingModules(), health.vanishingModules()); state.flowDirty = false; }
     },
     /** Show probe input ``index`` in every layer, with a saliency method ("none", "gradient"...). */
     inspect: (index: number, method = "none") => inspectPanel.choose(index, method),

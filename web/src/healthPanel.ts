@@ -30,6 +30,11 @@ export class HealthPanel {
     return new Set(this.current.filter((a) => a.alarm === "exploding" || a.alarm === "nan" || a.alarm === "inf").map((a) => a.module));
   }
 
+  /** Modules with a vanishing-gradient alarm at the shown step. */
+  vanishingModules(): Set<string> {
+    return new Set(this.current.filter((a) => a.alarm === "vanishing").map((a) => String(a.module ?? "")));
+  }
+
   private render(): void {
     const alarms = this.alarms;
     const box = $("health");

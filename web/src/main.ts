@@ -20,7 +20,7 @@ import { type OverlayInfo, Overlays } from "./overlays";
 import { renderOverlayLegend } from "./overlayLegend";
 import { Picking } from "./picking";
 import { PointSelection } from "./pointSelection";
-import { ProbeState } from "./probeState";
+import { ProbeState, viewAges } from "./probeState";
 import { PROTOCOL_VERSION } from "./protocol.gen";
 import { isPoint, RecipeView } from "./recipeView";
 import { SceneView } from "./sceneView";
@@ -240,7 +240,7 @@ const conn = new Connection(wsUrl, {
       requestRender();
       return;
     }
-    if (frame.header.channel === "weights") overlays.setWeights(frame);
+    if (frame.header.channel === "weights") { overlays.setWeights(frame); timeline.refresh(); }
     else if (frame.header.channel === "detail") {
       if (frame.header.module !== selection.detailWanted) return; // an answer for an older selection
       const fresh = overlays.detailModule !== frame.header.module;
@@ -282,6 +282,7 @@ const conn = new Connection(wsUrl, {
 const timeline = new TimelineBar({
   seek(step) { probe.seek(step); conn.send({ type: "seek", step }); },
   follow() { probe.follow(); conn.send({ type: "follow" }); },
+  ages: () => viewAges(probe, overlays.weightList.length ? overlays.weightStep : null),
 });
 
 // ---- what every module is handed (viewerContext.ts); the selection and the health panel ----
@@ -495,7 +496,7 @@ function advance(dt: number): void {
   // in VR the session stands it behind the model, facing the user (xr/session.ts placeChart)
   if (overlays.clouds.tick(dt)) dirty = true;
   if (flow.enabled) {
-    if (state.flowDirty) { flow.update(view, probe, health.explodingModules()); state.flowDirty = false; }
+    if (state.flowDirty) { flow.update(view, probe, health.explodingModules(), health.vanishingModules()); state.flowDirty = false; }
     if (flow.tick(dt)) dirty = true; // particles move: draw every frame while the flow is on
   }
   if (tour.tick(dt)) dirty = true;

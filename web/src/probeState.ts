@@ -2,6 +2,7 @@
 // activations) the rows of the newest frame at or before the shown step, by module path.
 import type { Frame } from "./codec";
 import { HIST_BINS, PROBE_KINDS, STAT_NAMES } from "./protocol.gen";
+import { MARK_KINDS, MARK_NAMES, type MarkKind } from "./stepMarks";
 
 export type ProbeKind = (typeof PROBE_KINDS)[number];
 export type StatName = (typeof STAT_NAMES)[number];
@@ -23,6 +24,29 @@ export interface KindData {
   range: Float32Array | null;
   /** (M,) ||w - w_prev|| / ||w_prev|| (``KIND_update``), or null. */
   update: Float32Array | null;
+}
+
+/** How old one view is at the shown step: the step its data is from, or null when none exists
+ * yet (at or before the shown step). */
+export interface ViewAge {
+  kind: MarkKind;
+  /** "weights", "gradients", "activations", "weight maps". */
+  name: string;
+  step: number | null;
+  /** Shown step minus ``step`` (0: current), or null. */
+  age: number | null;
+}
+
+/** The age of every view at the shown step: the probe kinds from ``probe``, the weight maps
+ * from the step of the weight overlays shown (``mapStep``; one newer than the shown step
+ * is not of this step: none). */
+export function viewAges(probe: ProbeState, mapStep: number | null): ViewAge[] {
+  const shown = probe.step;
+  return MARK_KINDS.map((kind) => {
+    let step: number | null = kind === "mat" ? mapStep : probe.kinds.get(kind)?.step ?? null;
+    if (step !== null && (!Number.isFinite(step) || (shown !== null && step > shown))) step = null;
+    return { kind, name: MARK_NAMES[kind], step, age: step !== null && shown !== null ? shown - step : null };
+  });
 }
 
 /** Forget kinds newer than a seek target when no answer replaced them within this time. */

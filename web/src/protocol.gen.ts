@@ -72,6 +72,8 @@ export interface Timeline {
   frames: number;
   /** True while a training run is feeding this server; False for a finished run/replay. */
   live: boolean;
+  /** Which steps hold which probe kind, for the timeline's ticks: ``{kind: {"steps": [...], "stride", "count", "last"}}`` for the kinds ``weight``, ``grad``, ``act`` and ``mat`` (weight maps) seen so far. ``steps`` (sorted, at most 256) holds the first step of each bin of ``stride`` steps that has the kind; ``count`` frames had it, the newest at ``last`` (nnviz3d/server/step_marks.py). Untrusted in a replay: the viewer caps it. */
+  kinds: Record<string, any>;
   type: "timeline";
 }
 

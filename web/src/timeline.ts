@@ -1,7 +1,11 @@
 // The timeline bar: play/pause, speed, a scrubber over the recorded steps, the step readout and
 // a Live button. Live mode follows the newest step; scrubbing or playing seeks (throttled).
-import { fill, formatStat, numEl } from "./dom";
+// Under the scrubber, one row of ticks per probe kind marks the steps that hold it
+// (stepMarks.ts); under that, a line says how old each view is at the shown step.
+import { el, fill, formatStat, numEl } from "./dom";
+import type { ViewAge } from "./probeState";
 import type { Timeline } from "./protocol.gen";
+import { drawMarks, type KindMarks, MARK_COLORS, MARK_NAMES, type MarkKind, markAtOrBefore, marksNear, readMarks } from "./stepMarks";
 import { $ } from "./ui";
 
 /** Playback speed at 1×, in steps per second. */
@@ -13,6 +17,8 @@ const SEEK_INTERVAL_MS = 100;
 export interface TimelineActions {
   seek(step: number): void;
   follow(): void;
+  /** How old each view is at the shown step (probeState.ts viewAges). */
+  ages?(): ViewAge[];
 }
 
 export class TimelineBar {
@@ -36,8 +42,21 @@ export class TimelineBar {
   private seekTimer = 0;
   /** The shown step's loss (NaN/Inf included), or null. */
   private loss: number | null = null;
+  /** Which steps hold which kind (the last timeline message's, checked). */
+  marks = new Map<MarkKind, KindMarks>();
+  /** The view ages as last shown. */
+  ages: ViewAge[] = [];
+  private readonly marksCanvas = el("canvas", { id: "tl-marks", "aria-hidden": "true" });
+  private readonly agesLine = el("div", { id: "tl-ages", role: "status" });
 
   constructor(private actions: TimelineActions) {
+    const track = el("div", { id: "tl-track" });
+    this.scrub.replaceWith(track);
+    track.append(this.scrub, this.marksCanvas);
+    this.bar.append(this.agesLine);
+    const tip = (e: MouseEvent) => this.marksTip(e.clientX);
+    this.marksCanvas.addEventListener("mousemove", tip);
+    this.scrub.addEventListener("mousemove", tip);
     this.play.addEventListener("click", () => (this.playing ? this.pause() : this.start()));
     this.liveBtn.addEventListener("click", () => this.follow());
     this.scrub.addEventListener("input", () => {
@@ -50,6 +69,12 @@ export class TimelineBar {
   /** A timeline message: which steps exist. */
   update(msg: Timeline): void {
     this.info = msg;
+    this.marks = readMarks(msg.kinds);
+    this.render();
+  }
+
+  /** Redraw the view ages (the weight maps changed, say). */
+  refresh(): void {
     this.render();
   }
 
@@ -154,5 +179,54 @@ export class TimelineBar {
     fill(this.readout, `step ${this.shown ?? "–"}/${info.last_step >= 0 ? last : "–"}`,
       loss === null ? null : [" · loss ", numEl(loss, (v) => v.toPrecision(3))]);
     this.readout.title = `shown step ${this.shown ?? "–"} of ${info.first_step}…${last}${loss === null ? "" : ` · loss ${formatStat(loss)}`}`;
+    if (!this.bar.hidden) drawMarks(this.marksCanvas, this.marks, first, last);
+    this.renderAges();
+  }
+
+  /** "weights, gradients from step 48 (4 behind) · activations from step 52 · no weight maps
+   * yet": the kinds grouped by the step their data is from, older ones in amber. */
+  private renderAges(): void {
+    const ages = this.actions.ages?.() ?? [];
+    this.ages = ages;
+    const shown = this.shown;
+    const groups = new Map<number | null, ViewAge[]>();
+    for (const a of ages) groups.set(a.step, [...(groups.get(a.step) ?? []), a]);
+    const names = (list: ViewAge[]) => list.flatMap((a, i) => {
+      const sw = el("span", { class: "sw" });
+      sw.style.background = MARK_COLORS[a.kind];
+      return [i ? ", " : null, el("span", { class: "kind", "data-kind": a.kind }, sw, a.name)];
+    });
+    const items = [...groups].map(([step, list], i) => {
+      const sep = i ? " · " : null;
+      const what = list.map((a) => a.name).join(", ");
+      if (step === null) {
+        return [sep, el("span", { class: "age none", title: `no ${what} at or before step ${shown ?? "–"}` },
+          "no ", names(list), " yet")];
+      }
+      const age = list[0].age ?? 0;
+      const title = `${what} from step ${step}` + (age > 0 ? `: ${age} step${age === 1 ? "" : "s"} before the shown step ${shown}` : " (the shown step)");
+      return [sep, el("span", { class: age > 0 ? "age old" : "age", "data-step": step, title },
+        names(list), ` from step ${step}`, age > 0 ? el("small", null, ` (${age} behind)`) : null)];
+    });
+    this.agesLine.hidden = items.length === 0;
+    fill(this.agesLine, items.flat());
+  }
+
+  /** A tooltip on the tick rows: which kinds the step under the pointer holds. */
+  private marksTip(clientX: number): void {
+    const info = this.info;
+    if (!info) return;
+    const r = this.marksCanvas.getBoundingClientRect();
+    const first = Math.max(0, info.first_step), last = Math.max(first, info.last_step);
+    const { step, kinds } = marksNear(this.marks, clientX - r.left, r.width, first, last);
+    const before = ([...this.marks.keys()] as MarkKind[]).map((k) => {
+      const s = markAtOrBefore(this.marks.get(k), step);
+      return `${MARK_NAMES[k]} ${s === null ? "none yet" : `from ${s}`}`;
+    });
+    const title = `step ${step}: ${kinds.length ? kinds.map((k) => MARK_NAMES[k]).join(", ") : "no probe"} captured` +
+      (before.length ? `\nshown there: ${before.join(" · ")}` : "") +
+      "\nticks: weights (blue), gradients (orange), activations (green), weight maps (violet)";
+    this.marksCanvas.title = title;
+    this.scrub.title = title;
   }
 }
