@@ -225,6 +225,8 @@ class InputsInfo:
     anything else is computed live only. Empty while the model is there."""
     recorded: list = field(default_factory=list)
     """In a replay, the probe inputs with a recorded answer (the others cannot be shown)."""
+    features: list = field(default_factory=list)
+    """In a replay, the ``[module, unit]`` pairs with a recorded feature visualisation."""
     type: str = "inputs"
 
 

@@ -37,6 +37,8 @@ class RecordedRequests:
         """The run's probe inputs (``probe_inputs``), so the panel counts as live did."""
         self.can_landscape = True  # the answer to a landscape request says why, if it cannot
         self.has_landscape = any(r.kind == "landscape" for r in rows)
+        self.features = sorted({(r.args[0], r.args[1]) for r in rows if r.kind == "feature"})
+        """The ``(module, unit)`` pairs with a recorded feature visualisation."""
 
     def find(self, kind: str, args: tuple, step: int | None) -> RecordedRequest | None:
         """The newest recorded answer to ``kind(args)`` at or before ``step`` (None: any)."""

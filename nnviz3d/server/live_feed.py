@@ -218,7 +218,8 @@ class LiveFeed:
             replay = getattr(r, "replay", False)  # RecordedRequests: answers from the recording
             session.post("inputs", to_json(InputsInfo(
                 r.count, r.labels, not r.idle, r.has_landscape if replay else r.can_landscape,
-                replay=r.describe() if replay else "", recorded=r.inputs if replay else [])))
+                replay=r.describe() if replay else "", recorded=r.inputs if replay else [],
+                features=[list(f) for f in r.features] if replay else [])))
 
     def request(self, session: ClientSession, kind: str, args: tuple) -> None:
         """Ask the model for ``kind`` (inspect, feature, landscape); the answer (or an error

@@ -38,8 +38,10 @@ def test_https_with_a_token_is_a_secure_context_under_the_csp(tmp_path, monkeypa
             console, errors = [], []
             page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
-            denied = []
+            denied, failed = [], []
             page.on("response", lambda r: denied.append(r.url) if r.status == 403 else None)
+            page.on("response", lambda r: failed.append(f"{r.status} {r.url}")
+                    if r.status >= 400 and r.status != 403 else None)
             refused = page.goto(srv.url.partition("?")[0])  # without the token
             assert refused.status == 403
             console.clear()
@@ -55,7 +57,7 @@ def test_https_with_a_token_is_a_secure_context_under_the_csp(tmp_path, monkeypa
             # failed to load, no error at all in the console
             assert denied == [srv.url.partition("?")[0]]  # only the page asked without token
             console = [t for t in console if "status of 403" not in t]  # that page, reported late
-            assert console == [] and errors == []
+            assert console == [] and errors == [], (console, errors, failed)
             assert page.evaluate("() => window.nnviz3d.labelsReady ?? true")
             ctx.close()
     finally:

@@ -36,6 +36,7 @@ def record_run(path):
         step()
     grad_cam = _ask(w, "inspect", (3, "grad_cam", -1), step)
     _ask(w, "landscape", (3,), step)
+    _ask(w, "feature", ("block.conv2", 1), step)
     for _ in range(2):
         step()
     w.close()
@@ -76,6 +77,14 @@ def test_replay_answers_recorded_requests_and_disables_the_rest(page, tmp_path):
         assert "computed live only" in reason and "Grad-CAM for input 3" in reason
         assert "computed live only" in page.locator("#inspect-show").get_attribute("title")
         assert page.locator("#btn-landscape").is_enabled()  # one was recorded
+        # feature visualisation: the recorded unit is offered, a new one refused with the reason
+        assert "recorded visualisation" in page.evaluate(
+            "nnviz3d.unitAction('block.conv2', 1)")["tip"]
+        other = page.evaluate("nnviz3d.unitAction('block.conv2', 2)")
+        assert other["allowed"] is False and "computed live only" in other["tip"]
+        assert "block.conv2 unit 1" in other["tip"]  # and says what the replay has
+        page.evaluate("nnviz3d.visualise('block.conv2', 2)")
+        assert "computed live only" in page.locator("#inspect-result").inner_text()
         page.screenshot(path=f"{SHOTS}/disabled.png")
         assert page.errors == []
     finally:

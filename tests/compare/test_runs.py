@@ -82,11 +82,13 @@ def test_runs_probed_at_other_steps_pair_with_the_nearest_step_within_the_tolera
     from nnviz3d.compare.runs import say_aligned
 
     a = runs[0]  # every step 0..5
-    b = record_run(tmp_path_factory.mktemp("coarse") / "b3.nnv3d", 0.5, every=3)  # 0 and 3
+    # B probes every kind at 0 and 3, and close adds its final weights and gradients at 5
+    b = record_run(tmp_path_factory.mktemp("coarse") / "b3.nnv3d", 0.5, every=3)
     frames, report = diff_frames(RunReader(a), RunReader(b))
-    # half B's interval: steps 0..4 of A pair with 0 or 3 of B; step 5 (2 from 3) pairs with none
+    # half B's interval: each of A's probes pairs with B's nearest of that kind within 1 step;
+    # A's activations at step 5 (2 from B's 3, the last) pair with none
     assert report["tolerance"] == 1 and report["max_offset"] == 1 and not report["exact"]
-    assert [s for s, _ in frames] == [0, 1, 2, 3, 4] and report["unaligned"] == 3
+    assert [s for s, _ in frames] == [0, 1, 2, 3, 4, 5] and report["unaligned"] == 1
     assert "within ±1" in say_aligned(report)
     header, arrays = decode_probe(dict(frames)[2])
     assert header["compare"]["aligned"]["weight"] == {"a": 2, "b": 3}
@@ -94,5 +96,5 @@ def test_runs_probed_at_other_steps_pair_with_the_nearest_step_within_the_tolera
     for row, module in enumerate(header["kinds"]["weight"]["modules"]):
         np.testing.assert_array_equal(arrays["weight_stats"][row], sb[module] - sa[module])
     # a stated tolerance: 0 keeps only the common steps, a wide one pairs every step
-    assert [s for s, _ in diff_frames(RunReader(a), RunReader(b), 0)[0]] == [0, 3]
+    assert [s for s, _ in diff_frames(RunReader(a), RunReader(b), 0)[0]] == [0, 3, 5]
     assert len(diff_frames(RunReader(a), RunReader(b), 5)[0]) == 6

@@ -327,6 +327,7 @@ export function exposeApi(v: Viewer, parts: ApiParts): void {
     },
     /** Show probe input ``index`` in every layer, with a saliency method ("none", "gradient"...). */
     inspect: (index: number, method = "none") => inspectPanel.choose(index, method),
+    unitAction: (module: string, unit: number) => inspectPanel.unitAction(module, unit),
     inspectPosition: (module: string, name = "activation") => overlays.inspectPosition(module, name)?.toArray() ?? null,
     /** The layer of B matched with layer ``module`` of A (nnviz3d compare), else null. */
     comparePartner: (module: string) => (state.compareNote ? (state.comparePairs[module] ?? module) : null),

@@ -17,6 +17,8 @@ export class InspectPanel {
   /** In a replay: what the recording can answer ("this replay has Grad-CAM for inputs 3, 5"). */
   private replay = "";
   private recorded = new Set<number>();
+  /** In a replay: the units ("module|unit") with a recorded feature visualisation. */
+  private features = new Set<string>();
 
   constructor(private send: (index: number | null, method: string) => void,
     private askLandscape: (steps: number) => void) {
@@ -63,6 +65,8 @@ export class InspectPanel {
     $("inspect-of").textContent = `of ${msg.count}`;
     this.replay = msg.replay ?? "";
     this.recorded = new Set(msg.recorded ?? []);
+    this.features = new Set((msg.features ?? []).slice(0, 4096).map((f: unknown) =>
+      Array.isArray(f) ? `${String(f[0])}|${Number(f[1])}` : ""));
     const land = $("btn-landscape") as HTMLButtonElement;
     land.hidden = !msg.landscape && !this.replay;
     land.disabled = !!this.replay && !msg.landscape;
@@ -73,6 +77,14 @@ export class InspectPanel {
     note.textContent = this.replay ? "recorded only" : "";
     note.title = this.replay ? `Answers come from the recording; ${this.replay}.` : "";
     this.updateShow();
+  }
+
+  /** What a click on a unit does: visualise it (live), show its recorded visualisation, or
+   * nothing, with the reason (a replay without one: the model is not there to compute it). */
+  unitAction(module: string, unit: number): { allowed: boolean; tip: string } {
+    if (!this.replay) return { allowed: true, tip: "click: visualise this unit" };
+    if (this.features.has(`${module}|${unit}`)) return { allowed: true, tip: "click: show its recorded visualisation" };
+    return { allowed: false, tip: `a new feature visualisation is computed live only; ${this.replay}` };
   }
 
   /** In a replay, an input without a recorded answer cannot be shown: the button says why. */

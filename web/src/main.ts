@@ -187,8 +187,16 @@ const conn = new Connection(wsUrl, {
       }
     }
     // each frame lists every alarm that holds at its step: the newest one decides the marks
+    const alarms = (frame.header.alarms ?? []) as Alarm[];
     if (frame.header.kinds && Object.keys(frame.header.kinds).length) {
-      health.current = (frame.header.alarms ?? []) as Alarm[];
+      health.current = alarms;
+      marks.set(health.current.map((a) => a.module));
+      requestRender();
+    } else if (alarms.length) {
+      // a step without probes whose every-step gradient norms raised alarms: they join the
+      // marks at once (the next probed frame restates what holds)
+      const known = new Set(health.current.map((a) => `${a.alarm}|${a.module}`));
+      health.current = [...health.current, ...alarms.filter((a) => !known.has(`${a.alarm}|${a.module}`))];
       marks.set(health.current.map((a) => a.module));
       requestRender();
     }
@@ -428,6 +436,8 @@ function showOverlayLegend(hovered: OverlayInfo | null = null): void {
 
 /** Ask for the feature visualisation of one unit (computed on a copy of the model). */
 function visualise(module: string, unit: number): void {
+  const can = inspectPanel.unitAction(module, unit);
+  if (!can.allowed) { $("inspect-result").textContent = `${displayName(module, 60)} unit ${unit}: ${can.tip}`; return; }
   conn.send({ type: "visualise", module, unit });
   inspectPanel.showProgress("feature", 0, 1);
   track(module, unit);
@@ -455,7 +465,8 @@ function fillChartMetrics(): void {
 }
 
 // ---- pointer picking, embedding point selection, toolbar (their own modules) ----------
-const picking = new Picking(viewer, selection, { visualise, showLegend: showOverlayLegend });
+const picking = new Picking(viewer, selection, { visualise, showLegend: showOverlayLegend,
+  unitAction: (module, unit) => inspectPanel.unitAction(module, unit) });
 const points = new PointSelection(viewer);
 const toolbar = new Toolbar(viewer, selection, () => showOverlayLegend());
 

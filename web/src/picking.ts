@@ -12,6 +12,9 @@ import type { Viewer } from "./viewerContext";
 export interface PickActions {
   /** Ask for the feature visualisation of one unit. */
   visualise(module: string, unit: number): void;
+  /** What a click on that unit would do, in words, and whether it can (a replay cannot
+   * compute a new visualisation). */
+  unitAction(module: string, unit: number): { allowed: boolean; tip: string };
   /** Show the legend of the overlay under the pointer (null: the weight maps' legend). */
   showLegend(hovered: OverlayInfo | null): void;
 }
@@ -55,7 +58,8 @@ export class Picking {
     }
     if (hit) {
       if (view.setHover(-1)) { this.hoveredBlock = -1; this.v.requestRender(); }
-      this.showTip(hit.text + (overlays.unitOf(hit) ? " · click: visualise this unit" : ""), ev);
+      const unit = overlays.unitOf(hit);
+      this.showTip(hit.text + (unit ? ` · ${this.actions.unitAction(unit.module, unit.unit).tip}` : ""), ev);
       const thumbs = hit.overlay.name === "embedding" ? hit.overlay.arrays.thumbs : undefined;
       if (thumbs) drawThumb(thumbs, hit.index[0], hit.overlay.shape[0]);
       canvas.style.cursor = "crosshair";

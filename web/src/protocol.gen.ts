@@ -160,6 +160,8 @@ export interface InputsInfo {
   replay: string;
   /** In a replay, the probe inputs with a recorded answer (the others cannot be shown). */
   recorded: number[];
+  /** In a replay, the ``[module, unit]`` pairs with a recorded feature visualisation. */
+  features: number[];
   type: "inputs";
 }
 
