@@ -1,8 +1,15 @@
 import functools
+import os
 
-import pytest
+# `make test` runs two pytest workers on two cores: one intra-op thread each (inherited by the
+# subprocesses they start: the demo, examples, torchrun) rather than two threads per process
+# fighting over the same two cores. Set before torch is imported.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
 
-from nnviz3d import zoo
+import pytest  # noqa: E402
+
+from nnviz3d import zoo  # noqa: E402
 
 
 @functools.cache

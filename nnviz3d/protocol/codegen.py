@@ -84,6 +84,10 @@ def generate() -> str:
 
 
 def main(argv: list[str]) -> int:
+    if argv and (argv[0].startswith("-") or len(argv) > 1):
+        sys.stderr.write("usage: python -m nnviz3d.protocol.codegen [OUT.ts]  (stdout without "
+                         "OUT.ts)\n")
+        return 0 if argv[0] in ("-h", "--help") else 2
     text = generate()
     if argv:
         with open(argv[0], "w") as fh:
