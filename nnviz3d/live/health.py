@@ -8,8 +8,8 @@ application configured logging); while it holds it is listed in every probe fram
 
 from __future__ import annotations
 
+import itertools
 import logging
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,9 +29,13 @@ class HealthThresholds:
     vanishing_drop: float = 1e-4
     """... as is a gradient norm below this fraction of the layer's own largest so far."""
     exploding_growth: float = 1e3
-    """A gradient norm above this multiple of the layer's baseline (median of its first
-    ``baseline_captures`` norms) is exploding."""
+    """A gradient norm above this multiple of the layer's baseline is exploding. The baseline
+    is the median of the layer's last ``baseline_window`` norms (at least
+    ``baseline_captures`` of them): it follows training, so gradients that grow a thousandfold
+    over hundreds of steps as a healthy network leaves its initialisation do not alarm, and a
+    jump within a few steps does."""
     baseline_captures: int = 3
+    baseline_window: int = 64
     stalled_update: float = 1e-9
     """A layer whose weights move less than this (||dw||/||w||) while it has gradients ..."""
     stalled_captures: int = 3
@@ -43,7 +47,8 @@ class HealthMonitor:
         self.t = thresholds or HealthThresholds()
         self.report = report or _report
         self.reported: set[tuple[str, str]] = set()
-        self.first_norms: dict[str, list[float]] = {}
+        self._layers: dict[tuple, _Layers] = {}
+        """Gradient history per list of layers (the every-step norms' and the probes')."""
         self.max_norm: dict[str, float] = {}
         self.still: dict[str, int] = {}
         self.has_grad: set[str] = set()
@@ -91,34 +96,51 @@ class HealthMonitor:
         return alarms
 
     def _gradients(self, step: int, modules, norms, counts, rms=None) -> list[dict]:
+        """Vanishing and exploding gradients (and NaN norms, from the every-step norms), for
+        all layers at once in numpy: this runs at every step."""
+        norms = np.asarray(norms, np.float64)
+        key = tuple(modules)
+        st = self._layers.get(key)
+        if st is None:
+            st = self._layers[key] = _Layers(len(modules), max(1, self.t.baseline_window))
         out = []
-        for i, module in enumerate(modules):
-            norm = float(norms[i])
-            if math.isnan(norm):  # only the every-step norms: stats count NaN themselves
-                if counts is not None:
-                    out.append(self._alarm("nan", module, step, norm, "gradient norm is NaN",
-                                           "grad", "NaN"))
-                continue
-            if math.isinf(norm):
-                out.append(self._alarm("exploding", module, step, norm,
-                                       "gradient norm is infinite", "grad"))
-                continue
-            r = float(rms[i]) if rms is not None else norm / math.sqrt(max(counts[i], 1))
-            self.has_grad.add(module)
-            first = self.first_norms.setdefault(module, [])
-            if len(first) < self.t.baseline_captures:
-                first.append(norm)
-            peak = self.max_norm[module] = max(self.max_norm.get(module, 0.0), norm)
-            if r < self.t.vanishing_rms or (peak > 0 and norm < self.t.vanishing_drop * peak):
+        nan, inf = np.isnan(norms), np.isinf(norms)
+        if counts is not None:  # only the every-step norms: stats count NaN themselves
+            for i in np.flatnonzero(nan):
+                out.append(self._alarm("nan", modules[i], step, float(norms[i]),
+                                       "gradient norm is NaN", "grad", "NaN"))
+        for i in np.flatnonzero(inf):
+            out.append(self._alarm("exploding", modules[i], step, float(norms[i]),
+                                   "gradient norm is infinite", "grad"))
+        ok = ~(nan | inf)
+        if not ok.any():
+            return out
+        if rms is None:
+            rms = norms / np.sqrt(np.maximum(np.asarray(counts, np.float64), 1))
+        rms = np.asarray(rms, np.float64)
+        self.has_grad.update(itertools.compress(modules, ok))
+        st.peak = np.where(ok, np.maximum(st.peak, norms), st.peak)
+        vanishing = ok & ((rms < self.t.vanishing_rms)
+                          | ((st.peak > 0) & (norms < self.t.vanishing_drop * st.peak)))
+        n = min(st.count, len(st.ring))
+        base = np.median(st.ring[:n], axis=0) if n >= self.t.baseline_captures else None
+        exploding = ok & (base > 0) & (norms > self.t.exploding_growth * base) \
+            if base is not None else np.zeros_like(ok)
+        # a layer's non-finite norm does not enter its baseline: it keeps its last value
+        last = st.ring[(st.count - 1) % len(st.ring)] if st.count else np.zeros_like(norms)
+        st.ring[st.count % len(st.ring)] = np.where(ok, norms, last)
+        st.count += 1
+        for i in np.flatnonzero(vanishing | exploding):
+            module, norm = modules[i], float(norms[i])
+            if vanishing[i]:
                 out.append(self._alarm("vanishing", module, step, norm,
-                                       f"gradient norm {norm:.3g} (RMS {r:.3g}; its largest "
-                                       f"so far {peak:.3g})", "grad"))
-            if len(first) == self.t.baseline_captures:
-                base = float(np.median(first))
-                if base > 0 and norm > self.t.exploding_growth * base:
-                    out.append(self._alarm("exploding", module, step, norm,
-                                           f"gradient norm {norm:.3g}, {norm / base:.0f}x its "
-                                           f"baseline {base:.3g}", "grad"))
+                                       f"gradient norm {norm:.3g} (RMS {rms[i]:.3g}; its "
+                                       f"largest so far {st.peak[i]:.3g})", "grad"))
+            if exploding[i]:
+                out.append(self._alarm("exploding", module, step, norm,
+                                       f"gradient norm {norm:.3g}, {norm / base[i]:.0f}x its "
+                                       f"baseline {base[i]:.3g} (median of its last {n})",
+                                       "grad"))
         return out
 
     def _stalled(self, step: int, res: dict) -> list[dict]:
@@ -145,6 +167,16 @@ class HealthMonitor:
             self.history.append(entry)
             self.report(entry["message"])
         return entry
+
+
+class _Layers:
+    """Per layer of one list: its largest gradient norm so far and a ring of its last
+    ``window`` norms (the exploding baseline), ``count`` of them written."""
+
+    def __init__(self, n: int, window: int) -> None:
+        self.peak = np.zeros(n)
+        self.ring = np.zeros((window, n))
+        self.count = 0
 
 
 _KIND_NAMES = {"weight": "weights", "grad": "gradients", "act": "activations"}
