@@ -10,6 +10,24 @@ import sys
 from .layout.auto_view import depth_argument
 
 
+def _missing_extras_in_one_line(main):
+    """A missing optional package (nnviz3d/extras.py) ends the command with its one sentence
+    (which extra to install), not a traceback."""
+    import functools
+
+    @functools.wraps(main)
+    def run(argv: list[str] | None = None) -> int:
+        from .extras import MissingExtra
+
+        try:
+            return main(argv)
+        except MissingExtra as exc:
+            return _fail(str(exc).removeprefix("nnviz3d: "))
+
+    return run
+
+
+@_missing_extras_in_one_line
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="nnviz3d", description="See a PyTorch network in 3D.")

@@ -10,9 +10,10 @@ def load_digits_tensors():
     """scikit-learn's 1,797 8x8 digits as float tensors in [0, 1], split 80/20 (fixed seed)."""
     import numpy as np
     import torch
-    from sklearn.datasets import load_digits
+    from .extras import require
 
-    d = load_digits()
+    datasets = require("embed", "sklearn.datasets", "the demo's digits data set needs")
+    d = datasets.load_digits()
     x = torch.tensor(d.images / 16.0, dtype=torch.float32).unsqueeze(1)
     y = torch.tensor(d.target, dtype=torch.long)
     order = torch.tensor(np.random.default_rng(0).permutation(len(y)))

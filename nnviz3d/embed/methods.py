@@ -18,6 +18,8 @@ import warnings
 
 import numpy as np
 
+from ..extras import require
+
 METHODS = ("pca", "umap", "tsne")
 LARGE = 20_000
 """Above this many points ``embed(x, "umap")`` uses :func:`embed_large` (fit on a subsample,
@@ -59,7 +61,7 @@ def prepare(features, max_dims: int = 50) -> np.ndarray:
         raise ValueError(f"max_dims must be at least 1, got {max_dims}")
     x -= x.mean(axis=0)
     if x.shape[1] > max_dims:
-        from sklearn.decomposition import PCA
+        PCA = require("embed", "sklearn.decomposition").PCA
 
         dims = min(max_dims, len(x))
         x = PCA(dims, svd_solver="randomized", random_state=0).fit_transform(x)
@@ -69,7 +71,7 @@ def prepare(features, max_dims: int = 50) -> np.ndarray:
 def embed_pca(x) -> np.ndarray:
     """The first three principal components of ``x`` (N, D) as float32 (N, 3); columns past D
     (or past N) are zeros. Signs are made deterministic (scikit-learn's ``svd_flip``)."""
-    from sklearn.decomposition import PCA
+    PCA = require("embed", "sklearn.decomposition").PCA
 
     x = _matrix(x)
     k = min(3, x.shape[1], len(x))
@@ -134,7 +136,7 @@ def embed_tsne(x, init=None, seed: int = 0) -> np.ndarray:
     a few seconds for 1,000 points, minutes for 10,000 and far longer for 100,000 points in 3D
     (the Barnes-Hut octree is slower than in 2D); prefer UMAP for large sets.
     """
-    from sklearn.manifold import TSNE
+    TSNE = require("embed", "sklearn.manifold", "t-SNE embeddings need").TSNE
 
     x = _matrix(x)
     start = "pca"
@@ -209,7 +211,7 @@ def knn_agreement(points, labels, k: int = 5) -> float:
     neighbours in the embedding, the point itself excluded (leave-one-out k-NN accuracy; a
     tie goes to the label that sorts first, as in scikit-learn's classifier). Chance is about
     the largest class's share; 1.0 means classes form clean clusters."""
-    from sklearn.neighbors import NearestNeighbors
+    NearestNeighbors = require("embed", "sklearn.neighbors").NearestNeighbors
 
     p = _points(points, "points")
     labels = np.asarray(labels).reshape(-1)
@@ -249,7 +251,7 @@ def _fit_umap(x: np.ndarray, init, seed, n_neighbors: int, min_dist: float, exac
     """Fit umap.UMAP. ``exact``: the k-NN graph from scikit-learn (no ``transform`` then);
     otherwise pynndescent's, whose search index ``transform`` queries without ever building
     a (new points x fitted points) distance matrix."""
-    import umap
+    umap = require("embed", "umap", "UMAP embeddings need")
 
     start, epochs = "spectral", None
     if init is not None:
@@ -259,7 +261,7 @@ def _fit_umap(x: np.ndarray, init, seed, n_neighbors: int, min_dist: float, exac
         epochs = _WARM_EPOCHS
     knn = None
     if exact:
-        from sklearn.neighbors import NearestNeighbors
+        NearestNeighbors = require("embed", "sklearn.neighbors").NearestNeighbors
 
         dists, indices = NearestNeighbors(n_neighbors=n_neighbors).fit(x).kneighbors(x)
         knn = (indices.astype(np.int32), dists.astype(np.float32), None)

@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 
+from ..extras import available, require
 from ..protocol.overlay_frame import encode_overlays
 from ..scene.embedding_cloud import embedding_cloud, thumbnails
 from .worker import EmbeddingWorker
@@ -28,6 +29,11 @@ class EmbeddingService:
     def __init__(self, model, inputs, labels, layers: list[str], *, every: int = 25,
                  method: str = "umap", publish=None, notify=None, quiet: bool = False,
                  final_wait: float = FINAL_WAIT_SECONDS) -> None:
+        require("embed", "sklearn", "feature embeddings need")
+        if method == "umap" and not available("umap"):  # PCA only, said once
+            log.warning("nnviz3d: umap-learn is not installed, so embeddings use PCA: "
+                        "pip install 'nnviz3d[embed]' for UMAP")
+            method = "pca"
         self.model = model
         self.inputs = inputs
         self.labels = None if labels is None or len(labels) == 0 else list(labels)

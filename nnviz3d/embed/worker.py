@@ -67,8 +67,11 @@ def _serve(requests: Connection, results: _Results) -> None:
     """Set once numba is warm (or its warm-up failed: jobs then say why themselves)."""
 
     def warm() -> None:  # beside the job loop: PCA answers do not wait for numba
+        from ..extras import available
+
         try:
-            results.put(("ready", methods.warm_up()))
+            if available("umap"):  # else the service asked for PCA only
+                results.put(("ready", methods.warm_up()))
         except Exception as exc:  # UMAP unusable: PCA still works
             results.put(("error", {"layer": "", "step": -1,
                                    "message": f"UMAP warm-up failed ({exc}); PCA only"}))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..extras import require
 from ..protocol.codec import json_safe
 from ..scene.nodes import BLOCK, EDGE, GROUP, LABEL, Scene, SceneNode
 from ..scene.overlay import Overlay
@@ -60,7 +61,8 @@ class SceneBuilder:
     """Collects geometry, nodes and their TRS; :meth:`trimesh_scene` hands them to trimesh."""
 
     def __init__(self) -> None:
-        import trimesh
+        trimesh = require("gltf", "trimesh")
+        require("gltf", "PIL")  # weight maps and labels are PNG textures
 
         self.scene = trimesh.Scene(base_frame=ROOT)
         self.materials = MaterialTable()

@@ -22,6 +22,7 @@ import threading
 
 import numpy as np
 
+from ..extras import require
 from ..scene.nodes import BLOCK, EDGE, GROUP, Scene
 from .framing import frame_scene
 
@@ -82,6 +83,7 @@ class SceneWidget:
     ipywidgets box: canvas above, hover text below)."""
 
     def __init__(self, scene: Scene, *, width: int = 800, height: int = 480) -> None:
+        require("notebook", "pythreejs")
         import ipywidgets
         import pythreejs as three
 

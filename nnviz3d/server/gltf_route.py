@@ -47,6 +47,7 @@ def _build(state, feed, step: int | None, color_by: str | None) -> bytes:
 
 async def export_glb(request: web.Request) -> web.Response:
     from ..export import ExportError
+    from ..extras import MissingExtra
     from .app import FEED, STATE
 
     state, feed = request.app[STATE], request.app[FEED]
@@ -58,7 +59,7 @@ async def export_glb(request: web.Request) -> web.Response:
     loop = asyncio.get_running_loop()
     try:
         data = await loop.run_in_executor(None, _build, state, feed, step, color_by)
-    except ExportError as exc:
+    except (ExportError, MissingExtra) as exc:
         return web.Response(status=400, text=str(exc))
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", state.graph.model or "scene")
     return web.Response(body=data, content_type="model/gltf-binary", headers={

@@ -39,6 +39,9 @@ def lan_address() -> str | None:
 def self_signed(directory: Path | None = None) -> tuple[Path, Path]:
     """``(certfile, keyfile)`` of the self-signed certificate, made on first use (or when this
     machine's LAN address is not among its names)."""
+    from ..extras import require
+
+    require("tls", "cryptography", "--tls without --certfile needs")
     directory = directory or tls_home()
     cert, key = directory / "cert.pem", directory / "key.pem"
     names = _names()
@@ -120,8 +123,12 @@ def qr_text(url: str) -> str:
     """The URL as a QR code in terminal block characters."""
     import io
 
-    import segno
+    from ..extras import MissingExtra, require
 
+    try:
+        segno = require("tls", "segno", "showing the URL as a QR code needs")
+    except MissingExtra as exc:
+        return f"{exc}\n"
     out = io.StringIO()
     segno.make(url, error="m").terminal(out=out, compact=True, border=2)
     return out.getvalue()

@@ -81,8 +81,8 @@ def _load(path: Path, infer: bool = True):
     try:
         import onnx
     except ImportError:
-        raise ModelFileError(f"{path}: reading ONNX needs the onnx package; found it "
-                             f"missing (pip install onnx)") from None
+        raise ModelFileError(f"{path}: reading .onnx files needs the 'formats' extra (onnx is "
+                             f"not installed): pip install 'nnviz3d[formats]'") from None
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # noqa: BLE001 - protobuf errors vary: one sentence
