@@ -25,11 +25,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import logging
 
 from .batches import model_inputs, val_name
-
-log = logging.getLogger("nnviz3d")
 
 
 class _Hooks:

@@ -31,7 +31,8 @@ from transformers import TrainerCallback
 from .batches import model_inputs, val_name
 
 SKIPPED = ("epoch", "total_flos")
-"""Logged numbers that are bookkeeping, not metrics of the model."""
+"""Logged numbers that are bookkeeping, not metrics of the model (nor are ``*_runtime`` and
+``*_per_second``)."""
 
 
 class NNViz3DCallback(TrainerCallback):
@@ -59,15 +60,14 @@ class NNViz3DCallback(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not self._watching() or not logs or any(val_name(k) for k in logs):
             return  # an evaluation's logs: on_evaluate reports them
-        metrics = {k: v for k, v in logs.items() if _number(v) and k not in SKIPPED}
+        metrics = {k: v for k, v in logs.items() if _metric(k, v)}
         if metrics:
             self.watcher.log(metrics, step=state.global_step)
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         if not self._watching() or not metrics:
             return
-        val = {val_name(k) or k: v for k, v in metrics.items() if _number(v) and
-               not k.endswith(("_runtime", "_per_second")) and k not in SKIPPED}
+        val = {val_name(k) or k: v for k, v in metrics.items() if _metric(k, v)}
         if val:
             self.watcher.log(val, step=state.global_step, split="val")
 
@@ -102,6 +102,9 @@ def example_inputs(model, loader):
     return batch.to(device) if isinstance(batch, torch.Tensor) else batch
 
 
-def _number(value) -> bool:
+def _metric(name: str, value) -> bool:
+    """A number the model's curves should show (not the Trainer's timings and counters)."""
+    if name in SKIPPED or name.endswith(("_runtime", "_per_second")):
+        return False
     return isinstance(value, numbers.Real) or (isinstance(value, torch.Tensor) and
                                                value.numel() == 1)
