@@ -121,12 +121,24 @@ def _available(package: str) -> bool:
 
 if _available("lightning"):
     NNViz3DCallback = _callback_class("lightning.pytorch")
-    NNViz3DCallbackPL = _callback_class("pytorch_lightning") \
-        if _available("pytorch_lightning") else None
 elif _available("pytorch_lightning"):
-    NNViz3DCallback = NNViz3DCallbackPL = _callback_class("pytorch_lightning")
+    NNViz3DCallback = _callback_class("pytorch_lightning")
 else:
     raise ImportError("nnviz3d.integrations.lightning needs Lightning: pip install lightning "
                       "(or pip install 'nnviz3d[lightning]')")
+
+
+def __getattr__(name: str):
+    """``NNViz3DCallbackPL``, for ``pytorch_lightning.Trainer``: made when first asked for
+    (importing the second package costs seconds)."""
+    if name == "NNViz3DCallbackPL":
+        if not _available("pytorch_lightning"):
+            raise ImportError("NNViz3DCallbackPL needs pytorch_lightning: pip install "
+                              "pytorch-lightning")
+        cls = NNViz3DCallback if issubclass(NNViz3DCallback, importlib.import_module(
+            "pytorch_lightning").Callback) else _callback_class("pytorch_lightning")
+        globals()[name] = cls
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["NNViz3DCallback", "NNViz3DCallbackPL"]

@@ -11,8 +11,8 @@ Each ``step()`` measures the time since the previous one, runs the probe kinds t
 the small result tensors to a background thread. ``step=`` takes the loop's own global step
 (gaps are fine, a repeated step merges its metrics, an earlier one is refused: see
 nnviz3d/live/step_clock.py); ``w.log({"val/acc": 0.9})`` reports metrics without a training
-step. Any error inside nnviz3d is reported once and
-the training goes on (``strict=True`` raises instead, for tests).
+step. Any error inside nnviz3d is reported once and the training goes on (``strict=True``
+raises instead, for tests).
 """
 
 from __future__ import annotations
