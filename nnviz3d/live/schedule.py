@@ -6,7 +6,9 @@ The rules, in order (``ProbeSchedule``):
    and every N_K is a power of two no larger than ``max_interval`` (a power of two too). So
    whatever the machine measured, every run probes every kind at every multiple of
    ``max_interval``, and two runs whose intervals came out equal (always with ``every=``,
-   usually with the same settings on the same machine) probe exactly the same steps.
+   usually with the same settings on the same machine) probe exactly the same steps. When
+   the loop gives its own steps with gaps (``w.step(step=N)``), kind K runs at the first
+   step at or past each multiple of N_K: the step before it lies before that multiple.
 2. **Calibration.** The first ``CALIBRATION`` steps probe every kind (the first call of a
    kind pays one-off allocations and is not counted); the budget decides from step
    ``CALIBRATION`` on. A run's first steps, where divergence often starts, are always seen.
@@ -50,6 +52,12 @@ def _pow2_floor(x: float) -> int:
     return 1 if x < 2 else 1 << math.floor(math.log2(x))
 
 
+def due_between(prev: int, step: int, interval: int) -> bool:
+    """A multiple of ``interval`` lies in ``(prev, step]`` (``step % interval == 0`` when
+    ``prev`` is ``step - 1``)."""
+    return step // interval > prev // interval
+
+
 class ProbeSchedule:
     """Per kind: an aligned power-of-two interval in steps; see the module docstring.
 
@@ -87,10 +95,13 @@ class ProbeSchedule:
         self.steps = 0
         self._time_cap = max_interval
 
-    def due(self, step: int, kind: str) -> bool:
+    def due(self, step: int, kind: str, prev: int | None = None) -> bool:
+        """Whether ``kind`` runs at ``step``, the training step after ``prev`` (default
+        ``step - 1``): a multiple of its interval lies in ``(prev, step]``."""
         if self.every is None and step < CALIBRATION:
             return True
-        return step % self.interval[kind] == 0
+        return due_between(prev if prev is not None else step - 1, step,
+                           self.interval[kind])
 
     def observe_step(self, seconds: float) -> None:
         """Wall time of one training step, probes excluded."""

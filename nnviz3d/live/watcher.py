@@ -4,12 +4,15 @@
         for batch in data:
             ...
             optimizer.step()
-            w.step(loss=loss.item(), accuracy=acc)
+            w.step(loss=loss.item(), accuracy=acc)     # or w.step(loss, step=global_step)
 
 Each ``step()`` measures the time since the previous one, runs the probe kinds that are due
 (weights and gradients now, activations from the forward pass just run when armed), and hands
-the small result tensors to a background thread. Any error inside nnviz3d is reported once and
-the training goes on (``strict=True`` raises instead, for tests).
+the small result tensors to a background thread. ``step=`` takes the loop's own global step
+(gaps are fine, a repeated step merges its metrics, an earlier one is refused: see
+nnviz3d/live/step_clock.py); ``w.log({"val/acc": 0.9})`` reports metrics without a training
+step. Any error inside nnviz3d is reported once and the training goes on (``strict=True``
+raises instead, for tests).
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ import time
 from pathlib import Path
 
 from .metrics import MetricFilter
-from .schedule import KINDS, MAX_INTERVAL, MAX_SECONDS, ProbeSchedule
+from ..protocol.probe_frame import SPLITS
+from .schedule import KINDS, MAX_INTERVAL, MAX_SECONDS, ProbeSchedule, due_between
+from .step_clock import EARLIER, NEW, SAME, StepClock
 from .worker import FrameWorker
 
 log = logging.getLogger("nnviz3d")
@@ -58,6 +63,12 @@ class Watcher:
                                       max_seconds=max_seconds)
         self.graph = graph if graph is not None else capture_graph(model, example_inputs)
         self.step_index = -1
+        """The newest training step (the loop's own with ``step=``), -1 before the first."""
+        self.clock = StepClock()
+        self._early: dict | None = None
+        """Gradients taken by ``capture_gradients`` for the step about to be reported."""
+        self._act_missed = False
+        self._step_warned: set[str] = set()
         self._last_end: float | None = None
         self._worker_busy = 0.0
         self._failures = 0
@@ -114,7 +125,7 @@ class Watcher:
                 raise ValueError("embed= needs the probe set: pass inputs= (and labels=) too")
             self.embeddings = self._start_embeddings(self.model, inputs, labels, embed,
                                                      embed_every, embed_method, serve)
-        self.probes.armed = self.schedule.due(0, "act")
+        self.probes.armed = self.schedule.due(0, "act", -1)
 
     def _abandon(self) -> None:
         """watch() failed half-way (a name in use, a port taken, a bad ``embed=``): undo what
@@ -185,6 +196,10 @@ class Watcher:
         self.worker.listeners.append(fn)
 
     @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
     def url(self) -> str | None:
         return self.handle.url if self.handle else None
 
@@ -230,19 +245,46 @@ class Watcher:
         yield path
 
     # -- the training loop's calls --------------------------------------------------------
-    def step(self, loss: float | None = None, **metrics) -> None:
-        """Call once per optimisation step, after ``optimizer.step()``."""
-        self._guard(self._step, loss, metrics, "train")
+    def step(self, loss: float | None = None, *, step: int | None = None, **metrics) -> None:
+        """Call once per optimisation step, after ``optimizer.step()``. ``step``: the loop's
+        own global step (default: the one after the last); a step reported again merges its
+        metrics into that step, an earlier one is ignored (said once)."""
+        self._guard(self._step, loss, metrics, "train", step)
 
-    def validation(self, loss: float | None = None, **metrics) -> None:
-        """Report evaluation metrics at the current step (shown as the validation curve)."""
-        self._guard(self._scalars_only, loss, metrics, "val")
+    def log(self, metrics: dict, step: int | None = None, *, split: str = "train") -> None:
+        """Report ``metrics`` (any names, e.g. ``"val/acc"``) without a training step, as
+        ``wandb.log``: at the newest step, or at ``step`` (not an earlier one)."""
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        self._guard(self._scalars_only, None, dict(metrics), split, step)
 
-    def _guard(self, fn, loss, metrics, split) -> None:
+    def validation(self, loss: float | None = None, *, step: int | None = None,
+                   **metrics) -> None:
+        """Report evaluation metrics at the newest step, or ``step`` (shown as the validation
+        curve)."""
+        self._guard(self._scalars_only, loss, metrics, "val", step)
+
+    def capture_gradients(self, step: int | None = None) -> None:
+        """Take the gradient probe now, for the training step ``step`` the next ``w.step()``
+        reports (default: the one after the last). For loops that zero the gradients before
+        ``w.step()`` (Hugging Face's Trainer does, right after ``optimizer.step()``): call it
+        between ``backward()`` and ``zero_grad()``. Only what is due is taken: the gradient
+        statistics when the schedule probes gradients at that step, and the per-layer
+        gradient norms health watches every step."""
+        self._guard(self._capture_gradients, step)
+
+    def _guard(self, fn, *args) -> None:
         if self._closed:
             raise RuntimeError("this nnviz3d watcher is closed")
         try:
-            fn(loss, metrics, split)
+            fn(*args)
+        except _StepRefused as exc:
+            if self.strict:
+                raise exc.__cause__ from None
+            if exc.key not in self._step_warned:
+                self._step_warned.add(exc.key)
+                log.warning("nnviz3d: %s; the call is ignored (said once), training goes on",
+                            exc)
         except Exception as exc:
             if self.strict:
                 raise
@@ -262,43 +304,101 @@ class Watcher:
                         "probes are", name, why)
         return out
 
-    def _scalars_only(self, loss, metrics, split) -> None:
-        self.worker.submit({"step": max(self.step_index, 0), "split": split, "time": time.time(),
-                            "scalars": self._scalars(loss, metrics), "kinds": {}})
+    def _classify(self, step, training: bool) -> tuple[str, int]:
+        """The clock's verdict on ``step``; a step that is no number, or earlier than one
+        already reported, becomes ``_StepRefused``."""
+        try:
+            if training:
+                verdict, step = self.clock.classify(step)
+            else:
+                ok, step = self.clock.at(step)
+                verdict = NEW if ok else EARLIER
+        except (TypeError, ValueError) as exc:
+            raise _StepRefused("bad step", str(exc)) from exc
+        if verdict == EARLIER:
+            why = (f"steps must not go backwards: step={step} came after step "
+                   f"{self.clock.reported}")
+            raise _StepRefused("backwards", why) from ValueError(why)
+        return verdict, step
 
-    def _step(self, loss, metrics, split) -> None:
+    def _scalars_only(self, loss, metrics, split, step=None) -> None:
+        _, step = self._classify(step, training=False)
+        scalars = self._scalars(loss, metrics)
+        self.clock.note(step)
+        self.worker.submit({"step": step, "split": split, "time": time.time(),
+                            "scalars": scalars, "kinds": {}})
+
+    def _capture_gradients(self, step) -> None:
+        verdict, step = self._classify(step, training=True)
+        if verdict != NEW:  # that step's probes are taken already
+            return
+        t0 = time.perf_counter()
+        early = {"step": step, "seconds": 0.0}
+        if self._due(self.clock.trained, step, "grad"):
+            early["grad"] = self.probes.grads()
+            early["grad_cost"] = time.perf_counter() - t0
+        if self.health is not None and self.rank == 0:
+            t1 = time.perf_counter()
+            early["norms"] = self.grad_norms.norms()
+            early["norms_cost"] = time.perf_counter() - t1
+        early["seconds"] = time.perf_counter() - t0
+        self._early = early
+
+    def _step(self, loss, metrics, split, step=None) -> None:
+        verdict, step = self._classify(step, training=True)
+        if verdict == SAME:  # gradient accumulation, a second report: metrics merge
+            self._scalars_only(loss, metrics, split, step)
+            return
         start = time.perf_counter()
+        early, self._early = self._early, None
+        if early is not None and early["step"] != step:
+            early = None  # taken for another step: stale
         if self._last_end is not None:
             # time between the end of the last probe pass and now: the training step alone
-            self.schedule.observe_step(max(start - self._last_end, 1e-9))
+            taken = early["seconds"] if early else 0.0
+            self.schedule.observe_step(max(start - self._last_end - taken, 1e-9))
             busy = self.worker.busy
             self.schedule.observe_background(busy - self._worker_busy)
             self._worker_busy = busy
-        self.step_index += 1
-        step = self.step_index
+        prev = self.clock.trained
+        self.clock.advance(step)
+        self.step_index = step
         kinds, matrices = {}, []
         for kind in KINDS:
+            due = self._due(prev, step, kind)
             if kind == "act":
+                self._act_missed = due and not self.probes.armed
                 if not self.probes.armed:
                     continue
-            elif not self._due(step, kind):
+            elif not due:
                 continue
             t0 = time.perf_counter()
             if kind == "matrices":
                 res = matrices = self.probes.matrices()
+            elif kind == "grad" and early is not None and "grad" in early:
+                res = early["grad"]
+                if res:
+                    kinds[kind] = res
             else:
                 res = {"weight": self.probes.weights, "grad": self.probes.grads,
                        "act": self.probes.activations}[kind]()
                 if res:
                     kinds[kind] = res
-            self.schedule.observe_cost(kind, time.perf_counter() - t0)
+            cost = time.perf_counter() - t0
+            if kind == "grad" and early is not None and "grad_cost" in early:
+                cost = early["grad_cost"]
+            self.schedule.observe_cost(kind, cost)
             if res:
                 self._covered(kind, step)
         norms = None
         if self.health is not None and self.rank == 0:  # every step: alarms on time
             t0 = time.perf_counter()
-            norms = self.grad_norms.norms()
-            self.schedule.observe_every_step(time.perf_counter() - t0)
+            if early is not None and "norms" in early:
+                norms = early["norms"]
+                self.schedule.observe_every_step(early["norms_cost"])
+            else:
+                norms = self.grad_norms.norms()
+                self.schedule.observe_every_step(time.perf_counter() - t0)
         if self.world_size > 1:
             from .distributed import reduce_kinds
 
@@ -308,7 +408,10 @@ class Watcher:
                     "scalars": self._scalars(loss, metrics)}
             item.update(self.probes.to_host(kinds, matrices, norms))
             self.worker.submit(item)
-        self.probes.armed = self._due(step + 1, "act")
+        # hooks for the next forward pass: due at the step the loop will probably report
+        # next, or owed since this one missed them
+        self.probes.armed = self._due(step, self.clock.next_guess(), "act") or \
+            self._act_missed
         if self.embeddings is not None:
             self.embeddings.at_step(step)
         if self.requests is not None:  # what a viewer asked of the model: between two steps
@@ -318,12 +421,13 @@ class Watcher:
             self.requests.run_pending()
         self._last_end = time.perf_counter()
 
-    def _due(self, step: int, kind: str) -> bool:
+    def _due(self, prev: int, step: int, kind: str) -> bool:
+        """Whether ``kind`` runs at training step ``step``, the one after ``prev``."""
         if kind == "matrices" and self.schedule.every is not None:
             # a fixed interval sets the statistics' cadence; weight maps (the heaviest frames:
             # a recording grows by them) follow at 8x, as they always have
-            return step % (self.schedule.every * 8) == 0
-        return self.schedule.due(step, kind)
+            return due_between(prev, step, self.schedule.every * 8)
+        return self.schedule.due(step, kind, prev)
 
     def _covered(self, kind: str, step: int) -> None:
         c = self.coverage[kind]
@@ -441,12 +545,21 @@ class Watcher:
         self.close()
 
     def stats(self) -> dict:
-        return {"steps": self.step_index + 1, "frames": self.worker.written,
+        return {"steps": self.clock.count, "frames": self.worker.written,
                 "dropped": self.worker.dropped, "failures": self._failures,
                 "intervals": dict(self.schedule.interval),
                 "schedule": self.schedule.describe(),
                 "coverage": self._coverage(),
                 "overhead_estimate": self.schedule.overhead()}
+
+
+class _StepRefused(Exception):
+    """A report at a step that is no number or earlier than one reported: said once per
+    ``key``, the call ignored (``strict``: its cause is raised)."""
+
+    def __init__(self, key: str, why: str) -> None:
+        super().__init__(why)
+        self.key = key
 
 
 def watch(model, example_inputs=None, **kwargs) -> Watcher:
