@@ -42,7 +42,7 @@ demo: setup
 	$(BIN)/nnviz3d demo
 
 test: setup chromium
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 --dist worksteal
 
 bench: setup
 	$(BIN)/python bench/topology.py

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import aiohttp
+import pytest
 
 from nnviz3d.protocol import PROTOCOL_VERSION
 from nnviz3d.protocol.probe_frame import decode_probe
@@ -15,11 +16,19 @@ from nnviz3d.record.run_file import EMBEDDING
 from nnviz3d.replay import serve_replay
 
 
-def test_demo_runs_headless_for_n_steps_and_learns(tmp_path):
-    run = tmp_path / "demo.nnv3d"
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    """One headless demo of 120 steps (every step probed, as the demo does) for both tests:
+    a second demo process would compile numba's UMAP code again."""
+    run = tmp_path_factory.mktemp("demo") / "demo.nnv3d"
     r = subprocess.run([sys.executable, "-m", "nnviz3d", "demo", "--steps", "120",
-                        "--no-browser", "--port", "0", "--record", str(run)],
+                        "--no-browser", "--port", "0", "--record", str(run), "--every", "1"],
                        capture_output=True, text=True, timeout=600)
+    return run, r
+
+
+def test_demo_runs_headless_for_n_steps_and_learns(demo_run):
+    run, r = demo_run
     assert r.returncode == 0, r.stderr[-2000:]
     assert "120 steps" in r.stdout
     acc = float(r.stdout.split("validation accuracy ")[1].split(";")[0])
@@ -28,11 +37,9 @@ def test_demo_runs_headless_for_n_steps_and_learns(tmp_path):
     assert s["steps"] == 120 and s["first_step"] == 0 and s["last_step"] == 119
 
 
-def test_replay_serves_the_recorded_frames_byte_for_byte(tmp_path):
-    run = tmp_path / "r.nnv3d"
-    subprocess.run([sys.executable, "-m", "nnviz3d", "demo", "--steps", "30", "--no-browser",
-                    "--port", "0", "--record", str(run), "--every", "1"], check=True,
-                   capture_output=True, timeout=600)
+def test_replay_serves_the_recorded_frames_byte_for_byte(demo_run):
+    run, r = demo_run
+    assert r.returncode == 0, r.stderr[-2000:]
     reader = RunReader(run)
     handle = serve_replay(reader, open_browser=False, port=0, quiet=True)
 
@@ -62,7 +69,7 @@ def test_replay_serves_the_recorded_frames_byte_for_byte(tmp_path):
     try:
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             timeline, frames = pool.submit(asyncio.run, seek(12)).result(timeout=120)
-        assert timeline["first_step"] == 0 and timeline["last_step"] == 29
+        assert timeline["first_step"] == 0 and timeline["last_step"] == 119
         probes = sum(kinds != [EMBEDDING] for _, _, kinds, _ in reader.frames())
         assert not timeline["live"] and timeline["frames"] == probes  # embeddings aside
         assert frames[-len(reader.at_step(12)):] == reader.at_step(12)
