@@ -532,7 +532,7 @@ def _export(args) -> int:
     from .progress import Progress
 
     try:
-        with Progress(len(EXPORT_STAGES), "export", unit="stage", delay=1.0) as bar:
+        with Progress(len(EXPORT_STAGES), "export", unit="stage", delay=2.0) as bar:
             res = export_gltf(source, args.output, step=args.step, animate=args.animate,
                               depth=args.depth, color_by=args.color_by,
                               seconds_per_step=args.seconds_per_step, labels=args.labels,
