@@ -153,6 +153,15 @@ class _StderrHandler(logging.StreamHandler):
     def stream(self, value) -> None:
         pass
 
+    def emit(self, record: logging.LogRecord) -> None:
+        tqdm = sys.modules.get("tqdm")
+        if tqdm is None or not self.stream.isatty():
+            return super().emit(record)
+        try:  # a progress bar may be on the terminal: the line goes above it
+            tqdm.tqdm.write(self.format(record), file=self.stream)
+        except Exception:  # noqa: BLE001 - as logging does
+            self.handleError(record)
+
 
 @contextlib.contextmanager
 def _stderr_logging():
