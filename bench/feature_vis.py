@@ -3,7 +3,7 @@
 Run: .venv/bin/python bench/feature_vis.py [--rounds N] [--steps N] [--threads N]
 
 Model: the demo's DigitsCNN trained briefly on scikit-learn's digits (150 Adam steps, lr 3e-3,
-batch 64, seed 0, data from nnviz3d.demo.load_digits_tensors), eval mode, CPU. For a few
+batch 64, seed 0, data from nnviz3d.data.digits.load_digits_tensors), eval mode, CPU. For a few
 channels, ``visualise_unit`` (steps 256, lr 0.05, jitter 1) with the Fourier parameterisation
 and with plain pixels; each round uses seed = round index. The table shows medians over the
 rounds of the wall time of one visualisation (time.perf_counter around the call) and of the
@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from nnviz3d.analysis.feature_vis import visualise_unit
-from nnviz3d.demo import load_digits_tensors
+from nnviz3d.data.digits import load_digits_tensors
 from nnviz3d.zoo import DigitsCNN
 
 CHANNELS = [("stem", 1), ("block", 2), ("down", 1), ("head.2", 0), ("head.3", 0)]

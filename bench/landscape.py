@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nnviz3d.analysis.landscape import digits_demo, loss_landscape
-from nnviz3d.demo import load_digits_tensors
+from nnviz3d.data.digits import load_digits_tensors
 
 
 def digits_cnn():

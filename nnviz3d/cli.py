@@ -1,13 +1,25 @@
-"""The ``nnviz3d`` command line. This issue ships ``inspect``; view, demo, replay and export
-come with the viewer, live-training and export work."""
+"""The ``nnviz3d`` command line: inspect, view, demo, replay, compare, landscape, tour and
+export.
+
+Exit status: 0 done; 1 the command could not be carried out (a model that does not load, a
+damaged recording, a port or folder that is not there); 2 the command line is wrong (argparse's
+own errors, and options that do not go together); 130 interrupted (Ctrl-C). Messages go to
+stderr through the ``nnviz3d`` logger, one line each; results go to stdout.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import sys
 
 from .layout.auto_view import depth_argument
+
+log = logging.getLogger("nnviz3d")
+USAGE, FAILED, INTERRUPTED = 2, 1, 130
+"""Exit statuses: a wrong command line, a command that could not be carried out, Ctrl-C."""
 
 
 def _missing_extras_in_one_line(main):
@@ -29,8 +41,19 @@ def _missing_extras_in_one_line(main):
 
 @_missing_extras_in_one_line
 def main(argv: list[str] | None = None) -> int:
+    with _stderr_logging():
+        try:
+            return _main(argv)
+        except KeyboardInterrupt:
+            log.error("nnviz3d: interrupted")
+            return INTERRUPTED
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(
         prog="nnviz3d", description="See a PyTorch network in 3D.")
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="print nnviz3d's version (and torch's) and exit")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("inspect", help="capture a model's topology and print it",
                        description="Capture a model's topology and print it as a tree or JSON.")
@@ -114,16 +137,78 @@ def main(argv: list[str] | None = None) -> int:
         return _inspect(args)
     if args.command == "view":
         return _view(args)
-    return 2
+    return USAGE
+
+
+class _Version(argparse.Action):
+    """``--version``: "nnviz3d X.Y.Z (torch A.B.C)", read from the installed metadata, so
+    torch is not imported for it."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        from . import __version__
+
+        try:
+            torch = f"torch {version('torch')}"
+        except PackageNotFoundError:
+            torch = "torch not installed"
+        print(f"nnviz3d {__version__} ({torch})")
+        parser.exit(0)
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a message comes (pytest's capsys swaps it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+    def emit(self, record: logging.LogRecord) -> None:
+        tqdm = sys.modules.get("tqdm")
+        if tqdm is None or not self.stream.isatty():
+            return super().emit(record)
+        try:  # a progress bar may be on the terminal: the line goes above it
+            tqdm.tqdm.write(self.format(record), file=self.stream)
+        except Exception:  # noqa: BLE001 - as logging does
+            self.handleError(record)
+
+
+@contextlib.contextmanager
+def _stderr_logging():
+    """While the command runs, the ``nnviz3d`` logger writes its messages (INFO and up) to
+    stderr as they are, once each; afterwards (main() called in-process) it is as before."""
+    logger = logging.getLogger("nnviz3d")
+    if any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        yield  # main() within main()
+        return
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    level = logger.level
+    logger.addHandler(handler)
+    if level == logging.NOTSET or level > logging.INFO:
+        logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def _graph_of(args, strategies=None):
     """The captured graph of ``args.spec``, or an exit status after a one-line error."""
     from .capture import CaptureError, capture_graph
-    from .capture.spec import SpecError, load_spec
+    from .capture.spec import SpecError, SpecFormatError, load_spec
 
     if isinstance(args.depth, int) and args.depth < 1:
-        return _fail(f"--depth must be 1 or more, got {args.depth}")
+        return _usage(f"--depth must be 1 or more, got {args.depth}")
     if _is_model_file(args.spec):
         from .capture.formats import ModelFileError, open_model_file
 
@@ -135,6 +220,8 @@ def _graph_of(args, strategies=None):
         model, example_inputs = load_spec(args.spec)
         args.model = model
         return capture_graph(model, example_inputs, strategies=strategies)
+    except SpecFormatError as exc:
+        return _usage(str(exc))
     except (SpecError, CaptureError, TypeError, ValueError) as exc:
         return _fail(str(exc))
 
@@ -243,23 +330,27 @@ def _view(args) -> int:
     if isinstance(weights, int):
         return weights
     try:
+        serving = _serving(args)
         handle = view(getattr(args, "model", None), graph=graph, depth=args.depth,
-                      recipe=recipe, weights=weights, **_serving(args))
+                      recipe=recipe, weights=weights, **serving)
     except OSError as exc:
         return _fail(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}")
-    except ValueError as exc:
-        return _fail(str(exc))
-    return serve_until_interrupted(handle)
+    except ValueError as exc:  # an option's value (--allow-host, --certfile without --keyfile)
+        return _usage(str(exc))
+    return _serve(handle)
 
 
 def _demo(args) -> int:
     from .demo import run_demo
 
     if args.steps is not None and args.steps < 1:
-        return _fail(f"--steps must be 1 or more, got {args.steps}")
+        return _usage(f"--steps must be 1 or more, got {args.steps}")
+    try:
+        serving = _serving(args)
+    except ValueError as exc:
+        return _usage(str(exc))
     try:
         delay = args.delay if args.delay is not None else (0.0 if args.no_browser else 0.05)
-        serving = _serving(args)
         run_demo(steps=args.steps, record=args.record or True, keep_serving=not args.no_browser,
                  every=args.every or None, step_delay=delay, **serving)
     except (FileExistsError, ValueError) as exc:
@@ -289,62 +380,65 @@ def _replay(args) -> int:
     try:
         handle = serve_replay(reader, depth=args.depth, **_serving(args))
     except ValueError as exc:
-        return _fail(str(exc))
-    return serve_until_interrupted(handle)
+        return _usage(str(exc))
+    return _serve(handle)
 
 
 def _compare(args) -> int:
     from .compare import CompareError, serve_compare
     from .record import RunFileError
 
+    extra = {} if args.tolerance is None else {"tolerance": args.tolerance}
     try:
-        extra = {} if args.tolerance is None else {"tolerance": args.tolerance}
-        handle = serve_compare(args.run_a, args.run_b, depth=args.depth, **extra,
-                               **_serving(args))
+        serving = _serving(args)
+    except ValueError as exc:
+        return _usage(str(exc))
+    try:
+        handle = serve_compare(args.run_a, args.run_b, depth=args.depth, **extra, **serving)
     except (RunFileError, CompareError, ValueError) as exc:
         return _fail(str(exc))
-    return serve_until_interrupted(handle)
+    return _serve(handle)
 
 
 def _landscape(args) -> int:
     import time
     from pathlib import Path
 
-    from .capture.spec import SpecError
+    from .capture.spec import SpecError, SpecFormatError
 
     if args.demo == (args.spec is not None):
-        return _fail("landscape needs a SPEC or --demo (one of them)")
+        return _usage("landscape needs a SPEC or --demo (one of them)")
     if args.spec and args.spec.endswith(".nnv3d"):
-        return _fail(f"{args.spec} is a recording: recordings hold per-layer statistics, not "
+        return _usage(f"{args.spec} is a recording: recordings hold per-layer statistics, not "
                      f"weights, so the loss cannot be evaluated around them. A landscape needs "
                      f"the model: pass a SPEC whose callable returns (model, loss_fn)")
     if args.steps < 2:
-        return _fail(f"--steps must be 2 or more, got {args.steps}")
+        return _usage(f"--steps must be 2 or more, got {args.steps}")
     if args.span is not None and not args.span > 0:
-        return _fail(f"--span must be positive, got {args.span}")
+        return _usage(f"--span must be positive, got {args.span}")
     from .analysis.landscape import load_landscape_spec, loss_landscape
 
     spec = "nnviz3d.analysis.landscape:digits_demo" if args.demo else args.spec
     if args.demo:
-        print("nnviz3d landscape: training DigitsCNN for 150 steps", file=sys.stderr, flush=True)
+        log.info("nnviz3d landscape: training DigitsCNN for 150 steps")
     try:
         model, loss_fn, snapshots = load_landscape_spec(spec)
+    except SpecFormatError as exc:
+        return _usage(str(exc))
     except SpecError as exc:
         return _fail(str(exc))
-    start, shown = time.perf_counter(), [0.0]
+    from .progress import Progress
 
-    def progress(done: int, total: int) -> None:
-        now = time.perf_counter() - start
-        if done == total or now - shown[0] >= 0.1:
-            shown[0] = now
-            print(f"\rlandscape {done}/{total} points, {now:.1f} s", file=sys.stderr,
-                  end="\n" if done == total else "", flush=True)
+    with Progress(args.steps ** 2, "landscape", unit="point") as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = bar.bar.total = total
+            bar.update(done - bar.done)
 
-    try:
-        result = loss_landscape(model, loss_fn, steps=args.steps, span=args.span,
-                                seed=args.seed, progress=progress, trajectory=snapshots)
-    except Exception as exc:  # noqa: BLE001 - the user's loss_fn or snapshots: one line
-        return _fail(f"computing the landscape failed: {type(exc).__name__}: {exc}")
+        try:
+            result = loss_landscape(model, loss_fn, steps=args.steps, span=args.span,
+                                    seed=args.seed, progress=progress, trajectory=snapshots)
+        except Exception as exc:  # noqa: BLE001 - the user's loss_fn or snapshots: one line
+            return _fail(f"computing the landscape failed: {type(exc).__name__}: {exc}")
     name = type(model).__name__
     out = Path(args.output or f"runs/{name}-landscape-{time.strftime('%Y%m%d-%H%M%S')}.npz")
     result.save(out)
@@ -386,7 +480,7 @@ def _tour(args) -> int:
     from .tour import write_tour
 
     if args.changes < 0:
-        return _fail(f"--changes must be 0 or more, got {args.changes}")
+        return _usage(f"--changes must be 0 or more, got {args.changes}")
     try:
         stops = write_tour(args.run, args.output, depth=args.depth, model=args.model,
                            changes=args.changes)
@@ -428,12 +522,19 @@ def _export_parser(sub) -> None:
 
 
 def _export(args) -> int:
+    from pathlib import Path
+
     from .export import ExportError, export_gltf
+    from .export.gltf import EXPORT_STAGES
     from .export.sources import source_of
     from .record.run_file import is_run_file
 
     if isinstance(args.depth, int) and args.depth < 1:
-        return _fail(f"--depth must be 1 or more, got {args.depth}")
+        return _usage(f"--depth must be 1 or more, got {args.depth}")
+    folder = Path(args.output).parent
+    if not folder.is_dir():
+        return _fail(f"cannot write {args.output}: there is no folder {folder}; create it or "
+                     f"choose another output path")
     if args.spec.endswith(".toml"):  # a scene recipe: its model at its depth
         from .recipe import RecipeError, load_recipe
 
@@ -446,7 +547,7 @@ def _export(args) -> int:
     source = args.spec
     if not is_run_file(args.spec):
         if args.step is not None or args.animate:
-            return _fail(f"--step and --animate need a recording (.nnv3d), got {args.spec}")
+            return _usage(f"--step and --animate need a recording (.nnv3d), got {args.spec}")
         graph = _graph_of(args)
         if isinstance(graph, int):
             return graph
@@ -455,10 +556,14 @@ def _export(args) -> int:
             source = source_of(graph, getattr(args, "model", None), model_file)
         except ExportError as exc:
             return _fail(str(exc))
+    from .progress import Progress
+
     try:
-        res = export_gltf(source, args.output, step=args.step, animate=args.animate,
-                          depth=args.depth, color_by=args.color_by,
-                          seconds_per_step=args.seconds_per_step, labels=args.labels)
+        with Progress(len(EXPORT_STAGES), "export", unit="stage", delay=2.0) as bar:
+            res = export_gltf(source, args.output, step=args.step, animate=args.animate,
+                              depth=args.depth, color_by=args.color_by,
+                              seconds_per_step=args.seconds_per_step, labels=args.labels,
+                              progress=lambda stage: bar.update(1, stage=stage))
     except ExportError as exc:
         return _fail(str(exc))
     what = (f", animation {res.duration:.2f} s over {len(res.steps)} steps" if res.animations
@@ -468,17 +573,11 @@ def _export(args) -> int:
     return 0
 
 
-def serve_until_interrupted(handle) -> int:
-    """Keep the process (and its server thread) alive until Ctrl-C, then close."""
-    import threading
+def _serve(handle) -> int:
+    """Serve until Ctrl-C (main() then exits with status 130)."""
+    from .server.serving import serve_until_interrupted
 
-    print("nnviz3d: press Ctrl-C to stop", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        handle.close()
+    serve_until_interrupted(handle)
     return 0
 
 
@@ -490,8 +589,15 @@ def _trust_option(parser) -> None:
 
 
 def _fail(message: str) -> int:
-    print(f"nnviz3d: error: {message}", file=sys.stderr)
-    return 2
+    """Say why the command could not be carried out, in one line; exit status 1."""
+    log.error("nnviz3d: error: %s", message)
+    return FAILED
+
+
+def _usage(message: str) -> int:
+    """Say what is wrong with the command line, in one line; exit status 2 (as argparse)."""
+    log.error("nnviz3d: error: %s", message)
+    return USAGE
 
 
 if __name__ == "__main__":

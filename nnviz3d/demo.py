@@ -5,21 +5,8 @@ from __future__ import annotations
 
 import time
 
-
-def load_digits_tensors():
-    """scikit-learn's 1,797 8x8 digits as float tensors in [0, 1], split 80/20 (fixed seed)."""
-    import numpy as np
-    import torch
-    from .extras import require
-
-    datasets = require("embed", "sklearn.datasets", "the demo's digits data set needs")
-    d = datasets.load_digits()
-    x = torch.tensor(d.images / 16.0, dtype=torch.float32).unsqueeze(1)
-    y = torch.tensor(d.target, dtype=torch.long)
-    order = torch.tensor(np.random.default_rng(0).permutation(len(y)))
-    x, y = x[order], y[order]
-    cut = int(0.8 * len(y))
-    return (x[:cut], y[:cut]), (x[cut:], y[cut:])
+from .data.digits import load_digits_tensors
+from .progress import Progress, interactive
 
 
 def run_demo(steps: int | None = None, epochs: int = 8, batch: int = 64, lr: float = 3e-3,
@@ -29,7 +16,6 @@ def run_demo(steps: int | None = None, epochs: int = 8, batch: int = 64, lr: flo
     """Every step is probed by default: the CNN is tiny, and a demo is for watching.
     ``serving``: watch()'s host, token and tls (a headset on the LAN)."""
     import torch
-    import torch.nn.functional as F
 
     from .live import watch
     from .zoo import DigitsCNN
@@ -44,10 +30,37 @@ def run_demo(steps: int | None = None, epochs: int = 8, batch: int = 64, lr: flo
               budget=budget, every=every, inputs=xva, labels=yva, embed=["pool", "head.2"],
               embed_every=25, **serving)
     print(f"nnviz3d demo: training DigitsCNN on {len(ytr)} digits for {total} steps", flush=True)
-    step = 0
     start = time.perf_counter()
-    acc = float("nan")
-    with w:
+    try:  # Ctrl-C: the recording is closed (with w), the viewer too, then KeyboardInterrupt
+        with w:
+            step, acc = _train(w, model, opt, (xtr, ytr), (xva, yva), total, batch, step_delay)
+        seconds = time.perf_counter() - start
+        stats = w.stats()
+        print(f"nnviz3d demo: {step} steps in {seconds:.1f} s, validation accuracy {acc:.3f}; "
+              f"{stats['frames']} frames"
+              + (f" recorded in {w.record_path}" if w.record_path else ""), flush=True)
+        if keep_serving and w.handle is not None:
+            from .server.serving import serve_until_interrupted
+
+            print(f"nnviz3d demo: the run stays explorable at {w.url}", flush=True)
+            serve_until_interrupted(w.handle)
+    finally:
+        w.close_viewer()
+    return {"steps": step, "seconds": seconds, "val_accuracy": acc, **stats,
+            "record": str(w.record_path) if w.record_path else None}
+
+
+def _train(w, model, opt, train, val, total: int, batch: int, step_delay: float):
+    """``total`` Adam steps over shuffled epochs, validated every 25 steps; ``(steps,
+    validation accuracy)``. A bar on a terminal, else a line every 25 steps (what logs and
+    the tests read)."""
+    import torch
+    import torch.nn.functional as F
+
+    (xtr, ytr), (xva, yva) = train, val
+    lines = not interactive()
+    step, acc = 0, float("nan")
+    with Progress(total, "training", unit="step", plain=False) as bar:
         while step < total:
             perm = torch.randperm(len(ytr))
             for i in range(0, len(ytr), batch):
@@ -70,20 +83,10 @@ def run_demo(steps: int | None = None, epochs: int = 8, batch: int = 64, lr: flo
                         val_loss = F.cross_entropy(val_logits, yva).item()
                         acc = (val_logits.argmax(1) == yva).float().mean().item()
                     w.validation(loss=val_loss, accuracy=acc)
-                    print(f"  step {step:4d}  loss {loss.item():.3f}  val loss {val_loss:.3f}  "
-                          f"val acc {acc:.3f}", flush=True)
+                    if lines:
+                        print(f"  step {step:4d}  loss {loss.item():.3f}  val loss "
+                              f"{val_loss:.3f}  val acc {acc:.3f}", flush=True)
+                bar.update(1, loss=f"{loss.item():.3f}", val_acc=f"{acc:.3f}")
                 if step_delay:
                     time.sleep(step_delay)
-    seconds = time.perf_counter() - start
-    stats = w.stats()
-    print(f"nnviz3d demo: {step} steps in {seconds:.1f} s, validation accuracy {acc:.3f}; "
-          f"{stats['frames']} frames" + (f" recorded in {w.record_path}" if w.record_path else ""),
-          flush=True)
-    if keep_serving and w.handle is not None:
-        from .cli import serve_until_interrupted
-
-        print(f"nnviz3d demo: the run stays explorable at {w.url}", flush=True)
-        serve_until_interrupted(w.handle)
-    w.close_viewer()
-    return {"steps": step, "seconds": seconds, "val_accuracy": acc, **stats,
-            "record": str(w.record_path) if w.record_path else None}
+    return step, acc

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import html
+import logging
 import os
-import sys
 import webbrowser
 
 from .graph import Graph
+
+log = logging.getLogger("nnviz3d")
 
 
 class ViewHandle:
@@ -119,7 +121,7 @@ def view(model=None, example_inputs=None, *, graph: Graph | None = None, depth: 
                                         quiet)
     if not quiet:
         if server.note:
-            print(f"nnviz3d: {server.note}; using port {server.port} instead", file=sys.stderr)
+            log.warning("nnviz3d: %s; using port %d instead", server.note, server.port)
         print(f"nnviz3d: viewing {graph.model} at {handle.url}", flush=True)
         if context is not None or token is not None:
             _print_remote(handle.url, context is not None)
@@ -208,8 +210,8 @@ def _add_weights(feed, weights, quiet: bool) -> None:
     feed.ingest(data, 0, list(header["kinds"]) + ([MATRICES] if header["matrices"] else []))
     seconds = time.perf_counter() - t0
     if not quiet and seconds > 1:
-        print(f"nnviz3d: summarised the weights of {len(weights)} modules in {seconds:.1f} s",
-              file=sys.stderr, flush=True)
+        log.info("nnviz3d: summarised the weights of %d modules in %.1f s", len(weights),
+                 seconds)
 
 
 def _embed_once(model, inputs, labels, embed, method, server, feed, quiet):

@@ -1,9 +1,10 @@
-"""``nnviz3d inspect`` as a user runs it: a real subprocess."""
+"""The ``nnviz3d`` command line as a user runs it: a real subprocess (or main() in-process)."""
 
 import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -56,23 +57,23 @@ def test_inspect_file_spec(tmp_path):
     assert json.loads(r.stdout)["total_params"] == 20
 
 
-@pytest.mark.parametrize("spec,expected", [
-    ("nnviz3d.zoo", "expected SPEC as"),
-    ("no_such_pkg.models:build", "no module named 'no_such_pkg'"),
-    ("nnviz3d.zoo:nope", "has no attribute 'nope'"),
-    ("nnviz3d:__version__", "not a callable"),
-    ("nnviz3d.zoo:_tokens", "must return an nn.Module"),
-    ("missing/file.py:build", "no such file"),
+@pytest.mark.parametrize("spec,expected,status", [
+    ("nnviz3d.zoo", "expected SPEC as", 2),  # not written as a SPEC: the command line
+    ("no_such_pkg.models:build", "no module named 'no_such_pkg'", 1),  # the rest: at run time
+    ("nnviz3d.zoo:nope", "has no attribute 'nope'", 1),
+    ("nnviz3d:__version__", "not a callable", 1),
+    ("nnviz3d.zoo:_tokens", "must return an nn.Module", 1),
+    ("missing/file.py:build", "no such file", 1),
 ])
-def test_bad_spec_is_one_line_and_exit_2(spec, expected):
+def test_bad_spec_is_one_line_and_its_exit_status(spec, expected, status):
     r = run("inspect", spec)
-    assert r.returncode == 2
+    assert r.returncode == status
     assert expected in r.stderr
     assert "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
 
 
-def test_uncapturable_model_is_one_line_and_exit_2(tmp_path):
+def test_uncapturable_model_is_one_line_and_exit_1(tmp_path):
     f = tmp_path / "broken.py"
     f.write_text(textwrap.dedent("""
         import torch
@@ -81,7 +82,7 @@ def test_uncapturable_model_is_one_line_and_exit_2(tmp_path):
             return model, torch.randn(2, 3)
     """))
     r = run("inspect", f"{f}:build")
-    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.returncode == 1 and "Traceback" not in r.stderr
     assert "module '1'" in r.stderr and "torch.export" in r.stderr
 
 
@@ -89,3 +90,101 @@ def test_import_is_light():
     code = "import sys, nnviz3d; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "False"
+
+
+# -- version, exit statuses, Ctrl-C, messages ---------------------------------------------------
+
+def test_version_names_nnviz3d_and_torch():
+    import nnviz3d
+
+    r = run("--version")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(f"nnviz3d {nnviz3d.__version__} (torch ")
+
+
+def test_usage_errors_exit_2_and_say_one_line():
+    from nnviz3d.cli import main
+
+    assert run("inspect").returncode == 2  # argparse's own
+    r = run("inspect", "nnviz3d.zoo:digits_cnn", "--depth", "0")
+    assert r.returncode == 2 and r.stderr == "nnviz3d: error: --depth must be 1 or more, got 0\n"
+    assert main(["landscape", "--demo", "--steps", "1"]) == 2
+
+
+def _interrupt(args, wait_for, tmp_path):
+    """Run ``nnviz3d ARGS``, send SIGINT once stdout shows ``wait_for``; (status, stdout,
+    stderr)."""
+    import os
+    import signal
+
+    import nnviz3d
+
+    root = str(Path(nnviz3d.__file__).parent.parent)  # this checkout, from any folder
+    env = {**os.environ, "PYTHONUNBUFFERED": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.Popen([sys.executable, "-m", "nnviz3d", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    seen = []
+    try:
+        for line in proc.stdout:
+            seen.append(line)
+            if wait_for in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    return proc.returncode, "".join(seen) + out, err
+
+
+def test_ctrl_c_while_serving_exits_130_without_a_traceback(tmp_path):
+    status, out, err = _interrupt(["view", "nnviz3d.zoo:digits_cnn", "--no-browser", "--port",
+                                   "0"], "viewing DigitsCNN at", tmp_path)
+    assert status == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert err.count("nnviz3d: interrupted") == 1
+
+
+def test_ctrl_c_while_the_demo_trains_exits_130_and_keeps_the_recording(tmp_path):
+    from nnviz3d.record import RunReader
+
+    status, out, err = _interrupt(["demo", "--no-browser", "--port", "0", "--steps", "100000",
+                                   "--record", "run.nnv3d"], "step   25", tmp_path)
+    assert status == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert err.count("nnviz3d: interrupted") == 1
+    summary = RunReader(tmp_path / "run.nnv3d").summary()  # closed, readable
+    assert summary["last_step"] >= 24
+
+
+def test_export_to_a_missing_folder_is_an_error(tmp_path, capsys):
+    from nnviz3d.cli import main
+
+    out = tmp_path / "missing_dir" / "x.glb"
+    assert main(["export", "nnviz3d.zoo:digits_cnn", "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"nnviz3d: error: cannot write {out}: there is no folder {out.parent}; "
+                   f"create it or choose another output path\n")
+    assert not out.parent.exists()
+
+
+def test_landscape_progress_is_plain_lines_off_a_terminal(tmp_path, capsys):
+    from nnviz3d.cli import main
+
+    spec = tmp_path / "pair.py"
+    spec.write_text(textwrap.dedent("""
+        import torch
+        def pair():
+            torch.manual_seed(0)
+            model, x = torch.nn.Linear(3, 2), torch.randn(8, 3)
+            return model, lambda m: m(x).pow(2).mean()
+    """))
+    assert main(["landscape", f"{spec}:pair", "--steps", "4", "-o",
+                 str(tmp_path / "l.npz")]) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err  # no bar, no carriage returns in a log
+    lines = err.splitlines()
+    assert [line.split(" points")[0] for line in lines] == [
+        "nnviz3d: landscape 4/16", "nnviz3d: landscape 8/16", "nnviz3d: landscape 12/16",
+        "nnviz3d: landscape 16/16"]
+    assert len(set(lines)) == len(lines)  # each said once

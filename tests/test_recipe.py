@@ -57,12 +57,12 @@ def test_model_files_and_py_specs_resolve_relative_to_the_recipe(tmp_path):
     assert load_recipe(tmp_path / "b.toml").model == str(tmp_path.resolve() / "w.safetensors")
 
 
-def test_cli_view_refuses_a_bad_recipe_with_exit_2(tmp_path, capsys):
+def test_cli_view_refuses_a_bad_recipe_with_exit_1(tmp_path, capsys):
     from nnviz3d.cli import main
 
     path = tmp_path / "bad.toml"
     path.write_text('model = "nnviz3d.zoo:digits_cnn"\n[view]\ncolor_by = "rainbow"\n')
-    assert main(["view", str(path), "--no-browser"]) == 2
+    assert main(["view", str(path), "--no-browser"]) == 1
     err = capsys.readouterr().err
     assert "view.color_by must be one of" in err and "Traceback" not in err
 

@@ -97,6 +97,6 @@ def test_cli_writes_a_recipe_that_loads_back(run, tmp_path, capsys):
 def test_cli_refuses_a_file_that_is_not_a_run(tmp_path, capsys):
     bad = tmp_path / "x.nnv3d"
     bad.write_bytes(b"nope" * 10)
-    assert main(["tour", str(bad), "-o", str(tmp_path / "t.toml")]) == 2
+    assert main(["tour", str(bad), "-o", str(tmp_path / "t.toml")]) == 1
     err = capsys.readouterr().err
     assert "not an nnviz3d run" in err and "Traceback" not in err

@@ -56,5 +56,5 @@ def test_cli_view_prints_the_url_and_serves():
 def test_cli_view_bad_spec_is_one_line():
     r = subprocess.run([sys.executable, "-m", "nnviz3d", "view", "nope:nope", "--no-browser"],
                        capture_output=True, text=True, timeout=120)
-    assert r.returncode == 2 and "no module named 'nope'" in r.stderr
+    assert r.returncode == 1 and "no module named 'nope'" in r.stderr
     assert "Traceback" not in r.stderr

@@ -425,7 +425,7 @@ def digits_demo(steps: int = 150, batch: int = 64, lr: float = 3e-3, snapshots: 
     weights). Usable as ``nnviz3d landscape nnviz3d.analysis.landscape:digits_demo``."""
     import torch.nn.functional as F
 
-    from ..demo import load_digits_tensors
+    from ..data.digits import load_digits_tensors
     from ..zoo import DigitsCNN
 
     torch.manual_seed(seed)

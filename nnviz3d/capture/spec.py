@@ -15,6 +15,11 @@ class SpecError(ValueError):
     """A SPEC that does not name a model; the message says what was wrong and how to fix it."""
 
 
+class SpecFormatError(SpecError):
+    """A SPEC that is not written as one (no ``:callable``): a wrong command line, not a
+    model that failed to load."""
+
+
 FORMAT = "expected SPEC as 'package.module:callable' or 'path/to/file.py:callable'"
 
 
@@ -25,7 +30,7 @@ def call_spec(spec: str):
 
     target, sep, attr = spec.rpartition(":")
     if not sep or not target or not attr:
-        raise SpecError(f"bad SPEC {spec!r}: {FORMAT}")
+        raise SpecFormatError(f"bad SPEC {spec!r}: {FORMAT}")
     if target.endswith(".py") or "/" in target or "\\" in target:
         path = Path(target)
         if not path.is_file():

@@ -93,22 +93,40 @@ class EmbeddingService:
             self.at_step(step, force=True)
         deadline = time.monotonic() + timeout
         with self._lock:
-            while self.due and self.worker.alive():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    why = f"after {timeout:g} s"
-                    break
-                try:
-                    self._lock.wait(min(left, 0.25))
-                except KeyboardInterrupt:  # a person stopping the run: the rest still closes
-                    why = "when interrupted"
-                    break
-            else:
-                return True
+            bar = self._final_bar()
+            try:
+                while self.due and self.worker.alive():
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        why = f"after {timeout:g} s"
+                        break
+                    try:
+                        self._lock.wait(min(left, 0.25))
+                    except KeyboardInterrupt:  # a person stopping the run: the rest closes
+                        why = "when interrupted"
+                        break
+                    if bar is not None:
+                        bar.update(bar.total - len(self.due) - bar.done)
+                else:
+                    return True
+            finally:
+                if bar is not None:
+                    bar.close()
             waiting = ", ".join(f"{p} (step {s})" for p, s in sorted(self.due.items()))
         log.warning("nnviz3d: stopped waiting for the final %s embedding of %s %s; the "
                     "recording keeps what arrived before", self.method.upper(), waiting, why)
         return False
+
+    def _final_bar(self):
+        """The wait for the last embeddings (numba's warm-up, 15-60 s in a fresh process, when
+        the run was short) as a bar over the layers, shown after a second; None when quiet or
+        nothing is due."""
+        if self.quiet or not self.due:
+            return None
+        from ..progress import Progress
+
+        return Progress(len(self.due), f"final {self.method.upper()} embeddings", unit="layer",
+                        delay=1.0)
 
     def _settle(self, layer: str, step: int, method: str | None, final: bool) -> None:
         """An answer (or error, ``method`` None) for ``layer`` at ``step`` came."""
@@ -143,7 +161,7 @@ class EmbeddingService:
                 self.errors.append(message)
                 log.warning(message)  # once, through logging only (never also printed)
         elif kind == "ready" and not self.quiet:
-            log.info("UMAP ready (numba warm-up %.1f s)", payload)
+            log.info("nnviz3d: UMAP ready (numba warm-up %.1f s)", payload)
         if self.notify is not None:
             self.notify(kind, payload if kind != "result" else
                         {"layer": payload["layer"], "step": payload["step"],

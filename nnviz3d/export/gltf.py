@@ -29,6 +29,10 @@ from .sources import ExportError, ExportSource, resolve
 
 DEFAULT_ANIMATE_QUANTITY = "grad_norm"
 MAX_STEPS = 200
+EXPORT_STAGES = ("layout", "probe data", "animation", "weight maps", "geometry", "encode",
+                 "write")
+"""The stages ``export_gltf(progress=)`` reports, in order (a big model's weight maps and a
+long animation take the time)."""
 """Animations keep at most this many steps (evenly spaced, first and last included)."""
 
 
@@ -55,21 +59,23 @@ def export_gltf(source, path=None, *, step: int | None = None, animate: bool = F
                 depth: int | None = None, expand=(), collapse=(), color_by: str | None = None,
                 example_inputs=None, seconds_per_step: float = 0.25,
                 max_steps: int = MAX_STEPS, weights: bool = True,
-                labels: bool = True) -> ExportResult:
+                labels: bool = True, progress=None) -> ExportResult:
     """Write ``source``'s scene as GLB to ``path`` (or only return the bytes when ``path`` is
     None). ``source``: an ``nn.Module`` (with ``example_inputs``), a ``(module, inputs)`` pair,
     a Graph, a RunReader, or the path of a run (.nnv3d), a model file or a SPEC.
     ``depth``/``expand``/``collapse`` choose the view as in the viewer; ``color_by`` is one of
     the viewer's colour-by quantities (a recording's animation defaults to ``grad_norm``).
     ``labels``: draw block and group names as text (the label nodes and their text in
-    ``extras`` are there either way)."""
+    ``extras`` are there either way). ``progress``: called with the name of each stage of
+    :data:`EXPORT_STAGES` as it ends (the CLI's bar on a big export)."""
     t0 = time.perf_counter()
     _check_options(step, animate, depth, color_by, seconds_per_step, max_steps)
     color_by = None if color_by == "kind" else color_by
     src = resolve(source, example_inputs)
     try:
         data, info = _export(src, step, animate, depth, expand, collapse, color_by,
-                             seconds_per_step, max_steps, weights, labels)
+                             seconds_per_step, max_steps, weights, labels,
+                             progress or (lambda stage: None))
     finally:
         src.close()
     out = None
@@ -78,6 +84,7 @@ def export_gltf(source, path=None, *, step: int | None = None, animate: bool = F
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_bytes(data)
+            (progress or (lambda stage: None))("write")
         except OSError as exc:
             raise ExportError(f"cannot write {out}: {exc.strerror or exc}; choose another "
                               f"output path") from None
@@ -86,7 +93,8 @@ def export_gltf(source, path=None, *, step: int | None = None, animate: bool = F
 
 
 def _export(src: ExportSource, step, animate, depth, expand, collapse, color_by,
-            seconds_per_step, max_steps, weights, labels=True) -> tuple[bytes, dict]:
+            seconds_per_step, max_steps, weights, labels=True,
+            progress=lambda stage: None) -> tuple[bytes, dict]:
     if (step is not None or animate) and src.reader is None:
         what = "animate" if animate else "step"
         raise ExportError(f"{what} needs a recording (.nnv3d from nnviz3d.watch or demo); "
@@ -94,6 +102,7 @@ def _export(src: ExportSource, step, animate, depth, expand, collapse, color_by,
     scene = view_scene(src.graph, depth, expand, collapse)
     blocks = scene.of_type(BLOCK)
     modules = [b.meta["module"] for b in blocks]
+    progress("layout")
     builder = SceneBuilder()
     colors: dict[str, tuple] = {}
     extras: dict[str, dict] = {}
@@ -116,11 +125,14 @@ def _export(src: ExportSource, step, animate, depth, expand, collapse, color_by,
             values, unhealthy, log = view.quantity(color_by, modules)
             for b, level in zip(blocks, quantity_levels(values, log, unhealthy)):
                 colors[b.path] = (level_name(int(level)), level_color(int(level)))
+    progress("probe data")
     if animate:
         tl = _timeline(src, color_by or DEFAULT_ANIMATE_QUANTITY, modules, seconds_per_step,
                        max_steps)
+    progress("animation")
     if weights and frame is not None:
         overlays = weight_overlays(*frame)
+    progress("weight maps")
     framing = frame_scene(scene)
     builder.camera(framing)
     placed = place_labels(scene, framing) if labels else None
@@ -128,6 +140,7 @@ def _export(src: ExportSource, step, animate, depth, expand, collapse, color_by,
               animated={b.path for b in blocks} if tl else set(), labels=placed)
     if tl is not None:
         tl.add_children(builder, blocks)
+    progress("geometry")
     builder.scene.metadata.update(clean({
         "generator": "nnviz3d", **scene.meta, "step": shown_step,
         "color_by": color_by or (tl.quantity if tl else "kind"),
@@ -139,7 +152,9 @@ def _export(src: ExportSource, step, animate, depth, expand, collapse, color_by,
             "animations": 1 if tl else 0, "duration": tl.duration if tl else 0.0,
             "step": shown_step, "steps": tl.steps.tolist() if tl else [],
             "labels": len(placed.placed) if placed else 0}
-    return _glb(builder, tl), info
+    data = _glb(builder, tl)
+    progress("encode")
+    return data, info
 
 
 def view_scene(graph, depth=None, expand=(), collapse=()) -> Scene:

@@ -7,7 +7,8 @@ import numpy as np
 
 from ..protocol.messages import PROBE_KINDS, STAT_NAMES
 from ..protocol.probe_frame import decode_probe
-from ..record.run_file import MATRICES, RunReader
+from ..record.run_file import MATRICES
+from ..record.run_reader import RunReader
 from .gltf_materials import QUANTITIES, STAT_COLUMNS
 
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..graph import Graph
-from ..record.run_file import RunFileError, RunReader, is_run_file
+from ..record.run_file import RunFileError, is_run_file
+from ..record.run_reader import RunReader
 
 
 class ExportError(ValueError):

@@ -21,7 +21,9 @@ import logging
 import re
 import sqlite3
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .metrics import MetricFilter
 from ..protocol.probe_frame import SPLITS
@@ -29,11 +31,45 @@ from .schedule import KINDS, MAX_INTERVAL, MAX_SECONDS, ProbeSchedule, due_betwe
 from .step_clock import EARLIER, NEW, SAME, StepClock
 from .worker import FrameWorker
 
+if TYPE_CHECKING:  # torch is imported when a Watcher starts, not with nnviz3d
+    import torch
+
+    from ..graph import Graph
+    from .health import HealthThresholds
+
 log = logging.getLogger("nnviz3d")
 DEFAULT_NAME_TRIES = 1000
 
 
 class Watcher:
+    """A training run under observation: what :func:`watch` returns (see it for every option).
+
+    On creation it captures the model's graph, puts probes (hooks) on its modules, opens the
+    recording (``runs/MODEL-TIME.nnv3d``), starts the viewer's server and the background
+    thread that encodes, records and streams each probe frame. Then, per optimisation step:
+
+    - ``step(loss=None, *, step=None, **metrics)``: after ``optimizer.step()``; takes the
+      probes that are due (weights, gradients, activations of the forward pass just run,
+      weight maps) within the overhead budget, and the metrics as the training curves;
+      ``step=`` is your global step (gaps are fine; the same step again merges metrics; an
+      earlier one is ignored with one warning);
+    - ``log(metrics, step=None, split="train")``: metrics of any name (``"val/acc"``) at the
+      current step, without starting a training step (wandb's ``log``);
+    - ``capture_gradients(step=None)``: between ``backward()`` and ``zero_grad()`` in loops
+      that zero gradients before ``step()`` (the Hugging Face Trainer);
+    - ``validation(loss=None, **metrics)``: evaluation metrics at the current step;
+    - ``close()`` (or leaving the ``with`` block): probes the final state, removes every
+      hook, waits for the final embeddings and flushes the recording; the viewer keeps
+      serving the finished run until ``close_viewer()``;
+    - ``stats()``: steps, frames written and dropped, probe intervals, coverage and the
+      measured overhead; ``url``, ``record_path`` and ``handle`` (the
+      :class:`~nnviz3d.viewer.ViewHandle`) say where the run is shown and recorded;
+    - ``add_listener(fn)``: ``fn(header, arrays)`` with every probe frame (the notebook
+      widget).
+
+    An error inside nnviz3d is logged once and training goes on (``strict=True`` raises).
+    """
+
     def __init__(self, model, example_inputs=None, *, budget: float = 0.05,
                  every: int | None = None, max_interval: int = MAX_INTERVAL,
                  max_seconds: float | None = MAX_SECONDS, record: str | Path | bool | None = True,
@@ -562,6 +598,72 @@ class _StepRefused(Exception):
         self.key = key
 
 
-def watch(model, example_inputs=None, **kwargs) -> Watcher:
-    """Start watching ``model`` train; see :class:`Watcher` for the options."""
-    return Watcher(model, example_inputs, **kwargs)
+def watch(model: torch.nn.Module, example_inputs: Any = None, *, budget: float = 0.05,
+          every: int | None = None, max_interval: int = MAX_INTERVAL,
+          max_seconds: float | None = MAX_SECONDS, record: str | Path | bool | None = True,
+          serve: bool = True, host: str = "127.0.0.1", port: int | None = None,
+          open_browser: bool = True, depth: int | str | None = None, strict: bool = False,
+          graph: Graph | None = None, quiet: bool = False,
+          health: bool | HealthThresholds = True, inputs: torch.Tensor | None = None,
+          labels: torch.Tensor | Sequence[int] | None = None,
+          loss_fn: Callable[[torch.nn.Module], torch.Tensor] | None = None,
+          embed: str | Sequence[str] | None = None, embed_every: int = 25,
+          embed_method: str = "umap", token: str | None = None,
+          tls: bool | tuple[str, str] | None = None,
+          allow_hosts: Sequence[str] | None = None) -> Watcher:
+    """Start watching ``model`` train: probe it, record the run and show it live in a browser.
+
+    Call ``w.step(loss=..., step=None, **metrics)`` after each ``optimizer.step()`` (``step=``
+    your global step; ``w.log({...})`` for metrics between steps); use it as a context manager
+    (or call ``w.close()``) so the recording is complete. See :class:`Watcher`.
+
+    Args:
+        model: the ``nn.Module`` being trained (DDP and FSDP wrappers are unwrapped).
+        example_inputs: an input batch (a tensor, a tuple of them or a dict of keyword
+            arguments) to capture the graph with; not needed when ``graph`` is given.
+        budget: the share of training time probes may take on average (0.05: 5 %).
+        every: probe every kind at every ``every`` steps instead of adapting to ``budget``
+            (``None``: adapt; under torch.distributed every 10 steps by default).
+        max_interval: whatever the budget, every kind is probed at least this often, in steps
+            (a power of two).
+        max_seconds: ... and at least every this many seconds of training (``None``: no limit
+            in time).
+        record: ``True`` writes ``runs/MODEL-TIME.nnv3d``; a directory puts it there; a path
+            names it (an existing one is an error); ``False``/``None`` records nothing.
+        serve: serve the viewer (``False``: record only, e.g. on a cluster node).
+        host: the address the viewer binds (``127.0.0.1``: this machine only).
+        port: its port (``None``: 8765, or a free one when that is taken).
+        open_browser: open the viewer in a browser when it starts.
+        depth: how far groups are opened: ``"auto"`` (``None``), ``"all"`` or an integer N
+            (groups at depth N and deeper closed).
+        strict: raise errors inside nnviz3d instead of logging them once (for tests).
+        graph: an already captured :class:`~nnviz3d.graph.Graph` (skips the capture).
+        quiet: print nothing (no URL, no notes); warnings still go to the ``nnviz3d`` logger.
+        health: watch for dead, vanishing, exploding and stalled layers (``True``), with your
+            :class:`~nnviz3d.live.health.HealthThresholds`, or not at all (``False``).
+        inputs: a fixed probe set of inputs the viewer can ask about (saliency, activations,
+            embeddings, the loss landscape).
+        labels: the probe set's labels (colours of the embeddings; cross-entropy for the
+            loss landscape).
+        loss_fn: ``loss_fn(model)`` returns the loss on fixed data, for the loss landscape
+            when cross-entropy on ``labels`` is not the loss.
+        embed: dotted module paths whose features of ``inputs`` are embedded in 3-D (as
+            ``nnviz3d inspect`` prints them; needs ``inputs``).
+        embed_every: embed every this many steps.
+        embed_method: ``"umap"`` (PCA while numba warms up), ``"pca"`` or ``"tsne"``.
+        token: the access token every request must carry (generated when ``host`` is not a
+            loopback address).
+        tls: ``True`` serves HTTPS with a self-signed certificate, ``(certfile, keyfile)``
+            with yours (a headset needs HTTPS for WebXR).
+        allow_hosts: host names the viewer answers to besides this machine's own (a reverse
+            proxy's); other ``Host`` headers are refused.
+
+    Returns:
+        the running :class:`Watcher`.
+    """
+    return Watcher(model, example_inputs, budget=budget, every=every, max_interval=max_interval,
+                   max_seconds=max_seconds, record=record, serve=serve, host=host, port=port,
+                   open_browser=open_browser, depth=depth, strict=strict, graph=graph,
+                   quiet=quiet, health=health, inputs=inputs, labels=labels, loss_fn=loss_fn,
+                   embed=embed, embed_every=embed_every, embed_method=embed_method,
+                   token=token, tls=tls, allow_hosts=allow_hosts)

@@ -195,6 +195,3 @@ def is_run_file(path: str | Path) -> bool:
             return fh.read(16) == SQLITE_MAGIC
     except (OSError, ValueError):
         return False
-
-
-from .run_reader import RunReader  # noqa: E402 - here too, where callers import it from

@@ -14,6 +14,7 @@ from ..protocol import PROTOCOL_VERSION, ErrorMessage, Hello, SceneInfo, Welcome
 from ..protocol.messages import SALIENCY_METHODS
 from ..protocol.validate import MAX_CLIENT_MESSAGE, parse_client_message, to_json
 from .access import install as install_access
+from .app_keys import CLIENTS, FEED, FLUSHER, STATE
 from .client_session import RATE, ClientSession
 from .gltf_route import export_glb
 from .hosts import given_hosts
@@ -22,10 +23,6 @@ from .scene_state import SceneState
 
 log = logging.getLogger("nnviz3d.server")
 HANDSHAKE_TIMEOUT = 10.0
-STATE = web.AppKey("state", SceneState)
-CLIENTS = web.AppKey("clients", set)
-FEED = web.AppKey("feed", LiveFeed)
-FLUSHER = web.AppKey("flusher", asyncio.Task)
 
 
 def viewer_dir() -> Path:

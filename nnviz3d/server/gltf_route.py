@@ -16,6 +16,8 @@ import re
 
 from aiohttp import web
 
+from .app_keys import FEED, STATE
+
 
 def _source(state, feed):
     from ..export.sources import ExportSource
@@ -48,7 +50,6 @@ def _build(state, feed, step: int | None, color_by: str | None) -> bytes:
 async def export_glb(request: web.Request) -> web.Response:
     from ..export import ExportError
     from ..extras import MissingExtra
-    from .app import FEED, STATE
 
     state, feed = request.app[STATE], request.app[FEED]
     raw = request.query.get("step", "")

@@ -16,7 +16,7 @@ from nnviz3d.zoo import DigitsCNN
 @pytest.fixture(scope="module")
 def trained():
     """DigitsCNN after 150 Adam steps (lr 3e-3, batch 64, seed 0) on the demo's digits (~1 s)."""
-    from nnviz3d.demo import load_digits_tensors
+    from nnviz3d.data.digits import load_digits_tensors
 
     (x, y), (xv, _) = load_digits_tensors()
     torch.manual_seed(0)

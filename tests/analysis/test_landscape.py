@@ -300,7 +300,7 @@ def test_cli_json_with_a_trajectory(spec_file, tmp_path, capsys):
     ("missing", "has no attribute"),
 ])
 def test_cli_bad_spec_is_a_clear_error(spec_file, tmp_path, capsys, attr, message):
-    assert main(["landscape", f"{spec_file}:{attr}", "-o", str(tmp_path / "x.npz")]) == 2
+    assert main(["landscape", f"{spec_file}:{attr}", "-o", str(tmp_path / "x.npz")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("nnviz3d: error: bad SPEC") and message in err
     assert "Traceback" not in err and not (tmp_path / "x.npz").exists()
@@ -330,7 +330,7 @@ def test_digits_demo_trains_and_keeps_a_trajectory():
 
 
 def test_cli_module_spec_of_inspect_is_explained(capsys):
-    assert main(["landscape", "nnviz3d.zoo:digits_cnn"]) == 2
+    assert main(["landscape", "nnviz3d.zoo:digits_cnn"]) == 1
     err = capsys.readouterr().err
     assert "loss_fn is a Tensor, not a callable" in err and "inspect and view" in err
 

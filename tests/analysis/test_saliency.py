@@ -64,7 +64,7 @@ def test_gradient_reductions_over_channels():
 
 def test_trained_model_attends_to_the_pixels_that_decide_the_label():
     """Digits whose label is set only by the brightness of a 2x2 block pasted onto them."""
-    from nnviz3d.demo import load_digits_tensors
+    from nnviz3d.data.digits import load_digits_tensors
 
     (x, _), (xv, _) = load_digits_tensors()
     gen = torch.Generator().manual_seed(0)

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import nnviz3d
-from nnviz3d.demo import load_digits_tensors
+from nnviz3d.data.digits import load_digits_tensors
 from nnviz3d.zoo import DigitsCNN
 from tests.browser.conftest import wait_ready
 

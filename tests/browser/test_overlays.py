@@ -4,7 +4,7 @@ CNN trained on real digits; hovering a weight cell shows the exact value it stan
 import torch
 
 import nnviz3d
-from nnviz3d.demo import load_digits_tensors
+from nnviz3d.data.digits import load_digits_tensors
 from nnviz3d.scene.weight_map import weight_grid
 from nnviz3d.zoo import DigitsCNN
 from tests.browser.conftest import hover, wait_ready

@@ -400,7 +400,7 @@ def test_an_embedding_point_is_pickable_in_vr(page):
     import torch
 
     import nnviz3d
-    from nnviz3d.demo import load_digits_tensors
+    from nnviz3d.data.digits import load_digits_tensors
     from nnviz3d.zoo import DigitsCNN
 
     torch.manual_seed(0)

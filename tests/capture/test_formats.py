@@ -194,7 +194,7 @@ def test_cli_inspects_a_model_file_and_refuses_a_bad_one(files, tmp_path):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"\x00" * 40)
     r = run_cli("inspect", str(bad))
-    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.returncode == 1 and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
     assert "not a model file nnviz3d can open" in r.stderr
 

@@ -129,8 +129,8 @@ def test_bad_pairs_are_refused_with_one_sentence(digits_pair, tmp_path, capsys):
         serve_compare(str(run), path_a, open_browser=False, quiet=True)
     with pytest.raises(CompareError, match="meta device"):
         load_model("nnviz3d.zoo:llama_7b_meta")
-    assert main(["compare", path_a, path_mlp, "--no-browser"]) == 2
-    assert main(["compare", path_a, str(tmp_path / "missing.pt"), "--no-browser"]) == 2
+    assert main(["compare", path_a, path_mlp, "--no-browser"]) == 1
+    assert main(["compare", path_a, str(tmp_path / "missing.pt"), "--no-browser"]) == 1
     err = capsys.readouterr().err
     assert "share too few layers" in err and "Traceback" not in err
 
@@ -199,10 +199,10 @@ def test_hostile_pairs_say_why_in_one_sentence(same_architecture, tmp_path, caps
                                     torch.nn.Linear(32, 10)), tmp_path / "mlp.safetensors")
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(b"PK\x03\x04" + bytes(64))
-    assert main(["compare", same_architecture["a"], wide, "--no-browser"]) == 2
-    assert main(["compare", same_architecture["a"], str(garbage), "--no-browser"]) == 2
+    assert main(["compare", same_architecture["a"], wide, "--no-browser"]) == 1
+    assert main(["compare", same_architecture["a"], str(garbage), "--no-browser"]) == 1
     assert main(["compare", same_architecture["a"], same_architecture["seed1"],
-                 "--tolerance", "2", "--no-browser"]) == 2
+                 "--tolerance", "2", "--no-browser"]) == 1
     err = capsys.readouterr().err
     assert "share too few layers with weights" in err and "garbage.pt" in err
     assert "two models have no steps" in err and "Traceback" not in err

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import nnviz3d
-from nnviz3d.demo import load_digits_tensors
+from nnviz3d.data.digits import load_digits_tensors
 from nnviz3d.protocol.codec import decode_frame
 from nnviz3d.record import RunReader
 from nnviz3d.record.run_file import EMBEDDING
@@ -33,7 +33,7 @@ def recorded_embeddings(path) -> list[tuple[int, str]]:
 
 SCRIPT = textwrap.dedent("""
     import sys, time, torch, nnviz3d
-    from nnviz3d.demo import load_digits_tensors
+    from nnviz3d.data.digits import load_digits_tensors
     torch.manual_seed(0)
     (x, y), (xv, yv) = load_digits_tensors()
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 32), torch.nn.ReLU(),

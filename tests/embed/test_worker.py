@@ -44,7 +44,7 @@ def test_view_embeds_a_model_that_is_not_training():
     import torch
 
     import nnviz3d
-    from nnviz3d.demo import load_digits_tensors
+    from nnviz3d.data.digits import load_digits_tensors
     from nnviz3d.zoo import DigitsCNN
 
     torch.manual_seed(0)

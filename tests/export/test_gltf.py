@@ -235,15 +235,15 @@ def test_bad_input_is_one_clear_error(digits_run, tmp_path, source, kwargs, mess
     assert not (tmp_path / "x.glb").exists()
 
 
-@pytest.mark.parametrize("args,message", [
-    (["{garbage}", "-o", "{out}"], "not an nnviz3d run"),
-    (["nnviz3d.zoo:digits_cnn", "-o", "{out}", "--animate"], "need a recording"),
-    (["{run}", "-o", "{out}", "--step", "99"], "choose a step in that range"),
+@pytest.mark.parametrize("args,message,status", [
+    (["{garbage}", "-o", "{out}"], "not an nnviz3d run", 1),
+    (["nnviz3d.zoo:digits_cnn", "-o", "{out}", "--animate"], "need a recording", 2),
+    (["{run}", "-o", "{out}", "--step", "99"], "choose a step in that range", 1),
 ])
 def test_cli_errors_are_one_line_without_traceback(digits_run, tmp_path, capsys, args,
-                                                    message):
+                                                    message, status):
     fill = {"garbage": _garbage(tmp_path), "out": tmp_path / "x.glb", "run": digits_run}
-    assert main(["export", *(a.format(**fill) for a in args)]) == 2
+    assert main(["export", *(a.format(**fill) for a in args)]) == status
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not (tmp_path / "x.glb").exists()

@@ -122,7 +122,7 @@ def test_replay_summary_cli(tmp_path):
                         "last_step", "bytes"}
     bad = subprocess.run([sys.executable, "-m", "nnviz3d", "replay", str(tmp_path / "x.nnv3d"),
                           "--summary"], capture_output=True, text=True, timeout=120)
-    assert bad.returncode == 2 and "no such run file" in bad.stderr
+    assert bad.returncode == 1 and "no such run file" in bad.stderr
     assert "Traceback" not in bad.stderr
 
 

@@ -48,8 +48,8 @@ def test_a_recipe_naming_code_is_refused_without_trust(tmp_path, model, words, c
     cwd = os.getcwd()
     os.chdir(folder)  # a module beside the recipe would be importable from here
     try:
-        assert main(["view", str(recipe), "--no-browser"]) == 2
-        assert main(["export", str(recipe), "-o", str(tmp_path / "x.glb")]) == 2
+        assert main(["view", str(recipe), "--no-browser"]) == 1
+        assert main(["export", str(recipe), "-o", str(tmp_path / "x.glb")]) == 1
     finally:
         os.chdir(cwd)
     err_text = capsys.readouterr().err
