@@ -37,7 +37,7 @@ class Watcher:
                  graph=None, quiet: bool = False, health=True, inputs=None,
                  labels=None, loss_fn=None, embed=None, embed_every: int = 25,
                  embed_method: str = "umap", token: str | None = None, tls=None,
-                 allow_hosts=None) -> None:
+                 allow_hosts=None, record_journal: str = "auto") -> None:
         from ..capture import capture_graph
         from ..capture.grad_norms import GradNorms
         from ..capture.probes import Probes
@@ -68,6 +68,8 @@ class Watcher:
         self.probes = Probes(model, self.graph)
         self.grad_norms = GradNorms(self.probes.param_modules, self.probes.params)
         self.coverage = {k: {"probes": 0, "last": None, "max_gap": 0} for k in KINDS}
+        self.record_journal = record_journal
+        """``auto``, ``wal`` or ``rollback``: the recording's SQLite journal (record/journal.py)."""
         try:  # from here on, a failure undoes what was started (see _abandon)
             self._start(record, serve, host, port, open_browser, depth, token, tls, health,
                         inputs, labels, loss_fn, embed, embed_every, embed_method, allow_hosts)
@@ -201,7 +203,7 @@ class Watcher:
         default = record is True or Path(record).is_dir()
         for path in self._record_paths(record):
             try:
-                return path, RunWriter(path, self.graph)
+                return path, RunWriter(path, self.graph, self.record_journal)
             except FileExistsError:
                 if not default:
                     raise
