@@ -37,13 +37,16 @@ class Watcher:
                  graph=None, quiet: bool = False, health=True, inputs=None,
                  labels=None, loss_fn=None, embed=None, embed_every: int = 25,
                  embed_method: str = "umap", token: str | None = None, tls=None,
-                 allow_hosts=None, record_journal: str = "auto") -> None:
+                 allow_hosts=None, record_journal: str = "auto", group=None) -> None:
         from ..capture import capture_graph
         from ..capture.grad_norms import GradNorms
         from ..capture.probes import Probes
-        from .distributed import DEFAULT_EVERY, unwrap, world
+        from .distributed import DEFAULT_EVERY, capture_sharded, is_fsdp1, unwrap, world
 
-        model = unwrap(model)
+        flat_shards = is_fsdp1(model)
+        wrapper, model = model, unwrap(model)
+        if graph is None:
+            graph = capture_sharded(wrapper, model, example_inputs)
         self.rank, self.world_size = world()
         if self.world_size > 1:
             # every rank must probe the same steps (gathers are collective): a fixed interval,
@@ -66,6 +69,9 @@ class Watcher:
         self.handle = self.worker = self.embeddings = self.requests = self.health = None
         self.record_path = None
         self.probes = Probes(model, self.graph)
+        self.probes.matrices_off = flat_shards
+        self.group = group
+        """Where probes are gathered under torch.distributed (None: every rank)."""
         self.grad_norms = GradNorms(self.probes.param_modules, self.probes.params)
         self.coverage = {k: {"probes": 0, "last": None, "max_gap": 0} for k in KINDS}
         self.record_journal = record_journal
@@ -304,7 +310,7 @@ class Watcher:
         if self.world_size > 1:
             from .distributed import reduce_kinds
 
-            kinds = reduce_kinds(kinds, self.rank, self.world_size)
+            kinds = reduce_kinds(kinds, self.rank, self.world_size, self.group)
         if kinds is not None:  # None on ranks other than 0: rank 0 shows the merged view
             item = {"step": step, "split": split, "time": time.time(),
                     "scalars": self._scalars(loss, metrics)}
