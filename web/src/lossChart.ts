@@ -95,6 +95,8 @@ export class LossChart {
   private metric = METRIC;
   /** The metric asked for (``loss`` unless the viewer chose another). */
   wanted = METRIC;
+  /** Increments appended since the page opened (``scalars`` frames with ``from``). */
+  appended = 0;
   /** Metric names of the last history. */
   names: string[] = [];
   private lastFrame: Frame | null = null;
@@ -227,6 +229,7 @@ export class LossChart {
       arrays[p] = { dtype: a[p].dtype, shape, data: out };
     }
     this.setHistory({ header: { ...base.header }, arrays });
+    this.appended += 1;
     return true;
   }
 
@@ -234,6 +237,11 @@ export class LossChart {
   setMetric(name: string): void {
     this.wanted = name;
     if (this.lastFrame) this.setHistory(this.lastFrame);
+  }
+
+  /** Rows of the history held (whole histories and the increments since). */
+  get rows(): number {
+    return this.steps.length;
   }
 
   /** The metric drawn now. */
