@@ -30,6 +30,8 @@ requests; a DistributedDataParallel wrapper is unwrapped so module paths read as
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import torch
 
@@ -50,11 +52,11 @@ def world() -> tuple[int, int]:
 
 
 def _fsdp1():
-    try:
-        from torch.distributed.fsdp import FullyShardedDataParallel
-    except ImportError:  # a build without torch.distributed
-        return ()
-    return (FullyShardedDataParallel,)
+    """The FSDP1 wrapper class, when the user's script imported it (a model cannot be one
+    otherwise, and importing it costs every other run its import time)."""
+    fsdp = sys.modules.get("torch.distributed.fsdp")
+    cls = getattr(fsdp, "FullyShardedDataParallel", None)
+    return (cls,) if isinstance(cls, type) else ()
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
