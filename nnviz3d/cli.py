@@ -47,8 +47,8 @@ def main(argv: list[str] | None = None) -> int:
                         "0 headless), so people can watch it learn")
     r = sub.add_parser("replay", help="explore a recorded run, or summarise it",
                        description="Serve a recorded run (.nnv3d) to the viewer, scrubbable.")
-    r.add_argument("run", metavar="RUN", help="a .nnv3d file written by watch/demo, or its fsspec URL "
-                   "(s3://, gs://, file://...)")
+    r.add_argument("run", metavar="RUN", help="a .nnv3d file written by watch/demo, or its "
+                   "fsspec URL (s3://, gs://, file://...)")
     r.add_argument("--summary", action="store_true", help="print a summary instead of serving")
     r.add_argument("--json", action="store_true", help="with --summary: one JSON document")
     _serving_options(r)
