@@ -102,3 +102,7 @@ def test_watch_takes_record_journal(tmp_path):
             w.step(loss=1.0)
     with RunReader(w.record_path) as r:
         assert r.summary()["steps"] == 3
+    with pytest.raises(ValueError, match="record_journal must be one of"):
+        nnviz3d.watch(model, x, record=tmp_path / "s.nnv3d", serve=False,
+                      record_journal="sometimes")
+    assert not (tmp_path / "s.nnv3d").exists()
