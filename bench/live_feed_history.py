@@ -3,10 +3,10 @@
     python bench/live_feed_history.py [--rows 300000] [--json]
 
 Before: every 0.25 s tick (with or without a browser) encoded the whole history row by row
-(``encode_scalars``). After: rows are appended to numpy columns as they come; nothing is
-encoded while no browser is connected; with one, the history is re-encoded (numpy, once for
-every client) at a rate that falls as it grows (``SCALARS_BYTES_PER_SECOND``). Prints the cost
-of one tick each way and the encoding time per second of training.
+(``encode_scalars``). After: rows are appended to numpy columns as they come (bounded: older
+rows decimated past ``HISTORY_ROWS``); nothing is encoded while no browser is connected; one
+that joins gets the bounded history once, then each tick pushes only the new rows. Prints the
+cost of one tick each way.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class Browser:
 
 def main(argv=None) -> dict:
     from nnviz3d.protocol.probe_frame import encode_probe, encode_scalars
-    from nnviz3d.server.live_feed import FLUSH_SECONDS, SCALARS_BYTES_PER_SECOND, LiveFeed
+    from nnviz3d.server.live_feed import FLUSH_SECONDS, LiveFeed
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=300_000)
@@ -58,25 +58,24 @@ def main(argv=None) -> dict:
         feed.flush(now[0])
 
     idle_tick = seconds(tick, 20)
-    feed.join(Browser())
-
-    def encode_again():
-        feed.scalars.version += 1  # as if a row had come: the cached frame is stale
-        feed.scalars.frame()
-
-    encode = seconds(encode_again, 3)
-    size = len(feed.scalars.frame())
-    interval = max(FLUSH_SECONDS, size / SCALARS_BYTES_PER_SECOND)
+    browser = Browser()
+    sizes = []
+    browser.post = lambda key, *parts: sizes.append(len(parts[0])) if key == "scalars" else None
+    t = time.perf_counter()
+    feed.join(browser)
+    join = time.perf_counter() - t
+    browser_tick = seconds(tick, 20)
     result = {
         "rows": args.rows,
         "before_ms_per_tick": round(before_tick * 1e3, 2),
         "before_ms_per_second": round(before_tick * 1e3 / FLUSH_SECONDS, 1),
         "after_append_us_per_row": round(append_us, 2),
+        "after_rows_kept": feed.scalars.count,
         "after_ms_per_tick_no_browser": round(idle_tick * 1e3, 3),
-        "after_encode_ms": round(encode * 1e3, 2),
-        "after_history_bytes": size,
-        "after_resend_every_s": round(interval, 2),
-        "after_ms_per_second_with_browser": round(encode * 1e3 / interval, 2),
+        "after_join_ms": round(join * 1e3, 2),
+        "after_join_bytes": sizes[0],
+        "after_ms_per_tick_with_browser": round(browser_tick * 1e3, 3),
+        "after_push_bytes": sizes[-1],
     }
     if args.json:
         print(json.dumps(result))

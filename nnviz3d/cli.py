@@ -88,7 +88,8 @@ def _main(argv: list[str] | None) -> int:
                         "0 headless), so people can watch it learn")
     r = sub.add_parser("replay", help="explore a recorded run, or summarise it",
                        description="Serve a recorded run (.nnv3d) to the viewer, scrubbable.")
-    r.add_argument("run", metavar="RUN", help="a .nnv3d file written by watch/demo")
+    r.add_argument("run", metavar="RUN", help="a .nnv3d file written by watch/demo, or its "
+                   "fsspec URL (s3://, gs://, file://...)")
     r.add_argument("--summary", action="store_true", help="print a summary instead of serving")
     r.add_argument("--json", action="store_true", help="with --summary: one JSON document")
     _serving_options(r)
@@ -360,9 +361,10 @@ def _demo(args) -> int:
 
 def _replay(args) -> int:
     from .record import RunFileError, RunReader
+    from .record.remote_run import local_copy
 
     try:
-        reader = RunReader(args.run)
+        reader = RunReader(local_copy(args.run))
         summary = reader.summary()
     except RunFileError as exc:
         return _fail(str(exc))
@@ -394,7 +396,10 @@ def _compare(args) -> int:
     except ValueError as exc:
         return _usage(str(exc))
     try:
-        handle = serve_compare(args.run_a, args.run_b, depth=args.depth, **extra, **serving)
+        from .record.remote_run import local_copy
+
+        handle = serve_compare(local_copy(args.run_a), local_copy(args.run_b),
+                               depth=args.depth, **extra, **serving)
     except (RunFileError, CompareError, ValueError) as exc:
         return _fail(str(exc))
     return _serve(handle)

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .probes import local, local_grad
+
 SAMPLE = 4096
 """Elements read per gradient tensor (all of them when it has fewer)."""
 
@@ -27,8 +29,9 @@ class GradNorms:
     def __init__(self, modules: list[str], params: list[list[torch.nn.Parameter]]) -> None:
         self.modules = modules
         self.params = params
-        self.stride = [[max(1, p.numel() // SAMPLE) for p in ps] for ps in params]
-        self.count = [sum(p.numel() for p in ps) for ps in params]
+        # sharded (FSDP) parameters: this rank's shard (a DTensor op could be a collective)
+        self.stride = [[max(1, local(p).numel() // SAMPLE) for p in ps] for ps in params]
+        self.count = [sum(local(p).numel() for p in ps) for ps in params]
         self._plans: dict[tuple[bool, ...], tuple] = {}
 
     def _plan(self, present: tuple[bool, ...]):
@@ -40,7 +43,8 @@ class GradNorms:
             for r, i in enumerate(rows):
                 for p, s in zip(self.params[i], self.stride[i]):
                     owner.append(r)
-                    scale.append(p.numel() / len(range(0, p.numel(), s)))
+                    n = local(p).numel()
+                    scale.append(n / max(1, len(range(0, n, s))))
                     pairs.append((p, s))
             self._plans[present] = ([self.modules[i] for i in rows], pairs,
                                     np.array(owner), np.array(scale),
@@ -49,11 +53,12 @@ class GradNorms:
 
     @torch.no_grad()
     def norms(self) -> dict:
-        present = tuple(all(p.grad is not None for p in ps) for ps in self.params)
+        present = tuple(all(local_grad(p) is not None for p in ps) for ps in self.params)
         if not any(present):
             return {}
         modules, pairs, owner, scale, count = self._plan(present)
-        views = [p.grad.reshape(-1)[::s] if s > 1 else p.grad.reshape(-1) for p, s in pairs]
+        grads = [(local_grad(p).reshape(-1), s) for p, s in pairs]
+        views = [g[::s] if s > 1 else g for g, s in grads]
         return {"modules": modules, "parts": torch.stack(torch._foreach_norm(views)),
                 "owner": owner, "scale": scale, "count": count}
 

@@ -36,6 +36,9 @@ def tensor_stats(v: torch.Tensor, bins: int = HIST_BINS) -> tuple[torch.Tensor, 
     number of elements the histogram counted. Five cheap passes (sum, BLAS dot, aminmax,
     count_nonzero, strided histogram); tensors holding NaN/Inf take the masked path."""
     n = v.numel()
+    if n == 0:  # a rank's empty shard (FSDP): counts nothing, merges as nothing
+        z = torch.zeros(8)
+        return z, torch.zeros(bins, dtype=torch.int64), z[:2], 0
     total = v.sum()
     dot = torch.dot(v, v)
     if not (torch.isfinite(total) and torch.isfinite(dot)):
@@ -80,7 +83,7 @@ def device_tensor_stats(v: torch.Tensor, bins: int = HIST_BINS):
     hi = torch.where(empty, torch.zeros_like(hi), hi)
     zeros = n - torch.count_nonzero(v)
     nans = torch.isnan(v).sum()
-    stats = torch.stack([mean, var.sqrt(), lo, hi, dot.sqrt(), zeros / n, nans.float(),
+    stats = torch.stack([mean, var.sqrt(), lo, hi, dot.sqrt(), zeros / max(n, 1), nans.float(),
                          (n - nf - nans).float()])
     stride = max(1, n // HIST_SAMPLE)
     sample, fin = (v[::stride], finite[::stride]) if stride > 1 else (v, finite)
@@ -212,11 +215,34 @@ def unit_mean(out: torch.Tensor, unit: int) -> torch.Tensor:
     return x.float().mean()
 
 
+def local(t: torch.Tensor) -> torch.Tensor:
+    """This rank's part of ``t``: the local shard of a DTensor (FSDP2), else ``t`` itself.
+    Never an operation on the DTensor (that could start a collective on one rank alone)."""
+    to_local = getattr(t, "to_local", None)
+    return to_local() if callable(to_local) else t
+
+
+def local_grad(p: torch.Tensor) -> torch.Tensor | None:
+    """This rank's part of ``p``'s gradient; an empty one for an empty shard (FSDP1 gives
+    a parameter with no local elements no gradient), None when there is none."""
+    if p.grad is not None:
+        return local(p.grad)
+    mine = local(p)
+    return mine.new_zeros(0) if mine.numel() == 0 else None
+
+
 def _flat(params, get) -> torch.Tensor:
-    """One module's tensors as one flat float view (a copy only when it has several)."""
-    ts = [get(p).detach().reshape(-1) for p in params]
+    """One module's tensors as one flat float view (a copy only when it has several); each
+    rank's local shard of a sharded (FSDP) parameter."""
+    ts = [local(get(p)).detach().reshape(-1) for p in params]
     flat = ts[0] if len(ts) == 1 else torch.cat(ts)
     return flat if flat.dtype == torch.float32 else flat.float()
+
+
+def _whole(t):
+    """A DTensor gathered whole (a collective), anything else as it is."""
+    full = getattr(t, "full_tensor", None)
+    return full() if callable(full) else t
 
 
 class Probes:
@@ -236,6 +262,8 @@ class Probes:
                 self.params.append(own)
         self.device = self.params[0][0].device if self.params else torch.device("cpu")
         self.prev_weights: list[torch.Tensor] | None = None
+        self.matrices_off = False
+        """No weight maps (FSDP1: each rank holds flat pieces of its modules' weights)."""
         if graph is not None:
             act_paths = [n.path for n in graph.nodes if n.role == ROLE_MODULE and n.is_unit
                          and n.call_index == 0 and n.called]
@@ -283,11 +311,14 @@ class Probes:
         res = rows_stats(flats)
         prev = self.prev_weights
         if prev is not None and len(prev) == len(flats):
-            ratios = []
+            parts = []
             for f, p in zip(flats, prev):
                 d = f.float() - p  # NaN weights give a NaN ratio, which is the truth
-                ratios.append(torch.dot(d, d).sqrt() / torch.dot(p, p).sqrt().clamp_min(1e-30))
-            res["update"] = torch.stack(ratios)
+                parts.append(torch.stack([torch.dot(d, d), torch.dot(p, p)]))
+            # squared norms of the change and of the previous weights: summed over ranks
+            res["update_parts"] = torch.stack(parts)
+            res["update"] = (res["update_parts"][:, 0].sqrt()
+                             / res["update_parts"][:, 1].sqrt().clamp_min(1e-30))
         else:
             res["update"] = torch.full((len(flats),), float("nan"), device=flats[0].device)
         self.prev_weights = [f.float().clone() for f in flats]
@@ -298,12 +329,12 @@ class Probes:
     def grads(self) -> dict:
         rows, tensors = [], []
         for path, ps in zip(self.param_modules, self.params):
-            if all(p.grad is not None for p in ps):
+            if all(local_grad(p) is not None for p in ps):
                 rows.append(path)
                 tensors.append(ps)
         if not rows:
             return {}
-        res = rows_stats([_flat(ps, lambda p: p.grad) for ps in tensors])
+        res = rows_stats([_flat(ps, local_grad) for ps in tensors])
         res["modules"] = rows
         return res
 
@@ -340,14 +371,17 @@ class Probes:
 
     @torch.no_grad()
     def matrices(self) -> list[dict]:
-        """Each module's weight (>= 2-D) as a matrix or conv tiles, and its bias as a row."""
+        """Each module's weight (>= 2-D) as a matrix or conv tiles, and its bias as a row.
+        A sharded (FSDP2) weight is gathered whole first: every rank calls this at the same
+        steps, in the same order (the fixed schedule under torch.distributed)."""
         out = []
+        if self.matrices_off:
+            return out
         for path in self.param_modules:
             mod = self.model.get_submodule(path) if path else self.model
-            w = getattr(mod, "weight", None)
+            w, b = _whole(getattr(mod, "weight", None)), _whole(getattr(mod, "bias", None))
             if isinstance(w, torch.Tensor) and w.dim() >= 2:
                 out.append({"module": path, "param": "weight", **weight_matrix(w)})
-            b = getattr(mod, "bias", None)
             if isinstance(b, torch.Tensor) and b.dim() == 1 and b.numel():
                 data, method = downsample_matrix(b[None])
                 out.append({"module": path, "param": "bias", "full_shape": list(b.shape),

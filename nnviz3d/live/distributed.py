@@ -13,6 +13,15 @@ end to end:
 - the dead-unit fraction of activations is the smallest of the ranks' (a unit dead on the
   whole global batch is dead on every rank: a lower bound).
 
+Sharded models (FSDP): each rank probes its local shards (the DTensor's local tensor under
+FSDP2 ``fully_shard``; the flat pieces of ``FullyShardedDataParallel(use_orig_params=True)``),
+and the shards laid end to end are the whole parameter, so the merged statistics are those of
+the unsharded parameters. An empty shard counts nothing. Weight maps gather a sharded weight
+whole under FSDP2; FSDP1 gives none (its shards are flat pieces, not rows). ``group=`` (a
+ProcessGroup, or a 1-D DeviceMesh such as ``mesh["shard"]``) gathers within that group only
+(e.g. the shard group of HSDP, whose replicas would count twice in the global group); the
+group's first rank merges, and global rank 0 records and serves.
+
 The schedule must be the same on every rank (a collective that one rank skips would hang the
 others), so under torch.distributed the adaptive budget is replaced by a fixed interval
 (``every``, default :data:`DEFAULT_EVERY`). Only rank 0 records, serves and runs viewer
@@ -20,6 +29,8 @@ requests; a DistributedDataParallel wrapper is unwrapped so module paths read as
 """
 
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 import torch
@@ -40,20 +51,72 @@ def world() -> tuple[int, int]:
     return 0, 1
 
 
+def _fsdp1():
+    """The FSDP1 wrapper class, when the user's script imported it (a model cannot be one
+    otherwise, and importing it costs every other run its import time)."""
+    fsdp = sys.modules.get("torch.distributed.fsdp")
+    cls = getattr(fsdp, "FullyShardedDataParallel", None)
+    return (cls,) if isinstance(cls, type) else ()
+
+
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
-    """The module inside a DistributedDataParallel (or DataParallel) wrapper."""
+    """The module inside a DistributedDataParallel, DataParallel or FullyShardedDataParallel
+    (FSDP1) wrapper. FSDP2 (``fully_shard``) needs none: it keeps the user's modules."""
     inner = getattr(model, "module", None)
-    wrappers = (torch.nn.parallel.DistributedDataParallel, torch.nn.DataParallel)
+    wrappers = (torch.nn.parallel.DistributedDataParallel, torch.nn.DataParallel, *_fsdp1())
     return inner if isinstance(model, wrappers) and isinstance(inner, torch.nn.Module) else model
 
 
+def is_fsdp1(model: torch.nn.Module) -> bool:
+    """An FSDP1 wrapper; one built without ``use_orig_params=True`` hides the parameters of
+    the user's modules (they live in one flat parameter), so it is refused."""
+    if not isinstance(model, _fsdp1()):
+        return False
+    if not getattr(model, "_use_orig_params", True):
+        raise ValueError("nnviz3d.watch needs FullyShardedDataParallel(..., "
+                         "use_orig_params=True) to see each module's parameters")
+    return True
+
+
+def capture_sharded(wrapper: torch.nn.Module, model: torch.nn.Module, example_inputs):
+    """The graph of a sharded model (every rank calls it: it runs collectives), or None when
+    the model is not sharded (the caller captures it as usual). FSDP1: the user's modules
+    with their parameters gathered whole for the capture. FSDP2: module hooks on a real
+    forward (torch.export and torch.fx cannot trace its DTensor parameters and leave its
+    lazy initialisation half done)."""
+    from ..capture import capture_graph
+
+    if is_fsdp1(wrapper):
+        with type(wrapper).summon_full_params(wrapper, writeback=False):
+            return capture_graph(model, example_inputs)
+    if any(callable(getattr(p, "to_local", None)) for p in model.parameters()):
+        return capture_graph(model, example_inputs, strategies=("hooks",))
+    return None
+
+
+def process_group(group):
+    """A ProcessGroup from ``group=``: a ProcessGroup, a 1-D DeviceMesh, or None (the
+    global group)."""
+    if group is None:
+        return None
+    get_group = getattr(group, "get_group", None)
+    if callable(get_group):  # a DeviceMesh
+        if getattr(group, "ndim", 1) != 1:
+            raise ValueError(f"group= takes a 1-D DeviceMesh (its data-parallel dim, e.g. "
+                             f"mesh['dp']); this one has {group.ndim} dims")
+        return get_group()
+    return group
+
+
 def _pack(res: dict) -> torch.Tensor:
-    """One (M, 8 + B + 2 + 2) float64 tensor: stats, histogram, range, count, dead."""
+    """One (M, 8 + B + 2 + 2 + 2) float64 tensor: stats, histogram, range, count, dead, and
+    the squared norms of the weight update and of the previous weights (NaN where absent)."""
     m = res["stats"].shape[0]
     dead = res.get("dead", torch.full((m,), float("nan")))
+    update = res.get("update_parts", torch.full((m, 2), float("nan")))
     return torch.cat([res["stats"].double().cpu(), res["hist"].double().cpu(),
                       res["range"].double().cpu(), res["count"].double().cpu()[:, None],
-                      dead.double().cpu()[:, None]], dim=1)
+                      dead.double().cpu()[:, None], update.double().cpu()], dim=1)
 
 
 def merge(parts: list[np.ndarray], bins: int) -> dict[str, np.ndarray]:
@@ -61,6 +124,7 @@ def merge(parts: list[np.ndarray], bins: int) -> dict[str, np.ndarray]:
     p = np.stack(parts)  # (R, M, cols)
     stats, hist = p[..., :8], p[..., 8:8 + bins]
     count, dead = p[..., 10 + bins], p[..., 11 + bins]
+    d2, w2 = p[..., 12 + bins].sum(axis=0), p[..., 13 + bins].sum(axis=0)
     mean, std, lo, hi, norm, zero, nan, inf = np.moveaxis(stats, -1, 0)
     finite = count - nan - inf
     nf = finite.sum(axis=0)
@@ -86,6 +150,7 @@ def merge(parts: list[np.ndarray], bins: int) -> dict[str, np.ndarray]:
     totals = hist.sum(axis=(0, 2))
     return {"stats": out_stats.astype(np.float32), "hist": _round_keeping(out_hist, totals),
             "range": np.stack([g_lo, g_hi], axis=1).astype(np.float32),
+            "update": np.sqrt(d2) / np.maximum(np.sqrt(w2), 1e-30),
             "count": count.sum(axis=0), "dead": np.nanmin(np.where(np.isnan(dead), np.inf, dead),
                                                           axis=0)}
 
@@ -101,14 +166,20 @@ def _round_keeping(h: np.ndarray, totals: np.ndarray) -> np.ndarray:
     return out
 
 
-def reduce_kinds(kinds: dict, rank: int, size: int) -> dict | None:
-    """Gather every kind's rows to rank 0 and merge them; rank 0 gets the merged ``kinds``
-    (tensors, as the probes return them), the other ranks None. Every rank must call it with
-    the same kinds (the fixed schedule guarantees it)."""
+def reduce_kinds(kinds: dict, rank: int, size: int, group=None) -> dict | None:
+    """Gather every kind's rows to the group's first rank (rank 0 of the global group by
+    default) and merge them; that rank gets the merged ``kinds`` (tensors, as the probes
+    return them), the others None. Every rank of the group must call it with the same kinds
+    (the fixed schedule guarantees it)."""
     import torch.distributed as dist
 
+    group = process_group(group)
+    dst = 0
+    if group is not None:
+        rank, size = dist.get_rank(group), dist.get_world_size(group)
+        dst = dist.get_global_rank(group, 0)
     device = torch.device("cpu")
-    if dist.get_backend() == "nccl":
+    if dist.get_backend(group) == "nccl":
         device = torch.device("cuda", torch.cuda.current_device())
     merged = {}
     for kind in KIND_ORDER:
@@ -117,7 +188,7 @@ def reduce_kinds(kinds: dict, rank: int, size: int) -> dict | None:
         res = kinds[kind]
         packed = _pack(res).to(device)
         gathered = [torch.empty_like(packed) for _ in range(size)] if rank == 0 else None
-        dist.gather(packed, gathered, dst=0)
+        dist.gather(packed, gathered, dst=dst, group=group)
         if rank != 0:
             continue
         bins = res["hist"].shape[1]
@@ -126,6 +197,9 @@ def reduce_kinds(kinds: dict, rank: int, size: int) -> dict | None:
         out["stats"] = torch.from_numpy(m["stats"])
         out["hist"] = torch.from_numpy(m["hist"])
         out["range"] = torch.from_numpy(m["range"])
+        if "update_parts" in res:  # the change of the whole (unsharded) weights
+            out["update"] = torch.from_numpy(m["update"].astype(np.float32))
+            out.pop("update_parts")
         out["sampled"] = torch.from_numpy(
             np.round(m["hist"].sum(axis=1)).astype(np.int64))
         if "dead" in res:

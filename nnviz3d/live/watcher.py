@@ -78,13 +78,16 @@ class Watcher:
                  graph=None, quiet: bool = False, health=True, inputs=None,
                  labels=None, loss_fn=None, embed=None, embed_every: int = 25,
                  embed_method: str = "umap", token: str | None = None, tls=None,
-                 allow_hosts=None) -> None:
+                 allow_hosts=None, record_journal: str = "auto", group=None) -> None:
         from ..capture import capture_graph
         from ..capture.grad_norms import GradNorms
         from ..capture.probes import Probes
-        from .distributed import DEFAULT_EVERY, unwrap, world
+        from .distributed import DEFAULT_EVERY, capture_sharded, is_fsdp1, unwrap, world
 
-        model = unwrap(model)
+        flat_shards = is_fsdp1(model)
+        wrapper, model = model, unwrap(model)
+        if graph is None:
+            graph = capture_sharded(wrapper, model, example_inputs)
         self.rank, self.world_size = world()
         if self.world_size > 1:
             # every rank must probe the same steps (gathers are collective): a fixed interval,
@@ -113,8 +116,13 @@ class Watcher:
         self.handle = self.worker = self.embeddings = self.requests = self.health = None
         self.record_path = None
         self.probes = Probes(model, self.graph)
+        self.probes.matrices_off = flat_shards
+        self.group = group
+        """Where probes are gathered under torch.distributed (None: every rank)."""
         self.grad_norms = GradNorms(self.probes.param_modules, self.probes.params)
         self.coverage = {k: {"probes": 0, "last": None, "max_gap": 0} for k in KINDS}
+        self.record_journal = record_journal
+        """``auto``, ``wal`` or ``rollback``: the recording's SQLite journal (record/journal.py)."""
         try:  # from here on, a failure undoes what was started (see _abandon)
             self._start(record, serve, host, port, open_browser, depth, token, tls, health,
                         inputs, labels, loss_fn, embed, embed_every, embed_method, allow_hosts)
@@ -252,7 +260,7 @@ class Watcher:
         default = record is True or Path(record).is_dir()
         for path in self._record_paths(record):
             try:
-                return path, RunWriter(path, self.graph)
+                return path, RunWriter(path, self.graph, self.record_journal)
             except FileExistsError:
                 if not default:
                     raise
@@ -438,7 +446,7 @@ class Watcher:
         if self.world_size > 1:
             from .distributed import reduce_kinds
 
-            kinds = reduce_kinds(kinds, self.rank, self.world_size)
+            kinds = reduce_kinds(kinds, self.rank, self.world_size, self.group)
         if kinds is not None:  # None on ranks other than 0: rank 0 shows the merged view
             item = {"step": step, "split": split, "time": time.time(),
                     "scalars": self._scalars(loss, metrics)}

@@ -39,7 +39,11 @@
     header: ``{"type": "scalars", "names": [metric names]}``; arrays ``steps`` i4 (N,),
     ``split`` u1 (N,) (0 train, 1 validation), ``values`` f4 (N, K) with NaN where a metric
     was not given at that step, and ``given`` u1 (N, K): 1 where it was, so a metric that was
-    NaN (a diverged loss) is told from one that was absent.
+    NaN (a diverged loss) is told from one that was absent. A frame whose header has
+    ``"from": R`` holds only rows ``R`` on of the server's history, to append to the R rows
+    the client holds (same ``names``); without it, a frame is the whole history, which
+    replaces the client's. The server keeps a bounded history (older rows decimated,
+    nnviz3d/server/probe_history.py) and sends it whole on join and after it changed.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Recordings of runs: one SQLite file (WAL) holding the graph and every frame sent live.
+"""Recordings of runs: one SQLite file holding the graph and every frame sent live (WAL while
+recording, or the rollback journal on a network filesystem: nnviz3d/record/journal.py).
 
 Schema (``FORMAT_VERSION`` 1)::
 
@@ -58,16 +59,25 @@ class RunFileError(ValueError):
 
 class RunWriter:
     """A new recording at ``path``: refuses any existing name (the file is created with
-    O_EXCL, so two writers never share one)."""
+    O_EXCL, so two writers never share one). ``journal``: ``"auto"`` (WAL, or the rollback
+    journal on a network filesystem), ``"wal"`` or ``"rollback"`` (nnviz3d/record/journal.py);
+    ``self.journal`` says which was used."""
 
-    def __init__(self, path: str | Path, graph: Graph) -> None:
+    def __init__(self, path: str | Path, graph: Graph, journal: str = "auto") -> None:
+        from .journal import journal_mode
+
         self.path = Path(path)
+        self.journal = journal_mode(self.path, journal)
         _claim(self.path)
         self.db = None
         try:  # an absolute path, never a "file:" URI whatever the name
             self.db = sqlite3.connect(os.path.abspath(self.path), check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
+            if self.journal == "wal":
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+            else:  # no shared memory, no -wal: what network filesystems can lock
+                self.db.execute("PRAGMA journal_mode=DELETE")
+                self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript("""
                 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);
                 CREATE TABLE frames(seq INTEGER PRIMARY KEY, step INTEGER NOT NULL,
@@ -126,7 +136,10 @@ class RunWriter:
 
     def checkpoint(self) -> None:
         """Copy the committed frames from the WAL into the main file, waiting for no reader
-        (one holding an older snapshot leaves the newest frames to the next checkpoint)."""
+        (one holding an older snapshot leaves the newest frames to the next checkpoint).
+        Nothing to do with the rollback journal: each commit writes the main file."""
+        if self.journal != "wal":
+            return
         try:
             self.db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         except sqlite3.Error:  # the frames are safe in the WAL; a failing disk shows at the

@@ -25,10 +25,6 @@ from .step_marks import StepMarks
 FLUSH_SECONDS = 0.25
 DETAIL_SECONDS = 1.0
 """Ridges of a selected layer are rebuilt at most this often while a run goes on."""
-SCALARS_BYTES_PER_SECOND = 1 << 20
-"""The whole metrics history is resent at most at this rate: every tick while it is small,
-every ``size / rate`` seconds once large, so a long run costs no more per step than a short
-one. In between, each client's chart adds the metrics of the live probe frames it gets."""
 EMBEDDING_HISTORY = 64
 """Embeddings kept per layer for seeks in a run that is not recorded (thinned evenly when
 full: every other one goes, so they still span the run)."""
@@ -73,8 +69,11 @@ class LiveFeed:
         """``track(module, unit) -> metric name`` of a live run's probes, or None."""
         self._dirty = False
         self._reader = None
-        self._scalars_sent: tuple[int, float, int] = (0, float("-inf"), 0)
-        """(version, time, bytes) of the history last sent to the clients."""
+        self._scalars_sent: dict[ClientSession, tuple[int, int | None, int]] = {}
+        """Per client, ``(epoch, start, end)`` of the metrics history it was posted: the
+        rows ``start:end`` of that epoch's history (start None: the whole history). A push
+        sends only the rows after ``end`` (or, while the last one still waits in the
+        client's outbox, the same rows and the new ones together)."""
 
     # -- fed by the watcher or by a recording ------------------------------------------
     def ingest(self, data: bytes, step: int, kinds: list[str]) -> None:
@@ -205,9 +204,7 @@ class LiveFeed:
         if self.recipe is not None:
             session.post("recipe", to_json(RecipeInfo(self.recipe)))
         session.post("timeline", self.timeline())
-        frame = self.scalars_frame()
-        if frame:
-            session.post("scalars", frame)
+        self._post_scalars(session)
         self._post_latest(session)
         if self.matrix_frame:
             asyncio.get_running_loop().create_task(
@@ -250,6 +247,7 @@ class LiveFeed:
     def leave(self, session: ClientSession) -> None:
         self.sessions.discard(session)
         self._shown.pop(session, None)
+        self._scalars_sent.pop(session, None)
 
     def follow(self, session: ClientSession) -> None:
         session.following = True
@@ -346,32 +344,40 @@ class LiveFeed:
                 await self.detail(s, s.detail)
 
     def flush(self, now: float) -> list[ClientSession]:
-        """One tick: the timeline to every client, the metrics history when it changed and
-        its rate allows (see ``SCALARS_BYTES_PER_SECOND``; at once when the run ended).
-        Nothing is encoded while no client is connected (one that joins gets it all).
-        Returns the sessions whose detail overlays are due."""
+        """One tick: the timeline to every client and the metrics rows new since its last
+        push (the whole history only on join, after a compaction or a new metric name), so a
+        tick costs the same at step ten as at step ten million. Nothing is encoded while no
+        client is connected (one that joins gets it all). Returns the sessions whose detail
+        overlays are due."""
         if not self._dirty or not self.sessions:
             return []
         self._dirty = False
         text = self.timeline()
-        version, sent_at, size = self._scalars_sent
-        frame = None
-        if self.scalars.version != version:
-            if not self.live or now - sent_at >= max(FLUSH_SECONDS,
-                                                     size / SCALARS_BYTES_PER_SECOND):
-                frame = self.scalars.frame()
-                self._scalars_sent = (self.scalars.version, now, len(frame or b""))
-            else:
-                self._dirty = True  # sent at a later tick
         due = []
         for s in list(self.sessions):
             s.post("timeline", text)
-            if frame:
-                s.post("scalars", frame)
+            self._post_scalars(s)
             if (s.detail is not None and s.detail_version != self.history.version
                     and now - s.detail_time >= DETAIL_SECONDS):
                 due.append(s)
         return due
+
+    def _post_scalars(self, session: ClientSession) -> None:
+        """Post ``session`` the metrics rows it lacks: those after the ones it was posted,
+        or the whole history when its copy is of an older epoch (or it has none)."""
+        history = self.scalars
+        epoch, start, end = self._scalars_sent.get(session, (-1, None, 0))
+        if epoch == history.epoch and end == history.count:
+            return  # nothing new
+        if epoch == history.epoch and "scalars" not in getattr(session, "pending", ()):
+            start = end  # the last push went out: send what came after it
+        if epoch != history.epoch or start is None:
+            start = 0
+        frame = history.frame(start)
+        if frame is None:
+            return
+        session.post("scalars", frame)
+        self._scalars_sent[session] = (history.epoch, start or None, history.count)
 
     def close(self) -> None:
         if self._reader is not None:

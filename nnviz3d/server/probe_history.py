@@ -1,6 +1,7 @@
 """What the server remembers of past probe frames: to build overlays, per module and kind, a
 bounded series of histograms (for ridges) and each module's newest weight matrix (for the PCA
-scatter); for the loss chart, every metric reported (:class:`ScalarHistory`).
+scatter); for the loss chart, the metrics reported (:class:`ScalarHistory`, decimated past
+``HISTORY_ROWS`` rows).
 
 A series keeps at most ``limit`` rows: when full, every other row is dropped, so it always
 spans the whole run at a resolution that halves as the run doubles (memory stays bounded:
@@ -22,6 +23,8 @@ from ..scene.overlay import Overlay
 from ..scene.param_scatter import param_scatter
 
 SERIES_LIMIT = 128
+HISTORY_ROWS = 16_384
+"""Metric rows kept for the loss chart: beyond, the oldest half is decimated (min/max kept)."""
 F32_MAX = float(np.finfo(np.float32).max)
 
 
@@ -107,12 +110,19 @@ class ProbeHistory:
 
 class ScalarHistory:
     """The run's metrics, one row per report, as growing numpy columns: appending a row
-    costs the same at row ten as at row ten million, and the ``scalars`` frame (the whole
-    history, which the viewer's chart replaces its own with) is encoded only when asked for,
-    and once per change however many clients ask. The frame is the one ``encode_scalars``
-    makes of the same rows (a test holds them equal)."""
+    costs the same at row ten as at row ten million. Memory is bounded: past ``limit`` rows
+    the oldest half is decimated (buckets of 4 rows of a split keep the rows holding the
+    minimum and the maximum of the chart's metric, so spikes and a diverged NaN survive), and
+    ``epoch`` counts those compactions (a client then needs the whole history again).
 
-    def __init__(self) -> None:
+    ``frame()`` is the ``scalars`` frame of the whole history (sent on join and after a
+    compaction), ``frame(start)`` the rows from ``start`` on (``"from": start``), sent to a
+    client that has the rows before it: its size depends on the rows new since the last
+    push, never on the run's length. Frames are the ones ``encode_scalars`` makes of the
+    same rows (a test holds them equal)."""
+
+    def __init__(self, limit: int = HISTORY_ROWS) -> None:
+        self.limit = max(8, limit)
         self.count = 0
         self.names: list[str] = []
         self._col: dict[str, int] = {}
@@ -122,7 +132,9 @@ class ScalarHistory:
         self._given = np.zeros((1024, 4), np.uint8)
         self.version = 0
         """Increases with every row appended."""
-        self._frame: tuple[int, bytes] | None = None
+        self.epoch = 0
+        """Increases when rows already sent change: a compaction or a new metric name."""
+        self._frame: tuple[tuple, bytes] | None = None
         self.encodes = 0
         """Scalars frames encoded so far (the cost is counted, not timed, by the tests)."""
         self.rows_encoded = 0
@@ -130,6 +142,9 @@ class ScalarHistory:
 
     def append(self, step: int, split: str, scalars: dict[str, float]) -> None:
         n = self.count
+        if n >= self.limit:
+            self._compact()
+            n = self.count
         if n == len(self._steps):  # double the rows: amortised O(1) per row
             self._steps = np.concatenate([self._steps, np.zeros_like(self._steps)])
             self._split = np.concatenate([self._split, np.zeros_like(self._split)])
@@ -155,6 +170,7 @@ class ScalarHistory:
     def _add_column(self, name: str) -> int:
         col = self._col[name] = len(self.names)
         self.names.append(name)
+        self.epoch += 1  # the columns of the frames already sent changed
         if col == self._values.shape[1]:  # double the columns
             values = np.full((len(self._values), 2 * col), np.nan, np.float32)
             values[:, :col] = self._values
@@ -163,18 +179,56 @@ class ScalarHistory:
             self._values, self._given = values, given
         return col
 
-    def frame(self) -> bytes | None:
-        """The ``scalars`` frame of the whole history (None while it is empty), encoded
-        again only after a change."""
-        if self.count == 0:
+    def _compact(self) -> None:
+        """Halve the oldest half: amortised, two rows' work per row appended."""
+        half = self.count // 2
+        col = self._col.get("loss", 0)
+        keep = [np.arange(half, self.count)]
+        for split in (0, 1):
+            idx = np.flatnonzero(self._split[:half] == split)
+            whole = len(idx) // 4 * 4
+            keep.append(idx[whole:])
+            if not whole:
+                continue
+            buckets = idx[:whole].reshape(-1, 4)
+            if col < len(self.names):
+                v = self._values[buckets, col]
+                g = self._given[buckets, col].astype(bool)
+            else:
+                v, g = np.zeros(buckets.shape, np.float32), np.zeros(buckets.shape, bool)
+            with np.errstate(invalid="ignore"):
+                low = np.where(g & np.isfinite(v), v, np.inf)
+                high = np.where(g, np.where(np.isnan(v), np.inf, v), -np.inf)
+            rows = np.arange(len(buckets))
+            lo, hi = low.argmin(1), np.where(g.any(1), high.argmax(1), 3)
+            keep += [buckets[rows, lo], buckets[rows, hi]]
+        kept = np.unique(np.concatenate(keep))
+        n = len(kept)
+        self._steps[:n] = self._steps[kept]
+        self._split[:n] = self._split[kept]
+        self._values[:n] = self._values[kept]
+        self._given[:n] = self._given[kept]
+        self._values[n:self.count] = np.nan
+        self._given[n:self.count] = 0
+        self.count = n
+        self.epoch += 1
+
+    def frame(self, start: int = 0) -> bytes | None:
+        """The ``scalars`` frame of rows ``start`` on (the whole history by default; None
+        when it has no such row), encoded again only after a change."""
+        if start >= self.count:
             return None
-        if self._frame is not None and self._frame[0] == self.version:
+        key = (self.version, self.epoch, start)
+        if self._frame is not None and self._frame[0] == key:
             return self._frame[1]
         n, order = self.count, sorted(range(len(self.names)), key=self.names.__getitem__)
-        data = encode_frame({"type": SCALARS, "names": [self.names[i] for i in order]}, {
-            "steps": self._steps[:n], "split": self._split[:n],
-            "values": self._values[:n, order], "given": self._given[:n, order]})
-        self._frame = (self.version, data)
+        header = {"type": SCALARS, "names": [self.names[i] for i in order]}
+        if start:
+            header["from"] = int(start)
+        data = encode_frame(header, {
+            "steps": self._steps[start:n], "split": self._split[start:n],
+            "values": self._values[start:n][:, order], "given": self._given[start:n][:, order]})
+        self._frame = (key, data)
         self.encodes += 1
-        self.rows_encoded += n
+        self.rows_encoded += n - start
         return data

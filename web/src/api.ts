@@ -155,10 +155,11 @@ export function exposeApi(v: Viewer, parts: ApiParts): void {
     embeddings: () => [...overlays.clouds.embedList.values()].map((o) => ({ layer: o.module, method: o.meta.method,
       step: o.meta.step, count: o.meta.count, knn: o.meta.knn, classes: o.legend.classes ?? [] })),
     /** The chart's metric names, the one drawn, its newest train value as text ("NaN" for a
-     * diverged run) with its step, and how many of its values are NaN or infinite. */
+     * diverged run) with its step, how many of its values are NaN or infinite, the history
+     * rows it holds and the increments it appended. */
     chart: () => ({ names: [...chart.names], shown: chart.shown, wanted: chart.wanted,
       latest: chart.latest ? { step: chart.latest.step, value: formatStat(chart.latest.value) } : null,
-      nonfinite: chart.nonfinite }),
+      nonfinite: chart.nonfinite, rows: chart.rows, appended: chart.appended }),
     /** The chart as placed: "screen" (a desktop panel) or "world" (VR), its rectangle on the
      * page (CSS px) or null while hidden, its box and yaw in the scene (world mode) or null, and
      * its title, axis labels and tick numbers. */

@@ -11,7 +11,8 @@ export interface ConnectionEvents {
   scene(frame: Frame): void;
   /** One training step's probe results (binary frame of type ``probe``). */
   probe(frame: Frame): void;
-  /** The whole loss/metrics history (binary frame of type ``scalars``). */
+  /** The loss/metrics history (binary frame of type ``scalars``): whole, or with ``from``
+   * the rows that continue it. */
   scalars(frame: Frame): void;
   /** Data overlays: weight maps of every layer, or the selected layer's ridges and scatter. */
   overlays(frame: Frame): void;

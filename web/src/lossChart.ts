@@ -95,6 +95,8 @@ export class LossChart {
   private metric = METRIC;
   /** The metric asked for (``loss`` unless the viewer chose another). */
   wanted = METRIC;
+  /** Increments appended since the page opened (``scalars`` frames with ``from``). */
+  appended = 0;
   /** Metric names of the last history. */
   names: string[] = [];
   private lastFrame: Frame | null = null;
@@ -204,10 +206,42 @@ export class LossChart {
     this.redraw();
   }
 
+  /** A ``scalars`` frame with ``from``: rows that continue the history from row ``from``
+   * (the server sends only what is new; a whole history comes on join and after the server
+   * decimated its own). Ignored unless it continues exactly the history held. */
+  appendHistory(frame: Frame): boolean {
+    const base = this.lastFrame;
+    const names = (frame.header.names ?? []) as string[];
+    const from = frame.header.from;
+    const a = base?.arrays, b = frame.arrays;
+    if (!base || !a || typeof from !== "number" || names.join("\u0000") !== this.names.join("\u0000")) return false;
+    const parts = ["steps", "split", "values", "given"] as const;
+    if (parts.some((p) => !a[p] || !b[p] || a[p].data.constructor !== b[p].data.constructor)) return false;
+    if (a.steps.data.length !== from) return false;
+    const arrays: Frame["arrays"] = {};
+    for (const p of parts) {
+      const x = a[p].data, y = b[p].data;
+      const out = new (x.constructor as Int32ArrayConstructor)(x.length + y.length) as unknown as typeof x;
+      (out as Int32Array).set(x as Int32Array);
+      (out as Int32Array).set(y as Int32Array, x.length);
+      const shape = [...a[p].shape];
+      shape[0] = (shape[0] ?? 0) + (b[p].shape[0] ?? 0);
+      arrays[p] = { dtype: a[p].dtype, shape, data: out };
+    }
+    this.setHistory({ header: { ...base.header }, arrays });
+    this.appended += 1;
+    return true;
+  }
+
   /** Draw another metric of the history (it shows once the history has it). */
   setMetric(name: string): void {
     this.wanted = name;
     if (this.lastFrame) this.setHistory(this.lastFrame);
+  }
+
+  /** Rows of the history held (whole histories and the increments since). */
+  get rows(): number {
+    return this.steps.length;
   }
 
   /** The metric drawn now. */

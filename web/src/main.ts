@@ -204,7 +204,8 @@ const conn = new Connection(wsUrl, {
     showChart();
   },
   scalars(frame) {
-    chart.setHistory(frame);
+    if (typeof frame.header.from === "number") chart.appendHistory(frame);
+    else chart.setHistory(frame);
     fillChartMetrics();
     showChart();
     requestRender();
