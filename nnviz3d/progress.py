@@ -35,12 +35,14 @@ class Progress:
 
     def __init__(self, total: int, desc: str, *, unit: str = "it", delay: float = 0.0,
                  plain: bool = True) -> None:
-        from tqdm import tqdm
-
         self.total, self.desc, self.unit, self.delay, self.plain = total, desc, unit, delay, plain
         self.done = 0
         self._start = time.perf_counter()
         self._next = 0
+        try:  # tqdm is not in the core: without it, plain lines even on a terminal
+            from tqdm import tqdm
+        except ImportError:
+            tqdm = _NoBar
         self.bar = tqdm(total=total, desc=desc, unit=unit, delay=delay, file=sys.stderr,
                         dynamic_ncols=True, leave=True, disable=not interactive())
 
@@ -68,3 +70,15 @@ class Progress:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class _NoBar:
+    """Stands for a disabled tqdm bar when tqdm is not installed."""
+
+    disable = True
+
+    def __init__(self, **_) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
