@@ -618,7 +618,8 @@ def watch(model: torch.nn.Module, example_inputs: Any = None, *, budget: float =
           embed: str | Sequence[str] | None = None, embed_every: int = 25,
           embed_method: str = "umap", token: str | None = None,
           tls: bool | tuple[str, str] | None = None,
-          allow_hosts: Sequence[str] | None = None) -> Watcher:
+          allow_hosts: Sequence[str] | None = None, record_journal: str = "auto",
+          group: Any = None) -> Watcher:
     """Start watching ``model`` train: probe it, record the run and show it live in a browser.
 
     Call ``w.step(loss=..., step=None, **metrics)`` after each ``optimizer.step()`` (``step=``
@@ -665,6 +666,11 @@ def watch(model: torch.nn.Module, example_inputs: Any = None, *, budget: float =
             with yours (a headset needs HTTPS for WebXR).
         allow_hosts: host names the viewer answers to besides this machine's own (a reverse
             proxy's); other ``Host`` headers are refused.
+        record_journal: the recording's SQLite journal: ``"auto"`` (the rollback journal on a
+            network filesystem, where WAL is unsafe; WAL elsewhere), ``"wal"`` or
+            ``"rollback"`` (also ``NNVIZ3D_RECORD_JOURNAL``).
+        group: under torch.distributed, the ``ProcessGroup`` (or 1-D ``DeviceMesh``) whose
+            ranks' probes are merged (the data-parallel group); ``None``: the whole world.
 
     Returns:
         the running :class:`Watcher`.
@@ -674,4 +680,5 @@ def watch(model: torch.nn.Module, example_inputs: Any = None, *, budget: float =
                    open_browser=open_browser, depth=depth, strict=strict, graph=graph,
                    quiet=quiet, health=health, inputs=inputs, labels=labels, loss_fn=loss_fn,
                    embed=embed, embed_every=embed_every, embed_method=embed_method,
-                   token=token, tls=tls, allow_hosts=allow_hosts)
+                   token=token, tls=tls, allow_hosts=allow_hosts,
+                   record_journal=record_journal, group=group)
