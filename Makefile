@@ -42,6 +42,8 @@ demo: setup
 	$(BIN)/nnviz3d demo
 
 test: setup chromium
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n 2 --dist worksteal
 
 bench: setup

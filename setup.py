@@ -21,8 +21,14 @@ from setuptools.command.sdist import sdist
 from setuptools.errors import BaseError
 
 ROOT = Path(__file__).resolve().parent
-WEB_SOURCES = ("package.json", "package-lock.json", "index.html", "vite.config.ts",
-               "tsconfig.json", "src")
+WEB_SOURCES = (
+    "package.json",
+    "package-lock.json",
+    "index.html",
+    "vite.config.ts",
+    "tsconfig.json",
+    "src",
+)
 """What the viewer is built from, below ``web/`` (a folder counts by its newest file)."""
 VIEWER = Path("nnviz3d") / "viewer_dist" / "index.html"
 
@@ -56,17 +62,21 @@ def build_viewer(root: Path = ROOT, env: dict | None = None, log=None) -> str:
     if state == "no web":
         raise ViewerBuildError(
             f"nnviz3d: {root} holds neither the built viewer ({VIEWER}) nor its sources (web/) "
-            "to build it from; build from a git clone or from the sdist")
+            "to build it from; build from a git clone or from the sdist"
+        )
     npm = shutil.which("npm", path=env.get("PATH", ""))
     if npm is None:
         if state == "stale":
-            log(f"nnviz3d: npm is not on PATH; packaging the existing {VIEWER.parent}, which "
-                "is older than web/'s sources")
+            log(
+                f"nnviz3d: npm is not on PATH; packaging the existing {VIEWER.parent}, which "
+                "is older than web/'s sources"
+            )
             return state
         raise ViewerBuildError(
             "nnviz3d: building the package needs the 3D viewer built from web/, but npm is "
             "not on PATH and nnviz3d/viewer_dist does not exist: install Node.js 20 or newer "
-            "(https://nodejs.org) and build again")
+            "(https://nodejs.org) and build again"
+        )
     web = root / "web"
     if not (web / "node_modules").exists():
         _npm([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], web, env, log)
@@ -81,8 +91,10 @@ def _npm(command: list[str], web: Path, env: dict, log) -> None:
     done = subprocess.run(command, cwd=web, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         tail = (done.stdout + done.stderr).strip()[-3000:]
-        raise ViewerBuildError(f"nnviz3d: `npm {' '.join(command[1:])}` failed in {web} "
-                               f"(exit {done.returncode}):\n{tail}")
+        raise ViewerBuildError(
+            f"nnviz3d: `npm {' '.join(command[1:])}` failed in {web} "
+            f"(exit {done.returncode}):\n{tail}"
+        )
 
 
 def _newest(paths) -> float:

@@ -56,9 +56,13 @@ os.environ.update(WANDB_SILENT="true", WANDB_MODE="offline", WANDB_DIR=TMP)
 atexit.register(shutil.rmtree, TMP, ignore_errors=True)
 
 BATCH = 64
-GOALS = [("nnviz3d_every", "mlp", 1.50), ("nnviz3d_every", "cnn", 1.10),
-         ("nnviz3d_budget", "mlp", 1.05), ("nnviz3d_budget", "cnn", 1.05),
-         ("nnviz3d_budget", "transformer", 1.05)]
+GOALS = [
+    ("nnviz3d_every", "mlp", 1.50),
+    ("nnviz3d_every", "cnn", 1.10),
+    ("nnviz3d_budget", "mlp", 1.05),
+    ("nnviz3d_budget", "cnn", 1.05),
+    ("nnviz3d_budget", "transformer", 1.05),
+]
 
 
 class MnistNet(nn.Module):
@@ -91,9 +95,13 @@ class TinyTransformer(nn.Module):
 
 
 MODELS = {  # name: (label, factory, input shape)
-    "mlp": ("MLP 784-512-512-10", lambda: nn.Sequential(
-        nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10)),
-        (BATCH, 784)),
+    "mlp": (
+        "MLP 784-512-512-10",
+        lambda: nn.Sequential(
+            nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10)
+        ),
+        (BATCH, 784),
+    ),
     "cnn": ("MNIST CNN (pytorch/examples)", MnistNet, (BATCH, 1, 28, 28)),
     "transformer": ("Transformer 4x128, 32 positions", TinyTransformer, (BATCH, 32, 128)),
 }
@@ -107,7 +115,7 @@ class OldSchedule(ProbeSchedule):
     def __init__(self) -> None:
         super().__init__(0.05, max_interval=256, max_seconds=None)
 
-    def due(self, step, kind):
+    def due(self, step, kind, prev=None):
         if kind == "matrices":
             return step % (self.interval["weight"] * 8) == 0
         return step % self.interval[kind] == 0
@@ -121,8 +129,9 @@ class OldSchedule(ProbeSchedule):
         c = self.cost[kind]
         self.cost[kind] = seconds if c == 0 else 0.8 * c + 0.2 * seconds
         if self.step_time > 0:
-            left = max(self.budget * self.step_time - self.background,
-                       0.1 * self.budget * self.step_time)
+            left = max(
+                self.budget * self.step_time - self.background, 0.1 * self.budget * self.step_time
+            )
             need = max(1.0, self.cost[kind] / (left / 3))
             self.interval[kind] = min(256, 1 << math.ceil(math.log2(need)))
 
@@ -134,8 +143,9 @@ def first_line(exc: BaseException) -> str:
 
 # -- variants: setup(model, x) -> (after_step(loss, step) or None, close() -> note or None) --
 def nnviz3d_watch(model, x, every, old=False):
-    w = nnviz3d.watch(model, example_inputs=x[:1], every=every, record=False, serve=False,
-                      quiet=True)
+    w = nnviz3d.watch(
+        model, example_inputs=x[:1], every=every, record=False, serve=False, quiet=True
+    )
     if old:
         w.schedule = OldSchedule()
         w.grad_norms.norms = dict  # no every-step health signals
@@ -190,8 +200,7 @@ VARIANTS = {  # key: (column label, setup, module that must import, warm-up step
     "plain": ("plain", lambda model, x: (None, None), None, None),
     "nnviz3d_every": ("nnviz3d every step", partial(nnviz3d_watch, every=1), None, None),
     "nnviz3d_budget": ("nnviz3d default", partial(nnviz3d_watch, every=None), None, 30),
-    "nnviz3d_old": ("nnviz3d old default", partial(nnviz3d_watch, every=None, old=True), None,
-                    30),
+    "nnviz3d_old": ("nnviz3d old default", partial(nnviz3d_watch, every=None, old=True), None, 30),
     "tensorboard": ("TensorBoard add_histogram", tensorboard, "torch.utils.tensorboard", None),
     "wandb": ("wandb.watch log=all", wandb_watch, "wandb", None),
 }
@@ -234,10 +243,14 @@ def run_variant(setup, template, x, y, warmup: int, steps: int):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--steps", type=int, default=None,
-                    help="timed steps per variant (default: 300 for the MLP, whose budget "
-                         "intervals reach the 256-step cap, 120 for the others, whose 2 s "
-                         "guarantee caps them at 16-32 steps)")
+    ap.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="timed steps per variant (default: 300 for the MLP, whose budget "
+        "intervals reach the 256-step cap, 120 for the others, whose 2 s "
+        "guarantee caps them at 16-32 steps)",
+    )
     ap.add_argument("--warmup", type=int, default=10, help="warm-up steps (30 for the budget)")
     ap.add_argument("--models", default=",".join(MODELS))
     args = ap.parse_args()
@@ -246,8 +259,10 @@ def main() -> None:
     for mod in ("tensorboard", "wandb"):
         versions.append(f"{mod} " + (availability(mod) or importlib.import_module(mod).__version__))
     print(", ".join(versions))
-    print(f"torch.get_num_threads() = {torch.get_num_threads()}; batch {BATCH}; rounds "
-          f"{args.rounds}; timed steps {args.steps or '300 (MLP) / 120'}; warm-up {args.warmup} (nnviz3d budget 30)")
+    print(
+        f"torch.get_num_threads() = {torch.get_num_threads()}; batch {BATCH}; rounds "
+        f"{args.rounds}; timed steps {args.steps or '300 (MLP) / 120'}; warm-up {args.warmup} (nnviz3d budget 30)"
+    )
 
     status = {k: availability(v[2]) for k, v in VARIANTS.items()}
     results: dict[str, dict] = {}
@@ -260,17 +275,21 @@ def main() -> None:
         plain_ms, errors = [], dict(status)
         for r in range(args.rounds):
             keys = list(VARIANTS)
-            keys = keys[r % len(keys):] + keys[:r % len(keys)]
+            keys = keys[r % len(keys) :] + keys[: r % len(keys)]
             medians, notes = {}, {}
             for key in keys:
                 _, setup, _, warm = VARIANTS[key]
                 if errors.get(key):
                     continue
                 try:
-                    medians[key], notes[key] = run_variant(setup, template, x, y,
-                                                           warm or args.warmup,
-                                                           args.steps or
-                                                           (300 if mname == "mlp" else 120))
+                    medians[key], notes[key] = run_variant(
+                        setup,
+                        template,
+                        x,
+                        y,
+                        warm or args.warmup,
+                        args.steps or (300 if mname == "mlp" else 120),
+                    )
                 except Exception as exc:  # reported in the table; not retried
                     errors[key] = "fails: " + first_line(exc)
             if "plain" not in medians:
@@ -282,11 +301,15 @@ def main() -> None:
                     ratios[key].append(med / medians["plain"])
                     note = f" ({notes[key]})" if notes.get(key) else ""
                     parts.append(f"{VARIANTS[key][0]} {ratios[key][-1]:.2f}x{note}")
-            print(f"{label} round {r + 1}/{args.rounds} [order {', '.join(keys)}]: "
-                  + "; ".join(parts), flush=True)
-        results[mname] = {"plain_ms": statistics.median(plain_ms),
-                          **{k: errors.get(k) or statistics.median(v)
-                             for k, v in ratios.items() if k != "plain"}}
+            print(
+                f"{label} round {r + 1}/{args.rounds} [order {', '.join(keys)}]: "
+                + "; ".join(parts),
+                flush=True,
+            )
+        results[mname] = {
+            "plain_ms": statistics.median(plain_ms),
+            **{k: errors.get(k) or statistics.median(v) for k, v in ratios.items() if k != "plain"},
+        }
 
     cols = [k for k in VARIANTS if k != "plain"]
     print("\n| model | plain ms/step | " + " | ".join(VARIANTS[k][0] for k in cols) + " |")
@@ -298,8 +321,11 @@ def main() -> None:
     print("\nGoals:")
     for key, mname, limit in GOALS:
         v = results.get(mname, {}).get(key, "model not run")
-        verdict = (("met" if v <= limit else "NOT met") + f" ({v:.2f}x)"
-                   if isinstance(v, float) else f"unknown ({v})")
+        verdict = (
+            ("met" if v <= limit else "NOT met") + f" ({v:.2f}x)"
+            if isinstance(v, float)
+            else f"unknown ({v})"
+        )
         print(f"- {VARIANTS[key][0]} <= {limit:.2f}x on {MODELS[mname][0]}: {verdict}")
 
 

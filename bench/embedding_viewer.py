@@ -24,9 +24,17 @@ from nnviz3d.protocol.overlay_frame import encode_overlays
 from nnviz3d.scene.embedding_cloud import embedding_cloud
 from nnviz3d.server import LiveFeed, SceneState, ServerThread, make_app
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+]
 
 
 def cloud_frame(n: int, step: int) -> bytes:
@@ -35,8 +43,12 @@ def cloud_frame(n: int, step: int) -> bytes:
     centres = rng.normal(size=(10, 3))
     points = centres[labels] + 0.15 * rng.normal(size=(n, 3))
     points /= np.abs(points).max()
-    return encode_overlays("embedding", step, [embedding_cloud(
-        "2", points, labels, method="umap", step=step)], layer="2")
+    return encode_overlays(
+        "embedding",
+        step,
+        [embedding_cloud("2", points, labels, method="umap", step=step)],
+        layer="2",
+    )
 
 
 def main() -> None:
@@ -45,14 +57,21 @@ def main() -> None:
     args = parser.parse_args()
     model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
     feed = LiveFeed()
-    srv = ServerThread(make_app(SceneState(capture_graph(model, torch.randn(1, 8))), feed),
-                       "127.0.0.1", 0)
-    rows = ["| points | frame MB | published -> drawn, s (median) | rounds | draw calls |",
-            "|---:|---:|---:|---|---:|"]
+    srv = ServerThread(
+        make_app(SceneState(capture_graph(model, torch.randn(1, 8))), feed), "127.0.0.1", 0
+    )
+    rows = [
+        "| points | frame MB | published -> drawn, s (median) | rounds | draw calls |",
+        "|---:|---:|---:|---|---:|",
+    ]
     with sync_playwright() as p:
         ctx = p.chromium.launch_persistent_context(
-            tempfile.mkdtemp(), executable_path="/usr/bin/chromium", headless=True,
-            args=CHROMIUM_ARGS, viewport={"width": 1280, "height": 800})
+            tempfile.mkdtemp(),
+            executable_path="/usr/bin/chromium",
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 800},
+        )
         page = ctx.new_page()
         page.goto(srv.url)
         page.wait_for_function("window.nnviz3d && nnviz3d.ready", timeout=120_000)
@@ -66,12 +85,16 @@ def main() -> None:
                 srv.loop.call_soon_threadsafe(feed.publish_embedding, "2", data)
                 page.wait_for_function(
                     f"nnviz3d.embeddings.some(e => e.step === {step} && e.count === {n})",
-                    timeout=120_000, polling=50)
+                    timeout=120_000,
+                    polling=50,
+                )
                 page.evaluate("nnviz3d.render()")
                 times.append(time.perf_counter() - t0)
             calls = page.evaluate("nnviz3d.drawCalls")
-            rows.append(f"| {n:,} | {len(data) / 1e6:.2f} | {statistics.median(times):.2f} | "
-                        f"{', '.join(f'{t:.2f}' for t in times)} | {calls} |")
+            rows.append(
+                f"| {n:,} | {len(data) / 1e6:.2f} | {statistics.median(times):.2f} | "
+                f"{', '.join(f'{t:.2f}' for t in times)} | {calls} |"
+            )
         ctx.close()
     srv.close()
     print("\n".join(rows))

@@ -53,8 +53,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=256)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch intra-op threads (1: steadiest on a shared machine)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch intra-op threads (1: steadiest on a shared machine)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model, accuracy = trained_digits_cnn()
@@ -64,22 +68,29 @@ def main() -> None:
         for channel in CHANNELS:
             for param in PARAMS:
                 start = time.perf_counter()
-                vis = visualise_unit(model, *channel, (1, 8, 8), steps=args.steps, seed=seed,
-                                     param=param)
+                vis = visualise_unit(
+                    model, *channel, (1, 8, 8), steps=args.steps, seed=seed, param=param
+                )
                 seconds[channel, param].append(time.perf_counter() - start)
                 ratios[channel, param].append(vis.ratio)
 
     print(f"Command: {' '.join([os.path.relpath(sys.executable), *sys.argv])}")
-    print(f"DigitsCNN after 150 steps (validation accuracy {accuracy:.3f}); steps {args.steps}, "
-          f"torch {torch.__version__}, {args.threads} thread(s), medians of {args.rounds} "
-          "rounds\n")
+    print(
+        f"DigitsCNN after 150 steps (validation accuracy {accuracy:.3f}); steps {args.steps}, "
+        f"torch {torch.__version__}, {args.threads} thread(s), medians of {args.rounds} "
+        "rounds\n"
+    )
     print("| layer | unit | fourier s | pixel s | fourier ratio | pixel ratio |")
     print("|---|---|---|---|---|---|")
     for channel in CHANNELS:
-        med = {p: (statistics.median(seconds[channel, p]), statistics.median(ratios[channel, p]))
-               for p in PARAMS}
-        print(f"| {channel[0]} | {channel[1]} | {med['fourier'][0]:.3f} | {med['pixel'][0]:.3f} "
-              f"| {med['fourier'][1]:.2f} | {med['pixel'][1]:.2f} |")
+        med = {
+            p: (statistics.median(seconds[channel, p]), statistics.median(ratios[channel, p]))
+            for p in PARAMS
+        }
+        print(
+            f"| {channel[0]} | {channel[1]} | {med['fourier'][0]:.3f} | {med['pixel'][0]:.3f} "
+            f"| {med['fourier'][1]:.2f} | {med['pixel'][1]:.2f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -25,15 +25,24 @@ from nnviz3d.layout import layout_graph
 
 MODELS = ["gpt2", "vit", "resnet", "t5", "llama_70b_meta", "mlp"]
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+]
 
 
 def graph_of(name: str):
     if name == "mlp":
-        model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(),
-                              nn.Linear(64, 10))
+        model = nn.Sequential(
+            nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10)
+        )
         return capture_graph(model, (torch.randn(4, 64),))
     model, inputs = getattr(zoo, name)()
     return capture_graph(model, inputs)
@@ -63,9 +72,11 @@ def first_view(ctx, graph, size) -> dict:
         for _ in range(3):  # labels are placed again once troika has measured their text
             page.evaluate("nnviz3d.render()")
             page.wait_for_timeout(500)
-        return page.evaluate("({labels: nnviz3d.labels.length, coverage: nnviz3d.coverage, "
-                             "blocks: nnviz3d.blockCoverage, visible: nnviz3d.visibleBlocks, "
-                             "n: nnviz3d.nodeCount, calls: nnviz3d.drawCalls})")
+        return page.evaluate(
+            "({labels: nnviz3d.labels.length, coverage: nnviz3d.coverage, "
+            "blocks: nnviz3d.blockCoverage, visible: nnviz3d.visibleBlocks, "
+            "n: nnviz3d.nodeCount, calls: nnviz3d.drawCalls})"
+        )
     finally:
         page.close()
         srv.close()
@@ -81,19 +92,23 @@ def main() -> None:
     profile = tempfile.mkdtemp(prefix="nnviz3d-bench-")
     rows = []
     with sync_playwright() as pw:
-        ctx = pw.chromium.launch_persistent_context(profile, executable_path=CHROMIUM,
-                                                    headless=True, args=ARGS, bypass_csp=True)
+        ctx = pw.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, headless=True, args=ARGS, bypass_csp=True
+        )
         for name in args.models.split(","):
             graph = graph_of(name)
             t = layout_times(graph, args.rounds)
             v = {s: first_view(ctx, graph, s) for s in ((1280, 800), (1920, 1080))}
             rows.append((name, t, v))
             a, b = v[(1280, 800)], v[(1920, 1080)]
-            print(f"| {name} | {t['auto_blocks']} of {t['all_blocks']} | {t['auto_rows']} / "
-                  f"{t['all_rows']} | {statistics.median(t['auto']) * 1e3:.1f} | "
-                  f"{statistics.median(t['all']) * 1e3:.1f} | {a['labels']} / {b['labels']} | "
-                  f"{a['coverage']:.2f} / {b['coverage']:.2f} | {a['blocks']:.2f} / "
-                  f"{b['blocks']:.2f} | {a['calls']} |", flush=True)
+            print(
+                f"| {name} | {t['auto_blocks']} of {t['all_blocks']} | {t['auto_rows']} / "
+                f"{t['all_rows']} | {statistics.median(t['auto']) * 1e3:.1f} | "
+                f"{statistics.median(t['all']) * 1e3:.1f} | {a['labels']} / {b['labels']} | "
+                f"{a['coverage']:.2f} / {b['coverage']:.2f} | {a['blocks']:.2f} / "
+                f"{b['blocks']:.2f} | {a['calls']} |",
+                flush=True,
+            )
         ctx.close()
     shutil.rmtree(profile, ignore_errors=True)
 

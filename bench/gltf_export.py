@@ -25,8 +25,12 @@ from nnviz3d.capture import capture_graph
 from nnviz3d.export import export_gltf
 from nnviz3d.export.sources import ExportSource, model_weights
 
-MODELS = {"digits_cnn": zoo.digits_cnn, "gpt2": zoo.gpt2, "vit": zoo.vit,
-          "llama_7b_meta": zoo.llama_7b_meta}
+MODELS = {
+    "digits_cnn": zoo.digits_cnn,
+    "gpt2": zoo.gpt2,
+    "vit": zoo.vit,
+    "llama_7b_meta": zoo.llama_7b_meta,
+}
 
 
 def rounds(fn, n: int) -> tuple[list[float], object]:
@@ -40,9 +44,11 @@ def rounds(fn, n: int) -> tuple[list[float], object]:
 
 
 def row(name: str, what: str, times: list[float], res, extra: str = "") -> str:
-    return (f"| {name} | {what} | {statistics.median(times):.3f} | {min(times):.3f}–"
-            f"{max(times):.3f} | {res.bytes / 1e6:.2f} | {res.nodes} | {res.meshes} | "
-            f"{extra} |")
+    return (
+        f"| {name} | {what} | {statistics.median(times):.3f} | {min(times):.3f}–"
+        f"{max(times):.3f} | {res.bytes / 1e6:.2f} | {res.nodes} | {res.meshes} | "
+        f"{extra} |"
+    )
 
 
 def bench_model(name: str, n: int) -> list[str]:
@@ -56,9 +62,16 @@ def bench_model(name: str, n: int) -> list[str]:
         src = ExportSource(graph, weights=weights)
         times, res = rounds(lambda: export_gltf(src, color_by="weight_norm"), n)
         e2e, _ = rounds(lambda: export_gltf(model, example_inputs=inputs), min(n, 3))
-        out.append(row(name, "weights + maps", times, res,
-                       f"weights {statistics.median(w_times):.2f} s; end to end "
-                       f"{statistics.median(e2e):.2f} s ({min(e2e):.2f}–{max(e2e):.2f})"))
+        out.append(
+            row(
+                name,
+                "weights + maps",
+                times,
+                res,
+                f"weights {statistics.median(w_times):.2f} s; end to end "
+                f"{statistics.median(e2e):.2f} s ({min(e2e):.2f}–{max(e2e):.2f})",
+            )
+        )
     return out
 
 
@@ -71,16 +84,24 @@ def bench_animation(n: int, steps: int) -> list[str]:
     path = Path(tempfile.mkdtemp(prefix="nnviz3d-bench-")) / "run.nnv3d"
     w = nnviz3d.watch(model, x, record=path, serve=False, every=1, quiet=True)
     for _ in range(steps):
-        loss = torch.nn.functional.cross_entropy(model(torch.randn(32, 1, 8, 8)),
-                                                 torch.randint(0, 10, (32,)))
+        loss = torch.nn.functional.cross_entropy(
+            model(torch.randn(32, 1, 8, 8)), torch.randint(0, 10, (32,))
+        )
         opt.zero_grad()
         loss.backward()
         opt.step()
         w.step(loss=loss.item())
     w.close()
     times, res = rounds(lambda: export_gltf(path, animate=True), n)
-    return [row(f"digits_cnn run, {steps} steps", "animated (grad_norm)", times, res,
-                f"{len(res.steps)} keyframes, {res.duration:.1f} s clip")]
+    return [
+        row(
+            f"digits_cnn run, {steps} steps",
+            "animated (grad_norm)",
+            times,
+            res,
+            f"{len(res.steps)} keyframes, {res.duration:.1f} s clip",
+        )
+    ]
 
 
 def main() -> None:
@@ -89,8 +110,10 @@ def main() -> None:
     p.add_argument("--models", default=",".join(MODELS))
     p.add_argument("--steps", type=int, default=200, help="training steps of the recording")
     args = p.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{args.rounds} rounds (median, min–max)\n")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"{args.rounds} rounds (median, min–max)\n"
+    )
     print("| model | scene | export s (median) | min–max | MB | nodes | meshes | notes |")
     print("|---|---|---|---|---|---|---|---|")
     for name in args.models.split(","):

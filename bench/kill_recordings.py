@@ -31,8 +31,9 @@ def child(path: Path, write_fd: int, graph) -> None:
 
     model, x = zoo.digits_cnn()
     opt = torch.optim.SGD(model.parameters(), 0.01)
-    w = nnviz3d.watch(model, x, record=path, serve=False, every=1, quiet=True, graph=graph,
-                      health=False)
+    w = nnviz3d.watch(
+        model, x, record=path, serve=False, every=1, quiet=True, graph=graph, health=False
+    )
     out = os.fdopen(write_fd, "w", buffering=1)
     for i in range(1_000_000):
         opt.zero_grad()
@@ -66,8 +67,14 @@ def one_run(root: Path, k: int, rng: random.Random, graph) -> dict:
         done = [int(line) for line in (first + f.read()).split() if line.strip().isdigit()]
     finished = done[-1] if done else -1
     if not path.exists():
-        return {"run": k, "killed_after_s": delay, "finished": finished, "recorded": -1,
-                "lost": finished + 1, "opens": None}
+        return {
+            "run": k,
+            "killed_after_s": delay,
+            "finished": finished,
+            "recorded": -1,
+            "lost": finished + 1,
+            "opens": None,
+        }
     reader = RunReader(path)
     steps = [step for _, step, kinds, _ in reader.frames() if kinds]
     for _, _, _, data in reader.frames():
@@ -75,9 +82,15 @@ def one_run(root: Path, k: int, rng: random.Random, graph) -> dict:
     reader.close()
     recorded = steps[-1] if steps else -1
     contiguous = steps == list(range(len(steps)))
-    return {"run": k, "killed_after_s": round(delay, 2), "finished": finished,
-            "recorded": recorded, "lost": max(finished - recorded, 0), "opens": True,
-            "contiguous": contiguous}
+    return {
+        "run": k,
+        "killed_after_s": round(delay, 2),
+        "finished": finished,
+        "recorded": recorded,
+        "lost": max(finished - recorded, 0),
+        "opens": True,
+        "contiguous": contiguous,
+    }
 
 
 def main(argv=None) -> int:
@@ -96,12 +109,14 @@ def main(argv=None) -> int:
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory() as tmp:
         results = [one_run(Path(tmp), k, rng, graph) for k in range(args.runs)]
-    summary = {"runs": len(results),
-               "all_open": all(r["opens"] for r in results),
-               "all_contiguous": all(r.get("contiguous") for r in results),
-               "max_lost": max(r["lost"] for r in results),
-               "median_lost": sorted(r["lost"] for r in results)[len(results) // 2],
-               "median_finished": sorted(r["finished"] for r in results)[len(results) // 2]}
+    summary = {
+        "runs": len(results),
+        "all_open": all(r["opens"] for r in results),
+        "all_contiguous": all(r.get("contiguous") for r in results),
+        "max_lost": max(r["lost"] for r in results),
+        "median_lost": sorted(r["lost"] for r in results)[len(results) // 2],
+        "median_finished": sorted(r["finished"] for r in results)[len(results) // 2],
+    }
     if args.json:
         json.dump({"summary": summary, "results": results}, sys.stdout)
         print()

@@ -57,9 +57,12 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=21)
     args = ap.parse_args()
-    points = args.steps ** 2
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
-          f"{args.steps}x{args.steps} grid, {args.rounds} rounds", flush=True)
+    points = args.steps**2
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
+        f"{args.steps}x{args.steps} grid, {args.rounds} rounds",
+        flush=True,
+    )
     rows = []
     for name, make in MODELS.items():
         model, loss_fn = make()
@@ -73,16 +76,22 @@ def main() -> None:
             per_point.append(land.seconds_per_point)
         med = statistics.median(per_point)
         rows.append((name, params, med, plain, per_point))
-        print(f"{name:28} {1e3 * med:7.2f} ms/point  ({', '.join(f'{1e3 * t:.2f}' for t in per_point)}"
-              f"); plain loss_fn {1e3 * plain:.2f} ms", flush=True)
-    print(f"\n| model | parameters | ms per point (median of {args.rounds}) | {points} points, s "
-          f"| plain loss_fn, ms | rounds, ms per point |\n|---|---:|---:|---:|---:|---|")
+        print(
+            f"{name:28} {1e3 * med:7.2f} ms/point  ({', '.join(f'{1e3 * t:.2f}' for t in per_point)}"
+            f"); plain loss_fn {1e3 * plain:.2f} ms",
+            flush=True,
+        )
+    print(
+        f"\n| model | parameters | ms per point (median of {args.rounds}) | {points} points, s "
+        f"| plain loss_fn, ms | rounds, ms per point |\n|---|---:|---:|---:|---:|---|"
+    )
     for name, params, med, plain, per_point in rows:
-        print(f"| {name} | {params:,} | {1e3 * med:.2f} | {med * points:.2f} | {1e3 * plain:.2f} "
-              f"| {', '.join(f'{1e3 * t:.2f}' for t in per_point)} |")
+        print(
+            f"| {name} | {params:,} | {1e3 * med:.2f} | {med * points:.2f} | {1e3 * plain:.2f} "
+            f"| {', '.join(f'{1e3 * t:.2f}' for t in per_point)} |"
+        )
     python = os.path.relpath(sys.executable)
-    print(f"\ncommand: {python} bench/landscape.py --rounds {args.rounds} "
-          f"--steps {args.steps}")
+    print(f"\ncommand: {python} bench/landscape.py --rounds {args.rounds} --steps {args.steps}")
 
 
 if __name__ == "__main__":

@@ -36,22 +36,25 @@ def train(steps: int, clients: int, results: dict) -> dict:
     model, x = zoo.digits_cnn()
     model.train()
     opt = torch.optim.SGD(model.parameters(), 0.01)
-    w = nnviz3d.watch(model, x, record=False, open_browser=False, port=0, every=1, quiet=True,
-                      health=False)
+    w = nnviz3d.watch(
+        model, x, record=False, open_browser=False, port=0, every=1, quiet=True, health=False
+    )
     stop = threading.Event()
     ready = threading.Event()
     thread = None
     if clients:
-        thread = threading.Thread(target=lambda: asyncio.run(
-            follow(w.url, clients, stop, ready, results)), daemon=True)
+        thread = threading.Thread(
+            target=lambda: asyncio.run(follow(w.url, clients, stop, ready, results)), daemon=True
+        )
         thread.start()
         ready.wait(60)
     times = []
     for _ in range(steps):
         t0 = time.perf_counter()
         opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(torch.randn(32, 1, 8, 8)),
-                                                 torch.randint(0, 10, (32,)))
+        loss = torch.nn.functional.cross_entropy(
+            model(torch.randn(32, 1, 8, 8)), torch.randint(0, 10, (32,))
+        )
         loss.backward()
         opt.step()
         w.step(loss=loss.item())
@@ -102,9 +105,12 @@ async def follow(url, n, stop, ready, results):
         await asyncio.gather(*tasks)
         stalled.force_close() if hasattr(stalled, "force_close") else None
     lat = sorted(latencies)
-    results.update(frames_min=min(delivered), frames_median=statistics.median(delivered),
-                   latency_ms_median=1000 * lat[len(lat) // 2] if lat else None,
-                   latency_ms_p95=1000 * lat[int(len(lat) * 0.95)] if lat else None)
+    results.update(
+        frames_min=min(delivered),
+        frames_median=statistics.median(delivered),
+        latency_ms_median=1000 * lat[len(lat) // 2] if lat else None,
+        latency_ms_p95=1000 * lat[int(len(lat) * 0.95)] if lat else None,
+    )
 
 
 def main(argv=None) -> int:
@@ -123,10 +129,16 @@ def main(argv=None) -> int:
         loaded.append(res["step_ms"])
         runs.append(clients)
     med = statistics.median
-    out = {"steps": args.steps, "clients": args.clients, "rounds": args.rounds,
-           "alone_step_ms": med(alone), "loaded_step_ms": med(loaded),
-           "slowdown": med(b / a for a, b in zip(alone, loaded)), "peak_rss_mib": rss_mib(),
-           **{k: med(r[k] for r in runs) for k in runs[0]}}
+    out = {
+        "steps": args.steps,
+        "clients": args.clients,
+        "rounds": args.rounds,
+        "alone_step_ms": med(alone),
+        "loaded_step_ms": med(loaded),
+        "slowdown": med(b / a for a, b in zip(alone, loaded)),
+        "peak_rss_mib": rss_mib(),
+        **{k: med(r[k] for r in runs) for k in runs[0]},
+    }
     print(json.dumps(out) if args.json else "\n".join(f"{k}: {v}" for k, v in out.items()))
     return 0
 

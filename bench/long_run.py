@@ -98,13 +98,17 @@ def main(argv=None) -> dict:
         train += t1 - t0
         watch += t2 - t1
         if (step + 1) % args.window == 0:
-            windows.append({"steps": step + 1,
-                            "train_us": round(train / args.window * 1e6, 1),
-                            "watch_us": round(watch / args.window * 1e6, 1),
-                            "rss_mb": round(rss_mb(), 1),
-                            "history_rows": w.feed.scalars.count,
-                            "push_bytes": client.last_push,
-                            "recording_mb": round(file_size(path) / 2**20, 2)})
+            windows.append(
+                {
+                    "steps": step + 1,
+                    "train_us": round(train / args.window * 1e6, 1),
+                    "watch_us": round(watch / args.window * 1e6, 1),
+                    "rss_mb": round(rss_mb(), 1),
+                    "history_rows": w.feed.scalars.count,
+                    "push_bytes": client.last_push,
+                    "recording_mb": round(file_size(path) / 2**20, 2),
+                }
+            )
             train = watch = 0.0
             if not args.json:
                 print(windows[-1], flush=True)

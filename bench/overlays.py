@@ -50,28 +50,31 @@ def bench(name: str, model, x, rounds: int) -> list[str]:
     frame = probe_frame(probes, 0, True)
     header, arrays = decode_probe(frame)
     t_weights, built = median_time(
-        lambda: encode_overlays("weights", 0, weight_overlays(header, arrays), compact=True),
-        rounds)
+        lambda: encode_overlays("weights", 0, weight_overlays(header, arrays), compact=True), rounds
+    )
     full = len(encode_overlays("weights", 0, weight_overlays(header, arrays)))
     history = ProbeHistory()
     for step in range(128):
         history.add(probe_frame(probes, step, step == 127))
     module = max(history.matrices, key=lambda m: history.matrices[m][2].size)
     t_detail, detail = median_time(
-        lambda: history.build_detail(module, history.snapshot(module), 127), rounds)
+        lambda: history.build_detail(module, history.snapshot(module), 127), rounds
+    )
     x1 = x[:1] if isinstance(x, torch.Tensor) else x
-    t_inspect, (ov, _) = median_time(lambda: inspect_input(model, x1, probes.act_modules),
-                                     rounds)
+    t_inspect, (ov, _) = median_time(lambda: inspect_input(model, x1, probes.act_modules), rounds)
     inspect_bytes = len(encode_overlays("inspect", 0, ov))
-    rows = [f"| {name} | weight maps ({len(header['matrices'])} tensors), as sent (compact) | "
-            f"{1000 * t_weights:.1f} | {len(built) / 1e6:.2f} (full: {full / 1e6:.2f}) |",
-            f"| {name} | ridges + PCA of `{module}` (128 steps) | {1000 * t_detail:.1f} | "
-            f"{len(detail) / 1e6:.3f} |",
-            f"| {name} | one input, {len(ov)} layers | {1000 * t_inspect:.1f} | "
-            f"{inspect_bytes / 1e6:.2f} |"]
+    rows = [
+        f"| {name} | weight maps ({len(header['matrices'])} tensors), as sent (compact) | "
+        f"{1000 * t_weights:.1f} | {len(built) / 1e6:.2f} (full: {full / 1e6:.2f}) |",
+        f"| {name} | ridges + PCA of `{module}` (128 steps) | {1000 * t_detail:.1f} | "
+        f"{len(detail) / 1e6:.3f} |",
+        f"| {name} | one input, {len(ov)} layers | {1000 * t_inspect:.1f} | "
+        f"{inspect_bytes / 1e6:.2f} |",
+    ]
     if isinstance(x, torch.Tensor) and x.dim() == 4:
-        t_sal, _ = median_time(lambda: inspect_input(model, x1, probes.act_modules,
-                                                     method="grad_cam"), rounds)
+        t_sal, _ = median_time(
+            lambda: inspect_input(model, x1, probes.act_modules, method="grad_cam"), rounds
+        )
         rows.append(f"| {name} | one input + Grad-CAM | {1000 * t_sal:.1f} | – |")
     return rows
 
@@ -88,8 +91,10 @@ def main() -> None:
     gpt2, tokens = zoo.gpt2()
     rows += bench("GPT-2 small", gpt2.eval(), tokens, args.rounds)
     print("\n".join(rows))
-    print(f"\n`.venv/bin/python bench/overlays.py --rounds {args.rounds}`, "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(
+        f"\n`.venv/bin/python bench/overlays.py --rounds {args.rounds}`, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+    )
 
 
 if __name__ == "__main__":

@@ -23,9 +23,12 @@ from nnviz3d.capture.probes import Probes, rows_stats
 
 def check_agreement() -> None:
     g = torch.Generator().manual_seed(0)
-    tensors = [torch.randn(5000, generator=g), torch.tensor([1, 2, 3, 0, float("nan"),
-               float("inf"), -float("inf"), -1, 5.0]), torch.zeros(37), torch.randn(40000,
-               generator=g) * 100]
+    tensors = [
+        torch.randn(5000, generator=g),
+        torch.tensor([1, 2, 3, 0, float("nan"), float("inf"), -float("inf"), -1, 5.0]),
+        torch.zeros(37),
+        torch.randn(40000, generator=g) * 100,
+    ]
     cpu = rows_stats(tensors)
     gpu = rows_stats([t.cuda() for t in tensors])
     diff = (cpu["stats"] - gpu["stats"].cpu()).abs().max().item()
@@ -34,8 +37,9 @@ def check_agreement() -> None:
 
 
 def mlp():
-    return nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-                         nn.Linear(512, 10))
+    return nn.Sequential(
+        nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10)
+    )
 
 
 class MnistCNN(nn.Module):
@@ -77,8 +81,11 @@ def ratio(make, shape, rounds=5, steps=50) -> tuple[float, float]:
             torch.manual_seed(0)
             model = make().cuda()
             opt = torch.optim.SGD(model.parameters(), lr=0.01)
-            w = nnviz3d.watch(model, x[:1], every=1, record=False, serve=False, quiet=True) \
-                if variant == "every" else None
+            w = (
+                nnviz3d.watch(model, x[:1], every=1, record=False, serve=False, quiet=True)
+                if variant == "every"
+                else None
+            )
             times = []
             for i in range(steps + 10):
                 torch.cuda.synchronize()

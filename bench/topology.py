@@ -21,8 +21,11 @@ from nnviz3d.capture import capture_graph
 from nnviz3d.capture.model_io import FlatOutputs, normalise_inputs
 from nnviz3d.layout import layout_graph
 
-MODELS = {"gpt2": zoo.gpt2, "llama_7b_meta": zoo.llama_7b_meta,
-          "llama_70b_meta": zoo.llama_70b_meta}
+MODELS = {
+    "gpt2": zoo.gpt2,
+    "llama_7b_meta": zoo.llama_7b_meta,
+    "llama_70b_meta": zoo.llama_70b_meta,
+}
 GOALS = {"gpt2": 2.0, "llama_70b_meta": 10.0}
 
 
@@ -95,8 +98,10 @@ def main() -> None:
         for tool, fn in TOOLS.items():
             med, detail = measure(fn, model, inputs, args.rounds)
             rows.append((name, tool, med, detail))
-            print(f"{name:16} {tool:40} {'-' if med is None else f'{med:7.2f} s':>9}  {detail}",
-                  flush=True)
+            print(
+                f"{name:16} {tool:40} {'-' if med is None else f'{med:7.2f} s':>9}  {detail}",
+                flush=True,
+            )
     print("\n| model | tool | median s | rounds / failure |\n|---|---|---:|---|")
     for name, tool, med, detail in rows:
         print(f"| {name} | {tool} | {'-' if med is None else f'{med:.2f}'} | {detail} |")

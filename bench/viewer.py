@@ -31,12 +31,26 @@ SPECS = {"gpt2": "nnviz3d.zoo:gpt2", "llama_70b_meta": "nnviz3d.zoo:llama_70b_me
 DEPTHS = {"gpt2": [None, 3], "llama_70b_meta": [None]}
 URL_TIMEOUT_S = 300.0
 READY_TIMEOUT_S = 240.0
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+]
 URL_LINE = re.compile(r"nnviz3d: viewing .* at (http://\S+)")
-COLUMNS = {"serve_s": "capture+serve s", "ready_s": "first frame s", "scene_bytes": "scene bytes",
-           "draw_calls": "draw calls", "triangles": "triangles", "blocks": "blocks"}
+COLUMNS = {
+    "serve_s": "capture+serve s",
+    "ready_s": "first frame s",
+    "scene_bytes": "scene bytes",
+    "draw_calls": "draw calls",
+    "triangles": "triangles",
+    "blocks": "blocks",
+}
 
 
 def wait_for_url(proc: subprocess.Popen, timeout: float) -> str:
@@ -67,8 +81,12 @@ def one_round(p, spec: str, depth: int | None) -> dict:
     with tempfile.TemporaryDirectory(prefix="nnviz3d-bench-") as profile:
         start = time.perf_counter()
         browser = p.chromium.launch_persistent_context(
-            profile, executable_path="/usr/bin/chromium", headless=True,
-            viewport={"width": 1280, "height": 800}, args=CHROMIUM_ARGS)
+            profile,
+            executable_path="/usr/bin/chromium",
+            headless=True,
+            viewport={"width": 1280, "height": 800},
+            args=CHROMIUM_ARGS,
+        )
         result = {"browser_s": time.perf_counter() - start}
         proc = None
         try:
@@ -83,22 +101,33 @@ def one_round(p, spec: str, depth: int | None) -> dict:
             if depth is not None:
                 cmd += ["--depth", str(depth)]
             start = time.perf_counter()
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    text=True, bufsize=1)
+            proc = subprocess.Popen(
+                cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+            )
             url = wait_for_url(proc, URL_TIMEOUT_S)
             result["serve_s"] = time.perf_counter() - start
             page.goto(url, timeout=READY_TIMEOUT_S * 1000)
-            page.wait_for_function("window.nnviz3d && window.nnviz3d.ready === true",
-                                   polling="raf", timeout=READY_TIMEOUT_S * 1000)
+            page.wait_for_function(
+                "window.nnviz3d && window.nnviz3d.ready === true",
+                polling="raf",
+                timeout=READY_TIMEOUT_S * 1000,
+            )
             result["ready_s"] = time.perf_counter() - start
             # SDF labels are laid out by a worker after the first frame: read the numbers
             # once they have settled (each label is 2 draw calls: fill and outline).
             page.wait_for_timeout(1500)
             page.evaluate("window.nnviz3d.render()")
-            stats = page.evaluate("({d: window.nnviz3d.drawCalls, t: window.nnviz3d.triangles,"
-                                  " n: window.nnviz3d.nodeCount})")
-            result.update(scene_bytes=received["binary"], text_bytes=received["text"],
-                          draw_calls=stats["d"], triangles=stats["t"], blocks=stats["n"])
+            stats = page.evaluate(
+                "({d: window.nnviz3d.drawCalls, t: window.nnviz3d.triangles,"
+                " n: window.nnviz3d.nodeCount})"
+            )
+            result.update(
+                scene_bytes=received["binary"],
+                text_bytes=received["text"],
+                draw_calls=stats["d"],
+                triangles=stats["t"],
+                blocks=stats["n"],
+            )
         finally:
             if proc is not None:
                 proc.terminate()
@@ -138,25 +167,38 @@ def main() -> None:
                     print(f"{label}: FAILED {errors[-1]}", flush=True)
                     continue
                 rounds.append(r)
-                print(f"{label}: browser {r['browser_s']:.2f} s, capture+serve "
-                      f"{r['serve_s']:.2f} s, first frame {r['ready_s']:.2f} s, scene "
-                      f"{r['scene_bytes']:,} B (+{r['text_bytes']:,} B text), "
-                      f"{r['draw_calls']} draw calls, {r['triangles']:,} triangles, "
-                      f"{r['blocks']:,} blocks", flush=True)
-            median = {k: ((statistics.median if k.endswith("_s") else statistics.median_low)(
-                [r[k] for r in rounds]) if rounds else None) for k in COLUMNS}
+                print(
+                    f"{label}: browser {r['browser_s']:.2f} s, capture+serve "
+                    f"{r['serve_s']:.2f} s, first frame {r['ready_s']:.2f} s, scene "
+                    f"{r['scene_bytes']:,} B (+{r['text_bytes']:,} B text), "
+                    f"{r['draw_calls']} draw calls, {r['triangles']:,} triangles, "
+                    f"{r['blocks']:,} blocks",
+                    flush=True,
+                )
+            median = {
+                k: (
+                    (statistics.median if k.endswith("_s") else statistics.median_low)(
+                        [r[k] for r in rounds]
+                    )
+                    if rounds
+                    else None
+                )
+                for k in COLUMNS
+            }
             table.append((model, depth, median, rounds, errors))
 
     print("\n| model | depth | " + " | ".join(COLUMNS.values()) + " |")
     print("|---|---|" + "---:|" * len(COLUMNS))
-    for model, depth, median, rounds, errors in table:
+    for model, depth, median, _rounds, _errors in table:
         cells = [fmt(k, median[k]) for k in COLUMNS]
         print(f"| {model} | {depth or 'all'} | " + " | ".join(cells) + " |")
     print("\nMedian of the rounds; rounds (capture+serve / first frame, s):")
-    for model, depth, median, rounds, errors in table:
+    for model, depth, _median, rounds, errors in table:
         times = ", ".join(f"{r['serve_s']:.2f}/{r['ready_s']:.2f}" for r in rounds)
-        print(f"  {model} depth={depth or 'all'}: {times or 'none'}"
-              + "".join(f"\n    failed: {e}" for e in errors))
+        print(
+            f"  {model} depth={depth or 'all'}: {times or 'none'}"
+            + "".join(f"\n    failed: {e}" for e in errors)
+        )
 
 
 if __name__ == "__main__":

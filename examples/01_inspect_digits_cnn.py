@@ -16,5 +16,7 @@ print(render_tree(graph))
 layout = layout_graph(graph, depth=2)
 scene = build_topology_scene(graph, layout)
 lo, hi = layout.bounds()
-print(f"scene: {len(scene)} nodes ({len(layout.paths)} blocks, {len(layout.edges)} edges, "
-      f"{len(layout.groups)} group outlines), extent {hi - lo} scene units")
+print(
+    f"scene: {len(scene)} nodes ({len(layout.paths)} blocks, {len(layout.edges)} edges, "
+    f"{len(layout.groups)} group outlines), extent {hi - lo} scene units"
+)

@@ -25,15 +25,19 @@ run = Path(tempfile.mkdtemp(prefix="nnviz3d-example-")) / "digits.nnv3d"
 watcher = nnviz3d.watch(model, x, record=run, serve=False, every=1, quiet=True)
 opt = torch.optim.SGD(model.parameters(), lr=0.05)
 for _ in range(40):
-    loss = torch.nn.functional.cross_entropy(model(torch.randn(32, 1, 8, 8)),
-                                             torch.randint(0, 10, (32,)))
+    loss = torch.nn.functional.cross_entropy(
+        model(torch.randn(32, 1, 8, 8)), torch.randint(0, 10, (32,))
+    )
     opt.zero_grad()
     loss.backward()
     opt.step()
     watcher.step(loss=loss.item())
 watcher.close()
 
-animated = nnviz3d.export_gltf(run, out / "digits_cnn_training.glb", animate=True,
-                               color_by="grad_norm", seconds_per_step=0.1)
-print(f"{animated.path}: {len(animated.steps)} steps in a {animated.duration:.1f} s animation, "
-      f"{animated.bytes:,} bytes")
+animated = nnviz3d.export_gltf(
+    run, out / "digits_cnn_training.glb", animate=True, color_by="grad_norm", seconds_per_step=0.1
+)
+print(
+    f"{animated.path}: {len(animated.steps)} steps in a {animated.duration:.1f} s animation, "
+    f"{animated.bytes:,} bytes"
+)

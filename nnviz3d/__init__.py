@@ -6,8 +6,18 @@ from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-__all__ = ["capture_graph", "CaptureError", "export_gltf", "show", "view", "watch", "Watcher",
-           "ViewHandle", "HealthThresholds", "__version__"]
+__all__ = [
+    "capture_graph",
+    "CaptureError",
+    "export_gltf",
+    "show",
+    "view",
+    "watch",
+    "Watcher",
+    "ViewHandle",
+    "HealthThresholds",
+    "__version__",
+]
 
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time __getattr__ imports lazily
     from .capture import CaptureError, capture_graph
@@ -18,9 +28,15 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time __getattr__ im
     from .viewer import ViewHandle, view
 
 _LAZY = {
-    "capture_graph": "capture", "CaptureError": "capture", "watch": "live", "Watcher": "live",
-    "HealthThresholds": "live.health", "export_gltf": "export", "show": "export.notebook",
-    "view": "viewer", "ViewHandle": "viewer",
+    "capture_graph": "capture",
+    "CaptureError": "capture",
+    "watch": "live",
+    "Watcher": "live",
+    "HealthThresholds": "live.health",
+    "export_gltf": "export",
+    "show": "export.notebook",
+    "view": "viewer",
+    "ViewHandle": "viewer",
 }
 """Public name -> the submodule defining it, imported on first use: torch is imported only
 when one of them is, so ``import nnviz3d`` stays fast."""

@@ -34,8 +34,11 @@ class MissingExtra(ImportError):
     def __init__(self, extra: str, module: str, what: str | None = None) -> None:
         self.extra = extra
         what = what or FEATURES.get(extra, extra)
-        super().__init__(f"nnviz3d: {what} the {extra!r} extra ({module} is not installed): "
-                         f"pip install 'nnviz3d[{extra}]'", name=module)
+        super().__init__(
+            f"nnviz3d: {what} the {extra!r} extra ({module} is not installed): "
+            f"pip install 'nnviz3d[{extra}]'",
+            name=module,
+        )
 
 
 def require(extra: str, module: str, what: str | None = None) -> ModuleType:

@@ -13,8 +13,8 @@ export never need torch.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 ROLE_MODULE = "module"
 ROLE_OP = "op"

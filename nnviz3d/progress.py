@@ -33,8 +33,9 @@ class Progress:
     caller writes its own). ``update(n, **postfix)`` advances and shows values beside the bar;
     ``close()`` ends it (also on leaving a ``with`` block)."""
 
-    def __init__(self, total: int, desc: str, *, unit: str = "it", delay: float = 0.0,
-                 plain: bool = True) -> None:
+    def __init__(
+        self, total: int, desc: str, *, unit: str = "it", delay: float = 0.0, plain: bool = True
+    ) -> None:
         self.total, self.desc, self.unit, self.delay, self.plain = total, desc, unit, delay, plain
         self.done = 0
         self._start = time.perf_counter()
@@ -43,8 +44,16 @@ class Progress:
             from tqdm import tqdm
         except ImportError:
             tqdm = _NoBar
-        self.bar = tqdm(total=total, desc=desc, unit=unit, delay=delay, file=sys.stderr,
-                        dynamic_ncols=True, leave=True, disable=not interactive())
+        self.bar = tqdm(
+            total=total,
+            desc=desc,
+            unit=unit,
+            delay=delay,
+            file=sys.stderr,
+            dynamic_ncols=True,
+            leave=True,
+            disable=not interactive(),
+        )
 
     def update(self, n: int = 1, **postfix) -> None:
         self.done += n
@@ -59,8 +68,15 @@ class Progress:
         while self._next < len(MILESTONES) and self.done >= MILESTONES[self._next] * self.total:
             self._next += 1
             if seconds >= self.delay:
-                log.info("nnviz3d: %s %d/%d %ss (%d%%), %.1f s", self.desc, self.done,
-                         self.total, self.unit, round(100 * self.done / self.total), seconds)
+                log.info(
+                    "nnviz3d: %s %d/%d %ss (%d%%), %.1f s",
+                    self.desc,
+                    self.done,
+                    self.total,
+                    self.unit,
+                    round(100 * self.done / self.total),
+                    seconds,
+                )
 
     def close(self) -> None:
         self.bar.close()

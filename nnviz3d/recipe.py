@@ -50,14 +50,19 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-COLOR_BY = ("kind", "weight_norm", "grad_norm", "update_ratio", "act_mean", "act_std",
-            "act_zero")
+COLOR_BY = ("kind", "weight_norm", "grad_norm", "update_ratio", "act_mean", "act_std", "act_zero")
 NUMBER = (int, float)
 TOP = {"title": str, "model": str, "depth": int, "view": dict, "bookmarks": list, "tour": list}
 VIEW = {"color_by": str, "weights": bool, "flow": bool, "camera": str}
 BOOKMARK = {"name": str, "position": list, "target": list, "caption": str}
-TOUR_STOP = {"bookmark": str, "position": list, "target": list, "caption": str, "seconds": NUMBER,
-             "step": int}
+TOUR_STOP = {
+    "bookmark": str,
+    "position": list,
+    "target": list,
+    "caption": str,
+    "seconds": NUMBER,
+    "step": int,
+}
 TOUR_SECONDS = 5.0
 """How long a tour stop stays when its ``seconds`` is not given."""
 
@@ -84,8 +89,13 @@ class Recipe:
 
     def client_view(self) -> dict:
         """What the viewer applies: the view settings, bookmarks and tour."""
-        return {"title": self.title, "model": self.model, **self.view,
-                "bookmarks": self.bookmarks, "tour": self.tour}
+        return {
+            "title": self.title,
+            "model": self.model,
+            **self.view,
+            "bookmarks": self.bookmarks,
+            "tour": self.tour,
+        }
 
 
 def load_recipe(path: str | Path, *, trust: bool = False) -> Recipe:
@@ -101,13 +111,15 @@ def load_recipe(path: str | Path, *, trust: bool = False) -> Recipe:
         raise RecipeError(f"{path}: not valid TOML ({exc})") from None
     _check(path, "", data, TOP)
     if "model" not in data:
-        raise RecipeError(f"{path}: missing key 'model' (a SPEC like "
-                          f"'package.module:callable' or a model file)")
+        raise RecipeError(
+            f"{path}: missing key 'model' (a SPEC like 'package.module:callable' or a model file)"
+        )
     view = data.get("view", {})
     _check(path, "view.", view, VIEW)
     if "color_by" in view and view["color_by"] not in COLOR_BY:
-        raise RecipeError(f"{path}: view.color_by must be one of {', '.join(COLOR_BY)}; got "
-                          f"{view['color_by']!r}")
+        raise RecipeError(
+            f"{path}: view.color_by must be one of {', '.join(COLOR_BY)}; got {view['color_by']!r}"
+        )
     bookmarks = data.get("bookmarks", [])
     for i, b in enumerate(bookmarks):
         where = f"bookmarks[{i}]."
@@ -121,20 +133,29 @@ def load_recipe(path: str | Path, *, trust: bool = False) -> Recipe:
             b[key] = _point(path, where + key, b[key])
     names = [b["name"] for b in bookmarks]
     if "camera" in view and view["camera"] not in names:
-        raise RecipeError(f"{path}: view.camera names no bookmark ({view['camera']!r}; "
-                          f"bookmarks: {', '.join(names) or 'none'})")
+        raise RecipeError(
+            f"{path}: view.camera names no bookmark ({view['camera']!r}; "
+            f"bookmarks: {', '.join(names) or 'none'})"
+        )
     tour = [_tour_stop(path, i, stop, bookmarks) for i, stop in enumerate(data.get("tour", []))]
     depth = data.get("depth")
     if depth is not None and depth < 0:
         raise RecipeError(f"{path}: depth must be 0 or more; got {depth}")
-    return Recipe(path=path, model=_resolve_model(path, data["model"], trust),
-                  title=data.get("title", ""), depth=depth, view=view, bookmarks=bookmarks,
-                  tour=tour)
+    return Recipe(
+        path=path,
+        model=_resolve_model(path, data["model"], trust),
+        title=data.get("title", ""),
+        depth=depth,
+        view=view,
+        bookmarks=bookmarks,
+        tour=tour,
+    )
 
 
 def _point(path: Path, where: str, v: list) -> list[float]:
-    if len(v) != 3 or not all(isinstance(x, NUMBER) and not isinstance(x, bool)
-                              and math.isfinite(x) for x in v):
+    if len(v) != 3 or not all(
+        isinstance(x, NUMBER) and not isinstance(x, bool) and math.isfinite(x) for x in v
+    ):
         raise RecipeError(f"{path}: {where} must be 3 numbers [x, y, z], all finite; got {v!r}")
     return [float(x) for x in v]
 
@@ -147,7 +168,9 @@ def _tour_stop(path: Path, i: int, stop, bookmarks: list[dict]) -> dict:
     _check(path, where, stop, TOUR_STOP)
     seconds = float(stop.get("seconds", TOUR_SECONDS))
     if not 0 < seconds < math.inf:
-        raise RecipeError(f"{path}: {where}seconds must be more than 0 (and finite); got {stop['seconds']}")
+        raise RecipeError(
+            f"{path}: {where}seconds must be more than 0 (and finite); got {stop['seconds']}"
+        )
     out = {"caption": stop.get("caption", ""), "seconds": seconds}
     if "step" in stop:
         if stop["step"] < 0:
@@ -155,24 +178,30 @@ def _tour_stop(path: Path, i: int, stop, bookmarks: list[dict]) -> dict:
         out["step"] = stop["step"]
     if "bookmark" in stop:
         if "position" in stop or "target" in stop:
-            raise RecipeError(f"{path}: tour[{i}] gives both a bookmark and a position/target; "
-                              f"keep one")
+            raise RecipeError(
+                f"{path}: tour[{i}] gives both a bookmark and a position/target; keep one"
+            )
         names = [b["name"] for b in bookmarks]
         mark = next((b for b in bookmarks if b["name"] == stop["bookmark"]), None)
         if mark is None:
-            raise RecipeError(f"{path}: {where}bookmark names no bookmark "
-                              f"({stop['bookmark']!r}; bookmarks: {', '.join(names) or 'none'})")
+            raise RecipeError(
+                f"{path}: {where}bookmark names no bookmark "
+                f"({stop['bookmark']!r}; bookmarks: {', '.join(names) or 'none'})"
+            )
         out.update(bookmark=mark["name"], position=mark["position"], target=mark["target"])
         if "caption" not in stop:
             out["caption"] = mark.get("caption", "")
         return out
     if "position" not in stop and "target" not in stop:
-        raise RecipeError(f"{path}: tour[{i}] needs a viewpoint: bookmark = NAME, or position "
-                          f"and target")
+        raise RecipeError(
+            f"{path}: tour[{i}] needs a viewpoint: bookmark = NAME, or position and target"
+        )
     for key in ("position", "target"):
         if key not in stop:
-            raise RecipeError(f"{path}: {where}{key} is missing (a stop without a bookmark "
-                              f"needs both position and target)")
+            raise RecipeError(
+                f"{path}: {where}{key} is missing (a stop without a bookmark "
+                f"needs both position and target)"
+            )
         out[key] = _point(path, where + key, stop[key])
     return out
 
@@ -180,16 +209,24 @@ def _tour_stop(path: Path, i: int, stop, bookmarks: list[dict]) -> dict:
 def _check(path: Path, where: str, table: dict, schema: dict) -> None:
     for key, value in table.items():
         if key not in schema:
-            raise RecipeError(f"{path}: unknown key '{where}{key}'; known: "
-                              f"{', '.join(where + k for k in schema)}")
+            raise RecipeError(
+                f"{path}: unknown key '{where}{key}'; known: {', '.join(where + k for k in schema)}"
+            )
         want = schema[key]
         if not isinstance(value, want) or (isinstance(value, bool) and want is not bool):
-            raise RecipeError(f"{path}: {where}{key} must be {_names[want]}; got "
-                              f"{type(value).__name__} {value!r}")
+            raise RecipeError(
+                f"{path}: {where}{key} must be {_names[want]}; got {type(value).__name__} {value!r}"
+            )
 
 
-_names = {str: "a string", int: "an integer", bool: "true or false", dict: "a table",
-          list: "an array", NUMBER: "a number"}
+_names = {
+    str: "a string",
+    int: "an integer",
+    bool: "true or false",
+    dict: "a table",
+    list: "an array",
+    NUMBER: "a number",
+}
 
 
 def _resolve_model(path: Path, model: str, trust: bool) -> str:
@@ -221,16 +258,20 @@ def _inside(path: Path, name: str, trust: bool) -> Path:
     folder = path.parent.resolve()
     file = (folder / name).resolve()
     if not trust and not file.is_relative_to(folder):
-        raise RecipeError(f"{path}: model {name!r} lies outside the recipe's folder {folder}; "
-                          f"copy it next to the recipe, or pass {TRUST_FLAG} if you trust the "
-                          f"recipe")
+        raise RecipeError(
+            f"{path}: model {name!r} lies outside the recipe's folder {folder}; "
+            f"copy it next to the recipe, or pass {TRUST_FLAG} if you trust the "
+            f"recipe"
+        )
     return file
 
 
 def _untrusted(path: Path, model: str, what: str) -> str:
-    return (f"{path}: model {model!r} is a SPEC, which {what}; a recipe runs code only when "
-            f"you trust its author: pass {TRUST_FLAG} (or load_recipe(..., trust=True)), or "
-            f"name a model file or one of nnviz3d.zoo's models instead")
+    return (
+        f"{path}: model {model!r} is a SPEC, which {what}; a recipe runs code only when "
+        f"you trust its author: pass {TRUST_FLAG} (or load_recipe(..., trust=True)), or "
+        f"name a model file or one of nnviz3d.zoo's models instead"
+    )
 
 
 def _zoo_model(spec: str) -> bool:

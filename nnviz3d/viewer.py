@@ -58,11 +58,28 @@ class ViewHandle:
         return f'<a href="{url}" target="_blank" rel="noopener">nnviz3d: {name}</a>'
 
 
-def view(model=None, example_inputs=None, *, graph: Graph | None = None, depth: int | None = None,
-         host: str = "127.0.0.1", port: int | None = None, open_browser: bool = True,
-         quiet: bool = False, feed=None, inputs=None, labels=None, embed=None,
-         embed_method: str = "umap", recipe=None, weights=None, token: str | None = None,
-         tls=None, allow_hosts=None, max_connections: int | None = None) -> ViewHandle:
+def view(
+    model=None,
+    example_inputs=None,
+    *,
+    graph: Graph | None = None,
+    depth: int | None = None,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    open_browser: bool = True,
+    quiet: bool = False,
+    feed=None,
+    inputs=None,
+    labels=None,
+    embed=None,
+    embed_method: str = "umap",
+    recipe=None,
+    weights=None,
+    token: str | None = None,
+    tls=None,
+    allow_hosts=None,
+    max_connections: int | None = None,
+) -> ViewHandle:
     """Capture ``model`` (or take a ready ``graph``) and serve its 3D scene in the background.
 
     Prints the URL and opens a browser unless ``open_browser=False``. Works from scripts, the
@@ -96,8 +113,10 @@ def view(model=None, example_inputs=None, *, graph: Graph | None = None, depth: 
 
         graph = capture_graph(model, example_inputs)
     if embed and (model is None or inputs is None):
-        raise ValueError("embed= needs the model and its probe set: view(model, x, inputs=..., "
-                         "labels=..., embed=[...])")
+        raise ValueError(
+            "embed= needs the model and its probe set: view(model, x, inputs=..., "
+            "labels=..., embed=[...])"
+        )
     if weights is None and model is not None and feed is None:
         weights = _live_weights(model)
     if (embed or recipe or weights) and feed is None:
@@ -113,12 +132,19 @@ def view(model=None, example_inputs=None, *, graph: Graph | None = None, depth: 
     token = choose_token(host, token)
     context = _tls_context(tls)
     state = SceneState(graph, depth)
-    server = ServerThread(make_app(state, feed, token, allow_hosts), host, port,
-                          ssl_context=context, token=token, max_connections=max_connections)
+    server = ServerThread(
+        make_app(state, feed, token, allow_hosts),
+        host,
+        port,
+        ssl_context=context,
+        token=token,
+        max_connections=max_connections,
+    )
     handle = ViewHandle(graph, server, state)
     if embed:
-        handle.embeddings = _embed_once(model, inputs, labels, embed, embed_method, server, feed,
-                                        quiet)
+        handle.embeddings = _embed_once(
+            model, inputs, labels, embed, embed_method, server, feed, quiet
+        )
     if not quiet:
         if server.note:
             log.warning("nnviz3d: %s; using port %d instead", server.note, server.port)
@@ -149,9 +175,11 @@ def open_privately(url: str, secret: str | None):
         link = html.escape(url, quote=True)
         fd = os.open(page, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(f'<!DOCTYPE html><meta charset="utf-8"><title>nnviz3d</title>'
-                    f'<meta http-equiv="refresh" content="0;url={link}">'
-                    f'<p>Opening <a href="{link}">the nnviz3d viewer</a>…</p>\n')
+            f.write(
+                f'<!DOCTYPE html><meta charset="utf-8"><title>nnviz3d</title>'
+                f'<meta http-equiv="refresh" content="0;url={link}">'
+                f'<p>Opening <a href="{link}">the nnviz3d viewer</a>…</p>\n'
+            )
     try:
         webbrowser.open(page.as_uri() if page else url)
     except Exception:  # no browser on this machine: the URL was printed
@@ -175,9 +203,11 @@ def _print_remote(url: str, tls: bool) -> None:
 
     print(qr_text(url), end="", flush=True)
     if tls:
-        print("nnviz3d: the certificate is self-signed unless you gave one: the headset's "
-              "browser warns once; accept it to get a secure context (needed for VR)",
-              flush=True)
+        print(
+            "nnviz3d: the certificate is self-signed unless you gave one: the headset's "
+            "browser warns once; accept it to get a secure context (needed for VR)",
+            flush=True,
+        )
 
 
 WEIGHTS_LIMIT = 1_000_000_000
@@ -210,8 +240,7 @@ def _add_weights(feed, weights, quiet: bool) -> None:
     feed.ingest(data, 0, list(header["kinds"]) + ([MATRICES] if header["matrices"] else []))
     seconds = time.perf_counter() - t0
     if not quiet and seconds > 1:
-        log.info("nnviz3d: summarised the weights of %d modules in %.1f s", len(weights),
-                 seconds)
+        log.info("nnviz3d: summarised the weights of %d modules in %.1f s", len(weights), seconds)
 
 
 def _embed_once(model, inputs, labels, embed, method, server, feed, quiet):
@@ -224,9 +253,16 @@ def _embed_once(model, inputs, labels, embed, method, server, feed, quiet):
         raise ValueError(f"embed= names no module of the model: {missing}")
     loop = server.loop
     service = EmbeddingService(
-        model, inputs, labels, layers, method=method, quiet=quiet,
-        publish=lambda layer, data, step: loop.call_soon_threadsafe(feed.publish_embedding,
-                                                                    layer, data),
-        notify=lambda *a: loop.call_soon_threadsafe(feed.embedding_news, *a))
+        model,
+        inputs,
+        labels,
+        layers,
+        method=method,
+        quiet=quiet,
+        publish=lambda layer, data, step: loop.call_soon_threadsafe(
+            feed.publish_embedding, layer, data
+        ),
+        notify=lambda *a: loop.call_soon_threadsafe(feed.embedding_news, *a),
+    )
     service.at_step(0, force=True)
     return service

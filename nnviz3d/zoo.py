@@ -16,14 +16,15 @@ class DigitsCNN(nn.Module):
 
     def __init__(self, classes: int = 10, width: int = 16) -> None:
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(1, width, 3, padding=1), nn.BatchNorm2d(width),
-                                  nn.ReLU())
+        self.stem = nn.Sequential(
+            nn.Conv2d(1, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU()
+        )
         self.block = ResidualBlock(width)
-        self.down = nn.Sequential(nn.Conv2d(width, 2 * width, 3, stride=2, padding=1),
-                                  nn.ReLU())
+        self.down = nn.Sequential(nn.Conv2d(width, 2 * width, 3, stride=2, padding=1), nn.ReLU())
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.head = nn.Sequential(nn.Flatten(), nn.Linear(2 * width, 64), nn.ReLU(),
-                                  nn.Linear(64, classes))
+        self.head = nn.Sequential(
+            nn.Flatten(), nn.Linear(2 * width, 64), nn.ReLU(), nn.Linear(64, classes)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.pool(self.down(self.block(self.stem(x)))))
@@ -49,8 +50,14 @@ def digits_cnn():
 
 def torch_transformer():
     torch.manual_seed(0)
-    model = nn.Transformer(d_model=64, nhead=4, num_encoder_layers=2, num_decoder_layers=2,
-                           dim_feedforward=128, batch_first=True).eval()
+    model = nn.Transformer(
+        d_model=64,
+        nhead=4,
+        num_encoder_layers=2,
+        num_decoder_layers=2,
+        dim_feedforward=128,
+        batch_first=True,
+    ).eval()
     return model, (torch.randn(1, 10, 64), torch.randn(1, 7, 64))
 
 
@@ -105,11 +112,23 @@ def _llama_meta(**cfg):
 
 def llama_7b_meta():
     """LLaMA-7B shapes on the meta device: no weights are allocated."""
-    return _llama_meta(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
-                       num_attention_heads=32, num_key_value_heads=32, vocab_size=32000)
+    return _llama_meta(
+        hidden_size=4096,
+        intermediate_size=11008,
+        num_hidden_layers=32,
+        num_attention_heads=32,
+        num_key_value_heads=32,
+        vocab_size=32000,
+    )
 
 
 def llama_70b_meta():
     """LLaMA-2-70B shapes (grouped-query attention, 80 layers) on the meta device."""
-    return _llama_meta(hidden_size=8192, intermediate_size=28672, num_hidden_layers=80,
-                       num_attention_heads=64, num_key_value_heads=8, vocab_size=32000)
+    return _llama_meta(
+        hidden_size=8192,
+        intermediate_size=28672,
+        num_hidden_layers=80,
+        num_attention_heads=64,
+        num_key_value_heads=8,
+        vocab_size=32000,
+    )

@@ -35,8 +35,7 @@ def test_watch_has_a_full_typed_documented_signature():
 
 def test_watcher_says_what_it_does_and_its_methods():
     doc = inspect.getdoc(nnviz3d.Watcher)
-    for method in ("step(", "validation(", "close()", "close_viewer()", "stats()",
-                   "add_listener("):
+    for method in ("step(", "validation(", "close()", "close_viewer()", "stats()", "add_listener("):
         assert method in doc
 
 
@@ -51,16 +50,15 @@ def test_public_names_are_exported_lazily():
         for name in nnviz3d.__all__:
             getattr(nnviz3d, name)
     """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["nnviz3d.live.watcher", "nnviz3d.viewer",
-                                  "nnviz3d.live.health"]
+    assert out.stdout.split() == ["nnviz3d.live.watcher", "nnviz3d.viewer", "nnviz3d.live.health"]
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         nnviz3d.nope  # noqa: B018
 
 
 # -- import cycles ------------------------------------------------------------------------------
+
 
 def _module_name(path: Path) -> str:
     parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
@@ -95,7 +93,7 @@ def _imports(name: str, path: Path, modules: set[str]):
             yield from (a.name for a in node.names if a.name in modules)
             continue
         if node.level:
-            base = package.split(".")[:len(package.split(".")) - node.level + 1]
+            base = package.split(".")[: len(package.split(".")) - node.level + 1]
             target = ".".join(base + ([node.module] if node.module else []))
         else:
             target = node.module or ""
@@ -172,19 +170,24 @@ def test_every_module_imports_on_its_own():
                 failed.append(name)
         print("FAILED", failed)
     """)
-    out = subprocess.run([sys.executable, "-c", script, *names], capture_output=True,
-                         text=True, timeout=600, cwd=PACKAGE.parent)
+    out = subprocess.run(
+        [sys.executable, "-c", script, *names],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=PACKAGE.parent,
+    )
     assert out.returncode == 0, out.stderr
     assert "FAILED []" in out.stdout, out.stdout
 
 
 # -- progress -----------------------------------------------------------------------------------
 
+
 def test_progress_writes_plain_lines_when_stderr_is_no_terminal(caplog, capsys):
     from nnviz3d.progress import Progress
 
-    with caplog.at_level("INFO", logger="nnviz3d"), Progress(8, "landscape",
-                                                           unit="point") as bar:
+    with caplog.at_level("INFO", logger="nnviz3d"), Progress(8, "landscape", unit="point") as bar:
         for _ in range(8):
             bar.update()
     lines = [r.getMessage() for r in caplog.records]

@@ -10,8 +10,13 @@ import pytest
 
 
 def run(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "nnviz3d", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "nnviz3d", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
 
 
 def test_inspect_prints_a_readable_tree():
@@ -25,8 +30,15 @@ def test_inspect_json_is_one_stable_document():
     r = run("inspect", "nnviz3d.zoo:digits_cnn", "--json")
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
-    for key in ("model", "strategy", "seconds", "total_params", "trainable_params", "nodes",
-                "edges"):
+    for key in (
+        "model",
+        "strategy",
+        "seconds",
+        "total_params",
+        "trainable_params",
+        "nodes",
+        "edges",
+    ):
         assert key in doc
     assert doc["model"] == "DigitsCNN" and doc["strategy"] == "torch.export"
     assert doc["total_params"] == 12_298
@@ -47,24 +59,29 @@ def test_inspect_depth_limits_the_tree():
 
 def test_inspect_file_spec(tmp_path):
     f = tmp_path / "mymodel.py"
-    f.write_text(textwrap.dedent("""
+    f.write_text(
+        textwrap.dedent("""
         import torch
         def build():
             return torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.ReLU()), torch.randn(2, 3)
-    """))
+    """)
+    )
     r = run("inspect", f"{f}:build", "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["total_params"] == 20
 
 
-@pytest.mark.parametrize("spec,expected,status", [
-    ("nnviz3d.zoo", "expected SPEC as", 2),  # not written as a SPEC: the command line
-    ("no_such_pkg.models:build", "no module named 'no_such_pkg'", 1),  # the rest: at run time
-    ("nnviz3d.zoo:nope", "has no attribute 'nope'", 1),
-    ("nnviz3d:__version__", "not a callable", 1),
-    ("nnviz3d.zoo:_tokens", "must return an nn.Module", 1),
-    ("missing/file.py:build", "no such file", 1),
-])
+@pytest.mark.parametrize(
+    "spec,expected,status",
+    [
+        ("nnviz3d.zoo", "expected SPEC as", 2),  # not written as a SPEC: the command line
+        ("no_such_pkg.models:build", "no module named 'no_such_pkg'", 1),  # the rest: at run time
+        ("nnviz3d.zoo:nope", "has no attribute 'nope'", 1),
+        ("nnviz3d:__version__", "not a callable", 1),
+        ("nnviz3d.zoo:_tokens", "must return an nn.Module", 1),
+        ("missing/file.py:build", "no such file", 1),
+    ],
+)
 def test_bad_spec_is_one_line_and_its_exit_status(spec, expected, status):
     r = run("inspect", spec)
     assert r.returncode == status
@@ -75,12 +92,14 @@ def test_bad_spec_is_one_line_and_its_exit_status(spec, expected, status):
 
 def test_uncapturable_model_is_one_line_and_exit_1(tmp_path):
     f = tmp_path / "broken.py"
-    f.write_text(textwrap.dedent("""
+    f.write_text(
+        textwrap.dedent("""
         import torch
         def build():
             model = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.Linear(7, 1))
             return model, torch.randn(2, 3)
-    """))
+    """)
+    )
     r = run("inspect", f"{f}:build")
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert "module '1'" in r.stderr and "torch.export" in r.stderr
@@ -93,6 +112,7 @@ def test_import_is_light():
 
 
 # -- version, exit statuses, Ctrl-C, messages ---------------------------------------------------
+
 
 def test_version_names_nnviz3d_and_torch():
     import nnviz3d
@@ -120,10 +140,19 @@ def _interrupt(args, wait_for, tmp_path):
     import nnviz3d
 
     root = str(Path(nnviz3d.__file__).parent.parent)  # this checkout, from any folder
-    env = {**os.environ, "PYTHONUNBUFFERED": "1",
-           "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.Popen([sys.executable, "-m", "nnviz3d", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nnviz3d", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     seen = []
     try:
         for line in proc.stdout:
@@ -138,8 +167,11 @@ def _interrupt(args, wait_for, tmp_path):
 
 
 def test_ctrl_c_while_serving_exits_130_without_a_traceback(tmp_path):
-    status, out, err = _interrupt(["view", "nnviz3d.zoo:digits_cnn", "--no-browser", "--port",
-                                   "0"], "viewing DigitsCNN at", tmp_path)
+    status, out, err = _interrupt(
+        ["view", "nnviz3d.zoo:digits_cnn", "--no-browser", "--port", "0"],
+        "viewing DigitsCNN at",
+        tmp_path,
+    )
     assert status == 130, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
     assert err.count("nnviz3d: interrupted") == 1
@@ -148,8 +180,11 @@ def test_ctrl_c_while_serving_exits_130_without_a_traceback(tmp_path):
 def test_ctrl_c_while_the_demo_trains_exits_130_and_keeps_the_recording(tmp_path):
     from nnviz3d.record import RunReader
 
-    status, out, err = _interrupt(["demo", "--no-browser", "--port", "0", "--steps", "100000",
-                                   "--record", "run.nnv3d"], "step   25", tmp_path)
+    status, out, err = _interrupt(
+        ["demo", "--no-browser", "--port", "0", "--steps", "100000", "--record", "run.nnv3d"],
+        "step   25",
+        tmp_path,
+    )
     assert status == 130, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
     assert err.count("nnviz3d: interrupted") == 1
@@ -163,8 +198,10 @@ def test_export_to_a_missing_folder_is_an_error(tmp_path, capsys):
     out = tmp_path / "missing_dir" / "x.glb"
     assert main(["export", "nnviz3d.zoo:digits_cnn", "-o", str(out)]) == 1
     err = capsys.readouterr().err
-    assert err == (f"nnviz3d: error: cannot write {out}: there is no folder {out.parent}; "
-                   f"create it or choose another output path\n")
+    assert err == (
+        f"nnviz3d: error: cannot write {out}: there is no folder {out.parent}; "
+        f"create it or choose another output path\n"
+    )
     assert not out.parent.exists()
 
 
@@ -172,19 +209,23 @@ def test_landscape_progress_is_plain_lines_off_a_terminal(tmp_path, capsys):
     from nnviz3d.cli import main
 
     spec = tmp_path / "pair.py"
-    spec.write_text(textwrap.dedent("""
+    spec.write_text(
+        textwrap.dedent("""
         import torch
         def pair():
             torch.manual_seed(0)
             model, x = torch.nn.Linear(3, 2), torch.randn(8, 3)
             return model, lambda m: m(x).pow(2).mean()
-    """))
-    assert main(["landscape", f"{spec}:pair", "--steps", "4", "-o",
-                 str(tmp_path / "l.npz")]) == 0
+    """)
+    )
+    assert main(["landscape", f"{spec}:pair", "--steps", "4", "-o", str(tmp_path / "l.npz")]) == 0
     err = capsys.readouterr().err
     assert "\r" not in err  # no bar, no carriage returns in a log
     lines = err.splitlines()
     assert [line.split(" points")[0] for line in lines] == [
-        "nnviz3d: landscape 4/16", "nnviz3d: landscape 8/16", "nnviz3d: landscape 12/16",
-        "nnviz3d: landscape 16/16"]
+        "nnviz3d: landscape 4/16",
+        "nnviz3d: landscape 8/16",
+        "nnviz3d: landscape 12/16",
+        "nnviz3d: landscape 16/16",
+    ]
     assert len(set(lines)) == len(lines)  # each said once

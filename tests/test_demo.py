@@ -21,9 +21,26 @@ def demo_run(tmp_path_factory):
     """One headless demo of 120 steps (every step probed, as the demo does) for both tests:
     a second demo process would compile numba's UMAP code again."""
     run = tmp_path_factory.mktemp("demo") / "demo.nnv3d"
-    r = subprocess.run([sys.executable, "-m", "nnviz3d", "demo", "--steps", "120",
-                        "--no-browser", "--port", "0", "--record", str(run), "--every", "1"],
-                       capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nnviz3d",
+            "demo",
+            "--steps",
+            "120",
+            "--no-browser",
+            "--port",
+            "0",
+            "--record",
+            str(run),
+            "--every",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     return run, r
 
 
@@ -46,8 +63,9 @@ def test_replay_serves_the_recorded_frames_byte_for_byte(demo_run):
     async def seek(step):
         async with aiohttp.ClientSession() as s:
             ws = await s.ws_connect(handle.url + "ws")
-            await ws.send_str(json.dumps({"type": "hello", "protocol": PROTOCOL_VERSION,
-                                          "client": "t"}))
+            await ws.send_str(
+                json.dumps({"type": "hello", "protocol": PROTOCOL_VERSION, "client": "t"})
+            )
             timeline = None
             while timeline is None:
                 msg = await ws.receive(timeout=30)
@@ -59,8 +77,9 @@ def test_replay_serves_the_recorded_frames_byte_for_byte(demo_run):
             while len(got) < want:
                 msg = await ws.receive(timeout=30)
                 if msg.type == aiohttp.WSMsgType.BINARY:
-                    header, _ = decode_probe(msg.data) if b'"probe"' in msg.data[:64] else (
-                        None, None)
+                    header, _ = (
+                        decode_probe(msg.data) if b'"probe"' in msg.data[:64] else (None, None)
+                    )
                     if header is not None and header["step"] <= step:
                         got.append(msg.data)
             await ws.close()
@@ -72,6 +91,6 @@ def test_replay_serves_the_recorded_frames_byte_for_byte(demo_run):
         assert timeline["first_step"] == 0 and timeline["last_step"] == 119
         probes = sum(kinds != [EMBEDDING] for _, _, kinds, _ in reader.frames())
         assert not timeline["live"] and timeline["frames"] == probes  # embeddings aside
-        assert frames[-len(reader.at_step(12)):] == reader.at_step(12)
+        assert frames[-len(reader.at_step(12)) :] == reader.at_step(12)
     finally:
         handle.close()

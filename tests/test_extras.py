@@ -13,8 +13,19 @@ from nnviz3d.extras import MissingExtra, available, require
 
 ROOT = pathlib.Path(__file__).parent.parent
 
-EXTRAS_PACKAGES = ("umap", "pynndescent", "numba", "pythreejs", "ipywidgets", "trimesh", "PIL",
-                   "cryptography", "segno", "sklearn", "onnx")
+EXTRAS_PACKAGES = (
+    "umap",
+    "pynndescent",
+    "numba",
+    "pythreejs",
+    "ipywidgets",
+    "trimesh",
+    "PIL",
+    "cryptography",
+    "segno",
+    "sklearn",
+    "onnx",
+)
 
 BLOCK = textwrap.dedent(f"""
     import sys
@@ -27,12 +38,19 @@ BLOCK = textwrap.dedent(f"""
 
 def run_core_only(body: str, tmp_path) -> subprocess.CompletedProcess:
     code = BLOCK + textwrap.dedent(body)
-    return subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=240, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
 
 
 def test_the_core_inspects_views_watches_and_replays(tmp_path):
-    r = run_core_only(f"""
+    r = run_core_only(
+        f"""
         import sys
         import torch
         import nnviz3d
@@ -61,43 +79,42 @@ def test_the_core_inspects_views_watches_and_replays(tmp_path):
         loaded = sorted(m for m in {EXTRAS_PACKAGES!r} if sys.modules[m] is not None)
         assert not loaded, loaded
         print("core ok")
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "core ok" in r.stdout
     assert "run.nnv3d: DigitsCNN, 4 frames over 3 steps" in r.stdout  # replay --summary
-    assert "nnviz3d: error: glTF export needs the 'gltf' extra (trimesh is not installed): " \
-           "pip install 'nnviz3d[gltf]'" in r.stderr
+    assert (
+        "nnviz3d: error: glTF export needs the 'gltf' extra (trimesh is not installed): "
+        "pip install 'nnviz3d[gltf]'" in r.stderr
+    )
     assert "Traceback" not in r.stderr
 
 
 MISSING = {
     "from nnviz3d.embed.methods import embed_umap; import numpy as np;"
-    "embed_umap(np.random.rand(40, 3))":
-    "UMAP embeddings need the 'embed' extra (umap is not installed): "
+    "embed_umap(np.random.rand(40, 3))": "UMAP embeddings need the 'embed' extra (umap is not installed): "
     "pip install 'nnviz3d[embed]'",
     "from nnviz3d.embed.methods import embed_pca; import numpy as np;"
-    "embed_pca(np.random.rand(40, 3))":
-    "feature embeddings need the 'embed' extra (sklearn is not installed): "
+    "embed_pca(np.random.rand(40, 3))": "feature embeddings need the 'embed' extra (sklearn is not installed): "
     "pip install 'nnviz3d[embed]'",
-    "from nnviz3d.server.tls import self_signed; self_signed()":
-    "--tls without --certfile needs the 'tls' extra (cryptography is not installed): "
+    "from nnviz3d.server.tls import self_signed; self_signed()": "--tls without --certfile needs the 'tls' extra (cryptography is not installed): "
     "pip install 'nnviz3d[tls]'",
-    "from nnviz3d.data.digits import load_digits_tensors; load_digits_tensors()":
-    "the demo's digits data set needs the 'embed' extra (sklearn is not installed): "
+    "from nnviz3d.data.digits import load_digits_tensors; load_digits_tensors()": "the demo's digits data set needs the 'embed' extra (sklearn is not installed): "
     "pip install 'nnviz3d[embed]'",
     "from nnviz3d.export.notebook import scene_widget; from nnviz3d.zoo import digits_cnn;"
-    "scene_widget(*digits_cnn())":
-    "the notebook widget needs the 'notebook' extra (pythreejs is not installed): "
+    "scene_widget(*digits_cnn())": "the notebook widget needs the 'notebook' extra (pythreejs is not installed): "
     "pip install 'nnviz3d[notebook]'",
     "from nnviz3d.export import export_gltf; from nnviz3d.zoo import digits_cnn;"
-    "export_gltf(digits_cnn())":
-    "glTF export needs the 'gltf' extra (trimesh is not installed): "
+    "export_gltf(digits_cnn())": "glTF export needs the 'gltf' extra (trimesh is not installed): "
     "pip install 'nnviz3d[gltf]'",
 }
 
 
 def test_a_missing_extra_is_one_sentence(tmp_path):
-    r = run_core_only(f"""
+    r = run_core_only(
+        f"""
         for body in {list(MISSING)!r}:
             try:
                 exec(body)
@@ -106,22 +123,28 @@ def test_a_missing_extra_is_one_sentence(tmp_path):
                 print(type(exc).__name__, exc)
         from nnviz3d.server.tls import qr_text
         print(qr_text("https://192.168.1.2:8765/"), end="")
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     lines = r.stdout.splitlines()
     assert lines == [f"MissingExtra nnviz3d: {s}" for s in MISSING.values()] + [
         # without segno the URL is printed as before, with this hint instead of a QR code
         "nnviz3d: showing the URL as a QR code needs the 'tls' extra (segno is not "
-        "installed): pip install 'nnviz3d[tls]'"]
+        "installed): pip install 'nnviz3d[tls]'"
+    ]
 
 
 def test_require_returns_the_module_or_names_the_extra():
     import json
 
     assert require("embed", "json") is json
-    with pytest.raises(MissingExtra, match=r"^nnviz3d: glTF export needs the 'gltf' extra "
-                                           r"\(no_such_pkg is not installed\): "
-                                           r"pip install 'nnviz3d\[gltf\]'$") as info:
+    with pytest.raises(
+        MissingExtra,
+        match=r"^nnviz3d: glTF export needs the 'gltf' extra "
+        r"\(no_such_pkg is not installed\): "
+        r"pip install 'nnviz3d\[gltf\]'$",
+    ) as info:
         require("gltf", "no_such_pkg.sub")
     assert isinstance(info.value, ImportError) and info.value.extra == "gltf"
     assert available("json") and not available("no_such_pkg")

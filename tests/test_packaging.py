@@ -33,8 +33,12 @@ def dist(tmp_path_factory):
     if modules.is_dir():  # what `npm ci` would download; the hook runs it when missing
         (clone / "web" / "node_modules").symlink_to(modules.resolve())
     out = tmp / "dist"
-    r = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "-o", str(out),
-                        str(clone)], capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "build", "--no-isolation", "-o", str(out), str(clone)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
     assert "nnviz3d: building the viewer: run --silent build" in r.stderr  # npm ran
     (sdist,) = out.glob("nnviz3d-*.tar.gz")
@@ -51,8 +55,11 @@ def test_the_wheel_and_sdist_carry_the_viewer_and_licence(dist):
     assert "nnviz3d/py.typed" in names
     assert "nnviz3d/protocol/messages.py" in names
     assert re.search(r"^nnviz3d-[^/]+\.dist-info/licenses/LICENSE$", "\n".join(names), re.M)
-    meta = zipfile.ZipFile(wheel).read(
-        next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    meta = (
+        zipfile.ZipFile(wheel)
+        .read(next(n for n in names if n.endswith(".dist-info/METADATA")))
+        .decode()
+    )
     assert "License-Expression: MIT" in meta
     assert "Project-URL: Homepage, https://github.com/nnviz3d/nnviz3d" in meta
     core = sorted(re.findall(r"^Requires-Dist: ([A-Za-z0-9_-]+)[^;\n]*$", meta, re.M))
@@ -62,10 +69,19 @@ def test_the_wheel_and_sdist_carry_the_viewer_and_licence(dist):
 
     with tarfile.open(sdist) as tar:
         files = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
-    for need in ("LICENSE", "setup.py", "nnviz3d/py.typed", "web/package.json",
-                 "web/package-lock.json", "web/index.html", "web/vite.config.ts",
-                 "web/tsconfig.json", "web/src/main.ts", "web/src/xr/session.ts",
-                 "nnviz3d/viewer_dist/index.html"):
+    for need in (
+        "LICENSE",
+        "setup.py",
+        "nnviz3d/py.typed",
+        "web/package.json",
+        "web/package-lock.json",
+        "web/index.html",
+        "web/vite.config.ts",
+        "web/tsconfig.json",
+        "web/src/main.ts",
+        "web/src/xr/session.ts",
+        "nnviz3d/viewer_dist/index.html",
+    ):
         assert need in files, need
     assert not any(n.startswith("web/node_modules") for n in files)
 
@@ -73,31 +89,68 @@ def test_the_wheel_and_sdist_carry_the_viewer_and_licence(dist):
 def test_the_installed_wheel_serves_the_viewer_without_node(dist, page, tmp_path):  # noqa: F811
     _, wheel = dist
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
-                   timeout=60)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60
+    )
     python = venv / "bin" / "python"
-    site = subprocess.run([str(python), "-c", "import sysconfig; "
-                           "print(sysconfig.get_paths()['purelib'])"], capture_output=True,
-                          text=True, check=True).stdout.strip()
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     # torch, numpy, aiohttp... come from this interpreter's environment; nothing downloads
-    pathlib.Path(site, "_test_dependencies.pth").write_text(
-        sysconfig.get_paths()["purelib"] + "\n")
-    r = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install",
-                        "--quiet", "--no-deps", "--no-index", str(wheel)],
-                       capture_output=True, text=True, timeout=120)
+    pathlib.Path(site, "_test_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            str(wheel),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     env = {"PATH": str(venv / "bin"), "HOME": str(tmp_path), "OMP_NUM_THREADS": "1"}
     assert shutil.which("npm", path=env["PATH"]) is None
     assert shutil.which("node", path=env["PATH"]) is None
-    origin = subprocess.run([str(python), "-c", "import importlib.util; "
-                             "print(importlib.util.find_spec('nnviz3d').origin)"],
-                            capture_output=True, text=True, env=env, cwd=tmp_path,
-                            check=True).stdout
+    origin = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import importlib.util; print(importlib.util.find_spec('nnviz3d').origin)",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=True,
+    ).stdout
     assert origin.startswith(site), origin  # the wheel's copy, not this checkout's
 
-    server = subprocess.Popen([str(venv / "bin" / "nnviz3d"), "view", "nnviz3d.zoo:digits_cnn",
-                               "--no-browser", "--port", "0"], cwd=tmp_path, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [
+            str(venv / "bin" / "nnviz3d"),
+            "view",
+            "nnviz3d.zoo:digits_cnn",
+            "--no-browser",
+            "--port",
+            "0",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         seen = []
         for line in server.stdout:  # the URL comes once the model is captured (seconds)
@@ -128,9 +181,27 @@ def _build_hook():
 
 def _source_tree(root: pathlib.Path) -> pathlib.Path:
     """A copy of what a build sees, without the built viewer and without node_modules."""
-    shutil.copytree(ROOT, root, ignore=shutil.ignore_patterns(
-        ".git", "node_modules", "viewer_dist", ".venv", ".cache", "runs", "build", "dist",
-        "__pycache__", "*.egg-info", "tests", "bench", "examples", "scenes", "*.png"))
+    shutil.copytree(
+        ROOT,
+        root,
+        ignore=shutil.ignore_patterns(
+            ".git",
+            "node_modules",
+            "viewer_dist",
+            ".venv",
+            ".cache",
+            "runs",
+            "build",
+            "dist",
+            "__pycache__",
+            "*.egg-info",
+            "tests",
+            "bench",
+            "examples",
+            "scenes",
+            "*.png",
+        ),
+    )
     return root
 
 
@@ -144,12 +215,26 @@ def test_a_build_without_npm_or_viewer_stops_with_one_sentence(tmp_path):
     assert message == (
         "nnviz3d: building the package needs the 3D viewer built from web/, but npm is not on "
         "PATH and nnviz3d/viewer_dist does not exist: install Node.js 20 or newer "
-        "(https://nodejs.org) and build again")
+        "(https://nodejs.org) and build again"
+    )
 
     # the real frontend: the build fails and says the same sentence
-    r = subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "-o",
-                        str(tmp_path / "dist"), str(tree)], capture_output=True, text=True,
-                       timeout=120, env={**os.environ, **no_npm})
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "build",
+            "--wheel",
+            "--no-isolation",
+            "-o",
+            str(tmp_path / "dist"),
+            str(tree),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **no_npm},
+    )
     assert r.returncode != 0
     assert message in r.stdout + r.stderr
     assert not (tmp_path / "dist").exists() or not list((tmp_path / "dist").glob("*.whl"))

@@ -40,9 +40,21 @@ def test_view_as_context_manager_and_depth():
 
 
 def test_cli_view_prints_the_url_and_serves():
-    proc = subprocess.Popen([sys.executable, "-m", "nnviz3d", "view", "nnviz3d.zoo:digits_cnn",
-                             "--no-browser", "--port", "0"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "nnviz3d",
+            "view",
+            "nnviz3d.zoo:digits_cnn",
+            "--no-browser",
+            "--port",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stdout.readline()
         assert line.startswith("nnviz3d: viewing DigitsCNN at http://127.0.0.1:")
@@ -54,7 +66,11 @@ def test_cli_view_prints_the_url_and_serves():
 
 
 def test_cli_view_bad_spec_is_one_line():
-    r = subprocess.run([sys.executable, "-m", "nnviz3d", "view", "nope:nope", "--no-browser"],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "nnviz3d", "view", "nope:nope", "--no-browser"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 1 and "no module named 'nope'" in r.stderr
     assert "Traceback" not in r.stderr

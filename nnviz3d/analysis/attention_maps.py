@@ -50,9 +50,13 @@ class _Recorder(TorchFunctionMode):
             owner = self.stack[-1] if self.stack else ""
             if owner not in self.maps:
                 with torch.no_grad():
-                    w = attention_weights(bound["query"], bound["key"], bound.get("attn_mask"),
-                                          bool(bound.get("is_causal", False)),
-                                          bound.get("scale"))
+                    w = attention_weights(
+                        bound["query"],
+                        bound["key"],
+                        bound.get("attn_mask"),
+                        bool(bound.get("is_causal", False)),
+                        bound.get("scale"),
+                    )
                 self.maps[owner] = w.reshape(-1, *w.shape[-3:])[0].detach()
         return func(*args, **kwargs)
 

@@ -78,8 +78,10 @@ def unit_objective(output: torch.Tensor, unit: int) -> torch.Tensor:
     if output.ndim < 2:
         raise ValueError(f"the layer output has shape {tuple(output.shape)}; expected (N, C, ...)")
     if not 0 <= unit < output.shape[1]:
-        raise ValueError(f"unit {unit} is not in [0, {output.shape[1]}) for a layer output of "
-                         f"shape {tuple(output.shape)}")
+        raise ValueError(
+            f"unit {unit} is not in [0, {output.shape[1]}) for a layer output of "
+            f"shape {tuple(output.shape)}"
+        )
     return output[:, unit].reshape(output.shape[0], -1).float().mean(1)
 
 
@@ -89,8 +91,9 @@ def _fourier(shape, gen, sd=0.01, decay_power=1.0):
         raise ValueError(f'param="fourier" needs an image input shape (C, H, W), got {shape}')
     c, h, w = shape
     freqs = np.sqrt(np.fft.fftfreq(h)[:, None] ** 2 + np.fft.rfftfreq(w)[None, :] ** 2)
-    scale = torch.tensor(1.0 / np.maximum(freqs, 1.0 / max(h, w)) ** decay_power,
-                         dtype=torch.float32)
+    scale = torch.tensor(
+        1.0 / np.maximum(freqs, 1.0 / max(h, w)) ** decay_power, dtype=torch.float32
+    )
     spectrum = torch.randn((2, 1, c, h, w // 2 + 1), generator=gen) * sd
     colour = torch.from_numpy(_COLOUR) if c == 3 else None
 
@@ -100,6 +103,7 @@ def _fourier(shape, gen, sd=0.01, decay_power=1.0):
         if colour is not None:
             img = torch.einsum("dc,nchw->ndhw", colour.to(img.device), img)
         return img
+
     return spectrum, image
 
 
@@ -116,8 +120,9 @@ def _input_shape(input_shape) -> tuple[int, ...]:
     if len(shape) == 4 and shape[0] == 1:
         shape = shape[1:]
     if not shape or min(shape) < 1:
-        raise ValueError(f"input_shape must be one input's shape, e.g. (1, 8, 8); got "
-                         f"{tuple(input_shape)}")
+        raise ValueError(
+            f"input_shape must be one input's shape, e.g. (1, 8, 8); got {tuple(input_shape)}"
+        )
     return shape
 
 
@@ -128,10 +133,20 @@ def _device_dtype(model: nn.Module):
     return torch.device("cpu"), torch.float32
 
 
-def visualise_unit(model: nn.Module, layer: nn.Module | str, unit: int, input_shape, *,
-                   steps: int = 256, lr: float = 0.05, seed: int = 0, jitter: int = 1,
-                   param: str = "fourier", value_range: tuple[float, float] = (0.0, 1.0),
-                   progress: Callable[[int, int, float], None] | None = None) -> FeatureVis:
+def visualise_unit(
+    model: nn.Module,
+    layer: nn.Module | str,
+    unit: int,
+    input_shape,
+    *,
+    steps: int = 256,
+    lr: float = 0.05,
+    seed: int = 0,
+    jitter: int = 1,
+    param: str = "fourier",
+    value_range: tuple[float, float] = (0.0, 1.0),
+    progress: Callable[[int, int, float], None] | None = None,
+) -> FeatureVis:
     """Optimise an input that maximises the mean activation of channel ``unit`` of ``layer``.
 
     ``layer``: a module of ``model`` or its dotted path. ``input_shape``: one input's shape
@@ -153,8 +168,12 @@ def visualise_unit(model: nn.Module, layer: nn.Module | str, unit: int, input_sh
     def render():
         return (lo + (hi - lo) * torch.sigmoid(to_image(leaf))).to(dtype)
 
-    with model_untouched(model, freeze=True), OutputCapture(module, stop=True) as capture, \
-            torch.inference_mode(False), torch.enable_grad():
+    with (
+        model_untouched(model, freeze=True),
+        OutputCapture(module, stop=True) as capture,
+        torch.inference_mode(False),
+        torch.enable_grad(),
+    ):
         opt = torch.optim.Adam([leaf], lr=lr)
         for step in range(steps):
             img = render()
@@ -174,10 +193,19 @@ def visualise_unit(model: nn.Module, layer: nn.Module | str, unit: int, input_sh
             noise_gen = torch.Generator().manual_seed(seed)
             noise = lo + (hi - lo) * torch.rand((RANDOM_INPUTS, *shape), generator=noise_gen)
             random_activation = float(
-                unit_objective(capture.run(model, noise.to(device, dtype)), unit).mean())
-    return FeatureVis(image[0].float().cpu().numpy(), activation, random_activation,
-                      margin_ratio(activation, random_activation), steps,
-                      time.perf_counter() - start, name, int(unit), param)
+                unit_objective(capture.run(model, noise.to(device, dtype)), unit).mean()
+            )
+    return FeatureVis(
+        image[0].float().cpu().numpy(),
+        activation,
+        random_activation,
+        margin_ratio(activation, random_activation),
+        steps,
+        time.perf_counter() - start,
+        name,
+        int(unit),
+        param,
+    )
 
 
 class FeatureVisCache:

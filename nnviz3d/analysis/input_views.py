@@ -14,8 +14,8 @@ import torch
 from torch import nn
 
 from ..scene.activation_maps import activation_overlay, attention_overlay, saliency_overlay
-from .attention_maps import record_attention
 from ..scene.overlay import Overlay
+from .attention_maps import record_attention
 from .saliency import METHODS, model_untouched, saliency
 
 NONE = "none"
@@ -27,11 +27,13 @@ def layer_outputs(model: nn.Module, x: torch.Tensor, modules: list[str]):
     outputs: dict[str, torch.Tensor] = {}
     handles = []
     for path in modules:
+
         def hook(mod, args, out, path=path):
             while isinstance(out, (tuple, list)) and out:
                 out = out[0]
             if isinstance(out, torch.Tensor) and out.dim() >= 1:
                 outputs[path] = out.detach()[0] if out.dim() > 1 else out.detach()
+
         handles.append(model.get_submodule(path).register_forward_hook(hook))
     try:
         with model_untouched(model), torch.no_grad():
@@ -42,17 +44,21 @@ def layer_outputs(model: nn.Module, x: torch.Tensor, modules: list[str]):
     return result, outputs, attention
 
 
-def inspect_input(model: nn.Module, x: torch.Tensor, modules: list[str], *,
-                  input_module: str = "input:x", method: str = NONE,
-                  target: int = -1) -> tuple[list[Overlay], dict]:
+def inspect_input(
+    model: nn.Module,
+    x: torch.Tensor,
+    modules: list[str],
+    *,
+    input_module: str = "input:x",
+    method: str = NONE,
+    target: int = -1,
+) -> tuple[list[Overlay], dict]:
     """Overlays and facts (``prediction``, ``probabilities``, ``target``) for one input ``x``
     (a batch of 1 on the model's device)."""
     if method != NONE and method not in METHODS:
-        raise ValueError(f"unknown saliency method {method!r}; expected one of "
-                         f"{(NONE,) + METHODS}")
+        raise ValueError(f"unknown saliency method {method!r}; expected one of {(NONE,) + METHODS}")
     result, outputs, attention = layer_outputs(model, x, modules)
-    overlays = [activation_overlay(input_module, x[0].detach().float().cpu().numpy(),
-                                   name="input")]
+    overlays = [activation_overlay(input_module, x[0].detach().float().cpu().numpy(), name="input")]
     overlays += [activation_overlay(p, o.float().cpu().numpy()) for p, o in outputs.items()]
     overlays += [attention_overlay(p, w.float().cpu().numpy()) for p, w in attention.items()]
     info: dict = {"method": method}
@@ -66,8 +72,10 @@ def inspect_input(model: nn.Module, x: torch.Tensor, modules: list[str], *,
         if method == "grad_cam":  # the last block of the scene with a real feature map
             maps = [p for p, o in outputs.items() if o.dim() == 3 and o.shape[1] * o.shape[2] > 1]
             if not maps:
-                raise ValueError("Grad-CAM needs a layer with an (N, C, H, W) output; this "
-                                 "model has none: use the gradient methods")
+                raise ValueError(
+                    "Grad-CAM needs a layer with an (N, C, H, W) output; this "
+                    "model has none: use the gradient methods"
+                )
             layer = maps[-1]
         s = saliency(model, x, None if target < 0 else int(target), method, layer)
         info["target"] = int(s.target[0])

@@ -79,31 +79,46 @@ class Landscape:
         """A JSON-ready dict (non-finite numbers become None)."""
         loss, alpha, beta = self.minimum()
         finite = self.losses[np.isfinite(self.losses)]
-        doc = {"steps": len(self.alphas), "span": float(self.alphas[-1]),
-               "directions": self.directions, "center_loss": _json(self.center_loss),
-               "min_loss": _json(loss), "min_at": [_json(alpha), _json(beta)],
-               "max_loss": _json(finite.max()) if finite.size else None,
-               "nonfinite": self.nonfinite, "seconds": self.seconds,
-               "seconds_per_point": self.seconds_per_point, "trajectory": None}
+        doc = {
+            "steps": len(self.alphas),
+            "span": float(self.alphas[-1]),
+            "directions": self.directions,
+            "center_loss": _json(self.center_loss),
+            "min_loss": _json(loss),
+            "min_at": [_json(alpha), _json(beta)],
+            "max_loss": _json(finite.max()) if finite.size else None,
+            "nonfinite": self.nonfinite,
+            "seconds": self.seconds,
+            "seconds_per_point": self.seconds_per_point,
+            "trajectory": None,
+        }
         if self.trajectory is not None:
             doc["trajectory"] = {
                 "points": len(self.trajectory.coords),
-                "explained_variance_ratio": self.trajectory.explained_variance_ratio.tolist()}
+                "explained_variance_ratio": self.trajectory.explained_variance_ratio.tolist(),
+            }
         return doc
 
     def save(self, path: str | Path) -> Path:
         """Write an ``.npz`` (exactly at ``path``) with a format name and version."""
-        arrays = {"format": np.array(FORMAT), "version": np.array(FORMAT_VERSION),
-                  "alphas": self.alphas, "betas": self.betas, "losses": self.losses,
-                  "center_loss": np.array(self.center_loss), "directions": np.array(self.directions),
-                  "seconds": np.array(self.seconds),
-                  "seconds_per_point": np.array(self.seconds_per_point),
-                  "nonfinite": np.array(self.nonfinite)}
+        arrays = {
+            "format": np.array(FORMAT),
+            "version": np.array(FORMAT_VERSION),
+            "alphas": self.alphas,
+            "betas": self.betas,
+            "losses": self.losses,
+            "center_loss": np.array(self.center_loss),
+            "directions": np.array(self.directions),
+            "seconds": np.array(self.seconds),
+            "seconds_per_point": np.array(self.seconds_per_point),
+            "nonfinite": np.array(self.nonfinite),
+        }
         if self.trajectory is not None:
-            arrays.update(trajectory_coords=self.trajectory.coords,
-                          trajectory_losses=self.trajectory.losses,
-                          trajectory_explained_variance_ratio=
-                          self.trajectory.explained_variance_ratio)
+            arrays.update(
+                trajectory_coords=self.trajectory.coords,
+                trajectory_losses=self.trajectory.losses,
+                trajectory_explained_variance_ratio=self.trajectory.explained_variance_ratio,
+            )
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "wb") as f:
@@ -130,21 +145,33 @@ class Landscape:
             raise LandscapeFileError(f"{what}: it has no '{FORMAT}' format key")
         version = int(data["version"])
         if version != FORMAT_VERSION:
-            raise LandscapeFileError(f"{path} is landscape format version {version}; this "
-                                     f"nnviz3d reads version {FORMAT_VERSION}")
+            raise LandscapeFileError(
+                f"{path} is landscape format version {version}; this "
+                f"nnviz3d reads version {FORMAT_VERSION}"
+            )
         trajectory = None
         if "trajectory_coords" in data:
-            trajectory = Trajectory(data["trajectory_coords"], data["trajectory_losses"],
-                                    data["trajectory_explained_variance_ratio"])
-        return cls(alphas=data["alphas"], betas=data["betas"], losses=data["losses"],
-                   center_loss=float(data["center_loss"]), directions=str(data["directions"]),
-                   seconds=float(data["seconds"]),
-                   seconds_per_point=float(data["seconds_per_point"]),
-                   nonfinite=int(data["nonfinite"]), trajectory=trajectory)
+            trajectory = Trajectory(
+                data["trajectory_coords"],
+                data["trajectory_losses"],
+                data["trajectory_explained_variance_ratio"],
+            )
+        return cls(
+            alphas=data["alphas"],
+            betas=data["betas"],
+            losses=data["losses"],
+            center_loss=float(data["center_loss"]),
+            directions=str(data["directions"]),
+            seconds=float(data["seconds"]),
+            seconds_per_point=float(data["seconds_per_point"]),
+            nonfinite=int(data["nonfinite"]),
+            trajectory=trajectory,
+        )
 
 
-def filter_normalised_direction(model: nn.Module,
-                                generator: torch.Generator | None = None) -> list[torch.Tensor]:
+def filter_normalised_direction(
+    model: nn.Module, generator: torch.Generator | None = None
+) -> list[torch.Tensor]:
     """A random Gaussian direction, one tensor per parameter (``named_parameters()`` order).
 
     Each filter (a slice along dim 0 of a parameter with 2 or more dimensions: a conv output
@@ -201,13 +228,14 @@ def project_trajectory(snapshots: Sequence, final) -> tuple[np.ndarray, PCADirec
     for i, snap in enumerate(snapshots):
         w = _flat(snap, names, f"snapshot {i}")
         if w.shape != w_final.shape:
-            raise ValueError(f"snapshot {i} has {w.size} values; the final weights have "
-                             f"{w_final.size}")
+            raise ValueError(
+                f"snapshot {i} has {w.size} values; the final weights have {w_final.size}"
+            )
         rows.append(w - w_final)
     diffs = np.stack(rows)
     centred = diffs - diffs.mean(axis=0)
     _, s, vt = np.linalg.svd(centred, full_matrices=False)
-    total = float((s ** 2).sum())
+    total = float((s**2).sum())
     if vt.shape[0] < 2 or total == 0.0:
         raise ValueError("the snapshots do not spread over two directions: nothing to project")
     vectors = vt[:2].copy()
@@ -219,10 +247,17 @@ def project_trajectory(snapshots: Sequence, final) -> tuple[np.ndarray, PCADirec
     return coords, PCADirections(vectors, ratio)
 
 
-def loss_landscape(model: nn.Module, loss_fn: Callable[[nn.Module], float], *,
-                   steps: int = 21, span: float | None = 1.0, directions=None, seed: int = 0,
-                   progress: Callable[[int, int], None] | None = None,
-                   trajectory: Sequence | None = None) -> Landscape:
+def loss_landscape(
+    model: nn.Module,
+    loss_fn: Callable[[nn.Module], float],
+    *,
+    steps: int = 21,
+    span: float | None = 1.0,
+    directions=None,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+    trajectory: Sequence | None = None,
+) -> Landscape:
     """Evaluate ``loss_fn(model)`` at ``w + a*d1 + b*d2`` on a ``steps x steps`` grid.
 
     ``loss_fn(model)`` returns the loss on fixed data as a float or a one-element tensor. The
@@ -254,8 +289,9 @@ def loss_landscape(model: nn.Module, loss_fn: Callable[[nn.Module], float], *,
         coords, pca = project_trajectory(trajectory, {n: p.detach() for n, p in named})
         d1, d2 = (_unflatten(v, params) for v in pca.vectors)
         r = pca.explained_variance_ratio
-        description = (f"PCA of {len(coords)} trajectory snapshots (explained variance "
-                       f"{r[0]:.3f}, {r[1]:.3f})")
+        description = (
+            f"PCA of {len(coords)} trajectory snapshots (explained variance {r[0]:.3f}, {r[1]:.3f})"
+        )
     elif directions is not None:
         d1, d2 = (_check_direction(d, params, f"d{k + 1}") for k, d in enumerate(directions))
         description = "given directions"
@@ -274,7 +310,7 @@ def loss_landscape(model: nn.Module, loss_fn: Callable[[nn.Module], float], *,
     try:
         model.eval()
         with torch.no_grad():
-            weights = saved.copies[:len(params)]
+            weights = saved.copies[: len(params)]
             center_loss = _loss(loss_fn, model)
             start = time.perf_counter()
             for i, beta in enumerate(grid):
@@ -293,10 +329,17 @@ def loss_landscape(model: nn.Module, loss_fn: Callable[[nn.Module], float], *,
                 path = Trajectory(coords, path_losses, pca.explained_variance_ratio)
     finally:
         saved.restore()
-    return Landscape(alphas=grid, betas=grid.copy(), losses=losses, center_loss=center_loss,
-                     directions=description, seconds=seconds,
-                     seconds_per_point=seconds / (steps * steps),
-                     nonfinite=int(np.isnan(losses).sum()), trajectory=path)
+    return Landscape(
+        alphas=grid,
+        betas=grid.copy(),
+        losses=losses,
+        center_loss=center_loss,
+        directions=description,
+        seconds=seconds,
+        seconds_per_point=seconds / (steps * steps),
+        nonfinite=int(np.isnan(losses).sum()),
+        trajectory=path,
+    )
 
 
 class _SavedState:
@@ -326,8 +369,9 @@ def _loss(loss_fn, model) -> float:
     value = loss_fn(model)
     if torch.is_tensor(value):
         if value.numel() != 1:
-            raise ValueError(f"loss_fn must return a scalar; it returned a tensor of shape "
-                             f"{tuple(value.shape)}")
+            raise ValueError(
+                f"loss_fn must return a scalar; it returned a tensor of shape {tuple(value.shape)}"
+            )
         value = value.item()
     value = float(value)
     return value if math.isfinite(value) else math.nan
@@ -354,7 +398,7 @@ def _unflatten(vector: np.ndarray, params) -> list[torch.Tensor]:
     out, at = [], 0
     for p in params:
         n = p.numel()
-        piece = torch.from_numpy(vector[at:at + n].copy()).reshape(p.shape)
+        piece = torch.from_numpy(vector[at : at + n].copy()).reshape(p.shape)
         out.append(piece.to(p.device, p.dtype))
         at += n
     return out
@@ -363,12 +407,14 @@ def _unflatten(vector: np.ndarray, params) -> list[torch.Tensor]:
 def _check_direction(direction, params, name: str) -> list[torch.Tensor]:
     direction = list(direction)
     if len(direction) != len(params):
-        raise ValueError(f"{name} has {len(direction)} tensors; the model has {len(params)} "
-                         f"parameters")
+        raise ValueError(
+            f"{name} has {len(direction)} tensors; the model has {len(params)} parameters"
+        )
     for k, (d, p) in enumerate(zip(direction, params)):
         if tuple(d.shape) != tuple(p.shape):
-            raise ValueError(f"{name}[{k}] has shape {tuple(d.shape)}; parameter {k} has "
-                             f"{tuple(p.shape)}")
+            raise ValueError(
+                f"{name}[{k}] has shape {tuple(d.shape)}; parameter {k} has {tuple(p.shape)}"
+            )
     return [d.detach().to(p.device, p.dtype) for d, p in zip(direction, params)]
 
 
@@ -379,8 +425,10 @@ def _json(x) -> float | None:
 
 # -- what the CLI computes a landscape of -----------------------------------------------------
 
-EXPECTED = ("a landscape SPEC must return (model, loss_fn) or a dict with keys model, loss_fn "
-            "and optionally snapshots, where loss_fn(model) returns the loss on fixed data")
+EXPECTED = (
+    "a landscape SPEC must return (model, loss_fn) or a dict with keys model, loss_fn "
+    "and optionally snapshots, where loss_fn(model) returns the loss on fixed data"
+)
 
 
 def load_landscape_spec(spec: str):
@@ -393,14 +441,15 @@ def load_landscape_spec(spec: str):
     result = call_spec(spec)
     attr = spec.rpartition(":")[2]
     if isinstance(result, nn.Module):
-        raise SpecError(f"bad SPEC {spec!r}: {attr}() returned {type(result).__name__}; "
-                        f"{EXPECTED}")
+        raise SpecError(f"bad SPEC {spec!r}: {attr}() returned {type(result).__name__}; {EXPECTED}")
     if isinstance(result, Mapping):
         missing = [k for k in ("model", "loss_fn") if k not in result]
         if missing:
-            raise SpecError(f"bad SPEC {spec!r}: {attr}() returned a dict without "
-                            f"{' and '.join(missing)} (keys: {', '.join(map(str, result))}); "
-                            f"{EXPECTED}")
+            raise SpecError(
+                f"bad SPEC {spec!r}: {attr}() returned a dict without "
+                f"{' and '.join(missing)} (keys: {', '.join(map(str, result))}); "
+                f"{EXPECTED}"
+            )
         model, loss_fn, snapshots = result["model"], result["loss_fn"], result.get("snapshots")
     elif isinstance(result, tuple) and len(result) == 2:
         (model, loss_fn), snapshots = result, None
@@ -408,17 +457,22 @@ def load_landscape_spec(spec: str):
         found = f"a {len(result)}-tuple" if isinstance(result, tuple) else type(result).__name__
         raise SpecError(f"bad SPEC {spec!r}: {attr}() returned {found}; {EXPECTED}")
     if not isinstance(model, nn.Module):
-        raise SpecError(f"bad SPEC {spec!r}: the model is a {type(model).__name__}, not an "
-                        f"nn.Module; {EXPECTED}")
+        raise SpecError(
+            f"bad SPEC {spec!r}: the model is a {type(model).__name__}, not an "
+            f"nn.Module; {EXPECTED}"
+        )
     if not callable(loss_fn):
-        raise SpecError(f"bad SPEC {spec!r}: loss_fn is a {type(loss_fn).__name__}, not a "
-                        f"callable (a (model, example_inputs) pair is a SPEC for inspect and "
-                        f"view); {EXPECTED}")
+        raise SpecError(
+            f"bad SPEC {spec!r}: loss_fn is a {type(loss_fn).__name__}, not a "
+            f"callable (a (model, example_inputs) pair is a SPEC for inspect and "
+            f"view); {EXPECTED}"
+        )
     return model, loss_fn, snapshots
 
 
-def digits_demo(steps: int = 150, batch: int = 64, lr: float = 3e-3, snapshots: int = 10,
-                seed: int = 0) -> dict:
+def digits_demo(
+    steps: int = 150, batch: int = 64, lr: float = 3e-3, snapshots: int = 10, seed: int = 0
+) -> dict:
     """Train ``zoo.DigitsCNN`` on the digits for ``steps`` Adam steps and return a landscape
     SPEC result: the model, a loss on the validation split (360 images) and the trajectory
     (the initial weights and then every ``steps // snapshots`` steps, ending at the final

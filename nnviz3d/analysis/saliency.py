@@ -112,8 +112,9 @@ class OutputCapture:
         if isinstance(output, (tuple, list)) and output:
             output = output[0]
         if not isinstance(output, torch.Tensor):
-            raise TypeError(f"{type(module).__name__} returns {type(output).__name__}, "
-                             "not a tensor")
+            raise TypeError(
+                f"{type(module).__name__} returns {type(output).__name__}, not a tensor"
+            )
         self.output = output
         if self.stop:
             raise _Stop
@@ -138,8 +139,9 @@ def as_model_input(model: nn.Module, x) -> torch.Tensor:
     """``x`` (tensor or array, batch first) as a float tensor on the model's device."""
     x = torch.as_tensor(x)
     if x.ndim < 2:
-        raise ValueError(f"x must be a batch (N, ...), e.g. (1, C, H, W); got shape "
-                         f"{tuple(x.shape)}")
+        raise ValueError(
+            f"x must be a batch (N, ...), e.g. (1, C, H, W); got shape {tuple(x.shape)}"
+        )
     if not x.is_floating_point():
         raise ValueError(f"saliency needs a floating-point input, got {x.dtype}")
     ref = next(itertools.chain(model.parameters(), model.buffers()), None)
@@ -158,8 +160,9 @@ def _class_scores(model: nn.Module, x: torch.Tensor, target: int | None):
         out = out[0]
     if not isinstance(out, torch.Tensor) or out.ndim != 2:
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise ValueError(f"saliency needs class scores of shape (N, classes); the model "
-                         f"returns {shape}")
+        raise ValueError(
+            f"saliency needs class scores of shape (N, classes); the model returns {shape}"
+        )
     if target is None:
         targets = out.detach().argmax(1)
     else:
@@ -177,10 +180,16 @@ def _grad_enabled():
 
 def _result(method, targets, smap, scores, raw=None, layer=None) -> Saliency:
     smap = smap.detach().float().cpu().numpy()
-    return Saliency(method, tuple(int(t) for t in targets.tolist()), smap,
-                    None if raw is None else raw.detach().float().cpu().numpy(),
-                    scores.detach().float().cpu().numpy(), float(smap.min()), float(smap.max()),
-                    layer)
+    return Saliency(
+        method,
+        tuple(int(t) for t in targets.tolist()),
+        smap,
+        None if raw is None else raw.detach().float().cpu().numpy(),
+        scores.detach().float().cpu().numpy(),
+        float(smap.min()),
+        float(smap.max()),
+        layer,
+    )
 
 
 def _input_gradient(model, x, target):
@@ -204,16 +213,19 @@ def gradient_x_input(model: nn.Module, x, target: int | None = None) -> Saliency
     return _result("gradient_x_input", targets, smap, scores)
 
 
-def grad_cam(model: nn.Module, x, target: int | None = None,
-             layer: nn.Module | str | None = None) -> Saliency:
+def grad_cam(
+    model: nn.Module, x, target: int | None = None, layer: nn.Module | str | None = None
+) -> Saliency:
     """Grad-CAM at ``layer`` (a module or dotted path; None: :func:`last_conv_layer`).
 
     ``map`` is upsampled bilinearly to x's (H, W); ``raw`` is at the layer's resolution.
     """
     x = as_model_input(model, x)
     if x.ndim != 4:
-        raise ValueError(f"Grad-CAM upsamples to the input's (H, W); x must be (N, C, H, W), "
-                         f"got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"Grad-CAM upsamples to the input's (H, W); x must be (N, C, H, W), "
+            f"got shape {tuple(x.shape)}"
+        )
     name, module = resolve_layer(model, layer if layer is not None else last_conv_layer(model, x))
     with model_untouched(model), _grad_enabled(), OutputCapture(module) as capture:
         x, targets, scores = _class_scores(model, x, target)
@@ -221,15 +233,18 @@ def grad_cam(model: nn.Module, x, target: int | None = None,
         if act is None:
             raise ValueError(f"layer {name!r} did not run in the forward pass")
         if act.ndim != 4:
-            raise ValueError(f"Grad-CAM needs a conv layer's (N, C, H, W) output; layer {name!r} "
-                             f"gives shape {tuple(act.shape)}")
+            raise ValueError(
+                f"Grad-CAM needs a conv layer's (N, C, H, W) output; layer {name!r} "
+                f"gives shape {tuple(act.shape)}"
+            )
         (grad,) = torch.autograd.grad(scores.sum(), act, allow_unused=True)
     if grad is None:
         raise ValueError(f"the class score does not depend on layer {name!r}")
     weights = grad.mean((2, 3), keepdim=True)
     raw = torch.relu((weights * act.detach()).sum(1))
-    smap = F.interpolate(raw[:, None], size=tuple(x.shape[-2:]), mode="bilinear",
-                         align_corners=False)[:, 0]
+    smap = F.interpolate(
+        raw[:, None], size=tuple(x.shape[-2:]), mode="bilinear", align_corners=False
+    )[:, 0]
     return _result("grad_cam", targets, smap, scores, raw, name)
 
 
@@ -241,9 +256,13 @@ def last_conv_layer(model: nn.Module, x) -> str:
 
     def hook(name):
         def record(module, inputs, output):
-            if isinstance(output, torch.Tensor) and output.ndim == 4 and \
-                    output.shape[-2] * output.shape[-1] > 1:
+            if (
+                isinstance(output, torch.Tensor)
+                and output.ndim == 4
+                and output.shape[-2] * output.shape[-1] > 1
+            ):
                 found.append(name)
+
         return record
 
     handles = [m.register_forward_hook(hook(n)) for n, m in model.named_modules() if n]
@@ -254,13 +273,19 @@ def last_conv_layer(model: nn.Module, x) -> str:
         for handle in handles:
             handle.remove()
     if not found:
-        raise ValueError("no module returns an (N, C, H, W) feature map; Grad-CAM needs a conv "
-                         "layer")
+        raise ValueError(
+            "no module returns an (N, C, H, W) feature map; Grad-CAM needs a conv layer"
+        )
     return found[-1]
 
 
-def saliency(model: nn.Module, x, target: int | None = None, method: str = "gradient",
-             layer: nn.Module | str | None = None) -> Saliency:
+def saliency(
+    model: nn.Module,
+    x,
+    target: int | None = None,
+    method: str = "gradient",
+    layer: nn.Module | str | None = None,
+) -> Saliency:
     """Saliency of ``target`` (None: the predicted class) for ``x`` by ``method``, one of
     ``"gradient"``, ``"gradient_x_input"``, ``"grad_cam"`` (``layer`` only for Grad-CAM; None
     picks the last module returning an (N, C, H, W) map, see :func:`last_conv_layer`)."""

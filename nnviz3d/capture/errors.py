@@ -6,8 +6,13 @@ from __future__ import annotations
 class CaptureError(RuntimeError):
     """A model could not be captured. ``str(err)`` is the whole message, ready to print."""
 
-    def __init__(self, message: str, *, attempts: list[tuple[str, str]] | None = None,
-                 module: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        attempts: list[tuple[str, str]] | None = None,
+        module: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.attempts = attempts or []
         """``(strategy, one-line reason)`` for every strategy tried."""

@@ -7,16 +7,18 @@ from torch import nn
 
 from .errors import CaptureError
 
-_HOW = ("pass example_inputs: a tensor, a tuple of positional inputs or a dict of keyword "
-        "inputs, e.g. capture_graph(model, torch.randn(1, 3, 224, 224)); from a SPEC "
-        "callable, return (model, example_inputs)")
+_HOW = (
+    "pass example_inputs: a tensor, a tuple of positional inputs or a dict of keyword "
+    "inputs, e.g. capture_graph(model, torch.randn(1, 3, 224, 224)); from a SPEC "
+    "callable, return (model, example_inputs)"
+)
 
 
 def infer_example_inputs(model: nn.Module):
     """A batch of one for the first Linear/Conv/Embedding the model registers."""
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     config = getattr(model, "config", None)
-    for path, m in model.named_modules():
+    for _path, m in model.named_modules():
         if isinstance(m, nn.Embedding):
             n = min(m.num_embeddings, 1 << 15)
             return torch.randint(0, n, (1, 16), device=device)

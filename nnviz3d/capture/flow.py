@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from ..dag import skip_flags
 from ..graph import (
     EDGE_DATA,
     EDGE_SKIP,
@@ -28,7 +29,6 @@ from ..graph import (
     Graph,
     Node,
 )
-from ..dag import skip_flags
 from .inventory import Inventory
 from .repeats import mark_repeats
 from .trace import Trace
@@ -85,8 +85,12 @@ def build_graph(trace: Trace, inv: Inventory, *, model_name: str) -> Graph:
             unit = mod_path if call == 0 else f"{mod_path}@{call}"
             if call and unit not in call_nodes:
                 call_nodes[unit] = Node(
-                    path=unit, kind=kinds.get(mod_path, "Module"), parent=_parent(mod_path),
-                    call_index=call, module_path=mod_path, depth=_depth(mod_path),
+                    path=unit,
+                    kind=kinds.get(mod_path, "Module"),
+                    parent=_parent(mod_path),
+                    call_index=call,
+                    module_path=mod_path,
+                    depth=_depth(mod_path),
                 )
             _connect(flows, op.inputs, sources, unit)
             seen(unit, order)
@@ -113,8 +117,14 @@ def build_graph(trace: Trace, inv: Inventory, *, model_name: str) -> Graph:
         path = f"{mod_path}.{local}" if mod_path else local
         while path in kinds or path in op_nodes:
             path += "_op"
-        op_nodes[path] = Node(path=path, kind=op.op, role=ROLE_OP, parent=mod_path,
-                              module_path=mod_path, depth=_depth(mod_path) + 1)
+        op_nodes[path] = Node(
+            path=path,
+            kind=op.op,
+            role=ROLE_OP,
+            parent=mod_path,
+            module_path=mod_path,
+            depth=_depth(mod_path) + 1,
+        )
         seen(path, order)
         _connect(flows, op.inputs, sources, path)
         for v in op.outputs:
@@ -130,12 +140,19 @@ def build_graph(trace: Trace, inv: Inventory, *, model_name: str) -> Graph:
     module_nodes = {}
     for path, m in inv.modules.items():
         module_nodes[path] = Node(
-            path=path, kind=m.kind, parent=_parent(path) if path else None,
+            path=path,
+            kind=m.kind,
+            parent=_parent(path) if path else None,
             is_group=path in groups or (path not in first_seen and bool(m.children)),
-            called=path in first_seen, depth=_depth(path),
-            params=m.params, trainable_params=m.trainable_params, total_params=m.total_params,
-            total_trainable_params=m.total_trainable_params, buffers=m.buffers,
-            param_shapes=dict(m.param_shapes), shared_params=dict(m.shared_params),
+            called=path in first_seen,
+            depth=_depth(path),
+            params=m.params,
+            trainable_params=m.trainable_params,
+            total_params=m.total_params,
+            total_trainable_params=m.total_trainable_params,
+            buffers=m.buffers,
+            param_shapes=dict(m.param_shapes),
+            shared_params=dict(m.shared_params),
         )
     module_nodes[""].module_path = ""
     nodes = {**module_nodes, **call_nodes, **op_nodes}
@@ -145,9 +162,15 @@ def build_graph(trace: Trace, inv: Inventory, *, model_name: str) -> Graph:
     _assign_shapes(nodes, flows, trace, groups)
     edges = _edges(flows, trace)
     ordered = _tree_order(nodes, first_seen)
-    graph = Graph(model=model_name, strategy=trace.strategy, nodes=ordered, edges=edges,
-                  total_params=inv.total_params, trainable_params=inv.trainable_params,
-                  device=inv.device)
+    graph = Graph(
+        model=model_name,
+        strategy=trace.strategy,
+        nodes=ordered,
+        edges=edges,
+        total_params=inv.total_params,
+        trainable_params=inv.trainable_params,
+        device=inv.device,
+    )
     mark_repeats(graph)
     return graph
 
@@ -180,8 +203,15 @@ def _edges(flows, trace: Trace) -> list[Edge]:
     edges = []
     for ((s, d), vid), skip in zip(first.items(), skip_flags(list(first))):
         val = trace.values.get(vid)
-        edges.append(Edge(s, d, EDGE_SKIP if skip else EDGE_DATA,
-                          val.shape if val else None, val.dtype if val else None))
+        edges.append(
+            Edge(
+                s,
+                d,
+                EDGE_SKIP if skip else EDGE_DATA,
+                val.shape if val else None,
+                val.dtype if val else None,
+            )
+        )
     return edges
 
 

@@ -9,9 +9,13 @@ from .trace import OpRecord
 
 def op_record(node: torch.fx.Node, op: str, stack, vid: int, ids: dict, params: set) -> OpRecord:
     """The :class:`OpRecord` of one fx node producing value ``vid``."""
-    return OpRecord(op=op, stack=tuple(stack),
-                    inputs=[ids[a] for a in node.all_input_nodes if a in ids], outputs=[vid],
-                    uses_param=any(a in params for a in node.all_input_nodes))
+    return OpRecord(
+        op=op,
+        stack=tuple(stack),
+        inputs=[ids[a] for a in node.all_input_nodes if a in ids],
+        outputs=[vid],
+        uses_param=any(a in params for a in node.all_input_nodes),
+    )
 
 
 def output_ids(node: torch.fx.Node, ids: dict) -> list[int]:

@@ -46,9 +46,13 @@ class GradNorms:
                     n = local(p).numel()
                     scale.append(n / max(1, len(range(0, n, s))))
                     pairs.append((p, s))
-            self._plans[present] = ([self.modules[i] for i in rows], pairs,
-                                    np.array(owner), np.array(scale),
-                                    [self.count[i] for i in rows])
+            self._plans[present] = (
+                [self.modules[i] for i in rows],
+                pairs,
+                np.array(owner),
+                np.array(scale),
+                [self.count[i] for i in rows],
+            )
         return self._plans[present]
 
     @torch.no_grad()
@@ -59,15 +63,21 @@ class GradNorms:
         modules, pairs, owner, scale, count = self._plan(present)
         grads = [(local_grad(p).reshape(-1), s) for p, s in pairs]
         views = [g[::s] if s > 1 else g for g, s in grads]
-        return {"modules": modules, "parts": torch.stack(torch._foreach_norm(views)),
-                "owner": owner, "scale": scale, "count": count}
+        return {
+            "modules": modules,
+            "parts": torch.stack(torch._foreach_norm(views)),
+            "owner": owner,
+            "scale": scale,
+            "count": count,
+        }
 
 
 def layer_norms(res: dict) -> np.ndarray:
     """Per-layer L2 norms (float64) from ``GradNorms.norms()``'s per-tensor parts (on the
     CPU by now)."""
-    parts = np.asarray(res["parts"].float().numpy() if hasattr(res["parts"], "numpy")
-                       else res["parts"], np.float64)
+    parts = np.asarray(
+        res["parts"].float().numpy() if hasattr(res["parts"], "numpy") else res["parts"], np.float64
+    )
     with np.errstate(over="ignore", invalid="ignore"):
         sq = np.zeros(len(res["modules"]))
         np.add.at(sq, res["owner"], parts * parts * res["scale"])

@@ -34,7 +34,7 @@ def take_inventory(model: torch.nn.Module) -> Inventory:
     for path, mod in model.named_modules():
         children = [f"{path}.{n}" if path else n for n, c in mod.named_children()]
         info = ModuleInfo(kind=type(mod).__name__, children=children)
-        for name, buf in mod.named_buffers(recurse=False):
+        for _name, buf in mod.named_buffers(recurse=False):
             if buf is not None:
                 info.buffers += buf.numel()
         modules[path] = info

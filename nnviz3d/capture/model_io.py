@@ -15,9 +15,12 @@ def normalise_inputs(example_inputs) -> tuple[tuple, dict]:
         return (example_inputs,), {}
     if isinstance(example_inputs, Mapping):
         return (), dict(example_inputs)
-    if (isinstance(example_inputs, tuple) and len(example_inputs) == 2
-            and isinstance(example_inputs[0], (tuple, list))
-            and isinstance(example_inputs[1], Mapping)):
+    if (
+        isinstance(example_inputs, tuple)
+        and len(example_inputs) == 2
+        and isinstance(example_inputs[0], (tuple, list))
+        and isinstance(example_inputs[1], Mapping)
+    ):
         return tuple(example_inputs[0]), dict(example_inputs[1])
     if isinstance(example_inputs, (tuple, list)):
         return tuple(example_inputs), {}
@@ -30,8 +33,11 @@ def normalise_inputs(example_inputs) -> tuple[tuple, dict]:
 def input_names(model: torch.nn.Module, args: tuple, kwargs: dict) -> list[str]:
     """Names for the tensor leaves of ``(args, kwargs)``, in pytree flattening order."""
     try:
-        params = [p for p in inspect.signature(model.forward).parameters.values()
-                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        params = [
+            p
+            for p in inspect.signature(model.forward).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
         arg_names = [p.name for p in params]
     except (TypeError, ValueError):
         arg_names = []

@@ -30,8 +30,9 @@ HIST_SAMPLE = 1 << 14
 (exact below it); its stats always use every element. The frame records the sample size."""
 
 
-def tensor_stats(v: torch.Tensor, bins: int = HIST_BINS) -> tuple[torch.Tensor, torch.Tensor,
-                                                                  torch.Tensor, int]:
+def tensor_stats(
+    v: torch.Tensor, bins: int = HIST_BINS
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
     """CPU path for one flat float tensor: stats (8,), histogram (bins,), range (2,), and the
     number of elements the histogram counted. Five cheap passes (sum, BLAS dot, aminmax,
     count_nonzero, strided histogram); tensors holding NaN/Inf take the masked path."""
@@ -57,8 +58,9 @@ def tensor_stats(v: torch.Tensor, bins: int = HIST_BINS) -> tuple[torch.Tensor, 
     else:
         hist = torch.zeros(bins, dtype=torch.int64)
         hist[bins // 2] = sample.numel()
-    stats = torch.stack([mean, var.sqrt(), lo, hi, dot.sqrt(), zeros / n,
-                         torch.zeros(()), torch.zeros(())])
+    stats = torch.stack(
+        [mean, var.sqrt(), lo, hi, dot.sqrt(), zeros / n, torch.zeros(()), torch.zeros(())]
+    )
     return stats, hist, torch.stack([lo, hi]), sample.numel()
 
 
@@ -83,17 +85,31 @@ def device_tensor_stats(v: torch.Tensor, bins: int = HIST_BINS):
     hi = torch.where(empty, torch.zeros_like(hi), hi)
     zeros = n - torch.count_nonzero(v)
     nans = torch.isnan(v).sum()
-    stats = torch.stack([mean, var.sqrt(), lo, hi, dot.sqrt(), zeros / max(n, 1), nans.float(),
-                         (n - nf - nans).float()])
+    stats = torch.stack(
+        [
+            mean,
+            var.sqrt(),
+            lo,
+            hi,
+            dot.sqrt(),
+            zeros / max(n, 1),
+            nans.float(),
+            (n - nf - nans).float(),
+        ]
+    )
     stride = max(1, n // HIST_SAMPLE)
     sample, fin = (v[::stride], finite[::stride]) if stride > 1 else (v, finite)
     width = hi - lo
-    pos = torch.where(width > 0, (torch.where(fin, sample, lo) - lo) / torch.where(
-        width > 0, width, torch.ones_like(width)), torch.full_like(width, 0.5))
+    pos = torch.where(
+        width > 0,
+        (torch.where(fin, sample, lo) - lo) / torch.where(width > 0, width, torch.ones_like(width)),
+        torch.full_like(width, 0.5),
+    )
     pos = torch.nan_to_num(pos, nan=0.5, posinf=1.0, neginf=0.0)  # overflowing ranges
     idx = torch.where(fin, (pos * bins).clamp(0, bins - 1).long(), bins)
     hist = torch.zeros(bins + 1, dtype=torch.int64, device=v.device).index_add_(
-        0, idx, torch.ones_like(idx))[:bins]
+        0, idx, torch.ones_like(idx)
+    )[:bins]
     return stats, hist, torch.stack([lo, hi]), sample.numel()
 
 
@@ -103,14 +119,18 @@ def rows_stats(flats: list[torch.Tensor]) -> dict[str, torch.Tensor]:
     addresses on GPUs, single-threaded bincount on CPUs). No host sync on accelerators."""
     stats = device_tensor_stats if flats[0].device.type != "cpu" else tensor_stats
     out = [stats(f.float()) for f in flats]
-    return {"stats": torch.stack([o[0] for o in out]), "hist": torch.stack([o[1] for o in out]),
-            "range": torch.stack([o[2] for o in out]),
-            "sampled": torch.tensor([o[3] for o in out]),
-            "count": torch.tensor([f.numel() for f in flats])}
+    return {
+        "stats": torch.stack([o[0] for o in out]),
+        "hist": torch.stack([o[1] for o in out]),
+        "range": torch.stack([o[2] for o in out]),
+        "sampled": torch.tensor([o[3] for o in out]),
+        "count": torch.tensor([f.numel() for f in flats]),
+    }
 
 
-def segment_stats(flat: torch.Tensor, seg: torch.Tensor, nseg: int,
-                  bins: int = HIST_BINS) -> dict[str, torch.Tensor]:
+def segment_stats(
+    flat: torch.Tensor, seg: torch.Tensor, nseg: int, bins: int = HIST_BINS
+) -> dict[str, torch.Tensor]:
     """Stats ``(nseg, 8)``, histogram ``(nseg, bins)`` and range ``(nseg, 2)`` of ``flat``
     split into segments by ``seg`` (segment id per element). Sizes are known in advance, so
     every reduction is an ``index_add_``/``scatter_reduce`` into a preallocated buffer: no
@@ -133,33 +153,40 @@ def segment_stats(flat: torch.Tensor, seg: torch.Tensor, nseg: int,
     sq = seg_sum(xf * xf)
     inf = torch.full((), float("inf"), device=dev)  # a fill kernel, not a host copy
     lo = torch.full((nseg,), float("inf"), device=dev).scatter_reduce(
-        0, seg, torch.where(finite, x, inf), "amin", include_self=True)
+        0, seg, torch.where(finite, x, inf), "amin", include_self=True
+    )
     hi = torch.full((nseg,), float("-inf"), device=dev).scatter_reduce(
-        0, seg, torch.where(finite, x, -inf), "amax", include_self=True)
+        0, seg, torch.where(finite, x, -inf), "amax", include_self=True
+    )
     empty = count == 0
     lo = torch.where(empty, torch.zeros_like(lo), lo)
     hi = torch.where(empty, torch.zeros_like(hi), hi)
     zeros = seg_sum((x == 0).float())
     nans = seg_sum(torch.isnan(x).float())
     infs = seg_sum(torch.isinf(x).float())
-    stats = torch.stack([mean, var.sqrt(), lo, hi, sq.sqrt(), zeros / total.clamp_min(1),
-                         nans, infs], dim=1)
+    stats = torch.stack(
+        [mean, var.sqrt(), lo, hi, sq.sqrt(), zeros / total.clamp_min(1), nans, infs], dim=1
+    )
     width = (hi - lo)[seg]
     pos = torch.where(width > 0, (xf - lo[seg]) / torch.where(width > 0, width, 1.0), 0.5)
     # a range that overflows float32 (|values| near 3e38) gives inf/NaN positions: clamp them
     pos = torch.nan_to_num(pos, nan=0.5, posinf=1.0, neginf=0.0)
     b = (pos * bins).floor().clamp(0, bins - 1).long()
     idx = torch.where(finite, seg * bins + b, torch.full_like(b, nseg * bins))
-    hist = torch.zeros(nseg * bins + 1, dtype=torch.int64, device=dev).index_add_(
-        0, idx, torch.ones_like(idx))[: nseg * bins].view(nseg, bins)
+    hist = (
+        torch.zeros(nseg * bins + 1, dtype=torch.int64, device=dev)
+        .index_add_(0, idx, torch.ones_like(idx))[: nseg * bins]
+        .view(nseg, bins)
+    )
     return {"stats": stats, "hist": hist, "range": torch.stack([lo, hi], dim=1)}
 
 
 def segment_ids(sizes: list[int], device) -> torch.Tensor:
     """Segment id per element for tensors of ``sizes`` laid end to end."""
     counts = torch.tensor(sizes, device=device)
-    return torch.repeat_interleave(torch.arange(len(sizes), device=device), counts,
-                                   output_size=sum(sizes))
+    return torch.repeat_interleave(
+        torch.arange(len(sizes), device=device), counts, output_size=sum(sizes)
+    )
 
 
 def _compact(m: torch.Tensor) -> torch.Tensor:
@@ -189,9 +216,13 @@ def weight_matrix(w: torch.Tensor) -> dict:
     if w.dim() == 4:
         o, i, kh, kw = shape
         if o * (kh + 1) - 1 <= TILES_MAX and i * (kw + 1) - 1 <= TILES_MAX:
-            return {"full_shape": shape, "layout": "tiles", "kernel": [kh, kw],
-                    "method": f"none: all {o}x{i} kernels of {kh}x{kw}, tiled",
-                    "data": _compact(w.detach().float().reshape(o, -1))}
+            return {
+                "full_shape": shape,
+                "layout": "tiles",
+                "kernel": [kh, kw],
+                "method": f"none: all {o}x{i} kernels of {kh}x{kw}, tiled",
+                "data": _compact(w.detach().float().reshape(o, -1)),
+            }
     data, method = downsample_matrix(w)
     return {"full_shape": shape, "method": method, "data": data}
 
@@ -265,8 +296,11 @@ class Probes:
         self.matrices_off = False
         """No weight maps (FSDP1: each rank holds flat pieces of its modules' weights)."""
         if graph is not None:
-            act_paths = [n.path for n in graph.nodes if n.role == ROLE_MODULE and n.is_unit
-                         and n.call_index == 0 and n.called]
+            act_paths = [
+                n.path
+                for n in graph.nodes
+                if n.role == ROLE_MODULE and n.is_unit and n.call_index == 0 and n.called
+            ]
         else:
             act_paths = [p for p, m in modules.items() if p and not any(True for _ in m.children())]
         self.act_modules = [p for p in act_paths if p in modules]
@@ -287,8 +321,9 @@ class Probes:
     @armed.setter
     def armed(self, on: bool) -> None:
         if on and not self.handles:
-            self.handles = [self._modules[p].register_forward_hook(self._make_hook(p))
-                            for p in self.act_modules]
+            self.handles = [
+                self._modules[p].register_forward_hook(self._make_hook(p)) for p in self.act_modules
+            ]
         elif not on and self.handles:
             for h in self.handles:
                 h.remove()
@@ -301,6 +336,7 @@ class Probes:
                 out = out[0]
             if isinstance(out, torch.Tensor) and out.numel():
                 self.outputs[path] = out.detach()
+
         return hook
 
     @torch.no_grad()
@@ -317,8 +353,9 @@ class Probes:
                 parts.append(torch.stack([torch.dot(d, d), torch.dot(p, p)]))
             # squared norms of the change and of the previous weights: summed over ranks
             res["update_parts"] = torch.stack(parts)
-            res["update"] = (res["update_parts"][:, 0].sqrt()
-                             / res["update_parts"][:, 1].sqrt().clamp_min(1e-30))
+            res["update"] = res["update_parts"][:, 0].sqrt() / res["update_parts"][
+                :, 1
+            ].sqrt().clamp_min(1e-30)
         else:
             res["update"] = torch.full((len(flats),), float("nan"), device=flats[0].device)
         self.prev_weights = [f.float().clone() for f in flats]
@@ -346,12 +383,21 @@ class Probes:
         rows = list(outs)
         res = rows_stats([outs[p].reshape(-1) for p in rows])
         res["modules"] = rows
-        res["dead"] = torch.stack([dead_fraction(outs[p]) if p in self.relu_like
-                                   else torch.full((), float("nan"), device=outs[p].device)
-                                   for p in rows])
-        units = {f"act {m}[{u}]": unit_mean(outs[m], u)
-                 for m, us in self.tracked.items() if m in outs for u in us
-                 if u < outs[m].shape[1 if outs[m].dim() >= 3 else -1]}
+        res["dead"] = torch.stack(
+            [
+                dead_fraction(outs[p])
+                if p in self.relu_like
+                else torch.full((), float("nan"), device=outs[p].device)
+                for p in rows
+            ]
+        )
+        units = {
+            f"act {m}[{u}]": unit_mean(outs[m], u)
+            for m, us in self.tracked.items()
+            if m in outs
+            for u in us
+            if u < outs[m].shape[1 if outs[m].dim() >= 3 else -1]
+        }
         if units:
             res["units"] = units
         return res
@@ -384,21 +430,37 @@ class Probes:
                 out.append({"module": path, "param": "weight", **weight_matrix(w)})
             if isinstance(b, torch.Tensor) and b.dim() == 1 and b.numel():
                 data, method = downsample_matrix(b[None])
-                out.append({"module": path, "param": "bias", "full_shape": list(b.shape),
-                            "method": method, "data": data})
+                out.append(
+                    {
+                        "module": path,
+                        "param": "bias",
+                        "full_shape": list(b.shape),
+                        "method": method,
+                        "data": data,
+                    }
+                )
         return out
 
     def to_host(self, kinds: dict, matrices: list[dict], norms: dict | None = None) -> dict:
         """Start copying results to the CPU without waiting: ``{"kinds", "matrices"[,
         "event"]}`` for the frame worker, which waits on the CUDA event (if any) before
         reading. The training thread never synchronises here."""
-        host = {"kinds": {kind: {k: v.to("cpu", non_blocking=True) if hasattr(v, "to") else v
-                                 for k, v in res.items() if k != "units"}
-                          for kind, res in kinds.items()},
-                "units": {k: v.to("cpu", non_blocking=True)
-                          for res in kinds.values() for k, v in res.get("units", {}).items()},
-                "matrices": [{**m, "data": m["data"].to("cpu", non_blocking=True)}
-                             for m in matrices]}
+        host = {
+            "kinds": {
+                kind: {
+                    k: v.to("cpu", non_blocking=True) if hasattr(v, "to") else v
+                    for k, v in res.items()
+                    if k != "units"
+                }
+                for kind, res in kinds.items()
+            },
+            "units": {
+                k: v.to("cpu", non_blocking=True)
+                for res in kinds.values()
+                for k, v in res.get("units", {}).items()
+            },
+            "matrices": [{**m, "data": m["data"].to("cpu", non_blocking=True)} for m in matrices],
+        }
         if norms:  # every-step gradient norms for health (nnviz3d/capture/grad_norms.py)
             host["norms"] = {**norms, "parts": norms["parts"].to("cpu", non_blocking=True)}
         if self.device.type == "cuda":

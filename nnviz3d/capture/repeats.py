@@ -27,12 +27,12 @@ def mark_repeats(graph: Graph) -> None:
         n = graph[path]
         parts = [n.role, n.kind, repr(sorted(n.param_shapes.items()))]
         for c in children.get(path, ()):
-            local = c.path[len(path) + 1:] if path else c.path
+            local = c.path[len(path) + 1 :] if path else c.path
             parts.append(f"{'#' if local.isdigit() else local}={signature(c.path)}")
         sig[path] = hashlib.sha1("|".join(parts).encode()).hexdigest()[:12]
         return sig[path]
 
-    for parent, kids in children.items():
+    for _parent, kids in children.items():
         by_sig = defaultdict(list)
         for c in kids:
             if c.role == ROLE_MODULE and c.call_index == 0 and c.is_group:

@@ -43,8 +43,9 @@ def call_spec(spec: str):
         try:
             loader_spec.loader.exec_module(module)
         except Exception as exc:
-            raise SpecError(f"bad SPEC {spec!r}: importing {target} raised "
-                            f"{type(exc).__name__}: {exc}") from exc
+            raise SpecError(
+                f"bad SPEC {spec!r}: importing {target} raised {type(exc).__name__}: {exc}"
+            ) from exc
         finally:
             sys.path.pop(0)
     else:
@@ -53,21 +54,24 @@ def call_spec(spec: str):
         except ModuleNotFoundError as exc:
             raise SpecError(f"bad SPEC {spec!r}: no module named {exc.name!r}") from exc
         except Exception as exc:
-            raise SpecError(f"bad SPEC {spec!r}: importing {target} raised "
-                            f"{type(exc).__name__}: {exc}") from exc
+            raise SpecError(
+                f"bad SPEC {spec!r}: importing {target} raised {type(exc).__name__}: {exc}"
+            ) from exc
     fn = getattr(module, attr, None)
     if fn is None:
         raise SpecError(f"bad SPEC {spec!r}: {target} has no attribute {attr!r}")
     if isinstance(fn, torch.nn.Module):
         return fn
     if not callable(fn):
-        raise SpecError(f"bad SPEC {spec!r}: {target}.{attr} is a {type(fn).__name__}, "
-                        f"not a callable")
+        raise SpecError(
+            f"bad SPEC {spec!r}: {target}.{attr} is a {type(fn).__name__}, not a callable"
+        )
     try:
         return fn()
     except Exception as exc:
-        raise SpecError(f"bad SPEC {spec!r}: calling {attr}() raised "
-                        f"{type(exc).__name__}: {exc}") from exc
+        raise SpecError(
+            f"bad SPEC {spec!r}: calling {attr}() raised {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def load_spec(spec: str):
@@ -78,8 +82,9 @@ def load_spec(spec: str):
     attr = spec.rpartition(":")[2]
     if isinstance(result, torch.nn.Module):
         return result, None
-    if (isinstance(result, tuple) and len(result) == 2
-            and isinstance(result[0], torch.nn.Module)):
+    if isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], torch.nn.Module):
         return result
-    raise SpecError(f"bad SPEC {spec!r}: {attr}() returned {type(result).__name__}; it must "
-                    f"return an nn.Module or a (module, example_inputs) pair")
+    raise SpecError(
+        f"bad SPEC {spec!r}: {attr}() returned {type(result).__name__}; it must "
+        f"return an nn.Module or a (module, example_inputs) pair"
+    )

@@ -32,8 +32,9 @@ hook tracing sees exactly what torch.export sees (tests compare the two graphs),
 faster on LLaMA-70B (0.6 s against 9.4 s here)."""
 
 
-def capture_graph(model: torch.nn.Module, example_inputs=None, *, strategies=None,
-                  name: str | None = None) -> Graph:
+def capture_graph(
+    model: torch.nn.Module, example_inputs=None, *, strategies=None, name: str | None = None
+) -> Graph:
     """Capture ``model``'s topology by running it once on ``example_inputs``.
 
     ``example_inputs`` may be a tensor, a tuple/list of positional inputs, a dict of keyword
@@ -88,7 +89,8 @@ def capture_graph(model: torch.nn.Module, example_inputs=None, *, strategies=Non
     raise CaptureError(
         f"could not capture {type(model).__name__}{where}. Tried {tried}. Check that "
         f"example_inputs match what the model's forward expects.",
-        attempts=attempts, module=failed_module,
+        attempts=attempts,
+        module=failed_module,
     )
 
 
@@ -96,8 +98,11 @@ def capture_graph(model: torch.nn.Module, example_inputs=None, *, strategies=Non
 def _quiet_torch_logs():
     """torch.export logs, and fx's ShapeProp prints, whole tracebacks for failures that
     capture reports in one line itself."""
-    loggers = [logging.getLogger(name) for name in list(logging.root.manager.loggerDict)
-               if name == "torch" or name.startswith("torch.")]
+    loggers = [
+        logging.getLogger(name)
+        for name in list(logging.root.manager.loggerDict)
+        if name == "torch" or name.startswith("torch.")
+    ]
     loggers.append(logging.getLogger("torch"))
     states = [(lg, lg.disabled) for lg in loggers]
     for lg, _ in states:

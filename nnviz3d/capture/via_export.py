@@ -6,8 +6,8 @@ import operator
 
 import torch
 
-from .model_io import FlatOutputs, input_names
 from .fx_nodes import op_record, output_ids
+from .model_io import FlatOutputs, input_names
 from .trace import Trace, Value, dtype_name, shape_list
 
 WRAPPER = "inner"
@@ -17,8 +17,11 @@ def trace_export(model: torch.nn.Module, args: tuple, kwargs: dict) -> Trace:
     ep = torch.export.export(FlatOutputs(model), args, kwargs, strict=False)
     from torch.export.graph_signature import InputKind
 
-    kinds = {spec.arg.name: spec.kind for spec in ep.graph_signature.input_specs
-             if hasattr(spec.arg, "name")}
+    kinds = {
+        spec.arg.name: spec.kind
+        for spec in ep.graph_signature.input_specs
+        if hasattr(spec.arg, "name")
+    }
     names = input_names(model, args, kwargs)
     trace = Trace(strategy="torch.export")
     ids: dict[torch.fx.Node, int] = {}

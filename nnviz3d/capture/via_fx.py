@@ -6,8 +6,8 @@ import torch
 import torch.fx
 from torch.fx.passes.shape_prop import ShapeProp
 
-from .model_io import input_names
 from .fx_nodes import op_record, output_ids
+from .model_io import input_names
 from .trace import Trace, Value, dtype_name, shape_list
 
 

@@ -16,9 +16,19 @@ from .errors import CaptureError
 from .model_io import input_names, output_tensors
 from .trace import OpRecord, Trace, Value, dtype_name, shape_list
 
-_DUNDER = {"iadd": "add", "radd": "add", "isub": "sub", "rsub": "sub", "imul": "mul",
-           "rmul": "mul", "truediv": "div", "rtruediv": "div", "itruediv": "div",
-           "rmatmul": "matmul", "get": "attribute"}
+_DUNDER = {
+    "iadd": "add",
+    "radd": "add",
+    "isub": "sub",
+    "rsub": "sub",
+    "imul": "mul",
+    "rmul": "mul",
+    "truediv": "div",
+    "rtruediv": "div",
+    "itruediv": "div",
+    "rmatmul": "matmul",
+    "get": "attribute",
+}
 
 
 class _Recorder(TorchFunctionMode):
@@ -61,7 +71,8 @@ class _Recorder(TorchFunctionMode):
         entry = self.stack.pop()
         ops_at_entry = self.entry[id(module)].pop()
         passthrough = {id(t) for t in output_tensors(output)} <= {
-            id(t) for t in tree_leaves(args) if isinstance(t, torch.Tensor)}
+            id(t) for t in tree_leaves(args) if isinstance(t, torch.Tensor)
+        }
         if id(module) in self.leaves and ops_at_entry == self.op_counter and not passthrough:
             # A leaf whose work no torch function reported (C++ modules): record it whole.
             # One that returns its input unchanged (nn.Identity) stays transparent, as it is
@@ -80,8 +91,9 @@ class _Recorder(TorchFunctionMode):
         if not outs:
             return
         self.op_counter += 1
-        self.trace.ops.append(OpRecord(op=name, stack=stack, inputs=inputs, outputs=outs,
-                                       uses_param=uses_param))
+        self.trace.ops.append(
+            OpRecord(op=name, stack=stack, inputs=inputs, outputs=outs, uses_param=uses_param)
+        )
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -111,8 +123,9 @@ def trace_hooks(model: torch.nn.Module, args: tuple, kwargs: dict) -> Trace:
             path, _ = rec.stack[-1]
             kind = rec.trace.module_kinds.get(path, type(model).__name__)
             where = f"module '{path}' ({kind})" if path else f"the top-level {kind}.forward"
-            raise CaptureError(f"{type(exc).__name__} in {where}: {_first_line(exc)}",
-                               module=path) from exc
+            raise CaptureError(
+                f"{type(exc).__name__} in {where}: {_first_line(exc)}", module=path
+            ) from exc
         rec.trace.outputs = [rec.ids[id(t)] for t in output_tensors(out) if id(t) in rec.ids]
         return rec.trace
     finally:

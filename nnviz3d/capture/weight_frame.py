@@ -43,15 +43,18 @@ def file_weights(path: str | os.PathLike) -> Groups:
     path = Path(path)
     fmt = detect_format(path)
     if fmt is None or not hasattr(fmt, "tensors"):
-        raise ModelFileError(f"{path}: expected a model file holding weights; found none "
-                             f"nnviz3d can read")
+        raise ModelFileError(
+            f"{path}: expected a model file holding weights; found none nnviz3d can read"
+        )
     try:
         return group_tensors(fmt.tensors(path))
     except ModelFileError:
         raise
     except Exception as exc:  # noqa: BLE001 - a corrupt file can fail anywhere: one sentence
-        raise ModelFileError(f"{path}: expected readable {fmt.name} weights; found tensor data "
-                             f"that does not read ({failure(exc)})") from None
+        raise ModelFileError(
+            f"{path}: expected readable {fmt.name} weights; found tensor data "
+            f"that does not read ({failure(exc)})"
+        ) from None
 
 
 def module_weights(model: torch.nn.Module) -> Groups:
@@ -81,8 +84,9 @@ def weight_kind(groups: Groups, step: int = 0) -> dict:
     """The ``weight`` entry of a probe frame: stats, histogram and range per module (its
     parameters in name order, so two files listing them differently give equal rows)."""
     modules = [m for m, ps in groups.items() if ps]
-    rows = [torch.cat([t.reshape(-1).float() for _, t in sorted(groups[m].items())])
-            for m in modules]
+    rows = [
+        torch.cat([t.reshape(-1).float() for _, t in sorted(groups[m].items())]) for m in modules
+    ]
     res = rows_stats(rows) if rows else {}
     return {"step": step, "modules": modules, **res}
 
@@ -98,8 +102,15 @@ def weight_matrices(groups: Groups) -> list[dict]:
         found = main_bias(params)
         if found is not None:
             data, method = downsample_matrix(found[1].float()[None])
-            out.append({"module": module, "param": "bias", "full_shape": list(found[1].shape),
-                        "method": method, "data": data})
+            out.append(
+                {
+                    "module": module,
+                    "param": "bias",
+                    "full_shape": list(found[1].shape),
+                    "method": method,
+                    "data": data,
+                }
+            )
     return out
 
 
@@ -109,4 +120,3 @@ def weight_frame(groups: Groups, step: int = 0, extra: dict | None = None) -> by
     matrices = [{**m, "data": m["data"].numpy()} for m in weight_matrices(groups)]
     kinds = {"weight": kind} if kind["modules"] else {}
     return encode_probe(step, 0.0, "train", {}, kinds, matrices, extra=extra)
-

@@ -9,8 +9,7 @@ from .matching import match_layers
 from .models import diff_models, serve_models
 from .runs import diff_frames, serve_runs
 
-__all__ = ["CompareError", "diff_frames", "diff_models", "match_layers",
-           "serve_compare"]
+__all__ = ["CompareError", "diff_frames", "diff_models", "match_layers", "serve_compare"]
 
 
 def serve_compare(a: str, b: str, **options):
@@ -21,9 +20,12 @@ def serve_compare(a: str, b: str, **options):
         return serve_runs(a, b, **options)
     if runs == (False, False):
         if options.pop("tolerance", None) is not None:
-            raise CompareError("--tolerance aligns the steps of two recordings; two models "
-                               "have no steps")
+            raise CompareError(
+                "--tolerance aligns the steps of two recordings; two models have no steps"
+            )
         return serve_models(a, b, **options)
     run, other = (a, b) if runs[0] else (b, a)
-    raise CompareError(f"{run} is a recording and {other} is not: compare two recordings "
-                       f"(nnviz3d compare RUN_A RUN_B) or two models (files or SPECs)")
+    raise CompareError(
+        f"{run} is a recording and {other} is not: compare two recordings "
+        f"(nnviz3d compare RUN_A RUN_B) or two models (files or SPECs)"
+    )

@@ -19,8 +19,13 @@ def signature(node) -> tuple:
     """A layer's shape signature: its parameter shapes, sorted (names differ by format), without
     the buffers a file lists beside them nor the masks of torch.nn.utils.prune (a pruned
     copy saves ``weight_orig`` and ``weight_mask`` for ``weight``)."""
-    return tuple(sorted(tuple(s) for k, s in node.param_shapes.items()
-                        if k.rpartition(".")[2] not in BUFFER_NAMES and not k.endswith("_mask")))
+    return tuple(
+        sorted(
+            tuple(s)
+            for k, s in node.param_shapes.items()
+            if k.rpartition(".")[2] not in BUFFER_NAMES and not k.endswith("_mask")
+        )
+    )
 
 
 def match_layers(a: Graph, b: Graph) -> dict[str, str]:

@@ -34,8 +34,10 @@ def load_model(spec: str):
             return open_model_file(spec), unpruned(file_weights(spec))
         model, example_inputs = load_spec(spec)
         if any(p.is_meta for p in model.parameters()):
-            raise CompareError(f"{spec}: its weights are on the meta device (no values), so "
-                               f"there is nothing to compare; build it with real weights")
+            raise CompareError(
+                f"{spec}: its weights are on the meta device (no values), so "
+                f"there is nothing to compare; build it with real weights"
+            )
         return capture_graph(model, example_inputs), module_weights(model)
     except (ModelFileError, SpecError, CaptureError) as exc:
         raise CompareError(str(exc)) from None
@@ -56,8 +58,9 @@ def unpruned(groups: Groups) -> Groups:
     return out
 
 
-def diff_models(spec_a: str, graph_a, weights_a: Groups, spec_b: str, graph_b,
-                weights_b: Groups) -> tuple[bytes, dict]:
+def diff_models(
+    spec_a: str, graph_a, weights_a: Groups, spec_b: str, graph_b, weights_b: Groups
+) -> tuple[bytes, dict]:
     """One probe frame (step 0) of B - A per matched layer, and a report of what matched."""
     import torch  # model side only (DESIGN.md): importing nnviz3d.compare stays light
 
@@ -65,18 +68,29 @@ def diff_models(spec_a: str, graph_a, weights_a: Groups, spec_b: str, graph_b,
         return _diff_models(spec_a, graph_a, weights_a, spec_b, graph_b, weights_b)
 
 
-def _diff_models(spec_a: str, graph_a, weights_a: Groups, spec_b: str, graph_b,
-                 weights_b: Groups) -> tuple[bytes, dict]:
-    pairs = {pa: pb for pa, pb in match_layers(graph_a, graph_b).items()
-             if pa in weights_a and pb in weights_b}
+def _diff_models(
+    spec_a: str, graph_a, weights_a: Groups, spec_b: str, graph_b, weights_b: Groups
+) -> tuple[bytes, dict]:
+    pairs = {
+        pa: pb
+        for pa, pb in match_layers(graph_a, graph_b).items()
+        if pa in weights_a and pb in weights_b
+    }
     if not pairs or not shared_enough(graph_a, graph_b, pairs):
-        raise CompareError(f"{spec_a} ({graph_a.model}) and {spec_b} ({graph_b.model}) share "
-                           f"too few layers with weights (by path or by structure): compare "
-                           f"needs two versions of one architecture")
+        raise CompareError(
+            f"{spec_a} ({graph_a.model}) and {spec_b} ({graph_b.model}) share "
+            f"too few layers with weights (by path or by structure): compare "
+            f"needs two versions of one architecture"
+        )
     kind_a = weight_kind({pa: weights_a[pa] for pa in pairs})
     kind_b = weight_kind({pa: weights_b[pb] for pa, pb in pairs.items()})
-    kind = {"step": 0, "modules": kind_a["modules"], "stats": kind_b["stats"] - kind_a["stats"],
-            "hist": kind_b["hist"], "range": kind_b["range"]}
+    kind = {
+        "step": 0,
+        "modules": kind_a["modules"],
+        "stats": kind_b["stats"] - kind_a["stats"],
+        "hist": kind_b["hist"],
+        "range": kind_b["range"],
+    }
     matrices = []
     for pa, pb in pairs.items():
         matrices += _difference_maps(pa, weights_a[pa], weights_b[pb])
@@ -93,13 +107,27 @@ def _difference_maps(module: str, a: dict, b: dict) -> list[dict]:
     wa, wb = main_weight(a), main_weight(b)
     if wa is not None and wb is not None and wa[1].shape == wb[1].shape:
         m = weight_matrix(wb[1].float() - wa[1].float())
-        out.append({"module": module, "param": "weight", **m, "method": f"B - A, {m['method']}",
-                    "data": m["data"].numpy()})
+        out.append(
+            {
+                "module": module,
+                "param": "weight",
+                **m,
+                "method": f"B - A, {m['method']}",
+                "data": m["data"].numpy(),
+            }
+        )
     ba, bb = main_bias(a), main_bias(b)
     if ba is not None and bb is not None and ba[1].shape == bb[1].shape:
         data, method = downsample_matrix((bb[1].float() - ba[1].float())[None])
-        out.append({"module": module, "param": "bias", "full_shape": list(ba[1].shape),
-                    "method": f"B - A, {method}", "data": data.numpy()})
+        out.append(
+            {
+                "module": module,
+                "param": "bias",
+                "full_shape": list(ba[1].shape),
+                "method": f"B - A, {method}",
+                "data": data.numpy(),
+            }
+        )
     return out
 
 
@@ -136,9 +164,11 @@ def serve_models(spec_a: str, spec_b: str, *, depth=None, quiet=False, **serving
         from .runs import say_matched
 
         moved = sorted(report["changed"].items(), key=lambda kv: -np.nan_to_num(kv[1]))[:3]
-        print(f"nnviz3d compare: {len(report['changed'])} layers with weights compared (B - A); "
-              f"{say_matched(report)}; most changed: "
-              + ", ".join(f"{m} {v:.3g}" for m, v in moved), flush=True)
+        print(
+            f"nnviz3d compare: {len(report['changed'])} layers with weights compared (B - A); "
+            f"{say_matched(report)}; most changed: " + ", ".join(f"{m} {v:.3g}" for m, v in moved),
+            flush=True,
+        )
     handle = view(graph=graph_a, depth=depth, quiet=quiet, feed=feed, **serving)
     handle.compare = report
     return handle

@@ -37,8 +37,12 @@ def _recorded(reader: RunReader) -> dict[str, dict[int, tuple]]:
         header, arrays = decode_probe(data)
         for kind, info in header.get("kinds", {}).items():
             if kind in out:
-                out[kind][step] = (info["modules"], arrays[f"{kind}_stats"],
-                                   arrays[f"{kind}_hist"], arrays[f"{kind}_range"])
+                out[kind][step] = (
+                    info["modules"],
+                    arrays[f"{kind}_stats"],
+                    arrays[f"{kind}_hist"],
+                    arrays[f"{kind}_range"],
+                )
     return out
 
 
@@ -62,8 +66,9 @@ def _nearest(steps: np.ndarray, step: int) -> int:
     return min(near, key=lambda s: (abs(s - step), s))
 
 
-def diff_frames(a: RunReader, b: RunReader, tolerance: int | None = None
-                ) -> tuple[list[tuple[int, bytes]], dict]:
+def diff_frames(
+    a: RunReader, b: RunReader, tolerance: int | None = None
+) -> tuple[list[tuple[int, bytes]], dict]:
     """The overlaid frames and a report of what matched and how the steps were aligned.
 
     Each kind (weights, gradients, activations) is overlaid at the steps run A recorded it:
@@ -74,9 +79,11 @@ def diff_frames(a: RunReader, b: RunReader, tolerance: int | None = None
     ga, gb = a.graph(), b.graph()
     pairs = match_layers(ga, gb)
     if not shared_enough(ga, gb, pairs):
-        raise CompareError(f"{a.path} ({ga.model}) and {b.path} ({gb.model}) share too few "
-                           f"layers with parameters (by path or by structure): compare needs "
-                           f"two runs of the same architecture")
+        raise CompareError(
+            f"{a.path} ({ga.model}) and {b.path} ({gb.model}) share too few "
+            f"layers with parameters (by path or by structure): compare needs "
+            f"two runs of the same architecture"
+        )
     if tolerance is not None and tolerance < 0:
         raise CompareError(f"the step tolerance must be 0 or more, got {tolerance}")
     rec_a, rec_b = _recorded(a), _recorded(b)
@@ -103,12 +110,17 @@ def diff_frames(a: RunReader, b: RunReader, tolerance: int | None = None
         header = compare_header(a.path, b.path, pairs, color=color)
         header["aligned"] = aligned[step]
         header["tolerance"] = tol
-        frames.append((step, encode_probe(step, 0.0, "train", {}, by_step[step],
-                                          extra={"compare": header})))
+        frames.append(
+            (step, encode_probe(step, 0.0, "train", {}, by_step[step], extra={"compare": header}))
+        )
     report = match_report(ga, gb, pairs)
-    report.update(frames=len(frames), tolerance=tol, unaligned=unaligned,
-                  exact=bool(offsets) and not any(offsets),
-                  max_offset=max((abs(o) for o in offsets), default=0))
+    report.update(
+        frames=len(frames),
+        tolerance=tol,
+        unaligned=unaligned,
+        exact=bool(offsets) and not any(offsets),
+        max_offset=max((abs(o) for o in offsets), default=0),
+    )
     return frames, report
 
 
@@ -121,15 +133,25 @@ def _kind_diff(step: int, fa: tuple, fb: tuple, pairs: dict[str, str]) -> dict |
     if not rows:
         return None
     ia, ib = (np.array(x) for x in zip(*rows))
-    return {"step": step, "modules": [mods_a[i] for i in ia],
-            "stats": stats_b[ib] - stats_a[ia], "hist": hist_b[ib], "range": range_b[ib]}
+    return {
+        "step": step,
+        "modules": [mods_a[i] for i in ia],
+        "stats": stats_b[ib] - stats_a[ia],
+        "hist": hist_b[ib],
+        "range": range_b[ib],
+    }
 
 
 def compare_header(a, b, pairs: dict[str, str], color: str = "weight_norm") -> dict:
     """The ``compare`` entry of an overlaid frame: the two sources, the renamed pairs and the
     quantity the viewer opens coloured by."""
-    return {"a": str(a), "b": str(b), "quantity": "B - A", "color": color,
-            "pairs": {pa: pb for pa, pb in pairs.items() if pa != pb}}
+    return {
+        "a": str(a),
+        "b": str(b),
+        "quantity": "B - A",
+        "color": color,
+        "pairs": {pa: pb for pa, pb in pairs.items() if pa != pb},
+    }
 
 
 def match_report(ga, gb, pairs: dict[str, str]) -> dict:
@@ -139,32 +161,47 @@ def match_report(ga, gb, pairs: dict[str, str]) -> dict:
     layers_a, layers_b = weighted_layers(ga), weighted_layers(gb)
     matched_b = set(pairs.values())
     matched = [n.path for n in layers_a if n.path in pairs]
-    return {"a": ga.model, "b": gb.model, "layers_a": len(layers_a), "layers_b": len(layers_b),
-            "matched": len(matched),
-            "by_structure": {pa: pb for pa, pb in pairs.items() if pa != pb},
-            "only_a": sorted(n.path for n in layers_a if n.path not in pairs),
-            "only_b": sorted(n.path for n in layers_b if n.path not in matched_b)}
+    return {
+        "a": ga.model,
+        "b": gb.model,
+        "layers_a": len(layers_a),
+        "layers_b": len(layers_b),
+        "matched": len(matched),
+        "by_structure": {pa: pb for pa, pb in pairs.items() if pa != pb},
+        "only_a": sorted(n.path for n in layers_a if n.path not in pairs),
+        "only_b": sorted(n.path for n in layers_b if n.path not in matched_b),
+    }
 
 
 def say_matched(report: dict) -> str:
-    """"every layer with weights matched (9 of 9)" or what is left on either side."""
+    """ "every layer with weights matched (9 of 9)" or what is left on either side."""
     renamed = len(report["by_structure"])
     how = f", {renamed} by structure" if renamed else ""
     if not report["only_a"] and not report["only_b"]:
-        return f"every layer with weights matched ({report['matched']} of {report['layers_a']}{how})"
-    left = [f"only in {side}: " + ", ".join(report[f"only_{side.lower()}"][:5])
-            + (" ..." if len(report[f"only_{side.lower()}"]) > 5 else "")
-            for side in ("A", "B") if report[f"only_{side.lower()}"]]
-    return (f"{report['matched']} of {report['layers_a']} layers with weights in A matched "
-            f"({report['layers_b']} in B{how}); " + "; ".join(left))
+        return (
+            f"every layer with weights matched ({report['matched']} of {report['layers_a']}{how})"
+        )
+    left = [
+        f"only in {side}: "
+        + ", ".join(report[f"only_{side.lower()}"][:5])
+        + (" ..." if len(report[f"only_{side.lower()}"]) > 5 else "")
+        for side in ("A", "B")
+        if report[f"only_{side.lower()}"]
+    ]
+    return (
+        f"{report['matched']} of {report['layers_a']} layers with weights in A matched "
+        f"({report['layers_b']} in B{how}); " + "; ".join(left)
+    )
 
 
 def say_aligned(report: dict) -> str:
     """How the two runs' steps were paired."""
     if report["exact"]:
         return "steps aligned exactly"
-    text = (f"steps aligned to B's nearest recorded step within ±{report['tolerance']} "
-            f"(largest offset {report['max_offset']})")
+    text = (
+        f"steps aligned to B's nearest recorded step within ±{report['tolerance']} "
+        f"(largest offset {report['max_offset']})"
+    )
     if report["unaligned"]:
         text += f"; {report['unaligned']} probes of A had no step of B that close"
     return text
@@ -207,18 +244,20 @@ def serve_runs(path_a, path_b, *, depth=None, quiet=False, tolerance=None, **ser
         feed = LiveFeed(reader_factory=lambda: _Overlay(frames), live=False)
         for step, data in frames:
             feed.ingest(data, step, list(decode_probe(data)[0]["kinds"]))
-        rows = [(s, split, {f"{k} A": v for k, v in sc.items()})
-                for s, split, sc in a.scalar_rows()] + \
-               [(s, split, {f"{k} B": v for k, v in sc.items()})
-                for s, split, sc in b.scalar_rows()]
+        rows = [
+            (s, split, {f"{k} A": v for k, v in sc.items()}) for s, split, sc in a.scalar_rows()
+        ] + [(s, split, {f"{k} B": v for k, v in sc.items()}) for s, split, sc in b.scalar_rows()]
         feed.scalars.extend(sorted(rows, key=lambda r: r[0]))
         graph = a.graph()
     finally:
         a.close()
         b.close()
     if not quiet:
-        print(f"nnviz3d compare: {report['frames']} steps overlaid (B - A); "
-              f"{say_matched(report)}; {say_aligned(report)}", flush=True)
+        print(
+            f"nnviz3d compare: {report['frames']} steps overlaid (B - A); "
+            f"{say_matched(report)}; {say_aligned(report)}",
+            flush=True,
+        )
     handle = view(graph=graph, depth=depth, quiet=quiet, feed=feed, **serving)
     handle.compare = report
     return handle

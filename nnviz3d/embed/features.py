@@ -25,23 +25,26 @@ def pooled(out: torch.Tensor) -> torch.Tensor:
     return out.reshape(out.shape[0], -1)
 
 
-def layer_features(model: nn.Module, inputs: torch.Tensor, layers: list[str],
-                   batch: int = BATCH) -> dict[str, np.ndarray]:
+def layer_features(
+    model: nn.Module, inputs: torch.Tensor, layers: list[str], batch: int = BATCH
+) -> dict[str, np.ndarray]:
     """``{layer: (N, D) float32}`` for every input."""
     chunks: dict[str, list[torch.Tensor]] = {p: [] for p in layers}
     handles = []
     for path in layers:
+
         def hook(mod, args, out, path=path):
             while isinstance(out, (tuple, list)) and out:
                 out = out[0]
             if isinstance(out, torch.Tensor):
                 chunks[path].append(pooled(out.detach()).float().cpu())
+
         handles.append(model.get_submodule(path).register_forward_hook(hook))
     device = next((p.device for p in model.parameters()), inputs.device)
     try:
         with model_untouched(model), torch.no_grad():
             for i in range(0, len(inputs), batch):
-                model(inputs[i:i + batch].to(device))
+                model(inputs[i : i + batch].to(device))
     finally:
         for h in handles:
             h.remove()

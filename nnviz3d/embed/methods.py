@@ -48,15 +48,18 @@ def prepare(features, max_dims: int = 50) -> np.ndarray:
         raise ValueError(f"features must be numeric (int or float), got dtype {x.dtype}")
     if x.ndim == 0 or x.shape[0] < 4:
         n = 0 if x.ndim == 0 else x.shape[0]
-        raise ValueError(f"features need at least 4 samples (rows) to embed, got {n}"
-                         f" (shape {x.shape})")
+        raise ValueError(
+            f"features need at least 4 samples (rows) to embed, got {n} (shape {x.shape})"
+        )
     x = x.reshape(len(x), -1).astype(np.float32)
     if x.shape[1] == 0:
         raise ValueError(f"features have no values per sample (shape {np.shape(features)})")
     bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
     if bad:
-        raise ValueError(f"features contain {bad} NaN/Inf values; embeddings need finite "
-                         "values (a diverged layer?)")
+        raise ValueError(
+            f"features contain {bad} NaN/Inf values; embeddings need finite "
+            "values (a diverged layer?)"
+        )
     if max_dims < 1:
         raise ValueError(f"max_dims must be at least 1, got {max_dims}")
     x -= x.mean(axis=0)
@@ -80,8 +83,9 @@ def embed_pca(x) -> np.ndarray:
     return out
 
 
-def embed_umap(x, init=None, seed: int | None = 0, n_neighbors: int = 15,
-               min_dist: float = 0.1) -> np.ndarray:
+def embed_umap(
+    x, init=None, seed: int | None = 0, n_neighbors: int = 15, min_dist: float = 0.1
+) -> np.ndarray:
     """UMAP of ``x`` (N, D) into 3D, float32 (N, 3).
 
     ``init`` is an (N, 3) layout to start from (the previous step's embedding, for temporal
@@ -145,8 +149,14 @@ def embed_tsne(x, init=None, seed: int = 0) -> np.ndarray:
         std = float(np.std(start[:, 0]))
         start = start / std * _TSNE_SCALE if std > 0 else start
     perplexity = min(30.0, (len(x) - 1) / 3)
-    tsne = TSNE(n_components=3, init=start, random_state=seed, method="barnes_hut",
-                perplexity=perplexity, learning_rate="auto")
+    tsne = TSNE(
+        n_components=3,
+        init=start,
+        random_state=seed,
+        method="barnes_hut",
+        perplexity=perplexity,
+        learning_rate="auto",
+    )
     return tsne.fit_transform(x).astype(np.float32)
 
 
@@ -188,8 +198,7 @@ def embed(x, method: str, init=None, seed: int | None = 0) -> np.ndarray:
     :func:`normalise`'d.
     """
     if method not in METHODS:
-        raise ValueError(f"unknown embedding method {method!r}; choose one of "
-                         f"{', '.join(METHODS)}")
+        raise ValueError(f"unknown embedding method {method!r}; choose one of {', '.join(METHODS)}")
     x = _matrix(x)
     if init is not None:
         init = _points(init, "init", len(x))
@@ -266,10 +275,17 @@ def _fit_umap(x: np.ndarray, init, seed, n_neighbors: int, min_dist: float, exac
         dists, indices = NearestNeighbors(n_neighbors=n_neighbors).fit(x).kneighbors(x)
         knn = (indices.astype(np.int32), dists.astype(np.float32), None)
     seeded = seed is not None
-    model = umap.UMAP(n_components=3, n_neighbors=n_neighbors, min_dist=min_dist, init=start,
-                      n_epochs=epochs, precomputed_knn=knn or (None, None, None),
-                      force_approximation_algorithm=not exact,  # a search index to transform
-                      random_state=seed if seeded else None, n_jobs=1 if seeded else -1)
+    model = umap.UMAP(
+        n_components=3,
+        n_neighbors=n_neighbors,
+        min_dist=min_dist,
+        init=start,
+        n_epochs=epochs,
+        precomputed_knn=knn or (None, None, None),
+        force_approximation_algorithm=not exact,  # a search index to transform
+        random_state=seed if seeded else None,
+        n_jobs=1 if seeded else -1,
+    )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]")
         return model.fit(x)
@@ -278,8 +294,9 @@ def _fit_umap(x: np.ndarray, init, seed, n_neighbors: int, min_dist: float, exac
 def _matrix(x) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 2 or len(x) < 4:
-        raise ValueError(f"expected prepared features of shape (N >= 4, D), got {x.shape}; "
-                         "use prepare() first")
+        raise ValueError(
+            f"expected prepared features of shape (N >= 4, D), got {x.shape}; use prepare() first"
+        )
     if not np.isfinite(x).all():
         raise ValueError("features contain NaN/Inf values; use prepare() first")
     return x

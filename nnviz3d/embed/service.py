@@ -26,13 +26,26 @@ FINAL_WAIT_SECONDS = 60.0
 
 
 class EmbeddingService:
-    def __init__(self, model, inputs, labels, layers: list[str], *, every: int = 25,
-                 method: str = "umap", publish=None, notify=None, quiet: bool = False,
-                 final_wait: float = FINAL_WAIT_SECONDS) -> None:
+    def __init__(
+        self,
+        model,
+        inputs,
+        labels,
+        layers: list[str],
+        *,
+        every: int = 25,
+        method: str = "umap",
+        publish=None,
+        notify=None,
+        quiet: bool = False,
+        final_wait: float = FINAL_WAIT_SECONDS,
+    ) -> None:
         require("embed", "sklearn", "feature embeddings need")
         if method == "umap" and not available("umap"):  # PCA only, said once
-            log.warning("nnviz3d: umap-learn is not installed, so embeddings use PCA: "
-                        "pip install 'nnviz3d[embed]' for UMAP")
+            log.warning(
+                "nnviz3d: umap-learn is not installed, so embeddings use PCA: "
+                "pip install 'nnviz3d[embed]' for UMAP"
+            )
             method = "pca"
         self.model = model
         self.inputs = inputs
@@ -59,8 +72,9 @@ class EmbeddingService:
         """Newest answer per layer (method, step, knn...), for tests and summaries."""
         self.errors: list[str] = []
         self._lock = threading.Condition()
-        self.thumbs = thumbnails(inputs.detach().cpu().numpy() if hasattr(inputs, "detach")
-                                 else inputs)
+        self.thumbs = thumbnails(
+            inputs.detach().cpu().numpy() if hasattr(inputs, "detach") else inputs
+        )
         self.worker = EmbeddingWorker(self._message)
 
     def at_step(self, step: int, force: bool = False) -> None:
@@ -113,8 +127,13 @@ class EmbeddingService:
                 if bar is not None:
                     bar.close()
             waiting = ", ".join(f"{p} (step {s})" for p, s in sorted(self.due.items()))
-        log.warning("nnviz3d: stopped waiting for the final %s embedding of %s %s; the "
-                    "recording keeps what arrived before", self.method.upper(), waiting, why)
+        log.warning(
+            "nnviz3d: stopped waiting for the final %s embedding of %s %s; the "
+            "recording keeps what arrived before",
+            self.method.upper(),
+            waiting,
+            why,
+        )
         return False
 
     def _final_bar(self):
@@ -125,47 +144,69 @@ class EmbeddingService:
             return None
         from ..progress import Progress
 
-        return Progress(len(self.due), f"final {self.method.upper()} embeddings", unit="layer",
-                        delay=1.0)
+        return Progress(
+            len(self.due), f"final {self.method.upper()} embeddings", unit="layer", delay=1.0
+        )
 
     def _settle(self, layer: str, step: int, method: str | None, final: bool) -> None:
         """An answer (or error, ``method`` None) for ``layer`` at ``step`` came."""
         with self._lock:
             if final and step >= self.inflight.get(layer, step + 1):
                 del self.inflight[layer]
-            if (method is None or method == self.method) and step >= self.due.get(layer,
-                                                                                 step + 1):
+            if (method is None or method == self.method) and step >= self.due.get(layer, step + 1):
                 del self.due[layer]
             self._lock.notify_all()
 
     def _message(self, kind: str, payload: dict) -> None:
         if kind == "result":
-            self.results[payload["layer"]] = {k: v for k, v in payload.items()
-                                              if k not in ("points", "labels")}
-            cloud = embedding_cloud(payload["layer"], payload["points"], payload["labels"],
-                                    method=payload["method"], step=payload["step"],
-                                    knn=payload["knn"], thumbs=self.thumbs)
-            data = encode_overlays("embedding", payload["step"], [cloud],
-                                   layer=payload["layer"], method=payload["method"],
-                                   seconds=round(payload["seconds"], 3))
+            self.results[payload["layer"]] = {
+                k: v for k, v in payload.items() if k not in ("points", "labels")
+            }
+            cloud = embedding_cloud(
+                payload["layer"],
+                payload["points"],
+                payload["labels"],
+                method=payload["method"],
+                step=payload["step"],
+                knn=payload["knn"],
+                thumbs=self.thumbs,
+            )
+            data = encode_overlays(
+                "embedding",
+                payload["step"],
+                [cloud],
+                layer=payload["layer"],
+                method=payload["method"],
+                seconds=round(payload["seconds"], 3),
+            )
             if self.publish is not None:  # before it counts as settled: finish() then
                 self.publish(payload["layer"], data, payload["step"])  # finds it published
-            self._settle(payload["layer"], payload["step"], payload["method"],
-                         payload.get("final", True))
+            self._settle(
+                payload["layer"], payload["step"], payload["method"], payload.get("final", True)
+            )
         elif kind == "error":
             if payload.get("layer"):
                 self._settle(payload["layer"], payload.get("step", -1), None, True)
-            message = f"nnviz3d: embedding {payload.get('layer') or ''} failed: " \
-                      f"{payload['message']}; training goes on"
+            message = (
+                f"nnviz3d: embedding {payload.get('layer') or ''} failed: "
+                f"{payload['message']}; training goes on"
+            )
             if message not in self.errors:
                 self.errors.append(message)
                 log.warning(message)  # once, through logging only (never also printed)
         elif kind == "ready" and not self.quiet:
             log.info("nnviz3d: UMAP ready (numba warm-up %.1f s)", payload)
         if self.notify is not None:
-            self.notify(kind, payload if kind != "result" else
-                        {"layer": payload["layer"], "step": payload["step"],
-                         "stage": payload["method"]})
+            self.notify(
+                kind,
+                payload
+                if kind != "result"
+                else {
+                    "layer": payload["layer"],
+                    "step": payload["step"],
+                    "stage": payload["method"],
+                },
+            )
 
     def close(self) -> None:
         self.worker.close()

@@ -40,8 +40,7 @@ on a small machine a second busy process makes torch's spinning intra-op threads
 here: a 2-core box trained 20x slower while UMAP compiled at full width)."""
 
 
-THREAD_VARS = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-               "MKL_NUM_THREADS")
+THREAD_VARS = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 class _Results:
@@ -73,8 +72,12 @@ def _serve(requests: Connection, results: _Results) -> None:
             if available("umap"):  # else the service asked for PCA only
                 results.put(("ready", methods.warm_up()))
         except Exception as exc:  # UMAP unusable: PCA still works
-            results.put(("error", {"layer": "", "step": -1,
-                                   "message": f"UMAP warm-up failed ({exc}); PCA only"}))
+            results.put(
+                (
+                    "error",
+                    {"layer": "", "step": -1, "message": f"UMAP warm-up failed ({exc}); PCA only"},
+                )
+            )
         finally:
             umap.set()
 
@@ -84,10 +87,9 @@ def _serve(requests: Connection, results: _Results) -> None:
     while not stop or jobs.deferred:
         if not stop:
             # block for the next job, but while jobs wait for the warm-up wake to run them
-            stop = jobs.take(requests, None if not jobs.deferred else 0.0 if umap.is_set()
-                             else 0.1)
+            stop = jobs.take(requests, None if not jobs.deferred else 0.0 if umap.is_set() else 0.1)
         elif not umap.wait(0.1):  # told to stop: the deferred jobs still finish (the parent
-            continue              # bounds how long it waits for them)
+            continue  # bounds how long it waits for them)
         if umap.is_set():
             jobs.run_deferred()
 
@@ -162,8 +164,7 @@ def _run(job: dict, previous: dict, results, methods, pca_only: bool = False) ->
         if pca_only or init is None or method == "pca":  # something to look at at once
             pca = methods.embed(x, "pca", init=init)
             final = pca_only or method == "pca"
-            results.put(("result", _answer(layer, step, "pca", pca, labels, start, methods,
-                                           final)))
+            results.put(("result", _answer(layer, step, "pca", pca, labels, start, methods, final)))
             if final:
                 previous[layer] = pca
                 return
@@ -172,11 +173,11 @@ def _run(job: dict, previous: dict, results, methods, pca_only: bool = False) ->
         start = time.perf_counter()
         points = methods.embed(x, method, init=init, seed=job.get("seed", 0))
         previous[layer] = points
-        results.put(("result", _answer(layer, step, method, points, labels, start, methods,
-                                       True)))
+        results.put(("result", _answer(layer, step, method, points, labels, start, methods, True)))
     except Exception as exc:
-        results.put(("error", {"layer": layer, "step": step,
-                               "message": f"{type(exc).__name__}: {exc}"}))
+        results.put(
+            ("error", {"layer": layer, "step": step, "message": f"{type(exc).__name__}: {exc}"})
+        )
 
 
 def _answer(layer, step, method, points, labels, start, methods, final: bool) -> dict:
@@ -185,9 +186,16 @@ def _answer(layer, step, method, points, labels, start, methods, final: bool) ->
     knn = None
     if labels is not None and len(set(np.asarray(labels).tolist())) > 1:
         knn = float(methods.knn_agreement(points, labels))
-    return {"layer": layer, "step": step, "method": method,
-            "points": np.asarray(points, np.float32), "labels": labels,
-            "seconds": time.perf_counter() - start, "knn": knn, "final": final}
+    return {
+        "layer": layer,
+        "step": step,
+        "method": method,
+        "points": np.asarray(points, np.float32),
+        "labels": labels,
+        "seconds": time.perf_counter() - start,
+        "knn": knn,
+        "final": final,
+    }
 
 
 class EmbeddingWorker:
@@ -203,7 +211,10 @@ class EmbeddingWorker:
         env.setdefault("NUMBA_CACHE_DIR", str(CACHE))
         self.process = subprocess.Popen(
             [sys.executable, "-m", "nnviz3d.embed.worker", str(down_r), str(up_w)],
-            pass_fds=(down_r, up_w), env=env, stdin=subprocess.DEVNULL)
+            pass_fds=(down_r, up_w),
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
         os.close(down_r)
         os.close(up_w)
         self._down = Connection(down_w, readable=False)
@@ -211,27 +222,33 @@ class EmbeddingWorker:
         self._closed = False
         self._outbox: dict[str, dict | None] = {}
         self._wake = threading.Condition()
-        self._sender = threading.Thread(target=self._send, name="nnviz3d-embed-send",
-                                        daemon=True)
+        self._sender = threading.Thread(target=self._send, name="nnviz3d-embed-send", daemon=True)
         self._sender.start()
-        self._reader = threading.Thread(target=self._read, name="nnviz3d-embed-results",
-                                        daemon=True)
+        self._reader = threading.Thread(
+            target=self._read, name="nnviz3d-embed-results", daemon=True
+        )
         self._reader.start()
 
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def submit(self, layer: str, step: int, features, labels=None,
-               method: str = "umap", seed: int = 0) -> bool:
+    def submit(
+        self, layer: str, step: int, features, labels=None, method: str = "umap", seed: int = 0
+    ) -> bool:
         """Queue a job (replacing one for the same layer not yet sent); False when the
         process is gone (it is not restarted)."""
         import numpy as np
 
         if self._closed or not self.alive():
             return False
-        job = {"layer": layer, "step": int(step), "method": method, "seed": seed,
-               "features": np.ascontiguousarray(features, np.float32),
-               "labels": None if labels is None else np.asarray(labels)}
+        job = {
+            "layer": layer,
+            "step": int(step),
+            "method": method,
+            "seed": seed,
+            "features": np.ascontiguousarray(features, np.float32),
+            "labels": None if labels is None else np.asarray(labels),
+        }
         with self._wake:
             self._outbox[layer] = job
             self._wake.notify()
@@ -262,10 +279,16 @@ class EmbeddingWorker:
             except (EOFError, OSError):
                 if not self._closed:
                     self.process.wait()
-                    self.on_message("error", {"layer": "", "step": -1, "message":
-                                    f"the embedding process died (exit code "
-                                    f"{self.process.returncode}); embeddings stop, training "
-                                    f"goes on"})
+                    self.on_message(
+                        "error",
+                        {
+                            "layer": "",
+                            "step": -1,
+                            "message": f"the embedding process died (exit code "
+                            f"{self.process.returncode}); embeddings stop, training "
+                            f"goes on",
+                        },
+                    )
                 return
             if kind == "ready":
                 self.ready = True

@@ -53,9 +53,15 @@ class Framing:
         """The rotation as a unit quaternion (x, y, z, w), as glTF nodes hold it."""
         m = self.rotation
         w = math.sqrt(max(0.0, 1 + m[0, 0] + m[1, 1] + m[2, 2])) / 2
-        x = math.copysign(math.sqrt(max(0.0, 1 + m[0, 0] - m[1, 1] - m[2, 2])) / 2, m[2, 1] - m[1, 2])
-        y = math.copysign(math.sqrt(max(0.0, 1 - m[0, 0] + m[1, 1] - m[2, 2])) / 2, m[0, 2] - m[2, 0])
-        z = math.copysign(math.sqrt(max(0.0, 1 - m[0, 0] - m[1, 1] + m[2, 2])) / 2, m[1, 0] - m[0, 1])
+        x = math.copysign(
+            math.sqrt(max(0.0, 1 + m[0, 0] - m[1, 1] - m[2, 2])) / 2, m[2, 1] - m[1, 2]
+        )
+        y = math.copysign(
+            math.sqrt(max(0.0, 1 - m[0, 0] + m[1, 1] - m[2, 2])) / 2, m[0, 2] - m[2, 0]
+        )
+        z = math.copysign(
+            math.sqrt(max(0.0, 1 - m[0, 0] - m[1, 1] + m[2, 2])) / 2, m[1, 0] - m[0, 1]
+        )
         q = np.array([x, y, z, w])
         return [float(v) for v in q / np.linalg.norm(q)]
 
@@ -88,12 +94,20 @@ def view_direction(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     wide = min(1.0, float(size[0] / size[2]))  # 0: a thin line along z, 1: square or wider
     elevation = base + (HIGH_ELEVATION - base) * wide
     azimuth = (d[0] / flat, d[2] / flat)
-    return np.array([azimuth[0] * math.cos(elevation), math.sin(elevation),
-                     azimuth[1] * math.cos(elevation)])
+    return np.array(
+        [azimuth[0] * math.cos(elevation), math.sin(elevation), azimuth[1] * math.cos(elevation)]
+    )
 
 
-def frame_points(points, *, direction=None, yfov: float = YFOV, aspect: float = SLIDE_ASPECT,
-                 fit_aspect: float = FIT_ASPECT, fill: float = FILL) -> Framing:
+def frame_points(
+    points,
+    *,
+    direction=None,
+    yfov: float = YFOV,
+    aspect: float = SLIDE_ASPECT,
+    fit_aspect: float = FIT_ASPECT,
+    fill: float = FILL,
+) -> Framing:
     """The camera looking along ``-direction`` (default :func:`view_direction`) that holds
     every point in ``fill`` of its frame at ``fit_aspect``, as close as it can: the distance
     and the off-axis aim are solved from the four frustum planes (each plane's binding point),
@@ -133,12 +147,20 @@ def frame_points(points, *, direction=None, yfov: float = YFOV, aspect: float = 
     near = max(1e-3, float(depth.min()) * 0.5)
     far = float(depth.max()) * 2 + 1.0
     rotation = np.stack([right, up, back], 1)
-    return Framing(position=position, target=position + fwd * centre_depth, rotation=rotation,
-                   yfov=yfov, aspect=aspect, near=near, far=far)
+    return Framing(
+        position=position,
+        target=position + fwd * centre_depth,
+        rotation=rotation,
+        yfov=yfov,
+        aspect=aspect,
+        near=near,
+        far=far,
+    )
 
 
 def _centred(v: np.ndarray, depth: np.ndarray, start: float) -> float:
     """The offset ``o`` near ``start`` for which ``(v - o) / depth`` spans symmetrically."""
+
     def skew(o: float) -> float:
         r = (v - o) / depth
         return float(r.max() + r.min())
@@ -154,15 +176,14 @@ def _centred(v: np.ndarray, depth: np.ndarray, start: float) -> float:
 def scene_points(scene: Scene) -> np.ndarray:
     """The points a view of ``scene`` must show: the 8 corners of every block and group box
     and the points of every edge (skip arcs rise above the blocks)."""
-    corners = np.array([[x, y, z] for x in (-.5, .5) for y in (-.5, .5) for z in (-.5, .5)])
+    corners = np.array([[x, y, z] for x in (-0.5, 0.5) for y in (-0.5, 0.5) for z in (-0.5, 0.5)])
     boxes = [n for n in scene.nodes.values() if n.type in (BLOCK, GROUP)]
     parts = [np.zeros((0, 3))]
     if boxes:
         pos = np.array([n.position for n in boxes], np.float64)
         size = np.array([n.scale for n in boxes], np.float64)
         parts.append((pos[:, None] + corners[None] * size[:, None]).reshape(-1, 3))
-    parts += [np.asarray(n.points, np.float64) for n in scene.of_type(EDGE)
-              if n.points is not None]
+    parts += [np.asarray(n.points, np.float64) for n in scene.of_type(EDGE) if n.points is not None]
     return np.concatenate(parts)
 
 

@@ -29,8 +29,7 @@ from .sources import ExportError, ExportSource, resolve
 
 DEFAULT_ANIMATE_QUANTITY = "grad_norm"
 MAX_STEPS = 200
-EXPORT_STAGES = ("layout", "probe data", "animation", "weight maps", "geometry", "encode",
-                 "write")
+EXPORT_STAGES = ("layout", "probe data", "animation", "weight maps", "geometry", "encode", "write")
 """The stages ``export_gltf(progress=)`` reports, in order (a big model's weight maps and a
 long animation take the time)."""
 """Animations keep at most this many steps (evenly spaced, first and last included)."""
@@ -55,11 +54,23 @@ class ExportResult:
     data: bytes = field(default=b"", repr=False)
 
 
-def export_gltf(source, path=None, *, step: int | None = None, animate: bool = False,
-                depth: int | None = None, expand=(), collapse=(), color_by: str | None = None,
-                example_inputs=None, seconds_per_step: float = 0.25,
-                max_steps: int = MAX_STEPS, weights: bool = True,
-                labels: bool = True, progress=None) -> ExportResult:
+def export_gltf(
+    source,
+    path=None,
+    *,
+    step: int | None = None,
+    animate: bool = False,
+    depth: int | None = None,
+    expand=(),
+    collapse=(),
+    color_by: str | None = None,
+    example_inputs=None,
+    seconds_per_step: float = 0.25,
+    max_steps: int = MAX_STEPS,
+    weights: bool = True,
+    labels: bool = True,
+    progress=None,
+) -> ExportResult:
     """Write ``source``'s scene as GLB to ``path`` (or only return the bytes when ``path`` is
     None). ``source``: an ``nn.Module`` (with ``example_inputs``), a ``(module, inputs)`` pair,
     a Graph, a RunReader, or the path of a run (.nnv3d), a model file or a SPEC.
@@ -73,9 +84,20 @@ def export_gltf(source, path=None, *, step: int | None = None, animate: bool = F
     color_by = None if color_by == "kind" else color_by
     src = resolve(source, example_inputs)
     try:
-        data, info = _export(src, step, animate, depth, expand, collapse, color_by,
-                             seconds_per_step, max_steps, weights, labels,
-                             progress or (lambda stage: None))
+        data, info = _export(
+            src,
+            step,
+            animate,
+            depth,
+            expand,
+            collapse,
+            color_by,
+            seconds_per_step,
+            max_steps,
+            weights,
+            labels,
+            progress or (lambda stage: None),
+        )
     finally:
         src.close()
     out = None
@@ -86,19 +108,34 @@ def export_gltf(source, path=None, *, step: int | None = None, animate: bool = F
             out.write_bytes(data)
             (progress or (lambda stage: None))("write")
         except OSError as exc:
-            raise ExportError(f"cannot write {out}: {exc.strerror or exc}; choose another "
-                              f"output path") from None
-    return ExportResult(path=out, bytes=len(data), seconds=time.perf_counter() - t0, data=data,
-                        **info)
+            raise ExportError(
+                f"cannot write {out}: {exc.strerror or exc}; choose another output path"
+            ) from None
+    return ExportResult(
+        path=out, bytes=len(data), seconds=time.perf_counter() - t0, data=data, **info
+    )
 
 
-def _export(src: ExportSource, step, animate, depth, expand, collapse, color_by,
-            seconds_per_step, max_steps, weights, labels=True,
-            progress=lambda stage: None) -> tuple[bytes, dict]:
+def _export(
+    src: ExportSource,
+    step,
+    animate,
+    depth,
+    expand,
+    collapse,
+    color_by,
+    seconds_per_step,
+    max_steps,
+    weights,
+    labels=True,
+    progress=lambda stage: None,
+) -> tuple[bytes, dict]:
     if (step is not None or animate) and src.reader is None:
         what = "animate" if animate else "step"
-        raise ExportError(f"{what} needs a recording (.nnv3d from nnviz3d.watch or demo); "
-                          f"{src.graph.model} was given without one")
+        raise ExportError(
+            f"{what} needs a recording (.nnv3d from nnviz3d.watch or demo); "
+            f"{src.graph.model} was given without one"
+        )
     scene = view_scene(src.graph, depth, expand, collapse)
     blocks = scene.of_type(BLOCK)
     modules = [b.meta["module"] for b in blocks]
@@ -117,8 +154,10 @@ def _export(src: ExportSource, step, animate, depth, expand, collapse, color_by,
         view = ProbeView()
         view.merge(*frame)
     if color_by and view is None:
-        raise ExportError(f"colouring by {color_by} needs probe data: export a recording or "
-                          f"a model with weights, not a topology-only graph")
+        raise ExportError(
+            f"colouring by {color_by} needs probe data: export a recording or "
+            f"a model with weights, not a topology-only graph"
+        )
     if view is not None:
         extras = {b.path: {"stats": view.stats_of(m)} for b, m in zip(blocks, modules)}
         if color_by and not animate:
@@ -127,8 +166,9 @@ def _export(src: ExportSource, step, animate, depth, expand, collapse, color_by,
                 colors[b.path] = (level_name(int(level)), level_color(int(level)))
     progress("probe data")
     if animate:
-        tl = _timeline(src, color_by or DEFAULT_ANIMATE_QUANTITY, modules, seconds_per_step,
-                       max_steps)
+        tl = _timeline(
+            src, color_by or DEFAULT_ANIMATE_QUANTITY, modules, seconds_per_step, max_steps
+        )
     progress("animation")
     if weights and frame is not None:
         overlays = weight_overlays(*frame)
@@ -136,22 +176,44 @@ def _export(src: ExportSource, step, animate, depth, expand, collapse, color_by,
     framing = frame_scene(scene)
     builder.camera(framing)
     placed = place_labels(scene, framing) if labels else None
-    add_scene(builder, scene, colors, extras, overlays,
-              animated={b.path for b in blocks} if tl else set(), labels=placed)
+    add_scene(
+        builder,
+        scene,
+        colors,
+        extras,
+        overlays,
+        animated={b.path for b in blocks} if tl else set(),
+        labels=placed,
+    )
     if tl is not None:
         tl.add_children(builder, blocks)
     progress("geometry")
-    builder.scene.metadata.update(clean({
-        "generator": "nnviz3d", **scene.meta, "step": shown_step,
-        "color_by": color_by or (tl.quantity if tl else "kind"),
-        "labels": (f"{len(placed.placed)} of {placed.candidates} drawn as text quads facing the "
-                   f"camera (the others would overlap); every text in extras.text"
-                   if placed else "named empty nodes; text in extras.text"),
-        "weights_step": int(frame[0]["step"]) if frame is not None and src.reader else None}))
-    info = {"nodes": len(builder.trs), "meshes": len(builder.scene.geometry),
-            "animations": 1 if tl else 0, "duration": tl.duration if tl else 0.0,
-            "step": shown_step, "steps": tl.steps.tolist() if tl else [],
-            "labels": len(placed.placed) if placed else 0}
+    builder.scene.metadata.update(
+        clean(
+            {
+                "generator": "nnviz3d",
+                **scene.meta,
+                "step": shown_step,
+                "color_by": color_by or (tl.quantity if tl else "kind"),
+                "labels": (
+                    f"{len(placed.placed)} of {placed.candidates} drawn as text quads facing the "
+                    f"camera (the others would overlap); every text in extras.text"
+                    if placed
+                    else "named empty nodes; text in extras.text"
+                ),
+                "weights_step": int(frame[0]["step"]) if frame is not None and src.reader else None,
+            }
+        )
+    )
+    info = {
+        "nodes": len(builder.trs),
+        "meshes": len(builder.scene.geometry),
+        "animations": 1 if tl else 0,
+        "duration": tl.duration if tl else 0.0,
+        "step": shown_step,
+        "steps": tl.steps.tolist() if tl else [],
+        "labels": len(placed.placed) if placed else 0,
+    }
     data = _glb(builder, tl)
     progress("encode")
     return data, info
@@ -161,8 +223,10 @@ def view_scene(graph, depth=None, expand=(), collapse=()) -> Scene:
     """The scene the viewer shows for these view settings (as server/scene_state.py)."""
     for p in (*expand, *collapse):
         if p not in graph or not graph[p].is_group or not p:
-            raise ExportError(f"{p!r} is not a group of {graph.model} that can be expanded "
-                              f"or collapsed; use a dotted module path shown by inspect")
+            raise ExportError(
+                f"{p!r} is not a group of {graph.model} that can be expanded "
+                f"or collapsed; use a dotted module path shown by inspect"
+            )
     layout = layout_graph(graph, layout_depth(depth), set(expand), set(collapse))
     scene = build_topology_scene(graph, layout)
     scene.meta["depth"] = depth
@@ -173,16 +237,21 @@ def view_scene(graph, depth=None, expand=(), collapse=()) -> Scene:
 def _timeline(src: ExportSource, quantity, modules, seconds_per_step, max_steps) -> Timeline:
     steps, levels = timeline(src.reader, quantity, modules, max_steps)
     if len(steps) < 2:
-        raise ExportError(f"{src.reader.path} has {len(steps)} step(s) with probe data; an "
-                          f"animation needs two or more (export one step with --step)")
+        raise ExportError(
+            f"{src.reader.path} has {len(steps)} step(s) with probe data; an "
+            f"animation needs two or more (export one step with --step)"
+        )
     return Timeline(steps, levels, quantity, seconds_per_step)
 
 
 def _glb(builder: SceneBuilder, tl: Timeline | None) -> bytes:
     from trimesh.exchange.gltf import export_glb
 
-    return export_glb(builder.scene, tree_postprocessor=builder.finish_tree,
-                      buffer_postprocessor=tl.add_to_tree if tl else None)
+    return export_glb(
+        builder.scene,
+        tree_postprocessor=builder.finish_tree,
+        buffer_postprocessor=tl.add_to_tree if tl else None,
+    )
 
 
 def _check_options(step, animate, depth, color_by, seconds_per_step, max_steps) -> None:
@@ -193,8 +262,9 @@ def _check_options(step, animate, depth, color_by, seconds_per_step, max_steps) 
     except ValueError as e:
         raise ExportError(str(e)) from None
     if color_by not in (None, "kind", *QUANTITIES):
-        raise ExportError(f"unknown colour quantity {color_by!r}; one of kind, "
-                          f"{', '.join(QUANTITIES)}")
+        raise ExportError(
+            f"unknown colour quantity {color_by!r}; one of kind, {', '.join(QUANTITIES)}"
+        )
     if not seconds_per_step > 0:
         raise ExportError(f"seconds_per_step must be positive, got {seconds_per_step}")
     if max_steps < 2:

@@ -26,8 +26,9 @@ def level_name(level: int) -> str:
 
 
 class Timeline:
-    def __init__(self, steps: np.ndarray, levels: np.ndarray, quantity: str,
-                 seconds_per_step: float) -> None:
+    def __init__(
+        self, steps: np.ndarray, levels: np.ndarray, quantity: str, seconds_per_step: float
+    ) -> None:
         self.steps = np.asarray(steps, np.int64)
         self.levels = np.asarray(levels, np.int32)
         self.quantity = quantity
@@ -48,10 +49,18 @@ class Timeline:
                 name = level_name(int(level))
                 child = f"{block.path}/colour {name}"
                 shown = column == level
-                builder.node(child, parent=block.path, scale=None if shown[0] else np.zeros(3),
-                             mesh=builder.box_mesh(name, level_color(int(level))),
-                             extras={"type": "colour", "for": block.path, "level": int(level),
-                                     "steps": self.steps[shown].tolist()})
+                builder.node(
+                    child,
+                    parent=block.path,
+                    scale=None if shown[0] else np.zeros(3),
+                    mesh=builder.box_mesh(name, level_color(int(level))),
+                    extras={
+                        "type": "colour",
+                        "for": block.path,
+                        "level": int(level),
+                        "steps": self.steps[shown].tolist(),
+                    },
+                )
                 self.channels.append((child, shown))
 
     def add_to_tree(self, buffer_items, tree: dict) -> None:
@@ -60,33 +69,49 @@ class Timeline:
         if not self.channels:
             return
         index = {node.get("name"): i for i, node in enumerate(tree["nodes"])}
-        times = self._accessor(buffer_items, tree, "nnviz3d-anim-times", self.times, "SCALAR",
-                               bounds=True)
+        times = self._accessor(
+            buffer_items, tree, "nnviz3d-anim-times", self.times, "SCALAR", bounds=True
+        )
         tracks: dict[bytes, int] = {}
         samplers, channels = [], []
         for child, shown in self.channels:
             key = np.packbits(shown).tobytes() + len(shown).to_bytes(4, "little")
             if key not in tracks:
                 scale = np.repeat(shown.astype(np.float32)[:, None], 3, axis=1)
-                tracks[key] = self._accessor(buffer_items, tree,
-                                             f"nnviz3d-anim-track-{len(tracks)}", scale, "VEC3")
-            channels.append({"sampler": len(samplers),
-                             "target": {"node": index[child], "path": "scale"}})
+                tracks[key] = self._accessor(
+                    buffer_items, tree, f"nnviz3d-anim-track-{len(tracks)}", scale, "VEC3"
+                )
+            channels.append(
+                {"sampler": len(samplers), "target": {"node": index[child], "path": "scale"}}
+            )
             samplers.append({"input": times, "output": tracks[key], "interpolation": "STEP"})
-        tree.setdefault("animations", []).append({
-            "name": f"training ({self.quantity})", "channels": channels, "samplers": samplers,
-            "extras": {"quantity": self.quantity, "steps": self.steps.tolist(),
-                       "seconds_per_step": self.seconds_per_step,
-                       "method": "one child per colour, shown by STEP scale channels"}})
+        tree.setdefault("animations", []).append(
+            {
+                "name": f"training ({self.quantity})",
+                "channels": channels,
+                "samplers": samplers,
+                "extras": {
+                    "quantity": self.quantity,
+                    "steps": self.steps.tolist(),
+                    "seconds_per_step": self.seconds_per_step,
+                    "method": "one child per colour, shown by STEP scale channels",
+                },
+            }
+        )
 
     @staticmethod
-    def _accessor(buffer_items, tree, key: str, data: np.ndarray, type_: str,
-                  bounds: bool = False) -> int:
+    def _accessor(
+        buffer_items, tree, key: str, data: np.ndarray, type_: str, bounds: bool = False
+    ) -> int:
         data = np.ascontiguousarray(data, np.float32)
         raw = data.tobytes()
         buffer_items[key] = raw + b"\x00" * (-len(raw) % 4)  # a new key: appended last
-        blob = {"bufferView": len(buffer_items) - 1, "componentType": FLOAT,
-                "count": len(data), "type": type_}
+        blob = {
+            "bufferView": len(buffer_items) - 1,
+            "componentType": FLOAT,
+            "count": len(data),
+            "type": type_,
+        }
         if bounds:
             blob["min"] = [float(data.min())]
             blob["max"] = [float(data.max())]

@@ -39,13 +39,14 @@ def tube(points: np.ndarray, radius: float = TUBE_RADIUS, sides: int = TUBE_SIDE
     u /= np.linalg.norm(u, axis=1, keepdims=True)
     v = np.cross(d, u)
     ang = np.arange(sides) * (2 * np.pi / sides)
-    ring = (np.cos(ang)[None, :, None] * u[:, None] + np.sin(ang)[None, :, None] * v[:, None])
+    ring = np.cos(ang)[None, :, None] * u[:, None] + np.sin(ang)[None, :, None] * v[:, None]
     ring *= radius
     verts = np.concatenate([a[:, None] + ring, b[:, None] + ring], axis=1)  # (S, 2k, 3)
     k = np.arange(sides)
     k1 = (k + 1) % sides
-    quad = np.stack([np.stack([k, k1, sides + k1], 1),
-                     np.stack([k, sides + k1, sides + k], 1)], 1).reshape(-1, 3)
+    quad = np.stack(
+        [np.stack([k, k1, sides + k1], 1), np.stack([k, sides + k1, sides + k], 1)], 1
+    ).reshape(-1, 3)
     faces = quad[None] + (np.arange(len(a)) * 2 * sides)[:, None, None]
     return trimesh.Trimesh(verts.reshape(-1, 3), faces.reshape(-1, 3), process=False)
 
@@ -67,8 +68,9 @@ def carpet(heights: np.ndarray, width: float) -> tuple[np.ndarray, np.ndarray, n
     verts = np.stack([(uu - 0.5) * width, y, (ww - 0.5) * CARPET_DEPTH], -1).reshape(-1, 3)
     i = np.arange(sz)[:, None] * (sx + 1) + np.arange(sx)[None, :]
     i = i.reshape(-1)
-    faces = np.concatenate([np.stack([i, i + sx + 1, i + 1], 1),
-                            np.stack([i + 1, i + sx + 1, i + sx + 2], 1)])
+    faces = np.concatenate(
+        [np.stack([i, i + sx + 1, i + 1], 1), np.stack([i + 1, i + sx + 1, i + sx + 2], 1)]
+    )
     # glTF's texture origin is the image's top-left: image row 0 (matrix row 0) at v = 0
     uv = np.stack([uu, ww], -1).reshape(-1, 2)
     return verts.astype(np.float32), faces.astype(np.int64), uv.astype(np.float32)
@@ -83,8 +85,9 @@ def bars(heights: np.ndarray, width: float) -> tuple[np.ndarray, np.ndarray]:
     step = width / n
     box = unit_box()
     bv = np.asarray(box.vertices) + [0, 0.5, 0]
-    sizes = np.stack([np.full(n, step * 0.8), np.maximum(0.004, h * BAR_HEIGHT),
-                      np.full(n, BARS_DEPTH)], 1)
+    sizes = np.stack(
+        [np.full(n, step * 0.8), np.maximum(0.004, h * BAR_HEIGHT), np.full(n, BARS_DEPTH)], 1
+    )
     centres = np.stack([-width / 2 + (np.arange(n) + 0.5) * step, np.zeros(n), np.zeros(n)], 1)
     verts = bv[None] * sizes[:, None] + centres[:, None]
     faces = np.asarray(box.faces)[None] + (np.arange(n) * len(bv))[:, None, None]

@@ -49,15 +49,20 @@ FONTS = ("DejaVuSans.ttf", "LiberationSans-Regular.ttf", "Arial.ttf", "arial.ttf
 
 def _is_control(c: str) -> bool:
     o = ord(c)
-    return (o < 32 and c != "\t") or 0x7F <= o < 0xA0 or 0x202A <= o <= 0x202E \
-        or 0x2066 <= o <= 0x2069 or o in (0x200E, 0x200F, 0x061C)
+    return (
+        (o < 32 and c != "\t")
+        or 0x7F <= o < 0xA0
+        or 0x202A <= o <= 0x202E
+        or 0x2066 <= o <= 0x2069
+        or o in (0x200E, 0x200F, 0x061C)
+    )
 
 
 def label_text(value, max_chars: int = MAX_CHARS) -> str:
     """A name as drawn: controls and bidi overrides as U+FFFD, tabs as spaces, clamped."""
-    s = str(value)[:max_chars + 1]
+    s = str(value)[: max_chars + 1]
     s = "".join("\ufffd" if _is_control(c) else c for c in s).replace("\t", " ")
-    return s[:max_chars - 1] + "…" if len(s) > max_chars else s
+    return s[: max_chars - 1] + "…" if len(s) > max_chars else s
 
 
 @functools.cache
@@ -83,7 +88,7 @@ def _fit(text: str) -> tuple[str, int]:
     """``text`` shortened (with an ellipsis) until its image fits one atlas row."""
     width = _image_width(text)
     while width > ATLAS_WIDTH and len(text) > 1:
-        text = text[:max(1, len(text) * ATLAS_WIDTH // width - 2)] + "…"
+        text = text[: max(1, len(text) * ATLAS_WIDTH // width - 2)] + "…"
         width = _image_width(text)
     return text, min(width, ATLAS_WIDTH)
 
@@ -120,8 +125,11 @@ def place_labels(scene: Scene, framing: Framing) -> LabelSet:
         target = scene.nodes.get(n.meta.get("for", ""))
         if target is None or n.text is None:
             continue
-        box = target.position + np.array([[x, y, z] for x in (-.5, .5) for y in (-.5, .5)
-                                          for z in (-.5, .5)]) * target.scale
+        box = (
+            target.position
+            + np.array([[x, y, z] for x in (-0.5, 0.5) for y in (-0.5, 0.5) for z in (-0.5, 0.5)])
+            * target.scale
+        )
         ndc = framing.project(box, FIT_ASPECT)
         span = np.clip(ndc.max(0), -1, 1) - np.clip(ndc.min(0), -1, 1)
         cands.append((-float(span[0] * span[1]), -float(np.max(span)), n.path, n, target))
@@ -143,17 +151,23 @@ def place_labels(scene: Scene, framing: Framing) -> LabelSet:
         anchor = np.asarray(n.position, np.float64)
         h = (GROUP_SCREEN if group else BLOCK_SCREEN) * float(framing.view_height_at(anchor)[0])
         w = h * width_px / (FONT_PX + 2 * PAD_Y)
-        quad = np.stack([-w / 2 * right, w / 2 * right, w / 2 * right + h * up,
-                         -w / 2 * right + h * up])
+        quad = np.stack(
+            [-w / 2 * right, w / 2 * right, w / 2 * right + h * up, -w / 2 * right + h * up]
+        )
         # a group's label stays above its members': none rises over a placed ancestor's
         ancestors = [v for p, v in bottoms.items() if target.path.startswith(p + "/")]
         spot = None
         for lift in LIFTS:  # where an edge or a block is in the way, a little higher up
             corners = quad + [0.0, lift * h, 0.0]
             spot = _free(framing, anchor + corners, taken, segments, box_lo, box_hi)
-            if spot is not None and lift and any(
+            if (
+                spot is not None
+                and lift
+                and any(
                     y < anchor[1] + lift * h and r[0] < spot[2] and spot[0] < r[2]
-                    for y, r in ancestors):
+                    for y, r in ancestors
+                )
+            ):
                 spot = None
             if spot is not None:
                 break
@@ -163,16 +177,18 @@ def place_labels(scene: Scene, framing: Framing) -> LabelSet:
             cursor = [0, cursor[1] + ROW_PX]
         if cursor[1] + ROW_PX > MAX_ATLAS:
             break
-        placed.append(PlacedLabel(n.path, text, group, corners,
-                                  (cursor[0], cursor[1], width_px, ROW_PX - 4)))
+        placed.append(
+            PlacedLabel(n.path, text, group, corners, (cursor[0], cursor[1], width_px, ROW_PX - 4))
+        )
         cursor[0] += width_px + 4
         taken.append(spot)
         bottoms[target.path] = (float(anchor[1] + corners[:, 1].min()), spot)
     return LabelSet(placed, _render(placed) if placed else None, len(cands))
 
 
-def _free(framing: Framing, quad: np.ndarray, taken: list[np.ndarray], segments, box_lo,
-          box_hi) -> np.ndarray | None:
+def _free(
+    framing: Framing, quad: np.ndarray, taken: list[np.ndarray], segments, box_lo, box_hi
+) -> np.ndarray | None:
     """The screen rectangle of a label quad (world corners) if it is inside the frame, clear
     of the labels taken (with a margin), of edges in front of it and of blocks hiding it."""
     depth = framing.camera_coords(quad)[:, 2]
@@ -182,11 +198,13 @@ def _free(framing: Framing, quad: np.ndarray, taken: list[np.ndarray], segments,
     rect = np.array([*ndc.min(0), *ndc.max(0)]) * [FIT_ASPECT, 1, FIT_ASPECT, 1]
     m = MARGIN * (rect[3] - rect[1])
     grown = rect + [-m, -m, m, m]
-    if any(grown[0] < r[2] and r[0] < grown[2] and grown[1] < r[3] and r[1] < grown[3]
-           for r in taken):
+    if any(
+        grown[0] < r[2] and r[0] < grown[2] and grown[1] < r[3] and r[1] < grown[3] for r in taken
+    ):
         return None
-    if _crossed(segments, rect, float(depth.max())) or _hidden(framing.position, quad,
-                                                                box_lo, box_hi):
+    if _crossed(segments, rect, float(depth.max())) or _hidden(
+        framing.position, quad, box_lo, box_hi
+    ):
         return None
     return rect
 
@@ -212,15 +230,19 @@ def _hidden(eye: np.ndarray, quad: np.ndarray, lo: np.ndarray, hi: np.ndarray) -
 def _edge_segments(scene: Scene, framing: Framing) -> tuple[np.ndarray, np.ndarray]:
     """Every edge segment on screen: (S, 4) endpoints (x scaled by the aspect, as the label
     rectangles) and (S,) nearest depth."""
-    parts = [np.asarray(e.points, np.float64) for e in scene.of_type(EDGE)
-             if e.points is not None and len(e.points) >= 2]
+    parts = [
+        np.asarray(e.points, np.float64)
+        for e in scene.of_type(EDGE)
+        if e.points is not None and len(e.points) >= 2
+    ]
     if not parts:
         return np.zeros((0, 4)), np.zeros(0)
     a = np.concatenate([p[:-1] for p in parts])
     b = np.concatenate([p[1:] for p in parts])
     scale = [FIT_ASPECT, 1]
-    ends = np.concatenate([framing.project(a, FIT_ASPECT) * scale,
-                           framing.project(b, FIT_ASPECT) * scale], 1)
+    ends = np.concatenate(
+        [framing.project(a, FIT_ASPECT) * scale, framing.project(b, FIT_ASPECT) * scale], 1
+    )
     depth = np.minimum(framing.camera_coords(a)[:, 2], framing.camera_coords(b)[:, 2])
     return ends, depth
 
@@ -251,8 +273,11 @@ def _render(placed: list[PlacedLabel]):
     used = max(p.pixels[1] + ROW_PX for p in placed)
     height = min(MAX_ATLAS, 1 << max(6, (used - 1).bit_length()))  # a power of two: mipmaps
     width = ATLAS_WIDTH
-    if len(placed) and max(p.pixels[0] + p.pixels[2] for p in placed) <= ATLAS_WIDTH // 2 \
-            and used <= ROW_PX:
+    if (
+        len(placed)
+        and max(p.pixels[0] + p.pixels[2] for p in placed) <= ATLAS_WIDTH // 2
+        and used <= ROW_PX
+    ):
         width = max(64, 1 << (max(p.pixels[0] + p.pixels[2] for p in placed) - 1).bit_length())
     # transparent texels carry the backdrop's colour, so filtering leaves no light fringe
     atlas = Image.new("RGBA", (width, height), BACK_RGBA[:3] + (0,))

@@ -38,13 +38,16 @@ BLOCK_METALNESS = 0.05
 def srgb_to_linear(c) -> np.ndarray:
     """sRGB in [0, 1] to linear (IEC 61966-2-1, as colormap.ts ``srgbToLinear``)."""
     c = np.asarray(c, np.float64)
-    return np.where(c < 0.04045, c * 0.0773993808,
-                    np.power(np.maximum(c, 0) * 0.9478672986 + 0.0521327014, 2.4))
+    return np.where(
+        c < 0.04045, c * 0.0773993808, np.power(np.maximum(c, 0) * 0.9478672986 + 0.0521327014, 2.4)
+    )
 
 
 def _viridis_lut() -> np.ndarray:
-    stops = np.array([[(c >> 16) & 255, (c >> 8) & 255, c & 255] for c in SEQUENTIAL_STOPS],
-                     np.float64) / 255
+    stops = (
+        np.array([[(c >> 16) & 255, (c >> 8) & 255, c & 255] for c in SEQUENTIAL_STOPS], np.float64)
+        / 255
+    )
     x = np.arange(LEVELS) / (LEVELS - 1) * (len(stops) - 1)
     k = np.minimum(np.floor(x).astype(int), len(stops) - 2)
     f = (x - k)[:, None]
@@ -101,10 +104,14 @@ class MaterialTable:
         from trimesh.visual.material import PBRMaterial
 
         rgba = [float(x) for x in linear_rgb] + [float(opacity)]
-        mat = PBRMaterial(name=name, baseColorFactor=np.round(np.array(rgba) * 255),
-                          metallicFactor=BLOCK_METALNESS, roughnessFactor=BLOCK_ROUGHNESS,
-                          alphaMode="BLEND" if opacity < 1 else None,
-                          doubleSided=True if double_sided else None)
+        mat = PBRMaterial(
+            name=name,
+            baseColorFactor=np.round(np.array(rgba) * 255),
+            metallicFactor=BLOCK_METALNESS,
+            roughnessFactor=BLOCK_ROUGHNESS,
+            alphaMode="BLEND" if opacity < 1 else None,
+            doubleSided=True if double_sided else None,
+        )
         self.materials[name] = mat
         self.factors[name] = rgba
         return mat
@@ -119,8 +126,13 @@ class MaterialTable:
         from trimesh.visual.material import PBRMaterial
 
         self.unlit.add(name)
-        return PBRMaterial(name=name, baseColorTexture=image, metallicFactor=0.0,
-                           roughnessFactor=1.0, doubleSided=True)
+        return PBRMaterial(
+            name=name,
+            baseColorTexture=image,
+            metallicFactor=0.0,
+            roughnessFactor=1.0,
+            doubleSided=True,
+        )
 
     def label_atlas(self, name: str, image):
         """The material of every label quad: the text atlas (RGBA, sRGB) alpha-blended, unlit,
@@ -131,8 +143,14 @@ class MaterialTable:
 
         self.unlit.add(name)
         self.smooth.add(name)
-        mat = PBRMaterial(name=name, baseColorTexture=image, metallicFactor=0.0,
-                          roughnessFactor=1.0, alphaMode="BLEND", doubleSided=False)
+        mat = PBRMaterial(
+            name=name,
+            baseColorTexture=image,
+            metallicFactor=0.0,
+            roughnessFactor=1.0,
+            alphaMode="BLEND",
+            doubleSided=False,
+        )
         self.materials[name] = mat
         return mat
 
@@ -145,7 +163,9 @@ class MaterialTable:
         smooth = {"magFilter": 9729, "minFilter": 9987, "wrapS": 33071, "wrapT": 33071}
         smooth_textures = {
             m.get("pbrMetallicRoughness", {}).get("baseColorTexture", {}).get("index")
-            for m in tree.get("materials", []) if m.get("name") in self.smooth}
+            for m in tree.get("materials", [])
+            if m.get("name") in self.smooth
+        }
         samplers: list[dict] = []
         for i, texture in enumerate(tree["textures"]):
             wanted = smooth if i in smooth_textures else nearest

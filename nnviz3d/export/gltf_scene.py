@@ -79,36 +79,65 @@ class SceneBuilder:
 
             mesh = geo.unit_box()
             mesh.visual = trimesh.visual.TextureVisuals(
-                material=self.materials.solid(material_name, linear_rgb, opacity))
+                material=self.materials.solid(material_name, linear_rgb, opacity)
+            )
             self.scene.geometry[name] = mesh
             self._boxes.add(name)
         return name
 
-    def node(self, name: str, *, parent: str = ROOT, translation=None, scale=None,
-             mesh: str | None = None, extras: dict | None = None) -> None:
+    def node(
+        self,
+        name: str,
+        *,
+        parent: str = ROOT,
+        translation=None,
+        scale=None,
+        mesh: str | None = None,
+        extras: dict | None = None,
+    ) -> None:
         t = np.zeros(3) if translation is None else np.asarray(translation, np.float64)
         s = np.ones(3) if scale is None else np.asarray(scale, np.float64)
         matrix = np.diag([*s, 1.0])
         matrix[:3, 3] = t
         kwargs = {"geometry": mesh} if mesh is not None else {}
-        self.scene.graph.update(frame_to=name, frame_from=parent, matrix=matrix,
-                                metadata=clean(extras) if extras else None, **kwargs)
+        self.scene.graph.update(
+            frame_to=name,
+            frame_from=parent,
+            matrix=matrix,
+            metadata=clean(extras) if extras else None,
+            **kwargs,
+        )
         self.trs[name] = (t, s)
 
     # ----- scene nodes -----
-    def block(self, n: SceneNode, color: tuple[str, tuple] | None, extras: dict, *,
-              mesh=True) -> None:
+    def block(
+        self, n: SceneNode, color: tuple[str, tuple] | None, extras: dict, *, mesh=True
+    ) -> None:
         """``color`` = (material name, linear RGB) overrides the scene's category colour."""
         name, rgb = color or (f"block {_hex(n.color)}", srgb_to_linear(n.color))
-        self.node(n.path, translation=n.position, scale=n.scale,
-                  mesh=self.box_mesh(name, rgb) if mesh else None,
-                  extras={"type": BLOCK, "color_srgb": _hex(n.color), **n.meta,
-                          "instance_of": n.instance_of, **extras})
+        self.node(
+            n.path,
+            translation=n.position,
+            scale=n.scale,
+            mesh=self.box_mesh(name, rgb) if mesh else None,
+            extras={
+                "type": BLOCK,
+                "color_srgb": _hex(n.color),
+                **n.meta,
+                "instance_of": n.instance_of,
+                **extras,
+            },
+        )
 
     def group(self, n: SceneNode) -> None:
         mesh = self.box_mesh(f"group {_hex(n.color)}", srgb_to_linear(n.color), n.opacity)
-        self.node(n.path, translation=n.position, scale=n.scale, mesh=mesh,
-                  extras={"type": GROUP, "opacity": n.opacity, **n.meta})
+        self.node(
+            n.path,
+            translation=n.position,
+            scale=n.scale,
+            mesh=mesh,
+            extras={"type": GROUP, "opacity": n.opacity, **n.meta},
+        )
 
     def label(self, n: SceneNode, labels: LabelSet | None = None) -> None:
         """The label's node; with a quad when ``labels`` placed it."""
@@ -121,12 +150,22 @@ class SceneBuilder:
             uv = uv_of(placed, labels.atlas.size)
             uv[:, 1] = 1.0 - uv[:, 1]  # trimesh flips v on export (its origin is bottom-left)
             quad.visual = trimesh.visual.TextureVisuals(
-                uv=uv, material=self.materials.label_atlas(LABEL_MATERIAL, labels.atlas))
+                uv=uv, material=self.materials.label_atlas(LABEL_MATERIAL, labels.atlas)
+            )
             mesh = f"{n.path} text"
             self.scene.geometry[mesh] = quad
-        self.node(n.path, translation=n.position, mesh=mesh,
-                  extras={"type": LABEL, "text": n.text, "height": float(n.scale[1]),
-                          **({"shown": placed is not None} if labels else {}), **n.meta})
+        self.node(
+            n.path,
+            translation=n.position,
+            mesh=mesh,
+            extras={
+                "type": LABEL,
+                "text": n.text,
+                "height": float(n.scale[1]),
+                **({"shown": placed is not None} if labels else {}),
+                **n.meta,
+            },
+        )
 
     def camera(self, framing: Framing) -> None:
         """The presentation camera (written by :meth:`finish_tree`)."""
@@ -139,7 +178,8 @@ class SceneBuilder:
         if mesh is None:
             return
         mesh.visual = trimesh.visual.TextureVisuals(
-            material=self.materials.srgb(f"edge {_hex(n.color)}", n.color))
+            material=self.materials.srgb(f"edge {_hex(n.color)}", n.color)
+        )
         self.scene.geometry[n.path] = mesh
         self.node(n.path, mesh=n.path, extras={"type": EDGE, **n.meta})
 
@@ -153,8 +193,13 @@ class SceneBuilder:
         edge = float(block.position[2] + block.scale[2] / 2)
         x = float(block.position[0])
         name = f"{block.path}/{o.name}"
-        extras = {"type": f"overlay:{o.kind}", "module": o.module, "name": o.name,
-                  "legend": o.legend, **o.meta}
+        extras = {
+            "type": f"overlay:{o.kind}",
+            "module": o.module,
+            "name": o.name,
+            "legend": o.legend,
+            **o.meta,
+        }
         if o.kind == "grid":
             verts, faces, uv = geo.carpet(o.arrays["heights"], width)
             uv = uv.copy()
@@ -162,18 +207,27 @@ class SceneBuilder:
             image = Image.fromarray(np.ascontiguousarray(o.arrays["colors"], np.uint8), "RGB")
             mesh = trimesh.Trimesh(verts, faces, process=False)
             mesh.visual = trimesh.visual.TextureVisuals(
-                uv=uv, material=self.materials.textured(f"weights {name}", image))
+                uv=uv, material=self.materials.textured(f"weights {name}", image)
+            )
             self.scene.geometry[name] = mesh
-            self.node(name, translation=(x, 0.0, edge + geo.CARPET_START + geo.CARPET_DEPTH / 2),
-                      mesh=name, extras=extras)
+            self.node(
+                name,
+                translation=(x, 0.0, edge + geo.CARPET_START + geo.CARPET_DEPTH / 2),
+                mesh=name,
+                extras=extras,
+            )
         elif o.kind == "bars":
             verts, faces, owner = geo.bars(o.arrays["heights"], width)
             rgb = np.round(srgb_to_linear(o.arrays["colors"][owner] / 255.0) * 255)
             colors = np.concatenate([rgb, np.full((len(rgb), 1), 255)], 1).astype(np.uint8)
             mesh = trimesh.Trimesh(verts, faces, vertex_colors=colors, process=False)
             self.scene.geometry[name] = mesh
-            self.node(name, translation=(x, 0.0, edge + geo.BARS_START + geo.BARS_DEPTH / 2),
-                      mesh=name, extras=extras)
+            self.node(
+                name,
+                translation=(x, 0.0, edge + geo.BARS_START + geo.BARS_DEPTH / 2),
+                mesh=name,
+                extras=extras,
+            )
 
     # ----- glTF tree post-processing (trimesh's export hook) -----
     def finish_tree(self, tree: dict) -> None:
@@ -200,13 +254,28 @@ class SceneBuilder:
 def _add_camera(tree: dict, f: Framing) -> None:
     """A perspective camera node at the scene's root (glTF cameras look along their -z)."""
     cameras = tree.setdefault("cameras", [])
-    cameras.append({"name": CAMERA, "type": "perspective", "perspective": {
-        "yfov": float(f.yfov), "aspectRatio": float(f.aspect), "znear": float(f.near),
-        "zfar": float(f.far)}})
+    cameras.append(
+        {
+            "name": CAMERA,
+            "type": "perspective",
+            "perspective": {
+                "yfov": float(f.yfov),
+                "aspectRatio": float(f.aspect),
+                "znear": float(f.near),
+                "zfar": float(f.far),
+            },
+        }
+    )
     nodes = tree.setdefault("nodes", [])
-    nodes.append({"name": CAMERA, "camera": len(cameras) - 1,
-                  "translation": [float(v) for v in f.position], "rotation": f.quaternion(),
-                  "extras": {"type": "camera", "target": [float(v) for v in f.target]}})
+    nodes.append(
+        {
+            "name": CAMERA,
+            "camera": len(cameras) - 1,
+            "translation": [float(v) for v in f.position],
+            "rotation": f.quaternion(),
+            "extras": {"type": "camera", "target": [float(v) for v in f.target]},
+        }
+    )
     scene = tree["scenes"][tree.get("scene", 0)]
     scene.setdefault("nodes", []).append(len(nodes) - 1)
 
@@ -225,15 +294,22 @@ def _set_targets(tree: dict) -> None:
                     views[view]["target"] = target
 
 
-def add_scene(builder: SceneBuilder, scene: Scene, block_colors: dict[str, tuple],
-              block_extras: dict[str, dict], overlays: list[Overlay],
-              animated: set[str] = frozenset(), labels: LabelSet | None = None) -> None:
+def add_scene(
+    builder: SceneBuilder,
+    scene: Scene,
+    block_colors: dict[str, tuple],
+    block_extras: dict[str, dict],
+    overlays: list[Overlay],
+    animated: set[str] = frozenset(),
+    labels: LabelSet | None = None,
+) -> None:
     """Every node of ``scene``; ``block_colors`` (path -> (material name, linear RGB))
     overrides the category colours; blocks in ``animated`` get no mesh of their own (their
     coloured children do); ``labels`` (placed for the camera) get text quads."""
     for n in scene.of_type(BLOCK):
-        builder.block(n, block_colors.get(n.path), block_extras.get(n.path, {}),
-                      mesh=n.path not in animated)
+        builder.block(
+            n, block_colors.get(n.path), block_extras.get(n.path, {}), mesh=n.path not in animated
+        )
     for n in scene.of_type(GROUP):
         builder.group(n)
     for n in scene.of_type(LABEL):

@@ -37,8 +37,9 @@ _FACES = [
 ]
 CORNERS = np.array([c for f in _FACES for c in f], np.float32) / 2  # (24, 3)
 QUADS = np.array([[0, 1, 2, 0, 2, 3]], np.uint32) + 4 * np.arange(6, dtype=np.uint32)[:, None]
-BOX_EDGES = np.array([(0, 1), (1, 3), (3, 2), (2, 0), (4, 5), (5, 7), (7, 6), (6, 4),
-                      (0, 4), (1, 5), (2, 6), (3, 7)])
+BOX_EDGES = np.array(
+    [(0, 1), (1, 3), (3, 2), (2, 0), (4, 5), (5, 7), (7, 6), (6, 4), (0, 4), (1, 5), (2, 6), (3, 7)]
+)
 GROUP_LINE = (0.35, 0.38, 0.45)
 REFRESH_SECONDS = 0.5
 
@@ -54,8 +55,13 @@ def merged_blocks(scene: Scene) -> dict[str, np.ndarray | list]:
     position = (centers + CORNERS[None] * sizes).reshape(-1, 3)
     color = np.repeat(np.array([b.color for b in blocks], np.float32), 24, axis=0)
     index = (QUADS.reshape(1, -1) + 24 * np.arange(n, dtype=np.uint32)[:, None]).reshape(-1)
-    return {"position": position, "color": color, "index": index,
-            "modules": [b.meta.get("module", b.path) for b in blocks], "nodes": blocks}
+    return {
+        "position": position,
+        "color": color,
+        "index": index,
+        "modules": [b.meta.get("module", b.path) for b in blocks],
+        "nodes": blocks,
+    }
 
 
 def merged_lines(scene: Scene) -> dict[str, np.ndarray]:
@@ -68,8 +74,14 @@ def merged_lines(scene: Scene) -> dict[str, np.ndarray]:
             points.append(seg)
             colors.append(np.tile(np.float32(e.color), (len(seg), 1)))
     for g in scene.of_type(GROUP):
-        corners = g.position + np.array([[x, y, z] for x in (-.5, .5) for y in (-.5, .5)
-                                         for z in (-.5, .5)], np.float32) * g.scale
+        corners = (
+            g.position
+            + np.array(
+                [[x, y, z] for x in (-0.5, 0.5) for y in (-0.5, 0.5) for z in (-0.5, 0.5)],
+                np.float32,
+            )
+            * g.scale
+        )
         seg = corners[BOX_EDGES].reshape(-1, 3).astype(np.float32)
         points.append(seg)
         colors.append(np.tile(np.float32(GROUP_LINE), (len(seg), 1)))
@@ -93,46 +105,68 @@ class SceneWidget:
         self.modules: list[str] = blocks["modules"]
         self._nodes = blocks["nodes"]
         self.colors = three.BufferAttribute(array=blocks["color"], normalized=False)
-        geometry = three.BufferGeometry(attributes={
-            "position": three.BufferAttribute(array=blocks["position"], normalized=False),
-            "color": self.colors,
-            "index": three.BufferAttribute(array=blocks["index"], normalized=False)})
+        geometry = three.BufferGeometry(
+            attributes={
+                "position": three.BufferAttribute(array=blocks["position"], normalized=False),
+                "color": self.colors,
+                "index": three.BufferAttribute(array=blocks["index"], normalized=False),
+            }
+        )
         # flat shading derives face normals in the shader: no normal attribute to send
-        self.mesh = three.Mesh(geometry, three.MeshPhongMaterial(
-            vertexColors="VertexColors", flatShading=True, shininess=10))
-        line_geometry = three.BufferGeometry(attributes={
-            "position": three.BufferAttribute(array=lines["position"], normalized=False),
-            "color": three.BufferAttribute(array=lines["color"], normalized=False)})
-        edges = three.LineSegments(line_geometry,
-                                   three.LineBasicMaterial(vertexColors="VertexColors"))
+        self.mesh = three.Mesh(
+            geometry,
+            three.MeshPhongMaterial(vertexColors="VertexColors", flatShading=True, shininess=10),
+        )
+        line_geometry = three.BufferGeometry(
+            attributes={
+                "position": three.BufferAttribute(array=lines["position"], normalized=False),
+                "color": three.BufferAttribute(array=lines["color"], normalized=False),
+            }
+        )
+        edges = three.LineSegments(
+            line_geometry, three.LineBasicMaterial(vertexColors="VertexColors")
+        )
         # the glTF export's 3/4 view, fitted to this canvas (nnviz3d/export/framing.py)
         view = frame_scene(scene, aspect=width / height, fit_aspect=width / height)
         camera = three.PerspectiveCamera(
             position=tuple(float(c) for c in view.position),
-            quaternion=tuple(view.quaternion()), up=(0, 1, 0),
-            fov=math.degrees(view.yfov), aspect=width / height, near=view.near, far=view.far,
-            children=[three.DirectionalLight(color="white", intensity=0.7,
-                                             position=(3, 5, 1))])
+            quaternion=tuple(view.quaternion()),
+            up=(0, 1, 0),
+            fov=math.degrees(view.yfov),
+            aspect=width / height,
+            near=view.near,
+            far=view.far,
+            children=[three.DirectionalLight(color="white", intensity=0.7, position=(3, 5, 1))],
+        )
         self.view = view
         self.camera = camera
-        self.controls = three.OrbitControls(controlling=camera,
-                                            target=tuple(float(c) for c in view.target))
+        self.controls = three.OrbitControls(
+            controlling=camera, target=tuple(float(c) for c in view.target)
+        )
         self.picker = three.Picker(controlling=self.mesh, event="mousemove")
         self.hover = ipywidgets.HTML(value=self._title())
         self.picker.observe(self._hovered, names=["faceIndex"])
-        scene3 = three.Scene(children=[self.mesh, edges, camera,
-                                       three.AmbientLight(color="#9aa3b5", intensity=0.6)],
-                             background="#10131a")
-        self.renderer = three.Renderer(camera=camera, scene=scene3,
-                                       controls=[self.controls, self.picker], width=width,
-                                       height=height, antialias=True)
+        scene3 = three.Scene(
+            children=[self.mesh, edges, camera, three.AmbientLight(color="#9aa3b5", intensity=0.6)],
+            background="#10131a",
+        )
+        self.renderer = three.Renderer(
+            camera=camera,
+            scene=scene3,
+            controls=[self.controls, self.picker],
+            width=width,
+            height=height,
+            antialias=True,
+        )
         self.widget = ipywidgets.VBox([self.renderer, self.hover])
         self._stop: threading.Event | None = None
 
     def _title(self) -> str:
         meta = self.scene.meta
-        return (f"<b>{_text(meta.get('model', ''))}</b> · {len(self.modules):,} blocks · "
-                f"{_count(meta.get('total_params', 0))} params — hover a block to name it")
+        return (
+            f"<b>{_text(meta.get('model', ''))}</b> · {len(self.modules):,} blocks · "
+            f"{_count(meta.get('total_params', 0))} params — hover a block to name it"
+        )
 
     def _hovered(self, change) -> None:
         self.hover.value = self.describe(change["new"])
@@ -144,9 +178,11 @@ class SceneWidget:
         meta = self._nodes[face // 12].meta
         shapes = " → ".join(str(s) for s in meta.get("output_shapes", [])[:1])
         # names come from the model or a file: text, never markup (the widget renders HTML)
-        return (f"<b>{_text(meta.get('module') or '(model)')}</b> · "
-                f"{_text(meta.get('kind', ''))} · {_count(meta.get('params', 0))} params "
-                f"{_text(shapes)}")
+        return (
+            f"<b>{_text(meta.get('module') or '(model)')}</b> · "
+            f"{_text(meta.get('kind', ''))} · {_count(meta.get('params', 0))} params "
+            f"{_text(shapes)}"
+        )
 
     def set_colors(self, rgb: np.ndarray) -> None:
         """Recolour the blocks: ``rgb`` is (blocks, 3) sRGB in [0, 1], in ``modules`` order."""
@@ -209,14 +245,19 @@ def _text(value) -> str:
     s = str(value)
     s = "".join("\ufffd" if _is_control(c) else c for c in s)
     if len(s) > MAX_NAME:
-        s = s[:MAX_NAME - 1] + "…"
+        s = s[: MAX_NAME - 1] + "…"
     return html.escape(s, quote=True)
 
 
 def _is_control(c: str) -> bool:
     o = ord(c)
-    return (o < 32 and c not in "\t") or 0x7F <= o < 0xA0 or 0x202A <= o <= 0x202E \
-        or 0x2066 <= o <= 0x2069 or o in (0x200E, 0x200F, 0x061C)
+    return (
+        (o < 32 and c not in "\t")
+        or 0x7F <= o < 0xA0
+        or 0x202A <= o <= 0x202E
+        or 0x2066 <= o <= 0x2069
+        or o in (0x200E, 0x200F, 0x061C)
+    )
 
 
 def _count(n) -> str:
@@ -241,8 +282,9 @@ def in_notebook() -> bool:
     return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
 
 
-def scene_widget(source, example_inputs=None, *, depth: int | None = None, width: int = 800,
-                 height: int = 480) -> SceneWidget:
+def scene_widget(
+    source, example_inputs=None, *, depth: int | None = None, width: int = 800, height: int = 480
+) -> SceneWidget:
     """The widget of a model, graph, recording or SPEC/file (as ``export_gltf`` takes them)."""
     from .gltf import view_scene
     from .sources import resolve
@@ -259,8 +301,9 @@ def show(source, example_inputs=None, *, depth: int | None = None, **kwargs):
     (``nnviz3d.view``; a live watcher already serves one, whose handle is returned)."""
     if in_notebook():
         live = hasattr(source, "add_listener")  # a live nnviz3d.watch run
-        widget = scene_widget(source.graph if live else source, example_inputs, depth=depth,
-                              **kwargs)
+        widget = scene_widget(
+            source.graph if live else source, example_inputs, depth=depth, **kwargs
+        )
         if live:
             widget.follow(source)
         return widget

@@ -23,8 +23,12 @@ class ProbeView:
             if kind not in PROBE_KINDS:
                 continue
             index = {m: i for i, m in enumerate(info["modules"])}
-            self.kinds[kind] = (index, arrays[f"{kind}_stats"], arrays.get(f"{kind}_update"),
-                                int(info["step"]))
+            self.kinds[kind] = (
+                index,
+                arrays[f"{kind}_stats"],
+                arrays.get(f"{kind}_update"),
+                int(info["step"]),
+            )
 
     def copy(self) -> ProbeView:
         out = ProbeView()
@@ -41,9 +45,14 @@ class ProbeView:
         return float(stats[index[module], STAT_COLUMNS[column]])
 
     def unhealthy(self, module: str) -> bool:
-        return any(module in index and (stats[index[module], STAT_COLUMNS["nan"]] > 0
-                                       or stats[index[module], STAT_COLUMNS["inf"]] > 0)
-                   for index, stats, _, _ in self.kinds.values())
+        return any(
+            module in index
+            and (
+                stats[index[module], STAT_COLUMNS["nan"]] > 0
+                or stats[index[module], STAT_COLUMNS["inf"]] > 0
+            )
+            for index, stats, _, _ in self.kinds.values()
+        )
 
     def quantity(self, key: str, modules: list[str]) -> tuple[np.ndarray, np.ndarray, bool]:
         """Values of colour-by quantity ``key`` for ``modules``, their unhealthy flags, and
@@ -85,8 +94,10 @@ def state_at(reader: RunReader, step: int | None) -> tuple[ProbeView, tuple | No
     if last is None:
         raise ValueError(f"{reader.path} holds no frames: record at least one step")
     if step is not None and not first <= step <= last:
-        raise ValueError(f"step {step} is not in {reader.path}, which holds steps "
-                         f"{first}..{last}: choose a step in that range")
+        raise ValueError(
+            f"step {step} is not in {reader.path}, which holds steps "
+            f"{first}..{last}: choose a step in that range"
+        )
     step = last if step is None else int(step)
     view = ProbeView()
     matrices = None
@@ -98,8 +109,9 @@ def state_at(reader: RunReader, step: int | None) -> tuple[ProbeView, tuple | No
     return view, matrices, step
 
 
-def timeline(reader: RunReader, quantity: str, modules: list[str],
-             max_steps: int) -> tuple[np.ndarray, np.ndarray]:
+def timeline(
+    reader: RunReader, quantity: str, modules: list[str], max_steps: int
+) -> tuple[np.ndarray, np.ndarray]:
     """``steps`` (T,) and colour levels (T, len(modules)) of ``quantity`` at every recorded step
     with probe data (evenly thinned to at most ``max_steps``), see
     :func:`~nnviz3d.export.gltf_materials.quantity_levels`."""
@@ -107,7 +119,7 @@ def timeline(reader: RunReader, quantity: str, modules: list[str],
 
     view = ProbeView()
     states: list[tuple[int, ProbeView]] = []
-    for step, kinds, data in _probe_frames(reader.frames()):
+    for step, _kinds, data in _probe_frames(reader.frames()):
         header, arrays = decode_probe(data)
         if header.get("split", "train") != "train" and not header.get("kinds"):
             continue

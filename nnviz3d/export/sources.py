@@ -44,9 +44,11 @@ def resolve(obj, example_inputs=None) -> ExportSource:
     if _is_module(obj) or (isinstance(obj, tuple) and len(obj) == 2 and _is_module(obj[0])):
         model, inputs = obj if isinstance(obj, tuple) else (obj, example_inputs)
         return from_model(model, inputs)
-    raise ExportError(f"cannot export a {type(obj).__name__}: pass an nn.Module, a "
-                      f"(module, example_inputs) pair, a Graph, a RunReader, or the path of a "
-                      f"run (.nnv3d) or model file")
+    raise ExportError(
+        f"cannot export a {type(obj).__name__}: pass an nn.Module, a "
+        f"(module, example_inputs) pair, a Graph, a RunReader, or the path of a "
+        f"run (.nnv3d) or model file"
+    )
 
 
 def open_run(path: str) -> RunReader:

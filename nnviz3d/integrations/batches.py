@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import torch
 
-VAL_PREFIXES = ("validation_", "validation/", "valid_", "valid/", "val_", "val/", "eval_",
-                "eval/")
+VAL_PREFIXES = ("validation_", "validation/", "valid_", "valid/", "val_", "val/", "eval_", "eval/")
 """How a metric logged during validation is usually named (Lightning's ``val_loss``,
 Hugging Face's ``eval_loss``); the prefix is dropped, so ``val_loss`` is the validation
 curve of ``loss``."""
@@ -32,5 +31,5 @@ def val_name(name: str) -> str | None:
     """``name`` without its validation prefix, or None when it has none."""
     for prefix in VAL_PREFIXES:
         if name.startswith(prefix) and len(name) > len(prefix):
-            return name[len(prefix):]
+            return name[len(prefix) :]
     return None

@@ -82,14 +82,16 @@ class _Hooks:
         self._last_step = step
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
         metrics = {k: v for k, v in self._new_metrics(trainer).items() if val_name(k) is None}
-        self.watcher.step(loss if loss is not None and hasattr(loss, "item") else None,
-                          step=step, **metrics)
+        self.watcher.step(
+            loss if loss is not None and hasattr(loss, "item") else None, step=step, **metrics
+        )
 
     def on_validation_end(self, trainer, pl_module) -> None:
         if not self._watching() or trainer.sanity_checking:
             return
-        metrics = {val_name(k): v for k, v in self._new_metrics(trainer).items()
-                   if val_name(k) is not None}
+        metrics = {
+            val_name(k): v for k, v in self._new_metrics(trainer).items() if val_name(k) is not None
+        }
         if metrics:
             self.watcher.validation(step=max(trainer.global_step, 0), **metrics)
 
@@ -109,10 +111,15 @@ class _Hooks:
 
 def _callback_class(package: str):
     module = importlib.import_module(package)
-    return type("NNViz3DCallback", (_Hooks, module.Callback), {
-        "__doc__": "The live view of a Lightning run: ``Trainer(callbacks=[NNViz3DCallback("
-                   "**watch_kwargs)])``; see nnviz3d.integrations.lightning.",
-        "__module__": __name__})
+    return type(
+        "NNViz3DCallback",
+        (_Hooks, module.Callback),
+        {
+            "__doc__": "The live view of a Lightning run: ``Trainer(callbacks=[NNViz3DCallback("
+            "**watch_kwargs)])``; see nnviz3d.integrations.lightning.",
+            "__module__": __name__,
+        },
+    )
 
 
 def _available(package: str) -> bool:
@@ -124,8 +131,10 @@ if _available("lightning"):
 elif _available("pytorch_lightning"):
     NNViz3DCallback = _callback_class("pytorch_lightning")
 else:
-    raise ImportError("nnviz3d.integrations.lightning needs Lightning: pip install lightning "
-                      "(or pip install 'nnviz3d[lightning]')")
+    raise ImportError(
+        "nnviz3d.integrations.lightning needs Lightning: pip install lightning "
+        "(or pip install 'nnviz3d[lightning]')"
+    )
 
 
 def __getattr__(name: str):
@@ -133,12 +142,17 @@ def __getattr__(name: str):
     (importing the second package costs seconds)."""
     if name == "NNViz3DCallbackPL":
         if not _available("pytorch_lightning"):
-            raise ImportError("NNViz3DCallbackPL needs pytorch_lightning: pip install "
-                              "pytorch-lightning")
-        cls = NNViz3DCallback if issubclass(NNViz3DCallback, importlib.import_module(
-            "pytorch_lightning").Callback) else _callback_class("pytorch_lightning")
+            raise ImportError(
+                "NNViz3DCallbackPL needs pytorch_lightning: pip install pytorch-lightning"
+            )
+        cls = (
+            NNViz3DCallback
+            if issubclass(NNViz3DCallback, importlib.import_module("pytorch_lightning").Callback)
+            else _callback_class("pytorch_lightning")
+        )
         globals()[name] = cls
         return cls
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-__all__ = ["NNViz3DCallback", "NNViz3DCallbackPL"]
+
+__all__ = ["NNViz3DCallback", "NNViz3DCallbackPL"]  # noqa: F822 (made on first use)

@@ -41,13 +41,13 @@ class NNViz3DCallback(TrainerCallback):
         self.watcher = None
         """The run's :class:`nnviz3d.live.watcher.Watcher` once training began."""
 
-    def on_train_begin(self, args, state, control, model=None, train_dataloader=None,
-                       **kwargs):
+    def on_train_begin(self, args, state, control, model=None, train_dataloader=None, **kwargs):
         from ..live.watcher import watch
 
         if model is not None and self.watcher is None:
-            self.watcher = watch(model, example_inputs(model, train_dataloader),
-                                 **self.watch_kwargs)
+            self.watcher = watch(
+                model, example_inputs(model, train_dataloader), **self.watch_kwargs
+            )
 
     def on_pre_optimizer_step(self, args, state, control, **kwargs):
         if self._watching():
@@ -106,5 +106,6 @@ def _metric(name: str, value) -> bool:
     """A number the model's curves should show (not the Trainer's timings and counters)."""
     if name in SKIPPED or name.endswith(("_runtime", "_per_second")):
         return False
-    return isinstance(value, numbers.Real) or (isinstance(value, torch.Tensor) and
-                                               value.numel() == 1)
+    return isinstance(value, numbers.Real) or (
+        isinstance(value, torch.Tensor) and value.numel() == 1
+    )

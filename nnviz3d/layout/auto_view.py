@@ -52,8 +52,9 @@ def depth_argument(text: str) -> int | str:
     except ValueError:
         value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected 'auto', 'all' or an integer of 1 or more, "
-                                         f"got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected 'auto', 'all' or an integer of 1 or more, got {text!r}"
+        )
     return value
 
 
@@ -90,8 +91,9 @@ def children_map(graph: Graph) -> dict[str, list[str]]:
     return kids
 
 
-def find_stacks(graph: Graph, kids: dict[str, list[str]] | None = None,
-                unstack=(), min_count: int = STACK_MIN) -> dict[str, Stack]:
+def find_stacks(
+    graph: Graph, kids: dict[str, list[str]] | None = None, unstack=(), min_count: int = STACK_MIN
+) -> dict[str, Stack]:
     """Runs of consecutive identical sibling groups (``repeat_group``), leader -> Stack.
 
     Only contiguous runs among the parent's module children are stacked (an A,B,A,B list would
@@ -100,7 +102,7 @@ def find_stacks(graph: Graph, kids: dict[str, list[str]] | None = None,
     kids = children_map(graph) if kids is None else kids
     unstack = set(unstack)
     out: dict[str, Stack] = {}
-    for parent, paths in kids.items():
+    for _parent, paths in kids.items():
         run: list[str] = []
         gid = None
         seq = [p for p in paths if graph[p].role == ROLE_MODULE and graph[p].call_index == 0]
@@ -140,7 +142,7 @@ def stack_translation(graph: Graph, stacks: dict[str, Stack]):
                     hit = anc  # keep going: the outermost follower wins
             if hit is None:
                 return path
-            mapped = leader_of[hit] + path[len(hit):]
+            mapped = leader_of[hit] + path[len(hit) :]
             while mapped not in graph and "." in mapped:
                 mapped = mapped.rpartition(".")[0]
             if mapped not in graph:
@@ -151,8 +153,9 @@ def stack_translation(graph: Graph, stacks: dict[str, Stack]):
     return translate
 
 
-def auto_plan(graph: Graph, expand=(), collapse_groups=(), unstack=(),
-              budget: int = AUTO_BLOCKS) -> AutoPlan:
+def auto_plan(
+    graph: Graph, expand=(), collapse_groups=(), unstack=(), budget: int = AUTO_BLOCKS
+) -> AutoPlan:
     """Which groups the automatic view opens and which runs it stacks."""
     kids = children_map(graph)
     expand = set(expand)

@@ -26,8 +26,9 @@ class VisibleGraph:
     open group drawn with ``×N`` ghosts)."""
 
 
-def collapse(graph: Graph, depth: int | str | None = None, expand=(), collapse_groups=(),
-             unstack=()) -> VisibleGraph:
+def collapse(
+    graph: Graph, depth: int | str | None = None, expand=(), collapse_groups=(), unstack=()
+) -> VisibleGraph:
     """Collapse every group at ``depth`` or deeper into one block, except the groups in
     ``expand`` (and their ancestors); groups in ``collapse_groups`` are collapsed whatever
     their depth. ``depth=None`` expands everything; ``depth="auto"`` stacks repeated runs and
@@ -96,8 +97,12 @@ def _collapse(graph: Graph, depth, expand, collapse_groups, stacks) -> VisibleGr
     shown = set(blocks)
     groups = []
     for n in graph.nodes:
-        if n.is_group and n.path and n.path not in collapsed and not _hidden(graph, n.path,
-                                                                             collapsed):
+        if (
+            n.is_group
+            and n.path
+            and n.path not in collapsed
+            and not _hidden(graph, n.path, collapsed)
+        ):
             if any(b.startswith(n.path + ".") for b in shown):
                 groups.append(n.path)
     groups = _without_wrappers(graph, groups, blocks, stacks)
@@ -105,8 +110,14 @@ def _collapse(graph: Graph, depth, expand, collapse_groups, stacks) -> VisibleGr
     for leader, st in stacks.items():
         if leader in shown or leader in groups:
             shown_stacks[leader] = st
-    return VisibleGraph(blocks, collapsed, groups,
-                        [(s, d, k) for (s, d), k in zip(pair_list, kinds)], members, shown_stacks)
+    return VisibleGraph(
+        blocks,
+        collapsed,
+        groups,
+        [(s, d, k) for (s, d), k in zip(pair_list, kinds)],
+        members,
+        shown_stacks,
+    )
 
 
 WRAPPER_SHARE = 0.85

@@ -86,12 +86,20 @@ class Layout:
         self._index = {p: i for i, p in enumerate(self.paths)}
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        return ((self.centers - self.sizes / 2).min(axis=0),
-                (self.centers + self.sizes / 2).max(axis=0))
+        return (
+            (self.centers - self.sizes / 2).min(axis=0),
+            (self.centers + self.sizes / 2).max(axis=0),
+        )
 
 
-def layout_graph(graph: Graph, depth: int | str | None = None, expand=(), collapse_groups=(),
-                 unstack=(), fold: bool = True) -> Layout:
+def layout_graph(
+    graph: Graph,
+    depth: int | str | None = None,
+    expand=(),
+    collapse_groups=(),
+    unstack=(),
+    fold: bool = True,
+) -> Layout:
     """``depth``: ``"auto"`` (stacked repeats, a block budget), ``None`` (everything open) or
     an integer (groups that deep are closed); ``fold=False`` keeps one straight row."""
     vis = collapse(graph, depth, expand, collapse_groups, unstack)
@@ -135,8 +143,11 @@ def layout_graph(graph: Graph, depth: int | str | None = None, expand=(), collap
             x += f + BLOCK_GAP
         layer_width[li] = total
         layer_top[li] = max(sizes[b][1] for b in row)
-    line_of = _fold(rows, layer_thick, layer_width, _group_spans(vis, layer, graph)) if fold \
+    line_of = (
+        _fold(rows, layer_thick, layer_width, _group_spans(vis, layer, graph))
+        if fold
         else np.zeros(n_layers, dtype=np.int64)
+    )
     n_lines = int(line_of.max()) + 1 if n_layers else 1
     # z along each line, restarting at 0; lines stacked along -x, first line at the back
     layer_z = np.zeros(n_layers)
@@ -173,8 +184,9 @@ def layout_graph(graph: Graph, depth: int | str | None = None, expand=(), collap
         "rows": n_lines,
         "stacks": {b: st.count for b, st in vis.stacks.items()},
     }
-    return Layout(blocks, c_arr, s_arr, l_arr, edges, groups, vis, meta,
-                  block_line.astype(np.int32))
+    return Layout(
+        blocks, c_arr, s_arr, l_arr, edges, groups, vis, meta, block_line.astype(np.int32)
+    )
 
 
 def _order_rows(rows, preds, succs) -> None:
@@ -194,8 +206,9 @@ def _order_rows(rows, preds, succs) -> None:
                 pos[b] = i
 
 
-def _route(vis_edges, index, centers, sizes, layer, layer_top, line_of, line_x,
-           line_w) -> list[RoutedEdge]:
+def _route(
+    vis_edges, index, centers, sizes, layer, layer_top, line_of, line_x, line_w
+) -> list[RoutedEdge]:
     out = []
     arcs_over: dict[int, int] = defaultdict(int)
     gap_lanes: dict[int, int] = defaultdict(int)
@@ -215,12 +228,21 @@ def _route(vis_edges, index, centers, sizes, layer, layer_top, line_of, line_x,
             y = 0.25 + 0.1 * min(lane, 8)
             out_z = start[2] + LAYER_GAP / 2
             in_z = end[2] - LAYER_GAP / 2
-            pts = np.array([start, [start[0], y, out_z], [gx, y, out_z], [gx, y, in_z],
-                            [end[0], y, in_z], end], dtype=np.float32)
+            pts = np.array(
+                [
+                    start,
+                    [start[0], y, out_z],
+                    [gx, y, out_z],
+                    [gx, y, in_z],
+                    [end[0], y, in_z],
+                    end,
+                ],
+                dtype=np.float32,
+            )
         elif ld - ls <= 1:
             pts = np.stack([start, end])
         else:
-            between = layer_top[ls + 1:ld]
+            between = layer_top[ls + 1 : ld]
             lane = max(arcs_over[li] for li in range(ls + 1, ld))
             for li in range(ls + 1, ld):
                 arcs_over[li] = lane + 1
@@ -234,8 +256,9 @@ def _route(vis_edges, index, centers, sizes, layer, layer_top, line_of, line_x,
     return out
 
 
-def _group_boxes(graph: Graph, vis: VisibleGraph, index, centers, sizes,
-                 block_line) -> list[GroupBox]:
+def _group_boxes(
+    graph: Graph, vis: VisibleGraph, index, centers, sizes, block_line
+) -> list[GroupBox]:
     lo_all = centers - sizes / 2
     hi_all = centers + sizes / 2
     prefix_members: dict[str, list[int]] = defaultdict(list)
@@ -258,8 +281,11 @@ def _group_boxes(graph: Graph, vis: VisibleGraph, index, centers, sizes,
             lo = lo_all[on].min(axis=0) - pad
             hi = hi_all[on].max(axis=0) + pad
             lo[1] = max(lo[1], -pad)
-            boxes.append(GroupBox(g, node.kind, node.depth, lo.astype(np.float32),
-                                  hi.astype(np.float32), part))
+            boxes.append(
+                GroupBox(
+                    g, node.kind, node.depth, lo.astype(np.float32), hi.astype(np.float32), part
+                )
+            )
     return boxes
 
 
@@ -311,5 +337,5 @@ def _fold(rows, thick, width, spans) -> np.ndarray:
         if options:
             cuts.append(min(options, key=lambda i: cost[i] + abs(ends[i] - target) / per))
     for c in cuts:
-        line_of[c + 1:] += 1
+        line_of[c + 1 :] += 1
     return line_of

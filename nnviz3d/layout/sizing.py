@@ -20,10 +20,10 @@ def size_legend() -> dict:
     return {
         "side": f"{BASE_SIDE} + {PER_DECADE} * log10(1 + parameters)",
         "footprint": "x from the last dimension, y from the one before it (log2), both "
-                     "scaled so the longer side equals 'side'; a vector's bar is "
-                     f"{VECTOR_HEIGHT} of its width tall",
+        "scaled so the longer side equals 'side'; a vector's bar is "
+        f"{VECTOR_HEIGHT} of its width tall",
         "thickness": "along the forward axis: 0.25 + 0.08 * log2(channels) for feature maps, "
-                     "0.35 otherwise",
+        "0.35 otherwise",
         "units": "scene units (1 unit ~ 1 metre in VR)",
     }
 

@@ -73,8 +73,10 @@ def is_fsdp1(model: torch.nn.Module) -> bool:
     if not isinstance(model, _fsdp1()):
         return False
     if not getattr(model, "_use_orig_params", True):
-        raise ValueError("nnviz3d.watch needs FullyShardedDataParallel(..., "
-                         "use_orig_params=True) to see each module's parameters")
+        raise ValueError(
+            "nnviz3d.watch needs FullyShardedDataParallel(..., "
+            "use_orig_params=True) to see each module's parameters"
+        )
     return True
 
 
@@ -102,8 +104,10 @@ def process_group(group):
     get_group = getattr(group, "get_group", None)
     if callable(get_group):  # a DeviceMesh
         if getattr(group, "ndim", 1) != 1:
-            raise ValueError(f"group= takes a 1-D DeviceMesh (its data-parallel dim, e.g. "
-                             f"mesh['dp']); this one has {group.ndim} dims")
+            raise ValueError(
+                f"group= takes a 1-D DeviceMesh (its data-parallel dim, e.g. "
+                f"mesh['dp']); this one has {group.ndim} dims"
+            )
         return get_group()
     return group
 
@@ -114,15 +118,23 @@ def _pack(res: dict) -> torch.Tensor:
     m = res["stats"].shape[0]
     dead = res.get("dead", torch.full((m,), float("nan")))
     update = res.get("update_parts", torch.full((m, 2), float("nan")))
-    return torch.cat([res["stats"].double().cpu(), res["hist"].double().cpu(),
-                      res["range"].double().cpu(), res["count"].double().cpu()[:, None],
-                      dead.double().cpu()[:, None], update.double().cpu()], dim=1)
+    return torch.cat(
+        [
+            res["stats"].double().cpu(),
+            res["hist"].double().cpu(),
+            res["range"].double().cpu(),
+            res["count"].double().cpu()[:, None],
+            dead.double().cpu()[:, None],
+            update.double().cpu(),
+        ],
+        dim=1,
+    )
 
 
 def merge(parts: list[np.ndarray], bins: int) -> dict[str, np.ndarray]:
     """Merge the packed rows of every rank (see :func:`_pack`) into one set of rows."""
     p = np.stack(parts)  # (R, M, cols)
-    stats, hist = p[..., :8], p[..., 8:8 + bins]
+    stats, hist = p[..., :8], p[..., 8 : 8 + bins]
     count, dead = p[..., 10 + bins], p[..., 11 + bins]
     d2, w2 = p[..., 12 + bins].sum(axis=0), p[..., 13 + bins].sum(axis=0)
     mean, std, lo, hi, norm, zero, nan, inf = np.moveaxis(stats, -1, 0)
@@ -130,16 +142,26 @@ def merge(parts: list[np.ndarray], bins: int) -> dict[str, np.ndarray]:
     nf = finite.sum(axis=0)
     safe = np.maximum(nf, 1)
     g_mean = (finite * mean).sum(axis=0) / safe
-    ex2 = (finite * (std ** 2 + mean ** 2)).sum(axis=0) / safe
-    g_std = np.sqrt(np.maximum(ex2 - g_mean ** 2, 0))
+    ex2 = (finite * (std**2 + mean**2)).sum(axis=0) / safe
+    g_std = np.sqrt(np.maximum(ex2 - g_mean**2, 0))
     has = finite > 0
     g_lo = np.where(has, lo, np.inf).min(axis=0)
     g_hi = np.where(has, hi, -np.inf).max(axis=0)
     empty = nf == 0
     g_lo, g_hi = np.where(empty, 0.0, g_lo), np.where(empty, 0.0, g_hi)
-    out_stats = np.stack([g_mean, g_std, g_lo, g_hi, np.sqrt((norm ** 2).sum(axis=0)),
-                          (zero * count).sum(axis=0) / np.maximum(count.sum(axis=0), 1),
-                          nan.sum(axis=0), inf.sum(axis=0)], axis=1)
+    out_stats = np.stack(
+        [
+            g_mean,
+            g_std,
+            g_lo,
+            g_hi,
+            np.sqrt((norm**2).sum(axis=0)),
+            (zero * count).sum(axis=0) / np.maximum(count.sum(axis=0), 1),
+            nan.sum(axis=0),
+            inf.sum(axis=0),
+        ],
+        axis=1,
+    )
     out_hist = np.zeros(hist.shape[1:])
     for row in range(hist.shape[1]):
         edges = np.linspace(g_lo[row], g_hi[row], bins + 1)
@@ -148,11 +170,14 @@ def merge(parts: list[np.ndarray], bins: int) -> dict[str, np.ndarray]:
                 continue
             out_hist[row] += rebin(hist[r, row], lo[r, row], hi[r, row], edges)
     totals = hist.sum(axis=(0, 2))
-    return {"stats": out_stats.astype(np.float32), "hist": _round_keeping(out_hist, totals),
-            "range": np.stack([g_lo, g_hi], axis=1).astype(np.float32),
-            "update": np.sqrt(d2) / np.maximum(np.sqrt(w2), 1e-30),
-            "count": count.sum(axis=0), "dead": np.nanmin(np.where(np.isnan(dead), np.inf, dead),
-                                                          axis=0)}
+    return {
+        "stats": out_stats.astype(np.float32),
+        "hist": _round_keeping(out_hist, totals),
+        "range": np.stack([g_lo, g_hi], axis=1).astype(np.float32),
+        "update": np.sqrt(d2) / np.maximum(np.sqrt(w2), 1e-30),
+        "count": count.sum(axis=0),
+        "dead": np.nanmin(np.where(np.isnan(dead), np.inf, dead), axis=0),
+    }
 
 
 def _round_keeping(h: np.ndarray, totals: np.ndarray) -> np.ndarray:
@@ -200,11 +225,11 @@ def reduce_kinds(kinds: dict, rank: int, size: int, group=None) -> dict | None:
         if "update_parts" in res:  # the change of the whole (unsharded) weights
             out["update"] = torch.from_numpy(m["update"].astype(np.float32))
             out.pop("update_parts")
-        out["sampled"] = torch.from_numpy(
-            np.round(m["hist"].sum(axis=1)).astype(np.int64))
+        out["sampled"] = torch.from_numpy(np.round(m["hist"].sum(axis=1)).astype(np.int64))
         if "dead" in res:
             dead = m["dead"]
-            out["dead"] = torch.from_numpy(np.where(np.isinf(dead), np.nan, dead)
-                                           .astype(np.float32))
+            out["dead"] = torch.from_numpy(
+                np.where(np.isinf(dead), np.nan, dead).astype(np.float32)
+            )
         merged[kind] = out
     return merged if rank == 0 else None

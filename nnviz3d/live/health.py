@@ -59,8 +59,7 @@ class HealthMonitor:
         them alone, never again on a probe's statistics (a step judged twice could alarm in
         one run and not in another)."""
 
-    def check(self, step: int, kinds: dict[str, dict], norms: dict | None = None
-              ) -> list[dict]:
+    def check(self, step: int, kinds: dict[str, dict], norms: dict | None = None) -> list[dict]:
         """Alarms that hold at ``step`` for the kinds probed now (numpy arrays) and the
         every-step gradient norms (``{"modules", "norm", "count"}``, nnviz3d/capture/
         grad_norms.py). With norms, exploding and vanishing gradients are judged on them
@@ -72,13 +71,25 @@ class HealthMonitor:
                 nan, inf = int(stats[i, NAN]), int(stats[i, INF])
                 if nan or inf:
                     what = "NaN" if nan else "Inf"
-                    alarms.append(self._alarm("nan" if nan else "inf", module, step, nan or inf,
-                                              f"{nan} NaN and {inf} Inf values in its "
-                                              f"{_KIND_NAMES[kind]}", kind, what))
+                    alarms.append(
+                        self._alarm(
+                            "nan" if nan else "inf",
+                            module,
+                            step,
+                            nan or inf,
+                            f"{nan} NaN and {inf} Inf values in its {_KIND_NAMES[kind]}",
+                            kind,
+                            what,
+                        )
+                    )
         if norms:
             self.by_norms = True
-            alarms += self._gradients(step, norms["modules"], np.asarray(norms["norm"]),
-                                      np.asarray(norms["count"], np.float64))
+            alarms += self._gradients(
+                step,
+                norms["modules"],
+                np.asarray(norms["norm"]),
+                np.asarray(norms["count"], np.float64),
+            )
         elif "grad" in kinds and not self.by_norms:
             res = kinds["grad"]
             stats = np.asarray(res["stats"])
@@ -90,9 +101,16 @@ class HealthMonitor:
             dead = np.asarray(kinds["act"]["dead"])
             for module, frac in zip(kinds["act"]["modules"], dead):
                 if np.isfinite(frac) and frac >= self.t.dead_fraction:
-                    alarms.append(self._alarm("dead", module, step, float(frac),
-                                              f"{frac:.0%} of its units output 0 for the "
-                                              f"whole batch", "act"))
+                    alarms.append(
+                        self._alarm(
+                            "dead",
+                            module,
+                            step,
+                            float(frac),
+                            f"{frac:.0%} of its units output 0 for the whole batch",
+                            "act",
+                        )
+                    )
         return alarms
 
     def _gradients(self, step: int, modules, norms, counts, rms=None) -> list[dict]:
@@ -107,11 +125,28 @@ class HealthMonitor:
         nan, inf = np.isnan(norms), np.isinf(norms)
         if counts is not None:  # only the every-step norms: stats count NaN themselves
             for i in np.flatnonzero(nan):
-                out.append(self._alarm("nan", modules[i], step, float(norms[i]),
-                                       "gradient norm is NaN", "grad", "NaN"))
+                out.append(
+                    self._alarm(
+                        "nan",
+                        modules[i],
+                        step,
+                        float(norms[i]),
+                        "gradient norm is NaN",
+                        "grad",
+                        "NaN",
+                    )
+                )
         for i in np.flatnonzero(inf):
-            out.append(self._alarm("exploding", modules[i], step, float(norms[i]),
-                                   "gradient norm is infinite", "grad"))
+            out.append(
+                self._alarm(
+                    "exploding",
+                    modules[i],
+                    step,
+                    float(norms[i]),
+                    "gradient norm is infinite",
+                    "grad",
+                )
+            )
         ok = ~(nan | inf)
         if not ok.any():
             return out
@@ -120,12 +155,17 @@ class HealthMonitor:
         rms = np.asarray(rms, np.float64)
         self.has_grad.update(itertools.compress(modules, ok))
         st.peak = np.where(ok, np.maximum(st.peak, norms), st.peak)
-        vanishing = ok & ((rms < self.t.vanishing_rms)
-                          | ((st.peak > 0) & (norms < self.t.vanishing_drop * st.peak)))
+        vanishing = ok & (
+            (rms < self.t.vanishing_rms)
+            | ((st.peak > 0) & (norms < self.t.vanishing_drop * st.peak))
+        )
         n = min(st.count, len(st.ring))
         base = np.median(st.ring[:n], axis=0) if n >= self.t.baseline_captures else None
-        exploding = ok & (base > 0) & (norms > self.t.exploding_growth * base) \
-            if base is not None else np.zeros_like(ok)
+        exploding = (
+            ok & (base > 0) & (norms > self.t.exploding_growth * base)
+            if base is not None
+            else np.zeros_like(ok)
+        )
         # a layer's non-finite norm does not enter its baseline: it keeps its last value
         last = st.ring[(st.count - 1) % len(st.ring)] if st.count else np.zeros_like(norms)
         st.ring[st.count % len(st.ring)] = np.where(ok, norms, last)
@@ -133,14 +173,29 @@ class HealthMonitor:
         for i in np.flatnonzero(vanishing | exploding):
             module, norm = modules[i], float(norms[i])
             if vanishing[i]:
-                out.append(self._alarm("vanishing", module, step, norm,
-                                       f"gradient norm {norm:.3g} (RMS {rms[i]:.3g}; its "
-                                       f"largest so far {st.peak[i]:.3g})", "grad"))
+                out.append(
+                    self._alarm(
+                        "vanishing",
+                        module,
+                        step,
+                        norm,
+                        f"gradient norm {norm:.3g} (RMS {rms[i]:.3g}; its "
+                        f"largest so far {st.peak[i]:.3g})",
+                        "grad",
+                    )
+                )
             if exploding[i]:
-                out.append(self._alarm("exploding", module, step, norm,
-                                       f"gradient norm {norm:.3g}, {norm / base[i]:.0f}x its "
-                                       f"baseline {base[i]:.3g} (median of its last {n})",
-                                       "grad"))
+                out.append(
+                    self._alarm(
+                        "exploding",
+                        module,
+                        step,
+                        norm,
+                        f"gradient norm {norm:.3g}, {norm / base[i]:.0f}x its "
+                        f"baseline {base[i]:.3g} (median of its last {n})",
+                        "grad",
+                    )
+                )
         return out
 
     def _stalled(self, step: int, res: dict) -> list[dict]:
@@ -148,19 +203,41 @@ class HealthMonitor:
         for module, ratio in zip(res["modules"], np.asarray(res["update"])):
             if not np.isfinite(ratio) or module not in self.has_grad:
                 continue
-            self.still[module] = self.still.get(module, 0) + 1 if ratio < self.t.stalled_update \
-                else 0
+            self.still[module] = (
+                self.still.get(module, 0) + 1 if ratio < self.t.stalled_update else 0
+            )
             if self.still[module] >= self.t.stalled_captures:
-                out.append(self._alarm("stalled", module, step, float(ratio),
-                                       f"weights moved {ratio:.2g} (||dw||/||w||) for "
-                                       f"{self.still[module]} captures in a row", "weight"))
+                out.append(
+                    self._alarm(
+                        "stalled",
+                        module,
+                        step,
+                        float(ratio),
+                        f"weights moved {ratio:.2g} (||dw||/||w||) for "
+                        f"{self.still[module]} captures in a row",
+                        "weight",
+                    )
+                )
         return out
 
-    def _alarm(self, alarm: str, module: str, step: int, value, detail: str, kind: str,
-               label: str | None = None) -> dict:
-        entry = {"alarm": alarm, "module": module, "step": int(step), "value": float(value),
-                 "kind": kind, "message": f"layer '{module or '(model)'}': "
-                 f"{label or alarm} at step {step}: {detail}"}
+    def _alarm(
+        self,
+        alarm: str,
+        module: str,
+        step: int,
+        value,
+        detail: str,
+        kind: str,
+        label: str | None = None,
+    ) -> dict:
+        entry = {
+            "alarm": alarm,
+            "module": module,
+            "step": int(step),
+            "value": float(value),
+            "kind": kind,
+            "message": f"layer '{module or '(model)'}': {label or alarm} at step {step}: {detail}",
+        }
         key = (alarm, module)
         if key not in self.reported:
             self.reported.add(key)

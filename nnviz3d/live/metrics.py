@@ -25,8 +25,9 @@ class MetricError(ValueError):
 
 def as_number(value) -> float:
     """``value`` as a float, or :class:`MetricError` saying why it is not one number."""
-    if isinstance(value, numbers.Number) and (isinstance(value, numbers.Real) or
-                                              not isinstance(value, numbers.Complex)):
+    if isinstance(value, numbers.Number) and (
+        isinstance(value, numbers.Real) or not isinstance(value, numbers.Complex)
+    ):
         # int, float, bool, Fraction, Decimal, numpy scalars
         try:
             return float(value)
@@ -35,8 +36,10 @@ def as_number(value) -> float:
     shape = getattr(value, "shape", None)
     if shape is not None and hasattr(value, "item"):
         if math.prod(tuple(shape)) != 1:
-            raise MetricError(f"it is a {type(value).__name__} of shape {tuple(shape)}, "
-                              f"not one number (pass .mean() or .item())")
+            raise MetricError(
+                f"it is a {type(value).__name__} of shape {tuple(shape)}, "
+                f"not one number (pass .mean() or .item())"
+            )
         try:
             item = value.item()
         except Exception as exc:  # noqa: BLE001 - a meta tensor, a failing device
@@ -77,8 +80,7 @@ class MetricFilter:
         if not name:
             raise MetricError("its name is empty")
         if len(name) > MAX_NAME:
-            raise MetricError(f"its name is {len(name)} characters long, more than "
-                              f"{MAX_NAME}")
+            raise MetricError(f"its name is {len(name)} characters long, more than {MAX_NAME}")
         if name not in self.names:
             if len(self.names) >= MAX_METRICS:
                 raise MetricError(f"the run already has {MAX_METRICS} metrics")
@@ -91,4 +93,4 @@ def _short(value, limit: int = 40) -> str:
         text = repr(value)
     except Exception:  # noqa: BLE001 - a repr that fails is still not a number
         text = f"<{type(value).__name__}>"
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."

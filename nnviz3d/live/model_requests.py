@@ -35,19 +35,24 @@ LANDSCAPE_INPUTS = 512
 
 
 class ModelRequests:
-    def __init__(self, model, inputs, labels, modules: list[str], input_module: str,
-                 loss_fn=None) -> None:
+    def __init__(
+        self, model, inputs, labels, modules: list[str], input_module: str, loss_fn=None
+    ) -> None:
         import torch
 
         self.model = model
         self.inputs = inputs if isinstance(inputs, torch.Tensor) else torch.as_tensor(inputs)
         if self.inputs.dim() < 2 or len(self.inputs) == 0:
-            raise ValueError(f"probe inputs must be a non-empty batch (N, ...), got shape "
-                             f"{tuple(self.inputs.shape)}")
+            raise ValueError(
+                f"probe inputs must be a non-empty batch (N, ...), got shape "
+                f"{tuple(self.inputs.shape)}"
+            )
         self.labels = [] if labels is None else [int(v) for v in labels]
         if self.labels and len(self.labels) != len(self.inputs):
-            raise ValueError(f"{len(self.labels)} probe labels for {len(self.inputs)} inputs; "
-                             f"give one label per input, or none")
+            raise ValueError(
+                f"{len(self.labels)} probe labels for {len(self.inputs)} inputs; "
+                f"give one label per input, or none"
+            )
         self.loss_fn = loss_fn
         self.modules = modules
         self.input_module = input_module
@@ -80,8 +85,7 @@ class ModelRequests:
         with self._lock:
             self._pending[kind] = (args, reply, progress)
         if self.idle:
-            threading.Thread(target=self.run_pending, name="nnviz3d-request",
-                             daemon=True).start()
+            threading.Thread(target=self.run_pending, name="nnviz3d-request", daemon=True).start()
 
     # -- the training thread, between steps ---------------------------------------------------
     def run_pending(self) -> None:
@@ -94,12 +98,16 @@ class ModelRequests:
                 try:
                     model = copy.deepcopy(self.model)
                 except Exception as exc:
-                    reply(None, f"could not copy the model for {kind} ({type(exc).__name__}: "
-                                f"{exc})")
+                    reply(
+                        None, f"could not copy the model for {kind} ({type(exc).__name__}: {exc})"
+                    )
                     continue
-                threading.Thread(target=self._run,
-                                 args=(kind, model, args, reply, progress, self.step),
-                                 name=f"nnviz3d-{kind}", daemon=True).start()
+                threading.Thread(
+                    target=self._run,
+                    args=(kind, model, args, reply, progress, self.step),
+                    name=f"nnviz3d-{kind}",
+                    daemon=True,
+                ).start()
 
     def snapshot(self, step: int) -> None:
         """Keep a thinned series of weight copies for the landscape's trajectory (the watcher
@@ -112,8 +120,11 @@ class ModelRequests:
         import torch
 
         with torch.no_grad():
-            flat = torch.cat([p.detach().reshape(-1).float().cpu()
-                              for p in self.model.parameters()]).numpy().copy()
+            flat = (
+                torch.cat([p.detach().reshape(-1).float().cpu() for p in self.model.parameters()])
+                .numpy()
+                .copy()
+            )
         self.snapshots.append((step, flat))
         if len(self.snapshots) > SNAPSHOTS:
             self.snapshots = self.snapshots[::2]
@@ -121,8 +132,9 @@ class ModelRequests:
 
     def _run(self, kind: str, model, args: tuple, reply, progress, step: int) -> None:
         """``step``: the training step of ``model`` (a copy's stays that of the copy)."""
-        build = {"inspect": self._inspect, "feature": self._feature,
-                 "landscape": self._landscape}[kind]
+        build = {"inspect": self._inspect, "feature": self._feature, "landscape": self._landscape}[
+            kind
+        ]
         with self._run_lock if model is self.model else contextlib.nullcontext():
             try:
                 data = build(model, *args, progress=progress, step=step)
@@ -138,17 +150,20 @@ class ModelRequests:
                 log.debug("recording the %s answer failed", kind, exc_info=True)
 
     # -- the work -----------------------------------------------------------------------------
-    def _inspect(self, model, index: int, method: str, target: int, progress=None,
-                 step: int = 0) -> bytes:
+    def _inspect(
+        self, model, index: int, method: str, target: int, progress=None, step: int = 0
+    ) -> bytes:
         from ..analysis.input_views import inspect_input
         from ..protocol.overlay_frame import encode_overlays
 
         if not 0 <= index < len(self.inputs):
-            raise IndexError(f"there are {len(self.inputs)} probe inputs "
-                             f"(0..{len(self.inputs) - 1})")
-        x = self.inputs[index:index + 1].to(_device(model, self.inputs))
-        overlays, info = inspect_input(model, x, self.modules, input_module=self.input_module,
-                                       method=method, target=target)
+            raise IndexError(
+                f"there are {len(self.inputs)} probe inputs (0..{len(self.inputs) - 1})"
+            )
+        x = self.inputs[index : index + 1].to(_device(model, self.inputs))
+        overlays, info = inspect_input(
+            model, x, self.modules, input_module=self.input_module, method=method, target=target
+        )
         label = self.labels[index] if self.labels else None
         return encode_overlays("inspect", step, overlays, index=index, label=label, **info)
 
@@ -160,8 +175,9 @@ class ModelRequests:
         if self._feature_cache is None:
             self._feature_cache = FeatureVisCache(tuple(self.inputs.shape[1:]), maxsize=32)
         vis = self._feature_cache.get(model, module, unit, step)
-        return encode_overlays("feature", step, [feature_overlay(module, vis)],
-                               module=module, unit=int(unit))
+        return encode_overlays(
+            "feature", step, [feature_overlay(module, vis)], module=module, unit=int(unit)
+        )
 
     def _landscape(self, model, steps: int, progress=None, step: int = 0) -> bytes:
         import torch
@@ -181,18 +197,29 @@ class ModelRequests:
             def loss_fn(m):
                 return F.cross_entropy(m(x), y)
         else:
-            raise ValueError("a landscape needs a loss: pass labels= (cross-entropy on the "
-                             "probe inputs) or loss_fn= to nnviz3d.watch(...)")
+            raise ValueError(
+                "a landscape needs a loss: pass labels= (cross-entropy on the "
+                "probe inputs) or loss_fn= to nnviz3d.watch(...)"
+            )
         snaps = [s for _, s in self.snapshots]
         trajectory = snaps if len(snaps) >= 3 else None
-        result = loss_landscape(model, loss_fn, steps=steps, span=None if trajectory else 1.0,
-                                progress=progress, trajectory=trajectory)
+        result = loss_landscape(
+            model,
+            loss_fn,
+            steps=steps,
+            span=None if trajectory else 1.0,
+            progress=progress,
+            trajectory=trajectory,
+        )
         surface = landscape_surface(result)
         surface.meta["step"] = int(step)  # the weights' step (a replay says which it shows)
-        return encode_overlays("landscape", step, [surface],
-                               steps_used=[s for s, _ in self.snapshots] if trajectory else [])
+        return encode_overlays(
+            "landscape",
+            step,
+            [surface],
+            steps_used=[s for s, _ in self.snapshots] if trajectory else [],
+        )
 
 
 def _device(model, fallback):
     return next((p.device for p in model.parameters()), fallback.device)
-

@@ -65,20 +65,31 @@ class ProbeSchedule:
     guarantees: the caller chose).
     """
 
-    def __init__(self, budget: float = 0.05, every: int | None = None, *,
-                 max_interval: int = MAX_INTERVAL, max_seconds: float | None = MAX_SECONDS
-                 ) -> None:
+    def __init__(
+        self,
+        budget: float = 0.05,
+        every: int | None = None,
+        *,
+        max_interval: int = MAX_INTERVAL,
+        max_seconds: float | None = MAX_SECONDS,
+    ) -> None:
         if every is not None and (not isinstance(every, int) or every < 1):
             raise ValueError(f"every must be a whole number of steps, 1 or more, got {every!r}")
         if not 0 < budget <= 1:
             raise ValueError(f"budget is a fraction of the step time in (0, 1], got {budget}")
-        if not isinstance(max_interval, int) or max_interval < 1 or \
-                max_interval & (max_interval - 1):
-            raise ValueError(f"max_interval must be a power of two (1, 2, 4 ... 256 ...), got "
-                             f"{max_interval!r}: probe steps stay aligned across runs only then")
+        if (
+            not isinstance(max_interval, int)
+            or max_interval < 1
+            or max_interval & (max_interval - 1)
+        ):
+            raise ValueError(
+                f"max_interval must be a power of two (1, 2, 4 ... 256 ...), got "
+                f"{max_interval!r}: probe steps stay aligned across runs only then"
+            )
         if max_seconds is not None and not (max_seconds > 0 and math.isfinite(max_seconds)):
-            raise ValueError(f"max_seconds must be a positive number of seconds or None, got "
-                             f"{max_seconds!r}")
+            raise ValueError(
+                f"max_seconds must be a positive number of seconds or None, got {max_seconds!r}"
+            )
         self.budget = budget
         self.every = every
         self.max_interval = max_interval
@@ -100,28 +111,30 @@ class ProbeSchedule:
         ``step - 1``): a multiple of its interval lies in ``(prev, step]``."""
         if self.every is None and step < CALIBRATION:
             return True
-        return due_between(prev if prev is not None else step - 1, step,
-                           self.interval[kind])
+        return due_between(prev if prev is not None else step - 1, step, self.interval[kind])
 
     def observe_step(self, seconds: float) -> None:
         """Wall time of one training step, probes excluded."""
         self.steps += 1
-        self.step_time = seconds if self.step_time == 0 else (
-            (1 - EMA) * self.step_time + EMA * seconds)
+        self.step_time = (
+            seconds if self.step_time == 0 else ((1 - EMA) * self.step_time + EMA * seconds)
+        )
 
     def observe_background(self, seconds_per_step: float) -> None:
         self.background = (1 - EMA) * self.background + EMA * seconds_per_step
 
     def observe_every_step(self, seconds: float) -> None:
-        self.every_step = seconds if self.every_step == 0 else (
-            (1 - EMA) * self.every_step + EMA * seconds)
+        self.every_step = (
+            seconds if self.every_step == 0 else ((1 - EMA) * self.every_step + EMA * seconds)
+        )
 
     def observe_cost(self, kind: str, seconds: float) -> None:
         """Wall time of one probe of ``kind``; adapts its interval (not with ``every``)."""
         self.samples[kind] += 1
         if self.every is not None:
-            self.cost[kind] = seconds if self.cost[kind] == 0 else (
-                (1 - EMA) * self.cost[kind] + EMA * seconds)
+            self.cost[kind] = (
+                seconds if self.cost[kind] == 0 else ((1 - EMA) * self.cost[kind] + EMA * seconds)
+            )
             return
         if self.samples[kind] == 1:
             return  # the first call pays one-off allocations: it would inflate the interval
@@ -168,6 +181,11 @@ class ProbeSchedule:
 
     def describe(self) -> dict:
         """The settings and the intervals now, for the recording and ``Watcher.stats()``."""
-        return {"budget": self.budget, "every": self.every, "max_interval": self.max_interval,
-                "max_seconds": self.max_seconds, "calibration": 0 if self.every else CALIBRATION,
-                "intervals": dict(self.interval)}
+        return {
+            "budget": self.budget,
+            "every": self.every,
+            "max_interval": self.max_interval,
+            "max_seconds": self.max_seconds,
+            "calibration": 0 if self.every else CALIBRATION,
+            "intervals": dict(self.interval),
+        }

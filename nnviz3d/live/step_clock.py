@@ -32,8 +32,10 @@ def as_step(value) -> int:
     try:
         step = operator.index(value)
     except TypeError:
-        raise TypeError(f"step= must be a whole number of steps (an int), got "
-                        f"{type(value).__name__} {value!r:.40}") from None
+        raise TypeError(
+            f"step= must be a whole number of steps (an int), got "
+            f"{type(value).__name__} {value!r:.40}"
+        ) from None
     if step < 0:
         raise ValueError(f"step= must be 0 or more, got {step}")
     return step

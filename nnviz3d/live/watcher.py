@@ -25,8 +25,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .metrics import MetricFilter
 from ..protocol.probe_frame import SPLITS
+from .metrics import MetricFilter
 from .schedule import KINDS, MAX_INTERVAL, MAX_SECONDS, ProbeSchedule, due_between
 from .step_clock import EARLIER, NEW, SAME, StepClock
 from .worker import FrameWorker
@@ -70,15 +70,37 @@ class Watcher:
     An error inside nnviz3d is logged once and training goes on (``strict=True`` raises).
     """
 
-    def __init__(self, model, example_inputs=None, *, budget: float = 0.05,
-                 every: int | None = None, max_interval: int = MAX_INTERVAL,
-                 max_seconds: float | None = MAX_SECONDS, record: str | Path | bool | None = True,
-                 serve: bool = True, host: str = "127.0.0.1", port: int | None = None,
-                 open_browser: bool = True, depth: int | None = None, strict: bool = False,
-                 graph=None, quiet: bool = False, health=True, inputs=None,
-                 labels=None, loss_fn=None, embed=None, embed_every: int = 25,
-                 embed_method: str = "umap", token: str | None = None, tls=None,
-                 allow_hosts=None, record_journal: str = "auto", group=None) -> None:
+    def __init__(
+        self,
+        model,
+        example_inputs=None,
+        *,
+        budget: float = 0.05,
+        every: int | None = None,
+        max_interval: int = MAX_INTERVAL,
+        max_seconds: float | None = MAX_SECONDS,
+        record: str | Path | bool | None = True,
+        serve: bool = True,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        open_browser: bool = True,
+        depth: int | None = None,
+        strict: bool = False,
+        graph=None,
+        quiet: bool = False,
+        health=True,
+        inputs=None,
+        labels=None,
+        loss_fn=None,
+        embed=None,
+        embed_every: int = 25,
+        embed_method: str = "umap",
+        token: str | None = None,
+        tls=None,
+        allow_hosts=None,
+        record_journal: str = "auto",
+        group=None,
+    ) -> None:
         from ..capture import capture_graph
         from ..capture.grad_norms import GradNorms
         from ..capture.probes import Probes
@@ -98,8 +120,9 @@ class Watcher:
         self.model = model
         self.strict = strict
         self.quiet = quiet
-        self.schedule = ProbeSchedule(budget, every, max_interval=max_interval,
-                                      max_seconds=max_seconds)
+        self.schedule = ProbeSchedule(
+            budget, every, max_interval=max_interval, max_seconds=max_seconds
+        )
         self.graph = graph if graph is not None else capture_graph(model, example_inputs)
         self.step_index = -1
         """The newest training step (the loop's own with ``step=``), -1 before the first."""
@@ -124,14 +147,47 @@ class Watcher:
         self.record_journal = record_journal
         """``auto``, ``wal`` or ``rollback``: the recording's SQLite journal (record/journal.py)."""
         try:  # from here on, a failure undoes what was started (see _abandon)
-            self._start(record, serve, host, port, open_browser, depth, token, tls, health,
-                        inputs, labels, loss_fn, embed, embed_every, embed_method, allow_hosts)
+            self._start(
+                record,
+                serve,
+                host,
+                port,
+                open_browser,
+                depth,
+                token,
+                tls,
+                health,
+                inputs,
+                labels,
+                loss_fn,
+                embed,
+                embed_every,
+                embed_method,
+                allow_hosts,
+            )
         except BaseException:
             self._abandon()
             raise
 
-    def _start(self, record, serve, host, port, open_browser, depth, token, tls, health,
-               inputs, labels, loss_fn, embed, embed_every, embed_method, allow_hosts) -> None:
+    def _start(
+        self,
+        record,
+        serve,
+        host,
+        port,
+        open_browser,
+        depth,
+        token,
+        tls,
+        health,
+        inputs,
+        labels,
+        loss_fn,
+        embed,
+        embed_every,
+        embed_method,
+        allow_hosts,
+    ) -> None:
         self.record_path, self._recorder = self._open_recording(record)
         publish = None
         if serve:
@@ -140,11 +196,21 @@ class Watcher:
             from ..viewer import view
 
             path = self.record_path
-            self.feed = LiveFeed(reader_factory=(lambda: RunReader(path)) if path else None,
-                                 live=True)
-            self.handle = view(graph=self.graph, depth=depth, host=host, port=port,
-                               open_browser=open_browser, quiet=self.quiet, feed=self.feed,
-                               token=token, tls=tls, allow_hosts=allow_hosts)
+            self.feed = LiveFeed(
+                reader_factory=(lambda: RunReader(path)) if path else None, live=True
+            )
+            self.handle = view(
+                graph=self.graph,
+                depth=depth,
+                host=host,
+                port=port,
+                open_browser=open_browser,
+                quiet=self.quiet,
+                feed=self.feed,
+                token=token,
+                tls=tls,
+                allow_hosts=allow_hosts,
+            )
             loop = self.handle.server.loop
             publish = lambda *a: loop.call_soon_threadsafe(self.feed.publish, *a)  # noqa: E731
             self.feed.track = self.probes.track
@@ -157,18 +223,21 @@ class Watcher:
             from ..graph import ROLE_INPUT
             from .model_requests import ModelRequests
 
-            first_input = next((n.path for n in self.graph.nodes if n.role == ROLE_INPUT),
-                               "input:x")
-            self.requests = ModelRequests(self.model, inputs, labels, self.probes.act_modules,
-                                          first_input, loss_fn)
+            first_input = next(
+                (n.path for n in self.graph.nodes if n.role == ROLE_INPUT), "input:x"
+            )
+            self.requests = ModelRequests(
+                self.model, inputs, labels, self.probes.act_modules, first_input, loss_fn
+            )
             self.requests.record = getattr(self._recorder, "append_request", None)  # replays
             if serve:
                 self.feed.requests = self.requests
         if embed:
             if inputs is None:
                 raise ValueError("embed= needs the probe set: pass inputs= (and labels=) too")
-            self.embeddings = self._start_embeddings(self.model, inputs, labels, embed,
-                                                     embed_every, embed_method, serve)
+            self.embeddings = self._start_embeddings(
+                self.model, inputs, labels, embed, embed_every, embed_method, serve
+            )
         self.probes.armed = self.schedule.due(0, "act", -1)
 
     def _abandon(self) -> None:
@@ -179,8 +248,12 @@ class Watcher:
         recorder = getattr(self, "_recorder", None)
         if self.worker is not None:
             self.worker.recorder = None  # discarded below, not flushed
-        parts = [self.probes.close, getattr(self.handle, "close", None),
-                 getattr(self.worker, "close", None), getattr(recorder, "discard", None)]
+        parts = [
+            self.probes.close,
+            getattr(self.handle, "close", None),
+            getattr(self.worker, "close", None),
+            getattr(recorder, "discard", None),
+        ]
         for part in parts:
             try:
                 if part is not None:
@@ -197,8 +270,10 @@ class Watcher:
         modules = dict(model.named_modules())
         unknown = [p for p in layers if p not in modules]
         if unknown:
-            raise ValueError(f"embed= names no module of the model: {unknown}; use dotted "
-                             f"paths as `nnviz3d inspect` prints them")
+            raise ValueError(
+                f"embed= names no module of the model: {unknown}; use dotted "
+                f"paths as `nnviz3d inspect` prints them"
+            )
         if method not in METHODS:
             raise ValueError(f"embed_method must be one of {METHODS}, got {method!r}")
         notify = None
@@ -212,14 +287,31 @@ class Watcher:
 
         def publish(layer: str, data: bytes, step: int) -> None:
             if self._embeddings_recorded:
-                self.worker.submit({"frame": data, "frame_kinds": [EMBEDDING], "step": step,
-                                    "split": "train", "scalars": {}})
+                self.worker.submit(
+                    {
+                        "frame": data,
+                        "frame_kinds": [EMBEDDING],
+                        "step": step,
+                        "split": "train",
+                        "scalars": {},
+                    }
+                )
             elif serve:  # the run is over (its recording closed): to the viewer only
-                self.handle.server.loop.call_soon_threadsafe(self.feed.publish_embedding,
-                                                             layer, data)
+                self.handle.server.loop.call_soon_threadsafe(
+                    self.feed.publish_embedding, layer, data
+                )
 
-        service = EmbeddingService(model, inputs, labels, layers, every=every, method=method,
-                                   publish=publish, notify=notify, quiet=self.quiet)
+        service = EmbeddingService(
+            model,
+            inputs,
+            labels,
+            layers,
+            every=every,
+            method=method,
+            publish=publish,
+            notify=notify,
+            quiet=self.quiet,
+        )
         import atexit
         import weakref
 
@@ -267,8 +359,11 @@ class Watcher:
             except (OSError, sqlite3.Error) as exc:
                 if self.strict:
                     raise
-                log.warning("nnviz3d: cannot record to %s (%s); training goes on without "
-                            "a recording", path, exc)
+                log.warning(
+                    "nnviz3d: cannot record to %s (%s); training goes on without a recording",
+                    path,
+                    exc,
+                )
                 return None, None
         raise FileExistsError(f"no free run name like {path} after {DEFAULT_NAME_TRIES} tries")
 
@@ -284,8 +379,11 @@ class Watcher:
             return
         path = Path(record)
         if path.suffix != ".nnv3d":
-            path = path.with_suffix(path.suffix + ".nnv3d") if path.suffix else \
-                path.with_suffix(".nnv3d")
+            path = (
+                path.with_suffix(path.suffix + ".nnv3d")
+                if path.suffix
+                else path.with_suffix(".nnv3d")
+            )
         yield path
 
     # -- the training loop's calls --------------------------------------------------------
@@ -302,8 +400,7 @@ class Watcher:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         self._guard(self._scalars_only, None, dict(metrics), split, step)
 
-    def validation(self, loss: float | None = None, *, step: int | None = None,
-                   **metrics) -> None:
+    def validation(self, loss: float | None = None, *, step: int | None = None, **metrics) -> None:
         """Report evaluation metrics at the newest step, or ``step`` (shown as the validation
         curve)."""
         self._guard(self._scalars_only, loss, metrics, "val", step)
@@ -327,15 +424,17 @@ class Watcher:
                 raise exc.__cause__ from None
             if exc.key not in self._step_warned:
                 self._step_warned.add(exc.key)
-                log.warning("nnviz3d: %s; the call is ignored (said once), training goes on",
-                            exc)
+                log.warning("nnviz3d: %s; the call is ignored (said once), training goes on", exc)
         except Exception as exc:
             if self.strict:
                 raise
             self._failures += 1
             if self._failures == 1:
-                log.warning("nnviz3d: a probe failed (%s: %s); training goes on, nnviz3d keeps "
-                            "trying", type(exc).__name__, exc)
+                log.warning(
+                    "nnviz3d: a probe failed (%s: %s); training goes on, nnviz3d keeps trying",
+                    type(exc).__name__,
+                    exc,
+                )
 
     def _scalars(self, loss, metrics) -> dict[str, float]:
         """The step's metrics as floats; one that is not a number is left out alone (said
@@ -344,8 +443,11 @@ class Watcher:
         for name, why in refused:
             if self.strict:
                 raise TypeError(f"metric {name!r} is not recorded: {why}")
-            log.warning("nnviz3d: metric %r is not recorded: %s; the step's other metrics and "
-                        "probes are", name, why)
+            log.warning(
+                "nnviz3d: metric %r is not recorded: %s; the step's other metrics and probes are",
+                name,
+                why,
+            )
         return out
 
     def _classify(self, step, training: bool) -> tuple[str, int]:
@@ -360,8 +462,7 @@ class Watcher:
         except (TypeError, ValueError) as exc:
             raise _StepRefused("bad step", str(exc)) from exc
         if verdict == EARLIER:
-            why = (f"steps must not go backwards: step={step} came after step "
-                   f"{self.clock.reported}")
+            why = f"steps must not go backwards: step={step} came after step {self.clock.reported}"
             raise _StepRefused("backwards", why) from ValueError(why)
         return verdict, step
 
@@ -369,8 +470,9 @@ class Watcher:
         _, step = self._classify(step, training=False)
         scalars = self._scalars(loss, metrics)
         self.clock.note(step)
-        self.worker.submit({"step": step, "split": split, "time": time.time(),
-                            "scalars": scalars, "kinds": {}})
+        self.worker.submit(
+            {"step": step, "split": split, "time": time.time(), "scalars": scalars, "kinds": {}}
+        )
 
     def _capture_gradients(self, step) -> None:
         verdict, step = self._classify(step, training=True)
@@ -424,8 +526,11 @@ class Watcher:
                 if res:
                     kinds[kind] = res
             else:
-                res = {"weight": self.probes.weights, "grad": self.probes.grads,
-                       "act": self.probes.activations}[kind]()
+                res = {
+                    "weight": self.probes.weights,
+                    "grad": self.probes.grads,
+                    "act": self.probes.activations,
+                }[kind]()
                 if res:
                     kinds[kind] = res
             cost = time.perf_counter() - t0
@@ -448,14 +553,17 @@ class Watcher:
 
             kinds = reduce_kinds(kinds, self.rank, self.world_size, self.group)
         if kinds is not None:  # None on ranks other than 0: rank 0 shows the merged view
-            item = {"step": step, "split": split, "time": time.time(),
-                    "scalars": self._scalars(loss, metrics)}
+            item = {
+                "step": step,
+                "split": split,
+                "time": time.time(),
+                "scalars": self._scalars(loss, metrics),
+            }
             item.update(self.probes.to_host(kinds, matrices, norms))
             self.worker.submit(item)
         # hooks for the next forward pass: due at the step the loop will probably report
         # next, or owed since this one missed them
-        self.probes.armed = self._due(step, self.clock.next_guess(), "act") or \
-            self._act_missed
+        self.probes.armed = self._due(step, self.clock.next_guess(), "act") or self._act_missed
         if self.embeddings is not None:
             self.embeddings.at_step(step)
         if self.requests is not None:  # what a viewer asked of the model: between two steps
@@ -501,18 +609,21 @@ class Watcher:
         # (strict: raised once all are closed): close() runs from __exit__, where it must
         # not hide the user's own exception
         first = None
-        for what, part in (("probe the final state", self._final_probe_guarded),
-                           ("remove the probes", self.probes.close),
-                           ("compute the final embedding", self._close_embeddings),
-                           ("flush the recording", self.worker.close),
-                           ("answer the viewer's pending requests", self._close_requests),
-                           ("tell the viewer the run ended", self._tell_finished)):
+        for what, part in (
+            ("probe the final state", self._final_probe_guarded),
+            ("remove the probes", self.probes.close),
+            ("compute the final embedding", self._close_embeddings),
+            ("flush the recording", self.worker.close),
+            ("answer the viewer's pending requests", self._close_requests),
+            ("tell the viewer the run ended", self._tell_finished),
+        ):
             try:
                 part()
             except Exception as exc:
                 first = first or exc
-                log.warning("nnviz3d: could not %s at close (%s: %s)", what,
-                            type(exc).__name__, exc)
+                log.warning(
+                    "nnviz3d: could not %s at close (%s: %s)", what, type(exc).__name__, exc
+                )
         if first is not None and self.strict:
             raise first
 
@@ -524,8 +635,12 @@ class Watcher:
                 raise
             self._failures += 1
             if self._failures == 1:
-                log.warning("nnviz3d: a probe failed at close (%s: %s); the recording ends "
-                            "at the last step's probes", type(exc).__name__, exc)
+                log.warning(
+                    "nnviz3d: a probe failed at close (%s: %s); the recording ends "
+                    "at the last step's probes",
+                    type(exc).__name__,
+                    exc,
+                )
 
     def _final_probe(self) -> None:
         """The last step's weights, gradients and weight maps, for the kinds the schedule did
@@ -589,12 +704,16 @@ class Watcher:
         self.close()
 
     def stats(self) -> dict:
-        return {"steps": self.clock.count, "frames": self.worker.written,
-                "dropped": self.worker.dropped, "failures": self._failures,
-                "intervals": dict(self.schedule.interval),
-                "schedule": self.schedule.describe(),
-                "coverage": self._coverage(),
-                "overhead_estimate": self.schedule.overhead()}
+        return {
+            "steps": self.clock.count,
+            "frames": self.worker.written,
+            "dropped": self.worker.dropped,
+            "failures": self._failures,
+            "intervals": dict(self.schedule.interval),
+            "schedule": self.schedule.describe(),
+            "coverage": self._coverage(),
+            "overhead_estimate": self.schedule.overhead(),
+        }
 
 
 class _StepRefused(Exception):
@@ -606,20 +725,36 @@ class _StepRefused(Exception):
         self.key = key
 
 
-def watch(model: torch.nn.Module, example_inputs: Any = None, *, budget: float = 0.05,
-          every: int | None = None, max_interval: int = MAX_INTERVAL,
-          max_seconds: float | None = MAX_SECONDS, record: str | Path | bool | None = True,
-          serve: bool = True, host: str = "127.0.0.1", port: int | None = None,
-          open_browser: bool = True, depth: int | str | None = None, strict: bool = False,
-          graph: Graph | None = None, quiet: bool = False,
-          health: bool | HealthThresholds = True, inputs: torch.Tensor | None = None,
-          labels: torch.Tensor | Sequence[int] | None = None,
-          loss_fn: Callable[[torch.nn.Module], torch.Tensor] | None = None,
-          embed: str | Sequence[str] | None = None, embed_every: int = 25,
-          embed_method: str = "umap", token: str | None = None,
-          tls: bool | tuple[str, str] | None = None,
-          allow_hosts: Sequence[str] | None = None, record_journal: str = "auto",
-          group: Any = None) -> Watcher:
+def watch(
+    model: torch.nn.Module,
+    example_inputs: Any = None,
+    *,
+    budget: float = 0.05,
+    every: int | None = None,
+    max_interval: int = MAX_INTERVAL,
+    max_seconds: float | None = MAX_SECONDS,
+    record: str | Path | bool | None = True,
+    serve: bool = True,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    open_browser: bool = True,
+    depth: int | str | None = None,
+    strict: bool = False,
+    graph: Graph | None = None,
+    quiet: bool = False,
+    health: bool | HealthThresholds = True,
+    inputs: torch.Tensor | None = None,
+    labels: torch.Tensor | Sequence[int] | None = None,
+    loss_fn: Callable[[torch.nn.Module], torch.Tensor] | None = None,
+    embed: str | Sequence[str] | None = None,
+    embed_every: int = 25,
+    embed_method: str = "umap",
+    token: str | None = None,
+    tls: bool | tuple[str, str] | None = None,
+    allow_hosts: Sequence[str] | None = None,
+    record_journal: str = "auto",
+    group: Any = None,
+) -> Watcher:
     """Start watching ``model`` train: probe it, record the run and show it live in a browser.
 
     Call ``w.step(loss=..., step=None, **metrics)`` after each ``optimizer.step()`` (``step=``
@@ -675,10 +810,32 @@ def watch(model: torch.nn.Module, example_inputs: Any = None, *, budget: float =
     Returns:
         the running :class:`Watcher`.
     """
-    return Watcher(model, example_inputs, budget=budget, every=every, max_interval=max_interval,
-                   max_seconds=max_seconds, record=record, serve=serve, host=host, port=port,
-                   open_browser=open_browser, depth=depth, strict=strict, graph=graph,
-                   quiet=quiet, health=health, inputs=inputs, labels=labels, loss_fn=loss_fn,
-                   embed=embed, embed_every=embed_every, embed_method=embed_method,
-                   token=token, tls=tls, allow_hosts=allow_hosts,
-                   record_journal=record_journal, group=group)
+    return Watcher(
+        model,
+        example_inputs,
+        budget=budget,
+        every=every,
+        max_interval=max_interval,
+        max_seconds=max_seconds,
+        record=record,
+        serve=serve,
+        host=host,
+        port=port,
+        open_browser=open_browser,
+        depth=depth,
+        strict=strict,
+        graph=graph,
+        quiet=quiet,
+        health=health,
+        inputs=inputs,
+        labels=labels,
+        loss_fn=loss_fn,
+        embed=embed,
+        embed_every=embed_every,
+        embed_method=embed_method,
+        token=token,
+        tls=tls,
+        allow_hosts=allow_hosts,
+        record_journal=record_journal,
+        group=group,
+    )

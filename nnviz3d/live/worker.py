@@ -87,8 +87,7 @@ class FrameWorker:
                 continue
             if self.recorder is not None:
                 try:
-                    self.recorder.append(item["step"], kinds, item["split"], item["scalars"],
-                                         data)
+                    self.recorder.append(item["step"], kinds, item["split"], item["scalars"], data)
                 except Exception as exc:
                     self._record_failed(exc)
             if self.listeners and item.get("kinds"):
@@ -97,8 +96,11 @@ class FrameWorker:
                 try:
                     self.publish(data, item["step"], kinds, item["split"], item["scalars"])
                 except Exception as exc:
-                    self._warn("publish", f"nnviz3d: live view stopped ({exc}); training "
-                               f"goes on and is still recorded")
+                    self._warn(
+                        "publish",
+                        f"nnviz3d: live view stopped ({exc}); training "
+                        f"goes on and is still recorded",
+                    )
                     self.publish = None
             self.written += 1
         if self.recorder is not None:
@@ -114,15 +116,21 @@ class FrameWorker:
                 fn(header, arrays)
             except Exception as exc:
                 self.listeners.remove(fn)
-                self._warn(f"listener {id(fn)}", f"nnviz3d: a frame listener failed ({exc}); "
-                                                 f"it gets no more frames, training goes on")
+                self._warn(
+                    f"listener {id(fn)}",
+                    f"nnviz3d: a frame listener failed ({exc}); "
+                    f"it gets no more frames, training goes on",
+                )
 
     def _record_failed(self, exc: Exception) -> None:
         """One warning (disk full, file removed...); the rest of the run is not recorded."""
         path = getattr(self.recorder, "path", "the run file")
-        self._warn("record", f"nnviz3d: recording to {path} stopped ({exc}; is the disk "
-                             f"full?); training goes on, the live view too, and the file "
-                             f"replays up to its last commit")
+        self._warn(
+            "record",
+            f"nnviz3d: recording to {path} stopped ({exc}; is the disk "
+            f"full?); training goes on, the live view too, and the file "
+            f"replays up to its last commit",
+        )
         try:
             self.recorder.db.close()
         except Exception:  # noqa: BLE001, S110 - already broken
@@ -144,16 +152,28 @@ class FrameWorker:
             kinds[kind] = out
         matrices = [{**m, "data": m["data"].numpy()} for m in item.get("matrices", [])]
         if item.get("units"):  # tracked units' mean activations become metrics of the run
-            item["scalars"] = {**item["scalars"],
-                               **{k: float(v) for k, v in item["units"].items()}}
+            item["scalars"] = {**item["scalars"], **{k: float(v) for k, v in item["units"].items()}}
         norms = item.get("norms")
         if norms:
-            norms = {"modules": norms["modules"], "norm": layer_norms(norms),
-                     "count": norms["count"]}
-        alarms = self.health.check(item["step"], kinds, norms) \
-            if self.health and (kinds or norms) else []
-        data = encode_probe(item["step"], item.get("time", time.time()), item["split"],
-                            item["scalars"], kinds, matrices, alarms)
+            norms = {
+                "modules": norms["modules"],
+                "norm": layer_norms(norms),
+                "count": norms["count"],
+            }
+        alarms = (
+            self.health.check(item["step"], kinds, norms)
+            if self.health and (kinds or norms)
+            else []
+        )
+        data = encode_probe(
+            item["step"],
+            item.get("time", time.time()),
+            item["split"],
+            item["scalars"],
+            kinds,
+            matrices,
+            alarms,
+        )
         return data, list(kinds) + ([MATRICES] if matrices else [])
 
     def _warn(self, key: str, message: str) -> None:

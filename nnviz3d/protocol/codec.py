@@ -31,8 +31,17 @@ import numpy as np
 
 from .messages import MAGIC, NONFINITE, NONFINITE_VALUES, PROTOCOL_VERSION
 
-DTYPES = {"f4": np.float32, "f2": np.float16, "f8": np.float64, "u1": np.uint8,
-          "u2": np.uint16, "u4": np.uint32, "i1": np.int8, "i2": np.int16, "i4": np.int32}
+DTYPES = {
+    "f4": np.float32,
+    "f2": np.float16,
+    "f8": np.float64,
+    "u1": np.uint8,
+    "u2": np.uint16,
+    "u4": np.uint32,
+    "i1": np.int8,
+    "i2": np.int16,
+    "i4": np.int32,
+}
 """Wire dtype codes (numpy's, without byte order: always little-endian)."""
 _CODES = {np.dtype(v): k for k, v in DTYPES.items()}
 PREFIX = struct.Struct("<4sHHI")
@@ -51,11 +60,19 @@ def encode_frame(header: dict, arrays: dict[str, np.ndarray] | None = None) -> b
         arr = np.asarray(arr)
         code = _CODES.get(arr.dtype.newbyteorder("="))
         if code is None:
-            raise TypeError(f"array {name!r} has dtype {arr.dtype}; the protocol carries "
-                            f"{', '.join(DTYPES)}")
+            raise TypeError(
+                f"array {name!r} has dtype {arr.dtype}; the protocol carries {', '.join(DTYPES)}"
+            )
         data = np.ascontiguousarray(arr, dtype=np.dtype(DTYPES[code]).newbyteorder("<"))
-        specs.append({"name": name, "dtype": code, "shape": list(arr.shape),
-                      "offset": 0, "nbytes": data.nbytes})
+        specs.append(
+            {
+                "name": name,
+                "dtype": code,
+                "shape": list(arr.shape),
+                "offset": 0,
+                "nbytes": data.nbytes,
+            }
+        )
         chunks.append(data)
         rel.append(size)
         size += _pad(data.nbytes)
@@ -73,9 +90,9 @@ def encode_frame(header: dict, arrays: dict[str, np.ndarray] | None = None) -> b
         base = needed
     out = bytearray(base + size)
     PREFIX.pack_into(out, 0, MAGIC.encode(), PROTOCOL_VERSION, 0, base - PREFIX.size)
-    out[PREFIX.size:base] = raw.ljust(base - PREFIX.size, b" ")
+    out[PREFIX.size : base] = raw.ljust(base - PREFIX.size, b" ")
     for spec, data in zip(specs, chunks):
-        out[spec["offset"]:spec["offset"] + data.nbytes] = data.tobytes()
+        out[spec["offset"] : spec["offset"] + data.nbytes] = data.tobytes()
     return bytes(out)
 
 
@@ -84,18 +101,18 @@ def decode_frame(buf: bytes, *, max_bytes: int = 1 << 31) -> tuple[dict, dict[st
     if len(buf) > max_bytes:
         raise FrameError(f"frame of {len(buf)} bytes exceeds the limit of {max_bytes}")
     if len(buf) < PREFIX.size:
-        raise FrameError(f"frame of {len(buf)} bytes is shorter than the {PREFIX.size}-byte "
-                         f"prefix")
+        raise FrameError(f"frame of {len(buf)} bytes is shorter than the {PREFIX.size}-byte prefix")
     magic, version, _flags, hlen = PREFIX.unpack_from(buf, 0)
     if magic != MAGIC.encode():
         raise FrameError(f"bad magic {magic!r}: not an nnviz3d frame")
     if version != PROTOCOL_VERSION:
-        raise FrameError(f"frame has protocol version {version}, this side speaks "
-                         f"{PROTOCOL_VERSION}")
+        raise FrameError(
+            f"frame has protocol version {version}, this side speaks {PROTOCOL_VERSION}"
+        )
     if PREFIX.size + hlen > len(buf):
         raise FrameError(f"header length {hlen} runs past the end of a {len(buf)}-byte frame")
     try:
-        header = loads_json(bytes(buf[PREFIX.size:PREFIX.size + hlen]))
+        header = loads_json(bytes(buf[PREFIX.size : PREFIX.size + hlen]))
     except ValueError as exc:
         raise FrameError(f"header is not JSON: {exc}") from exc
     if not isinstance(header, dict):
@@ -110,10 +127,13 @@ def decode_frame(buf: bytes, *, max_bytes: int = 1 << 31) -> tuple[dict, dict[st
         nbytes = count * np.dtype(dtype).itemsize
         start = int(spec["offset"])
         if nbytes != spec["nbytes"] or start < 0 or start + nbytes > len(buf):
-            raise FrameError(f"array {spec['name']!r} ({nbytes} bytes at {start}) does not fit "
-                             f"a {len(buf)}-byte frame")
-        arrays[spec["name"]] = np.frombuffer(buf, dtype=np.dtype(dtype).newbyteorder("<"),
-                                             count=count, offset=start).reshape(shape)
+            raise FrameError(
+                f"array {spec['name']!r} ({nbytes} bytes at {start}) does not fit "
+                f"a {len(buf)}-byte frame"
+            )
+        arrays[spec["name"]] = np.frombuffer(
+            buf, dtype=np.dtype(dtype).newbyteorder("<"), count=count, offset=start
+        ).reshape(shape)
     return header, arrays
 
 

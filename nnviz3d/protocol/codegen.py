@@ -15,8 +15,14 @@ import typing
 from . import messages
 from .codec import ALIGN, DTYPES, PREFIX
 
-_TS = {int: "number", float: "number", str: "string", bool: "boolean", list: "number[]",
-       dict: "Record<string, any>"}
+_TS = {
+    int: "number",
+    float: "number",
+    str: "string",
+    bool: "boolean",
+    list: "number[]",
+    dict: "Record<string, any>",
+}
 
 
 def field_docs(cls) -> dict[str, str]:
@@ -25,8 +31,12 @@ def field_docs(cls) -> dict[str, str]:
     body = tree.body[0].body
     docs = {}
     for node, nxt in zip(body, body[1:]):
-        if (isinstance(node, ast.AnnAssign) and isinstance(nxt, ast.Expr)
-                and isinstance(nxt.value, ast.Constant) and isinstance(nxt.value.value, str)):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(nxt, ast.Expr)
+            and isinstance(nxt.value, ast.Constant)
+            and isinstance(nxt.value.value, str)
+        ):
             docs[node.target.id] = " ".join(nxt.value.value.split())
     return docs
 
@@ -45,16 +55,20 @@ def generate() -> str:
         f'export const PROBE = "{messages.PROBE}";',
         f'export const SCALARS = "{messages.SCALARS}";',
         f'export const OVERLAYS = "{messages.OVERLAYS}";',
-        "export const STAT_NAMES = [" + ", ".join(f'"{n}"' for n in messages.STAT_NAMES)
+        "export const STAT_NAMES = ["
+        + ", ".join(f'"{n}"' for n in messages.STAT_NAMES)
         + "] as const;",
         f"export const HIST_BINS = {messages.HIST_BINS};",
-        "export const SALIENCY_METHODS = [" + ", ".join(
-            f'"{n}"' for n in messages.SALIENCY_METHODS) + "] as const;",
-        "export const PROBE_KINDS = [" + ", ".join(f'"{n}"' for n in messages.PROBE_KINDS)
+        "export const SALIENCY_METHODS = ["
+        + ", ".join(f'"{n}"' for n in messages.SALIENCY_METHODS)
+        + "] as const;",
+        "export const PROBE_KINDS = ["
+        + ", ".join(f'"{n}"' for n in messages.PROBE_KINDS)
         + "] as const;",
         f'export const NONFINITE = "{messages.NONFINITE}";',
-        "export const NONFINITE_VALUES = [" + ", ".join(
-            f'"{n}"' for n in messages.NONFINITE_VALUES) + "] as const;",
+        "export const NONFINITE_VALUES = ["
+        + ", ".join(f'"{n}"' for n in messages.NONFINITE_VALUES)
+        + "] as const;",
         "export type NonFiniteValue = (typeof NONFINITE_VALUES)[number];",
         "/** A header's ``nonfinite`` map: JSON pointer -> which non-finite number is there. */",
         "export type NonFiniteMap = Record<string, NonFiniteValue>;",
@@ -85,8 +99,9 @@ def generate() -> str:
 
 def main(argv: list[str]) -> int:
     if argv and (argv[0].startswith("-") or len(argv) > 1):
-        sys.stderr.write("usage: python -m nnviz3d.protocol.codegen [OUT.ts]  (stdout without "
-                         "OUT.ts)\n")
+        sys.stderr.write(
+            "usage: python -m nnviz3d.protocol.codegen [OUT.ts]  (stdout without OUT.ts)\n"
+        )
         return 0 if argv[0] in ("-h", "--help") else 2
     text = generate()
     if argv:

@@ -230,13 +230,44 @@ class InputsInfo:
     type: str = "inputs"
 
 
-CLIENT_MESSAGES = {m.type: m for m in (Hello, Expand, Collapse, Seek, Follow, Detail, Inspect,
-                                        Visualise, Track, LandscapeRequest)}
-SERVER_MESSAGES = {m.type: m for m in (Welcome, ErrorMessage, SceneInfo, Timeline, InputsInfo,
-                                        Progress, RecipeInfo)}
-ALL_MESSAGES = (Hello, Welcome, ErrorMessage, SceneInfo, Timeline, Expand, Collapse, Seek,
-                Follow, Detail, Inspect, Visualise, Track, LandscapeRequest, InputsInfo,
-                Progress, RecipeInfo)
+CLIENT_MESSAGES = {
+    m.type: m
+    for m in (
+        Hello,
+        Expand,
+        Collapse,
+        Seek,
+        Follow,
+        Detail,
+        Inspect,
+        Visualise,
+        Track,
+        LandscapeRequest,
+    )
+}
+SERVER_MESSAGES = {
+    m.type: m
+    for m in (Welcome, ErrorMessage, SceneInfo, Timeline, InputsInfo, Progress, RecipeInfo)
+}
+ALL_MESSAGES = (
+    Hello,
+    Welcome,
+    ErrorMessage,
+    SceneInfo,
+    Timeline,
+    Expand,
+    Collapse,
+    Seek,
+    Follow,
+    Detail,
+    Inspect,
+    Visualise,
+    Track,
+    LandscapeRequest,
+    InputsInfo,
+    Progress,
+    RecipeInfo,
+)
 
 PROBE = "probe"
 """Binary frame type of one step's probe results (see nnviz3d/capture/probes.py)."""

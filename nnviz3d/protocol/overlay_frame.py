@@ -23,8 +23,9 @@ from .messages import OVERLAYS
 CHANNELS = ("weights", "detail", "inspect", "feature", "landscape", "embedding")
 
 
-def encode_overlays(channel: str, step: int, overlays: list[Overlay], *, compact: bool = False,
-                    **extra) -> bytes:
+def encode_overlays(
+    channel: str, step: int, overlays: list[Overlay], *, compact: bool = False, **extra
+) -> bytes:
     """``compact``: grids and bars travel as values only (float16 when that is what they
     were), with the colour maps' LUTs once in the header; the receiver derives colours and
     heights exactly as the builder did (``derived`` lists them). A GPT-2's weight maps shrink
@@ -44,8 +45,14 @@ def encode_overlays(channel: str, step: int, overlays: list[Overlay], *, compact
                 arr = arr.astype(np.float16)  # exact: the values were float16 to begin with
             names[role] = f"o{k}_{role}"
             arrays[names[role]] = np.ascontiguousarray(arr)
-        entry = {"kind": o.kind, "module": o.module, "name": o.name, "legend": o.legend,
-                 "meta": o.meta, "arrays": names}
+        entry = {
+            "kind": o.kind,
+            "module": o.module,
+            "name": o.name,
+            "legend": o.legend,
+            "meta": o.meta,
+            "arrays": names,
+        }
         if derived:
             entry["derived"] = derived
             luts.add(o.legend["colormap"])

@@ -56,15 +56,30 @@ from .messages import PROBE, SCALARS, STAT_NAMES
 SPLITS = ("train", "val")
 
 
-def encode_probe(step: int, time: float, split: str, scalars: dict[str, float],
-                 kinds: dict[str, dict], matrices: list[dict] | None = None,
-                 alarms: list[dict] | None = None, extra: dict | None = None) -> bytes:
+def encode_probe(
+    step: int,
+    time: float,
+    split: str,
+    scalars: dict[str, float],
+    kinds: dict[str, dict],
+    matrices: list[dict] | None = None,
+    alarms: list[dict] | None = None,
+    extra: dict | None = None,
+) -> bytes:
     """``kinds[KIND]`` = ``{"step", "modules", "stats", "hist", "range"[, "update", "sampled"]}``;
     ``matrices`` = ``[{"module", "param", "full_shape", "method", "data"}]``."""
-    header = {"type": PROBE, "step": int(step), "time": float(time), "split": split,
-              "scalars": {str(k): _number(v) for k, v in scalars.items()},
-              "stat_names": list(STAT_NAMES), "kinds": {}, "matrices": [],
-              "alarms": list(alarms or []), **(extra or {})}
+    header = {
+        "type": PROBE,
+        "step": int(step),
+        "time": float(time),
+        "split": split,
+        "scalars": {str(k): _number(v) for k, v in scalars.items()},
+        "stat_names": list(STAT_NAMES),
+        "kinds": {},
+        "matrices": [],
+        "alarms": list(alarms or []),
+        **(extra or {}),
+    }
     arrays: dict[str, np.ndarray] = {}
     for kind, res in kinds.items():
         header["kinds"][kind] = {"step": int(res["step"]), "modules": list(res["modules"])}
@@ -79,8 +94,13 @@ def encode_probe(step: int, time: float, split: str, scalars: dict[str, float],
             arrays[f"{kind}_dead"] = np.asarray(res["dead"], np.float32)
     for k, m in enumerate(matrices or []):
         name = f"mat_{k}"
-        entry = {"module": m["module"], "param": m["param"], "array": name,
-                 "full_shape": list(m["full_shape"]), "method": m["method"]}
+        entry = {
+            "module": m["module"],
+            "param": m["param"],
+            "array": name,
+            "full_shape": list(m["full_shape"]),
+            "method": m["method"],
+        }
         if m.get("layout"):
             entry.update(layout=m["layout"], kernel=list(m["kernel"]))
         header["matrices"].append(entry)
@@ -117,12 +137,15 @@ def encode_scalars(rows: list[tuple[int, str, dict[str, float]]]) -> bytes:
             for k, v in d.items():
                 values[r, col[str(k)]] = _number(v)
                 given[r, col[str(k)]] = 1
-    return encode_frame({"type": SCALARS, "names": names}, {
-        "steps": np.array([s for s, _, _ in rows], np.int32),
-        "split": np.array([SPLITS.index(sp) for _, sp, _ in rows], np.uint8),
-        "values": values,
-        "given": given,
-    })
+    return encode_frame(
+        {"type": SCALARS, "names": names},
+        {
+            "steps": np.array([s for s, _, _ in rows], np.int32),
+            "split": np.array([SPLITS.index(sp) for _, sp, _ in rows], np.uint8),
+            "values": values,
+            "given": given,
+        },
+    )
 
 
 def _number(v) -> float:

@@ -47,8 +47,7 @@ def encode_scene(scene: Scene, version: int = 0) -> bytes:
         "meta": scene.meta,
         "blocks": [{"path": b.path, **b.meta} for b in blocks],
         "groups": [{"path": g.path, "opacity": g.opacity, **g.meta} for g in groups],
-        "labels": [{"path": lb.path, "text": lb.text, "for": lb.meta.get("for")}
-                   for lb in labels],
+        "labels": [{"path": lb.path, "text": lb.text, "for": lb.meta.get("for")} for lb in labels],
         "edges": [{"path": e.path, **e.meta} for e in edges],
     }
     counts = [len(e.points) for e in edges]
@@ -85,5 +84,6 @@ def _stack(vectors) -> np.ndarray:
 
 def _colors(colors) -> np.ndarray:
     rows = [tuple(c) for c in colors]
-    return np.clip(np.round(np.asarray(rows, np.float64).reshape(-1, 3) * 255), 0,
-                   255).astype(np.uint8)
+    return np.clip(np.round(np.asarray(rows, np.float64).reshape(-1, 3) * 255), 0, 255).astype(
+        np.uint8
+    )

@@ -27,31 +27,38 @@ def _no_constant(name: str):
 def parse_client_message(text: str | bytes):
     """Return the message dataclass, or an :class:`ErrorMessage` saying what was wrong."""
     if len(text) > MAX_CLIENT_MESSAGE:
-        return ErrorMessage("bad_message", f"message of {len(text)} bytes exceeds the "
-                                           f"{MAX_CLIENT_MESSAGE}-byte limit")
+        return ErrorMessage(
+            "bad_message",
+            f"message of {len(text)} bytes exceeds the {MAX_CLIENT_MESSAGE}-byte limit",
+        )
     try:
         data = json.loads(text, parse_constant=_no_constant)
     except RecursionError:
-        return ErrorMessage("bad_message", "message is nested too deeply; send one flat JSON "
-                                           "object")
+        return ErrorMessage(
+            "bad_message", "message is nested too deeply; send one flat JSON object"
+        )
     except ValueError:
         return ErrorMessage("bad_message", "message is not JSON; send one JSON object")
     if not isinstance(data, dict):
         return ErrorMessage("bad_message", "message must be a JSON object with a 'type'")
     kind = data.get("type")
     if not isinstance(kind, str):
-        return ErrorMessage("bad_message", f"a message's 'type' must be a string, got "
-                                           f"{_json_type(kind)}")
+        return ErrorMessage(
+            "bad_message", f"a message's 'type' must be a string, got {_json_type(kind)}"
+        )
     cls = CLIENT_MESSAGES.get(kind)
     if cls is None:
-        return ErrorMessage("bad_message", f"unknown message type \"{_short(kind)}\"; expected "
-                                           f"one of {sorted(CLIENT_MESSAGES)}")
+        return ErrorMessage(
+            "bad_message",
+            f'unknown message type "{_short(kind)}"; expected one of {sorted(CLIENT_MESSAGES)}',
+        )
     hints = typing.get_type_hints(cls)
     fields = {f.name for f in dataclasses.fields(cls)}
     extra = set(data) - fields
     if extra:
-        return ErrorMessage("bad_message", f"{kind}: unknown fields "
-                                           f"{[_short(k) for k in sorted(extra)][:5]}")
+        return ErrorMessage(
+            "bad_message", f"{kind}: unknown fields {[_short(k) for k in sorted(extra)][:5]}"
+        )
     for f in dataclasses.fields(cls):
         if f.name not in data:
             if f.default is dataclasses.MISSING:
@@ -83,8 +90,14 @@ def _problem(expected, value) -> str | None:
 
 
 def _json_type(value) -> str:
-    for kind, name in ((bool, "a boolean"), (int, "an integer"), (float, "a number"),
-                       (str, "a string"), (list, "an array"), (dict, "an object")):
+    for kind, name in (
+        (bool, "a boolean"),
+        (int, "an integer"),
+        (float, "a number"),
+        (str, "a string"),
+        (list, "an array"),
+        (dict, "an object"),
+    ):
         if isinstance(value, kind):
             return name
     return "null"

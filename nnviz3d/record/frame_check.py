@@ -38,8 +38,7 @@ def check_kinds(text) -> list[str]:
     kinds = text.split(",") if text else []
     unknown = [k for k in kinds if k not in KNOWN_KINDS]
     if unknown or len(set(kinds)) != len(kinds):
-        raise FrameDamage(f"kinds {_short(text)} are not {', '.join(KNOWN_KINDS)} "
-                          f"(each once)")
+        raise FrameDamage(f"kinds {_short(text)} are not {', '.join(KNOWN_KINDS)} (each once)")
     if EMBEDDING in kinds and kinds != [EMBEDDING]:
         raise FrameDamage(f"kinds {_short(text)} mix an embedding with probes")
     return kinds
@@ -72,8 +71,7 @@ def check_metrics(obj, what: str) -> dict[str, float]:
         if value is None:  # a non-finite number written as null with a "nonfinite" map
             continue
         if not isinstance(value, (int, float)) or isinstance(value, bool):
-            raise FrameDamage(f"{what}: metric {_short(name)} is {_short(value)}, not a "
-                              f"number")
+            raise FrameDamage(f"{what}: metric {_short(name)} is {_short(value)}, not a number")
     return {k: _float(v) for k, v in obj.items()}
 
 
@@ -108,11 +106,12 @@ def check_frame(data: bytes, kinds: list[str], step: int, split: str) -> dict:
     check_metrics(header.get("scalars", {}), "the frame's scalars")
     probed = header.get("kinds", {})
     if not isinstance(probed, dict) or set(probed) - set(PROBE_KINDS):
-        raise FrameDamage(f"its frame's kinds {_short(probed)} are not "
-                          f"{', '.join(PROBE_KINDS)}")
+        raise FrameDamage(f"its frame's kinds {_short(probed)} are not {', '.join(PROBE_KINDS)}")
     if set(probed) != set(kinds) - {MATRICES}:
-        raise FrameDamage(f"the row says kinds {','.join(kinds) or '(none)'}, its frame "
-                          f"{','.join(probed) or '(none)'}")
+        raise FrameDamage(
+            f"the row says kinds {','.join(kinds) or '(none)'}, its frame "
+            f"{','.join(probed) or '(none)'}"
+        )
     for kind, info in probed.items():
         _check_kind(kind, info, arrays)
     matrices = header.get("matrices", [])
@@ -121,56 +120,69 @@ def check_frame(data: bytes, kinds: list[str], step: int, split: str) -> dict:
     for m in matrices:
         _check_matrix(m, arrays)
     alarms = header.get("alarms", [])
-    if not isinstance(alarms, list) or not all(isinstance(a, dict) and
-                                               isinstance(a.get("message", ""), str)
-                                               for a in alarms):
+    if not isinstance(alarms, list) or not all(
+        isinstance(a, dict) and isinstance(a.get("message", ""), str) for a in alarms
+    ):
         raise FrameDamage("its alarms are not a list of alarms")
     return header
 
 
 def _check_kind(kind: str, info, arrays: dict) -> None:
-    if not isinstance(info, dict) or not isinstance(info.get("modules"), list) or \
-            not set(map(type, info["modules"])) <= {str}:
+    if (
+        not isinstance(info, dict)
+        or not isinstance(info.get("modules"), list)
+        or not set(map(type, info["modules"])) <= {str}
+    ):
         raise FrameDamage(f"its {kind} entry has no list of module paths")
     check_step(info.get("step"))
     rows = len(info["modules"])
     want = {"stats": (rows, len(STAT_NAMES)), "hist": (rows, None), "range": (rows, 2)}
     for part, shape in want.items():
         arr = arrays.get(f"{kind}_{part}")
-        if arr is None or arr.ndim != 2 or arr.shape[0] != shape[0] or \
-                (shape[1] is not None and arr.shape[1] != shape[1]):
+        if (
+            arr is None
+            or arr.ndim != 2
+            or arr.shape[0] != shape[0]
+            or (shape[1] is not None and arr.shape[1] != shape[1])
+        ):
             got = "missing" if arr is None else f"shaped {tuple(arr.shape)}"
-            raise FrameDamage(f"its {kind}_{part} array is {got}, not {rows} rows"
-                              + (f" of {shape[1]}" if shape[1] else ""))
+            raise FrameDamage(
+                f"its {kind}_{part} array is {got}, not {rows} rows"
+                + (f" of {shape[1]}" if shape[1] else "")
+            )
     for part in ("update", "sampled", "dead"):
         arr = arrays.get(f"{kind}_{part}")
         if arr is not None and arr.shape != (rows,):
-            raise FrameDamage(f"its {kind}_{part} array is shaped {tuple(arr.shape)}, not "
-                              f"({rows},)")
+            raise FrameDamage(
+                f"its {kind}_{part} array is shaped {tuple(arr.shape)}, not ({rows},)"
+            )
 
 
 def _check_matrix(m, arrays: dict) -> None:
-    if not isinstance(m, dict) or not all(isinstance(m.get(k), str)
-                                          for k in ("module", "param", "array", "method")):
-        raise FrameDamage(f"a weight matrix entry {_short(m)} is not module, param, array "
-                          f"and method")
+    if not isinstance(m, dict) or not all(
+        isinstance(m.get(k), str) for k in ("module", "param", "array", "method")
+    ):
+        raise FrameDamage(
+            f"a weight matrix entry {_short(m)} is not module, param, array and method"
+        )
     arr = arrays.get(m["array"])
     if arr is None or arr.ndim != 2:
         raise FrameDamage(f"weight matrix {_short(m['array'])} is missing or not 2-D")
     shape = m.get("full_shape")
-    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool)
-                                              and d >= 0 for d in shape):
+    if not isinstance(shape, list) or not all(
+        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
+    ):
         raise FrameDamage(f"weight matrix {_short(m['array'])} has no full shape")
 
 
 def _one_line(exc: BaseException, limit: int = 200) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _short(value, limit: int = 60) -> str:
     text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # -- recorded model requests (the ``requests`` table) -----------------------------------------
@@ -184,20 +196,26 @@ def check_request_args(kind, text) -> tuple:
     """The ``kind`` and ``args`` columns of a recorded request: ``inspect`` (index, method,
     target), ``feature`` (module, unit) or ``landscape`` (steps), each value of its type."""
     if kind not in REQUEST_KINDS:
-        raise FrameDamage(f"request kind {_short(kind)} is not one of "
-                          f"{', '.join(REQUEST_KINDS)}")
+        raise FrameDamage(f"request kind {_short(kind)} is not one of {', '.join(REQUEST_KINDS)}")
     if not isinstance(text, str) or len(text) > MAX_REQUEST_ARGS_BYTES:
-        raise FrameDamage(f"request arguments are not JSON text of at most "
-                          f"{MAX_REQUEST_ARGS_BYTES} characters")
+        raise FrameDamage(
+            f"request arguments are not JSON text of at most {MAX_REQUEST_ARGS_BYTES} characters"
+        )
     try:
         args = json.loads(text)
     except (ValueError, TypeError, RecursionError) as exc:
         raise FrameDamage(f"request arguments are not JSON ({_one_line(exc)})") from None
     types = {"inspect": (int, str, int), "feature": (str, int), "landscape": (int,)}[kind]
-    if not isinstance(args, list) or len(args) != len(types) or not all(
-            isinstance(a, t) and not isinstance(a, bool) for a, t in zip(args, types)):
-        names = {"inspect": "index, method, target", "feature": "module, unit",
-                 "landscape": "steps"}[kind]
+    if (
+        not isinstance(args, list)
+        or len(args) != len(types)
+        or not all(isinstance(a, t) and not isinstance(a, bool) for a, t in zip(args, types))
+    ):
+        names = {
+            "inspect": "index, method, target",
+            "feature": "module, unit",
+            "landscape": "steps",
+        }[kind]
         raise FrameDamage(f"{kind} arguments {_short(args)} are not {names}")
     for a in args:
         if isinstance(a, str) and len(a) > MAX_NAME:
@@ -214,8 +232,11 @@ def check_request_frame(data: bytes, kind: str, step: int) -> dict:
         header, _ = decode_frame(data)
     except Exception as exc:  # noqa: BLE001 - whatever the decoder tripped on
         raise FrameDamage(f"it does not decode ({_one_line(exc)})") from None
-    if not isinstance(header, dict) or header.get("type") != OVERLAYS or \
-            header.get("channel") != kind:
+    if (
+        not isinstance(header, dict)
+        or header.get("type") != OVERLAYS
+        or header.get("channel") != kind
+    ):
         raise FrameDamage(f"a {kind} request whose frame is not {kind} overlays")
     if header.get("step") != step:
         raise FrameDamage(f"its frame says step {_short(header.get('step'))}")

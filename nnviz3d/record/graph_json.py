@@ -20,26 +20,39 @@ class GraphJSONError(ValueError):
 
 
 def graph_to_json(graph: Graph) -> dict:
-    return {"model": graph.model, "strategy": graph.strategy, "device": graph.device,
-            "total_params": graph.total_params, "trainable_params": graph.trainable_params,
-            "seconds": graph.seconds, "notes": graph.notes,
-            "nodes": [dataclasses.asdict(n) for n in graph.nodes],
-            "edges": [dataclasses.asdict(e) for e in graph.edges]}
+    return {
+        "model": graph.model,
+        "strategy": graph.strategy,
+        "device": graph.device,
+        "total_params": graph.total_params,
+        "trainable_params": graph.trainable_params,
+        "seconds": graph.seconds,
+        "notes": graph.notes,
+        "nodes": [dataclasses.asdict(n) for n in graph.nodes],
+        "edges": [dataclasses.asdict(e) for e in graph.edges],
+    }
 
 
 def graph_from_json(d) -> Graph:
     """The :class:`Graph` of ``d``; :class:`GraphJSONError` says what does not fit."""
     if not isinstance(d, dict):
         raise GraphJSONError(f"the graph is a JSON {_json_type(d)}, not an object")
-    top = {"model": str, "strategy": str, "device": str, "total_params": int,
-           "trainable_params": int, "seconds": float, "notes": list[str], "nodes": list,
-           "edges": list}
+    top = {
+        "model": str,
+        "strategy": str,
+        "device": str,
+        "total_params": int,
+        "trainable_params": int,
+        "seconds": float,
+        "notes": list[str],
+        "nodes": list,
+        "edges": list,
+    }
     required = {"model", "strategy", "total_params", "trainable_params", "nodes", "edges"}
     _check_fields(d, top, required, "the graph")
     for key in ("nodes", "edges"):
         if len(d[key]) > MAX_NODES:
-            raise GraphJSONError(f"the graph claims {len(d[key]):,} {key}, more than "
-                                 f"{MAX_NODES:,}")
+            raise GraphJSONError(f"the graph claims {len(d[key]):,} {key}, more than {MAX_NODES:,}")
     nodes = [_instance(Node, n, f"node {i}") for i, n in enumerate(d["nodes"])]
     edges = [_instance(Edge, e, f"edge {i}") for i, e in enumerate(d["edges"])]
     paths = {n.path for n in nodes}
@@ -47,25 +60,38 @@ def graph_from_json(d) -> Graph:
         raise GraphJSONError("the graph has two nodes with the same path")
     for i, n in enumerate(nodes):
         if n.parent is not None and n.parent not in paths:
-            raise GraphJSONError(f"node {i} ({_short(n.path)}) has parent "
-                                 f"{_short(n.parent)}, which is no node of the graph")
+            raise GraphJSONError(
+                f"node {i} ({_short(n.path)}) has parent "
+                f"{_short(n.parent)}, which is no node of the graph"
+            )
     for i, e in enumerate(edges):
         for end in (e.src, e.dst):
             if end not in paths:
-                raise GraphJSONError(f"edge {i} ends at {_short(end)}, which is no node of "
-                                     f"the graph")
-    return Graph(model=d["model"], strategy=d["strategy"], device=d.get("device", "cpu"),
-                 total_params=d["total_params"], trainable_params=d["trainable_params"],
-                 seconds=float(d.get("seconds", 0.0)), notes=list(d.get("notes", [])),
-                 nodes=nodes, edges=edges)
+                raise GraphJSONError(
+                    f"edge {i} ends at {_short(end)}, which is no node of the graph"
+                )
+    return Graph(
+        model=d["model"],
+        strategy=d["strategy"],
+        device=d.get("device", "cpu"),
+        total_params=d["total_params"],
+        trainable_params=d["trainable_params"],
+        seconds=float(d.get("seconds", 0.0)),
+        notes=list(d.get("notes", [])),
+        nodes=nodes,
+        edges=edges,
+    )
 
 
 def _instance(cls, d, where: str):
     if not isinstance(d, dict):
         raise GraphJSONError(f"{where} is a JSON {_json_type(d)}, not an object")
     hints = _hints(cls)
-    required = {f.name for f in dataclasses.fields(cls)
-                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+    required = {
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    }
     _check_fields(d, hints, required, where)
     return cls(**d)
 
@@ -84,8 +110,9 @@ def _check_fields(d: dict, hints: dict, required: set[str], where: str) -> None:
         raise GraphJSONError(f"{where} has no {missing[0]!r}")
     for key, value in d.items():
         if not _fits(value, hints[key]):
-            raise GraphJSONError(f"{where}: {key!r} is {_short(value)}, not "
-                                 f"{_type_name(hints[key])}")
+            raise GraphJSONError(
+                f"{where}: {key!r} is {_short(value)}, not {_type_name(hints[key])}"
+            )
 
 
 def _fits(value, hint, depth: int = 0) -> bool:
@@ -104,8 +131,9 @@ def _fits(value, hint, depth: int = 0) -> bool:
     if hint is int:
         return isinstance(value, int) and not isinstance(value, bool)
     if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and \
-            math.isfinite(value)
+        return (
+            isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        )
     if hint is str:
         return isinstance(value, str)
     if hint is list:
@@ -116,13 +144,12 @@ def _fits(value, hint, depth: int = 0) -> bool:
             return False
         if item is int:  # a shape
             return len(value) <= MAX_SHAPE_DIMS and all(
-                isinstance(v, (int, str)) and not isinstance(v, bool) or v is None
-                for v in value)
+                isinstance(v, (int, str)) and not isinstance(v, bool) or v is None for v in value
+            )
         return all(_fits(v, item, depth + 1) for v in value)
     if origin is dict:
         _, item = typing.get_args(hint)
-        return isinstance(value, dict) and all(_fits(v, item, depth + 1)
-                                               for v in value.values())
+        return isinstance(value, dict) and all(_fits(v, item, depth + 1) for v in value.values())
     return False
 
 
@@ -131,10 +158,17 @@ def _type_name(hint) -> str:
 
 
 def _json_type(value) -> str:
-    return {dict: "object", list: "array", str: "string", bool: "boolean", int: "number",
-            float: "number", type(None): "null"}.get(type(value), type(value).__name__)
+    return {
+        dict: "object",
+        list: "array",
+        str: "string",
+        bool: "boolean",
+        int: "number",
+        float: "number",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
 
 
 def _short(value, limit: int = 60) -> str:
     text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -19,13 +19,47 @@ from pathlib import Path
 
 ENV = "NNVIZ3D_RECORD_JOURNAL"
 CHOICES = ("auto", "wal", "rollback")
-NETWORK_FS = frozenset({
-    "nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "sshfs", "ceph", "fuse.ceph",
-    "glusterfs", "fuse.glusterfs", "lustre", "gpfs", "9p", "beegfs", "afs", "ocfs2", "gfs2",
-    "fuse.s3fs", "fuse.gcsfuse", "fuse.rclone", "fuse.juicefs", "davfs", "fuse.davfs2",
-    "virtiofs", "fuse.blobfuse", "fuse.blobfuse2", "pvfs2", "orangefs", "fuse.lizardfs",
-    "fuse.moosefs", "wekafs", "panfs", "quobyte", "fuse.quobyte", "vboxsf", "prl_fs",
-})
+NETWORK_FS = frozenset(
+    {
+        "nfs",
+        "nfs4",
+        "cifs",
+        "smb3",
+        "smbfs",
+        "fuse.sshfs",
+        "sshfs",
+        "ceph",
+        "fuse.ceph",
+        "glusterfs",
+        "fuse.glusterfs",
+        "lustre",
+        "gpfs",
+        "9p",
+        "beegfs",
+        "afs",
+        "ocfs2",
+        "gfs2",
+        "fuse.s3fs",
+        "fuse.gcsfuse",
+        "fuse.rclone",
+        "fuse.juicefs",
+        "davfs",
+        "fuse.davfs2",
+        "virtiofs",
+        "fuse.blobfuse",
+        "fuse.blobfuse2",
+        "pvfs2",
+        "orangefs",
+        "fuse.lizardfs",
+        "fuse.moosefs",
+        "wekafs",
+        "panfs",
+        "quobyte",
+        "fuse.quobyte",
+        "vboxsf",
+        "prl_fs",
+    }
+)
 """Filesystem types (mountinfo's field after the ``-``) where WAL is not used."""
 MOUNTINFO = "/proc/self/mountinfo"
 
@@ -34,8 +68,8 @@ def _unescape(field: str) -> str:
     """mountinfo escapes space, tab, newline and backslash as octal (``\\040``)."""
     out, i = [], 0
     while i < len(field):
-        if field[i] == "\\" and field[i + 1:i + 4].isdigit() and len(field) >= i + 4:
-            out.append(chr(int(field[i + 1:i + 4], 8)))
+        if field[i] == "\\" and field[i + 1 : i + 4].isdigit() and len(field) >= i + 4:
+            out.append(chr(int(field[i + 1 : i + 4], 8)))
             i += 4
         else:
             out.append(field[i])
@@ -80,8 +114,7 @@ def journal_mode(path: str | Path, choice: str = "auto", mountinfo: str | None =
     if choice == "auto":
         choice = os.environ.get(ENV, "auto").strip().lower() or "auto"
     if choice not in CHOICES:
-        raise ValueError(f"record_journal must be one of {', '.join(CHOICES)}, "
-                         f"not {choice!r}")
+        raise ValueError(f"record_journal must be one of {', '.join(CHOICES)}, not {choice!r}")
     if choice != "auto":
         return choice
     folder = Path(path).parent

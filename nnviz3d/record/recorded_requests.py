@@ -15,8 +15,12 @@ import threading
 
 from .run_reader import RecordedRequest, RunReader
 
-METHODS = {"none": "the layer outputs", "gradient": "gradient saliency",
-           "gradient_x_input": "gradient × input", "grad_cam": "Grad-CAM"}
+METHODS = {
+    "none": "the layer outputs",
+    "gradient": "gradient saliency",
+    "gradient_x_input": "gradient × input",
+    "grad_cam": "Grad-CAM",
+}
 
 
 class RecordedRequests:
@@ -24,8 +28,9 @@ class RecordedRequests:
     idle = True
     labels: list = []
 
-    def __init__(self, reader_factory, rows: list[RecordedRequest],
-                 inputs: int | None = None) -> None:
+    def __init__(
+        self, reader_factory, rows: list[RecordedRequest], inputs: int | None = None
+    ) -> None:
         self.reader_factory = reader_factory
         self.rows = rows
         self._reader: RunReader | None = None
@@ -68,8 +73,10 @@ class RecordedRequests:
         what = describe_one(kind, tuple(args))
         later = [r.step for r in self.rows if r.kind == kind and r.args == tuple(args)]
         if later:
-            return (f"{what} was recorded at step {min(later)}, after the shown step {step}; "
-                    f"move the timeline there")
+            return (
+                f"{what} was recorded at step {min(later)}, after the shown step {step}; "
+                f"move the timeline there"
+            )
         return f"{what} is computed live only; {self.describe()}"
 
     def describe(self) -> str:
@@ -84,12 +91,17 @@ class RecordedRequests:
                 by_method.setdefault(r.args[1], set()).add(r.args[0])
         for method, idx in by_method.items():
             s = "s" if len(idx) > 1 else ""
-            parts.append(f"{METHODS.get(method, _clip(method))} for input{s} "
-                         f"{', '.join(map(str, sorted(idx)))}")
+            parts.append(
+                f"{METHODS.get(method, _clip(method))} for input{s} "
+                f"{', '.join(map(str, sorted(idx)))}"
+            )
         feats = sorted({(r.args[0], r.args[1]) for r in self.rows if r.kind == "feature"})
         if feats:
-            parts.append("feature visualisation of " + ", ".join(
-                f"{_clip(m)} unit {u}" for m, u in feats[:8]) + (" …" if len(feats) > 8 else ""))
+            parts.append(
+                "feature visualisation of "
+                + ", ".join(f"{_clip(m)} unit {u}" for m, u in feats[:8])
+                + (" …" if len(feats) > 8 else "")
+            )
         lands = sorted({(r.args[0], r.step) for r in self.rows if r.kind == "landscape"})
         for steps, at in lands[:4]:
             parts.append(f"a landscape ({steps} × {steps}) at step {at}")
@@ -109,4 +121,4 @@ def describe_one(kind: str, args: tuple) -> str:
 def _clip(name: str, limit: int = 60) -> str:
     """A recorded name in a sentence: shown as text by the viewer, shortened here."""
     name = str(name)
-    return name if len(name) <= limit else name[:limit - 1] + "…"
+    return name if len(name) <= limit else name[: limit - 1] + "…"

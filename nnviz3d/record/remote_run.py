@@ -36,8 +36,10 @@ def local_copy(name: str, max_bytes: int = MAX_BYTES) -> str:
     try:
         import fsspec
     except ImportError:
-        raise RunFileError(f"{name}: reading a recording from a URL needs fsspec "
-                           f"(pip install fsspec, plus s3fs or gcsfs for s3:// or gs://)") from None
+        raise RunFileError(
+            f"{name}: reading a recording from a URL needs fsspec "
+            f"(pip install fsspec, plus s3fs or gcsfs for s3:// or gs://)"
+        ) from None
     try:
         fs, path = fsspec.core.url_to_fs(name)
         info = fs.info(path)
@@ -53,8 +55,10 @@ def local_copy(name: str, max_bytes: int = MAX_BYTES) -> str:
     if not isinstance(size, int) or size < 0:
         raise RunFileError(f"{name}: the storage does not say its size; not fetched")
     if size > max_bytes:
-        raise RunFileError(f"{name}: {size:,} bytes is more than the {max_bytes:,} a "
-                           f"recording may be fetched at; copy it locally first")
+        raise RunFileError(
+            f"{name}: {size:,} bytes is more than the {max_bytes:,} a "
+            f"recording may be fetched at; copy it locally first"
+        )
     folder = tempfile.mkdtemp(prefix="nnviz3d-remote-")
     _copies.append(folder)
     local = Path(folder) / f"run{SUFFIX}"
@@ -74,12 +78,14 @@ def _download(fs, path: str, local: Path, name: str, max_bytes: int) -> None:
                 chunk = src.read(CHUNK)
                 if not chunk:
                     break
-                if done == 0 and not chunk.startswith(SQLITE_MAGIC[:len(chunk)]):
+                if done == 0 and not chunk.startswith(SQLITE_MAGIC[: len(chunk)]):
                     raise RunFileError(f"{name}: not a recording (not an SQLite file)")
                 done += len(chunk)
                 if done > max_bytes:
-                    raise RunFileError(f"{name}: more than {max_bytes:,} bytes (the cap on "
-                                       f"a fetched recording); copy it locally first")
+                    raise RunFileError(
+                        f"{name}: more than {max_bytes:,} bytes (the cap on "
+                        f"a fetched recording); copy it locally first"
+                    )
                 dst.write(chunk)
     except RunFileError:
         raise

@@ -30,8 +30,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import threading
 import stat
+import threading
 import time
 from pathlib import Path
 
@@ -49,8 +49,18 @@ SIDE_FILES = ("-wal", "-shm", "-journal")
 CHECKPOINT_SECONDS = 1.0
 """The writer copies the WAL into the main file at most this often."""
 
-__all__ = ["EMBEDDING", "FORMAT_VERSION", "MAGIC", "MATRICES", "SUFFIX", "RunFileError",
-           "RunReader", "RunWriter", "graph_from_json", "graph_to_json", "is_run_file"]
+__all__ = [
+    "EMBEDDING",
+    "FORMAT_VERSION",
+    "MAGIC",
+    "MATRICES",
+    "SUFFIX",
+    "RunFileError",
+    "RunWriter",
+    "graph_from_json",
+    "graph_to_json",
+    "is_run_file",
+]
 
 
 class RunFileError(ValueError):
@@ -88,9 +98,14 @@ class RunWriter:
                                       kind TEXT NOT NULL, args TEXT NOT NULL,
                                       data BLOB NOT NULL);
             """)
-            meta = {"magic": MAGIC, "format_version": str(FORMAT_VERSION),
-                    "model": graph.model, "graph": json.dumps(graph_to_json(graph)),
-                    "created": str(time.time()), "nnviz3d_version": __version__}
+            meta = {
+                "magic": MAGIC,
+                "format_version": str(FORMAT_VERSION),
+                "model": graph.model,
+                "graph": json.dumps(graph_to_json(graph)),
+                "created": str(time.time()),
+                "nnviz3d_version": __version__,
+            }
             self.db.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
             self.db.commit()
         except BaseException:
@@ -107,22 +122,27 @@ class RunWriter:
 
     def append(self, step: int, kinds: list[str], split: str, scalars: dict, data: bytes) -> None:
         with self._lock:
-            self.db.execute("INSERT INTO frames(step, kinds, split, scalars, data) "
-                            "VALUES (?, ?, ?, ?, ?)",
-                            (int(step), ",".join(kinds), split, json.dumps(scalars), data))
+            self.db.execute(
+                "INSERT INTO frames(step, kinds, split, scalars, data) VALUES (?, ?, ?, ?, ?)",
+                (int(step), ",".join(kinds), split, json.dumps(scalars), data),
+            )
             self.frames += 1
 
-    def append_request(self, kind: str, args: tuple, step: int, data: bytes,
-                       inputs: int | None = None) -> None:
+    def append_request(
+        self, kind: str, args: tuple, step: int, data: bytes, inputs: int | None = None
+    ) -> None:
         """One answered model request (``ModelRequests.record``), committed at once so the
         replay has it even if the run is killed next. ``inputs``: how many probe inputs the
         run had (meta ``probe_inputs``, so the replay's panel counts the same)."""
         with self._lock:
             if inputs is not None:
-                self.db.execute("INSERT OR REPLACE INTO meta VALUES ('probe_inputs', ?)",
-                                (str(int(inputs)),))
-            self.db.execute("INSERT INTO requests(step, kind, args, data) VALUES (?, ?, ?, ?)",
-                            (int(step), kind, json.dumps(list(args)), data))
+                self.db.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('probe_inputs', ?)", (str(int(inputs)),)
+                )
+            self.db.execute(
+                "INSERT INTO requests(step, kind, args, data) VALUES (?, ?, ?, ?)",
+                (int(step), kind, json.dumps(list(args)), data),
+            )
             self.db.commit()
             self.requests += 1
 
@@ -143,7 +163,7 @@ class RunWriter:
         try:
             self.db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         except sqlite3.Error:  # the frames are safe in the WAL; a failing disk shows at the
-            pass               # next commit, which the frame worker reports
+            pass  # next commit, which the frame worker reports
 
     def close(self) -> None:
         with self._lock:
@@ -159,7 +179,6 @@ class RunWriter:
         finally:
             self.db.close()
 
-
     def discard(self) -> None:
         """Close and delete the recording (nothing was recorded worth keeping)."""
         try:
@@ -174,8 +193,9 @@ def _claim(path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
-        raise NotADirectoryError(f"{path.parent} is not a directory; choose another "
-                                 f"record= name") from None
+        raise NotADirectoryError(
+            f"{path.parent} is not a directory; choose another record= name"
+        ) from None
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except FileExistsError:

@@ -23,9 +23,20 @@ from typing import NamedTuple
 
 from .. import __version__
 from ..graph import Graph
-from .frame_check import (EMBEDDING, MATRICES, MAX_METRICS, MAX_STEP, FrameDamage,
-                          check_frame, check_kinds, check_request_args, check_request_frame,
-                          check_scalars, check_split, check_step)
+from .frame_check import (
+    EMBEDDING,
+    MATRICES,
+    MAX_METRICS,
+    MAX_STEP,
+    FrameDamage,
+    check_frame,
+    check_kinds,
+    check_request_args,
+    check_request_frame,
+    check_scalars,
+    check_split,
+    check_step,
+)
 from .graph_json import graph_from_json
 from .run_file import FORMAT_VERSION, MAGIC, SQLITE_MAGIC, RunFileError
 
@@ -69,12 +80,14 @@ class Row(NamedTuple):
     size: int
 
 
-_ROW = ("SELECT seq, step, "
-        "CASE WHEN typeof(kinds) = 'text' AND length(kinds) <= 256 THEN kinds END, "
-        "CASE WHEN typeof(split) = 'text' AND length(split) <= 16 THEN split END, "
-        f"CASE WHEN typeof(scalars) = 'text' AND length(scalars) <= {MAX_SCALARS_BYTES} "
-        "THEN scalars END, typeof(scalars), length(scalars), typeof(data), length(data) "
-        "FROM frames")
+_ROW = (
+    "SELECT seq, step, "
+    "CASE WHEN typeof(kinds) = 'text' AND length(kinds) <= 256 THEN kinds END, "
+    "CASE WHEN typeof(split) = 'text' AND length(split) <= 16 THEN split END, "
+    f"CASE WHEN typeof(scalars) = 'text' AND length(scalars) <= {MAX_SCALARS_BYTES} "
+    "THEN scalars END, typeof(scalars), length(scalars), typeof(data), length(data) "
+    "FROM frames"
+)
 _VIRTUAL = re.compile(r"\s*CREATE\s+VIRTUAL\b", re.IGNORECASE)
 
 
@@ -118,8 +131,9 @@ class RunReader:
         if stat.S_ISDIR(st.st_mode):
             raise RunFileError(f"{self.path}: is a directory, not a run file")
         if not stat.S_ISREG(st.st_mode):
-            raise RunFileError(f"{self.path}: is not a regular file (a pipe, socket or "
-                               f"device), not a run file")
+            raise RunFileError(
+                f"{self.path}: is not a regular file (a pipe, socket or device), not a run file"
+            )
         try:  # non-blocking: should it have become a pipe since, this does not hang
             fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
             try:
@@ -133,8 +147,10 @@ class RunReader:
         if not head:
             raise RunFileError(f"{self.path}: an empty file, not an nnviz3d run")
         if head[:16] != SQLITE_MAGIC:
-            raise RunFileError(f"{self.path}: not an nnviz3d run (expected an SQLite file "
-                               f"starting 'SQLite format 3', found {head[:16]!r})")
+            raise RunFileError(
+                f"{self.path}: not an nnviz3d run (expected an SQLite file "
+                f"starting 'SQLite format 3', found {head[:16]!r})"
+            )
         if len(head) < 100:
             raise self._damaged(f"{len(head)} bytes, shorter than an SQLite header")
         page = int.from_bytes(head[16:18], "big")
@@ -144,23 +160,30 @@ class RunReader:
         pages = int.from_bytes(head[28:32], "big")
         valid = head[24:28] == head[92:96]  # the header's page count is current
         if valid and pages * page > st.st_size and not os.path.exists(f"{self.path}-wal"):
-            raise self._damaged(f"its header claims {pages * page:,} bytes, the file holds "
-                                f"{st.st_size:,}: truncated")
+            raise self._damaged(
+                f"its header claims {pages * page:,} bytes, the file holds "
+                f"{st.st_size:,}: truncated"
+            )
 
     def _connect(self) -> sqlite3.Connection:
         # a file: URI (for mode=ro) of the absolute path, every special character quoted
         uri = Path(os.path.abspath(self.path)).as_uri() + "?mode=ro"
         try:
-            db = sqlite3.connect(uri, uri=True, check_same_thread=False,
-                                 timeout=QUERY_SECONDS)  # waiting for a lock, at most
+            db = sqlite3.connect(
+                uri, uri=True, check_same_thread=False, timeout=QUERY_SECONDS
+            )  # waiting for a lock, at most
         except sqlite3.Error as exc:
             raise self._damaged(_reason(exc)) from exc
         db.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
         db.set_progress_handler(self._progress, 1000)
         self.db = db
         try:
-            for pragma in ("trusted_schema=OFF", "query_only=ON", "cell_size_check=ON",
-                           "mmap_size=0"):
+            for pragma in (
+                "trusted_schema=OFF",
+                "query_only=ON",
+                "cell_size_check=ON",
+                "mmap_size=0",
+            ):
                 self._query(f"PRAGMA {pragma}")
         except BaseException:
             db.close()
@@ -170,16 +193,19 @@ class RunReader:
     def _check_schema(self) -> set[str]:
         """The names of the file's tables; views, triggers and virtual tables are refused
         (a view can yield rows forever; a run holds only tables)."""
-        objects = self._query("SELECT type, name, coalesce(sql, '') FROM sqlite_master "
-                              "LIMIT ?", (MAX_SCHEMA_OBJECTS + 1,))
+        objects = self._query(
+            "SELECT type, name, coalesce(sql, '') FROM sqlite_master LIMIT ?",
+            (MAX_SCHEMA_OBJECTS + 1,),
+        )
         if len(objects) > MAX_SCHEMA_OBJECTS:
             raise self._refused(f"its schema has more than {MAX_SCHEMA_OBJECTS} objects")
         for kind, name, sql in objects:
             virtual = kind == "table" and isinstance(sql, str) and _VIRTUAL.match(sql)
             if kind in ("view", "trigger") or virtual:
                 what = "virtual table" if virtual else kind
-                raise self._refused(f"it holds a {what} ({_short(name)}), and nnviz3d runs "
-                                    f"hold only tables")
+                raise self._refused(
+                    f"it holds a {what} ({_short(name)}), and nnviz3d runs hold only tables"
+                )
         return {name for kind, name, _ in objects if kind == "table"}
 
     def _check_table(self, tables: set[str], name: str, columns: tuple[str, ...]) -> None:
@@ -188,16 +214,20 @@ class RunReader:
         info = self._query(f"PRAGMA table_xinfo({name})")
         got = tuple(r[1] for r in info)
         if got != columns:
-            raise self._damaged(f"its {name} table has columns {_short(got, 120)}, not "
-                                f"{', '.join(columns)}")
+            raise self._damaged(
+                f"its {name} table has columns {_short(got, 120)}, not {', '.join(columns)}"
+            )
         computed = [r[1] for r in info if r[6]]  # hidden: generated (computed) columns
         if computed:
-            raise self._refused(f"its {name} table computes column {_short(computed[0])}, "
-                                f"and nnviz3d runs store every value")
+            raise self._refused(
+                f"its {name} table computes column {_short(computed[0])}, "
+                f"and nnviz3d runs store every value"
+            )
 
     def _read_meta(self) -> dict[str, str]:
-        rows = self._query("SELECT key, typeof(value), value FROM meta LIMIT ?",
-                           (MAX_META_ROWS + 1,))
+        rows = self._query(
+            "SELECT key, typeof(value), value FROM meta LIMIT ?", (MAX_META_ROWS + 1,)
+        )
         if len(rows) > MAX_META_ROWS:
             raise self._damaged(f"its meta table has more than {MAX_META_ROWS} rows")
         meta = {}
@@ -218,8 +248,10 @@ class RunReader:
             raise self._damaged(f"format_version {_short(text)} is not a whole number")
         version = int(text)
         if version > FORMAT_VERSION:
-            raise RunFileError(f"{self.path}: run format {version} is newer than this nnviz3d "
-                               f"({__version__}, format {FORMAT_VERSION}): upgrade nnviz3d")
+            raise RunFileError(
+                f"{self.path}: run format {version} is newer than this nnviz3d "
+                f"({__version__}, format {FORMAT_VERSION}): upgrade nnviz3d"
+            )
         if version < 1:
             raise self._damaged(f"format_version {version} was never written by nnviz3d")
         return version
@@ -252,11 +284,14 @@ class RunReader:
                 return cur.fetchone() if one else cur.fetchall()
             except sqlite3.Error as exc:
                 if self._interrupted:
-                    raise self._refused(f"a query on it ran past {QUERY_SECONDS:g} s, which "
-                                        f"no run nnviz3d wrote needs") from exc
+                    raise self._refused(
+                        f"a query on it ran past {QUERY_SECONDS:g} s, which "
+                        f"no run nnviz3d wrote needs"
+                    ) from exc
                 if "too big" in str(exc):
-                    raise self._damaged(f"it holds a value larger than {MAX_VALUE_BYTES:,} "
-                                        f"bytes") from exc
+                    raise self._damaged(
+                        f"it holds a value larger than {MAX_VALUE_BYTES:,} bytes"
+                    ) from exc
                 raise self._damaged(_reason(exc)) from exc
             finally:
                 self._deadline = math.inf
@@ -270,14 +305,15 @@ class RunReader:
             kinds = check_kinds(kinds)
             check_split(split)
             if scalars is None and scalars_type != "null":
-                raise FrameDamage(f"scalars are {scalars_type} of {scalars_len:,} characters, "
-                                  f"not JSON text of at most {MAX_SCALARS_BYTES:,}")
+                raise FrameDamage(
+                    f"scalars are {scalars_type} of {scalars_len:,} characters, "
+                    f"not JSON text of at most {MAX_SCALARS_BYTES:,}"
+                )
             scalars = check_scalars(scalars)
             if data_type != "blob":
                 raise FrameDamage(f"its frame is {data_type}, not bytes")
             if size > MAX_VALUE_BYTES:
-                raise FrameDamage(f"its frame claims {size:,} bytes, more than "
-                                  f"{MAX_VALUE_BYTES:,}")
+                raise FrameDamage(f"its frame claims {size:,} bytes, more than {MAX_VALUE_BYTES:,}")
         except FrameDamage as exc:
             raise self._damaged(f"frame {seq}: {exc}") from None
         return Row(seq, step, kinds, split, scalars, size)
@@ -287,8 +323,7 @@ class RunReader:
         after = -(2**63)
         names: set[str] = set()
         while True:
-            chunk = self._query(f"{_ROW} WHERE seq > ? ORDER BY seq LIMIT ?",
-                                (after, CHUNK_ROWS))
+            chunk = self._query(f"{_ROW} WHERE seq > ? ORDER BY seq LIMIT ?", (after, CHUNK_ROWS))
             for r in chunk:
                 row = self._check_row(r)
                 names.update(row.scalars)
@@ -331,9 +366,16 @@ class RunReader:
             first = row.step if first is None else min(first, row.step)
             last = row.step if last is None else max(last, row.step)
             steps.add(row.step)
-        return {"format_version": self.format_version, "model": self.model,
-                "steps": len(steps), "frames": frames, "first_step": first, "last_step": last,
-                "bytes": self.path.stat().st_size, "frame_bytes": size}
+        return {
+            "format_version": self.format_version,
+            "model": self.model,
+            "steps": len(steps),
+            "frames": frames,
+            "first_step": first,
+            "last_step": last,
+            "bytes": self.path.stat().st_size,
+            "frame_bytes": size,
+        }
 
     def frames(self):
         """``(seq, step, kinds, data)`` in recording order."""
@@ -349,9 +391,12 @@ class RunReader:
         step = max(-1, min(int(step), MAX_STEP))
         out: dict[int, bytes] = {}
         for kind in ("weight", "grad", "act", MATRICES):
-            found = self._query(f"{_ROW} WHERE step <= ? AND (',' || kinds || ',') LIKE ? "
-                                f"ORDER BY step DESC, seq DESC LIMIT 1",
-                                (step, f"%,{kind},%"), one=True)
+            found = self._query(
+                f"{_ROW} WHERE step <= ? AND (',' || kinds || ',') LIKE ? "
+                f"ORDER BY step DESC, seq DESC LIMIT 1",
+                (step, f"%,{kind},%"),
+                one=True,
+            )
             if found:
                 row = self._check_row(found)
                 out[row.seq] = self._frame(row)
@@ -362,8 +407,10 @@ class RunReader:
         recording order (each frame read and checked once, for its layer)."""
         out = []
         while True:
-            chunk = self._query(f"{_ROW} WHERE seq > ? AND kinds = ? ORDER BY seq LIMIT ?",
-                                (after, EMBEDDING, CHUNK_ROWS))
+            chunk = self._query(
+                f"{_ROW} WHERE seq > ? AND kinds = ? ORDER BY seq LIMIT ?",
+                (after, EMBEDDING, CHUNK_ROWS),
+            )
             for r in chunk:
                 row = self._check_row(r)
                 if row.kinds != [EMBEDDING]:
@@ -385,8 +432,10 @@ class RunReader:
             raise self._damaged(f"frame {row.seq} at step {row.step}: {exc}") from None
         layer = header.get("layer", "")
         if len(layer) > MAX_LAYER_CHARS or header.get("step") != row.step:
-            raise self._damaged(f"embedding frame {row.seq} names layer {_short(layer)} at "
-                                f"step {_short(header.get('step'))}, its row step {row.step}")
+            raise self._damaged(
+                f"embedding frame {row.seq} names layer {_short(layer)} at "
+                f"step {_short(header.get('step'))}, its row step {row.step}"
+            )
         return layer
 
     def embedding(self, seq: int) -> bytes:
@@ -402,9 +451,12 @@ class RunReader:
         landscape), checked, in recording order; none for a recording made before them."""
         if not self.has_requests:
             return []
-        rows = self._query("SELECT seq, step, kind, CASE WHEN typeof(args) = 'text' AND "
-                           "length(args) <= 1024 THEN args END, typeof(data), length(data) "
-                           "FROM requests ORDER BY seq LIMIT ?", (MAX_REQUESTS + 1,))
+        rows = self._query(
+            "SELECT seq, step, kind, CASE WHEN typeof(args) = 'text' AND "
+            "length(args) <= 1024 THEN args END, typeof(data), length(data) "
+            "FROM requests ORDER BY seq LIMIT ?",
+            (MAX_REQUESTS + 1,),
+        )
         if len(rows) > MAX_REQUESTS:
             raise self._damaged(f"it holds more than {MAX_REQUESTS} recorded requests")
         out = []
@@ -417,8 +469,9 @@ class RunReader:
                 if data_type != "blob":
                     raise FrameDamage(f"its frame is {data_type}, not bytes")
                 if size > MAX_VALUE_BYTES:
-                    raise FrameDamage(f"its frame claims {size:,} bytes, more than "
-                                      f"{MAX_VALUE_BYTES:,}")
+                    raise FrameDamage(
+                        f"its frame claims {size:,} bytes, more than {MAX_VALUE_BYTES:,}"
+                    )
             except FrameDamage as exc:
                 raise self._damaged(f"request {seq}: {exc}") from None
             out.append(RecordedRequest(seq, step, kind, args, size))
@@ -441,8 +494,9 @@ class RunReader:
         try:
             check_request_frame(found[0], row.kind, row.step)
         except FrameDamage as exc:
-            raise self._damaged(f"request {row.seq} ({row.kind} at step {row.step}): "
-                                f"{exc}") from None
+            raise self._damaged(
+                f"request {row.seq} ({row.kind} at step {row.step}): {exc}"
+            ) from None
         return found[0]
 
     def close(self) -> None:
@@ -459,9 +513,9 @@ def _reason(exc: BaseException, limit: int = 200) -> str:
     """An exception's message on one line (SQLite's, the OS's strerror, a parser's)."""
     text = getattr(exc, "strerror", None) if isinstance(exc, OSError) else None
     text = " ".join(str(text or exc).split()) or type(exc).__name__
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _short(value, limit: int = 60) -> str:
     text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."

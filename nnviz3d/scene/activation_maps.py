@@ -27,8 +27,10 @@ def _colour(v: np.ndarray, units: str) -> tuple[np.ndarray, dict]:
         lo, hi = colormaps.symmetric_range(finite)
         return colormaps.colorize(v, lo, hi), colormaps.legend("diverging", lo, hi, units)
     hi = float(finite.max()) if finite.size and finite.max() > 0 else 1e-12
-    return (colormaps.colorize(v, 0.0, hi, "sequential"),
-            colormaps.legend("sequential", 0.0, hi, units))
+    return (
+        colormaps.colorize(v, 0.0, hi, "sequential"),
+        colormaps.legend("sequential", 0.0, hi, units),
+    )
 
 
 def pool_2d(m: np.ndarray, limit: int = MAX_SIDE) -> tuple[np.ndarray, str]:
@@ -66,10 +68,20 @@ def activation_overlay(module: str, out: np.ndarray, name: str = "activation") -
         shown = min(a.shape[0], MAX_SLABS)
         v = a[:shown]
         colors, legend = _colour(v, f"{name} value")
-        return Overlay("slabs", module, name, {"values": v, "colors": colors}, legend,
-                       {"full_shape": full, "channels_shown": shown,
-                        "method": "all channels" if shown == full[0] else
-                        f"first {shown} of {full[0]} channels"})
+        return Overlay(
+            "slabs",
+            module,
+            name,
+            {"values": v, "colors": colors},
+            legend,
+            {
+                "full_shape": full,
+                "channels_shown": shown,
+                "method": "all channels"
+                if shown == full[0]
+                else f"first {shown} of {full[0]} channels",
+            },
+        )
     if a.ndim > 3:
         a = a.reshape(-1, a.shape[-1])
     if a.ndim == 2:
@@ -79,16 +91,27 @@ def activation_overlay(module: str, out: np.ndarray, name: str = "activation") -
         cols = max(1, math.ceil(math.sqrt(flat.size)))
         rows = max(1, math.ceil(flat.size / cols))
         v = np.full(rows * cols, np.nan, np.float32)
-        v[:flat.size] = flat
+        v[: flat.size] = flat
         v = v.reshape(rows, cols)
         method = f"{flat.size} units laid out row by row in a {rows}x{cols} grid"
         if v.shape[0] > MAX_SIDE or v.shape[1] > MAX_SIDE:
             v, pooled = pool_2d(v)  # the NaN padding (and NaN units) are left out
             method += f", then {pooled}"
     colors, legend = _colour(v, f"{name} value")
-    return Overlay("grid", module, name, {"values": v, "colors": colors},
-                   legend, {"full_shape": full, "method": method, "dtype": "float32",
-                            "rows": int(v.shape[0]), "cols": int(v.shape[1])})
+    return Overlay(
+        "grid",
+        module,
+        name,
+        {"values": v, "colors": colors},
+        legend,
+        {
+            "full_shape": full,
+            "method": method,
+            "dtype": "float32",
+            "rows": int(v.shape[0]),
+            "cols": int(v.shape[1]),
+        },
+    )
 
 
 def attention_overlay(module: str, weights: np.ndarray) -> Overlay:
@@ -99,13 +122,20 @@ def attention_overlay(module: str, weights: np.ndarray) -> Overlay:
     v = w[:shown]
     finite = v[np.isfinite(v)]
     hi = float(finite.max()) if finite.size and finite.max() > 0 else 1e-12
-    return Overlay("slabs", module, "attention", {
-        "values": v, "colors": colormaps.colorize(v, 0.0, hi, "sequential")},
+    return Overlay(
+        "slabs",
+        module,
+        "attention",
+        {"values": v, "colors": colormaps.colorize(v, 0.0, hi, "sequential")},
         colormaps.legend("sequential", 0.0, hi, "attention weight"),
-        {"full_shape": list(w.shape), "axes": ["head", "query", "key"],
-         "method": "softmax(q k^T * scale + mask) recomputed from each scaled_dot_product_"
-                   "attention call" + ("" if shown == w.shape[0] else
-                                       f"; first {shown} of {w.shape[0]} heads")})
+        {
+            "full_shape": list(w.shape),
+            "axes": ["head", "query", "key"],
+            "method": "softmax(q k^T * scale + mask) recomputed from each scaled_dot_product_"
+            "attention call"
+            + ("" if shown == w.shape[0] else f"; first {shown} of {w.shape[0]} heads"),
+        },
+    )
 
 
 def saliency_overlay(module: str, saliency_map: np.ndarray, method: str, target: int) -> Overlay:
@@ -115,9 +145,21 @@ def saliency_overlay(module: str, saliency_map: np.ndarray, method: str, target:
     if v.ndim == 1:
         v = v[None]
     colors, legend = _colour(v, f"{method} saliency for class {target}")
-    return Overlay("grid", module, "saliency", {"values": v, "colors": colors}, legend,
-                   {"full_shape": list(v.shape), "method": method, "target": int(target),
-                    "dtype": "float32", "rows": int(v.shape[0]), "cols": int(v.shape[1])})
+    return Overlay(
+        "grid",
+        module,
+        "saliency",
+        {"values": v, "colors": colors},
+        legend,
+        {
+            "full_shape": list(v.shape),
+            "method": method,
+            "target": int(target),
+            "dtype": "float32",
+            "rows": int(v.shape[0]),
+            "cols": int(v.shape[1]),
+        },
+    )
 
 
 def feature_overlay(module: str, vis) -> Overlay:
@@ -129,9 +171,14 @@ def feature_overlay(module: str, vis) -> Overlay:
     elif image.ndim == 1:
         image = image[None, None]
     o = activation_overlay(module, image, name=f"feature:{vis.unit}")
-    o.meta.update(unit=int(vis.unit), activation=float(vis.activation),
-                  random_activation=float(vis.random_activation), ratio=float(vis.ratio),
-                  steps=int(vis.steps), seconds=round(float(vis.seconds), 3),
-                  method=f"input optimised for {vis.steps} steps ({vis.param} "
-                         f"parameterisation, jitter) to maximise the unit's mean activation")
+    o.meta.update(
+        unit=int(vis.unit),
+        activation=float(vis.activation),
+        random_activation=float(vis.random_activation),
+        ratio=float(vis.ratio),
+        steps=int(vis.steps),
+        seconds=round(float(vis.seconds), 3),
+        method=f"input optimised for {vis.steps} steps ({vis.param} "
+        f"parameterisation, jitter) to maximise the unit's mean activation",
+    )
     return o

@@ -12,12 +12,44 @@ from __future__ import annotations
 
 import numpy as np
 
-DIVERGING_STOPS = (0x053061, 0x2166AC, 0x4393C3, 0x92C5DE, 0xD1E5F0, 0xF7F7F7,
-                   0xFDDBC7, 0xF4A582, 0xD6604D, 0xB2182B, 0x67001F)
-SEQUENTIAL_STOPS = (0x440154, 0x482475, 0x414487, 0x355F8D, 0x2A788E, 0x21918C,
-                    0x22A884, 0x44BF70, 0x7AD151, 0xBDDF26, 0xFDE725)
-CATEGORICAL = (0x4E79A7, 0xF28E2B, 0xE15759, 0x76B7B2, 0x59A14F, 0xEDC948, 0xB07AA1,
-               0xFF9DA7, 0x9C755F, 0xBAB0AC)
+DIVERGING_STOPS = (
+    0x053061,
+    0x2166AC,
+    0x4393C3,
+    0x92C5DE,
+    0xD1E5F0,
+    0xF7F7F7,
+    0xFDDBC7,
+    0xF4A582,
+    0xD6604D,
+    0xB2182B,
+    0x67001F,
+)
+SEQUENTIAL_STOPS = (
+    0x440154,
+    0x482475,
+    0x414487,
+    0x355F8D,
+    0x2A788E,
+    0x21918C,
+    0x22A884,
+    0x44BF70,
+    0x7AD151,
+    0xBDDF26,
+    0xFDE725,
+)
+CATEGORICAL = (
+    0x4E79A7,
+    0xF28E2B,
+    0xE15759,
+    0x76B7B2,
+    0x59A14F,
+    0xEDC948,
+    0xB07AA1,
+    0xFF9DA7,
+    0x9C755F,
+    0xBAB0AC,
+)
 """Tableau 10, for classes (cycled beyond ten)."""
 MISSING = (64, 64, 64)
 """Colour of NaN/Inf cells (and of gaps between conv kernel tiles)."""
@@ -32,8 +64,10 @@ def _lut(stops: tuple[int, ...]) -> np.ndarray:
     return np.round(rgb[k] * (1 - f) + rgb[k + 1] * f).astype(np.uint8)
 
 
-MAPS = {"diverging": (DIVERGING_STOPS, _lut(DIVERGING_STOPS)),
-        "sequential": (SEQUENTIAL_STOPS, _lut(SEQUENTIAL_STOPS))}
+MAPS = {
+    "diverging": (DIVERGING_STOPS, _lut(DIVERGING_STOPS)),
+    "sequential": (SEQUENTIAL_STOPS, _lut(SEQUENTIAL_STOPS)),
+}
 
 
 def lut_index(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -71,9 +105,15 @@ def symmetric_range(values: np.ndarray) -> tuple[float, float]:
 def legend(name: str, lo: float, hi: float, units: str, **extra) -> dict:
     """What a colour bar needs: the stops as ``#rrggbb``, the range and the units."""
     stops = MAPS[name][0]
-    return {"colormap": name, "stops": [f"#{c:06x}" for c in stops], "lo": float(lo),
-            "hi": float(hi), "units": units, "missing": "#{:02x}{:02x}{:02x}".format(*MISSING),
-            **extra}
+    return {
+        "colormap": name,
+        "stops": [f"#{c:06x}" for c in stops],
+        "lo": float(lo),
+        "hi": float(hi),
+        "units": units,
+        "missing": "#{:02x}{:02x}{:02x}".format(*MISSING),
+        **extra,
+    }
 
 
 def lut_bytes(name: str) -> list[int]:
@@ -92,10 +132,15 @@ def categorical(labels) -> tuple[np.ndarray, dict]:
     lab = lab.astype(np.int64)
     rgb = np.array([[(c >> 16) & 255, (c >> 8) & 255, c & 255] for c in CATEGORICAL], np.uint8)
     classes = sorted(set(lab[~bad].tolist()))
-    legend = {"colormap": "categorical", "stops": [f"#{CATEGORICAL[c % 10]:06x}" for c in classes],
-              "classes": classes, "lo": float(min(classes, default=0)),
-              "hi": float(max(classes, default=0)), "units": "class",
-              "missing": "#{:02x}{:02x}{:02x}".format(*MISSING)}
+    legend = {
+        "colormap": "categorical",
+        "stops": [f"#{CATEGORICAL[c % 10]:06x}" for c in classes],
+        "classes": classes,
+        "lo": float(min(classes, default=0)),
+        "hi": float(max(classes, default=0)),
+        "units": "class",
+        "missing": "#{:02x}{:02x}{:02x}".format(*MISSING),
+    }
     colors = rgb[lab % len(CATEGORICAL)]
     colors[bad] = MISSING
     return colors, legend

@@ -26,9 +26,17 @@ def thumbnails(inputs, limit: int = 32, max_count: int = 20_000) -> np.ndarray |
     return scaled.clip(0, 255).astype(np.uint8)  # NaN/Inf pixels are black
 
 
-def embedding_cloud(layer: str, points: np.ndarray, labels=None, *, method: str, step: int,
-                    knn: float | None = None, dims: int | None = None,
-                    thumbs: np.ndarray | None = None) -> Overlay:
+def embedding_cloud(
+    layer: str,
+    points: np.ndarray,
+    labels=None,
+    *,
+    method: str,
+    step: int,
+    knn: float | None = None,
+    dims: int | None = None,
+    thumbs: np.ndarray | None = None,
+) -> Overlay:
     p = np.asarray(points, np.float32)
     if p.ndim != 2 or p.shape[1] != 3:
         raise ValueError(f"{layer}: an embedding needs (N, 3) points, got {p.shape}")
@@ -45,10 +53,17 @@ def embedding_cloud(layer: str, points: np.ndarray, labels=None, *, method: str,
         colors = colormaps.colorize(values, 0, hi, "sequential")
         legend = colormaps.legend("sequential", 0, hi, "input index")
     colors[bad] = colormaps.MISSING
-    meta = {"method": method, "step": int(step), "count": len(p), "knn": knn,
-            "dims": dims, "labelled": labels is not None, "nonfinite_points": int(bad.sum()),
-            "projection": f"{method.upper()} of the layer's features (conv maps averaged over "
-                          f"H, W; token sequences over tokens), aligned to the previous step"}
+    meta = {
+        "method": method,
+        "step": int(step),
+        "count": len(p),
+        "knn": knn,
+        "dims": dims,
+        "labelled": labels is not None,
+        "nonfinite_points": int(bad.sum()),
+        "projection": f"{method.upper()} of the layer's features (conv maps averaged over "
+        f"H, W; token sequences over tokens), aligned to the previous step",
+    }
     arrays = {"positions": p, "values": values, "colors": colors}
     if thumbs is not None and len(thumbs) == len(p):
         arrays["thumbs"] = thumbs

@@ -33,15 +33,16 @@ def rebin(hist: np.ndarray, lo: float, hi: float, edges: np.ndarray) -> np.ndarr
     return np.diff(at)
 
 
-def histogram_ridge(module: str, kind: str, steps, hists, ranges, *,
-                    bins: int = BINS) -> Overlay:
+def histogram_ridge(module: str, kind: str, steps, hists, ranges, *, bins: int = BINS) -> Overlay:
     """``steps`` (T,), ``hists`` (T, B0) counts, ``ranges`` (T, 2) each row's [lo, hi]."""
     steps = np.asarray(steps, np.int64)
     hists = np.asarray(hists, np.float64)
     ranges = np.asarray(ranges, np.float64)
     if hists.ndim != 2 or len(hists) != len(steps) or ranges.shape != (len(steps), 2):
-        raise ValueError(f"{module}: a ridge needs T steps, (T, bins) histograms and (T, 2) "
-                         f"ranges; got {steps.shape}, {hists.shape}, {ranges.shape}")
+        raise ValueError(
+            f"{module}: a ridge needs T steps, (T, bins) histograms and (T, 2) "
+            f"ranges; got {steps.shape}, {hists.shape}, {ranges.shape}"
+        )
     order = np.argsort(steps, kind="stable")
     steps, hists, ranges = steps[order], hists[order], ranges[order]
     finite = np.isfinite(ranges).all(axis=1)
@@ -58,12 +59,26 @@ def histogram_ridge(module: str, kind: str, steps, hists, ranges, *,
     top = frac.max() if frac.size and frac.max() > 0 else 1.0
     t = np.linspace(0, 1, len(steps)) if len(steps) > 1 else np.ones(1)
     s_lo, s_hi = (int(steps[0]), int(steps[-1])) if len(steps) else (0, 0)
-    return Overlay("ridge", module, f"{kind}_hist", {
-        "values": counts.astype(np.float32), "heights": (frac / top).astype(np.float32),
-        "colors": colormaps.colorize(t, 0.0, 1.0, "sequential"),
-        "steps": steps.astype(np.int32), "edges": edges.astype(np.float32)},
+    return Overlay(
+        "ridge",
+        module,
+        f"{kind}_hist",
+        {
+            "values": counts.astype(np.float32),
+            "heights": (frac / top).astype(np.float32),
+            "colors": colormaps.colorize(t, 0.0, 1.0, "sequential"),
+            "steps": steps.astype(np.int32),
+            "edges": edges.astype(np.float32),
+        },
         colormaps.legend("sequential", s_lo, s_hi, "training step"),
-        {"kind": kind, "bins": bins, "lo": lo, "hi": hi, "rows": len(steps),
-         "method": "each step's 64-bin histogram re-binned onto shared edges (uniform "
-                   "within a bin); height = fraction of the step's elements, scaled by "
-                   "the ridge's largest fraction"})
+        {
+            "kind": kind,
+            "bins": bins,
+            "lo": lo,
+            "hi": hi,
+            "rows": len(steps),
+            "method": "each step's 64-bin histogram re-binned onto shared edges (uniform "
+            "within a bin); height = fraction of the step's elements, scaled by "
+            "the ridge's largest fraction",
+        },
+    )

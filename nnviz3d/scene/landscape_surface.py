@@ -42,19 +42,29 @@ def landscape_surface(result) -> Overlay:
     with np.errstate(invalid="ignore", over="ignore"):
         heights = np.where(np.isfinite(losses), soft_height((losses - lo) / (top - lo)), 1.0)
     clipped = int(np.sum(np.isfinite(losses) & (losses > top)))
-    arrays = {"values": losses.astype(np.float32), "heights": heights.astype(np.float32),
-              "colors": colormaps.colorize(np.minimum(losses, top), lo, top, "sequential"),
-              "alphas": np.asarray(result.alphas, np.float32),
-              "betas": np.asarray(result.betas, np.float32)}
+    arrays = {
+        "values": losses.astype(np.float32),
+        "heights": heights.astype(np.float32),
+        "colors": colormaps.colorize(np.minimum(losses, top), lo, top, "sequential"),
+        "alphas": np.asarray(result.alphas, np.float32),
+        "betas": np.asarray(result.betas, np.float32),
+    }
     # center_loss may be NaN (a diverged model): the codec carries it (nnviz3d/protocol/codec.py)
-    meta = {"center_loss": float(result.center_loss), "directions": result.directions,
-            "seconds": round(float(result.seconds), 3),
-            "seconds_per_point": float(result.seconds_per_point),
-            "nonfinite": int(result.nonfinite), "cap": top, "min": lo, "knee": KNEE,
-            "clipped": clipped, "top_quantile": TOP_QUANTILE,
-            "method": "loss at w + alpha*d1 + beta*d2 (Li et al. 2018); rows are betas, "
-                      f"columns alphas; colour scale tops at the {TOP_QUANTILE:g}th percentile "
-                      "(above it: top colour), height rolls off smoothly above it"}
+    meta = {
+        "center_loss": float(result.center_loss),
+        "directions": result.directions,
+        "seconds": round(float(result.seconds), 3),
+        "seconds_per_point": float(result.seconds_per_point),
+        "nonfinite": int(result.nonfinite),
+        "cap": top,
+        "min": lo,
+        "knee": KNEE,
+        "clipped": clipped,
+        "top_quantile": TOP_QUANTILE,
+        "method": "loss at w + alpha*d1 + beta*d2 (Li et al. 2018); rows are betas, "
+        f"columns alphas; colour scale tops at the {TOP_QUANTILE:g}th percentile "
+        "(above it: top colour), height rolls off smoothly above it",
+    }
     if result.trajectory is not None:
         arrays["path"] = np.asarray(result.trajectory.coords, np.float32)
         arrays["path_losses"] = np.asarray(result.trajectory.losses, np.float32)

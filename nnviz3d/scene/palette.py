@@ -4,12 +4,27 @@ from __future__ import annotations
 
 CATEGORIES: dict[str, tuple[tuple[float, float, float], tuple[str, ...]]] = {
     "convolution": ((0.25, 0.52, 0.90), ("conv",)),
-    "linear": ((0.95, 0.60, 0.20), ("linear", "conv1d_hf", "addmm", "mm", "matmul", "bmm",
-                                    "einsum")),
+    "linear": (
+        (0.95, 0.60, 0.20),
+        ("linear", "conv1d_hf", "addmm", "mm", "matmul", "bmm", "einsum"),
+    ),
     "attention": ((0.62, 0.40, 0.90), ("attention", "attn", "scaled_dot_product")),
     "normalisation": ((0.45, 0.75, 0.55), ("norm",)),
-    "activation": ((0.95, 0.85, 0.30), ("relu", "gelu", "silu", "sigmoid", "tanh", "softmax",
-                                        "activation", "elu", "swish", "mish")),
+    "activation": (
+        (0.95, 0.85, 0.30),
+        (
+            "relu",
+            "gelu",
+            "silu",
+            "sigmoid",
+            "tanh",
+            "softmax",
+            "activation",
+            "elu",
+            "swish",
+            "mish",
+        ),
+    ),
     "embedding": ((0.20, 0.75, 0.75), ("embedding",)),
     "pooling": ((0.55, 0.65, 0.85), ("pool",)),
     "merge": ((0.92, 0.92, 0.92), ("add", "cat", "mul", "sub", "stack", "div")),

@@ -23,7 +23,7 @@ def pca_3d(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     k = min(3, len(s))
     coords = np.zeros((len(x), 3))
     coords[:, :k] = u[:, :k] * s[:k]
-    var = s ** 2
+    var = s**2
     ratio = np.zeros(3)
     if var.sum() > 0:
         ratio[:k] = var[:k] / var.sum()
@@ -33,8 +33,10 @@ def pca_3d(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def param_scatter(module: str, matrix: np.ndarray, *, full_shape, method: str) -> Overlay:
     m = np.asarray(matrix, np.float32)
     if m.ndim != 2 or m.shape[0] < 2:
-        raise ValueError(f"{module}: a PCA scatter needs a matrix of at least 2 units, got "
-                         f"shape {tuple(m.shape)}")
+        raise ValueError(
+            f"{module}: a PCA scatter needs a matrix of at least 2 units, got "
+            f"shape {tuple(m.shape)}"
+        )
     coords, ratio = pca_3d(m)
     scale = np.abs(coords).max()
     positions = coords / scale if scale > 0 else coords
@@ -42,11 +44,22 @@ def param_scatter(module: str, matrix: np.ndarray, *, full_shape, method: str) -
         norms = np.sqrt(np.nansum(np.square(m, dtype=np.float64), axis=1))
     finite = norms[np.isfinite(norms)]  # an Inf weight makes its unit's norm Inf: grey
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-    return Overlay("points", module, "weight_pca", {
-        "positions": positions.astype(np.float32), "values": norms.astype(np.float32),
-        "colors": colormaps.colorize(norms, lo, hi if hi > lo else lo + 1e-12, "sequential")},
+    return Overlay(
+        "points",
+        module,
+        "weight_pca",
+        {
+            "positions": positions.astype(np.float32),
+            "values": norms.astype(np.float32),
+            "colors": colormaps.colorize(norms, lo, hi if hi > lo else lo + 1e-12, "sequential"),
+        },
         colormaps.legend("sequential", lo, hi, "L2 norm of the unit's weights"),
-        {"full_shape": list(full_shape), "method": method, "units": int(m.shape[0]),
-         "explained_variance": [round(float(r), 4) for r in ratio],
-         "projection": "PCA of the centred unit weight vectors; axes scaled together so "
-                       "the farthest point is at distance 1"})
+        {
+            "full_shape": list(full_shape),
+            "method": method,
+            "units": int(m.shape[0]),
+            "explained_variance": [round(float(r), 4) for r in ratio],
+            "projection": "PCA of the centred unit weight vectors; axes scaled together so "
+            "the farthest point is at distance 1",
+        },
+    )

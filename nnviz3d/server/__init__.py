@@ -5,5 +5,13 @@ from .live_feed import LiveFeed
 from .runner import DEFAULT_PORT, ServerThread
 from .scene_state import SceneState
 
-__all__ = ["DEFAULT_PORT", "FEED", "LiveFeed", "SceneState", "ServerThread", "broadcast_scene",
-           "make_app", "viewer_dir"]
+__all__ = [
+    "DEFAULT_PORT",
+    "FEED",
+    "LiveFeed",
+    "SceneState",
+    "ServerThread",
+    "broadcast_scene",
+    "make_app",
+    "viewer_dir",
+]

@@ -40,14 +40,20 @@ from .hosts import AllowedHosts, refusal, split_host
 
 COOKIE = "nnviz3d_token"
 TOKEN_ENV = "NNVIZ3D_TOKEN"
-CSP = ("default-src 'self'; script-src 'self' blob:; style-src 'self' 'unsafe-inline'; "
-       "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
-       "worker-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'none'; "
-       "frame-ancestors 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self' blob:; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
+    "worker-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)
 """'unsafe-inline' styles: the panels set colours in style attributes. blob: workers and
 scripts: the SDF text renderer (troika) builds its worker from blobs it imports. No eval."""
-HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
-           "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"}
+HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
 ACCESS = web.AppKey("access", object)
 
 
@@ -66,8 +72,9 @@ def choose_token(host: str, token: str | None) -> str | None:
     when binding beyond loopback; None for a loopback server without one."""
     token = token if token is not None else os.environ.get(TOKEN_ENV) or None
     if token is not None and len(token) < 8:
-        raise ValueError("an access token must be at least 8 characters; leave it out to get "
-                         "a generated one")
+        raise ValueError(
+            "an access token must be at least 8 characters; leave it out to get a generated one"
+        )
     if token is None and not is_loopback(host):
         token = secrets.token_urlsafe(32)
     return token
@@ -83,23 +90,28 @@ class Access:
 
     def host_allowed(self, request: web.Request) -> bool:
         header = request.headers.get(hdrs.HOST)
-        return header is not None and self.hosts.allows(split_host(header),
-                                                        _local_address(request))
+        return header is not None and self.hosts.allows(split_host(header), _local_address(request))
 
     def origin_allowed(self, request: web.Request) -> bool:
         origin = request.headers.get(hdrs.ORIGIN)
         if origin is None:
             return True
         sockname = _sockname(request)
-        return self.hosts.allows_origin(origin, request.headers.get(hdrs.HOST, ""),
-                                        sockname[1] if sockname else None,
-                                        sockname[0] if sockname else None)
+        return self.hosts.allows_origin(
+            origin,
+            request.headers.get(hdrs.HOST, ""),
+            sockname[1] if sockname else None,
+            sockname[0] if sockname else None,
+        )
 
     def allows(self, request: web.Request) -> bool:
         if self.token is None:
             return True
-        offered = (request.query.get("token") or request.cookies.get(COOKIE)
-                   or request.headers.get("Authorization", "").removeprefix("Bearer ").strip())
+        offered = (
+            request.query.get("token")
+            or request.cookies.get(COOKIE)
+            or request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        )
         return bool(offered) and hmac.compare_digest(offered.encode(), self.token.encode())
 
 
@@ -119,9 +131,11 @@ def cross_site(request: web.Request) -> bool:
     site = request.headers.get("Sec-Fetch-Site")
     if site not in ("cross-site", "same-site"):  # none (typed), same-origin, or no browser
         return False
-    return not (request.headers.get("Sec-Fetch-Mode") == "navigate"
-                and request.headers.get("Sec-Fetch-Dest", "document") == "document"
-                and request.method in ("GET", "HEAD"))
+    return not (
+        request.headers.get("Sec-Fetch-Mode") == "navigate"
+        and request.headers.get("Sec-Fetch-Dest", "document") == "document"
+        and request.method in ("GET", "HEAD")
+    )
 
 
 @web.middleware
@@ -130,13 +144,17 @@ async def access_middleware(request: web.Request, handler):
     if not access.host_allowed(request):
         return _forbidden(refusal(request.headers.get(hdrs.HOST)))
     if not access.origin_allowed(request):
-        return _forbidden(f"request from origin {request.headers[hdrs.ORIGIN][:100]!r} "
-                          f"refused: only pages served by this nnviz3d server may use it")
+        return _forbidden(
+            f"request from origin {request.headers[hdrs.ORIGIN][:100]!r} "
+            f"refused: only pages served by this nnviz3d server may use it"
+        )
     if cross_site(request):
         return _forbidden("cross-site request refused: open the viewer's own page")
     if not access.allows(request):
-        return _forbidden("this nnviz3d server needs its access token: open the URL it printed "
-                          "(…/?token=…), or send Authorization: Bearer TOKEN")
+        return _forbidden(
+            "this nnviz3d server needs its access token: open the URL it printed "
+            "(…/?token=…), or send Authorization: Bearer TOKEN"
+        )
     if request.path == "/" and "token" in request.query and request.method in ("GET", "HEAD"):
         return _without_token(request, access)
     return await handler(request)
@@ -145,11 +163,14 @@ async def access_middleware(request: web.Request, handler):
 def _without_token(request: web.Request, access: Access) -> web.Response:
     """303 to the same page without ``?token``, the token now in the cookie."""
     query = [(k, v) for k, v in request.query.items() if k != "token"]
-    response = web.Response(status=303, headers={
-        "Location": str(URL.build(path="/", query=query)), "Cache-Control": "no-store"})
+    response = web.Response(
+        status=303,
+        headers={"Location": str(URL.build(path="/", query=query)), "Cache-Control": "no-store"},
+    )
     if access.token is not None:
-        response.set_cookie(COOKIE, access.token, httponly=True, samesite="Lax",
-                            secure=request.secure, path="/")
+        response.set_cookie(
+            COOKIE, access.token, httponly=True, samesite="Lax", secure=request.secure, path="/"
+        )
     return response
 
 
@@ -163,8 +184,14 @@ def _forbidden(text: str) -> web.Response:
     return web.Response(status=403, text=f"403 Forbidden: {text}\n", content_type="text/plain")
 
 
-CONTENT_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css",
-                 ".woff": "font/woff", ".woff2": "font/woff2", ".wasm": "application/wasm"}
+CONTENT_TYPES = {
+    ".js": "text/javascript",
+    ".mjs": "text/javascript",
+    ".css": "text/css",
+    ".woff": "font/woff",
+    ".woff2": "font/woff2",
+    ".wasm": "application/wasm",
+}
 """The viewer's asset types, registered so the static route never falls back to
 application/octet-stream (which, with nosniff, a browser may refuse) whatever the system's
 mime.types says."""

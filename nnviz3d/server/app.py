@@ -30,8 +30,9 @@ def viewer_dir() -> Path:
     return Path(str(resources.files("nnviz3d") / "viewer_dist"))
 
 
-def make_app(state: SceneState, feed: LiveFeed | None = None, token: str | None = None,
-             allow_hosts=None) -> web.Application:
+def make_app(
+    state: SceneState, feed: LiveFeed | None = None, token: str | None = None, allow_hosts=None
+) -> web.Application:
     """The viewer's app; ``token`` is required of every request (nnviz3d/server/access.py);
     ``allow_hosts``: names it answers to beyond this machine's (nnviz3d/server/hosts.py;
     ``$NNVIZ3D_ALLOW_HOSTS`` adds more). ValueError for one that is no host name."""
@@ -55,10 +56,15 @@ def make_app(state: SceneState, feed: LiveFeed | None = None, token: str | None 
 async def index(request: web.Request) -> web.StreamResponse:
     page = viewer_dir() / "index.html"
     if not page.is_file():
-        return web.Response(status=503, content_type="text/html", text=(
-            "<h1>nnviz3d viewer not built</h1><p>The web viewer is missing from the "
-            f"installed package ({page.parent}). Build it with <code>make demo</code> or "
-            "<code>npm --prefix web ci &amp;&amp; npm --prefix web run build</code>.</p>"))
+        return web.Response(
+            status=503,
+            content_type="text/html",
+            text=(
+                "<h1>nnviz3d viewer not built</h1><p>The web viewer is missing from the "
+                f"installed package ({page.parent}). Build it with <code>make demo</code> or "
+                "<code>npm --prefix web ci &amp;&amp; npm --prefix web run build</code>.</p>"
+            ),
+        )
     return web.FileResponse(page, headers={"Cache-Control": "no-cache"})
 
 
@@ -69,9 +75,12 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     state: SceneState = request.app[STATE]
     try:
         msg = await ws.receive(timeout=HANDSHAKE_TIMEOUT)
-    except asyncio.TimeoutError:
-        await _refuse(ws, "handshake_timeout", "no hello within "
-                      f"{HANDSHAKE_TIMEOUT:.0f} s; an nnviz3d client sends one first")
+    except TimeoutError:
+        await _refuse(
+            ws,
+            "handshake_timeout",
+            f"no hello within {HANDSHAKE_TIMEOUT:.0f} s; an nnviz3d client sends one first",
+        )
         return ws
     if msg.type != WSMsgType.TEXT:
         if not ws.closed:  # (a message over the size limit has closed it with 1009)
@@ -79,18 +88,25 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         return ws
     hello = parse_client_message(msg.data)
     if not isinstance(hello, Hello):
-        reason = hello.message if isinstance(hello, ErrorMessage) else \
-            f"expected hello first, got {hello.type}"
+        reason = (
+            hello.message
+            if isinstance(hello, ErrorMessage)
+            else f"expected hello first, got {hello.type}"
+        )
         await _refuse(ws, "bad_handshake", reason)
         return ws
     if hello.protocol != PROTOCOL_VERSION:
-        await _refuse(ws, "protocol_mismatch",
-                      f"this page speaks nnviz3d protocol {hello.protocol} but the server "
-                      f"(nnviz3d {__version__}) speaks {PROTOCOL_VERSION}: reload the page, "
-                      f"or upgrade whichever side is older")
+        await _refuse(
+            ws,
+            "protocol_mismatch",
+            f"this page speaks nnviz3d protocol {hello.protocol} but the server "
+            f"(nnviz3d {__version__}) speaks {PROTOCOL_VERSION}: reload the page, "
+            f"or upgrade whichever side is older",
+        )
         return ws
-    await ws.send_str(to_json(Welcome(PROTOCOL_VERSION, f"nnviz3d/{__version__}",
-                                      state.graph.model)))
+    await ws.send_str(
+        to_json(Welcome(PROTOCOL_VERSION, f"nnviz3d/{__version__}", state.graph.model))
+    )
     session = ClientSession(ws)
     _post_scene(session, state)
     clients: set = request.app[CLIENTS]
@@ -101,24 +117,41 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         async for msg in ws:
             if not session.allow():  # a flood: dropped, said once per burst
                 if session.refused == 1 or session.refused % 1000 == 0:
-                    session.post("error", to_json(ErrorMessage(
-                        "rate_limited", f"more than {RATE:.0f} messages a second: messages "
-                                        f"are being dropped; slow down")))
+                    session.post(
+                        "error",
+                        to_json(
+                            ErrorMessage(
+                                "rate_limited",
+                                f"more than {RATE:.0f} messages a second: messages "
+                                f"are being dropped; slow down",
+                            )
+                        ),
+                    )
                 continue
             if msg.type == WSMsgType.ERROR:  # over the size limit: aiohttp closed it with 1009
                 break
             if msg.type != WSMsgType.TEXT:
-                session.post("error", to_json(ErrorMessage(
-                    "bad_message", "clients send JSON text messages only")))
+                session.post(
+                    "error",
+                    to_json(ErrorMessage("bad_message", "clients send JSON text messages only")),
+                )
                 continue
             try:
                 await _handle(request.app, session, parse_client_message(msg.data))
             except Exception as exc:  # what the checks missed: this message fails, not the session
-                log.error("could not serve a client message %.200r: %r", msg.data, exc,
-                          exc_info=True)
-                session.post("error", to_json(ErrorMessage(
-                    "server_error", f"the server could not serve that message "
-                                    f"({type(exc).__name__}); the session goes on")))
+                log.error(
+                    "could not serve a client message %.200r: %r", msg.data, exc, exc_info=True
+                )
+                session.post(
+                    "error",
+                    to_json(
+                        ErrorMessage(
+                            "server_error",
+                            f"the server could not serve that message "
+                            f"({type(exc).__name__}); the session goes on",
+                        )
+                    ),
+                )
     finally:
         clients.discard(session)
         feed.leave(session)
@@ -144,15 +177,28 @@ async def _handle(app: web.Application, session: ClientSession, message) -> None
         feed.follow(session)
     elif message.type == "detail":
         if message.path and message.path not in state.graph:
-            session.post("error", to_json(ErrorMessage(
-                "not_found", f"no module {message.path!r} in {state.graph.model}; detail "
-                             f"takes a dotted module path as shown in the info panel")))
+            session.post(
+                "error",
+                to_json(
+                    ErrorMessage(
+                        "not_found",
+                        f"no module {message.path!r} in {state.graph.model}; detail "
+                        f"takes a dotted module path as shown in the info panel",
+                    )
+                ),
+            )
             return
         await feed.detail(session, message.path or None)
     elif message.type == "track":
         if feed.track is None:
-            session.post("error", to_json(ErrorMessage(
-                "bad_message", "tracking a unit needs a live training run (nnviz3d.watch)")))
+            session.post(
+                "error",
+                to_json(
+                    ErrorMessage(
+                        "bad_message", "tracking a unit needs a live training run (nnviz3d.watch)"
+                    )
+                ),
+            )
             return
         try:
             feed.track(message.module, message.unit)
@@ -177,8 +223,10 @@ def _request_error(feed: LiveFeed, state: SceneState, message) -> str | None:
     """Why a request for the model cannot be served, or None."""
     requests = feed.requests
     if requests is None:
-        return (f"{message.type} needs the live model and probe inputs: pass inputs= (and "
-                f"labels=) to nnviz3d.watch(...); the demo does. A replay has no model.")
+        return (
+            f"{message.type} needs the live model and probe inputs: pass inputs= (and "
+            f"labels=) to nnviz3d.watch(...); the demo does. A replay has no model."
+        )
     if message.type == "inspect":
         if not 0 <= message.index < requests.count:
             return f"inspect.index must be in 0..{requests.count - 1}, got {message.index}"
@@ -193,8 +241,10 @@ def _request_error(feed: LiveFeed, state: SceneState, message) -> str | None:
         if not 3 <= message.steps <= 61:
             return f"landscape.steps must be in 3..61, got {message.steps}"
         if not requests.can_landscape:
-            return ("a landscape needs a loss: pass labels= (cross-entropy on the probe "
-                    "inputs) or loss_fn= to nnviz3d.watch(...)")
+            return (
+                "a landscape needs a loss: pass labels= (cross-entropy on the probe "
+                "inputs) or loss_fn= to nnviz3d.watch(...)"
+            )
     return None
 
 
@@ -214,8 +264,9 @@ async def _start_flusher(app: web.Application) -> None:
 
 async def _refuse(ws, code: str, message: str) -> None:
     await ws.send_str(to_json(ErrorMessage(code, message, fatal=True)))
-    await ws.close(code=4000 + (1 if code == "protocol_mismatch" else 0),
-                   message=code.encode()[:120])
+    await ws.close(
+        code=4000 + (1 if code == "protocol_mismatch" else 0), message=code.encode()[:120]
+    )
 
 
 async def _close_feed(app: web.Application) -> None:
@@ -227,7 +278,8 @@ async def _close_clients(app: web.Application) -> None:
     for session in list(app[CLIENTS]):
         session.close()
         try:  # a stalled client may never acknowledge: do not wait for it long
-            await asyncio.wait_for(session.ws.close(code=1001, message=b"server shutting down"),
-                                   timeout=1.0)
-        except (asyncio.TimeoutError, ConnectionError, RuntimeError):
+            await asyncio.wait_for(
+                session.ws.close(code=1001, message=b"server shutting down"), timeout=1.0
+            )
+        except (TimeoutError, ConnectionError, RuntimeError):
             pass

@@ -63,9 +63,16 @@ class CappedSite(web.BaseSite):
     TLS starts after a connection is counted (``loop.start_tls``), so a connection over the
     cap is closed before any handshake, and handshakes count against the cap too."""
 
-    def __init__(self, runner: web.BaseRunner, host: str | None, port: int, *,
-                 ssl_context=None, max_connections: int = MAX_CONNECTIONS,
-                 handshake_timeout: float = HEADER_TIMEOUT) -> None:
+    def __init__(
+        self,
+        runner: web.BaseRunner,
+        host: str | None,
+        port: int,
+        *,
+        ssl_context=None,
+        max_connections: int = MAX_CONNECTIONS,
+        handshake_timeout: float = HEADER_TIMEOUT,
+    ) -> None:
         super().__init__(runner, ssl_context=ssl_context, backlog=accept_batch(max_connections))
         self._host, self._port = host, port
         self.guard = ConnectionGuard(runner, max_connections, handshake_timeout, ssl_context)
@@ -82,7 +89,8 @@ class CappedSite(web.BaseSite):
     async def start(self) -> None:
         await super().start()
         self._server = await asyncio.get_running_loop().create_server(
-            self.guard, self._host, self._port, backlog=self._backlog)
+            self.guard, self._host, self._port, backlog=self._backlog
+        )
         for listening in self._server.sockets:  # a longer queue in the kernel (no fds) than
             with socket.fromfd(listening.fileno(), listening.family, listening.type) as s:
                 s.listen(LISTEN_BACKLOG)  # the batch asyncio accepts at once
@@ -91,8 +99,9 @@ class CappedSite(web.BaseSite):
 class ConnectionGuard:
     """The protocol factory: aiohttp's request handler per connection, up to ``limit``."""
 
-    def __init__(self, runner: web.BaseRunner, limit: int, handshake_timeout: float,
-                 ssl_context=None) -> None:
+    def __init__(
+        self, runner: web.BaseRunner, limit: int, handshake_timeout: float, ssl_context=None
+    ) -> None:
         if limit < 1:
             raise ValueError(f"max_connections must be 1 or more, got {limit}")
         self.runner = runner
@@ -147,9 +156,13 @@ class _Counted(asyncio.Protocol):
     async def _start_tls(self, raw) -> None:
         try:
             tls = await asyncio.get_running_loop().start_tls(
-                raw, self, self.guard.ssl_context, server_side=True,
-                ssl_handshake_timeout=self.guard.handshake_timeout)
-        except (OSError, asyncio.TimeoutError, ssl.SSLError, RuntimeError) as exc:
+                raw,
+                self,
+                self.guard.ssl_context,
+                server_side=True,
+                ssl_handshake_timeout=self.guard.handshake_timeout,
+            )
+        except (TimeoutError, OSError, ssl.SSLError, RuntimeError) as exc:
             log.debug("TLS handshake failed: %r", exc)  # (start_tls closed the connection)
             self.guard.open.pop(self, None)
             return
@@ -224,8 +237,7 @@ class LogThrottle(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        key = (record.name, str(record.msg)[:200], getattr(record, "kind", ""),
-               type(exc).__name__)
+        key = (record.name, str(record.msg)[:200], getattr(record, "kind", ""), type(exc).__name__)
         now = time.monotonic()
         seen = self.kinds.get(key)
         if seen is None:

@@ -43,8 +43,15 @@ def _build(state, feed, step: int | None, color_by: str | None) -> bytes:
         summary = src.reader.summary()
         if summary["last_step"] is not None:
             step = min(max(step, summary["first_step"]), summary["last_step"])
-    return export_gltf(src, step=step, depth=state.depth, expand=sorted(state.expanded),
-                       collapse=sorted(state.collapsed), color_by=color_by, labels=True).data
+    return export_gltf(
+        src,
+        step=step,
+        depth=state.depth,
+        expand=sorted(state.expanded),
+        collapse=sorted(state.collapsed),
+        color_by=color_by,
+        labels=True,
+    ).data
 
 
 async def export_glb(request: web.Request) -> web.Response:
@@ -63,6 +70,11 @@ async def export_glb(request: web.Request) -> web.Response:
     except (ExportError, MissingExtra) as exc:
         return web.Response(status=400, text=str(exc))
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", state.graph.model or "scene")
-    return web.Response(body=data, content_type="model/gltf-binary", headers={
-        "Content-Disposition": f'attachment; filename="{name}.glb"',
-        "Cache-Control": "no-store"})
+    return web.Response(
+        body=data,
+        content_type="model/gltf-binary",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}.glb"',
+            "Cache-Control": "no-store",
+        },
+    )

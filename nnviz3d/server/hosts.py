@@ -56,10 +56,10 @@ def split_host(header: str) -> str | None:
     header = header.strip()
     if header.startswith("["):
         end = header.find("]")
-        rest = header[end + 1:]
+        rest = header[end + 1 :]
         if end < 0 or (rest and not (rest.startswith(":") and rest[1:].isdigit())):
             return None
-        return normalise(header[:end + 1])
+        return normalise(header[: end + 1])
     name, colon, port = header.rpartition(":")
     if not colon:
         name = header
@@ -86,8 +86,10 @@ def given_hosts(allow_hosts=None) -> list[str]:
     for raw in names:
         name = "*" if raw.strip() == "*" else normalise(str(raw))
         if name is None or ("*" in name and name != "*"):
-            raise ValueError(f"--allow-host takes a host name or address (like nnviz.lan or "
-                             f"192.168.1.20, no port or scheme), or * for any; got {raw!r}")
+            raise ValueError(
+                f"--allow-host takes a host name or address (like nnviz.lan or "
+                f"192.168.1.20, no port or scheme), or * for any; got {raw!r}"
+            )
         out.append(name)
     return out
 
@@ -135,8 +137,13 @@ class AllowedHosts:
             return True
         return local_address is not None and address == _address(str(local_address))
 
-    def allows_origin(self, origin: str, host_header: str, server_port: int | None,
-                      local_address: str | None = None) -> bool:
+    def allows_origin(
+        self,
+        origin: str,
+        host_header: str,
+        server_port: int | None,
+        local_address: str | None = None,
+    ) -> bool:
         """True for an ``Origin`` header naming an allowed host (rules in the docstring)."""
         if "*" in self.given:
             return True
@@ -145,23 +152,36 @@ class AllowedHosts:
             port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
         except ValueError:
             return False
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.username \
-                or parts.password is not None or parts.path or parts.query:
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.username
+            or parts.password is not None
+            or parts.path
+            or parts.query
+        ):
             return False
         name = normalise(parts.hostname)
         if not self.allows(name, local_address):
             return False
-        return name in self.given or port == server_port or \
-            parts.netloc.lower() == host_header.strip().lower()
+        return (
+            name in self.given
+            or port == server_port
+            or parts.netloc.lower() == host_header.strip().lower()
+        )
 
 
 def refusal(host_header: str | None) -> str:
     """The one sentence a refused Host gets."""
     if host_header is None:
-        return ("request without a Host header refused: nnviz3d answers only to the names of "
-                "this machine")
+        return (
+            "request without a Host header refused: nnviz3d answers only to the names of "
+            "this machine"
+        )
     shown = host_header[:80]
     name = split_host(host_header) or shown
-    return (f"this nnviz3d server does not answer to host {shown!r} (a guard against DNS "
-            f"rebinding); if that name reaches it on purpose, restart it with "
-            f"--allow-host {name} (allow_hosts=[{name!r}] from Python)")
+    return (
+        f"this nnviz3d server does not answer to host {shown!r} (a guard against DNS "
+        f"rebinding); if that name reaches it on purpose, restart it with "
+        f"--allow-host {name} (allow_hosts=[{name!r}] from Python)"
+    )

@@ -14,9 +14,9 @@ import threading
 from ..protocol import ErrorMessage, InputsInfo, Progress, RecipeInfo, Timeline
 from ..protocol.codec import decode_frame
 from ..protocol.overlay_frame import encode_overlays
-from ..record.run_file import EMBEDDING, RunFileError
 from ..protocol.probe_frame import decode_probe
 from ..protocol.validate import to_json
+from ..record.run_file import EMBEDDING, RunFileError
 from ..scene.weight_map import weight_overlays
 from .client_session import ClientSession
 from .probe_history import ProbeHistory, ScalarHistory
@@ -92,8 +92,7 @@ class LiveFeed:
             if header.get("matrices"):
                 self.matrix_frame = (step, data)
 
-    def publish(self, data: bytes, step: int, kinds: list[str], split: str,
-                scalars: dict) -> None:
+    def publish(self, data: bytes, step: int, kinds: list[str], split: str, scalars: dict) -> None:
         if kinds == [EMBEDDING]:
             header, _ = decode_frame(data)
             self.publish_embedding(header.get("layer", ""), data)
@@ -119,8 +118,7 @@ class LiveFeed:
             if s.following:
                 self._post_embedding(s, layer, key, data)
 
-    def _keep_embedding(self, data: bytes, layer: str | None = None,
-                        step: int | None = None):
+    def _keep_embedding(self, data: bytes, layer: str | None = None, step: int | None = None):
         """Take an embedding frame in: the newest per layer (by step; an older one that
         arrives late is kept for seeks only). ``(layer, key)``, key None when not newest."""
         header, _ = decode_frame(data)
@@ -139,8 +137,7 @@ class LiveFeed:
         self._embedding_keys[layer] = key
         return layer, key
 
-    def _post_embedding(self, session: ClientSession, layer: str, key: tuple,
-                        data: bytes) -> None:
+    def _post_embedding(self, session: ClientSession, layer: str, key: tuple, data: bytes) -> None:
         shown = self._shown.setdefault(session, {})
         if shown.get(layer) != key:
             shown[layer] = key
@@ -179,9 +176,12 @@ class LiveFeed:
         elif kind == "result":
             text = to_json(Progress(f"embed:{payload['stage']}", 1, 1))
         elif kind == "error":
-            text = to_json(ErrorMessage("embedding_failed", f"embedding "
-                                        f"{payload.get('layer') or ''} failed: "
-                                        f"{payload['message']}"))
+            text = to_json(
+                ErrorMessage(
+                    "embedding_failed",
+                    f"embedding {payload.get('layer') or ''} failed: {payload['message']}",
+                )
+            )
         else:
             return
         for s in self.sessions:
@@ -193,8 +193,9 @@ class LiveFeed:
 
     # -- per client -----------------------------------------------------------------------
     def timeline(self) -> str:
-        return to_json(Timeline(self.first_step, self.last_step, self.frames, self.live,
-                                self.marks.message()))
+        return to_json(
+            Timeline(self.first_step, self.last_step, self.frames, self.live, self.marks.message())
+        )
 
     def scalars_frame(self) -> bytes | None:
         return self.scalars.frame()
@@ -208,15 +209,26 @@ class LiveFeed:
         self._post_latest(session)
         if self.matrix_frame:
             asyncio.get_running_loop().create_task(
-                self._post_weights([session], self.matrix_frame[0]))
+                self._post_weights([session], self.matrix_frame[0])
+            )
         self._post_newest_embeddings(session)
         if self.requests is not None:
             r = self.requests
             replay = getattr(r, "replay", False)  # RecordedRequests: answers from the recording
-            session.post("inputs", to_json(InputsInfo(
-                r.count, r.labels, not r.idle, r.has_landscape if replay else r.can_landscape,
-                replay=r.describe() if replay else "", recorded=r.inputs if replay else [],
-                features=[list(f) for f in r.features] if replay else [])))
+            session.post(
+                "inputs",
+                to_json(
+                    InputsInfo(
+                        r.count,
+                        r.labels,
+                        not r.idle,
+                        r.has_landscape if replay else r.can_landscape,
+                        replay=r.describe() if replay else "",
+                        recorded=r.inputs if replay else [],
+                        features=[list(f) for f in r.features] if replay else [],
+                    )
+                ),
+            )
 
     def request(self, session: ClientSession, kind: str, args: tuple) -> None:
         """Ask the model for ``kind`` (inspect, feature, landscape); the answer (or an error
@@ -227,8 +239,11 @@ class LiveFeed:
             if data is not None:
                 loop.call_soon_threadsafe(session.post, f"overlays:{kind}", data)
             else:
-                loop.call_soon_threadsafe(session.post, "error", to_json(
-                    ErrorMessage(f"{kind}_failed", error or f"{kind} failed")))
+                loop.call_soon_threadsafe(
+                    session.post,
+                    "error",
+                    to_json(ErrorMessage(f"{kind}_failed", error or f"{kind} failed")),
+                )
 
         shown = [0.0]
 
@@ -236,8 +251,9 @@ class LiveFeed:
             now = loop.time()
             if done == total or now - shown[0] >= 0.2:  # a few updates per second at most
                 shown[0] = now
-                loop.call_soon_threadsafe(session.post, f"progress:{kind}",
-                                          to_json(Progress(kind, done, total)))
+                loop.call_soon_threadsafe(
+                    session.post, f"progress:{kind}", to_json(Progress(kind, done, total))
+                )
 
         if getattr(self.requests, "replay", False):  # answered from the recording
             self.requests.request(kind, args, reply, progress, step=session.step)
@@ -256,7 +272,8 @@ class LiveFeed:
         self._post_newest_embeddings(session)
         if self.matrix_frame:
             asyncio.get_running_loop().create_task(
-                self._post_weights([session], self.matrix_frame[0]))
+                self._post_weights([session], self.matrix_frame[0])
+            )
 
     async def seek(self, session: ClientSession, step: int) -> None:
         session.following = False
@@ -269,8 +286,9 @@ class LiveFeed:
             return
         session.post("seek", *frames)
         try:
-            clouds = await loop.run_in_executor(None, self._embeddings_at, step,
-                                                dict(self._shown.get(session, {})))
+            clouds = await loop.run_in_executor(
+                None, self._embeddings_at, step, dict(self._shown.get(session, {}))
+            )
         except RunFileError as exc:
             session.post("error", to_json(ErrorMessage("seek_failed", str(exc))))
             clouds = []
@@ -303,8 +321,7 @@ class LiveFeed:
         source = self.matrix_frame
         if source is None or source[0] != step:
             return  # a newer frame superseded this one; its own task sends it
-        built = await asyncio.get_running_loop().run_in_executor(
-            None, self._weights_frame, *source)
+        built = await asyncio.get_running_loop().run_in_executor(None, self._weights_frame, *source)
         for s in sessions:
             if s.following and s in self.sessions:
                 s.post("overlays:weights", built)
@@ -317,7 +334,8 @@ class LiveFeed:
         series = self.history.snapshot(module)
         version = self.history.version
         built = await asyncio.get_running_loop().run_in_executor(
-            None, self.history.build_detail, module, series, self.last_step)
+            None, self.history.build_detail, module, series, self.last_step
+        )
         if session.detail == module:
             session.detail_version = version
             session.detail_time = asyncio.get_running_loop().time()
@@ -357,8 +375,11 @@ class LiveFeed:
         for s in list(self.sessions):
             s.post("timeline", text)
             self._post_scalars(s)
-            if (s.detail is not None and s.detail_version != self.history.version
-                    and now - s.detail_time >= DETAIL_SECONDS):
+            if (
+                s.detail is not None
+                and s.detail_version != self.history.version
+                and now - s.detail_time >= DETAIL_SECONDS
+            ):
                 due.append(s)
         return due
 

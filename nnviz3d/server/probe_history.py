@@ -48,8 +48,11 @@ class _Series:
         self.hists.append(np.array(hist, np.uint32))
         self.ranges.append(np.array(rng, np.float32))
         if len(self.steps) > limit:
-            self.steps, self.hists, self.ranges = (self.steps[::2], self.hists[::2],
-                                                   self.ranges[::2])
+            self.steps, self.hists, self.ranges = (
+                self.steps[::2],
+                self.hists[::2],
+                self.ranges[::2],
+            )
             self.stride *= 2
 
 
@@ -82,9 +85,11 @@ class ProbeHistory:
     def snapshot(self, module: str) -> dict:
         """Copies of ``module``'s series and newest matrix, taken on the event loop so a
         worker thread can build from them while new frames keep arriving."""
-        series = {k: (list(s.steps), list(s.hists), list(s.ranges))
-                  for k in ("weight", "grad", "act")
-                  if (s := self.series.get((k, module))) is not None}
+        series = {
+            k: (list(s.steps), list(s.hists), list(s.ranges))
+            for k in ("weight", "grad", "act")
+            if (s := self.series.get((k, module))) is not None
+        }
         return {"series": series, "matrix": self.matrices.get(module)}
 
     @staticmethod
@@ -104,8 +109,7 @@ class ProbeHistory:
 
     @classmethod
     def build_detail(cls, module: str, snapshot: dict, step: int) -> bytes:
-        return encode_overlays("detail", step, cls.detail_overlays(module, snapshot),
-                               module=module)
+        return encode_overlays("detail", step, cls.detail_overlays(module, snapshot), module=module)
 
 
 class ScalarHistory:
@@ -208,8 +212,8 @@ class ScalarHistory:
         self._split[:n] = self._split[kept]
         self._values[:n] = self._values[kept]
         self._given[:n] = self._given[kept]
-        self._values[n:self.count] = np.nan
-        self._given[n:self.count] = 0
+        self._values[n : self.count] = np.nan
+        self._given[n : self.count] = 0
         self.count = n
         self.epoch += 1
 
@@ -225,9 +229,15 @@ class ScalarHistory:
         header = {"type": SCALARS, "names": [self.names[i] for i in order]}
         if start:
             header["from"] = int(start)
-        data = encode_frame(header, {
-            "steps": self._steps[start:n], "split": self._split[start:n],
-            "values": self._values[start:n][:, order], "given": self._given[start:n][:, order]})
+        data = encode_frame(
+            header,
+            {
+                "steps": self._steps[start:n],
+                "split": self._split[start:n],
+                "values": self._values[start:n][:, order],
+                "given": self._given[start:n][:, order],
+            },
+        )
         self._frame = (key, data)
         self.encodes += 1
         self.rows_encoded += n - start

@@ -24,10 +24,17 @@ for _logger in (log, http_log):
 class ServerThread:
     """Starts at construction; ``url`` says where; ``close()`` stops it and joins the thread."""
 
-    def __init__(self, app: web.Application, host: str = "127.0.0.1",
-                 port: int | None = None, *, ssl_context=None, token: str | None = None,
-                 max_connections: int | None = None,
-                 header_timeout: float = HEADER_TIMEOUT) -> None:
+    def __init__(
+        self,
+        app: web.Application,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        *,
+        ssl_context=None,
+        token: str | None = None,
+        max_connections: int | None = None,
+        header_timeout: float = HEADER_TIMEOUT,
+    ) -> None:
         self.app = app
         self.host = host
         self.ssl_context = ssl_context
@@ -49,11 +56,13 @@ class ServerThread:
             app[ACCESS].hosts.bind(host)
         self._loop = asyncio.new_event_loop()
         self._loop.set_exception_handler(_log_loop_error)
-        self._thread = threading.Thread(target=self._loop.run_forever, name="nnviz3d-server",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="nnviz3d-server", daemon=True
+        )
         self._thread.start()
-        self._runner = web.AppRunner(app, access_log=None, keepalive_timeout=header_timeout,
-                                     logger=http_log)
+        self._runner = web.AppRunner(
+            app, access_log=None, keepalive_timeout=header_timeout, logger=http_log
+        )
         self.port = self._call(self._start())
 
     def _call(self, coro, timeout: float = 30.0):
@@ -75,9 +84,14 @@ class ServerThread:
         return site.port
 
     def _site(self, port: int) -> CappedSite:
-        return CappedSite(self._runner, self.host, port, ssl_context=self.ssl_context,
-                          max_connections=self.max_connections,
-                          handshake_timeout=self.header_timeout)
+        return CappedSite(
+            self._runner,
+            self.host,
+            port,
+            ssl_context=self.ssl_context,
+            max_connections=self.max_connections,
+            handshake_timeout=self.header_timeout,
+        )
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -124,8 +138,12 @@ def _log_loop_error(loop: asyncio.AbstractEventLoop, context: dict) -> None:
     throttled log, not asyncio's, which logs every one with its traceback."""
     exc = context.get("exception")
     message = str(context.get("message", "error"))
-    log.error("server loop: %s", message, extra={"kind": message[:30]},
-              exc_info=(type(exc), exc, exc.__traceback__) if exc is not None else None)
+    log.error(
+        "server loop: %s",
+        message,
+        extra={"kind": message[:30]},
+        exc_info=(type(exc), exc, exc.__traceback__) if exc is not None else None,
+    )
 
 
 async def _cancel_pending() -> None:

@@ -9,7 +9,6 @@ from ..layout import layout_depth, layout_graph
 from ..protocol import encode_scene
 from ..scene import BLOCK, build_topology_scene
 
-
 MAX_SEARCH_PATHS = 50_000
 """Module paths offered to the viewer's search (a bigger model offers its first ones)."""
 
@@ -21,8 +20,9 @@ class SceneState:
         self.graph = graph
         self.depth = depth
         self._layout_depth = layout_depth(depth)
-        self._modules = [n.path for n in graph.nodes
-                         if n.path and n.role == ROLE_MODULE][:MAX_SEARCH_PATHS]
+        self._modules = [n.path for n in graph.nodes if n.path and n.role == ROLE_MODULE][
+            :MAX_SEARCH_PATHS
+        ]
         self.expanded: set[str] = set()
         self.collapsed: set[str] = set()
         self.version = 0

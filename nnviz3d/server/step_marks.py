@@ -60,6 +60,13 @@ class StepMarks:
 
     def message(self) -> dict:
         """``{kind: {"steps": [...], "stride", "count", "last"}}`` for the kinds seen."""
-        return {k: {"steps": list(self.steps[k]), "stride": self.stride[k],
-                    "count": self.count[k], "last": self.last[k]}
-                for k in KINDS if self.count[k]}
+        return {
+            k: {
+                "steps": list(self.steps[k]),
+                "stride": self.stride[k],
+                "count": self.count[k],
+                "last": self.last[k],
+            }
+            for k in KINDS
+            if self.count[k]
+        }

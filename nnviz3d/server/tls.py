@@ -58,9 +58,11 @@ def ssl_context(certfile, keyfile) -> ssl.SSLContext:
     try:
         ctx.load_cert_chain(str(certfile), str(keyfile))
     except (OSError, ssl.SSLError) as exc:
-        raise ValueError(f"cannot use the TLS certificate {certfile} with key {keyfile}: "
-                         f"{getattr(exc, 'strerror', None) or exc}; give a PEM certificate and "
-                         f"its private key, or leave both out for a self-signed one") from None
+        raise ValueError(
+            f"cannot use the TLS certificate {certfile} with key {keyfile}: "
+            f"{getattr(exc, 'strerror', None) or exc}; give a PEM certificate and "
+            f"its private key, or leave both out for a self-signed one"
+        ) from None
     return ctx
 
 
@@ -80,8 +82,9 @@ def _covers(cert: Path, names: list[str]) -> bool:
         sans = c.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except (ValueError, x509.ExtensionNotFound, OSError):
         return False
-    have = {str(v) for v in sans.get_values_for_type(x509.IPAddress)} | \
-        set(sans.get_values_for_type(x509.DNSName))
+    have = {str(v) for v in sans.get_values_for_type(x509.IPAddress)} | set(
+        sans.get_values_for_type(x509.DNSName)
+    )
     still_valid = c.not_valid_after_utc > dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
     return still_valid and all(n in have for n in names)
 
@@ -102,20 +105,29 @@ def _generate(cert: Path, key: Path, names: list[str]) -> None:
             sans.append(x509.DNSName(n))
     now = dt.datetime.now(dt.UTC)
     certificate = (
-        x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-        .public_key(private.public_key()).serial_number(x509.random_serial_number())
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(private.public_key())
+        .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=VALID_DAYS))
         .add_extension(x509.SubjectAlternativeName(sans), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
-                       critical=False)
-        .sign(private, hashes.SHA256()))
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        )
+        .sign(private, hashes.SHA256())
+    )
     key.touch(mode=0o600, exist_ok=True)
     os.chmod(key, 0o600)
-    key.write_bytes(private.private_bytes(serialization.Encoding.PEM,
-                                          serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
+    key.write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
 
 

@@ -14,13 +14,17 @@ def test_weights_reproduce_sdpa_output(causal):
     torch.manual_seed(0)
     q, k, v = (torch.randn(2, 4, 5, 8) for _ in range(3))
     w = attention_weights(q, k, is_causal=causal)
-    torch.testing.assert_close(w @ v, F.scaled_dot_product_attention(q, k, v, is_causal=causal),
-                               rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        w @ v, F.scaled_dot_product_attention(q, k, v, is_causal=causal), rtol=1e-5, atol=1e-5
+    )
     mask = torch.rand(5, 5) > 0.3
     mask.fill_diagonal_(True)
-    torch.testing.assert_close(attention_weights(q, k, mask) @ v,
-                               F.scaled_dot_product_attention(q, k, v, attn_mask=mask),
-                               rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        attention_weights(q, k, mask) @ v,
+        F.scaled_dot_product_attention(q, k, v, attn_mask=mask),
+        rtol=1e-5,
+        atol=1e-5,
+    )
 
 
 def test_gpt2_shows_every_layers_heads_causally():

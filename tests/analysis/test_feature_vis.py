@@ -74,8 +74,9 @@ def test_model_is_left_unchanged_and_seed_is_deterministic():
     hooks, rng = hook_count(model), torch.get_rng_state()
     calls = []
 
-    a = visualise_unit(model, model.down, 1, (1, 8, 8), steps=20,
-                       progress=lambda *args: calls.append(args))
+    a = visualise_unit(
+        model, model.down, 1, (1, 8, 8), steps=20, progress=lambda *args: calls.append(args)
+    )
     b = visualise_unit(model, "down", 1, (1, 8, 8), steps=20)
     with pytest.raises(ValueError, match="unit 99"):
         visualise_unit(model, "down", 99, (1, 8, 8), steps=2)

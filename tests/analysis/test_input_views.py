@@ -27,8 +27,9 @@ def test_every_layer_output_and_the_prediction_for_one_input():
         model.eval()
         conv = model.stem[0](x)[0]
         logits = model(x)[0]
-    np.testing.assert_allclose(by[("stem.0", "activation")].arrays["values"], conv.numpy(),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        by[("stem.0", "activation")].arrays["values"], conv.numpy(), rtol=1e-5, atol=1e-6
+    )
     assert by[("head.3", "activation")].kind == "grid"
     assert info["prediction"] == int(logits.argmax())
     assert sum(info["probabilities"]) == pytest.approx(1, abs=1e-3)

@@ -31,8 +31,9 @@ class Quadratic(nn.Module):
         m = torch.randn(rows * cols, rows * cols, generator=g, dtype=torch.float64)
         self.weight = nn.Parameter(c.clone())
         self.register_buffer("c", c)
-        self.register_buffer("a", m @ m.T + rows * cols * torch.eye(rows * cols,
-                                                                    dtype=torch.float64))
+        self.register_buffer(
+            "a", m @ m.T + rows * cols * torch.eye(rows * cols, dtype=torch.float64)
+        )
 
     def loss(self) -> torch.Tensor:
         e = (self.weight - self.c).flatten()
@@ -82,8 +83,9 @@ def test_given_directions_and_grid_orientation():
     model = Quadratic(1, 2)
     d1 = [torch.tensor([[1.0, 0.0]], dtype=torch.float64)]
     d2 = [torch.tensor([[0.0, 1.0]], dtype=torch.float64)]
-    land = loss_landscape(model, lambda m: float(m.weight[0, 0] - m.c[0, 0]), steps=3,
-                          directions=(d1, d2))
+    land = loss_landscape(
+        model, lambda m: float(m.weight[0, 0] - m.c[0, 0]), steps=3, directions=(d1, d2)
+    )
     np.testing.assert_allclose(land.losses, [[-1, 0, 1]] * 3)
     assert land.directions == "given directions"
     with pytest.raises(ValueError, match="shape"):
@@ -107,8 +109,12 @@ def test_weights_and_modes_are_restored_exactly():
     model[1].eval()
     before, modes = state_of(model), [m.training for m in model.modules()]
     seen, calls = [], []
-    land = loss_landscape(model, lambda m: (seen.append(m.training), loss_fn(m))[1], steps=5,
-                          progress=lambda done, total: calls.append((done, total)))
+    land = loss_landscape(
+        model,
+        lambda m: (seen.append(m.training), loss_fn(m))[1],
+        steps=5,
+        progress=lambda done, total: calls.append((done, total)),
+    )
     assert_bit_for_bit(model, before)
     assert [m.training for m in model.modules()] == modes
     assert not any(seen), "the loss is evaluated in eval mode"
@@ -148,8 +154,7 @@ def test_nonfinite_losses_become_nan_and_are_counted():
 
 
 def test_filter_normalisation():
-    model = nn.Sequential(nn.Conv2d(2, 5, 3), nn.BatchNorm2d(5), nn.Flatten(),
-                          nn.Linear(5, 4))
+    model = nn.Sequential(nn.Conv2d(2, 5, 3), nn.BatchNorm2d(5), nn.Flatten(), nn.Linear(5, 4))
     d = filter_normalised_direction(model, torch.Generator().manual_seed(0))
     params = list(model.parameters())
     assert [x.shape for x in d] == [p.shape for p in params]
@@ -168,7 +173,7 @@ def test_trajectory_on_a_known_plane_is_recovered():
     final = g.normal(size=50)
     u, v = np.linalg.qr(g.normal(size=(50, 2)))[0].T
     t = np.linspace(-1, 1, 9)
-    x, y = 3 * t, 0.5 * (t ** 2 - (t ** 2).mean())  # uncorrelated, distinct variances
+    x, y = 3 * t, 0.5 * (t**2 - (t**2).mean())  # uncorrelated, distinct variances
     snapshots = [torch.tensor(final + a * u + b * v) for a, b in zip(x, y)]
     coords, pca = project_trajectory(snapshots, torch.tensor(final))
     np.testing.assert_allclose(np.abs(coords), np.abs(np.stack([x, y], 1)), atol=1e-9)
@@ -192,7 +197,7 @@ def test_trajectory_of_state_dicts_drives_the_landscape_directions():
     assert traj.coords.shape == (5, 2) and traj.losses.shape == (5,)
     assert traj.explained_variance_ratio.sum() == pytest.approx(1.0)
     assert land.alphas[-1] == pytest.approx(1.2 * np.abs(traj.coords).max())
-    for (a, b), loss, snap in zip(traj.coords, traj.losses, snapshots):
+    for (_a, _b), loss, snap in zip(traj.coords, traj.losses, snapshots):
         e = (snap["weight"] - model.c).flatten()  # the snapshots lie in the plane
         assert loss == pytest.approx(float(e @ model.a @ e), rel=1e-9)
     assert torch.equal(model.weight.detach(), final)
@@ -200,15 +205,25 @@ def test_trajectory_of_state_dicts_drives_the_landscape_directions():
 
 def test_save_and_load_round_trip(tmp_path):
     model = Quadratic()
-    land = loss_landscape(model, quadratic_loss, steps=3, trajectory=[
-        model.weight.detach() + 1, model.weight.detach() + torch.eye(3, 4, dtype=torch.float64)])
+    land = loss_landscape(
+        model,
+        quadratic_loss,
+        steps=3,
+        trajectory=[
+            model.weight.detach() + 1,
+            model.weight.detach() + torch.eye(3, 4, dtype=torch.float64),
+        ],
+    )
     path = land.save(tmp_path / "sub" / "bowl")
     assert path == tmp_path / "sub" / "bowl"  # exactly the path given, no suffix added
     back = Landscape.load(path)
     for key in ("alphas", "betas", "losses"):
         np.testing.assert_array_equal(getattr(back, key), getattr(land, key))
     assert (back.center_loss, back.directions, back.nonfinite) == (
-        land.center_loss, land.directions, land.nonfinite)
+        land.center_loss,
+        land.directions,
+        land.nonfinite,
+    )
     np.testing.assert_array_equal(back.trajectory.coords, land.trajectory.coords)
     assert back.summary() == land.summary()
 
@@ -284,8 +299,10 @@ def test_cli_writes_a_landscape_that_loads_back(spec_file, tmp_path, capsys):
 
 def test_cli_json_with_a_trajectory(spec_file, tmp_path, capsys):
     out = tmp_path / "traj.npz"
-    assert main(["landscape", f"{spec_file}:with_snapshots", "--steps", "3", "--json",
-                 "-o", str(out)]) == 0
+    assert (
+        main(["landscape", f"{spec_file}:with_snapshots", "--steps", "3", "--json", "-o", str(out)])
+        == 0
+    )
     doc = json.loads(capsys.readouterr().out)
     assert doc["file"] == str(out) and doc["model"] == "Sequential" and doc["steps"] == 3
     assert doc["directions"].startswith("PCA of 5") and doc["trajectory"]["points"] == 5
@@ -293,12 +310,17 @@ def test_cli_json_with_a_trajectory(spec_file, tmp_path, capsys):
     assert Landscape.load(out).trajectory.coords.shape == (5, 2)
 
 
-@pytest.mark.parametrize("attr, message", [
-    ("module_only", ("module_only() returned Sequential; a landscape SPEC must return "
-                     "(model, loss_fn)")),
-    ("no_loss", "returned a dict without loss_fn"),
-    ("missing", "has no attribute"),
-])
+@pytest.mark.parametrize(
+    "attr, message",
+    [
+        (
+            "module_only",
+            ("module_only() returned Sequential; a landscape SPEC must return (model, loss_fn)"),
+        ),
+        ("no_loss", "returned a dict without loss_fn"),
+        ("missing", "has no attribute"),
+    ],
+)
 def test_cli_bad_spec_is_a_clear_error(spec_file, tmp_path, capsys, attr, message):
     assert main(["landscape", f"{spec_file}:{attr}", "-o", str(tmp_path / "x.npz")]) == 1
     err = capsys.readouterr().err
@@ -323,8 +345,9 @@ def test_digits_demo_trains_and_keeps_a_trajectory():
     demo = digits_demo(steps=30, snapshots=10)
     assert type(demo["model"]).__name__ == "DigitsCNN" and not demo["model"].training
     assert len(demo["snapshots"]) == 11  # the initial weights, then every 3 of 30 steps
-    land = loss_landscape(demo["model"], demo["loss_fn"], steps=3, span=None,
-                          trajectory=demo["snapshots"])
+    land = loss_landscape(
+        demo["model"], demo["loss_fn"], steps=3, span=None, trajectory=demo["snapshots"]
+    )
     assert land.trajectory.coords[-1] == pytest.approx([0.0, 0.0], abs=1e-6)
     assert land.losses[1, 1] == land.center_loss < land.trajectory.losses[0]
 
@@ -339,5 +362,6 @@ def test_directions_and_trajectory_together_are_refused():
     model = Quadratic(1, 2)
     d = [torch.ones(1, 2, dtype=torch.float64)]
     with pytest.raises(ValueError, match="not both"):
-        loss_landscape(model, quadratic_loss, directions=(d, d),
-                       trajectory=[torch.zeros(2), torch.ones(2)])
+        loss_landscape(
+            model, quadratic_loss, directions=(d, d), trajectory=[torch.zeros(2), torch.ones(2)]
+        )

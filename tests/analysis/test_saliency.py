@@ -58,8 +58,9 @@ def test_gradient_reductions_over_channels():
     model, x = patch_model(), inputs()
     w = model[1].weight[1].detach().reshape(2, 8, 8)
     np.testing.assert_allclose(vanilla_gradient(model, x, 1).map[0], w.abs().amax(0), rtol=1e-6)
-    np.testing.assert_allclose(gradient_x_input(model, x, 1).map[0], (w * x[0]).sum(0),
-                               rtol=1e-5, atol=1e-7)  # signed: the sum over channels
+    np.testing.assert_allclose(
+        gradient_x_input(model, x, 1).map[0], (w * x[0]).sum(0), rtol=1e-5, atol=1e-7
+    )  # signed: the sum over channels
 
 
 def test_trained_model_attends_to_the_pixels_that_decide_the_label():
@@ -105,8 +106,14 @@ def masked_conv_model():
     torch.manual_seed(0)
     mask = torch.zeros(4, 4)
     mask[0:2, 2:4] = 1
-    model = nn.Sequential(nn.Conv2d(1, 8, 3, stride=2, padding=1), nn.ReLU(), SpatialMask(mask),
-                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 2))
+    model = nn.Sequential(
+        nn.Conv2d(1, 8, 3, stride=2, padding=1),
+        nn.ReLU(),
+        SpatialMask(mask),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8, 2),
+    )
     with torch.no_grad():
         model[5].weight[1].abs_()
     return model, mask.bool().numpy()
@@ -119,7 +126,9 @@ def test_grad_cam_concentrates_on_the_region_that_decides_the_class():
     s = saliency(model, x, target=1, method="grad_cam")
     assert s.layer == "2" and s.raw.shape == (6, 4, 4) and s.map.shape == (6, 8, 8)
     assert s.map.sum() > 0 and s.lo >= 0
-    assert mass_on(s.raw, mask) == pytest.approx(1.0, abs=1e-6)  # zero outside the region at the layer's resolution
+    assert mass_on(s.raw, mask) == pytest.approx(
+        1.0, abs=1e-6
+    )  # zero outside the region at the layer's resolution
     region = np.zeros((8, 8), bool)
     region[0:4, 4:8] = True
     # bilinear upsampling bleeds a little across the region's edge; measured 0.87
@@ -141,8 +150,10 @@ def test_grad_cam_on_a_linear_layer_is_a_clear_error():
 
 
 def hook_count(model):
-    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks)
-               for m in model.modules())
+    return sum(
+        len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks)
+        for m in model.modules()
+    )
 
 
 def test_saliency_leaves_the_model_unchanged():

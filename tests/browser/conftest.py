@@ -11,9 +11,17 @@ from nnviz3d.server import SceneState, ServerThread, make_app, viewer_dir
 from tests.conftest import zoo_graph
 
 CHROMIUM = os.environ.get("NNVIZ3D_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+]
 
 
 _SHARED: dict = {}
@@ -26,17 +34,23 @@ def browser_context(request):
     if "context" not in _SHARED:
         from playwright.sync_api import sync_playwright
 
-        assert os.path.exists(CHROMIUM), \
+        assert os.path.exists(CHROMIUM), (
             f"{CHROMIUM} missing: `make test` installs Debian's chromium"
+        )
         assert (viewer_dir() / "index.html").exists(), "viewer not built: run `make setup`"
         profile = tempfile.mkdtemp(prefix="nnviz3d-chromium-")
         p = sync_playwright().start()
         _SHARED["context"] = p.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, args=ARGS,
-            viewport={"width": 1280, "height": 800}, accept_downloads=True,
+            profile,
+            executable_path=CHROMIUM,
+            headless=True,
+            args=ARGS,
+            viewport={"width": 1280, "height": 800},
+            accept_downloads=True,
             # Playwright's string predicates use eval, which the server's CSP forbids;
             # tests/browser/test_access.py checks the viewer under the real CSP
-            bypass_csp=True)
+            bypass_csp=True,
+        )
 
         def close():
             _SHARED.pop("context").close()

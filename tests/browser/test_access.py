@@ -26,22 +26,38 @@ def test_https_with_a_token_is_a_secure_context_under_the_csp(tmp_path, monkeypa
 
     monkeypatch.setenv("NNVIZ3D_HOME", str(tmp_path))
     token = "browser-test-token-0123456789"
-    srv = ServerThread(make_app(SceneState(zoo_graph("digits_cnn")), token=token), "127.0.0.1",
-                       0, ssl_context=ssl_context(*self_signed()), token=token)
+    srv = ServerThread(
+        make_app(SceneState(zoo_graph("digits_cnn")), token=token),
+        "127.0.0.1",
+        0,
+        ssl_context=ssl_context(*self_signed()),
+        token=token,
+    )
     profile = tempfile.mkdtemp(prefix="nnviz3d-chromium-tls-")
     try:
         with sync_playwright() as p:
             ctx = p.chromium.launch_persistent_context(
-                profile, executable_path=CHROMIUM, headless=True, args=ARGS,
-                ignore_https_errors=True, viewport={"width": 1024, "height": 700})
+                profile,
+                executable_path=CHROMIUM,
+                headless=True,
+                args=ARGS,
+                ignore_https_errors=True,
+                viewport={"width": 1024, "height": 700},
+            )
             page = ctx.new_page()
             console, errors = [], []
             page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
             denied, failed = [], []
             page.on("response", lambda r: denied.append(r.url) if r.status == 403 else None)
-            page.on("response", lambda r: failed.append(f"{r.status} {r.url}")
-                    if r.status >= 400 and r.status != 403 else None)
+            page.on(
+                "response",
+                lambda r: (
+                    failed.append(f"{r.status} {r.url}")
+                    if r.status >= 400 and r.status != 403
+                    else None
+                ),
+            )
             refused = page.goto(srv.url.partition("?")[0])  # without the token
             assert refused.status == 403
             console.clear()
@@ -77,8 +93,9 @@ def test_the_token_leaves_the_address_bar_the_command_line_and_shared_links(monk
     token = "browser-test-token-abcdef0123456789"
     opened = []
     monkeypatch.setattr(viewer.webbrowser, "open", opened.append)
-    handle = viewer.view(graph=zoo_graph("digits_cnn"), token=token, port=0, quiet=True,
-                         weights=False)
+    handle = viewer.view(
+        graph=zoo_graph("digits_cnn"), token=token, port=0, quiet=True, weights=False
+    )
     profile = tempfile.mkdtemp(prefix="nnviz3d-chromium-token-")
     try:
         [target] = opened
@@ -88,8 +105,12 @@ def test_the_token_leaves_the_address_bar_the_command_line_and_shared_links(monk
         base = f"http://127.0.0.1:{handle.port}/"
         with sync_playwright() as p:
             ctx = p.chromium.launch_persistent_context(
-                profile, executable_path=CHROMIUM, headless=True, args=ARGS,
-                viewport={"width": 1024, "height": 700})
+                profile,
+                executable_path=CHROMIUM,
+                headless=True,
+                args=ARGS,
+                viewport={"width": 1024, "height": 700},
+            )
             page = ctx.new_page()
             errors = []
             page.on("pageerror", lambda e: errors.append(str(e)))

@@ -19,19 +19,26 @@ PANELS = ["#toolbar", "#legend", "#timeline", "#info", "#health", "#inspect"]
 
 
 def overlap(a, b) -> bool:
-    return a["left"] < b["right"] and b["left"] < a["right"] and a["top"] < b["bottom"] \
+    return (
+        a["left"] < b["right"]
+        and b["left"] < a["right"]
+        and a["top"] < b["bottom"]
         and b["top"] < a["bottom"]
+    )
 
 
 def visible_rects(page) -> dict:
     """Screen rectangles of the viewer's visible panels (CSS px)."""
-    return page.evaluate("""(ids) => Object.fromEntries(ids.map((id) => {
+    return page.evaluate(
+        """(ids) => Object.fromEntries(ids.map((id) => {
         const e = document.querySelector(id);
         if (!e || e.hidden || e.offsetParent === null && getComputedStyle(e).position !== 'fixed')
           return [id, null];
         const r = e.getBoundingClientRect();
         return [id, r.width && r.height ? {left: r.left, top: r.top, right: r.right, bottom: r.bottom} : null];
-      }))""", PANELS)
+      }))""",
+        PANELS,
+    )
 
 
 def projected_blocks(page) -> list:
@@ -53,8 +60,9 @@ def digits_run(**kwargs):
     (x, y), (xv, yv) = load_digits_tensors()
     model = DigitsCNN()
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    w = nnviz3d.watch(model, x[:1], record=False, open_browser=False, port=0, every=1,
-                      quiet=True, **kwargs)
+    w = nnviz3d.watch(
+        model, x[:1], record=False, open_browser=False, port=0, every=1, quiet=True, **kwargs
+    )
 
     def train(steps):
         for _ in range(steps):
@@ -66,6 +74,7 @@ def digits_run(**kwargs):
             w.step(loss=loss.item())
             if w.step_index % 5 == 0:
                 w.validation(loss=loss.item() * 1.1)
+
     return w, train, (xv, yv)
 
 
@@ -109,9 +118,13 @@ def test_the_loss_chart_is_a_labelled_screen_panel_over_no_block_and_no_panel(pa
 
 
 def test_embedding_clouds_are_seen_beside_their_layers_titled_and_their_classes_named(page):
-    w, train, (xv, yv) = digits_run(inputs=xv_digits(), labels=yv_digits(),
-                                    embed=["pool", "head.2"], embed_every=1,
-                                    embed_method="pca")
+    w, train, (xv, yv) = digits_run(
+        inputs=xv_digits(),
+        labels=yv_digits(),
+        embed=["pool", "head.2"],
+        embed_every=1,
+        embed_method="pca",
+    )
     try:
         page.goto(w.url)
         wait_ready(page)
@@ -123,7 +136,7 @@ def test_embedding_clouds_are_seen_beside_their_layers_titled_and_their_classes_
         blocks = page.evaluate("nnviz3d.blockBoxes")
         lo = [min(b["min"][k] for b in blocks) for k in range(3)]
         hi = [max(b["max"][k] for b in blocks) for k in range(3)]
-        extent = max(h - l for l, h in zip(lo, hi))
+        extent = max(top - bottom for bottom, top in zip(lo, hi))
         view = page.viewport_size
         chart = page.evaluate("nnviz3d.chartView.rect")
         for layer, c in clouds.items():
@@ -131,12 +144,17 @@ def test_embedding_clouds_are_seen_beside_their_layers_titled_and_their_classes_
             side = [c["max"][k] - c["min"][k] for k in range(3)]
             assert min(side) >= 0.08 * extent  # seen in the overview
             for b in blocks:  # touching no block
-                assert any(c["max"][k] <= b["min"][k] or b["max"][k] <= c["min"][k]
-                           for k in range(3)), f"{layer}'s cloud cuts {b['path']}"
+                assert any(
+                    c["max"][k] <= b["min"][k] or b["max"][k] <= c["min"][k] for k in range(3)
+                ), f"{layer}'s cloud cuts {b['path']}"
             # beside its own block: within one cloud size of it along x, level with it along z
             own = next(b for b in blocks if b["path"] == "/model/" + layer.replace(".", "/"))
             gap = max(c["min"][0] - own["max"][0], own["min"][0] - c["max"][0], 0)
-            assert gap <= 1.5 * side[0] and c["min"][2] <= own["max"][2] and own["min"][2] <= c["max"][2]
+            assert (
+                gap <= 1.5 * side[0]
+                and c["min"][2] <= own["max"][2]
+                and own["min"][2] <= c["max"][2]
+            )
             # in the default view: on the screen, a fair size, not under the chart
             centre = [(c["min"][k] + c["max"][k]) / 2 for k in range(3)]
             at = page.evaluate(f"nnviz3d.screen({centre})")
@@ -144,8 +162,11 @@ def test_embedding_clouds_are_seen_beside_their_layers_titled_and_their_classes_
             top = page.evaluate(f"nnviz3d.screen({[centre[0], c['max'][1], centre[2]]})")
             bottom = page.evaluate(f"nnviz3d.screen({[centre[0], c['min'][1], centre[2]]})")
             assert bottom["y"] - top["y"] >= 0.08 * view["height"]
-            assert not (chart and chart["left"] < at["x"] < chart["right"]
-                        and chart["top"] < at["y"] < chart["bottom"])
+            assert not (
+                chart
+                and chart["left"] < at["x"] < chart["right"]
+                and chart["top"] < at["y"] < chart["bottom"]
+            )
         # the clouds touch each other neither
         a, b = clouds.values()
         assert any(a["max"][k] <= b["min"][k] or b["max"][k] <= a["min"][k] for k in range(3))
@@ -174,12 +195,26 @@ def test_a_hostile_long_layer_name_is_text_and_clamped_in_a_title_and_the_legend
 
     name = "<img src=x onerror=alert(1)>" + "x" * 200
     torch.manual_seed(0)
-    model = torch.nn.Sequential(OrderedDict([("fc", torch.nn.Linear(8, 8)), (name, torch.nn.ReLU()),
-                                             ("out", torch.nn.Linear(8, 3))]))
+    model = torch.nn.Sequential(
+        OrderedDict(
+            [("fc", torch.nn.Linear(8, 8)), (name, torch.nn.ReLU()), ("out", torch.nn.Linear(8, 3))]
+        )
+    )
     xs, ys = torch.randn(60, 8), torch.randint(0, 3, (60,))
-    w = nnviz3d.watch(model, xs[:1], record=False, open_browser=False, port=0, every=1,
-                      quiet=True, inputs=xs, labels=ys, embed=[name], embed_every=1,
-                      embed_method="pca")
+    w = nnviz3d.watch(
+        model,
+        xs[:1],
+        record=False,
+        open_browser=False,
+        port=0,
+        every=1,
+        quiet=True,
+        inputs=xs,
+        labels=ys,
+        embed=[name],
+        embed_every=1,
+        embed_method="pca",
+    )
     try:
         page.goto(w.url)
         wait_ready(page)
@@ -207,27 +242,35 @@ def luminance(rgb) -> float:
     def lin(v):
         v = v / 255
         return v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4
+
     r, g, b = (lin(v) for v in rgb[:3])
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
 
 def pixel(page, x, y):
     """The colour drawn on the canvas at CSS px (x, y)."""
-    return page.evaluate("""([x, y]) => {
+    return page.evaluate(
+        """([x, y]) => {
         const c = document.getElementById('scene'), s = c.width / c.clientWidth;
         const t = document.createElement('canvas'); t.width = c.width; t.height = c.height;
         const g = t.getContext('2d'); g.drawImage(c, 0, 0);
         return Array.from(g.getImageData(Math.round(x * s), Math.round(y * s), 1, 1).data);
-      }""", [x, y])
+      }""",
+        [x, y],
+    )
 
 
 def steps_of(model, n, train=True):
-    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01 if train else 0.0)
-    w = nnviz3d.watch(model, torch.randn(1, 8), record=False, open_browser=False, port=0,
-                      every=1, quiet=True)
+    opt = torch.optim.SGD(
+        [p for p in model.parameters() if p.requires_grad], lr=0.01 if train else 0.0
+    )
+    w = nnviz3d.watch(
+        model, torch.randn(1, 8), record=False, open_browser=False, port=0, every=1, quiet=True
+    )
     for _ in range(n):
-        loss = torch.nn.functional.cross_entropy(model(torch.randn(16, 8)),
-                                                 torch.randint(0, 2, (16,)))
+        loss = torch.nn.functional.cross_entropy(
+            model(torch.randn(16, 8)), torch.randint(0, 2, (16,))
+        )
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -308,8 +351,9 @@ def test_in_vr_the_chart_stands_in_the_scene_facing_the_headset(page):
     try:
         train(6)
         enter_vr(page, w.url)
-        page.wait_for_function("nnviz3d.chartView.orientation === 'world' && nnviz3d.chartView.world",
-                               timeout=20_000)
+        page.wait_for_function(
+            "nnviz3d.chartView.orientation === 'world' && nnviz3d.chartView.world", timeout=20_000
+        )
         wait_frames(page)
         chart = page.evaluate("nnviz3d.chartView")
         assert chart["rect"] is None  # the desktop panel is away
@@ -317,8 +361,9 @@ def test_in_vr_the_chart_stands_in_the_scene_facing_the_headset(page):
         for b in page.evaluate("nnviz3d.blockBoxes"):  # it cuts through no block
             assert any(hi[k] <= b["min"][k] or b["max"][k] <= lo[k] for k in range(3))
         page.evaluate("nnviz3d.exitVR()")
-        page.wait_for_function("nnviz3d.chartView.orientation === 'screen' && nnviz3d.chartView.rect",
-                               timeout=20_000)
+        page.wait_for_function(
+            "nnviz3d.chartView.orientation === 'screen' && nnviz3d.chartView.rect", timeout=20_000
+        )
         assert page.errors == []
     finally:
         w.close()

@@ -12,8 +12,7 @@ def test_compare_two_learning_rates(page, tmp_path):
     try:
         page.goto(handle.url)
         wait_ready(page)
-        page.wait_for_function("nnviz3d.compare !== '' && nnviz3d.step !== null",
-                               timeout=30_000)
+        page.wait_for_function("nnviz3d.compare !== '' && nnviz3d.step !== null", timeout=30_000)
         assert "B - A" in page.evaluate("nnviz3d.compare")
         # opens coloured by the difference; the legend says which steps and which scale
         page.wait_for_function("nnviz3d.colorBy === 'weight_norm'", timeout=10_000)
@@ -26,8 +25,10 @@ def test_compare_two_learning_rates(page, tmp_path):
         # both losses on one chart
         chart = page.evaluate("nnviz3d.chartView")
         assert chart["shown"] and chart["series"] == ["loss A", "loss B"]
-        colours = {tuple(page.evaluate(f"nnviz3d.blockColor('{m}')"))
-                   for m in ("stem.0", "block.conv1", "down.0", "head.1", "head.3")}
+        colours = {
+            tuple(page.evaluate(f"nnviz3d.blockColor('{m}')"))
+            for m in ("stem.0", "block.conv1", "down.0", "head.1", "head.3")
+        }
         assert len(colours) > 1  # the difference is not the same everywhere
         # the shared timeline: seeking shows that step's differences
         page.evaluate("nnviz3d.seek(2)")
@@ -43,27 +44,30 @@ def test_compare_two_learning_rates(page, tmp_path):
 
 
 def test_compare_two_model_files_diverging_colours_and_difference_maps(page, tmp_path):
-    import copy
 
     import numpy as np
     import torch
 
     from nnviz3d.zoo import DigitsCNN
-    from tests.compare.test_models import NamedMLP, mlp, save
-
-    from tests.compare.test_models import pruned_with_outlier
+    from tests.compare.test_models import NamedMLP, mlp, pruned_with_outlier, save
 
     torch.manual_seed(0)
     a = DigitsCNN().eval()
     b = pruned_with_outlier(a)  # block.conv1 50 % pruned, one weight of head.3 + 1000
     torch.save(b.state_dict(), tmp_path / "b.pt")
-    handle = serve_compare(save(a, tmp_path / "a.safetensors"), str(tmp_path / "b.pt"),
-                           open_browser=False, quiet=True, port=0)
+    handle = serve_compare(
+        save(a, tmp_path / "a.safetensors"),
+        str(tmp_path / "b.pt"),
+        open_browser=False,
+        quiet=True,
+        port=0,
+    )
     try:
         page.goto(handle.url)
         wait_ready(page)
-        page.wait_for_function("nnviz3d.compare !== '' && nnviz3d.overlays.length > 0",
-                               timeout=30_000)
+        page.wait_for_function(
+            "nnviz3d.compare !== '' && nnviz3d.overlays.length > 0", timeout=30_000
+        )
         page.wait_for_function("nnviz3d.colorBy === 'weight_norm'", timeout=10_000)
         page.wait_for_timeout(300)
         legend = page.locator("#legend").inner_text()
@@ -77,7 +81,9 @@ def test_compare_two_model_files_diverging_colours_and_difference_maps(page, tmp
         assert all(min(c) > 0.8 for c in same)  # white: no difference
         # the pruned layer's norm fell by ~0.15, 7000 times less than the outlier's rise: on a
         # linear scale it would be white; on the symmetric-log scale it is clearly blue
-        assert pruned[2] > pruned[0] + 0.3 and max(abs(x - y) for x, y in zip(pruned, same[0])) > 0.5
+        assert (
+            pruned[2] > pruned[0] + 0.3 and max(abs(x - y) for x, y in zip(pruned, same[0])) > 0.5
+        )
         cell = page.evaluate("nnviz3d.weightCell('head.3', 0, 0)")
         assert cell["value"] == 1000
         flat = page.evaluate("nnviz3d.weightCell('head.1', 2, 7)")
@@ -89,17 +95,22 @@ def test_compare_two_model_files_diverging_colours_and_difference_maps(page, tmp
 
     # renamed layers: selecting A's layer names the B layer it was matched with
     torch.manual_seed(1)
-    handle = serve_compare(save(mlp(), tmp_path / "seq.safetensors"),
-                           save(NamedMLP(), tmp_path / "named.safetensors"),
-                           open_browser=False, quiet=True, port=0)
+    handle = serve_compare(
+        save(mlp(), tmp_path / "seq.safetensors"),
+        save(NamedMLP(), tmp_path / "named.safetensors"),
+        open_browser=False,
+        quiet=True,
+        port=0,
+    )
     try:
         page.goto(handle.url)
         wait_ready(page)
         page.wait_for_function("nnviz3d.compare !== ''", timeout=30_000)
         assert page.evaluate("nnviz3d.comparePartner('2')") == "fc2"
         page.evaluate("nnviz3d.select('2')")
-        page.wait_for_function("document.querySelector('#info').innerText.includes('fc2')",
-                               timeout=10_000)
+        page.wait_for_function(
+            "document.querySelector('#info').innerText.includes('fc2')", timeout=10_000
+        )
         assert np.isfinite(page.evaluate("nnviz3d.blockColor('0')")).all()
         assert page.errors == []
     finally:

@@ -21,8 +21,9 @@ def settled(page, quiet_ms=2000, timeout_s=120):
     quiet_since = time.monotonic()
     while time.monotonic() < end:
         page.wait_for_timeout(250)
-        now = page.evaluate("JSON.stringify(nnviz3d.embeddings.map(e => [e.layer, e.step, "
-                            "e.method]))")
+        now = page.evaluate(
+            "JSON.stringify(nnviz3d.embeddings.map(e => [e.layer, e.step, e.method]))"
+        )
         if now != last:
             last, quiet_since = now, time.monotonic()
         elif time.monotonic() - quiet_since > quiet_ms / 1000:
@@ -35,8 +36,19 @@ def test_embedding_cloud_appears_coloured_and_morphs(page):
     (x, y), (xv, yv) = load_digits_tensors()
     model = DigitsCNN()
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    w = nnviz3d.watch(model, x[:1], record=False, open_browser=False, port=0, every=1,
-                      quiet=True, inputs=xv, labels=yv, embed=["pool", "head.2"], embed_every=10)
+    w = nnviz3d.watch(
+        model,
+        x[:1],
+        record=False,
+        open_browser=False,
+        port=0,
+        every=1,
+        quiet=True,
+        inputs=xv,
+        labels=yv,
+        embed=["pool", "head.2"],
+        embed_every=10,
+    )
 
     def train(steps):
         for _ in range(steps):
@@ -53,7 +65,8 @@ def test_embedding_cloud_appears_coloured_and_morphs(page):
         train(2)  # the first embedding job (step 0) goes to the worker
         page.wait_for_function(
             "nnviz3d.embeddings.some(e => e.layer === 'head.2' && e.method === 'umap')",
-            timeout=180_000)
+            timeout=180_000,
+        )
         first = next(e for e in page.evaluate("nnviz3d.embeddings") if e["layer"] == "head.2")
         assert first["count"] == 360 and first["classes"] == list(range(10))
         before = page.evaluate("nnviz3d.embeddingPoint('head.2', 7)")
@@ -61,7 +74,8 @@ def test_embedding_cloud_appears_coloured_and_morphs(page):
         w.close()
         page.wait_for_function(
             f"nnviz3d.embeddings.some(e => e.method === 'umap' && e.step > {first['step']})",
-            timeout=180_000)
+            timeout=180_000,
+        )
         page.wait_for_timeout(1200)  # the morph takes 0.8 s
         after = page.evaluate("nnviz3d.embeddingPoint('head.2', 7)")
         assert after != before
@@ -109,10 +123,20 @@ def record_pca_run(path, steps=30, every=5):
     (x, y), (xv, yv) = load_digits_tensors()
     model = DigitsCNN()
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    w = nnviz3d.watch(model, x[:1], record=path, serve=False, every=1, quiet=True,
-                      inputs=xv[:120], labels=yv[:120], embed=["head.2"], embed_every=every,
-                      embed_method="pca")
-    for step in range(steps):
+    w = nnviz3d.watch(
+        model,
+        x[:1],
+        record=path,
+        serve=False,
+        every=1,
+        quiet=True,
+        inputs=xv[:120],
+        labels=yv[:120],
+        embed=["head.2"],
+        embed_every=every,
+        embed_method="pca",
+    )
+    for _step in range(steps):
         idx = torch.randint(0, len(y), (64,))
         loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
         opt.zero_grad()
@@ -138,8 +162,7 @@ def test_a_replay_s_clouds_follow_the_timeline(page, tmp_path):
         assert reader.embedding_index()[-1][1:] == (29, "head.2")
         assert decode_frame(reader.embedding(reader.embedding_index()[0][0]))[0]["step"] == 0
     assert steps == [0, 5, 10, 15, 20, 25, 29], steps  # ... and the last step, at close
-    handle = serve_replay(RunReader(tmp_path / "e.nnv3d"), open_browser=False, quiet=True,
-                          port=0)
+    handle = serve_replay(RunReader(tmp_path / "e.nnv3d"), open_browser=False, quiet=True, port=0)
 
     def cloud():
         return page.evaluate("nnviz3d.embeddings")[0]
@@ -201,16 +224,16 @@ def test_a_cloud_of_100000_points_is_one_draw_call(page):
 
     model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
     feed = LiveFeed()
-    srv = ServerThread(make_app(SceneState(capture_graph(model, torch.randn(1, 8))), feed),
-                       "127.0.0.1", 0)
+    srv = ServerThread(
+        make_app(SceneState(capture_graph(model, torch.randn(1, 8))), feed), "127.0.0.1", 0
+    )
     try:
         page.goto(srv.url)
         wait_ready(page)
         calls = []
         for step, n in ((1, 1_000), (2, 100_000)):
             srv.loop.call_soon_threadsafe(feed.publish_embedding, "2", cloud_frame(n, step))
-            page.wait_for_function(f"nnviz3d.embeddings.some(e => e.count === {n})",
-                                   timeout=60_000)
+            page.wait_for_function(f"nnviz3d.embeddings.some(e => e.count === {n})", timeout=60_000)
             page.wait_for_timeout(1500)  # labels settle
             page.evaluate("nnviz3d.render()")
             calls.append(page.evaluate("[nnviz3d.drawCalls, nnviz3d.labelCount]"))

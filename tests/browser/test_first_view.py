@@ -15,15 +15,20 @@ MODELS = ["gpt2", "vit", "resnet", "t5", "llama_70b_meta", "mlp"]
 
 
 def _mlp_server():
-    model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(),
-                          nn.Linear(64, 10))
+    model = nn.Sequential(
+        nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10)
+    )
     graph = capture_graph(model, (torch.randn(4, 64),))
     return ServerThread(make_app(SceneState(graph)), "127.0.0.1", 0)
 
 
 def _overlap(a, b) -> bool:
-    return (a["x"] < b["x"] + b["w"] and b["x"] < a["x"] + a["w"]
-            and a["y"] < b["y"] + b["h"] and b["y"] < a["y"] + a["h"])
+    return (
+        a["x"] < b["x"] + b["w"]
+        and b["x"] < a["x"] + a["w"]
+        and a["y"] < b["y"] + b["h"]
+        and b["y"] < a["y"] + a["h"]
+    )
 
 
 def _open(page, name, size):
@@ -40,10 +45,12 @@ def _open(page, name, size):
 
 
 def _check_first_view(page, size, min_coverage=0.25):
-    view = page.evaluate("({labels: nnviz3d.labels, coverage: nnviz3d.coverage, "
-                         "blocks: nnviz3d.blockCoverage, "
-                         "visible: nnviz3d.visibleBlocks, n: nnviz3d.nodeCount, "
-                         "bar: nnviz3d.toolbarRect})")
+    view = page.evaluate(
+        "({labels: nnviz3d.labels, coverage: nnviz3d.coverage, "
+        "blocks: nnviz3d.blockCoverage, "
+        "visible: nnviz3d.visibleBlocks, n: nnviz3d.nodeCount, "
+        "bar: nnviz3d.toolbarRect})"
+    )
     labels, bar = view["labels"], view["bar"]
     assert view["n"] <= AUTO_BLOCKS + 4  # inputs and outputs come on top of the budget
     assert len(labels) >= min(6, view["n"]), labels
@@ -52,7 +59,7 @@ def _check_first_view(page, size, min_coverage=0.25):
         assert not _overlap(a, bar), f"{a['text']} is under the toolbar"
         assert 0 <= a["x"] and a["x"] + a["w"] <= size[0] and a["y"] + a["h"] <= size[1], a
     for i, a in enumerate(labels):
-        for b in labels[i + 1:]:
+        for b in labels[i + 1 :]:
             assert not _overlap(a, b), f"{a['text']!r} overlaps {b['text']!r}"
     # the model's boxes (blocks, open groups, stacks) fill the screen; its blocks alone a
     # good part of it (a thin strip under a wall of arcs covered 1-2 %)
@@ -108,8 +115,9 @@ def test_search_opens_a_stack_frames_and_selects_the_layer(page):
         assert f"/model/{target.replace('.', '/')}" not in page.evaluate("nnviz3d.paths()")
         page.fill("#search", target)
         page.press("#search", "Enter")
-        page.wait_for_function(f"nnviz3d.selected === '/model/{target.replace('.', '/')}'",
-                               timeout=30_000)
+        page.wait_for_function(
+            f"nnviz3d.selected === '/model/{target.replace('.', '/')}'", timeout=30_000
+        )
         page.wait_for_function("!nnviz3d.flying")  # the camera flies there
         page.evaluate("nnviz3d.render()")
         at = page.evaluate(f"nnviz3d.project('{target}')")

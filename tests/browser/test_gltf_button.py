@@ -11,8 +11,7 @@ from tests.browser.conftest import wait_ready
 from tests.export.conftest import digits_run, glb_json, validate  # noqa: F401 - fixture
 
 
-def test_export_button_downloads_the_shown_step_as_valid_glb(page, tmp_path,
-                                                             digits_run):  # noqa: F811
+def test_export_button_downloads_the_shown_step_as_valid_glb(page, tmp_path, digits_run):  # noqa: F811
     handle = serve_replay(RunReader(digits_run), port=0, open_browser=False, quiet=True)
     try:
         page.goto(handle.url)
@@ -34,13 +33,16 @@ def test_export_button_downloads_the_shown_step_as_valid_glb(page, tmp_path,
         assert tree["scenes"][0]["extras"]["color_by"] == "grad_norm"
         # the colours are the viewer's own: each block's material is its colour on screen
         blocks = [n for n in tree["nodes"] if n.get("extras", {}).get("type") == "block"]
-        on_screen = page.evaluate("(mods) => mods.map((m) => nnviz3d.blockColor(m))",
-                                  [n["extras"]["module"] for n in blocks])
+        on_screen = page.evaluate(
+            "(mods) => mods.map((m) => nnviz3d.blockColor(m))",
+            [n["extras"]["module"] for n in blocks],
+        )
         for node, rgb in zip(blocks, on_screen):
             mesh = tree["meshes"][node["mesh"]]
             mat = tree["materials"][mesh["primitives"][0]["material"]]
             assert mat["pbrMetallicRoughness"]["baseColorFactor"][:3] == pytest.approx(
-                rgb, abs=1e-6), node["name"]
+                rgb, abs=1e-6
+            ), node["name"]
         assert len({tuple(c) for c in on_screen}) > 3
         same = export_gltf(digits_run, step=4, color_by="grad_norm").data
         assert path.read_bytes() == same

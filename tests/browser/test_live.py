@@ -16,8 +16,9 @@ def test_timeline_moves_during_live_training(page, tmp_path):
     model, x = zoo.digits_cnn()
     model.train()
     opt = torch.optim.SGD(model.parameters(), lr=0.05)
-    w = nnviz3d.watch(model, x, record=tmp_path / "live.nnv3d", open_browser=False, port=0,
-                      every=1, quiet=True)
+    w = nnviz3d.watch(
+        model, x, record=tmp_path / "live.nnv3d", open_browser=False, port=0, every=1, quiet=True
+    )
     stop = threading.Event()
 
     def train():
@@ -38,8 +39,7 @@ def test_timeline_moves_during_live_training(page, tmp_path):
         page.goto(w.url)
         wait_ready(page)
         trainer.start()
-        page.wait_for_function("nnviz3d.step !== null && nnviz3d.timeline !== null",
-                               timeout=60_000)
+        page.wait_for_function("nnviz3d.step !== null && nnviz3d.timeline !== null", timeout=60_000)
         first = page.evaluate("nnviz3d.step")
         page.wait_for_function(f"nnviz3d.step > {first} + 5", timeout=60_000)
         assert page.evaluate("nnviz3d.live") is True
@@ -78,11 +78,13 @@ def test_timeline_moves_during_live_training(page, tmp_path):
 def watched_steps(model, steps=3):
     """``model`` (8 inputs, 2 classes) trained a few SGD steps under a serving watcher."""
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
-    w = nnviz3d.watch(model, torch.randn(1, 8), record=False, open_browser=False, port=0,
-                      every=1, quiet=True)
+    w = nnviz3d.watch(
+        model, torch.randn(1, 8), record=False, open_browser=False, port=0, every=1, quiet=True
+    )
     for _ in range(steps):
-        loss = torch.nn.functional.cross_entropy(model(torch.randn(16, 8)),
-                                                 torch.randint(0, 2, (16,)))
+        loss = torch.nn.functional.cross_entropy(
+            model(torch.randn(16, 8)), torch.randint(0, 2, (16,))
+        )
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -92,9 +94,13 @@ def watched_steps(model, steps=3):
 
 def test_health_panel_lists_an_alarm_and_flies_to_its_layer(page):
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(),
-                                torch.nn.Linear(16, 16), torch.nn.ReLU(),
-                                torch.nn.Linear(16, 2))
+    model = torch.nn.Sequential(
+        torch.nn.Linear(8, 16),
+        torch.nn.ReLU(),
+        torch.nn.Linear(16, 16),
+        torch.nn.ReLU(),
+        torch.nn.Linear(16, 2),
+    )
     with torch.no_grad():
         model[2].bias.fill_(-100.0)  # kills the ReLUs after it
     w = watched_steps(model)
@@ -130,8 +136,13 @@ class Scale(torch.nn.Module):
 def test_gradient_flow_tells_vanishing_from_normal_layers(page):
     torch.manual_seed(0)
     # the 1e-6 scale starves the first layer of gradient: 1e-6 of the others'
-    model = torch.nn.Sequential(torch.nn.Linear(8, 16), Scale(1e-6), torch.nn.Linear(16, 16),
-                                torch.nn.Tanh(), torch.nn.Linear(16, 2))
+    model = torch.nn.Sequential(
+        torch.nn.Linear(8, 16),
+        Scale(1e-6),
+        torch.nn.Linear(16, 16),
+        torch.nn.Tanh(),
+        torch.nn.Linear(16, 2),
+    )
     w = watched_steps(model)
     try:
         page.goto(w.url)
@@ -141,13 +152,16 @@ def test_gradient_flow_tells_vanishing_from_normal_layers(page):
         flow = page.evaluate("nnviz3d.flow")
         assert flow["enabled"] and flow["classes"]["0"] == "vanishing"
         assert flow["classes"]["4"] == "normal" and flow["classes"]["2"] == "normal"
-        assert flow["counts"]["vanishing"] >= 1 and flow["counts"]["normal"] > \
-            flow["counts"]["vanishing"]
+        assert (
+            flow["counts"]["vanishing"] >= 1
+            and flow["counts"]["normal"] > flow["counts"]["vanishing"]
+        )
         assert page.locator("#legend-flow").is_visible()
         # particles move between frames
         first = flow["first"]
-        page.wait_for_function(f"nnviz3d.flow.first.some((v, i) => Math.abs(v - {first}[i]) "
-                               f"> 1e-4)", timeout=10_000)
+        page.wait_for_function(
+            f"nnviz3d.flow.first.some((v, i) => Math.abs(v - {first}[i]) > 1e-4)", timeout=10_000
+        )
         assert page.errors == []
     finally:
         w.close()

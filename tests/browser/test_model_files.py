@@ -16,8 +16,13 @@ def test_a_safetensors_file_shows_its_weights(page, tmp_path):
     model = DigitsCNN().eval()
     path = tmp_path / "digits.safetensors"
     safetensors.torch.save_file(model.state_dict(), path)
-    handle = view(graph=open_model_file(path), weights=file_weights(path), open_browser=False,
-                  quiet=True, port=0)
+    handle = view(
+        graph=open_model_file(path),
+        weights=file_weights(path),
+        open_browser=False,
+        quiet=True,
+        port=0,
+    )
     try:
         page.goto(handle.url)
         wait_ready(page)
@@ -29,8 +34,10 @@ def test_a_safetensors_file_shows_its_weights(page, tmp_path):
         page.evaluate("nnviz3d.setColorBy('weight_norm')")
         page.wait_for_timeout(300)
         assert "weight norm (log)" in page.locator("#legend").inner_text()
-        colours = {tuple(page.evaluate(f"nnviz3d.blockColor('{m}')"))
-                   for m in ("stem.0", "block.conv1", "head.1", "head.3")}
+        colours = {
+            tuple(page.evaluate(f"nnviz3d.blockColor('{m}')"))
+            for m in ("stem.0", "block.conv1", "head.1", "head.3")
+        }
         assert len(colours) == 4  # four layers, four norms
         assert page.errors == []
     finally:

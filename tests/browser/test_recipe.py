@@ -15,8 +15,9 @@ SCENES = Path(__file__).resolve().parents[2] / "scenes"
 
 def test_recipe_settings_bookmarks_and_save_view(page, tmp_path):
     recipe = load_recipe(SCENES / "digits_cnn.toml")
-    handle = view(graph=zoo_graph("digits_cnn"), recipe=recipe, open_browser=False, quiet=True,
-                  port=0)
+    handle = view(
+        graph=zoo_graph("digits_cnn"), recipe=recipe, open_browser=False, quiet=True, port=0
+    )
     try:
         page.goto(handle.url)
         wait_ready(page)
@@ -31,7 +32,8 @@ def test_recipe_settings_bookmarks_and_save_view(page, tmp_path):
         page.select_option("#bookmarks", "residual block")
         page.wait_for_function(  # until the flight has landed, not while it passes by
             "nnviz3d.camera().target.every((v, i) => Math.abs(v - [0, 0.6, 6.9][i]) < 1e-6)",
-            timeout=10_000)
+            timeout=10_000,
+        )
         # Save view writes a recipe that loads back and keeps the camera
         text = page.evaluate("nnviz3d.recipeText()")
         saved = tmp_path / "saved.toml"

@@ -21,8 +21,18 @@ def record_run(path):
     model, _ = zoo.digits_cnn()
     model.train()
     xs, ys = torch.randn(16, 1, 8, 8), torch.randint(0, 10, (16,))
-    w = nnviz3d.watch(model, xs[:1], record=path, serve=False, open_browser=False, quiet=True,
-                      every=1, inputs=xs[:8], labels=ys[:8].tolist(), health=False)
+    w = nnviz3d.watch(
+        model,
+        xs[:1],
+        record=path,
+        serve=False,
+        open_browser=False,
+        quiet=True,
+        every=1,
+        inputs=xs[:8],
+        labels=ys[:8].tolist(),
+        health=False,
+    )
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
 
     def step():
@@ -78,8 +88,9 @@ def test_replay_answers_recorded_requests_and_disables_the_rest(page, tmp_path):
         assert "computed live only" in page.locator("#inspect-show").get_attribute("title")
         assert page.locator("#btn-landscape").is_enabled()  # one was recorded
         # feature visualisation: the recorded unit is offered, a new one refused with the reason
-        assert "recorded visualisation" in page.evaluate(
-            "nnviz3d.unitAction('block.conv2', 1)")["tip"]
+        assert (
+            "recorded visualisation" in page.evaluate("nnviz3d.unitAction('block.conv2', 1)")["tip"]
+        )
         other = page.evaluate("nnviz3d.unitAction('block.conv2', 2)")
         assert other["allowed"] is False and "computed live only" in other["tip"]
         assert "block.conv2 unit 1" in other["tip"]  # and says what the replay has

@@ -26,8 +26,9 @@ def quick_tour(tmp_path_factory):
     path = tmp_path_factory.mktemp("recipe") / "digits_cnn.toml"
     path.write_text(re.sub(r"(?m)^seconds = .*$", "seconds = 1.2", text))
     recipe = load_recipe(path)
-    handle = view(graph=zoo_graph("digits_cnn"), recipe=recipe, open_browser=False, quiet=True,
-                  port=0)
+    handle = view(
+        graph=zoo_graph("digits_cnn"), recipe=recipe, open_browser=False, quiet=True, port=0
+    )
     yield handle, recipe
     handle.close()
 
@@ -44,9 +45,12 @@ def test_the_tour_plays_on_the_desktop(page, quick_tour):
     assert page.inner_text("#tour-caption") == stops[0]["caption"]
     # the camera flies to the first stop's viewpoint
     target = stops[0]["target"]
-    page.wait_for_function(f"nnviz3d.camera().target.every((v, i) => Math.abs(v - {target}[i]) < 1e-3)",
-                           timeout=10_000)
-    assert page.evaluate("nnviz3d.camera().position") == pytest.approx(stops[0]["position"], abs=1e-3)
+    page.wait_for_function(
+        f"nnviz3d.camera().target.every((v, i) => Math.abs(v - {target}[i]) < 1e-3)", timeout=10_000
+    )
+    assert page.evaluate("nnviz3d.camera().position") == pytest.approx(
+        stops[0]["position"], abs=1e-3
+    )
     # the stops advance on their own clock, each with its caption; skipping goes on at once
     page.wait_for_function("nnviz3d.tour.index === 1", timeout=10_000)
     assert page.inner_text("#tour-caption") == stops[1]["caption"]
@@ -72,8 +76,11 @@ def test_the_tour_in_vr_moves_the_world_to_each_viewpoint_and_fades(page, quick_
         if i == 2:
             page.evaluate("nnviz3d.nextTourStop()")  # skip ahead: the same fade, the next stop
         # ...then the viewpoint is where the head is, with the caption in front of it
-        page.wait_for_function(f"nnviz3d.tour.index === {i} && nnviz3d.xr.caption === "
-                               f"{stop['caption']!r} && nnviz3d.xr.fade === 0", timeout=15_000)
+        page.wait_for_function(
+            f"nnviz3d.tour.index === {i} && nnviz3d.xr.caption === "
+            f"{stop['caption']!r} && nnviz3d.xr.fade === 0",
+            timeout=15_000,
+        )
         eye = page.evaluate(f"nnviz3d.xrPoint({stop['position']})")
         assert eye == pytest.approx(head, abs=1e-3)
         # the target is straight ahead (the head looks down -z) and below or level
@@ -81,8 +88,13 @@ def test_the_tour_in_vr_moves_the_world_to_each_viewpoint_and_fades(page, quick_
         assert abs(at[0] - head[0]) < 1e-3 and at[2] < head[2]
     assert page.evaluate("nnviz3d.xr.head") == pytest.approx(head, abs=1e-3)  # never the head
     page.evaluate("nnviz3d.stopTour()")
-    assert page.evaluate("nnviz3d.tour") == {"playing": False, "index": 2, "count": 4,
-                                             "caption": "", "visited": 3}
+    assert page.evaluate("nnviz3d.tour") == {
+        "playing": False,
+        "index": 2,
+        "count": 4,
+        "caption": "",
+        "visited": 3,
+    }
     assert page.evaluate("nnviz3d.xr.presenting")
     wait_frames(page)
     assert page.errors == []

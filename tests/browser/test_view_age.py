@@ -14,28 +14,37 @@ KINDS = ("weight", "grad", "act", "mat")
 
 
 def _overlap(a, b) -> bool:
-    return not (a["x"] + a["w"] <= b["x"] or b["x"] + b["w"] <= a["x"]
-                or a["y"] + a["h"] <= b["y"] or b["y"] + b["h"] <= a["y"])
+    return not (
+        a["x"] + a["w"] <= b["x"]
+        or b["x"] + b["w"] <= a["x"]
+        or a["y"] + a["h"] <= b["y"]
+        or b["y"] + b["h"] <= a["y"]
+    )
 
 
 def _rect(page, selector):
-    return page.evaluate(f"(() => {{ const e = document.querySelector({selector!r}); "
-                         f"if (!e || e.hidden) return null; const r = e.getBoundingClientRect(); "
-                         f"return {{x: r.left, y: r.top, w: r.width, h: r.height}}; }})()")
+    return page.evaluate(
+        f"(() => {{ const e = document.querySelector({selector!r}); "
+        f"if (!e || e.hidden) return null; const r = e.getBoundingClientRect(); "
+        f"return {{x: r.left, y: r.top, w: r.width, h: r.height}}; }})()"
+    )
 
 
 def _shown(page) -> dict:
     """What the page shows at its step, through window.nnviz3d."""
     page.evaluate("nnviz3d.render()")
     ages = page.evaluate("nnviz3d.viewAges")
-    return {"step": page.evaluate("nnviz3d.step"),
-            "colors": page.evaluate("nnviz3d.blockColors"),
-            "ages": [(a["kind"], a["step"], a["age"]) for a in ages["ages"]],
-            "age_text": ages["text"],
-            "alarms": sorted((a["alarm"], a["module"], a["step"])
-                             for a in page.evaluate("nnviz3d.currentAlarms")),
-            "loss": page.evaluate("nnviz3d.chart.latest"),
-            "weights_step": page.evaluate("nnviz3d.overlayStep")}
+    return {
+        "step": page.evaluate("nnviz3d.step"),
+        "colors": page.evaluate("nnviz3d.blockColors"),
+        "ages": [(a["kind"], a["step"], a["age"]) for a in ages["ages"]],
+        "age_text": ages["text"],
+        "alarms": sorted(
+            (a["alarm"], a["module"], a["step"]) for a in page.evaluate("nnviz3d.currentAlarms")
+        ),
+        "loss": page.evaluate("nnviz3d.chart.latest"),
+        "weights_step": page.evaluate("nnviz3d.overlayStep"),
+    }
 
 
 def test_replay_seeked_to_the_last_step_shows_what_live_showed(page, tmp_path):
@@ -50,16 +59,20 @@ def test_replay_seeked_to_the_last_step_shows_what_live_showed(page, tmp_path):
         page.goto(w.url)
         wait_ready(page)
         for _ in range(40):
-            loss = torch.nn.functional.cross_entropy(model(torch.randn(32, 1, 8, 8)),
-                                                     torch.randint(0, 10, (32,)))
+            loss = torch.nn.functional.cross_entropy(
+                model(torch.randn(32, 1, 8, 8)), torch.randint(0, 10, (32,))
+            )
             opt.zero_grad()
             loss.backward()
             opt.step()
             w.step(loss=loss.item())
         last = w.step_index
         w.close()  # the recording is complete; the viewer keeps serving
-        page.wait_for_function(f"nnviz3d.step === {last} && nnviz3d.timeline.last_step === "
-                               f"{last} && !nnviz3d.timeline.live", timeout=30_000)
+        page.wait_for_function(
+            f"nnviz3d.step === {last} && nnviz3d.timeline.last_step === "
+            f"{last} && !nnviz3d.timeline.live",
+            timeout=30_000,
+        )
         page.evaluate("nnviz3d.setColorBy('grad_norm')")
         page.wait_for_timeout(500)  # the newest weight maps' overlay is built off the loop
         live = _shown(page)
@@ -83,8 +96,7 @@ def test_replay_seeked_to_the_last_step_shows_what_live_showed(page, tmp_path):
     try:
         page.goto(handle.url)
         wait_ready(page)
-        page.wait_for_function("nnviz3d.timeline !== null && nnviz3d.step !== null",
-                               timeout=30_000)
+        page.wait_for_function("nnviz3d.timeline !== null && nnviz3d.step !== null", timeout=30_000)
         page.evaluate("nnviz3d.setColorBy('grad_norm')")
         page.evaluate(f"nnviz3d.seek({last})")
         page.wait_for_function(f"nnviz3d.step === {last} && !nnviz3d.live", timeout=20_000)
@@ -115,26 +127,36 @@ class Scale(torch.nn.Module):
 def test_a_vanishing_network_still_shows_its_gradient_flow(page):
     torch.manual_seed(0)
     # a sigmoid stack behind tiny scales: every layer but the last gets ~1e-12 of a gradient
-    model = torch.nn.Sequential(torch.nn.Linear(8, 16), Scale(1e-6), torch.nn.Sigmoid(),
-                                torch.nn.Linear(16, 16), Scale(1e-6), torch.nn.Sigmoid(),
-                                torch.nn.Linear(16, 2))
+    model = torch.nn.Sequential(
+        torch.nn.Linear(8, 16),
+        Scale(1e-6),
+        torch.nn.Sigmoid(),
+        torch.nn.Linear(16, 16),
+        Scale(1e-6),
+        torch.nn.Sigmoid(),
+        torch.nn.Linear(16, 2),
+    )
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
-    w = nnviz3d.watch(model, torch.randn(1, 8), record=False, open_browser=False, port=0,
-                      every=1, quiet=True)
+    w = nnviz3d.watch(
+        model, torch.randn(1, 8), record=False, open_browser=False, port=0, every=1, quiet=True
+    )
     try:
         for _ in range(3):
-            loss = torch.nn.functional.cross_entropy(model(torch.randn(16, 8)),
-                                                     torch.randint(0, 2, (16,)))
+            loss = torch.nn.functional.cross_entropy(
+                model(torch.randn(16, 8)), torch.randint(0, 2, (16,))
+            )
             opt.zero_grad()
             loss.backward()
             opt.step()
             w.step(loss=loss.item())
         page.goto(w.url)
         wait_ready(page)
-        page.wait_for_function("nnviz3d.currentAlarms.some(a => a.alarm === 'vanishing')",
-                               timeout=30_000)
-        vanishing = {a["module"] for a in page.evaluate("nnviz3d.currentAlarms")
-                     if a["alarm"] == "vanishing"}
+        page.wait_for_function(
+            "nnviz3d.currentAlarms.some(a => a.alarm === 'vanishing')", timeout=30_000
+        )
+        vanishing = {
+            a["module"] for a in page.evaluate("nnviz3d.currentAlarms") if a["alarm"] == "vanishing"
+        }
         assert {"0", "3"} <= vanishing
         page.evaluate("nnviz3d.showFlow(true)")
         page.evaluate("nnviz3d.render()")
@@ -163,8 +185,9 @@ def test_the_age_line_is_readable_and_clear_of_the_panels(page):
     w = nnviz3d.watch(model, x, record=False, open_browser=False, port=0, quiet=True)
     try:
         for _ in range(12):
-            loss = torch.nn.functional.cross_entropy(model(torch.randn(8, 1, 8, 8)),
-                                                     torch.randint(0, 10, (8,)))
+            loss = torch.nn.functional.cross_entropy(
+                model(torch.randn(8, 1, 8, 8)), torch.randint(0, 10, (8,))
+            )
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -185,8 +208,10 @@ def test_the_age_line_is_readable_and_clear_of_the_panels(page):
                 if r and r["w"] > 0:
                     assert not _overlap(ages, r), other
             # the text is all there: no clipping of the line's own box
-            assert page.evaluate("(() => { const e = document.getElementById('tl-ages'); "
-                                 "return e.scrollWidth <= e.clientWidth + 1; })()")
+            assert page.evaluate(
+                "(() => { const e = document.getElementById('tl-ages'); "
+                "return e.scrollWidth <= e.clientWidth + 1; })()"
+            )
             fs = page.evaluate("getComputedStyle(document.getElementById('tl-ages')).fontSize")
             assert float(fs.rstrip("px")) >= 11
         assert page.errors == []

@@ -21,8 +21,10 @@ def gpt2_server():
 def test_ready_with_the_graph_at_the_requested_depth(page, gpt2_server):
     page.goto(gpt2_server.url)
     wait_ready(page)
-    api = page.evaluate("({n: nnviz3d.nodeCount, v: nnviz3d.protocolVersion, "
-                        "d: nnviz3d.drawCalls, t: nnviz3d.triangles, m: nnviz3d.model})")
+    api = page.evaluate(
+        "({n: nnviz3d.nodeCount, v: nnviz3d.protocolVersion, "
+        "d: nnviz3d.drawCalls, t: nnviz3d.triangles, m: nnviz3d.model})"
+    )
     assert api["n"] == len(layout_graph(zoo_graph("gpt2"), depth=3).paths) == 20
     assert api["v"] == 1 and api["m"] == "GPT2LMHeadModel"
     assert 0 < api["d"] <= DRAW_CALL_BOUND and api["t"] > 0

@@ -154,7 +154,9 @@ def test_grab_moves_the_model_root_and_two_hands_scale_it(page, digits_server):
     moved = page.evaluate("nnviz3d.modelRoot")
     delta = [moved["position"][k] - start["position"][k] for k in range(3)]
     assert delta == pytest.approx([0.3, -0.2, 0.2], abs=1e-3)
-    assert moved["scale"] == pytest.approx(start["scale"]) and turn(moved["yaw"] - start["yaw"]) == pytest.approx(0)
+    assert moved["scale"] == pytest.approx(start["scale"]) and turn(
+        moved["yaw"] - start["yaw"]
+    ) == pytest.approx(0)
     # turning the controller a quarter turn turns the model with it, about the hand
     aim(page, "right", [0.6, 1.0, -0.1], [-0.4, 1.0, -0.1])
     wait_frames(page)
@@ -167,8 +169,10 @@ def test_grab_moves_the_model_root_and_two_hands_scale_it(page, digits_server):
     aim(page, "left", [-0.2, 1.2, -0.4], [-0.2, 1.2, -1.4])
     aim(page, "right", [0.2, 1.2, -0.4], [0.2, 1.2, -1.4])
     wait_frames(page)
-    page.evaluate("nnviz3d.xrEmulator().press('left', 'squeeze', 1);"
-                  "nnviz3d.xrEmulator().press('right', 'squeeze', 1)")
+    page.evaluate(
+        "nnviz3d.xrEmulator().press('left', 'squeeze', 1);"
+        "nnviz3d.xrEmulator().press('right', 'squeeze', 1)"
+    )
     page.wait_for_function("nnviz3d.xr.grabbing === 2", timeout=10_000)
     aim(page, "left", [-0.4, 1.2, -0.4], [-0.4, 1.2, -1.4])
     aim(page, "right", [0.4, 1.2, -0.4], [0.4, 1.2, -1.4])
@@ -240,8 +244,9 @@ def test_a_health_badge_is_pickable_and_the_panel_lists_the_alarm(page, tmp_path
     from tests.conftest import zoo_graph
     from tests.test_tour import write_run
 
-    handle = serve_replay(RunReader(write_run(tmp_path / "r.nnv3d")), open_browser=False,
-                          quiet=True, port=0)
+    handle = serve_replay(
+        RunReader(write_run(tmp_path / "r.nnv3d")), open_browser=False, quiet=True, port=0
+    )
     try:
         enter_vr(page, handle.url)
         page.wait_for_function("nnviz3d.timeline !== null && nnviz3d.step !== null")
@@ -321,11 +326,17 @@ def test_without_a_headset_or_a_secure_context_the_button_says_why(page, digits_
     page.wait_for_function("document.getElementById('btn-vr')")
     assert page.evaluate("nnviz3d.xr.message") == (
         'The headset emulator did not start: xr-emulate: unknown headset "quest9"; one of '
-        "quest3, quest2, questpro")
+        "quest3, quest2, questpro"
+    )
     # the same viewer over plain http on a LAN address is not a secure context
-    page.route("http://nnviz3d-lan.test/**", lambda route: route.fulfill(
-        response=page.request.fetch(route.request.url.replace("http://nnviz3d-lan.test",
-                                                              digits_server.url.rstrip("/")))))
+    page.route(
+        "http://nnviz3d-lan.test/**",
+        lambda route: route.fulfill(
+            response=page.request.fetch(
+                route.request.url.replace("http://nnviz3d-lan.test", digits_server.url.rstrip("/"))
+            )
+        ),
+    )
     page.goto("http://nnviz3d-lan.test/")
     page.wait_for_function("document.getElementById('btn-vr')")
     xr = page.evaluate("nnviz3d.xr")
@@ -356,7 +367,14 @@ def allocations_per_frame(page, n_frames=60) -> dict:
             walk(child, stack)
 
     walk(profile["head"], [])
-    out = {"loop": 0.0, "throttled": 0.0, "render": 0.0, "emulator": 0.0, "native": 0.0, "other": 0.0}
+    out = {
+        "loop": 0.0,
+        "throttled": 0.0,
+        "render": 0.0,
+        "emulator": 0.0,
+        "native": 0.0,
+        "other": 0.0,
+    }
     for sample in profile["samples"]:
         stack = stacks[sample["nodeId"]]
         names = [c["functionName"] for c in stack]
@@ -385,7 +403,9 @@ def test_gpt2_in_vr_stays_within_the_draw_call_bound_and_the_loop_does_not_alloc
         wait_frames(page, 10)
         xr = page.evaluate("nnviz3d.xr")
         desktop = page.evaluate("nnviz3d.drawCalls")
-        print(f"\nGPT-2 (depth 3): {desktop} draw calls on the desktop, {xr['drawCalls']} per XR frame")
+        print(
+            f"\nGPT-2 (depth 3): {desktop} draw calls on the desktop, {xr['drawCalls']} per XR frame"
+        )
         assert 0 < xr["drawCalls"] <= DRAW_CALL_BOUND
         alloc = allocations_per_frame(page)
         print("bytes allocated per XR frame:", {k: round(v) for k, v in alloc.items()})
@@ -406,23 +426,34 @@ def test_an_embedding_point_is_pickable_in_vr(page):
     torch.manual_seed(0)
     (x, y), (xv, yv) = load_digits_tensors()
     model = DigitsCNN()
-    w = nnviz3d.watch(model, x[:1], record=False, open_browser=False, port=0, every=1,
-                      quiet=True, inputs=xv[:80], labels=yv[:80], embed=["head.2"],
-                      embed_every=10, embed_method="pca")
+    w = nnviz3d.watch(
+        model,
+        x[:1],
+        record=False,
+        open_browser=False,
+        port=0,
+        every=1,
+        quiet=True,
+        inputs=xv[:80],
+        labels=yv[:80],
+        embed=["head.2"],
+        embed_every=10,
+        embed_method="pca",
+    )
     try:
         for _ in range(2):
             loss = torch.nn.functional.cross_entropy(model(x[:32]), y[:32])
             loss.backward()
             w.step(loss=loss.item())
         enter_vr(page, w.url)
-        page.wait_for_function("nnviz3d.embeddings.some(e => e.layer === 'head.2')",
-                               timeout=60_000)
+        page.wait_for_function("nnviz3d.embeddings.some(e => e.layer === 'head.2')", timeout=60_000)
         point = page.evaluate("nnviz3d.embeddingPoint('head.2', 7)")  # reference space in VR
         aim(page, "right", [point[0] + 0.3, point[1] + 0.25, point[2] + 0.3], point)
         wait_frames(page)
         press(page, "right", "trigger")
-        page.wait_for_function("nnviz3d.vrPanel.startsWith('head.2 embedding (pca')",
-                               timeout=10_000)
+        page.wait_for_function(
+            "nnviz3d.vrPanel.startsWith('head.2 embedding (pca')", timeout=10_000
+        )
         panel = page.evaluate("nnviz3d.vrPanel")
         assert " · input " in panel and " · label " in panel
         assert page.errors == []
@@ -436,8 +467,10 @@ def test_the_model_lies_on_a_table_beside_the_viewer_input_at_the_left(page, nam
     try:
         enter_vr(page, srv.url)
         layout = page.evaluate("nnviz3d.xrLayout()")
-        print(f"\n{name}: first {layout['firstInHead']}, last {layout['lastInHead']}, "
-              f"model {layout['model']}, scale {page.evaluate('nnviz3d.modelRoot')['scale']:.4f}")
+        print(
+            f"\n{name}: first {layout['firstInHead']}, last {layout['lastInHead']}, "
+            f"model {layout['model']}, scale {page.evaluate('nnviz3d.modelRoot')['scale']:.4f}"
+        )
         assert layout["head"] == pytest.approx([0, 1.6, 0], abs=1e-3)
         assert_on_a_table(layout)
         # turn the head a quarter left, walk half a metre and re-centre from the wrist menu: the
@@ -456,13 +489,17 @@ def test_the_model_lies_on_a_table_beside_the_viewer_input_at_the_left(page, nam
         assert layout["headYaw"] == pytest.approx(-math.pi / 2, abs=1e-3)
         assert_on_a_table(layout)
         # the model's forward axis (+z) to the viewer's right, which now is -z
-        assert turn(page.evaluate("nnviz3d.modelRoot")["yaw"] - math.pi) == pytest.approx(0, abs=1e-3)
+        assert turn(page.evaluate("nnviz3d.modelRoot")["yaw"] - math.pi) == pytest.approx(
+            0, abs=1e-3
+        )
         assert page.errors == []
     finally:
         srv.close()
 
 
-def test_the_info_panel_is_a_table_of_rows_clear_of_the_wrist_menu_and_the_head(page, digits_server):
+def test_the_info_panel_is_a_table_of_rows_clear_of_the_wrist_menu_and_the_head(
+    page, digits_server
+):
     enter_vr(page, digits_server.url)
     aim(page, "left", [-0.2, 1.1, -0.35], [-0.2, 1.1, -1.35])  # the wrist menu in view
     at = page.evaluate("nnviz3d.xrPoint('block.conv2')")
@@ -497,10 +534,12 @@ def test_the_info_panel_is_a_table_of_rows_clear_of_the_wrist_menu_and_the_head(
         const th = document.createElement('th'); th.textContent = 'tied';
         const td = document.createElement('td'); td.textContent = '<b>x</b>' + 'w'.repeat(500);
         tr.append(th, td); document.querySelector('#info table').append(tr); })()""")
-    page.wait_for_function("nnviz3d.xrLayout().panelCells.some(c => c.text.startsWith('<b>'))",
-                           timeout=10_000)
-    cell = next(c for c in page.evaluate("nnviz3d.xrLayout().panelCells")
-                if c["text"].startswith("<b>"))
+    page.wait_for_function(
+        "nnviz3d.xrLayout().panelCells.some(c => c.text.startsWith('<b>'))", timeout=10_000
+    )
+    cell = next(
+        c for c in page.evaluate("nnviz3d.xrLayout().panelCells") if c["text"].startswith("<b>")
+    )
     assert cell["shown"].startswith("<b>x</b>w") and cell["shown"].endswith("…")
     assert len(cell["shown"]) < 80
     assert page.errors == []
@@ -511,8 +550,9 @@ def test_the_loss_chart_stands_behind_the_model_and_the_panel_draws_histograms(p
     from nnviz3d.replay import serve_replay
     from tests.test_tour import write_run
 
-    handle = serve_replay(RunReader(write_run(tmp_path / "r.nnv3d")), open_browser=False,
-                          quiet=True, port=0)
+    handle = serve_replay(
+        RunReader(write_run(tmp_path / "r.nnv3d")), open_browser=False, quiet=True, port=0
+    )
     try:
         enter_vr(page, handle.url)
         page.wait_for_function("nnviz3d.xrLayout().chart !== null", timeout=20_000)

@@ -39,8 +39,15 @@ def save(kind, model, shape, path):
         torch.onnx.export(model, (torch.randn(*shape),), str(path), dynamo=False)
 
 
-SUFFIX = {"safetensors": ".safetensors", "state_dict": ".pt", "legacy_state_dict": ".pth",
-          "checkpoint": ".ckpt", "torchscript": ".pt", "export": ".pt2", "onnx": ".onnx"}
+SUFFIX = {
+    "safetensors": ".safetensors",
+    "state_dict": ".pt",
+    "legacy_state_dict": ".pth",
+    "checkpoint": ".ckpt",
+    "torchscript": ".pt",
+    "export": ".pt2",
+    "onnx": ".onnx",
+}
 KINDS = list(SUFFIX)
 
 
@@ -58,8 +65,9 @@ def files(tmp_path_factory):
 
 
 def module_paths(model):
-    return {p for p, m in model.named_modules() if p and any(
-        True for _ in m.parameters(recurse=False))}
+    return {
+        p for p, m in model.named_modules() if p and any(True for _ in m.parameters(recurse=False))
+    }
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -71,8 +79,12 @@ def test_good_files_open_with_the_live_parameter_count(files, name, kind):
     if kind == "onnx":
         # the exporter folds eval-mode BatchNorm into the conv before it: its scale and
         # shift are no longer parameters of their own
-        folded = sum(p.numel() for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)
-                     for p in m.parameters())
+        folded = sum(
+            p.numel()
+            for m in model.modules()
+            if isinstance(m, torch.nn.BatchNorm2d)
+            for p in m.parameters()
+        )
         assert graph.total_params == expected - folded
         assert sum(n.params for n in graph.nodes) == expected - folded
         convs = sum(isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)) for m in model.modules())
@@ -92,9 +104,15 @@ def test_good_files_open_with_the_live_parameter_count(files, name, kind):
 
 
 def test_each_format_is_detected_by_content_not_extension(files, tmp_path):
-    expected = {"safetensors": "safetensors", "state_dict": "torch state_dict",
-                "legacy_state_dict": "torch state_dict", "checkpoint": "torch state_dict",
-                "torchscript": "TorchScript", "export": "torch.export .pt2", "onnx": "ONNX"}
+    expected = {
+        "safetensors": "safetensors",
+        "state_dict": "torch state_dict",
+        "legacy_state_dict": "torch state_dict",
+        "checkpoint": "torch state_dict",
+        "torchscript": "TorchScript",
+        "export": "torch.export .pt2",
+        "onnx": "ONNX",
+    }
     for kind, fmt_name in expected.items():
         renamed = tmp_path / f"{kind}.weird"
         renamed.write_bytes(files["mlp", kind].read_bytes())
@@ -116,9 +134,13 @@ def test_prefix_graph_groups_and_kinds(files):
 
 def test_safetensors_tensor_names_become_modules(tmp_path):
     path = tmp_path / "bert.safetensors"
-    safetensors.torch.save_file({
-        "encoder.layer.0.attention.self.query.weight": torch.zeros(4, 4),
-        "encoder.layer.0.attention.self.query.bias": torch.zeros(4)}, path)
+    safetensors.torch.save_file(
+        {
+            "encoder.layer.0.attention.self.query.weight": torch.zeros(4, 4),
+            "encoder.layer.0.attention.self.query.bias": torch.zeros(4),
+        },
+        path,
+    )
     g = open_model_file(path)
     q = g["encoder.layer.0.attention.self.query"]
     assert q.params == 20 and q.param_shapes == {"weight": [4, 4], "bias": [4]}
@@ -131,13 +153,19 @@ class RunsCode:
 
 
 def bad_files(files, tmp_path):
-    out = {"empty": b"", "text": b"hello, this is a text file\n", "random": bytes(range(7, 200)),
-           "json": b'{"not": "a model"}', "wrong_zip": b"PK\x03\x04" + b"\0" * 60,
-           "huge_header": struct.pack("<Q", 2 ** 60) + b'{"a": 1}',
-           "bad_offsets": _safetensors_with(b'{"w":{"dtype":"F32","shape":[1000000],'
-                                            b'"data_offsets":[0,4000000]}}', 16),
-           "pickle_runs_code": pickle.dumps(RunsCode()),
-           "pickle_runs_code_p2": pickle.dumps(RunsCode(), protocol=2)}
+    out = {
+        "empty": b"",
+        "text": b"hello, this is a text file\n",
+        "random": bytes(range(7, 200)),
+        "json": b'{"not": "a model"}',
+        "wrong_zip": b"PK\x03\x04" + b"\0" * 60,
+        "huge_header": struct.pack("<Q", 2**60) + b'{"a": 1}',
+        "bad_offsets": _safetensors_with(
+            b'{"w":{"dtype":"F32","shape":[1000000],"data_offsets":[0,4000000]}}', 16
+        ),
+        "pickle_runs_code": pickle.dumps(RunsCode()),
+        "pickle_runs_code_p2": pickle.dumps(RunsCode(), protocol=2),
+    }
     for kind in KINDS:
         data = files["mlp", kind].read_bytes()
         for cut in (8, 100, len(data) // 2, len(data) - 30):
@@ -169,8 +197,9 @@ def test_bad_files_fail_fast_with_one_clear_sentence(files, tmp_path, capsys):
 
 def test_unknown_and_unsafe_messages(files, tmp_path):
     paths = bad_files(files, tmp_path)
-    with pytest.raises(ModelFileError, match="not a model file nnviz3d can open .*found an "
-                                             "empty file"):
+    with pytest.raises(
+        ModelFileError, match="not a model file nnviz3d can open .*found an empty file"
+    ):
         open_model_file(paths["empty"])
     with pytest.raises(ModelFileError, match="found text starting 'hello"):
         open_model_file(paths["text"])
@@ -183,8 +212,13 @@ def test_unknown_and_unsafe_messages(files, tmp_path):
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "nnviz3d", *args], capture_output=True,
-                          text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "nnviz3d", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_cli_inspects_a_model_file_and_refuses_a_bad_one(files, tmp_path):
@@ -291,8 +325,13 @@ def test_pt2_archives_that_would_unpickle_code_are_refused(files, tmp_path, wher
         if where == "sample_inputs" and "/data/sample_inputs/" in name:
             return evil
         if where == "opaque" and name.endswith("_constants_config.json"):
-            return json.dumps({"config": {"c": {"path_name": "opaque_obj_0",
-                                                "is_param": False, "use_pickle": True}}}).encode()
+            return json.dumps(
+                {
+                    "config": {
+                        "c": {"path_name": "opaque_obj_0", "is_param": False, "use_pickle": True}
+                    }
+                }
+            ).encode()
         return data
 
     bad = tmp_path / "evil.pt2"
@@ -319,9 +358,24 @@ def test_weights_only_files_get_layer_kinds_guessed_from_shapes(files):
 def test_torchscript_data_flow_is_read_from_its_code(files):
     graph = open_model_file(files["digits", "torchscript"])
     edges = {(e.src, e.dst): e.kind for e in graph.edges}
-    chain = ["input:x", "stem.0", "stem.1", "stem.2", "block.conv1", "block.bn1",
-             "block.conv2", "block.bn2", "down.0", "down.1", "pool", "head.0", "head.1",
-             "head.2", "head.3", "output:0"]
+    chain = [
+        "input:x",
+        "stem.0",
+        "stem.1",
+        "stem.2",
+        "block.conv1",
+        "block.bn1",
+        "block.conv2",
+        "block.bn2",
+        "down.0",
+        "down.1",
+        "pool",
+        "head.0",
+        "head.1",
+        "head.2",
+        "head.3",
+        "output:0",
+    ]
     for src, dst in zip(chain, chain[1:]):
         assert edges.get((src, dst)) == "data", (src, dst)
     assert edges[("stem.2", "down.0")] == "skip"  # the residual add, folded into down.0's input

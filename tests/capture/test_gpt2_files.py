@@ -38,8 +38,9 @@ def gpt2():
     from transformers import GPT2Config, GPT2Model
 
     torch.manual_seed(0)
-    model = GPT2Model(GPT2Config(n_layer=2, n_embd=64, n_head=4, vocab_size=500,
-                                 n_positions=64)).eval()
+    model = GPT2Model(
+        GPT2Config(n_layer=2, n_embd=64, n_head=4, vocab_size=500, n_positions=64)
+    ).eval()
     return model, torch.randint(0, 500, (1, 16))
 
 
@@ -56,9 +57,15 @@ def save(kind, model, ids, path):
             torch.export.save(torch.export.export(Hidden(model), (ids,)), path)
 
 
-@pytest.mark.parametrize("kind,suffix", [("safetensors", ".safetensors"),
-                                         ("state_dict", ".pt"), ("torchscript", ".pt"),
-                                         ("export", ".pt2")])
+@pytest.mark.parametrize(
+    "kind,suffix",
+    [
+        ("safetensors", ".safetensors"),
+        ("state_dict", ".pt"),
+        ("torchscript", ".pt"),
+        ("export", ".pt2"),
+    ],
+)
 def test_gpt2_files_open_with_the_live_totals(gpt2, tmp_path, kind, suffix):
     model, ids = gpt2
     path = tmp_path / f"gpt2{suffix}"
@@ -80,8 +87,9 @@ def test_tied_weights_count_once(tmp_path, kind, suffix):
     from transformers import GPT2Config, GPT2LMHeadModel
 
     torch.manual_seed(0)
-    model = GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=100,
-                                       n_positions=32)).eval()
+    model = GPT2LMHeadModel(
+        GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=100, n_positions=32)
+    ).eval()
     ids = torch.randint(0, 100, (1, 8))
     path = tmp_path / f"lm{suffix}"
     if kind == "state_dict":
@@ -114,13 +122,21 @@ def test_sharded_checkpoints_open_through_their_index(gpt2, tmp_path, safe):
     else:  # as older transformers wrote them: torch.save shards and an index
         sd = model.state_dict()
         names = list(sd)
-        halves = {"pytorch_model-00001-of-00002.bin": names[: len(names) // 2],
-                  "pytorch_model-00002-of-00002.bin": names[len(names) // 2:]}
+        halves = {
+            "pytorch_model-00001-of-00002.bin": names[: len(names) // 2],
+            "pytorch_model-00002-of-00002.bin": names[len(names) // 2 :],
+        }
         for shard, part in halves.items():
             torch.save({n: sd[n] for n in part}, tmp_path / shard)
         index = tmp_path / "pytorch_model.bin.index.json"
-        index.write_text(json.dumps({"metadata": {}, "weight_map": {
-            n: shard for shard, part in halves.items() for n in part}}))
+        index.write_text(
+            json.dumps(
+                {
+                    "metadata": {},
+                    "weight_map": {n: shard for shard, part in halves.items() for n in part},
+                }
+            )
+        )
     shards = set(json.loads(index.read_text())["weight_map"].values())
     assert len(shards) > 1
     live = sum(p.numel() for p in model.parameters())
@@ -146,9 +162,19 @@ def test_traced_gpt2_data_flow_follows_the_blocks_and_residuals(gpt2, tmp_path):
     path = tmp_path / "gpt2.pt"
     save("torchscript", model, ids, path)
     edges = {(e.src, e.dst): e.kind for e in open_model_file(path).edges}
-    block = ["m.h.1.ln_1", "m.h.1.attn.c_attn", "m.h.1.attn.c_proj", "m.h.1.attn.resid_dropout",
-             "m.h.1.ln_2", "m.h.1.mlp.c_fc", "m.h.1.mlp.act", "m.h.1.mlp.c_proj",
-             "m.h.1.mlp.dropout", "m.ln_f", "output:0"]
+    block = [
+        "m.h.1.ln_1",
+        "m.h.1.attn.c_attn",
+        "m.h.1.attn.c_proj",
+        "m.h.1.attn.resid_dropout",
+        "m.h.1.ln_2",
+        "m.h.1.mlp.c_fc",
+        "m.h.1.mlp.act",
+        "m.h.1.mlp.c_proj",
+        "m.h.1.mlp.dropout",
+        "m.ln_f",
+        "output:0",
+    ]
     for src, dst in zip(block, block[1:]):
         assert edges.get((src, dst)) == "data", (src, dst)
     assert edges[("m.h.0.mlp.dropout", "m.h.1.ln_1")] == "data"

@@ -14,9 +14,16 @@ def reference(x: np.ndarray):
     if finite.size == 0:
         finite = np.zeros(0)
     lo, hi = (finite.min(), finite.max()) if finite.size else (0.0, 0.0)
-    stats = [finite.mean() if finite.size else 0, finite.std() if finite.size else 0, lo, hi,
-             np.sqrt((finite.astype(np.float64) ** 2).sum()), (x == 0).mean(),
-             np.isnan(x).sum(), np.isinf(x).sum()]
+    stats = [
+        finite.mean() if finite.size else 0,
+        finite.std() if finite.size else 0,
+        lo,
+        hi,
+        np.sqrt((finite.astype(np.float64) ** 2).sum()),
+        (x == 0).mean(),
+        np.isnan(x).sum(),
+        np.isinf(x).sum(),
+    ]
     with np.errstate(over="ignore"):
         spans = hi > lo and np.isfinite(np.float32(hi) - np.float32(lo))
     hist = np.histogram(finite, HIST_BINS, (lo, hi))[0] if spans else None
@@ -41,8 +48,9 @@ def test_segment_stats_match_numpy():
     res = segment_stats(flat, seg, len(TENSORS))
     for i, t in enumerate(TENSORS):
         want, hist = reference(t)
-        np.testing.assert_allclose(res["stats"][i].numpy(), want, rtol=2e-4, atol=1e-4,
-                                   err_msg=f"tensor {i}")
+        np.testing.assert_allclose(
+            res["stats"][i].numpy(), want, rtol=2e-4, atol=1e-4, err_msg=f"tensor {i}"
+        )
         if hist is not None:
             got = res["hist"][i].numpy()
             assert got.sum() == np.isfinite(t).sum()

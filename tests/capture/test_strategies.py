@@ -9,8 +9,10 @@ from tests.conftest import zoo_model
 
 
 def _summary(graph):
-    return ({n.path: (n.kind, n.role, n.is_group, n.output_shapes) for n in graph.nodes},
-            {(e.src, e.dst, e.kind) for e in graph.edges})
+    return (
+        {n.path: (n.kind, n.role, n.is_group, n.output_shapes) for n in graph.nodes},
+        {(e.src, e.dst, e.kind) for e in graph.edges},
+    )
 
 
 @pytest.mark.parametrize("name", ["digits_cnn", "torch_transformer", "gpt2", "bert", "t5"])
@@ -100,14 +102,17 @@ def test_model_is_left_exactly_as_it_was(digits):
     assert torch.equal(model(x), out_before)
 
 
-@pytest.mark.parametrize("model,shape", [
-    (nn.Sequential(nn.Linear(5, 3), nn.ReLU()), (1, 5)),
-    (nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1)), (1, 3, 32, 32)),
-    (nn.Sequential(nn.Embedding(100, 8), nn.Linear(8, 2)), (1, 16)),
-])
+@pytest.mark.parametrize(
+    "model,shape",
+    [
+        (nn.Sequential(nn.Linear(5, 3), nn.ReLU()), (1, 5)),
+        (nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1)), (1, 3, 32, 32)),
+        (nn.Sequential(nn.Embedding(100, 8), nn.Linear(8, 2)), (1, 16)),
+    ],
+)
 def test_missing_inputs_inferred_from_the_first_layer(model, shape):
     graph = capture_graph(model)
-    (name, node), = [(n.path, n) for n in graph.nodes if n.role == "input"]
+    ((name, node),) = [(n.path, n) for n in graph.nodes if n.role == "input"]
     assert node.output_shapes[0] == list(shape)
 
 
@@ -124,10 +129,16 @@ def test_missing_inputs_that_cannot_be_inferred_say_how_to_pass_them():
         capture_graph(Odd())
 
 
-@pytest.mark.parametrize("inputs", [
-    torch.randn(2, 4), (torch.randn(2, 4),), [torch.randn(2, 4)], {"input": torch.randn(2, 4)},
-    ((torch.randn(2, 4),), {}),
-])
+@pytest.mark.parametrize(
+    "inputs",
+    [
+        torch.randn(2, 4),
+        (torch.randn(2, 4),),
+        [torch.randn(2, 4)],
+        {"input": torch.randn(2, 4)},
+        ((torch.randn(2, 4),), {}),
+    ],
+)
 def test_every_accepted_input_form(inputs):
     graph = capture_graph(nn.Sequential(nn.Linear(4, 2)), inputs)
     assert [n.path for n in graph.nodes if n.role == "input"] == ["input:input"]

@@ -39,21 +39,25 @@ def test_file_weights_equal_the_live_parameters(saved, name, kind):
     assert set(stats) == set(live)
     for module, row in live.items():
         np.testing.assert_allclose(stats[module], row, rtol=1e-6, atol=1e-7)
-    assert {(m["module"], m["param"]) for m in header["matrices"]} == \
-        {(m["module"], m["param"]) for m in live_header["matrices"]}
+    assert {(m["module"], m["param"]) for m in header["matrices"]} == {
+        (m["module"], m["param"]) for m in live_header["matrices"]
+    }
     if name == "digits":  # conv kernels tiled whole, as a live run sends them
-        conv = next(m for m in header["matrices"] if m["module"] == "block.conv1"
-                    and m["param"] == "weight")
+        conv = next(
+            m for m in header["matrices"] if m["module"] == "block.conv1" and m["param"] == "weight"
+        )
         assert conv["layout"] == "tiles"
         np.testing.assert_array_equal(
-            arrays[conv["array"]], model.block.conv1.weight.detach().half().reshape(16, -1))
+            arrays[conv["array"]], model.block.conv1.weight.detach().half().reshape(16, -1)
+        )
 
 
 def test_onnx_initializers_are_read_under_their_nodes(saved):
     model, path = saved["mlp", "onnx"]
     groups = file_weights(path)
-    assert sum(t.numel() for ps in groups.values() for t in ps.values()) == \
-        sum(p.numel() for p in model.parameters())
+    assert sum(t.numel() for ps in groups.values() for t in ps.values()) == sum(
+        p.numel() for p in model.parameters()
+    )
     _, _, stats = frame(groups)
     _, _, live = frame(module_weights(model))
     norms = sorted(float(r[4]) for r in stats.values())
@@ -65,8 +69,14 @@ def test_bf16_safetensors_are_read_without_a_copy_of_the_file(tmp_path):
 
     w = torch.randn(64, 32).to(torch.bfloat16)
     path = tmp_path / "bf16.safetensors"
-    safetensors.torch.save_file({"fc.weight": w, "fc.bias": torch.zeros(64, dtype=torch.bfloat16),
-                                 "steps": torch.tensor([3])}, path)
+    safetensors.torch.save_file(
+        {
+            "fc.weight": w,
+            "fc.bias": torch.zeros(64, dtype=torch.bfloat16),
+            "steps": torch.tensor([3]),
+        },
+        path,
+    )
     groups = file_weights(path)
     assert list(groups) == ["fc"] and set(groups["fc"]) == {"weight", "bias"}
     assert torch.equal(groups["fc"]["weight"], w)

@@ -38,8 +38,9 @@ def test_total_params_counts_each_tensor_once(name):
 def test_every_parameter_owner_appears_exactly_once(name):
     model, _ = zoo_model(name)
     graph = zoo_graph(name)
-    owners = {path for path, m in model.named_modules()
-              if any(True for _ in m.parameters(recurse=False))}
+    owners = {
+        path for path, m in model.named_modules() if any(True for _ in m.parameters(recurse=False))
+    }
     nodes = [n for n in graph.nodes if n.role == ROLE_MODULE and n.call_index == 0]
     paths = [n.path for n in nodes]
     assert len(paths) == len(set(paths))
@@ -80,8 +81,10 @@ def test_edges_join_units_and_shapes_are_known(name):
     assert any(e.dst.startswith("output:") for e in graph.edges)
 
 
-@pytest.mark.parametrize("name,layers", [("gpt2", "transformer.h"), ("bert", "encoder.layer"),
-                                         ("llama_70b_meta", "model.layers")])
+@pytest.mark.parametrize(
+    "name,layers",
+    [("gpt2", "transformer.h"), ("bert", "encoder.layer"), ("llama_70b_meta", "model.layers")],
+)
 def test_repeated_blocks_recognised(name, layers):
     graph = zoo_graph(name)
     members = [n for n in graph.nodes if n.parent == layers]
@@ -100,8 +103,9 @@ def test_tied_weights_counted_once_and_marked_shared():
     assert t5["lm_head"].shared_params == {"weight": "shared.weight"}
 
 
-@pytest.mark.parametrize("name,total", [("llama_7b_meta", 6_738_415_616),
-                                        ("llama_70b_meta", 68_976_648_192)])
+@pytest.mark.parametrize(
+    "name,total", [("llama_7b_meta", 6_738_415_616), ("llama_70b_meta", 68_976_648_192)]
+)
 def test_huge_models_on_meta_capture_without_weights(name, total):
     model, _ = zoo_model(name)
     graph = zoo_graph(name)
@@ -114,8 +118,9 @@ def test_huge_models_on_meta_capture_without_weights(name, total):
 
 def test_t5_encoder_output_feeds_every_decoder_cross_attention():
     graph = zoo_graph("t5")
-    into_decoder = {e.dst for e in graph.edges
-                    if e.src.startswith("encoder.") and e.dst.startswith("decoder.")}
+    into_decoder = {
+        e.dst for e in graph.edges if e.src.startswith("encoder.") and e.dst.startswith("decoder.")
+    }
     cross = {p for p in into_decoder if ".layer.1." in p}
     assert len({p.split(".layer.")[0] for p in cross}) == 6
 

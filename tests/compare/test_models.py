@@ -20,8 +20,11 @@ class NamedMLP(torch.nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.fc1, self.act, self.fc2 = (torch.nn.Linear(6, 8), torch.nn.ReLU(),
-                                        torch.nn.Linear(8, 3))
+        self.fc1, self.act, self.fc2 = (
+            torch.nn.Linear(6, 8),
+            torch.nn.ReLU(),
+            torch.nn.Linear(8, 3),
+        )
 
     def forward(self, x):
         return self.fc2(self.act(self.fc1(x)))
@@ -158,12 +161,18 @@ def same_architecture(tmp_path_factory):
     torch.save(other.state_dict(), root / "seed1.pt")
     pruned = pruned_with_outlier(a)
     torch.save(pruned.state_dict(), root / "pruned.pt")
-    return {"model a": a, "model pruned": pruned, "a.safetensors": save(a, root / "a.safetensors"),
-            **{name: str(root / f"{name}.pt") for name in ("a", "seed1", "pruned")}}
+    return {
+        "model a": a,
+        "model pruned": pruned,
+        "a.safetensors": save(a, root / "a.safetensors"),
+        **{name: str(root / f"{name}.pt") for name in ("a", "seed1", "pruned")},
+    }
 
 
-@pytest.mark.parametrize("pair", [("a.safetensors", "seed1"), ("a", "seed1"),
-                                  ("a.safetensors", "pruned"), ("spec", "seed1")])
+@pytest.mark.parametrize(
+    "pair",
+    [("a.safetensors", "seed1"), ("a", "seed1"), ("a.safetensors", "pruned"), ("spec", "seed1")],
+)
 def test_two_files_of_one_architecture_match_every_layer(same_architecture, pair):
     from nnviz3d.compare.runs import say_matched
 
@@ -173,8 +182,17 @@ def test_two_files_of_one_architecture_match_every_layer(same_architecture, pair
     assert report["layers_a"] == report["layers_b"] == report["matched"] == 9
     assert report["only_a"] == report["only_b"] == [] and report["by_structure"] == {}
     assert say_matched(report) == "every layer with weights matched (9 of 9)"
-    assert set(stats) == {"stem.0", "stem.1", "block.conv1", "block.bn1", "block.conv2",
-                          "block.bn2", "down.0", "head.1", "head.3"}
+    assert set(stats) == {
+        "stem.0",
+        "stem.1",
+        "block.conv1",
+        "block.bn1",
+        "block.conv2",
+        "block.bn2",
+        "down.0",
+        "head.1",
+        "head.3",
+    }
     assert header["compare"]["color"] == "weight_norm"
 
 
@@ -185,7 +203,8 @@ def test_a_pruned_copy_saved_with_masks_compares_as_the_pruned_weights(same_arch
     conv = s["model pruned"].block.conv1
     # the weight the model uses (weight_orig * weight_mask), not the mask, is compared
     assert stats["block.conv1"][5] == pytest.approx(
-        (conv.weight == 0).sum().item() / (conv.weight.numel() + conv.bias.numel()), abs=1e-6)
+        (conv.weight == 0).sum().item() / (conv.weight.numel() + conv.bias.numel()), abs=1e-6
+    )
     diff = (conv.weight - s["model a"].block.conv1.weight).detach().half().reshape(16, -1).numpy()
     np.testing.assert_array_equal(maps["block.conv1", "weight"].astype(np.float32), diff)
     assert 0.3 < report["changed"]["block.conv1"] < 1 and report["changed"]["head.3"] > 100
@@ -195,14 +214,27 @@ def test_hostile_pairs_say_why_in_one_sentence(same_architecture, tmp_path, caps
     # another architecture saved as a file: an MLP shares no layer with the CNN (a wider CNN
     # would: same paths, other shapes, compared as statistics; their maps are left out)
     torch.manual_seed(0)
-    wide = save(torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(),
-                                    torch.nn.Linear(32, 10)), tmp_path / "mlp.safetensors")
+    wide = save(
+        torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10)),
+        tmp_path / "mlp.safetensors",
+    )
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(b"PK\x03\x04" + bytes(64))
     assert main(["compare", same_architecture["a"], wide, "--no-browser"]) == 1
     assert main(["compare", same_architecture["a"], str(garbage), "--no-browser"]) == 1
-    assert main(["compare", same_architecture["a"], same_architecture["seed1"],
-                 "--tolerance", "2", "--no-browser"]) == 1
+    assert (
+        main(
+            [
+                "compare",
+                same_architecture["a"],
+                same_architecture["seed1"],
+                "--tolerance",
+                "2",
+                "--no-browser",
+            ]
+        )
+        == 1
+    )
     err = capsys.readouterr().err
     assert "share too few layers with weights" in err and "garbage.pt" in err
     assert "two models have no steps" in err and "Traceback" not in err

@@ -20,8 +20,9 @@ def record_run(path, lr, steps=6, model=None, every=1):
     w = nnviz3d.watch(model, x[:1], record=path, serve=False, every=every, quiet=True)
     with w:
         for i in range(steps):
-            loss = torch.nn.functional.cross_entropy(model(x[32 * i:32 * i + 32]),
-                                                     y[32 * i:32 * i + 32])
+            loss = torch.nn.functional.cross_entropy(
+                model(x[32 * i : 32 * i + 32]), y[32 * i : 32 * i + 32]
+            )
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -60,8 +61,12 @@ def test_overlay_frames_are_b_minus_a_per_layer(runs):
 
 
 def test_runs_of_different_architectures_are_refused(runs, tmp_path):
-    other = record_run(tmp_path / "mlp.nnv3d", 0.1, steps=2, model=torch.nn.Sequential(
-        torch.nn.Flatten(), torch.nn.Linear(64, 10)))
+    other = record_run(
+        tmp_path / "mlp.nnv3d",
+        0.1,
+        steps=2,
+        model=torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10)),
+    )
     with pytest.raises(CompareError, match="share too few layers with parameters"):
         diff_frames(RunReader(runs[0]), RunReader(other))
     from nnviz3d.cli import main
@@ -78,7 +83,8 @@ def test_runs_with_the_same_settings_line_up_exactly(runs):
 
 
 def test_runs_probed_at_other_steps_pair_with_the_nearest_step_within_the_tolerance(
-        runs, tmp_path_factory):
+    runs, tmp_path_factory
+):
     from nnviz3d.compare.runs import say_aligned
 
     a = runs[0]  # every step 0..5

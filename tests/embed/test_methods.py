@@ -16,8 +16,9 @@ from nnviz3d.embed import methods
 from nnviz3d.zoo import DigitsCNN
 
 # methods imports umap lazily, so this still comes before numba is set up
-os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(__file__).resolve().parents[2] / ".cache"
-                                             / "numba"))
+os.environ.setdefault(
+    "NUMBA_CACHE_DIR", str(Path(__file__).resolve().parents[2] / ".cache" / "numba")
+)
 
 STEPS = (150, 170)  # two nearby training steps
 
@@ -78,6 +79,7 @@ def clusters(n=400, dims=16, spread=6.0, seed=0):
 
 # --- real features -------------------------------------------------------------------------
 
+
 def test_digits_features_cluster_by_label(digits_features, first_umap):
     features, labels = digits_features
     x = methods.prepare(features[STEPS[0]])
@@ -130,6 +132,7 @@ def test_umap_on_tiny_sets_falls_back_to_pca():
 
 # --- geometry helpers ----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("reflect", [False, True])
 def test_align_recovers_a_similarity_transform(reflect):
     rng = np.random.default_rng(1)
@@ -173,13 +176,19 @@ def test_knn_agreement_and_mean_displacement():
 
 # --- input preparation ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("form", ["numpy", "float64", "int", "bool", "list", "torch", "grad"])
 def test_prepare_accepts_every_numeric_form(form):
     base = np.arange(24).reshape(6, 2, 2) % 5
-    features = {"numpy": base.astype(np.float32), "float64": base.astype(np.float64),
-                "int": base, "bool": base > 2, "list": base.tolist(),
-                "torch": torch.tensor(base, dtype=torch.float32),
-                "grad": torch.tensor(base, dtype=torch.float32, requires_grad=True)}[form]
+    features = {
+        "numpy": base.astype(np.float32),
+        "float64": base.astype(np.float64),
+        "int": base,
+        "bool": base > 2,
+        "list": base.tolist(),
+        "torch": torch.tensor(base, dtype=torch.float32),
+        "grad": torch.tensor(base, dtype=torch.float32, requires_grad=True),
+    }[form]
     x = methods.prepare(features)
     assert x.shape == (6, 4) and x.dtype == np.float32  # trailing dims flattened
     np.testing.assert_allclose(x.mean(axis=0), 0.0, atol=1e-6)
@@ -192,14 +201,17 @@ def test_prepare_reduces_wide_features_with_pca():
     assert methods.prepare(np.ones((8, 3, 4, 4)), max_dims=100).shape == (8, 48)
 
 
-@pytest.mark.parametrize("features, message", [
-    (np.array([[1.0, np.nan], [np.inf, 0], [0, 0], [0, 0]]), "contain 2 NaN/Inf values"),
-    (np.ones((3, 5)), "at least 4 samples"),
-    (np.array(1.0), "at least 4 samples"),
-    (np.array([["a", "b"]] * 5), "must be numeric"),
-    (np.ones((4, 2), dtype=complex), "must be numeric"),
-    (np.ones((5, 0)), "no values per sample"),
-])
+@pytest.mark.parametrize(
+    "features, message",
+    [
+        (np.array([[1.0, np.nan], [np.inf, 0], [0, 0], [0, 0]]), "contain 2 NaN/Inf values"),
+        (np.ones((3, 5)), "at least 4 samples"),
+        (np.array(1.0), "at least 4 samples"),
+        (np.array([["a", "b"]] * 5), "must be numeric"),
+        (np.ones((4, 2), dtype=complex), "must be numeric"),
+        (np.ones((5, 0)), "no values per sample"),
+    ],
+)
 def test_prepare_rejects_bad_input(features, message):
     with pytest.raises(ValueError, match=message):
         methods.prepare(features)
@@ -222,8 +234,9 @@ def distances(p):
 
 def test_embed_rejects_unknown_methods_and_bad_inputs():
     x = methods.prepare(np.random.default_rng(0).normal(size=(20, 4)))
-    with pytest.raises(ValueError, match="unknown embedding method 'nope'; choose one of "
-                                         "pca, umap, tsne"):
+    with pytest.raises(
+        ValueError, match="unknown embedding method 'nope'; choose one of pca, umap, tsne"
+    ):
         methods.embed(x, "nope")
     with pytest.raises(ValueError, match=r"init must have shape \(20, 3\)"):
         methods.embed(x, "pca", init=np.zeros((19, 3)))

@@ -59,10 +59,17 @@ def test_a_run_shorter_than_the_warm_up_records_its_last_step_at_exit(tmp_path):
     script.write_text(SCRIPT)
     start = time.monotonic()
     root = str(Path(__file__).resolve().parents[2])  # this checkout's nnviz3d
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [root, *filter(None, [os.environ.get("PYTHONPATH")])]))
-    done = subprocess.run([sys.executable, str(script), str(path)], capture_output=True,
-                          text=True, timeout=240, env=env)
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])]),
+    )
+    done = subprocess.run(
+        [sys.executable, str(script), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+    )
     seconds = time.monotonic() - start
     assert done.returncode == 0, done.stderr[-2000:]
     got = recorded_embeddings(path)
@@ -76,11 +83,22 @@ def test_a_run_shorter_than_the_warm_up_records_its_last_step_at_exit(tmp_path):
 def test_the_cloud_keeps_up_while_steps_outpace_umap(tmp_path):
     torch.manual_seed(0)
     (x, y), (xv, yv) = load_digits_tensors()
-    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 32), torch.nn.ReLU(),
-                                torch.nn.Linear(32, 10))
+    model = torch.nn.Sequential(
+        torch.nn.Flatten(), torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10)
+    )
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    w = nnviz3d.watch(model, x[:1], record=tmp_path / "fast.nnv3d", serve=False, quiet=True,
-                      every=1, inputs=xv[:300], labels=yv[:300], embed=["2"], embed_every=1)
+    w = nnviz3d.watch(
+        model,
+        x[:1],
+        record=tmp_path / "fast.nnv3d",
+        serve=False,
+        quiet=True,
+        every=1,
+        inputs=xv[:300],
+        labels=yv[:300],
+        embed=["2"],
+        embed_every=1,
+    )
     service = w.embeddings
     shown: list[tuple[int, str, int]] = []  # (step embedded, method, training step then)
     publish = service.publish
@@ -144,9 +162,11 @@ def test_the_cloud_keeps_up_while_steps_outpace_umap(tmp_path):
     # at most one job behind: each job went out at the first step after the one before ended
     gaps = [step - then for step, then in sent[1:-1]]  # the last one: close()'s final step
     assert max(gaps) <= 1, sent
-    print(f"{len(during_warm_up)} PCA steps during warm-up, UMAP steps {[s for s, _ in umap]}, "
-          f"steps behind at each answer {[at - s for s, at in umap]}, next job after "
-          f"{max(gaps)} steps at most")
+    print(
+        f"{len(during_warm_up)} PCA steps during warm-up, UMAP steps {[s for s, _ in umap]}, "
+        f"steps behind at each answer {[at - s for s, at in umap]}, next job after "
+        f"{max(gaps)} steps at most"
+    )
     assert recorded_embeddings(tmp_path / "fast.nnv3d")[-1] == (w.step_index, "umap")
 
 
@@ -191,8 +211,13 @@ def test_the_embedding_index_of_a_recording_is_checked(tmp_path):
         w = RunWriter(path, zoo_graph("digits_cnn"))
         for row_step, step, layer in frames:
             cloud = embedding_cloud(layer, torch.randn(5, 3).numpy(), method="pca", step=step)
-            w.append(row_step, [EMBEDDING], "train", {},
-                     encode_overlays("embedding", step, [cloud], layer=layer, method="pca"))
+            w.append(
+                row_step,
+                [EMBEDDING],
+                "train",
+                {},
+                encode_overlays("embedding", step, [cloud], layer=layer, method="pca"),
+            )
         w.close()
         return RunReader(path)
 

@@ -49,9 +49,17 @@ def test_view_embeds_a_model_that_is_not_training():
 
     torch.manual_seed(0)
     _, (xv, yv) = load_digits_tensors()
-    handle = nnviz3d.view(DigitsCNN(), xv[:1], inputs=xv[:100], labels=yv[:100],
-                          embed=["pool"], embed_method="pca", open_browser=False, quiet=True,
-                          port=0)
+    handle = nnviz3d.view(
+        DigitsCNN(),
+        xv[:1],
+        inputs=xv[:100],
+        labels=yv[:100],
+        embed=["pool"],
+        embed_method="pca",
+        open_browser=False,
+        quiet=True,
+        port=0,
+    )
     try:
         deadline = time.time() + 60
         while "pool" not in handle.embeddings.results and time.time() < deadline:

@@ -39,8 +39,14 @@ def digits_run(tmp_path_factory):
 
 def validate(*paths) -> list[dict]:
     """Khronos glTF-Validator reports of ``paths`` (run with node)."""
-    out = subprocess.run(["node", str(VALIDATE), *map(str, paths)], capture_output=True,
-                         check=False, text=True, cwd=ROOT, timeout=120)
+    out = subprocess.run(
+        ["node", str(VALIDATE), *map(str, paths)],
+        capture_output=True,
+        check=False,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 
@@ -50,7 +56,7 @@ def glb_json(data: bytes) -> dict:
     assert (magic, version, length) == (b"glTF", 2, len(data))
     size, kind = struct.unpack("<I4s", data[12:20])
     assert kind == b"JSON"
-    return json.loads(data[20:20 + size])
+    return json.loads(data[20 : 20 + size])
 
 
 def glb_parts(data: bytes) -> tuple[dict, bytes]:
@@ -58,9 +64,9 @@ def glb_parts(data: bytes) -> tuple[dict, bytes]:
     tree = glb_json(data)
     size = struct.unpack("<I", data[12:16])[0]
     start = 20 + size
-    length, kind = struct.unpack("<I4s", data[start:start + 8])
+    length, kind = struct.unpack("<I4s", data[start : start + 8])
     assert kind == b"BIN\x00"
-    return tree, data[start + 8:start + 8 + length]
+    return tree, data[start + 8 : start + 8 + length]
 
 
 def accessor(tree: dict, blob: bytes, i: int):
@@ -83,4 +89,4 @@ def image_of(tree: dict, blob: bytes, i: int):
 
     view = tree["bufferViews"][tree["images"][i]["bufferView"]]
     off = view.get("byteOffset", 0)
-    return Image.open(io.BytesIO(blob[off:off + view["byteLength"]]))
+    return Image.open(io.BytesIO(blob[off : off + view["byteLength"]]))

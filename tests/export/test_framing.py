@@ -7,8 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from nnviz3d.export.framing import FIT_ASPECT, SLIDE_ASPECT, frame_points, frame_scene, \
-    scene_points
+from nnviz3d.export.framing import FIT_ASPECT, SLIDE_ASPECT, frame_points, frame_scene, scene_points
 from nnviz3d.export.gltf import view_scene
 from tests.conftest import zoo_graph
 
@@ -16,10 +15,13 @@ from tests.conftest import zoo_graph
 def rotation_of(q) -> np.ndarray:
     """3x3 rotation of a unit quaternion (x, y, z, w), written out independently."""
     x, y, z, w = q
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ]
+    )
 
 
 def ndc(points, position, quaternion, yfov, aspect):
@@ -35,7 +37,7 @@ def ndc(points, position, quaternion, yfov, aspect):
 def folded(rows=4, per_row=30):
     """Block corners of a layout folded into rows stacked along x (as long models will be)."""
     centres = [(3.0 * r, 0.5, 1.2 * k) for r in range(rows) for k in range(per_row)]
-    corners = np.array([[x, y, z] for x in (-.5, .5) for y in (-.5, .5) for z in (-.5, .5)])
+    corners = np.array([[x, y, z] for x in (-0.5, 0.5) for y in (-0.5, 0.5) for z in (-0.5, 0.5)])
     return (np.array(centres)[:, None] + corners[None] * [1.0, 1.0, 0.6]).reshape(-1, 3)
 
 
@@ -44,9 +46,12 @@ SHAPES = {
     "gpt2": lambda: scene_points(view_scene(zoo_graph("gpt2"))),
     "gpt2_depth2": lambda: scene_points(view_scene(zoo_graph("gpt2"), depth=2)),
     "folded": folded,
-    "one_block": lambda: np.array([[x, y, z] for x in (-.3, .3) for y in (0, .6)
-                                   for z in (-.2, .2)]),
-    "tall": lambda: np.array([[x, y, z] for x in (-.5, .5) for y in (0, 20) for z in (-.5, .5)]),
+    "one_block": lambda: np.array(
+        [[x, y, z] for x in (-0.3, 0.3) for y in (0, 0.6) for z in (-0.2, 0.2)]
+    ),
+    "tall": lambda: np.array(
+        [[x, y, z] for x in (-0.5, 0.5) for y in (0, 20) for z in (-0.5, 0.5)]
+    ),
 }
 
 

@@ -2,7 +2,6 @@
 and extras, and shows what the viewer shows (linear colours, weight textures, the colour of
 each step in the animation)."""
 
-
 import numpy as np
 import pytest
 import torch
@@ -40,11 +39,14 @@ def exports(tmp_path_factory, digits_run):
         "gpt2": export_gltf(zoo_graph("gpt2"), d / "gpt2.glb"),
         "gpt2_depth3": export_gltf(zoo_graph("gpt2"), d / "gpt2_depth3.glb", depth=3),
         "run_step": export_gltf(digits_run, d / "run_step.glb", step=5, color_by="grad_norm"),
-        "run_animated": export_gltf(digits_run, d / "run_animated.glb", animate=True,
-                                    seconds_per_step=SPF),
+        "run_animated": export_gltf(
+            digits_run, d / "run_animated.glb", animate=True, seconds_per_step=SPF
+        ),
     }
-    assert main(["export", str(digits_run), "-o", str(d / "cli.glb"), "--animate",
-                 "--depth", "1"]) == 0
+    assert (
+        main(["export", str(digits_run), "-o", str(d / "cli.glb"), "--animate", "--depth", "1"])
+        == 0
+    )
     out["cli"] = (d / "cli.glb").read_bytes()
     return {k: (d / f"{k}.glb", v) for k, v in out.items()}
 
@@ -54,8 +56,9 @@ def reports(exports):
     return {r["file"]: r for r in validate(*(p for p, _ in exports.values()))}
 
 
-@pytest.mark.parametrize("name", ["mlp", "cnn", "gpt2", "gpt2_depth3", "run_step",
-                                  "run_animated", "cli"])
+@pytest.mark.parametrize(
+    "name", ["mlp", "cnn", "gpt2", "gpt2_depth3", "run_step", "run_animated", "cli"]
+)
 def test_khronos_validator_finds_no_errors_or_warnings(exports, reports, name):
     report = reports[str(exports[name][0])]
     issues = report["issues"]
@@ -68,7 +71,8 @@ def test_khronos_validator_finds_no_errors_or_warnings(exports, reports, name):
     # GPT-2 is a topology-only graph; at depth 1 the CNN's layers (and their maps) are collapsed
     materials = glb_json(exports[name][0].read_bytes())["materials"]
     assert any(m["name"].startswith("weights ") for m in materials) == (
-        name not in ("gpt2", "gpt2_depth3", "cli"))
+        name not in ("gpt2", "gpt2_depth3", "cli")
+    )
 
 
 def _trimesh_scene(path):
@@ -85,8 +89,10 @@ def test_trimesh_reads_back_scene_paths_and_extras(exports):
     weight_nodes = names - expected
     assert expected <= names
     assert weight_nodes and all(n.rsplit("/", 1)[1] in ("weight", "bias") for n in weight_nodes)
-    extras = {child: data.get("metadata", {})
-              for (_, child), data in scene.graph.transforms.edge_data.items()}
+    extras = {
+        child: data.get("metadata", {})
+        for (_, child), data in scene.graph.transforms.edge_data.items()
+    }
     graph = zoo_graph("digits_cnn")
     conv = extras["/model/block/conv1"]
     assert conv["kind"] == "Conv2d" == graph["block.conv1"].kind
@@ -137,7 +143,8 @@ def test_repeated_blocks_share_the_mesh_of_the_block_they_repeat(exports):
     nodes = {n["name"]: n for n in tree["nodes"]}
     repeats = [n for n in tree["nodes"] if n.get("extras", {}).get("instance_of")]
     assert sorted(n["name"] for n in repeats) == sorted(
-        f"/model/transformer/h/{i}" for i in range(12))
+        f"/model/transformer/h/{i}" for i in range(12)
+    )
     first = nodes["/model/transformer/h/0"]
     assert {n["mesh"] for n in repeats} == {first["mesh"]}
 
@@ -158,8 +165,12 @@ def test_weight_maps_are_textures_of_the_overlay_colours(exports):
     material = next(m for m in tree["materials"] if m["name"] == f"weights {node}")
     assert "KHR_materials_unlit" in material["extensions"]
     texture = tree["textures"][material["pbrMetallicRoughness"]["baseColorTexture"]["index"]]
-    assert tree["samplers"][texture["sampler"]] == {"magFilter": 9728, "minFilter": 9728,
-                                                    "wrapS": 33071, "wrapT": 33071}
+    assert tree["samplers"][texture["sampler"]] == {
+        "magFilter": 9728,
+        "minFilter": 9728,
+        "wrapS": 33071,
+        "wrapT": 33071,
+    }
 
 
 def test_run_step_extras_are_the_recorded_statistics(exports, digits_run):
@@ -205,8 +216,9 @@ def test_animation_shows_the_viewers_colour_of_every_step(exports, digits_run, t
         by_name = {n["name"]: n for n in static["nodes"]}
         for block, seq in shown.items():
             assert _node_color(tree, seq[step]) == _node_color(static, by_name[block])
-    colours = {tuple(_node_color(tree, seq[t])) for seq in shown.values()
-               for t in range(TRAIN_STEPS)}
+    colours = {
+        tuple(_node_color(tree, seq[t])) for seq in shown.values() for t in range(TRAIN_STEPS)
+    }
     assert len(colours) > 3  # gradient norms do vary across blocks and steps
 
 
@@ -216,32 +228,40 @@ def _garbage(tmp_path):
     return p
 
 
-@pytest.mark.parametrize("source,kwargs,message", [
-    ("run", {"step": 1, "animate": True}, "choose one of step"),
-    ("run", {"step": 99}, "choose a step in that range"),
-    ("graph", {"animate": True}, "needs a recording"),
-    ("graph", {"color_by": "grad_norm"}, "needs probe data"),
-    ("run", {"color_by": "loudness"}, "unknown colour quantity"),
-    ("run", {"depth": 0}, "depth must be an integer of 1 or more"),
-    ("run", {"expand": ["nope"]}, "not a group"),
-    ("garbage", {}, "not an nnviz3d run"),
-    (42, {}, "cannot export a int"),
-])
+@pytest.mark.parametrize(
+    "source,kwargs,message",
+    [
+        ("run", {"step": 1, "animate": True}, "choose one of step"),
+        ("run", {"step": 99}, "choose a step in that range"),
+        ("graph", {"animate": True}, "needs a recording"),
+        ("graph", {"color_by": "grad_norm"}, "needs probe data"),
+        ("run", {"color_by": "loudness"}, "unknown colour quantity"),
+        ("run", {"depth": 0}, "depth must be an integer of 1 or more"),
+        ("run", {"expand": ["nope"]}, "not a group"),
+        ("garbage", {}, "not an nnviz3d run"),
+        (42, {}, "cannot export a int"),
+    ],
+)
 def test_bad_input_is_one_clear_error(digits_run, tmp_path, source, kwargs, message):
-    src = {"run": digits_run, "graph": zoo_graph("digits_cnn"),
-           "garbage": _garbage(tmp_path)}.get(source, source)
+    src = {"run": digits_run, "graph": zoo_graph("digits_cnn"), "garbage": _garbage(tmp_path)}.get(
+        source, source
+    )
     with pytest.raises(ExportError, match=message):
         export_gltf(src, tmp_path / "x.glb", **kwargs)
     assert not (tmp_path / "x.glb").exists()
 
 
-@pytest.mark.parametrize("args,message,status", [
-    (["{garbage}", "-o", "{out}"], "not an nnviz3d run", 1),
-    (["nnviz3d.zoo:digits_cnn", "-o", "{out}", "--animate"], "need a recording", 2),
-    (["{run}", "-o", "{out}", "--step", "99"], "choose a step in that range", 1),
-])
-def test_cli_errors_are_one_line_without_traceback(digits_run, tmp_path, capsys, args,
-                                                    message, status):
+@pytest.mark.parametrize(
+    "args,message,status",
+    [
+        (["{garbage}", "-o", "{out}"], "not an nnviz3d run", 1),
+        (["nnviz3d.zoo:digits_cnn", "-o", "{out}", "--animate"], "need a recording", 2),
+        (["{run}", "-o", "{out}", "--step", "99"], "choose a step in that range", 1),
+    ],
+)
+def test_cli_errors_are_one_line_without_traceback(
+    digits_run, tmp_path, capsys, args, message, status
+):
     fill = {"garbage": _garbage(tmp_path), "out": tmp_path / "x.glb", "run": digits_run}
     assert main(["export", *(a.format(**fill) for a in args)]) == status
     err = capsys.readouterr().err
@@ -253,12 +273,12 @@ def test_import_stays_light():
     import subprocess
     import sys
 
-    code = ("import sys, nnviz3d.export; print(sorted(m for m in ('torch', 'trimesh') "
-            "if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    code = (
+        "import sys, nnviz3d.export; print(sorted(m for m in ('torch', 'trimesh') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
-
 
 
 def test_a_model_file_exports_with_its_weight_maps(tmp_path):
@@ -269,8 +289,9 @@ def test_a_model_file_exports_with_its_weight_maps(tmp_path):
     (report,) = validate(out)
     assert report["issues"]["numErrors"] == 0 and report["issues"]["numWarnings"] == 0
     tree = glb_json(out.read_bytes())
-    weights = {n["name"] for n in tree["nodes"]
-               if n.get("extras", {}).get("type") == "overlay:grid"}
+    weights = {
+        n["name"] for n in tree["nodes"] if n.get("extras", {}).get("type") == "overlay:grid"
+    }
     assert "/model/stem/0/weight" in weights and tree["images"]
 
 

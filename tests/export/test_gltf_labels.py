@@ -20,8 +20,15 @@ from tests.export.conftest import accessor, glb_json, glb_parts, image_of, valid
 from tests.export.test_framing import ndc
 
 ACCEPTED = {"IMAGE_NPOT_DIMENSIONS"}
-EVIL_NAMES = ["a\x00b\x1b[31mred\x07", "\u202egnp_exe", "L" * 10_000, "fire🔥💀",
-              "<script>alert(1)</script>", "tab\there\nnewline", "\u2066iso\u2069\u200f"]
+EVIL_NAMES = [
+    "a\x00b\x1b[31mred\x07",
+    "\u202egnp_exe",
+    "L" * 10_000,
+    "fire🔥💀",
+    "<script>alert(1)</script>",
+    "tab\there\nnewline",
+    "\u2066iso\u2069\u200f",
+]
 
 
 def evil_model():
@@ -82,7 +89,8 @@ def drawn_labels(tree, blob):
 
 @pytest.mark.parametrize("name,at_least", [("cnn", 6), ("gpt2", 5)])
 def test_labels_are_readable_above_their_blocks_and_never_overlap_in_the_camera(
-        files, name, at_least):
+    files, name, at_least
+):
     path, res = files[name]
     tree, blob = glb_parts(path.read_bytes())
     position, rotation, persp = camera_of(tree)
@@ -105,7 +113,7 @@ def test_labels_are_readable_above_their_blocks_and_never_overlap_in_the_camera(
         assert text == nodes[label]["extras"]["text"]
         rects.append((*xy.min(0), *xy.max(0)))
     for i, a in enumerate(rects):
-        for b in rects[i + 1:]:
+        for b in rects[i + 1 :]:
             assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
     shown = [n for n in tree["nodes"] if n.get("extras", {}).get("type") == LABEL]
     assert all(n["extras"]["shown"] == (n["name"] in labels) for n in shown)
@@ -114,8 +122,9 @@ def test_labels_are_readable_above_their_blocks_and_never_overlap_in_the_camera(
 @pytest.mark.parametrize("name", ["cnn", "gpt2"])
 def test_all_labels_share_one_unlit_blended_atlas(files, name):
     tree, blob = glb_parts(files[name][0].read_bytes())
-    label_meshes = {n["mesh"] for n in tree["nodes"]
-                    if n.get("extras", {}).get("type") == LABEL and "mesh" in n}
+    label_meshes = {
+        n["mesh"] for n in tree["nodes"] if n.get("extras", {}).get("type") == LABEL and "mesh" in n
+    }
     materials = {p["material"] for m in label_meshes for p in tree["meshes"][m]["primitives"]}
     (mat,) = [tree["materials"][i] for i in materials]
     assert mat["alphaMode"] == "BLEND" and not mat.get("doubleSided", False)
@@ -136,10 +145,16 @@ def test_no_labels_draws_no_text_but_keeps_names_and_camera(files, name):
     with_labels = glb_json(files[name][0].read_bytes())
     assert drawn_labels(tree, blob) == {}
     assert not any(m["name"] == "labels" for m in tree["materials"])
-    texts = {n["name"]: n["extras"]["text"] for n in tree["nodes"]
-             if n.get("extras", {}).get("type") == LABEL}
-    assert texts == {n["name"]: n["extras"]["text"] for n in with_labels["nodes"]
-                     if n.get("extras", {}).get("type") == LABEL}
+    texts = {
+        n["name"]: n["extras"]["text"]
+        for n in tree["nodes"]
+        if n.get("extras", {}).get("type") == LABEL
+    }
+    assert texts == {
+        n["name"]: n["extras"]["text"]
+        for n in with_labels["nodes"]
+        if n.get("extras", {}).get("type") == LABEL
+    }
     camera_of(tree)
     assert files[f"{name}_bare"][1].bytes < files[name][1].bytes
     assert files[f"{name}_bare"][1].labels == 0
@@ -160,10 +175,16 @@ def test_cli_no_labels(tmp_path, capsys):
 def test_a_strangers_name_is_plain_clamped_text(name):
     text = label_text(name)
     assert len(text) <= MAX_CHARS
-    assert not any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or 0x202A <= ord(c) <= 0x202E
-                   or 0x2066 <= ord(c) <= 0x2069 or c in "\u200e\u200f\u061c" for c in text)
+    assert not any(
+        ord(c) < 32
+        or 0x7F <= ord(c) < 0xA0
+        or 0x202A <= ord(c) <= 0x202E
+        or 0x2066 <= ord(c) <= 0x2069
+        or c in "\u200e\u200f\u061c"
+        for c in text
+    )
     if len(name) > MAX_CHARS:
-        assert text.endswith("…") and text[:-1] == name[:MAX_CHARS - 1]
+        assert text.endswith("…") and text[:-1] == name[: MAX_CHARS - 1]
     if "<script>" in name:
         assert text == name  # markup is drawn as the characters it is
 
@@ -189,8 +210,15 @@ def test_thousands_of_long_labels_keep_the_atlas_capped_and_fast():
         pos = np.array([(k % 60) * 1.1, 0.3, (k // 60) * 1.1])
         scene.add(SceneNode(path=f"/m/{k}", type=BLOCK, position=pos, scale=(0.6, 0.6, 0.6)))
         name = "".join(rng.choice(list("WMabc𝕏😀\u202e<>&")) for _ in range(200))
-        scene.add(SceneNode(path=f"/m/{k}/label", type=LABEL, position=pos + [0, 0.52, 0],
-                            text=name, meta={"for": f"/m/{k}"}))
+        scene.add(
+            SceneNode(
+                path=f"/m/{k}/label",
+                type=LABEL,
+                position=pos + [0, 0.52, 0],
+                text=name,
+                meta={"for": f"/m/{k}"},
+            )
+        )
     t0 = time.perf_counter()
     labels = place_labels(scene, frame_scene(scene))
     seconds = time.perf_counter() - t0

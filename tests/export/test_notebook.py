@@ -46,7 +46,7 @@ def test_boxes_are_where_the_viewer_puts_them_and_hover_names_them():
     scene = view_scene(zoo_graph("digits_cnn"))
     merged = merged_blocks(scene)
     for k, node in enumerate(scene.of_type(BLOCK)):
-        corners = merged["position"][24 * k:24 * k + 24]
+        corners = merged["position"][24 * k : 24 * k + 24]
         np.testing.assert_allclose(corners.min(axis=0), node.position - node.scale / 2, atol=1e-5)
         np.testing.assert_allclose(corners.max(axis=0), node.position + node.scale / 2, atol=1e-5)
         np.testing.assert_allclose(merged["color"][24 * k], node.color, atol=1e-6)
@@ -68,8 +68,9 @@ def test_follow_recolours_from_a_live_run():
     first = widget.block_colors().copy()
     for _ in range(3):
         opt.zero_grad()
-        torch.nn.functional.cross_entropy(model(torch.randn(16, 1, 8, 8)),
-                                          torch.randint(0, 10, (16,))).backward()
+        torch.nn.functional.cross_entropy(
+            model(torch.randn(16, 1, 8, 8)), torch.randint(0, 10, (16,))
+        ).backward()
         opt.step()
         w.step()
     deadline = time.monotonic() + 20
@@ -110,7 +111,7 @@ def test_hover_text_shows_markup_names_as_text():
     model.add_module("\u202egnp", torch.nn.Linear(4, 2))
     w = SceneWidget(view_scene(capture_graph(model, torch.randn(1, 4))))
     assert "<img" not in w.hover.value
-    for k, name in enumerate(w.modules):
+    for k, _name in enumerate(w.modules):
         w.picker.faceIndex = 12 * k
         text = w.hover.value
         assert "<img" not in text and "<script>" not in text
@@ -120,8 +121,9 @@ def test_hover_text_shows_markup_names_as_text():
     assert "&lt;script&gt;" in w.hover.value
 
 
-@pytest.mark.parametrize("model,width,height", [("digits_cnn", 800, 480), ("gpt2", 800, 480),
-                                                ("digits_cnn", 400, 600)])
+@pytest.mark.parametrize(
+    "model,width,height", [("digits_cnn", 800, 480), ("gpt2", 800, 480), ("digits_cnn", 400, 600)]
+)
 def test_opens_with_the_whole_model_framed(model, width, height):
     """The widget's own camera (position, quaternion, fov, aspect as pythreejs sends them):
     every block corner inside its frustum, the model filling most of the canvas."""
@@ -130,8 +132,9 @@ def test_opens_with_the_whole_model_framed(model, width, height):
     w = scene_widget(zoo_graph(model), width=width, height=height)
     cam = w.renderer.camera
     corners = np.asarray(w.mesh.geometry.attributes["position"].array, np.float64)
-    xy, depth = ndc(corners, np.array(cam.position), cam.quaternion, np.radians(cam.fov),
-                    cam.aspect)
+    xy, depth = ndc(
+        corners, np.array(cam.position), cam.quaternion, np.radians(cam.fov), cam.aspect
+    )
     assert cam.aspect == pytest.approx(width / height)
     assert np.all(depth > cam.near) and np.all(depth < cam.far)
     assert np.all(np.abs(xy) <= 1)

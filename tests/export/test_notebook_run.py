@@ -14,8 +14,12 @@ def test_example_notebook_runs_and_shows_widgets():
     from nbclient import NotebookClient
 
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    NotebookClient(nb, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+    NotebookClient(
+        nb,
+        timeout=300,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(NOTEBOOK.parent)}},
+    ).execute()
     code = [c for c in nb.cells if c.cell_type == "code"]
     shown = [any(WIDGET in o.get("data", {}) for o in c.outputs) for c in code]
     assert shown[:3] == [True, True, True]  # digits CNN, GPT-2, the live run

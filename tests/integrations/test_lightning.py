@@ -42,16 +42,26 @@ class TinyMLP(L.LightningModule):
 
 def loaders():
     g = torch.Generator().manual_seed(0)
-    data = torch.utils.data.TensorDataset(torch.randn(80, 8, generator=g),
-                                          torch.randint(0, 3, (80,), generator=g))
+    data = torch.utils.data.TensorDataset(
+        torch.randn(80, 8, generator=g), torch.randint(0, 3, (80,), generator=g)
+    )
     train = torch.utils.data.DataLoader(data, batch_size=8)  # 10 steps an epoch
     return train, torch.utils.data.DataLoader(data, batch_size=40)
 
 
 def fit(module, callback, **trainer_kwargs):
-    trainer = L.Trainer(max_steps=STEPS, callbacks=[callback], accelerator="cpu", devices=1,
-                        logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, num_sanity_val_steps=1, **trainer_kwargs)
+    trainer = L.Trainer(
+        max_steps=STEPS,
+        callbacks=[callback],
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=1,
+        **trainer_kwargs,
+    )
     train, val = loaders()
     trainer.fit(module, train, val)
     return trainer
@@ -70,8 +80,7 @@ def frames(path):
 def test_one_callback_records_steps_loss_validation_and_gradients(tmp_path, example):
     torch.manual_seed(0)
     path = tmp_path / "pl.nnv3d"
-    callback = NNViz3DCallback(record=path, serve=False, quiet=True, strict=True,
-                               max_interval=8)
+    callback = NNViz3DCallback(record=path, serve=False, quiet=True, strict=True, max_interval=8)
     fit(TinyMLP(example), callback)
     assert callback.watcher.closed
     kinds, rows = frames(path)
@@ -97,8 +106,9 @@ def test_gradient_accumulation_reports_each_optimizer_step_once(tmp_path):
 
 
 def test_served_view_answers_the_page(tmp_path):
-    callback = NNViz3DCallback(record=tmp_path / "s.nnv3d", serve=True, open_browser=False,
-                               port=0, quiet=True, every=4)
+    callback = NNViz3DCallback(
+        record=tmp_path / "s.nnv3d", serve=True, open_browser=False, port=0, quiet=True, every=4
+    )
     try:
         fit(TinyMLP(), callback)
         url = callback.watcher.url

@@ -33,36 +33,56 @@ class Tokens(torch.utils.data.Dataset):
         return len(self.ids)
 
     def __getitem__(self, i):
-        return {"input_ids": self.ids[i], "attention_mask": torch.ones_like(self.ids[i]),
-                "labels": self.labels[i]}
+        return {
+            "input_ids": self.ids[i],
+            "attention_mask": torch.ones_like(self.ids[i]),
+            "labels": self.labels[i],
+        }
 
 
 def tiny_bert():
     torch.manual_seed(0)
-    config = transformers.BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2,
-                                     num_attention_heads=2, intermediate_size=64,
-                                     max_position_embeddings=32, num_labels=2)
+    config = transformers.BertConfig(
+        vocab_size=100,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=32,
+        num_labels=2,
+    )
     return transformers.BertForSequenceClassification(config)
 
 
 def train(tmp_path, callback, **args):
-    settings = dict(output_dir=str(tmp_path / "out"), max_steps=STEPS,
-                    per_device_train_batch_size=4, logging_steps=1, eval_strategy="steps",
-                    eval_steps=5, report_to=[], save_strategy="no", use_cpu=True,
-                    disable_tqdm=True, learning_rate=1e-3)
+    settings = dict(
+        output_dir=str(tmp_path / "out"),
+        max_steps=STEPS,
+        per_device_train_batch_size=4,
+        logging_steps=1,
+        eval_strategy="steps",
+        eval_steps=5,
+        report_to=[],
+        save_strategy="no",
+        use_cpu=True,
+        disable_tqdm=True,
+        learning_rate=1e-3,
+    )
     settings.update(args)
-    trainer = transformers.Trainer(model=tiny_bert(),
-                                   args=transformers.TrainingArguments(**settings),
-                                   train_dataset=Tokens(), eval_dataset=Tokens(8),
-                                   callbacks=[callback])
+    trainer = transformers.Trainer(
+        model=tiny_bert(),
+        args=transformers.TrainingArguments(**settings),
+        train_dataset=Tokens(),
+        eval_dataset=Tokens(8),
+        callbacks=[callback],
+    )
     trainer.train()
     return trainer
 
 
 def test_one_callback_records_steps_loss_evaluations_and_gradients(tmp_path):
     path = tmp_path / "hf.nnv3d"
-    callback = NNViz3DCallback(record=path, serve=False, quiet=True, strict=True,
-                               max_interval=8)
+    callback = NNViz3DCallback(record=path, serve=False, quiet=True, strict=True, max_interval=8)
     train(tmp_path, callback)
     assert callback.watcher.closed
     with RunReader(path) as reader:
@@ -73,8 +93,9 @@ def test_one_callback_records_steps_loss_evaluations_and_gradients(tmp_path):
         rows = reader.scalar_rows()
     losses = [step for step, split, sc in rows if split == "train" and "loss" in sc]
     assert losses == list(range(1, STEPS + 1))  # logging_steps=1: each step's loss
-    assert all("learning_rate" in sc for step, split, sc in rows if split == "train"
-               and "loss" in sc)
+    assert all(
+        "learning_rate" in sc for step, split, sc in rows if split == "train" and "loss" in sc
+    )
     val = [(step, sc) for step, split, sc in rows if split == "val"]
     assert [s for s, _ in val] == [5, 10] and all("loss" in sc for _, sc in val)
     # the gradients, though zeroed before on_step_end, at calibration steps and step 8
@@ -94,8 +115,9 @@ def test_the_example_input_is_a_training_sample_and_training_is_unchanged(tmp_pa
 
 
 def test_served_view_answers_the_page(tmp_path):
-    callback = NNViz3DCallback(record=tmp_path / "s.nnv3d", serve=True, open_browser=False,
-                               port=0, quiet=True, every=4)
+    callback = NNViz3DCallback(
+        record=tmp_path / "s.nnv3d", serve=True, open_browser=False, port=0, quiet=True, every=4
+    )
     try:
         train(tmp_path, callback, max_steps=4, eval_steps=2)
         with urllib.request.urlopen(callback.watcher.url, timeout=10) as reply:

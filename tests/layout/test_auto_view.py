@@ -32,8 +32,9 @@ def test_llama_70b_opens_on_one_stacked_decoder_layer():
     layout = layout_graph(graph, "auto")
     assert layout.meta["stacks"] == {"model.layers.0": 80}
     assert "model.layers.0.self_attn.q_proj" in layout.paths  # the representative is open
-    assert not any(p.startswith("model.layers.1.") or p.startswith("model.layers.79")
-                   for p in layout.paths)
+    assert not any(
+        p.startswith("model.layers.1.") or p.startswith("model.layers.79") for p in layout.paths
+    )
     scene = build_topology_scene(graph, layout)
     group = scene["/model/model/layers/0"]
     assert group.type == GROUP and group.meta["stack"] == 80

@@ -71,7 +71,8 @@ def test_collapse_to_depth_and_expand_one_group():
     assert "transformer.h" in top.blocks and "transformer.h.0.attn" not in top.blocks
     layers = collapse(graph, depth=3)
     assert [b for b in layers.blocks if b.startswith("transformer.h.")] == [
-        f"transformer.h.{i}" for i in range(12)]
+        f"transformer.h.{i}" for i in range(12)
+    ]
     opened = collapse(graph, depth=3, expand=["transformer.h.5"])
     assert "transformer.h.5.attn" in opened.blocks and "transformer.h.4" in opened.blocks
     assert "transformer.h.5" in opened.groups

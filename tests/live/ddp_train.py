@@ -23,20 +23,29 @@ def main(record: str, out: str) -> None:
     torch.manual_seed(100 + rank)  # each rank its own data (and batch size)
     x, y = torch.randn(8 + 4 * rank, 12), torch.randint(0, 4, (8 + 4 * rank,))
     acts = {}
-    hooks = [model.get_submodule(p).register_forward_hook(
-        lambda m, i, o, p=p: acts.__setitem__(p, o.detach().clone())) for p in ("0", "1", "2")]
-    w = nnviz3d.watch(ddp, x[:1], record=record, open_browser=False, port=0, every=1,
-                      quiet=True, strict=True)  # asked of every rank: only rank 0 obeys
+    hooks = [
+        model.get_submodule(p).register_forward_hook(
+            lambda m, i, o, p=p: acts.__setitem__(p, o.detach().clone())
+        )
+        for p in ("0", "1", "2")
+    ]
+    w = nnviz3d.watch(
+        ddp, x[:1], record=record, open_browser=False, port=0, every=1, quiet=True, strict=True
+    )  # asked of every rank: only rank 0 obeys
     raw = []
     for _ in range(3):
         loss = nn.functional.cross_entropy(ddp(x), y)
         opt.zero_grad()
         loss.backward()
-        grads = {p: torch.cat([q.grad.reshape(-1) for q in model.get_submodule(p).parameters()])
-                 for p in ("0", "2")}
+        grads = {
+            p: torch.cat([q.grad.reshape(-1) for q in model.get_submodule(p).parameters()])
+            for p in ("0", "2")
+        }
         opt.step()
-        weights = {p: torch.cat([q.detach().reshape(-1) for q in
-                                 model.get_submodule(p).parameters()]) for p in ("0", "2")}
+        weights = {
+            p: torch.cat([q.detach().reshape(-1) for q in model.get_submodule(p).parameters()])
+            for p in ("0", "2")
+        }
         w.step(loss=loss.item())
         raw.append({"act": dict(acts), "grad": grads, "weight": weights})
     w.close()
@@ -55,8 +64,7 @@ def main(record: str, out: str) -> None:
                 for module in everyone[0][step][kind]:
                     flat = torch.cat([r[step][kind][module].reshape(-1) for r in everyone])
                     stats, hist, rng, _ = tensor_stats(flat.float())
-                    row[f"{kind}:{module}"] = {"stats": stats.tolist(),
-                                               "hist": hist.tolist()}
+                    row[f"{kind}:{module}"] = {"stats": stats.tolist(), "hist": hist.tolist()}
             expected.append(row)
         with open(out, "w") as f:
             json.dump({"expected": expected, "servers": servers, "world": size}, f)

@@ -63,8 +63,17 @@ def train(variant: str, record: Path) -> list:
     opt = torch.optim.SGD(wrapped.parameters(), lr=0.5)
     torch.manual_seed(100 + rank)
     x, y = torch.randn(8, 12), torch.randint(0, 5, (8,))
-    w = nnviz3d.watch(wrapped, x[:1], record=record, serve=False, every=1, quiet=True,
-                      strict=True, health=True, **extra)
+    w = nnviz3d.watch(
+        wrapped,
+        x[:1],
+        record=record,
+        serve=False,
+        every=1,
+        quiet=True,
+        strict=True,
+        health=True,
+        **extra,
+    )
     expected = []
     for _ in range(STEPS):
         loss = nn.functional.cross_entropy(wrapped(x), y)
@@ -78,8 +87,11 @@ def train(variant: str, record: Path) -> list:
         for kind, tensors in (("weight", weights), ("grad", grads)):
             for m, flat in tensors.items():
                 stats, hist, _, _ = tensor_stats(flat.float())
-                row[f"{kind}:{m}"] = {"stats": stats.tolist(), "count": int(flat.numel()),
-                                      "flat": flat.tolist() if kind == "weight" else None}
+                row[f"{kind}:{m}"] = {
+                    "stats": stats.tolist(),
+                    "count": int(flat.numel()),
+                    "flat": flat.tolist() if kind == "weight" else None,
+                }
         expected.append(row)
     w.close()
     return expected

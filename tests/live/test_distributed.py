@@ -23,10 +23,27 @@ def ddp_run(tmp_path_factory):
     record, out = root / "ddp.nnv3d", root / "out.json"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path.cwd())}
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-         "--master_port", "0", "--rdzv_backend", "c10d", "--rdzv_endpoint", "127.0.0.1:0",
-         str(SCRIPT), str(record), str(out)],
-        capture_output=True, text=True, timeout=300, env=env)
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            "0",
+            "--rdzv_backend",
+            "c10d",
+            "--rdzv_endpoint",
+            "127.0.0.1:0",
+            str(SCRIPT),
+            str(record),
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return RunReader(record), json.loads(out.read_text())
 
@@ -43,11 +60,17 @@ def test_rank0_records_the_stats_of_the_gathered_tensors(ddp_run):
                 if want is None:
                     continue
                 got = arrays[f"{kind}_stats"][row]
-                np.testing.assert_allclose(got[:6], want["stats"][:6], rtol=2e-5, atol=1e-6,
-                                           err_msg=f"{kind} {module} step {step}")
+                np.testing.assert_allclose(
+                    got[:6],
+                    want["stats"][:6],
+                    rtol=2e-5,
+                    atol=1e-6,
+                    err_msg=f"{kind} {module} step {step}",
+                )
                 if kind in ("weight", "grad"):  # equal ranges on both ranks: exact histograms
-                    np.testing.assert_array_equal(arrays[f"{kind}_hist"][row],
-                                                  np.array(want["hist"]))
+                    np.testing.assert_array_equal(
+                        arrays[f"{kind}_hist"][row], np.array(want["hist"])
+                    )
                 else:
                     assert arrays[f"{kind}_hist"][row].sum() == sum(want["hist"])
     # the activations of rank 1 (12 rows) and rank 0 (8 rows) were both counted
@@ -65,6 +88,5 @@ def test_merge_is_exact_for_stats_and_preserves_histogram_totals():
     packed = [_pack(rows_stats([p])).numpy() for p in parts]
     merged = merge(packed, 64)
     whole = rows_stats([torch.cat(parts)])
-    np.testing.assert_allclose(merged["stats"][0], whole["stats"][0].numpy(), rtol=1e-5,
-                               atol=1e-6)
+    np.testing.assert_allclose(merged["stats"][0], whole["stats"][0].numpy(), rtol=1e-5, atol=1e-6)
     assert merged["hist"][0].sum() == 1350 and merged["count"][0] == 1350

@@ -15,15 +15,25 @@ def test_killed_embedding_process_leaves_training_and_recording_running(tmp_path
     model.train()
     opt = torch.optim.SGD(model.parameters(), 0.05)
     probe = torch.randn(60, 1, 8, 8)
-    w = nnviz3d.watch(model, x, record=tmp_path / "e.nnv3d", serve=False, every=1,
-                      inputs=probe, labels=torch.randint(0, 10, (60,)), embed=["pool"],
-                      embed_every=1, embed_method="pca")
+    w = nnviz3d.watch(
+        model,
+        x,
+        record=tmp_path / "e.nnv3d",
+        serve=False,
+        every=1,
+        inputs=probe,
+        labels=torch.randint(0, 10, (60,)),
+        embed=["pool"],
+        embed_every=1,
+        embed_method="pca",
+    )
 
     def train(n):
         for _ in range(n):
             opt.zero_grad()
-            torch.nn.functional.cross_entropy(model(torch.randn(16, 1, 8, 8)),
-                                              torch.randint(0, 10, (16,))).backward()
+            torch.nn.functional.cross_entropy(
+                model(torch.randn(16, 1, 8, 8)), torch.randint(0, 10, (16,))
+            ).backward()
             opt.step()
             w.step(loss=1.0)
 
@@ -41,7 +51,8 @@ def test_killed_embedding_process_leaves_training_and_recording_running(tmp_path
     assert sum("the embedding process died" in m for m in said) == 1, said
     assert "the embedding process died" not in capsys.readouterr().out  # said once, not printed
     reader = RunReader(tmp_path / "e.nnv3d")
-    probes = list(dict.fromkeys(s for _, s, kinds, _ in reader.frames()
-                                if kinds and kinds != [EMBEDDING]))  # close adds one at 7
+    probes = list(
+        dict.fromkeys(s for _, s, kinds, _ in reader.frames() if kinds and kinds != [EMBEDDING])
+    )  # close adds one at 7
     assert probes == list(range(8))  # every step recorded, before and after the kill
     assert any(kinds == [EMBEDDING] for _, _, kinds, _ in reader.frames())

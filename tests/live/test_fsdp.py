@@ -26,10 +26,27 @@ def fsdp_runs(tmp_path_factory):
     out = root / "out.json"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path.cwd())}
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-         "--master_port", "0", "--rdzv_backend", "c10d", "--rdzv_endpoint", "127.0.0.1:0",
-         str(SCRIPT), str(root), str(out)],
-        capture_output=True, text=True, timeout=400, env=env)
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            "0",
+            "--rdzv_backend",
+            "c10d",
+            "--rdzv_endpoint",
+            "127.0.0.1:0",
+            str(SCRIPT),
+            str(root),
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=400,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     return root, json.loads(out.read_text())
 
@@ -49,8 +66,13 @@ def test_merged_shards_have_the_stats_of_the_whole_parameters(fsdp_runs, variant
             for row, module in enumerate(info["modules"]):
                 want = expected[step][f"{kind}:{module}"]
                 got = arrays[f"{kind}_stats"][row]
-                np.testing.assert_allclose(got[:6], want["stats"][:6], rtol=2e-5, atol=1e-6,
-                                           err_msg=f"{variant} {kind} {module} step {step}")
+                np.testing.assert_allclose(
+                    got[:6],
+                    want["stats"][:6],
+                    rtol=2e-5,
+                    atol=1e-6,
+                    err_msg=f"{variant} {kind} {module} step {step}",
+                )
                 assert arrays[f"{kind}_hist"][row].sum() == want["count"]
                 checked += 1
         if step:  # the update ratio of the whole weights, not of rank 0's shard

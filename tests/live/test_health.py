@@ -11,13 +11,15 @@ from nnviz3d.live.health import HealthMonitor, HealthThresholds
 
 
 def run(model, steps, make_batch, lr=0.01, opt="sgd"):
-    w = nnviz3d.watch(model, make_batch()[0][:1], serve=False, record=False, every=1,
-                      strict=True)
+    w = nnviz3d.watch(model, make_batch()[0][:1], serve=False, record=False, every=1, strict=True)
     optim = (torch.optim.SGD if opt == "sgd" else torch.optim.Adam)(model.parameters(), lr=lr)
     for _ in range(steps):
         x, y = make_batch()
-        loss = nn.functional.mse_loss(model(x).squeeze(-1), y) if y.dtype.is_floating_point \
+        loss = (
+            nn.functional.mse_loss(model(x).squeeze(-1), y)
+            if y.dtype.is_floating_point
             else nn.functional.cross_entropy(model(x), y)
+        )
         optim.zero_grad()
         loss.backward()
         optim.step()
@@ -32,8 +34,9 @@ def first(history, alarm):
 
 def test_huge_learning_rate_explodes_then_goes_nan(capsys, caplog):
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
-                          nn.Linear(64, 1))
+    model = nn.Sequential(
+        nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 1)
+    )
     history = run(model, 40, lambda: (torch.randn(32, 20), torch.randn(32) * 10), lr=0.5)
     boom, nan = first(history, "exploding"), first(history, "nan")
     assert boom is not None and nan is not None
@@ -45,8 +48,9 @@ def test_huge_learning_rate_explodes_then_goes_nan(capsys, caplog):
 
 def test_a_bias_that_kills_its_relus_is_dead_at_that_layer():
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(),
-                          nn.Linear(16, 2))
+    model = nn.Sequential(
+        nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 2)
+    )
     with torch.no_grad():
         model[2].bias.fill_(-100.0)
     history = run(model, 3, lambda: (torch.randn(16, 8), torch.randint(0, 2, (16,))))
@@ -70,8 +74,13 @@ def test_a_healthy_run_raises_nothing():
     torch.manual_seed(0)
     model, _ = zoo.digits_cnn()
     model.train()
-    history = run(model, 40, lambda: (torch.randn(32, 1, 8, 8), torch.randint(0, 10, (32,))),
-                  lr=1e-3, opt="adam")
+    history = run(
+        model,
+        40,
+        lambda: (torch.randn(32, 1, 8, 8), torch.randint(0, 10, (32,))),
+        lr=1e-3,
+        opt="adam",
+    )
     assert history == []
 
 
@@ -81,9 +90,17 @@ def test_stalled_layer_and_thresholds_are_configurable():
     stats = np.zeros((1, 8), np.float32)
     stats[0, 1] = stats[0, 4] = 1.0  # std and norm of a healthy gradient
     for step in range(3):
-        mon.check(step, {"grad": {"modules": ["fc"], "stats": stats},
-                         "weight": {"modules": ["fc"], "stats": stats,
-                                    "update": np.array([0.0 if step else np.nan])}})
+        mon.check(
+            step,
+            {
+                "grad": {"modules": ["fc"], "stats": stats},
+                "weight": {
+                    "modules": ["fc"],
+                    "stats": stats,
+                    "update": np.array([0.0 if step else np.nan]),
+                },
+            },
+        )
     assert [a["alarm"] for a in mon.history] == ["stalled"] and len(reported) == 1
 
 
@@ -92,11 +109,13 @@ def broken_run(budget, seed=0, steps=30, every=None):
     it explodes, then turns NaN. Returns the alarms' (alarm, module, step), in order, and
     the watcher's probe coverage."""
     torch.manual_seed(seed)
-    model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
-                          nn.Linear(64, 1))
+    model = nn.Sequential(
+        nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 1)
+    )
     data = [(torch.randn(32, 20), torch.randn(32) * 10) for _ in range(steps)]
-    w = nnviz3d.watch(model, data[0][0][:1], serve=False, record=False, budget=budget,
-                      every=every, strict=True)
+    w = nnviz3d.watch(
+        model, data[0][0][:1], serve=False, record=False, budget=budget, every=every, strict=True
+    )
     optim = torch.optim.SGD(model.parameters(), lr=0.5)
     for x, y in data:
         loss = nn.functional.mse_loss(model(x).squeeze(-1), y)
@@ -120,8 +139,10 @@ def test_alarms_fire_at_the_same_steps_in_two_runs_whatever_the_schedule():
     # every layer with gradients alarms at the same steps (layers without parameters, here
     # the ReLUs, are seen by activation probes only, when those run: the schedule's business)
     kept = {"exploding", "vanishing", "nan"}
-    pick = [[x for x in run if x[0] in kept and x[1] in {"0", "2", "4"}]
-            for run in (a, b, sparse, dense)]
+    pick = [
+        [x for x in run if x[0] in kept and x[1] in {"0", "2", "4"}]
+        for run in (a, b, sparse, dense)
+    ]
     assert pick[0] and {x[0] for x in pick[0]} >= {"exploding", "nan"}
     assert pick[0] == pick[1] == pick[2] == pick[3], pick
     # the sparse run really skipped gradient probes where alarms fired
@@ -155,15 +176,19 @@ def test_every_alarm_and_warning_is_said_once_on_stderr(tmp_path):
     import sys
 
     script = SCRIPT.replace("RECORD", repr(str(tmp_path / "run.nnv3d")))
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         timeout=120, cwd=tmp_path)
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
     assert out.returncode == 0, out.stderr
     lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
     assert any("exploding" in ln for ln in lines) and any("NaN" in ln for ln in lines)
     assert sum("'note'" in ln for ln in lines) == 1
     assert len(lines) == len(set(lines)), lines
-    said = [(ln.split(": ")[1], ln.split(" at step")[0].split(": ")[-1]) for ln in lines
-            if "nnviz3d health" in ln]
+    said = [
+        (ln.split(": ")[1], ln.split(" at step")[0].split(": ")[-1])
+        for ln in lines
+        if "nnviz3d health" in ln
+    ]
     assert len(said) == len(set(said))  # one line per (layer, alarm)
     assert out.stdout == ""
 
@@ -192,5 +217,4 @@ def test_real_digits_under_adam_grow_their_gradients_without_an_alarm():
         w.step(loss=loss.item())
     w.close()
     assert loss.item() < 1.0  # it learned
-    assert [a for a in w.health.history if a["alarm"] in ("exploding", "vanishing", "nan")] \
-        == []
+    assert [a for a in w.health.history if a["alarm"] in ("exploding", "vanishing", "nan")] == []

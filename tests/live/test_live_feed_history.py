@@ -112,7 +112,7 @@ def test_server_memory_is_bounded_and_the_chart_still_spans_the_run():
     browser = Browser()
     feed.join(browser)
     nbytes = []
-    for k in range(40):
+    for _k in range(40):
         run_ticks(feed, 10, 100)
         h = feed.scalars
         assert h.count <= h.limit
@@ -164,8 +164,12 @@ def test_a_new_metric_sends_the_whole_history_again():
 
 
 def test_the_history_frame_is_what_encode_scalars_makes():
-    rows = [(0, "train", {"loss": 1.0}), (0, "val", {"loss": 2.0, "acc": 0.5}),
-            (1, "train", {"loss": math.nan, "b": 1e39}), (2, "train", {"z": -math.inf})]
+    rows = [
+        (0, "train", {"loss": 1.0}),
+        (0, "val", {"loss": 2.0, "acc": 0.5}),
+        (1, "train", {"loss": math.nan, "b": 1e39}),
+        (2, "train", {"z": -math.inf}),
+    ]
     rows += [(3 + i, "train", {f"m{i % 7}": float(i)}) for i in range(3000)]
     history = ScalarHistory()
     history.extend(rows)

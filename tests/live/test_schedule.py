@@ -31,19 +31,29 @@ def test_every_forces_a_fixed_interval():
 def test_budget_spreads_costly_kinds_out():
     s = ProbeSchedule(budget=0.05)
     for _ in range(CALIBRATION):
-        s.observe_step(0.010)           # a 10 ms step; each kind may use 1/4 of 5 % = 0.125 ms
-    s.observe_cost("weight", 0.5)       # the first call (warm-up) is not counted
+        s.observe_step(0.010)  # a 10 ms step; each kind may use 1/4 of 5 % = 0.125 ms
+    s.observe_cost("weight", 0.5)  # the first call (warm-up) is not counted
     s.observe_cost("grad", 0.5)
-    s.observe_cost("weight", 0.001)     # 1 ms -> every 8th step (8x over)
-    s.observe_cost("grad", 0.0001)      # 0.1 ms -> every step
+    s.observe_cost("weight", 0.001)  # 1 ms -> every 8th step (8x over)
+    s.observe_cost("grad", 0.0001)  # 0.1 ms -> every step
     assert s.interval["weight"] == 8 and s.interval["grad"] == 1
     assert s.overhead() <= 0.05 + 1e-9
 
 
-@pytest.mark.parametrize("kwargs", [{"every": 0}, {"budget": 0}, {"budget": 2},
-                                    {"max_interval": 100}, {"max_interval": 0},
-                                    {"max_seconds": 0}, {"max_seconds": math.inf},
-                                    {"max_seconds": math.nan}, {"every": 2.5}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"every": 0},
+        {"budget": 0},
+        {"budget": 2},
+        {"max_interval": 100},
+        {"max_interval": 0},
+        {"max_seconds": 0},
+        {"max_seconds": math.inf},
+        {"max_seconds": math.nan},
+        {"every": 2.5},
+    ],
+)
 def test_bad_settings_say_what_is_wrong(kwargs):
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         ProbeSchedule(**kwargs)
@@ -54,10 +64,10 @@ def test_background_and_every_step_work_come_out_of_the_budget():
     for _ in range(CALIBRATION):
         s.observe_step(0.010)
     for _ in range(50):
-        s.observe_background(0.0003)    # the worker uses 0.3 of the 0.5 ms budget per step
-    s.observe_every_step(0.0001)        # health signals 0.1 ms: 0.1 ms left, 0.025 ms a kind
+        s.observe_background(0.0003)  # the worker uses 0.3 of the 0.5 ms budget per step
+    s.observe_every_step(0.0001)  # health signals 0.1 ms: 0.1 ms left, 0.025 ms a kind
     s.observe_cost("grad", 0.5)
-    s.observe_cost("grad", 0.0001)      # 0.1 ms against a 0.025 ms share -> every 4th step
+    s.observe_cost("grad", 0.0001)  # 0.1 ms against a 0.025 ms share -> every 4th step
     assert s.interval["grad"] == 4
 
 
@@ -72,9 +82,15 @@ def test_calibration_probes_every_kind_at_the_first_steps_whatever_the_cost():
 def test_steps_are_aligned_powers_of_two_and_the_cap_is_a_lattice_every_run_shares():
     """Two runs whose measured costs differ by 3x (a noisy machine) pick different intervals,
     but both probe every kind at every multiple of max_interval."""
-    runs = [probed_steps(ProbeSchedule(max_interval=32, max_seconds=None), 400,
-                         lambda _: 0.002, lambda kind, step, f=f: f * 0.0004)
-            for f in (1.0, 3.0)]
+    runs = [
+        probed_steps(
+            ProbeSchedule(max_interval=32, max_seconds=None),
+            400,
+            lambda _: 0.002,
+            lambda kind, step, f=f: f * 0.0004,
+        )
+        for f in (1.0, 3.0)
+    ]
     for steps in runs:
         for kind, probed in steps.items():
             assert set(range(0, 400, 32)) <= set(probed)
@@ -88,6 +104,7 @@ def test_steps_are_aligned_powers_of_two_and_the_cap_is_a_lattice_every_run_shar
 def test_same_measurements_give_the_same_steps():
     def noisy(kind, step):  # deterministic "noise" around 0.3 ms
         return 0.0003 * (1 + 0.2 * math.sin(step * 1.7 + len(kind)))
+
     a = probed_steps(ProbeSchedule(), 600, lambda s: 0.002, noisy)
     b = probed_steps(ProbeSchedule(), 600, lambda s: 0.002, noisy)
     assert a == b

@@ -3,7 +3,6 @@ step past each multiple), a repeated step merges its metrics, an earlier one is 
 said once; ``w.log`` reports metrics without a training step; ``capture_gradients`` takes
 the gradients before a loop that zeroes them early."""
 
-
 import pytest
 import torch
 from torch import nn
@@ -114,8 +113,8 @@ def test_log_reports_any_metric_names_without_a_training_step(tmp_path):
     model, w = model_and_watch(path, every=1)
     with w:
         w.step(train_step(model), step=2)
-        w.log({"val/acc": 0.9, "lr": 1e-3})          # at the newest step, 2
-        w.log({"val/acc": 0.8}, step=4)               # ahead: step 4 still trains after it
+        w.log({"val/acc": 0.9, "lr": 1e-3})  # at the newest step, 2
+        w.log({"val/acc": 0.8}, step=4)  # ahead: step 4 still trains after it
         w.step(train_step(model), step=4)
         w.log({"loss": 0.1}, split="val")
         w.validation(0.2, step=4, **{"top-5": 0.7})
@@ -123,8 +122,13 @@ def test_log_reports_any_metric_names_without_a_training_step(tmp_path):
             w.log({"x": 1.0}, split="test")
     kinds, rows = recorded(path)
     assert [(s, split, sorted(sc)) for s, split, sc in rows] == [
-        (2, "train", ["loss"]), (2, "train", ["lr", "val/acc"]), (4, "train", ["val/acc"]),
-        (4, "train", ["loss"]), (4, "val", ["loss"]), (4, "val", ["loss", "top-5"])]
+        (2, "train", ["loss"]),
+        (2, "train", ["lr", "val/acc"]),
+        (4, "train", ["val/acc"]),
+        (4, "train", ["loss"]),
+        (4, "val", ["loss"]),
+        (4, "val", ["loss", "top-5"]),
+    ]
     assert kinds["grad"] == {2, 4} and w.stats()["steps"] == 2
 
 

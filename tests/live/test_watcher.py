@@ -44,8 +44,9 @@ def test_watching_changes_nothing_about_training(tmp_path):
     a = zoo.DigitsCNN()
     b = zoo.DigitsCNN()
     b.load_state_dict(a.state_dict())
-    with nnviz3d.watch(a, torch.randn(1, 1, 8, 8), record=tmp_path / "r", serve=False,
-                       every=1, strict=True) as w:
+    with nnviz3d.watch(
+        a, torch.randn(1, 1, 8, 8), record=tmp_path / "r", serve=False, every=1, strict=True
+    ) as w:
         train(a, 12, w)
     train(b, 12)
     for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
@@ -84,8 +85,9 @@ def test_a_failing_probe_never_stops_training(capsys, caplog):
 def test_viewer_gone_keeps_training_and_recording(tmp_path, capsys, caplog):
     model, x = zoo.digits_cnn()
     model.train()
-    w = nnviz3d.watch(model, x, record=tmp_path / "g.nnv3d", open_browser=False, port=0,
-                      every=1, quiet=True)
+    w = nnviz3d.watch(
+        model, x, record=tmp_path / "g.nnv3d", open_browser=False, port=0, every=1, quiet=True
+    )
     train(model, 3, w)
     w.close_viewer()  # the server goes away mid-run
     train(model, 5, w)
@@ -99,12 +101,13 @@ def test_viewer_gone_keeps_training_and_recording(tmp_path, capsys, caplog):
 async def _collect_live(url, stop, frames):
     async with aiohttp.ClientSession() as s:
         ws = await s.ws_connect(url + "ws")
-        await ws.send_str(json.dumps({"type": "hello", "protocol": PROTOCOL_VERSION,
-                                      "client": "test"}))
+        await ws.send_str(
+            json.dumps({"type": "hello", "protocol": PROTOCOL_VERSION, "client": "test"})
+        )
         while not stop.is_set():
             try:
                 msg = await ws.receive(timeout=0.2)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
             if msg.type == aiohttp.WSMsgType.BINARY and msg.data[12:40].find(b'"probe"') >= 0:
                 frames.append(msg.data)
@@ -118,8 +121,9 @@ def test_live_frames_are_the_recorded_frames_byte_for_byte(tmp_path):
 
     model, x = zoo.digits_cnn()
     model.train()
-    w = nnviz3d.watch(model, x, record=tmp_path / "live.nnv3d", open_browser=False, port=0,
-                      every=1, quiet=True)
+    w = nnviz3d.watch(
+        model, x, record=tmp_path / "live.nnv3d", open_browser=False, port=0, every=1, quiet=True
+    )
     stop, frames = threading.Event(), []
     pool = concurrent.futures.ThreadPoolExecutor(1)
     fut = pool.submit(asyncio.run, _collect_live(w.url, stop, frames))
@@ -144,12 +148,17 @@ def stalled_client(url: str) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.connect((host, int(port)))
     key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall((f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
-                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                  f"Sec-WebSocket-Version: 13\r\n\r\n").encode())
+    sock.sendall(
+        (
+            f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            f"Sec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
     assert b"101" in sock.recv(1024).split(b"\r\n")[0]
-    payload = json.dumps({"type": "hello", "protocol": PROTOCOL_VERSION,
-                          "client": "stalled"}).encode()
+    payload = json.dumps(
+        {"type": "hello", "protocol": PROTOCOL_VERSION, "client": "stalled"}
+    ).encode()
     mask = os.urandom(4)
     masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
     sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + masked)
@@ -162,8 +171,9 @@ def test_stalled_client_does_not_slow_training_or_grow_memory():
     torch.manual_seed(0)
 
     def mlp():
-        return nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-                             nn.Linear(512, 10))
+        return nn.Sequential(
+            nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10)
+        )
 
     x = torch.randn(64, 784)
     y = torch.randint(0, 10, (64,))
@@ -171,8 +181,9 @@ def test_stalled_client_does_not_slow_training_or_grow_memory():
     for _ in range(2):
         model = mlp()
         opt = torch.optim.SGD(model.parameters(), lr=0.01)
-        w = nnviz3d.watch(model, x[:1], record=False, open_browser=False, port=0, every=1,
-                          quiet=True)
+        w = nnviz3d.watch(
+            model, x[:1], record=False, open_browser=False, port=0, every=1, quiet=True
+        )
         runs.append((model, opt, w, []))
 
     def step(model, opt, w, times):
@@ -200,16 +211,23 @@ def test_stalled_client_does_not_slow_training_or_grow_memory():
         w.close_viewer()
     sock.close()
     assert stalled_median < free_median * 1.3, (stalled_median, free_median)
-    assert pending and max(pending) <= 8   # newest per key: a handful of messages at most
-    assert replaced > 0                    # updates were coalesced instead of queued
+    assert pending and max(pending) <= 8  # newest per key: a handful of messages at most
+    assert replaced > 0  # updates were coalesced instead of queued
     assert runs[0][2].stats()["dropped"] == 0
 
 
 def test_a_tracked_unit_becomes_a_metric_of_the_run(tmp_path):
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 2))
-    w = nnviz3d.watch(model, torch.randn(1, 4), record=tmp_path / "t.nnv3d", serve=False,
-                      every=1, quiet=True, strict=True)
+    w = nnviz3d.watch(
+        model,
+        torch.randn(1, 4),
+        record=tmp_path / "t.nnv3d",
+        serve=False,
+        every=1,
+        quiet=True,
+        strict=True,
+    )
     xs = [torch.randn(8, 4) for _ in range(6)]
     with w:
         for i, x in enumerate(xs):
@@ -238,8 +256,9 @@ def test_two_runs_with_the_same_settings_line_up_on_the_guaranteed_steps(tmp_pat
         torch.manual_seed(0)
         model, _ = zoo.digits_cnn()
         path = tmp_path / f"run{k}.nnv3d"
-        w = nnviz3d.watch(model, torch.randn(1, 1, 8, 8), serve=False, record=path,
-                          max_interval=8, strict=True)
+        w = nnviz3d.watch(
+            model, torch.randn(1, 1, 8, 8), serve=False, record=path, max_interval=8, strict=True
+        )
         train(model, 41, w)
         w.close()
         stats = w.stats()

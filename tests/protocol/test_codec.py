@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from nnviz3d.protocol import FrameError, PROTOCOL_VERSION, decode_frame, encode_frame
+from nnviz3d.protocol import PROTOCOL_VERSION, FrameError, decode_frame, encode_frame
 
 ARRAYS = {
     "f4": np.arange(12, dtype=np.float32).reshape(4, 3) / 7,
@@ -31,13 +31,19 @@ def test_header_says_version_and_magic():
     assert int.from_bytes(buf[4:6], "little") == PROTOCOL_VERSION
 
 
-@pytest.mark.parametrize("mutate,message", [
-    (lambda b: b"XXXX" + b[4:], "bad magic"),
-    (lambda b: b[:4] + (PROTOCOL_VERSION + 1).to_bytes(2, "little") + b[6:], "protocol version"),
-    (lambda b: b[:8] + (10**6).to_bytes(4, "little") + b[12:], "runs past the end"),
-    (lambda b: b[:40], "does not fit|runs past"),
-    (lambda b: b[:5], "shorter"),
-])
+@pytest.mark.parametrize(
+    "mutate,message",
+    [
+        (lambda b: b"XXXX" + b[4:], "bad magic"),
+        (
+            lambda b: b[:4] + (PROTOCOL_VERSION + 1).to_bytes(2, "little") + b[6:],
+            "protocol version",
+        ),
+        (lambda b: b[:8] + (10**6).to_bytes(4, "little") + b[12:], "runs past the end"),
+        (lambda b: b[:40], "does not fit|runs past"),
+        (lambda b: b[:5], "shorter"),
+    ],
+)
 def test_corrupt_frames_fail_clearly(mutate, message):
     buf = encode_frame({"type": "t"}, {"a": np.arange(10, dtype=np.float32)})
     with pytest.raises(FrameError, match=message):

@@ -8,32 +8,50 @@ import math
 import numpy as np
 import pytest
 
-from nnviz3d.protocol import (NONFINITE, NONFINITE_VALUES, PROTOCOL_VERSION, decode_frame,
-                              dumps_json, encode_frame, loads_json)
+from nnviz3d.protocol import (
+    NONFINITE,
+    NONFINITE_VALUES,
+    PROTOCOL_VERSION,
+    decode_frame,
+    dumps_json,
+    encode_frame,
+    loads_json,
+)
 from nnviz3d.protocol.codec import PREFIX, _pad
 from nnviz3d.protocol.codegen import generate
 from nnviz3d.protocol.overlay_frame import decode_overlays, encode_overlays
-from nnviz3d.protocol.probe_frame import (decode_probe, decode_scalars, encode_probe,
-                                          encode_scalars)
+from nnviz3d.protocol.probe_frame import decode_probe, decode_scalars, encode_probe, encode_scalars
 from nnviz3d.scene.overlay import Overlay
 
-HEADER = {"type": "probe", "step": 7, "scalars": {"loss": math.nan, "lr": math.inf,
-                                                   "train/acc": 0.5, "a~b/c": -math.inf},
-          "alarms": [{"alarm": "nan", "value": math.nan, "module": "NaN"}],
-          "meta": {"lo": np.float32("nan"), "hi": np.float64(2.0), "n": np.int64(3),
-                   "pair": (1.0, math.inf), 4: -0.0, "ok": True},
-          "text": "NaN", "list": [math.nan, "Infinity", None]}
+HEADER = {
+    "type": "probe",
+    "step": 7,
+    "scalars": {"loss": math.nan, "lr": math.inf, "train/acc": 0.5, "a~b/c": -math.inf},
+    "alarms": [{"alarm": "nan", "value": math.nan, "module": "NaN"}],
+    "meta": {
+        "lo": np.float32("nan"),
+        "hi": np.float64(2.0),
+        "n": np.int64(3),
+        "pair": (1.0, math.inf),
+        4: -0.0,
+        "ok": True,
+    },
+    "text": "NaN",
+    "list": [math.nan, "Infinity", None],
+}
 
 
 def header_text(buf: bytes) -> str:
     _, _, _, hlen = PREFIX.unpack_from(buf, 0)
-    return buf[PREFIX.size:PREFIX.size + hlen].decode()
+    return buf[PREFIX.size : PREFIX.size + hlen].decode()
 
 
 def strict(text: str):
     """JSON as a browser parses it: bare NaN/Infinity are errors."""
+
     def refuse(token):
         raise ValueError(f"bare {token} is not JSON")
+
     return json.loads(text, parse_constant=refuse)
 
 
@@ -41,10 +59,15 @@ def test_non_finite_header_numbers_are_strict_json_and_come_back():
     buf = encode_frame(HEADER, {"x": np.array([np.nan, np.inf], np.float32)})
     raw = strict(header_text(buf))
     assert raw["scalars"]["loss"] is None and raw["scalars"]["train/acc"] == 0.5
-    assert raw[NONFINITE] == {"/scalars/loss": "NaN", "/scalars/lr": "Infinity",
-                              "/scalars/a~0b~1c": "-Infinity", "/alarms/0/value": "NaN",
-                              "/meta/lo": "NaN", "/meta/pair/1": "Infinity",
-                              "/list/0": "NaN"}
+    assert raw[NONFINITE] == {
+        "/scalars/loss": "NaN",
+        "/scalars/lr": "Infinity",
+        "/scalars/a~0b~1c": "-Infinity",
+        "/alarms/0/value": "NaN",
+        "/meta/lo": "NaN",
+        "/meta/pair/1": "Infinity",
+        "/list/0": "NaN",
+    }
     header, arrays = decode_frame(buf)
     assert NONFINITE not in header
     assert math.isnan(header["scalars"]["loss"]) and header["scalars"]["lr"] == math.inf
@@ -70,26 +93,39 @@ def raw_frame(text: str) -> bytes:
     base = _pad(PREFIX.size + len(body))
     out = bytearray(base)
     PREFIX.pack_into(out, 0, b"NV3D", PROTOCOL_VERSION, 0, base - PREFIX.size)
-    out[PREFIX.size:base] = body.ljust(base - PREFIX.size, b" ")
+    out[PREFIX.size : base] = body.ljust(base - PREFIX.size, b" ")
     return bytes(out)
 
 
 def test_old_headers_with_bare_nan_still_decode():
-    header, _ = decode_frame(raw_frame('{"type":"probe","scalars":{"loss":NaN,"lr":Infinity,'
-                                       '"x":-Infinity},"arrays":[]}'))
+    header, _ = decode_frame(
+        raw_frame('{"type":"probe","scalars":{"loss":NaN,"lr":Infinity,"x":-Infinity},"arrays":[]}')
+    )
     assert math.isnan(header["scalars"]["loss"]) and header["scalars"]["lr"] == math.inf
     assert header["scalars"]["x"] == -math.inf
 
 
-@pytest.mark.parametrize("nonfinite", [
-    {"/a": "NaN", "/b": "NaN", "/c/0": "NaN", "/c/9": "NaN", "/d/x": "NaN", "/a/b": "NaN"},
-    {"/b": "Nope", "a": "NaN", "": "NaN", "/__proto__/x": "NaN", "/c/-1": "NaN"},
-    {"/b": 1},
-    "NaN",
-])
+@pytest.mark.parametrize(
+    "nonfinite",
+    [
+        {"/a": "NaN", "/b": "NaN", "/c/0": "NaN", "/c/9": "NaN", "/d/x": "NaN", "/a/b": "NaN"},
+        {"/b": "Nope", "a": "NaN", "": "NaN", "/__proto__/x": "NaN", "/c/-1": "NaN"},
+        {"/b": 1},
+        "NaN",
+    ],
+)
 def test_a_hostile_nonfinite_map_only_fills_nulls(nonfinite):
-    text = json.dumps({"type": "t", "a": None, "b": 1, "c": [None, "s"], "d": "str",
-                       NONFINITE: nonfinite, "arrays": []})
+    text = json.dumps(
+        {
+            "type": "t",
+            "a": None,
+            "b": 1,
+            "c": [None, "s"],
+            "d": "str",
+            NONFINITE: nonfinite,
+            "arrays": [],
+        }
+    )
     header, _ = decode_frame(raw_frame(text))
     assert header["b"] == 1 and header["c"][1] == "s" and header["d"] == "str"
     assert NONFINITE not in header or not isinstance(nonfinite, dict)
@@ -110,18 +146,33 @@ def test_json_messages_use_the_same_rule():
 def test_the_viewer_types_name_the_rule():
     text = generate()
     assert f'export const NONFINITE = "{NONFINITE}";' in text
-    assert "export const NONFINITE_VALUES = [" + ", ".join(
-        f'"{v}"' for v in NONFINITE_VALUES) + "] as const;" in text
+    assert (
+        "export const NONFINITE_VALUES = ["
+        + ", ".join(f'"{v}"' for v in NONFINITE_VALUES)
+        + "] as const;"
+        in text
+    )
 
 
 def test_a_nan_loss_and_a_nan_alarm_travel_in_a_probe_frame():
     stats = np.zeros((1, 8), np.float32)
     stats[0, 6] = 12
-    buf = encode_probe(5, 1.0, "train", {"loss": float("nan"), "lr": np.float32("inf")},
-                       {"weight": {"step": 5, "modules": ["fc"], "stats": stats,
-                                   "hist": np.zeros((1, 64)), "range": [[np.nan, np.nan]]}},
-                       alarms=[{"alarm": "nan", "module": "fc", "step": 5,
-                                "value": float("nan"), "message": "x"}])
+    buf = encode_probe(
+        5,
+        1.0,
+        "train",
+        {"loss": float("nan"), "lr": np.float32("inf")},
+        {
+            "weight": {
+                "step": 5,
+                "modules": ["fc"],
+                "stats": stats,
+                "hist": np.zeros((1, 64)),
+                "range": [[np.nan, np.nan]],
+            }
+        },
+        alarms=[{"alarm": "nan", "module": "fc", "step": 5, "value": float("nan"), "message": "x"}],
+    )
     strict(header_text(buf))
     header, arrays = decode_probe(buf)
     assert math.isnan(header["scalars"]["loss"]) and header["scalars"]["lr"] == math.inf
@@ -130,8 +181,14 @@ def test_a_nan_loss_and_a_nan_alarm_travel_in_a_probe_frame():
 
 
 def test_the_scalars_history_tells_a_nan_metric_from_an_absent_one():
-    buf = encode_scalars([(0, "train", {"loss": 1.0}), (1, "train", {"loss": float("nan")}),
-                          (2, "val", {"acc": 0.5}), (3, "train", {"loss": 1e300})])
+    buf = encode_scalars(
+        [
+            (0, "train", {"loss": 1.0}),
+            (1, "train", {"loss": float("nan")}),
+            (2, "val", {"acc": 0.5}),
+            (3, "train", {"loss": 1e300}),
+        ]
+    )
     header, arrays = decode_scalars(buf)
     names = header["names"]
     loss, acc = names.index("loss"), names.index("acc")
@@ -143,9 +200,22 @@ def test_the_scalars_history_tells_a_nan_metric_from_an_absent_one():
 
 def test_weight_maps_too_large_for_float16_are_sent_wider():
     def sent(data):
-        buf = encode_probe(0, 0.0, "train", {}, {}, matrices=[
-            {"module": "fc", "param": "weight", "full_shape": [2, 2], "method": "none",
-             "data": data}])
+        buf = encode_probe(
+            0,
+            0.0,
+            "train",
+            {},
+            {},
+            matrices=[
+                {
+                    "module": "fc",
+                    "param": "weight",
+                    "full_shape": [2, 2],
+                    "method": "none",
+                    "data": data,
+                }
+            ],
+        )
         _, arrays = decode_probe(buf)
         return arrays["mat_0"]
 
@@ -158,10 +228,14 @@ def test_weight_maps_too_large_for_float16_are_sent_wider():
 
 
 def test_an_overlay_with_a_nan_legend_and_meta_is_strict_json():
-    o = Overlay("grid", "fc", "weight", {"values": np.full((2, 2), np.nan, np.float32),
-                                         "colors": np.zeros((2, 2, 3), np.uint8)},
-                {"colormap": "diverging", "lo": math.nan, "hi": math.inf},
-                {"center_loss": math.nan})
+    o = Overlay(
+        "grid",
+        "fc",
+        "weight",
+        {"values": np.full((2, 2), np.nan, np.float32), "colors": np.zeros((2, 2, 3), np.uint8)},
+        {"colormap": "diverging", "lo": math.nan, "hi": math.inf},
+        {"center_loss": math.nan},
+    )
     buf = encode_overlays("landscape", 3, [o])
     strict(header_text(buf))
     _, (back,) = decode_overlays(buf)

@@ -20,7 +20,7 @@ def test_scene_round_trips_through_one_binary_frame():
     off = arrays["edge_offsets"]
     assert len(off) == len(edges) + 1 and off[-1] == len(arrays["edge_points"])
     for k, e in enumerate(edges):
-        np.testing.assert_array_equal(arrays["edge_points"][off[k]:off[k + 1]], e.points)
+        np.testing.assert_array_equal(arrays["edge_points"][off[k] : off[k + 1]], e.points)
     # the twelve collapsed layers are instances of the first
     inst = arrays["block_instance"]
     layers = [i for i, b in enumerate(blocks) if b.path.startswith("/model/transformer/h/")]

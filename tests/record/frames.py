@@ -12,12 +12,17 @@ from tests.conftest import zoo_graph
 MODULES = ("stem.0", "head.3")
 
 
-def probe_frame(step: int, kinds=("weight",), scalars=None, modules=MODULES,
-                split="train") -> bytes:
+def probe_frame(
+    step: int, kinds=("weight",), scalars=None, modules=MODULES, split="train"
+) -> bytes:
     m = len(modules)
-    res = {"step": step, "modules": list(modules),
-           "stats": np.full((m, len(STAT_NAMES)), step, np.float32),
-           "hist": np.zeros((m, HIST_BINS), np.uint32), "range": np.zeros((m, 2), np.float32)}
+    res = {
+        "step": step,
+        "modules": list(modules),
+        "stats": np.full((m, len(STAT_NAMES)), step, np.float32),
+        "hist": np.zeros((m, HIST_BINS), np.uint32),
+        "range": np.zeros((m, 2), np.float32),
+    }
     return encode_probe(step, 0.0, split, scalars or {}, {k: res for k in kinds})
 
 

@@ -27,8 +27,9 @@ def test_disk_full_warns_once_and_training_goes_on(tmp_path):
         w.close()
         print("trained", w.stats()["steps"], flush=True)
     """)
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = proc.stdout + proc.stderr
     assert proc.stdout.strip() == "trained 150"

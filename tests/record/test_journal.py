@@ -30,15 +30,18 @@ def test_mountinfo_is_read_with_escapes_and_bad_lines_skipped():
     assert "/short" not in points
 
 
-@pytest.mark.parametrize("path, fstype, mode", [
-    ("/mnt/shared/run.nnv3d", "nfs4", "rollback"),
-    ("/mnt/shared/deep/er/run.nnv3d", "nfs4", "rollback"),
-    ("/mnt/shared/local/run.nnv3d", "tmpfs", "wal"),  # the deepest mount point wins
-    ("/mnt/sharedx/run.nnv3d", "ext4", "wal"),  # a prefix of the name is not a parent
-    ("/home/me/my runs/a.nnv3d", "fuse.sshfs", "rollback"),
-    ("/lus/project/a.nnv3d", "lustre", "rollback"),
-    ("/tmp/a.nnv3d", "ext4", "wal"),
-])
+@pytest.mark.parametrize(
+    "path, fstype, mode",
+    [
+        ("/mnt/shared/run.nnv3d", "nfs4", "rollback"),
+        ("/mnt/shared/deep/er/run.nnv3d", "nfs4", "rollback"),
+        ("/mnt/shared/local/run.nnv3d", "tmpfs", "wal"),  # the deepest mount point wins
+        ("/mnt/sharedx/run.nnv3d", "ext4", "wal"),  # a prefix of the name is not a parent
+        ("/home/me/my runs/a.nnv3d", "fuse.sshfs", "rollback"),
+        ("/lus/project/a.nnv3d", "lustre", "rollback"),
+        ("/tmp/a.nnv3d", "ext4", "wal"),
+    ],
+)
 def test_network_filesystems_are_detected(path, fstype, mode, monkeypatch):
     monkeypatch.delenv(ENV, raising=False)
     assert filesystem_type(path.rsplit("/", 1)[0], MOUNTINFO) == fstype
@@ -94,8 +97,15 @@ def test_watch_takes_record_journal(tmp_path):
 
     model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1))
     x = torch.randn(2, 3)
-    with nnviz3d.watch(model, x, record=tmp_path / "r.nnv3d", serve=False, every=1,
-                       record_journal="rollback", strict=True) as w:
+    with nnviz3d.watch(
+        model,
+        x,
+        record=tmp_path / "r.nnv3d",
+        serve=False,
+        every=1,
+        record_journal="rollback",
+        strict=True,
+    ) as w:
         assert w._recorder.journal == "rollback"
         for _ in range(3):
             model(x).sum().backward()
@@ -103,6 +113,7 @@ def test_watch_takes_record_journal(tmp_path):
     with RunReader(w.record_path) as r:
         assert r.summary()["steps"] == 3
     with pytest.raises(ValueError, match="record_journal must be one of"):
-        nnviz3d.watch(model, x, record=tmp_path / "s.nnv3d", serve=False,
-                      record_journal="sometimes")
+        nnviz3d.watch(
+            model, x, record=tmp_path / "s.nnv3d", serve=False, record_journal="sometimes"
+        )
     assert not (tmp_path / "s.nnv3d").exists()

@@ -11,8 +11,12 @@ BENCH = Path(__file__).parents[2] / "bench" / "kill_recordings.py"
 
 
 def test_twenty_random_kills_leave_recordings_that_replay():
-    proc = subprocess.run([sys.executable, str(BENCH), "--runs", "20", "--json"],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, str(BENCH), "--runs", "20", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:] + proc.stdout[-2000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     summary = result["summary"]

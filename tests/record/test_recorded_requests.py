@@ -43,8 +43,18 @@ def recorded_run(tmp_path_factory):
     model.train()
     xs, ys = torch.randn(16, 1, 8, 8), torch.randint(0, 10, (16,))
     path = tmp_path_factory.mktemp("run") / "requests.nnv3d"
-    w = nnviz3d.watch(model, xs[:1], record=path, serve=False, open_browser=False, quiet=True,
-                      every=1, inputs=xs[:8], labels=ys[:8].tolist(), health=False)
+    w = nnviz3d.watch(
+        model,
+        xs[:1],
+        record=path,
+        serve=False,
+        open_browser=False,
+        quiet=True,
+        every=1,
+        inputs=xs[:8],
+        labels=ys[:8].tolist(),
+        health=False,
+    )
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
 
     def step():
@@ -76,8 +86,7 @@ def _replay(path):
 
 def _answer(replay, kind, args, step=None):
     out = {}
-    replay.request(kind, args, lambda data, error: out.update(data=data, error=error),
-                   step=step)
+    replay.request(kind, args, lambda data, error: out.update(data=data, error=error), step=step)
     return out["data"], out["error"]
 
 
@@ -118,11 +127,21 @@ def test_alarms_replay_at_the_steps_they_fired_live(tmp_path):
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
     xs, ys = torch.randn(32, 8), torch.randint(0, 4, (32,))
-    w = nnviz3d.watch(model, xs[:1], record=tmp_path / "alarms.nnv3d", serve=False,
-                      open_browser=False, quiet=True, every=1)
+    w = nnviz3d.watch(
+        model,
+        xs[:1],
+        record=tmp_path / "alarms.nnv3d",
+        serve=False,
+        open_browser=False,
+        quiet=True,
+        every=1,
+    )
     live = []
-    w.add_listener(lambda header, _: live.append(
-        (header["step"], sorted(a.get("message", "") for a in header.get("alarms", [])))))
+    w.add_listener(
+        lambda header, _: live.append(
+            (header["step"], sorted(a.get("message", "") for a in header.get("alarms", [])))
+        )
+    )
     opt = torch.optim.SGD(model.parameters(), lr=80.0)  # explodes within a few steps
     for _ in range(8):
         loss = torch.nn.functional.cross_entropy(model(xs), ys)
@@ -136,8 +155,9 @@ def test_alarms_replay_at_the_steps_they_fired_live(tmp_path):
         for _, step, kinds, data in reader.frames():
             header, _ = decode_frame(data)
             if kinds and header.get("type") == "probe":
-                replayed.append((step, sorted(a.get("message", "")
-                                              for a in header.get("alarms", []))))
+                replayed.append(
+                    (step, sorted(a.get("message", "") for a in header.get("alarms", [])))
+                )
     fired = [(s, a) for s, a in live if a]
     assert fired, "the broken model raised no alarm"
-    assert [(s, a) for s, a in replayed if a][:len(fired)] == fired
+    assert [(s, a) for s, a in replayed if a][: len(fired)] == fired

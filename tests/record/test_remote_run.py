@@ -46,11 +46,14 @@ def test_memory_and_file_urls_replay(tmp_path, memfs, capsys):
         assert json.loads(capsys.readouterr().out)["frames"] == 4
 
 
-@pytest.mark.parametrize("data, why", [
-    (b"<html>not found</html>" * 10, "not a recording"),
-    (b"", "not a recording"),
-    (b"SQLite", "not a recording"),
-])
+@pytest.mark.parametrize(
+    "data, why",
+    [
+        (b"<html>not found</html>" * 10, "not a recording"),
+        (b"", "not a recording"),
+        (b"SQLite", "not a recording"),
+    ],
+)
 def test_a_url_to_something_else_is_refused(memfs, data, why):
     with pytest.raises(RunFileError, match=why):
         local_copy(put(memfs, "x.nnv3d", data))
@@ -85,8 +88,9 @@ def test_a_huge_file_is_refused_before_it_is_read(memfs, monkeypatch):
 def test_a_file_longer_than_it_claims_stops_at_the_cap(memfs, monkeypatch):
     url = put(memfs, "long.nnv3d", b"SQLite format 3\x00" + b"\x00" * 5000)
     real_info = type(memfs).info
-    monkeypatch.setattr(type(memfs), "info",
-                        lambda self, path, **kw: {**real_info(self, path, **kw), "size": 10})
+    monkeypatch.setattr(
+        type(memfs), "info", lambda self, path, **kw: {**real_info(self, path, **kw), "size": 10}
+    )
     with pytest.raises(RunFileError, match="more than 1,000 bytes"):
         local_copy(url, max_bytes=1000)
 
@@ -95,9 +99,10 @@ def test_compare_takes_urls(tmp_path, memfs, monkeypatch):
     a = write_run(tmp_path / "a.nnv3d", steps=3)
     b = write_run(tmp_path / "b.nnv3d", steps=3)
     seen = []
-    monkeypatch.setattr("nnviz3d.compare.serve_compare",
-                        lambda x, y, **kw: seen.append((x, y)) or (_ for _ in ()).throw(
-                            ValueError("stop")))
+    monkeypatch.setattr(
+        "nnviz3d.compare.serve_compare",
+        lambda x, y, **kw: seen.append((x, y)) or (_ for _ in ()).throw(ValueError("stop")),
+    )
     url = put(memfs, "b.nnv3d", b.read_bytes())
     assert cli.main(["compare", str(a), url, "--no-browser"]) != 0
     x, y = seen[0]

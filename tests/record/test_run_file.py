@@ -26,10 +26,16 @@ def test_summary_and_graph_round_trip(tmp_path):
     w.close()
     r = RunReader(tmp_path / "r.nnv3d")
     s = r.summary()
-    assert {k: s[k] for k in ("format_version", "model", "steps", "frames", "first_step",
-                              "last_step")} == {"format_version": FORMAT_VERSION,
-                                                "model": "DigitsCNN", "steps": 5, "frames": 5,
-                                                "first_step": 0, "last_step": 4}
+    assert {
+        k: s[k] for k in ("format_version", "model", "steps", "frames", "first_step", "last_step")
+    } == {
+        "format_version": FORMAT_VERSION,
+        "model": "DigitsCNN",
+        "steps": 5,
+        "frames": 5,
+        "first_step": 0,
+        "last_step": 4,
+    }
     assert s["bytes"] == (tmp_path / "r.nnv3d").stat().st_size
     assert r.graph().to_json() == graph.to_json()
     assert [d for _, _, _, d in r.frames()] == frames
@@ -43,11 +49,16 @@ def test_refuses_to_overwrite(tmp_path):
         RunWriter(tmp_path / "r.nnv3d", zoo_graph("digits_cnn"))
 
 
-@pytest.mark.parametrize("make,message", [
-    (lambda p: p.write_bytes(b"hello, not a database at all" * 10), "not an nnviz3d run"),
-    (lambda p: sqlite3.connect(p).execute("CREATE TABLE x(a)").connection.commit(),
-     "damaged run file"),
-])
+@pytest.mark.parametrize(
+    "make,message",
+    [
+        (lambda p: p.write_bytes(b"hello, not a database at all" * 10), "not an nnviz3d run"),
+        (
+            lambda p: sqlite3.connect(p).execute("CREATE TABLE x(a)").connection.commit(),
+            "damaged run file",
+        ),
+    ],
+)
 def test_foreign_files_get_a_clear_error(tmp_path, make, message):
     p = tmp_path / "bad.nnv3d"
     make(p)
@@ -105,6 +116,7 @@ def test_killed_process_leaves_a_file_that_replays_to_its_last_commit(tmp_path):
     steps = [step for _, step, _, _ in r.frames()]
     assert steps == sorted(steps) and steps[0] == 0
     from nnviz3d.protocol.probe_frame import decode_probe
+
     for _, _, _, data in r.frames():
         decode_probe(data)  # every committed frame is whole
 
@@ -114,14 +126,29 @@ def test_replay_summary_cli(tmp_path):
     w = RunWriter(p, zoo_graph("digits_cnn"))
     w.append(0, [], "train", {"loss": 1.0}, probe_frame(0, [], {"loss": 1.0}))
     w.close()
-    out = subprocess.run([sys.executable, "-m", "nnviz3d", "replay", str(p), "--summary",
-                          "--json"], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "nnviz3d", "replay", str(p), "--summary", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
-    assert set(doc) >= {"format_version", "model", "steps", "frames", "first_step",
-                        "last_step", "bytes"}
-    bad = subprocess.run([sys.executable, "-m", "nnviz3d", "replay", str(tmp_path / "x.nnv3d"),
-                          "--summary"], capture_output=True, text=True, timeout=120)
+    assert set(doc) >= {
+        "format_version",
+        "model",
+        "steps",
+        "frames",
+        "first_step",
+        "last_step",
+        "bytes",
+    }
+    bad = subprocess.run(
+        [sys.executable, "-m", "nnviz3d", "replay", str(tmp_path / "x.nnv3d"), "--summary"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 1 and "no such run file" in bad.stderr
     assert "Traceback" not in bad.stderr
 

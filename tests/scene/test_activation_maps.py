@@ -9,8 +9,9 @@ def test_feature_maps_become_slabs_with_a_sequential_scale_after_relu():
     o = activation_overlay("conv", a)
     assert o.kind == "slabs" and o.arrays["values"].shape == (5, 4, 3)
     assert o.legend["colormap"] == "sequential" and o.legend["lo"] == 0
-    np.testing.assert_array_equal(o.arrays["colors"],
-                                  colormaps.colorize(a, 0, float(a.max()), "sequential"))
+    np.testing.assert_array_equal(
+        o.arrays["colors"], colormaps.colorize(a, 0, float(a.max()), "sequential")
+    )
 
 
 def test_signed_maps_diverge_and_many_channels_are_capped_and_said_so():
@@ -52,9 +53,17 @@ def test_landscape_surface_caps_outliers_and_keeps_the_bowl():
     a = np.linspace(-1, 1, 11)
     losses = a[None, :] ** 2 + a[:, None] ** 2
     losses[0, 0] = 1e6  # one far corner
-    result = SimpleNamespace(losses=losses, alphas=a, betas=a, center_loss=0.0,
-                             directions="test", seconds=1.0, seconds_per_point=0.01,
-                             nonfinite=0, trajectory=None)
+    result = SimpleNamespace(
+        losses=losses,
+        alphas=a,
+        betas=a,
+        center_loss=0.0,
+        directions="test",
+        seconds=1.0,
+        seconds_per_point=0.01,
+        nonfinite=0,
+        trajectory=None,
+    )
     o = landscape_surface(result)
     h = o.arrays["heights"]
     assert h[5, 5] == 0 and h.max() == 1 and np.isclose(h[0, 0], 1)

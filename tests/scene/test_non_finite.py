@@ -72,8 +72,9 @@ def test_thumbnails_of_nan_inputs():
 
 
 def test_a_ridge_skips_steps_whose_range_is_nan():
-    o = histogram_ridge("fc", "weight", [0, 1, 2], np.ones((3, 64)),
-                        [[0.0, 1.0], [np.nan, np.nan], [-np.inf, 2.0]])
+    o = histogram_ridge(
+        "fc", "weight", [0, 1, 2], np.ones((3, 64)), [[0.0, 1.0], [np.nan, np.nan], [-np.inf, 2.0]]
+    )
     assert np.isfinite(o.arrays["edges"]).all() and np.isfinite(o.arrays["heights"]).all()
     assert o.arrays["values"][1].sum() == 0 and o.arrays["values"][0].sum() == 64
     all_nan = histogram_ridge("fc", "weight", [0], np.ones((1, 64)), [[np.nan, np.nan]])

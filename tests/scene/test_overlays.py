@@ -14,8 +14,9 @@ from nnviz3d.scene.weight_map import bias_bars, kernel_tiles, weight_grid
 
 def test_diverging_map_is_white_at_zero_and_symmetric():
     lut = colormaps.MAPS["diverging"][1]
-    assert tuple(colormaps.colorize(np.array([0.0]), -2, 2)[0]) == tuple(lut[128]) or \
-        tuple(colormaps.colorize(np.array([0.0]), -2, 2)[0]) == tuple(lut[127])
+    assert tuple(colormaps.colorize(np.array([0.0]), -2, 2)[0]) == tuple(lut[128]) or tuple(
+        colormaps.colorize(np.array([0.0]), -2, 2)[0]
+    ) == tuple(lut[127])
     ends = colormaps.colorize(np.array([-2.0, 2.0, 5.0, np.nan]), -2, 2)
     assert tuple(ends[0]) == (0x05, 0x30, 0x61) and tuple(ends[1]) == (0x67, 0x00, 0x1F)
     assert tuple(ends[2]) == tuple(ends[1])  # clamped
@@ -45,7 +46,9 @@ def test_all_zero_weights_are_white_not_a_division_by_zero():
 def test_downsampling_is_block_means_as_stated():
     w = torch.arange(512 * 300, dtype=torch.float32).reshape(512, 300)
     data, method = downsample_matrix(w)
-    assert tuple(data.shape) == (256, 256) and "adaptive average pooling 512x300 -> 256x256" in method
+    assert (
+        tuple(data.shape) == (256, 256) and "adaptive average pooling 512x300 -> 256x256" in method
+    )
     # rows pool in exact pairs: row 0 of the result is the mean of rows 0-1 over its columns
     cols = [(j * 300) // 256 for j in range(256)]
     ends = [-(-((j + 1) * 300) // 256) for j in range(256)]
@@ -61,7 +64,9 @@ def test_conv_kernels_are_tiled_out_by_in_with_gaps():
     assert img.shape == (4 * 3 - 1, 3 * 6 - 1)
     for o in range(4):
         for i in range(3):
-            np.testing.assert_allclose(img[o * 3:o * 3 + 2, i * 6:i * 6 + 5], w[o, i].half().float())
+            np.testing.assert_allclose(
+                img[o * 3 : o * 3 + 2, i * 6 : i * 6 + 5], w[o, i].half().float()
+            )
     assert np.isnan(img[2, :]).all() and np.isnan(img[:, 5]).all()
 
 

@@ -106,6 +106,7 @@ def _configs(change_weights=None, change_constants=None):
             change_constants(config["config"])
             return json.dumps(config).encode()
         return data
+
     return change
 
 
@@ -121,6 +122,7 @@ def pt2_pickled_weight(folder: Path) -> Path:
         if name.endswith("data/weights/weight_0"):
             return evil
         return _configs(flag)(name, data)
+
     return rewrite_zip(good_pt2(folder), folder / "pickled_weight.pt2", change)
 
 
@@ -136,41 +138,61 @@ def pt2_pickled_constant(folder: Path) -> Path:
         if "data/constants/tensor_" in name:
             return evil
         return _configs(change_constants=flag)(name, data)
+
     return rewrite_zip(good_pt2(folder), folder / "pickled_constant.pt2", change)
 
 
 def pt2_opaque_constant(folder: Path) -> Path:
     """An opaque object constant: pickle.loads."""
+
     def add(config):
         config["evil"] = {"path_name": "opaque_obj_0", "is_param": False, "use_pickle": True}
-    return rewrite_zip(good_pt2(folder), folder / "opaque.pt2", _configs(change_constants=add),
-                       extra=[("good/data/constants/opaque_obj_0", payload_pickle(folder))])
+
+    return rewrite_zip(
+        good_pt2(folder),
+        folder / "opaque.pt2",
+        _configs(change_constants=add),
+        extra=[("good/data/constants/opaque_obj_0", payload_pickle(folder))],
+    )
 
 
 def pt2_custom_object(folder: Path) -> Path:
     """A script object constant: torch._C._pickle_load_obj."""
+
     def add(config):
         config["evil"] = {"path_name": "custom_obj_0", "is_param": False, "use_pickle": True}
-    return rewrite_zip(good_pt2(folder), folder / "custom_obj.pt2",
-                       _configs(change_constants=add),
-                       extra=[("good/data/constants/custom_obj_0", payload_pt(folder))])
+
+    return rewrite_zip(
+        good_pt2(folder),
+        folder / "custom_obj.pt2",
+        _configs(change_constants=add),
+        extra=[("good/data/constants/custom_obj_0", payload_pt(folder))],
+    )
 
 
 def pt2_sample_inputs(folder: Path) -> Path:
     """Sample inputs that fail weights-only: torch retries with weights_only=False."""
     evil = payload_pt(folder)
-    return rewrite_zip(good_pt2(folder), folder / "sample_inputs.pt2",
-                       lambda n, d: evil if "data/sample_inputs/" in n else d)
+    return rewrite_zip(
+        good_pt2(folder),
+        folder / "sample_inputs.pt2",
+        lambda n, d: evil if "data/sample_inputs/" in n else d,
+    )
 
 
 def pt2_duplicate_entry(folder: Path) -> Path:
     """Sample inputs twice: torch's reader takes the first (the payload), zipfile the last."""
     evil = payload_pt(folder)
     clean = _entries(good_pt2(folder))["data/sample_inputs/model.pt"]
-    return rewrite_zip(good_pt2(folder), folder / "duplicate.pt2",
-                       lambda n, d: None if "data/sample_inputs/" in n else d,
-                       extra=[("good/data/sample_inputs/model.pt", evil),
-                              ("good/data/sample_inputs/model.pt", clean)])
+    return rewrite_zip(
+        good_pt2(folder),
+        folder / "duplicate.pt2",
+        lambda n, d: None if "data/sample_inputs/" in n else d,
+        extra=[
+            ("good/data/sample_inputs/model.pt", evil),
+            ("good/data/sample_inputs/model.pt", clean),
+        ],
+    )
 
 
 def pt2_legacy_fallback(folder: Path) -> Path:
@@ -180,24 +202,35 @@ def pt2_legacy_fallback(folder: Path) -> Path:
 
     evil = payload_pt(folder)
     program = _entries(good_pt2(folder))["models/model.json"]
-    return rewrite_zip(good_pt2(folder), folder / "legacy_fallback.pt2",
-                       lambda n, d: None if n.endswith("archive_version") else d,
-                       extra=[("version", ".".join(map(str, SCHEMA_VERSION)).encode()),
-                              ("serialized_exported_program.json", program),
-                              ("serialized_state_dict.pt", evil),
-                              ("serialized_constants.pt", evil),
-                              ("serialized_example_inputs.pt", evil)])
+    return rewrite_zip(
+        good_pt2(folder),
+        folder / "legacy_fallback.pt2",
+        lambda n, d: None if n.endswith("archive_version") else d,
+        extra=[
+            ("version", ".".join(map(str, SCHEMA_VERSION)).encode()),
+            ("serialized_exported_program.json", program),
+            ("serialized_state_dict.pt", evil),
+            ("serialized_constants.pt", evil),
+            ("serialized_example_inputs.pt", evil),
+        ],
+    )
 
 
 def pt2_legacy_weights(folder: Path) -> Path:
     """data/weights/model.pt: the legacy weights file, deserialized with the unsafe retry."""
-    return rewrite_zip(good_pt2(folder), folder / "legacy_weights.pt2",
-                       extra=[("good/data/weights/model.pt", payload_pt(folder))])
+    return rewrite_zip(
+        good_pt2(folder),
+        folder / "legacy_weights.pt2",
+        extra=[("good/data/weights/model.pt", payload_pt(folder))],
+    )
 
 
 def pt2_legacy_constants(folder: Path) -> Path:
-    return rewrite_zip(good_pt2(folder), folder / "legacy_constants.pt2",
-                       extra=[("good/data/constants/model.pt", payload_pt(folder))])
+    return rewrite_zip(
+        good_pt2(folder),
+        folder / "legacy_constants.pt2",
+        extra=[("good/data/constants/model.pt", payload_pt(folder))],
+    )
 
 
 def pt2_sympy_eval(folder: Path) -> Path:
@@ -212,22 +245,30 @@ def pt2_sympy_eval(folder: Path) -> Path:
         first = next(iter(values.values()))
         first["sizes"][0] = {"as_expr": {"expr_str": code, "hint": {"as_int": 1}}}
         return json.dumps(program).encode()
+
     return rewrite_zip(good_pt2(folder), folder / "sympy_eval.pt2", change)
 
 
 def pt2_aoti(folder: Path) -> Path:
     """An AOTInductor package entry: load_pt2 would dlopen a shared library from it."""
-    return rewrite_zip(good_pt2(folder), folder / "aoti.pt2",
-                       extra=[("good/data/aotinductor/model/model.so", b"\x7fELF" + bytes(60))])
+    return rewrite_zip(
+        good_pt2(folder),
+        folder / "aoti.pt2",
+        extra=[("good/data/aotinductor/model/model.so", b"\x7fELF" + bytes(60))],
+    )
 
 
 def pt2_missing_version(folder: Path) -> Path:
-    return rewrite_zip(good_pt2(folder), folder / "no_version.pt2",
-                       lambda n, d: None if n.endswith("archive_version") else d)
+    return rewrite_zip(
+        good_pt2(folder),
+        folder / "no_version.pt2",
+        lambda n, d: None if n.endswith("archive_version") else d,
+    )
 
 
 def pt2_file_operator(folder: Path) -> Path:
     """A graph node calling aten.save (writes a file when the graph runs)."""
+
     def change(name, data):
         if not name.endswith("models/model.json"):
             return data
@@ -235,15 +276,21 @@ def pt2_file_operator(folder: Path) -> Path:
         node = program["graph_module"]["graph"]["nodes"][0]
         node["target"] = "torch.ops.aten.save.default"
         return json.dumps(program).encode()
+
     return rewrite_zip(good_pt2(folder), folder / "file_operator.pt2", change)
 
 
 PT2_PAYLOADS = {
-    "pickled_weight": pt2_pickled_weight, "pickled_constant": pt2_pickled_constant,
-    "opaque_constant": pt2_opaque_constant, "custom_object": pt2_custom_object,
-    "sample_inputs": pt2_sample_inputs, "duplicate_entry": pt2_duplicate_entry,
-    "legacy_fallback": pt2_legacy_fallback, "legacy_weights": pt2_legacy_weights,
-    "legacy_constants": pt2_legacy_constants, "sympy_eval": pt2_sympy_eval,
+    "pickled_weight": pt2_pickled_weight,
+    "pickled_constant": pt2_pickled_constant,
+    "opaque_constant": pt2_opaque_constant,
+    "custom_object": pt2_custom_object,
+    "sample_inputs": pt2_sample_inputs,
+    "duplicate_entry": pt2_duplicate_entry,
+    "legacy_fallback": pt2_legacy_fallback,
+    "legacy_weights": pt2_legacy_weights,
+    "legacy_constants": pt2_legacy_constants,
+    "sympy_eval": pt2_sympy_eval,
 }
 """Each plants the payload where torch.export.load would unpickle or eval it."""
 
@@ -290,15 +337,18 @@ def torchscript_expanded(folder: Path) -> Path:
 
 def pt2_expanded(folder: Path) -> Path:
     """fc.weight's tensor_meta claims BIG x BIG with strides 0 over its 48 bytes."""
+
     def grow(config):
         meta = config["fc.weight"]["tensor_meta"]
         meta["sizes"] = [{"as_int": BIG}, {"as_int": BIG}]
         meta["strides"] = [{"as_int": 0}, {"as_int": 0}]
+
     return rewrite_zip(good_pt2(folder), folder / "expanded.pt2", _configs(grow))
 
 
 def pt2_empty_payload(folder: Path) -> Path:
     """A weight with no bytes: torch.export.load would allocate torch.zeros(BIG, BIG)."""
+
     def grow(config):
         meta = config["fc.weight"]["tensor_meta"]
         meta["sizes"] = [{"as_int": BIG}, {"as_int": BIG}]
@@ -308,12 +358,14 @@ def pt2_empty_payload(folder: Path) -> Path:
         if name.endswith("data/weights/weight_0"):
             return b""
         return _configs(grow)(name, data)
+
     return rewrite_zip(good_pt2(folder), folder / "empty_payload.pt2", change)
 
 
 def safetensors_claiming(folder: Path) -> Path:
-    header = json.dumps({"w": {"dtype": "F32", "shape": [BIG, BIG],
-                               "data_offsets": [0, 4]}}).encode()
+    header = json.dumps(
+        {"w": {"dtype": "F32", "shape": [BIG, BIG], "data_offsets": [0, 4]}}
+    ).encode()
     path = folder / "claiming.safetensors"
     path.write_bytes(struct.pack("<Q", len(header)) + header + bytes(4))
     return path
@@ -352,10 +404,14 @@ def onnx_external(folder: Path, location: str) -> Path:
 
 
 EXPANDED = {
-    "state_dict": state_dict_expanded, "legacy_state_dict": legacy_expanded,
-    "checkpoint": checkpoint_expanded, "torchscript": torchscript_expanded,
-    "pt2_strides": pt2_expanded, "pt2_empty_payload": pt2_empty_payload,
-    "safetensors": safetensors_claiming, "onnx": onnx_claiming,
+    "state_dict": state_dict_expanded,
+    "legacy_state_dict": legacy_expanded,
+    "checkpoint": checkpoint_expanded,
+    "torchscript": torchscript_expanded,
+    "pt2_strides": pt2_expanded,
+    "pt2_empty_payload": pt2_empty_payload,
+    "safetensors": safetensors_claiming,
+    "onnx": onnx_claiming,
 }
 """Each holds a few bytes and claims a BIG x BIG tensor."""
 
@@ -386,8 +442,9 @@ def _claiming_pickle(numel: int, shape) -> bytes:
     stride = [1] * len(shape)
     for i in range(len(shape) - 2, -1, -1):
         stride[i] = stride[i + 1] * shape[i + 1]
-    _Pickler(buf, protocol=2).dump({"fc.weight": _Tensor(_Storage(numel), tuple(shape),
-                                                         tuple(stride))})
+    _Pickler(buf, protocol=2).dump(
+        {"fc.weight": _Tensor(_Storage(numel), tuple(shape), tuple(stride))}
+    )
     return buf.getvalue()
 
 
@@ -395,9 +452,10 @@ def state_dict_storage_claim(folder: Path) -> Path:
     """A zip state_dict whose data.pkl claims a 10^13-element storage over a 4-byte entry."""
     src = folder / "one.pt"
     torch.save({"fc.weight": torch.ones(1)}, src)
-    claim = _claiming_pickle(10 ** 13, (10 ** 13,))
-    return rewrite_zip(src, folder / "storage_claim.pt",
-                       lambda n, d: claim if n.endswith("/data.pkl") else d)
+    claim = _claiming_pickle(10**13, (10**13,))
+    return rewrite_zip(
+        src, folder / "storage_claim.pt", lambda n, d: claim if n.endswith("/data.pkl") else d
+    )
 
 
 def legacy_storage_claim(folder: Path) -> Path:
@@ -407,7 +465,7 @@ def legacy_storage_claim(folder: Path) -> Path:
     with open(path, "wb") as f:
         for obj in (0x1950A86A20F9469CFC6C, 1001, {"little_endian": True}):
             pickle.dump(obj, f, protocol=2)
-        f.write(_claiming_pickle(10 ** 13, (10 ** 13,)))
+        f.write(_claiming_pickle(10**13, (10**13,)))
         pickle.dump(["0"], f, protocol=2)
         f.write(struct.pack("<q", 1) + bytes(4))
     return path
@@ -421,6 +479,7 @@ def zip_bomb(folder: Path) -> Path:
     with zipfile.ZipFile(src) as a, zipfile.ZipFile(dst, "w") as b:
         for info in a.infolist():
             b.writestr(info.filename, a.read(info))
-        b.writestr("small/extra/padding", bytes(64 * 1024 * 1024),
-                   compress_type=zipfile.ZIP_DEFLATED)
+        b.writestr(
+            "small/extra/padding", bytes(64 * 1024 * 1024), compress_type=zipfile.ZIP_DEFLATED
+        )
     return dst

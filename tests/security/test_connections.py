@@ -71,11 +71,20 @@ def test_half_open_connections_are_capped_timed_out_and_do_not_starve_the_proces
     log = Lines()
     for name in ("aiohttp", "asyncio", "nnviz3d"):
         logging.getLogger(name).addHandler(log)
-    srv = ServerThread(make_app(SceneState(zoo_graph("digits_cnn"))), "127.0.0.1", 0,
-                       max_connections=32, header_timeout=1.0)
+    srv = ServerThread(
+        make_app(SceneState(zoo_graph("digits_cnn"))),
+        "127.0.0.1",
+        0,
+        max_connections=32,
+        header_timeout=1.0,
+    )
     base = fds()
-    attacker = subprocess.Popen([sys.executable, "-c", ATTACKER, str(srv.port), "300"],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    attacker = subprocess.Popen(
+        [sys.executable, "-c", ATTACKER, str(srv.port), "300"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         peak = base
         started = time.monotonic()
@@ -125,9 +134,13 @@ SERVER = textwrap.dedent("""
 
 def test_a_flood_of_1100_connections_leaves_the_training_loop_its_file_descriptors(tmp_path):
     logfile = tmp_path / "server.log"
-    server = subprocess.Popen([sys.executable, "-c", SERVER, str(logfile)], text=True,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER, str(logfile)],
+        text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+    )
     socks = []
     try:
         port, cap = map(int, server.stdout.readline().split())
@@ -188,15 +201,16 @@ def test_the_default_cap_leaves_most_descriptors_to_the_process():
     import resource
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    assert default_limit() == (256 if soft == resource.RLIM_INFINITY else
-                               max(8, min(256, soft // 8)))
+    assert default_limit() == (
+        256 if soft == resource.RLIM_INFINITY else max(8, min(256, soft // 8))
+    )
     with pytest.raises(ValueError, match="max_connections"):
-        ServerThread(make_app(SceneState(zoo_graph("digits_cnn"))), "127.0.0.1", 0,
-                     max_connections=-1)
+        ServerThread(
+            make_app(SceneState(zoo_graph("digits_cnn"))), "127.0.0.1", 0, max_connections=-1
+        )
 
 
-def test_tls_handshakes_that_never_start_count_against_the_cap_and_time_out(tmp_path,
-                                                                             monkeypatch):
+def test_tls_handshakes_that_never_start_count_against_the_cap_and_time_out(tmp_path, monkeypatch):
     import http.client
     import ssl
 
@@ -204,9 +218,14 @@ def test_tls_handshakes_that_never_start_count_against_the_cap_and_time_out(tmp_
 
     monkeypatch.setenv("NNVIZ3D_HOME", str(tmp_path))
     cert, key = self_signed()
-    srv = ServerThread(make_app(SceneState(zoo_graph("digits_cnn"))), "127.0.0.1", 0,
-                       ssl_context=ssl_context(cert, key), max_connections=8,
-                       header_timeout=1.0)
+    srv = ServerThread(
+        make_app(SceneState(zoo_graph("digits_cnn"))),
+        "127.0.0.1",
+        0,
+        ssl_context=ssl_context(cert, key),
+        max_connections=8,
+        header_timeout=1.0,
+    )
     client = ssl.create_default_context(cafile=str(cert))
 
     def https_get() -> int:

@@ -12,15 +12,37 @@ from nnviz3d.server.hosts import AllowedHosts, given_hosts, split_host
 from nnviz3d.server.tls import lan_address
 from tests.conftest import zoo_graph
 
-FOREIGN = ["attacker.example:{port}", "attacker.example", "localhost.attacker.example:{port}",
-           "127.0.0.1.nip.io:{port}", "localhost:{port}.attacker.example",
-           "attacker.example:{port}:{port}", "0.0.0.0:{port}", "[::]:{port}", "",
-           "ATTACKER.example.:{port}", "[::1].attacker.example", "localhost@attacker.example",
-           "127.0.0.2.attacker.example", "10.11.12.13:{port}", "[fe80::1%25eth0]:{port}",
-           "lo calhost", "localhost..", "%6cocalhost:{port}"]
-LOCAL = ["127.0.0.1:{port}", "localhost:{port}", "LOCALHOST:{port}", "localhost.:{port}",
-         "[::1]:{port}", "[0:0:0:0:0:0:0:1]:{port}", "[::ffff:127.0.0.1]:{port}", "127.0.0.1",
-         "127.4.5.6:{port}"]
+FOREIGN = [
+    "attacker.example:{port}",
+    "attacker.example",
+    "localhost.attacker.example:{port}",
+    "127.0.0.1.nip.io:{port}",
+    "localhost:{port}.attacker.example",
+    "attacker.example:{port}:{port}",
+    "0.0.0.0:{port}",
+    "[::]:{port}",
+    "",
+    "ATTACKER.example.:{port}",
+    "[::1].attacker.example",
+    "localhost@attacker.example",
+    "127.0.0.2.attacker.example",
+    "10.11.12.13:{port}",
+    "[fe80::1%25eth0]:{port}",
+    "lo calhost",
+    "localhost..",
+    "%6cocalhost:{port}",
+]
+LOCAL = [
+    "127.0.0.1:{port}",
+    "localhost:{port}",
+    "LOCALHOST:{port}",
+    "localhost.:{port}",
+    "[::1]:{port}",
+    "[0:0:0:0:0:0:0:1]:{port}",
+    "[::ffff:127.0.0.1]:{port}",
+    "127.0.0.1",
+    "127.4.5.6:{port}",
+]
 
 
 def serve(host="127.0.0.1", **kw):
@@ -28,8 +50,15 @@ def serve(host="127.0.0.1", **kw):
     return ServerThread(make_app(state, **kw), host, 0)
 
 
-def http(port, path="/", host: str | None = "127.0.0.1", method="GET", headers=(),
-         address="127.0.0.1", version="1.1"):
+def http(
+    port,
+    path="/",
+    host: str | None = "127.0.0.1",
+    method="GET",
+    headers=(),
+    address="127.0.0.1",
+    version="1.1",
+):
     """One raw HTTP request (any Host, or none): (status, body text)."""
     lines = [f"{method} {path} HTTP/{version}"]
     if host is not None:
@@ -46,8 +75,12 @@ def http(port, path="/", host: str | None = "127.0.0.1", method="GET", headers=(
     return int(head.split()[1]), body.decode("utf-8", "replace")
 
 
-WS = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
-      "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+WS = {
+    "Upgrade": "websocket",
+    "Connection": "Upgrade",
+    "Sec-WebSocket-Version": "13",
+    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+}
 
 
 def ws_status(port, host="127.0.0.1:{port}", origin=None, address="127.0.0.1"):
@@ -66,8 +99,11 @@ def every_route(app):
     for route in app.router.routes():
         info = route.resource.get_info()
         if "directory" in info:
-            path = info["prefix"] + "/" + next(p for p in info["directory"].iterdir()
-                                               if p.is_file()).name
+            path = (
+                info["prefix"]
+                + "/"
+                + next(p for p in info["directory"].iterdir() if p.is_file()).name
+            )
         else:
             path = info.get("path") or info["formatter"].replace("{", "").replace("}", "")
         out.append((route.method, path))
@@ -80,8 +116,13 @@ def test_a_foreign_host_is_refused_on_every_route_and_method():
         routes = every_route(srv.app)
         assert {p for _, p in routes} >= {"/", "/ws", "/export.glb"}
         assert any(p.startswith("/assets/") for _, p in routes)
-        routes += [("OPTIONS", "/"), ("POST", "/"), ("GET", "/no-such-page"),
-                   ("GET", "/assets/../../pyproject.toml"), ("PUT", "/export.glb")]
+        routes += [
+            ("OPTIONS", "/"),
+            ("POST", "/"),
+            ("GET", "/no-such-page"),
+            ("GET", "/assets/../../pyproject.toml"),
+            ("PUT", "/export.glb"),
+        ]
         for method, path in routes:
             status, body = http(srv.port, path, "attacker.example:{port}", method)
             assert status == 403, (method, path)
@@ -110,12 +151,22 @@ def test_the_websocket_needs_a_known_host_and_its_own_origin():
         assert ws_status(srv.port, "[::1]:{port}", "http://[::1]:{port}") == 101
         for host in FOREIGN:  # a rebinding page: foreign Host, Origin equal to it
             assert ws_status(srv.port, host or "x", "http://" + (host or "x")) == 403, host
-        for origin in ["http://attacker.example:{port}", "http://attacker.example", "null",
-                       "http://localhost:1", "http://localhost:3000", "file://",
-                       "http://localhost.attacker.example:{port}", "chrome-extension://abc",
-                       "http://127.0.0.1:{port}/path", "http://user@127.0.0.1:{port}",
-                       "http://127.0.0.1.nip.io:{port}", "http://127.0.0.1:99999999",
-                       "ws://attacker.example:{port}", "http://[::]:{port}"]:
+        for origin in [
+            "http://attacker.example:{port}",
+            "http://attacker.example",
+            "null",
+            "http://localhost:1",
+            "http://localhost:3000",
+            "file://",
+            "http://localhost.attacker.example:{port}",
+            "chrome-extension://abc",
+            "http://127.0.0.1:{port}/path",
+            "http://user@127.0.0.1:{port}",
+            "http://127.0.0.1.nip.io:{port}",
+            "http://127.0.0.1:99999999",
+            "ws://attacker.example:{port}",
+            "http://[::]:{port}",
+        ]:
             assert ws_status(srv.port, origin=origin) == 403, origin
     finally:
         srv.close()
@@ -124,19 +175,29 @@ def test_the_websocket_needs_a_known_host_and_its_own_origin():
 def test_cross_site_requests_other_than_navigations_are_refused():
     srv = serve()
     try:
-        img = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors",
-               "Sec-Fetch-Dest": "image"}
+        img = {
+            "Sec-Fetch-Site": "cross-site",
+            "Sec-Fetch-Mode": "no-cors",
+            "Sec-Fetch-Dest": "image",
+        }
         assert http(srv.port, "/export.glb", headers=img)[0] == 403
-        assert http(srv.port, "/export.glb", headers=dict(img, **{
-            "Sec-Fetch-Site": "same-site"}))[0] == 403  # http://localhost:3000 is same-site
-        frame = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate",
-                 "Sec-Fetch-Dest": "iframe"}
+        assert (
+            http(srv.port, "/export.glb", headers=dict(img, **{"Sec-Fetch-Site": "same-site"}))[0]
+            == 403
+        )  # http://localhost:3000 is same-site
+        frame = {
+            "Sec-Fetch-Site": "cross-site",
+            "Sec-Fetch-Mode": "navigate",
+            "Sec-Fetch-Dest": "iframe",
+        }
         assert http(srv.port, "/", headers=frame)[0] == 403
-        link = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate",
-                "Sec-Fetch-Dest": "document"}  # a link from a notebook: the page opens
+        link = {
+            "Sec-Fetch-Site": "cross-site",
+            "Sec-Fetch-Mode": "navigate",
+            "Sec-Fetch-Dest": "document",
+        }  # a link from a notebook: the page opens
         assert http(srv.port, "/", headers=link)[0] == 200
-        own = {"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors",
-               "Sec-Fetch-Dest": "empty"}
+        own = {"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"}
         assert http(srv.port, "/export.glb", headers=own)[0] == 200
     finally:
         srv.close()
@@ -194,8 +255,19 @@ def test_beyond_loopback_the_machines_own_addresses_are_served():
 def test_host_headers_are_parsed_strictly():
     assert split_host("LocalHost.:8765") == "localhost"
     assert split_host("[::1]:80") == "::1" and split_host("[::ffff:127.0.0.1]") == "127.0.0.1"
-    for bad in ["", ":80", "[::1", "[::1]x", "a:b", "a b", "a/b", "[::1]:", "x:80:80",
-                "\u0430ttacker.example", "a\r\nb"]:
+    for bad in [
+        "",
+        ":80",
+        "[::1",
+        "[::1]x",
+        "a:b",
+        "a b",
+        "a/b",
+        "[::1]:",
+        "x:80:80",
+        "\u0430ttacker.example",
+        "a\r\nb",
+    ]:
         assert split_host(bad) is None or split_host(bad) not in ("localhost", "127.0.0.1"), bad
 
 
@@ -207,11 +279,34 @@ def test_allow_host_on_the_command_line(monkeypatch, capsys):
         raise ValueError("stop here")
 
     monkeypatch.setattr("nnviz3d.viewer.view", fake_view)
-    assert main(["view", "nnviz3d.zoo:digits_cnn", "--no-browser", "--allow-host", "a.example",
-                 "--allow-host", "b.example"]) == 2
+    assert (
+        main(
+            [
+                "view",
+                "nnviz3d.zoo:digits_cnn",
+                "--no-browser",
+                "--allow-host",
+                "a.example",
+                "--allow-host",
+                "b.example",
+            ]
+        )
+        == 2
+    )
     assert seen["allow_hosts"] == ["a.example", "b.example"]
     monkeypatch.undo()
-    assert main(["view", "nnviz3d.zoo:digits_cnn", "--no-browser", "--port", "0",
-                 "--allow-host", "http://a.example"]) == 2
+    assert (
+        main(
+            [
+                "view",
+                "nnviz3d.zoo:digits_cnn",
+                "--no-browser",
+                "--port",
+                "0",
+                "--allow-host",
+                "http://a.example",
+            ]
+        )
+        == 2
+    )
     assert "--allow-host takes a host name" in capsys.readouterr().err
-

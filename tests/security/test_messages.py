@@ -18,30 +18,62 @@ GOOD = json.dumps({"type": "collapse", "path": "stem"})
 """A message the server answers with a new scene (scene_info)."""
 
 MALFORMED = [
-    '{"type": ["x"]}', '{"type": {"a": 1}}', '{"type": 7}', '{"type": null}', '{"type": true}',
-    '{"x": 1}', "[" * 50_000, "{" * 30_000, '{"a":' * 12_000, "[" * 30_000 + "]" * 30_000,
-    '{"type": "seek", "step": %d}' % 2**64, '{"type": "seek", "step": %d}' % -2**64,
-    '{"type": "seek", "step": %d}' % 2**63, '{"type": "seek", "step": %d}' % 2**53,
-    '{"type": "seek", "step": 1%s}' % ("0" * 5000), '{"type": "seek", "step": 1e999}',
-    '{"type": "seek", "step": 1.0}', '{"type": "seek", "step": 1.5}',
+    '{"type": ["x"]}',
+    '{"type": {"a": 1}}',
+    '{"type": 7}',
+    '{"type": null}',
+    '{"type": true}',
+    '{"x": 1}',
+    "[" * 50_000,
+    "{" * 30_000,
+    '{"a":' * 12_000,
+    "[" * 30_000 + "]" * 30_000,
+    '{"type": "seek", "step": %d}' % 2**64,
+    '{"type": "seek", "step": %d}' % -(2**64),
+    '{"type": "seek", "step": %d}' % 2**63,
+    '{"type": "seek", "step": %d}' % 2**53,
+    '{"type": "seek", "step": 1%s}' % ("0" * 5000),
+    '{"type": "seek", "step": 1e999}',
+    '{"type": "seek", "step": 1.0}',
+    '{"type": "seek", "step": 1.5}',
     '{"type": "seek", "step": -0.0}',
-    '{"type": "seek", "step": NaN}', '{"type": "seek", "step": Infinity}',
-    '{"type": "seek", "step": -Infinity}', '{"type": "seek", "step": "3"}',
-    '{"type": "seek", "step": true}', '{"type": "seek", "step": null}', '{"type": "seek"}',
-    '{"type": "seek", "step": [1]}', '{"type": "seek", "step": {"$gt": 0}}',
+    '{"type": "seek", "step": NaN}',
+    '{"type": "seek", "step": Infinity}',
+    '{"type": "seek", "step": -Infinity}',
+    '{"type": "seek", "step": "3"}',
+    '{"type": "seek", "step": true}',
+    '{"type": "seek", "step": null}',
+    '{"type": "seek"}',
+    '{"type": "seek", "step": [1]}',
+    '{"type": "seek", "step": {"$gt": 0}}',
     '{"type": "expand", "path": {"a": {"b": {"c": [[[[[[]]]]]]}}}}',
     '{"type": "expand", "path": %s}' % ('{"a":' * 2000 + "1" + "}" * 2000),
-    '{"type": "expand", "path": "\\ud800"}', '{"type": "expand", "path": "\\udfff\\ud800x"}',
-    '{"type": "\\ud800"}', '{"type": "expand", "path": "a", "\\udc00": 1}',
-    '{"type": "expand", "path": "no.such.module"}', '{"type": "expand", "path": ""}',
-    '{"type": "inspect", "index": -1}', '{"type": "inspect", "index": %d}' % 2**64,
+    '{"type": "expand", "path": "\\ud800"}',
+    '{"type": "expand", "path": "\\udfff\\ud800x"}',
+    '{"type": "\\ud800"}',
+    '{"type": "expand", "path": "a", "\\udc00": 1}',
+    '{"type": "expand", "path": "no.such.module"}',
+    '{"type": "expand", "path": ""}',
+    '{"type": "inspect", "index": -1}',
+    '{"type": "inspect", "index": %d}' % 2**64,
     '{"type": "visualise", "module": "stem", "unit": -5}',
     '{"type": "track", "module": "stem", "unit": %d}' % 2**70,
-    '{"type": "landscape", "steps": 1000000}', '{"type": "landscape", "steps": -3}',
-    '{"type": "detail", "path": "no.such"}', '{"type": "hello", "protocol": 1, "client": "x"}',
-    '{"type": "follow", "extra": 1}', '{"type": "follow", "%s": 1}' % ("k" * 30_000),
-    '"just a string"', "17", "null", "", " ", "\x00", "{", '{"type": "follow"} trailing',
-    '{"type": "unknown-kind"}', '{"type": "%s"}' % ("t" * 40_000),
+    '{"type": "landscape", "steps": 1000000}',
+    '{"type": "landscape", "steps": -3}',
+    '{"type": "detail", "path": "no.such"}',
+    '{"type": "hello", "protocol": 1, "client": "x"}',
+    '{"type": "follow", "extra": 1}',
+    '{"type": "follow", "%s": 1}' % ("k" * 30_000),
+    '"just a string"',
+    "17",
+    "null",
+    "",
+    " ",
+    "\x00",
+    "{",
+    '{"type": "follow"} trailing',
+    '{"type": "unknown-kind"}',
+    '{"type": "%s"}' % ("t" * 40_000),
 ]
 
 
@@ -127,17 +159,24 @@ def test_messages_over_the_size_limit_close_that_socket_and_nothing_else(errors)
                     pass
                 while not ws.closed:
                     msg = await ws.receive(timeout=10)
-                    if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
-                                    aiohttp.WSMsgType.ERROR):
+                    if msg.type in (
+                        aiohttp.WSMsgType.CLOSE,
+                        aiohttp.WSMsgType.CLOSED,
+                        aiohttp.WSMsgType.ERROR,
+                    ):
                         break
-                assert ws.close_code in (aiohttp.WSCloseCode.MESSAGE_TOO_BIG,
-                                         aiohttp.WSCloseCode.ABNORMAL_CLOSURE)
+                assert ws.close_code in (
+                    aiohttp.WSCloseCode.MESSAGE_TOO_BIG,
+                    aiohttp.WSCloseCode.ABNORMAL_CLOSURE,
+                )
                 if len(big) < 100_000:
                     assert ws.close_code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
             ws = await joined(s, srv.url)
             await ws.send_frame(b'{"type": "\xed\xa0\x80"}', aiohttp.WSMsgType.TEXT)
-            while (await ws.receive(timeout=10)).type not in (aiohttp.WSMsgType.CLOSE,
-                                                               aiohttp.WSMsgType.CLOSED):
+            while (await ws.receive(timeout=10)).type not in (
+                aiohttp.WSMsgType.CLOSE,
+                aiohttp.WSMsgType.CLOSED,
+            ):
                 pass
             assert ws.close_code == aiohttp.WSCloseCode.INVALID_TEXT
             ws = await joined(s, srv.url)  # the server goes on
@@ -148,7 +187,9 @@ def test_messages_over_the_size_limit_close_that_socket_and_nothing_else(errors)
                 ws = await s.ws_connect(srv.url + "ws", max_msg_size=0)
                 await (ws.send_bytes(first) if isinstance(first, bytes) else ws.send_str(first))
                 while (await ws.receive(timeout=10)).type not in (
-                        aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+                    aiohttp.WSMsgType.CLOSE,
+                    aiohttp.WSMsgType.CLOSED,
+                ):
                     pass
 
     try:
@@ -161,6 +202,7 @@ def test_messages_over_the_size_limit_close_that_socket_and_nothing_else(errors)
 def test_a_message_the_server_fails_to_serve_fails_alone(errors):
     """Whatever the checks let through and the server then fails on (here a recording that
     cannot be read) gets a server_error reply; the session goes on; the log says it once."""
+
     def unreadable():
         raise OSError("the recording is gone")
 

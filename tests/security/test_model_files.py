@@ -11,8 +11,7 @@ import time
 import pytest
 import torch
 
-from nnviz3d.capture.formats import ModelFileError, open_model_file
-from nnviz3d.capture.formats import export_archive
+from nnviz3d.capture.formats import ModelFileError, export_archive, open_model_file
 from nnviz3d.capture.weight_frame import file_weights
 
 from . import hostile_files as hf
@@ -52,14 +51,22 @@ def no_payload(folder):
 def test_pt2_payloads_are_refused_before_loading(folder, no_payload, case):
     path = hf.PT2_PAYLOADS[case](folder)
     messages = refused(path)
-    assert all(any(w in m for w in ("nnviz3d never unpickles", "each entry once",
-                                    "plain names under one folder", "eval"))
-               for m in messages), messages
+    assert all(
+        any(
+            w in m
+            for w in (
+                "nnviz3d never unpickles",
+                "each entry once",
+                "plain names under one folder",
+                "eval",
+            )
+        )
+        for m in messages
+    ), messages
 
 
 @pytest.mark.parametrize("case", list(hf.PT2_PAYLOADS))
-def test_pt2_loader_cannot_unpickle_even_without_the_check(folder, no_payload, monkeypatch,
-                                                           case):
+def test_pt2_loader_cannot_unpickle_even_without_the_check(folder, no_payload, monkeypatch, case):
     """The check is not what makes it safe: with it switched off, torch.export.load runs
     inside refusing_code and every payload is still refused."""
     monkeypatch.setattr(export_archive, "check_archive", lambda path: None)
@@ -70,10 +77,14 @@ def test_pt2_loader_cannot_unpickle_even_without_the_check(folder, no_payload, m
         one_sentence(str(err.value), path)
 
 
-@pytest.mark.parametrize("build, match", [
-    (hf.pt2_aoti, "data/aotinductor"), (hf.pt2_missing_version, "archive_version 0"),
-    (hf.pt2_file_operator, "aten.save.default"),
-])
+@pytest.mark.parametrize(
+    "build, match",
+    [
+        (hf.pt2_aoti, "data/aotinductor"),
+        (hf.pt2_missing_version, "archive_version 0"),
+        (hf.pt2_file_operator, "aten.save.default"),
+    ],
+)
 def test_pt2_siblings_are_refused(folder, no_payload, build, match):
     refused(build(folder), match=match)
 
@@ -97,10 +108,12 @@ def test_refusing_code_refuses_every_entry_point_on_this_thread_only(folder):
     hf.marker(folder).unlink(missing_ok=True)
     results = []
     with refusing_code() as guard:
-        for call in (lambda: torch.load(__import__("io").BytesIO(evil), weights_only=False),
-                     lambda: pickle.loads(blob),
-                     lambda: torch._C._pickle_load_obj(evil),
-                     lambda: sympy.sympify("__import__('os').getcwd()")):
+        for call in (
+            lambda: torch.load(__import__("io").BytesIO(evil), weights_only=False),
+            lambda: pickle.loads(blob),
+            lambda: torch._C._pickle_load_obj(evil),
+            lambda: sympy.sympify("__import__('os').getcwd()"),
+        ):
             with pytest.raises(CodeRefused):
                 call()
         assert sympy.sympify("Max(s0, 2*s1)") is not None  # plain arithmetic still parses
@@ -112,10 +125,22 @@ def test_refusing_code_refuses_every_entry_point_on_this_thread_only(folder):
     assert pickle.loads(pickle.dumps(5)) == 5  # restored
 
 
-@pytest.mark.parametrize("expr", [
-    "__import__('os').system('x')", "open(s0)", "s0.__class__", "eval(s0)", "Symbol(f'{1}')",
-    "s0[0]", "lambda: 1", "getattr(s0, s1)", "sympify(s0)", "x=1", "9**9**9**9**9**9",
-])
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "__import__('os').system('x')",
+        "open(s0)",
+        "s0.__class__",
+        "eval(s0)",
+        "Symbol(f'{1}')",
+        "s0[0]",
+        "lambda: 1",
+        "getattr(s0, s1)",
+        "sympify(s0)",
+        "x=1",
+        "9**9**9**9**9**9",
+    ],
+)
 def test_unsafe_symbolic_expressions_are_named(expr):
     from nnviz3d.capture.formats.code_guard import check_sym_expr
 
@@ -125,8 +150,13 @@ def test_unsafe_symbolic_expressions_are_named(expr):
 def test_torch_symbolic_expressions_pass():
     from nnviz3d.capture.formats.code_guard import check_sym_expr
 
-    for expr in ("Mul(Integer(2), Symbol('s77', positive=True, integer=True))",
-                 "FloorDiv(s0, 2) + Mod(s1, 3)", "(s0 >= 2) & (s0 <= 64)", "-oo", "Max(1, s0)"):
+    for expr in (
+        "Mul(Integer(2), Symbol('s77', positive=True, integer=True))",
+        "FloorDiv(s0, 2) + Mod(s1, 3)",
+        "(s0 >= 2) & (s0 <= 64)",
+        "-oo",
+        "Max(1, s0)",
+    ):
         assert check_sym_expr(expr) is None, expr
 
 
@@ -219,8 +249,11 @@ def test_pickles_that_run_code_are_refused_in_every_torch_format(folder, no_payl
     legacy.write_bytes(hf.payload_pickle(folder))
     script = folder / "payload_script.pt"
     torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), folder / "lin.pt")
-    hf.rewrite_zip(folder / "lin.pt", script,
-                   lambda n, d: hf.payload_pickle(folder) if n.endswith("/data.pkl") else d)
+    hf.rewrite_zip(
+        folder / "lin.pt",
+        script,
+        lambda n, d: hf.payload_pickle(folder) if n.endswith("/data.pkl") else d,
+    )
     for path in (checkpoint, legacy, script):
         refused(path, match="never unpickles|does not unpickle")
 
@@ -251,8 +284,13 @@ def test_sharded_index_cannot_reach_outside_its_folder(tmp_path):
 # -- the CLI: one line, no traceback, non-zero exit -------------------------------------------
 def test_cli_refuses_a_hostile_pt2_in_one_line(folder, no_payload):
     path = hf.pt2_legacy_fallback(folder)
-    r = subprocess.run([sys.executable, "-m", "nnviz3d", "inspect", str(path)],
-                       capture_output=True, text=True, timeout=120, check=False)
+    r = subprocess.run(
+        [sys.executable, "-m", "nnviz3d", "inspect", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert r.returncode != 0
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "plain names under one folder" in r.stderr

@@ -29,8 +29,7 @@ MODULES = [IMG, SVG, OPTION, LINK]
 """Module names (torch forbids dots in them; a file's tensor names split at dots)."""
 RTL = "\u202egnp"
 LONG = "L" * 10_000
-INJECTED = ("img[src='x'], svg, meta[http-equiv], a[href*='evil'], iframe, "
-            "[onerror], [onload]")
+INJECTED = "img[src='x'], svg, meta[http-equiv], a[href*='evil'], iframe, [onerror], [onload]"
 
 
 def watch_requests(page) -> list[str]:
@@ -54,8 +53,13 @@ def test_a_safetensors_file_with_markup_names_shows_them_as_text(page, tmp_path)
     tensors[f"{RTL}.weight"] = torch.randn(2, 2)
     path = tmp_path / "<img src=x onerror=__pwned=9>.safetensors"
     safetensors.torch.save_file(tensors, path)
-    handle = view(graph=open_model_file(path), weights=file_weights(path),
-                  open_browser=False, quiet=True, port=0)
+    handle = view(
+        graph=open_model_file(path),
+        weights=file_weights(path),
+        open_browser=False,
+        quiet=True,
+        port=0,
+    )
     requests = watch_requests(page)
     try:
         page.goto(handle.url)
@@ -121,8 +125,9 @@ def recorded_run(path: Path) -> None:
             if step == 3:
                 with torch.no_grad():
                     getattr(model.body, OPTION).weight[0, 0] = float("nan")
-            loss = torch.nn.functional.cross_entropy(model(torch.randn(16, 8)),
-                                                     torch.randint(0, 2, (16,)))
+            loss = torch.nn.functional.cross_entropy(
+                model(torch.randn(16, 8)), torch.randint(0, 2, (16,))
+            )
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -134,12 +139,15 @@ def recorded_run(path: Path) -> None:
 def test_a_recorded_run_with_markup_names_shows_them_as_text(page, tmp_path):
     run = tmp_path / "named.nnv3d"
     recorded_run(run)
-    mark = {"name": META, "position": [6.0, 5.0, -6.0], "target": [0.0, 0.0, 0.0],
-            "caption": LINK}
-    recipe = Recipe(path=tmp_path / "r.toml", model="named", title=SVG, bookmarks=[mark],
-                    tour=[{**mark, "caption": IMG, "seconds": 30.0, "bookmark": META}])
-    handle = serve_replay(RunReader(run), open_browser=False, quiet=True, port=0,
-                          recipe=recipe)
+    mark = {"name": META, "position": [6.0, 5.0, -6.0], "target": [0.0, 0.0, 0.0], "caption": LINK}
+    recipe = Recipe(
+        path=tmp_path / "r.toml",
+        model="named",
+        title=SVG,
+        bookmarks=[mark],
+        tour=[{**mark, "caption": IMG, "seconds": 30.0, "bookmark": META}],
+    )
+    handle = serve_replay(RunReader(run), open_browser=False, quiet=True, port=0, recipe=recipe)
     requests = watch_requests(page)
     try:
         page.goto(handle.url)
@@ -173,10 +181,12 @@ def test_a_recorded_run_with_markup_names_shows_them_as_text(page, tmp_path):
         page.select_option("#chart-metric", META)
         page.wait_for_function(f"nnviz3d.chart.shown === {META!r}")
         # alarms: the health panel names the layers; their messages are the titles
-        page.wait_for_function(f"nnviz3d.alarms.some(a => a.module === 'body.' + {OPTION!r})",
-                               timeout=20_000)
+        page.wait_for_function(
+            f"nnviz3d.alarms.some(a => a.module === 'body.' + {OPTION!r})", timeout=20_000
+        )
         items = page.locator("#health li[data-alarm='nan']").evaluate_all(
-            "ls => ls.map(l => [l.dataset.module, l.innerText, l.title])")
+            "ls => ls.map(l => [l.dataset.module, l.innerText, l.title])"
+        )
         module, text, title = next(i for i in items if i[0] == f"body.{OPTION}")
         assert f"body.{OPTION}" in text and f"body.{OPTION}" in title
         # the info panel and the block tooltip of each layer
@@ -200,9 +210,18 @@ def test_no_viewer_module_writes_markup():
     """The viewer builds its DOM from elements and text (web/src/dom.ts): no innerHTML,
     outerHTML, insertAdjacentHTML or document.write anywhere in its sources."""
     src = Path(__file__).parents[2] / "web" / "src"
-    sinks = ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "srcdoc",
-             "createContextualFragment")
-    found = [f"{p.relative_to(src)}:{n + 1}" for p in src.rglob("*.ts")
-             for n, line in enumerate(p.read_text().splitlines())
-             if any(s in line for s in sinks) and not line.lstrip().startswith("//")]
+    sinks = (
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "srcdoc",
+        "createContextualFragment",
+    )
+    found = [
+        f"{p.relative_to(src)}:{n + 1}"
+        for p in src.rglob("*.ts")
+        for n, line in enumerate(p.read_text().splitlines())
+        if any(s in line for s in sinks) and not line.lstrip().startswith("//")
+    ]
     assert found == []

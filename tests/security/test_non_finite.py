@@ -40,8 +40,9 @@ def train(model, w, steps=STEPS, nan_at=NAN_AT):
         if step == nan_at:
             with torch.no_grad():
                 model[0].weight[0, 0] = float("nan")
-        loss = torch.nn.functional.cross_entropy(model(torch.randn(16, 8)),
-                                                 torch.randint(0, 2, (16,)))
+        loss = torch.nn.functional.cross_entropy(
+            model(torch.randn(16, 8)), torch.randint(0, 2, (16,))
+        )
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -54,8 +55,9 @@ def train(model, w, steps=STEPS, nan_at=NAN_AT):
 def check_page_after_nan(page, console_errors, last_step):
     page.wait_for_function(f"nnviz3d.step === {last_step}", timeout=60_000)
     # the chart: the newest loss is NaN, written in red on the chart; the lr metric is Inf
-    page.wait_for_function("nnviz3d.chart.latest && nnviz3d.chart.latest.value === 'NaN'",
-                           timeout=20_000)
+    page.wait_for_function(
+        "nnviz3d.chart.latest && nnviz3d.chart.latest.value === 'NaN'", timeout=20_000
+    )
     chart = page.evaluate("nnviz3d.chart")
     assert chart["latest"]["step"] == last_step and chart["nonfinite"] >= 1
     # the timeline readout: "loss NaN" in red
@@ -63,8 +65,9 @@ def check_page_after_nan(page, console_errors, last_step):
     assert readout.inner_text() == "NaN"
     assert readout.evaluate("e => getComputedStyle(e).color") == "rgb(255, 74, 74)"
     # the health panel lists the NaN alarm of the layer, its kind in red
-    page.wait_for_function("nnviz3d.alarms.some(a => a.alarm === 'nan' && a.module === '0')",
-                           timeout=20_000)
+    page.wait_for_function(
+        "nnviz3d.alarms.some(a => a.alarm === 'nan' && a.module === '0')", timeout=20_000
+    )
     assert page.locator("#health li[data-alarm='nan'][data-module='0'] b.nonfinite").count() == 1
     # the info panel of the layer says NaN/Inf in red, with its NaN count
     page.evaluate("nnviz3d.select('0')")
@@ -86,8 +89,15 @@ def check_page_after_nan(page, console_errors, last_step):
 
 def test_a_nan_loss_does_not_stop_the_live_viewer(page, console_errors, tmp_path):
     model = tiny_model()
-    w = nnviz3d.watch(model, torch.randn(1, 8), record=tmp_path / "nan.nnv3d",
-                      open_browser=False, port=0, every=1, quiet=True)
+    w = nnviz3d.watch(
+        model,
+        torch.randn(1, 8),
+        record=tmp_path / "nan.nnv3d",
+        open_browser=False,
+        port=0,
+        every=1,
+        quiet=True,
+    )
     try:
         page.goto(w.url)
         wait_ready(page)
@@ -95,8 +105,9 @@ def test_a_nan_loss_does_not_stop_the_live_viewer(page, console_errors, tmp_path
         check_page_after_nan(page, console_errors, STEPS - 1)
         # seeking back before the NaN and forward past it works too
         page.evaluate(f"nnviz3d.seek({NAN_AT - 1})")
-        page.wait_for_function(f"nnviz3d.step === {NAN_AT - 1} && nnviz3d.live === false",
-                               timeout=20_000)
+        page.wait_for_function(
+            f"nnviz3d.step === {NAN_AT - 1} && nnviz3d.live === false", timeout=20_000
+        )
         page.evaluate(f"nnviz3d.seek({NAN_AT + 1})")
         page.wait_for_function(f"nnviz3d.step === {NAN_AT + 1}", timeout=20_000)
         page.evaluate("nnviz3d.follow()")
@@ -123,8 +134,10 @@ def legacy_frames(monkeypatch, path):
     with monkeypatch.context() as m:
         m.setattr(codec, "json_safe", lambda obj: dict(obj))
         m.setattr(codec, "_dumps", lambda obj: json.dumps(obj, separators=(",", ":")))
-        out = [(step, kinds, codec.encode_frame(*_header_and_arrays(data)))
-               for step, kinds, data in rows]
+        out = [
+            (step, kinds, codec.encode_frame(*_header_and_arrays(data)))
+            for step, kinds, data in rows
+        ]
     return graph, out, scalars
 
 
@@ -134,11 +147,13 @@ def _header_and_arrays(data):
     return header, {k: np.array(v) for k, v in arrays.items()}
 
 
-def test_an_old_recording_with_bare_nan_headers_still_replays(page, console_errors, tmp_path,
-                                                              monkeypatch):
+def test_an_old_recording_with_bare_nan_headers_still_replays(
+    page, console_errors, tmp_path, monkeypatch
+):
     model = tiny_model()
-    w = nnviz3d.watch(model, torch.randn(1, 8), record=tmp_path / "new.nnv3d", serve=False,
-                      every=1, quiet=True)
+    w = nnviz3d.watch(
+        model, torch.randn(1, 8), record=tmp_path / "new.nnv3d", serve=False, every=1, quiet=True
+    )
     try:
         train(model, w)
     finally:
@@ -148,7 +163,7 @@ def test_an_old_recording_with_bare_nan_headers_still_replays(page, console_erro
     assert bare, "the legacy encoder should write bare NaN tokens"
     with pytest.raises(ValueError):  # what a browser's JSON.parse says about such a header
         raw = bare[0]
-        json.loads(raw[12:12 + int.from_bytes(raw[8:12], "little")], parse_constant=_refuse)
+        json.loads(raw[12 : 12 + int.from_bytes(raw[8:12], "little")], parse_constant=_refuse)
     old = tmp_path / "old.nnv3d"
     writer = RunWriter(old, graph)
     by_step = {s: d for s, _, d in scalars}
@@ -180,17 +195,17 @@ def test_a_gltf_export_of_a_nan_run_validates_and_names_its_nan_values(tmp_path)
         train(model, w)
     finally:
         w.close()
-    outs = {"step": export_gltf(path, tmp_path / "step.glb", step=STEPS - 1,
-                                color_by="grad_norm"),
-            "animated": export_gltf(path, tmp_path / "anim.glb", animate=True),
-            "model": export_gltf(model, tmp_path / "model.glb",
-                                 example_inputs=torch.randn(1, 8))}
+    outs = {
+        "step": export_gltf(path, tmp_path / "step.glb", step=STEPS - 1, color_by="grad_norm"),
+        "animated": export_gltf(path, tmp_path / "anim.glb", animate=True),
+        "model": export_gltf(model, tmp_path / "model.glb", example_inputs=torch.randn(1, 8)),
+    }
     for report in validate(*(r.path for r in outs.values())):
         assert report["issues"]["numErrors"] == 0, report["issues"]["messages"]
         assert report["issues"]["numWarnings"] == 0, report["issues"]["messages"]
     tree = glb_json(outs["step"].data)
     raw = outs["step"].data
-    assert b"NaN" not in raw[:20 + int.from_bytes(raw[12:16], "little")].replace(b'"NaN"', b"")
+    assert b"NaN" not in raw[: 20 + int.from_bytes(raw[12:16], "little")].replace(b'"NaN"', b"")
     extras = next(n["extras"] for n in tree["nodes"] if n.get("name") == "/model/0")
     # the weight update ratio of the NaN layer is NaN: null in JSON, named in "nonfinite"
     assert extras["stats"]["weight"]["update_ratio"] is None

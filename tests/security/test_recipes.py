@@ -24,17 +24,20 @@ def plant(tmp_path):
     return folder, marker
 
 
-@pytest.mark.parametrize("model, words", [
-    ("evil.py:build", "runs the Python file it names"),
-    ("./evil.py:build", "runs the Python file it names"),
-    ("sub/../evil.py:build", "runs the Python file it names"),
-    ("evil_pkg_mod:build", "imports and runs the module it names"),
-    ("os:system", "imports and runs the module it names"),
-    ("nnviz3d.zoo:torch", "imports and runs the module it names"),      # not a zoo model
-    ("nnviz3d.zoo:_tokens", "imports and runs the module it names"),    # private helper
-    ("nnviz3d.zoo:DigitsCNN", "imports and runs the module it names"),  # a class, not a builder
-    ("nnviz3d.cli:main", "imports and runs the module it names"),
-])
+@pytest.mark.parametrize(
+    "model, words",
+    [
+        ("evil.py:build", "runs the Python file it names"),
+        ("./evil.py:build", "runs the Python file it names"),
+        ("sub/../evil.py:build", "runs the Python file it names"),
+        ("evil_pkg_mod:build", "imports and runs the module it names"),
+        ("os:system", "imports and runs the module it names"),
+        ("nnviz3d.zoo:torch", "imports and runs the module it names"),  # not a zoo model
+        ("nnviz3d.zoo:_tokens", "imports and runs the module it names"),  # private helper
+        ("nnviz3d.zoo:DigitsCNN", "imports and runs the module it names"),  # a class, not a builder
+        ("nnviz3d.cli:main", "imports and runs the module it names"),
+    ],
+)
 def test_a_recipe_naming_code_is_refused_without_trust(tmp_path, model, words, capsys):
     folder, marker = plant(tmp_path)
     recipe = folder / "scene.toml"
@@ -58,8 +61,10 @@ def test_a_recipe_naming_code_is_refused_without_trust(tmp_path, model, words, c
     assert not (tmp_path / "x.glb").exists()
 
 
-@pytest.mark.parametrize("model", ["../secret.safetensors", "/etc/passwd", "link.safetensors",
-                                   "sub/../../secret.safetensors"])
+@pytest.mark.parametrize(
+    "model",
+    ["../secret.safetensors", "/etc/passwd", "link.safetensors", "sub/../../secret.safetensors"],
+)
 def test_recipe_paths_stay_inside_the_recipes_folder(tmp_path, model):
     folder = tmp_path / "recipes"
     folder.mkdir()
@@ -72,7 +77,7 @@ def test_recipe_paths_stay_inside_the_recipes_folder(tmp_path, model):
     assert "--trust-recipe" in str(err.value)
     # trusted, the path is the user's own business
     if model != "/etc/passwd":
-        assert load_recipe(recipe, trust=True).model == str((tmp_path / "secret.safetensors"))
+        assert load_recipe(recipe, trust=True).model == str(tmp_path / "secret.safetensors")
 
 
 def test_trusted_recipes_and_safe_models_load(tmp_path):

@@ -21,9 +21,13 @@ MARKUP = '<img src=x onerror="alert(1)">'
 
 
 def answer(kind="feature", step=2, module=MARKUP) -> bytes:
-    grid = Overlay("grid", module, "feature", {"values": np.zeros((4, 4), np.float32)},
-                   {"colormap": "viridis", "stops": [], "lo": 0, "hi": 1, "units": "",
-                    "missing": ""})
+    grid = Overlay(
+        "grid",
+        module,
+        "feature",
+        {"values": np.zeros((4, 4), np.float32)},
+        {"colormap": "viridis", "stops": [], "lo": 0, "hi": 1, "units": "", "missing": ""},
+    )
     return encode_overlays(kind, step, [grid], module=module, unit=1)
 
 
@@ -52,13 +56,18 @@ def test_markup_in_a_recorded_name_is_text(tmp_path):
     assert got["d"] is None and MARKUP[:20] in got["e"]  # said as text, clipped, not run
 
 
-@pytest.mark.parametrize("row, said", [
-    ((2, "feature", json.dumps([MARKUP, 1]), answer()[:-40]), "does not decode"),  # lying size
-    ((2, "feature", json.dumps([MARKUP, 1]), answer(step=3)), "says step 3"),
-    ((2, "landscape", json.dumps([21]), answer()), "not landscape overlays"),
-    ((2, "feature", json.dumps([MARKUP, 1]), probe_frame(2, ("weight",), {})),
-     "not feature overlays"),
-])
+@pytest.mark.parametrize(
+    "row, said",
+    [
+        ((2, "feature", json.dumps([MARKUP, 1]), answer()[:-40]), "does not decode"),  # lying size
+        ((2, "feature", json.dumps([MARKUP, 1]), answer(step=3)), "says step 3"),
+        ((2, "landscape", json.dumps([21]), answer()), "not landscape overlays"),
+        (
+            (2, "feature", json.dumps([MARKUP, 1]), probe_frame(2, ("weight",), {})),
+            "not feature overlays",
+        ),
+    ],
+)
 def test_lying_recorded_answers_are_refused(tmp_path, row, said):
     path = recording(tmp_path, row)
     with pytest.raises(RunFileError) as err:
@@ -66,16 +75,19 @@ def test_lying_recorded_answers_are_refused(tmp_path, row, said):
     assert str(path) in str(err.value) and said in str(err.value)
 
 
-@pytest.mark.parametrize("row, said", [
-    ((2, "shell", "[]", b"x"), "request kind 'shell'"),
-    ((2, "feature", "not json", b"x"), "not JSON"),
-    ((2, "feature", json.dumps(["a" * 600, 1]), b"x"), "longer than 512"),
-    ((2, "inspect", json.dumps([1, "grad_cam"]), b"x"), "not index, method, target"),
-    ((2, "inspect", json.dumps([True, "grad_cam", 1]), b"x"), "not index, method, target"),
-    ((2, "landscape", json.dumps([21]), "text"), "not bytes"),
-    ((-4, "landscape", json.dumps([21]), b"x"), "step -4"),
-    ((2, "landscape", "[" * 2000 + "]" * 2000, b"x"), "not JSON text of at most 1024"),
-])
+@pytest.mark.parametrize(
+    "row, said",
+    [
+        ((2, "shell", "[]", b"x"), "request kind 'shell'"),
+        ((2, "feature", "not json", b"x"), "not JSON"),
+        ((2, "feature", json.dumps(["a" * 600, 1]), b"x"), "longer than 512"),
+        ((2, "inspect", json.dumps([1, "grad_cam"]), b"x"), "not index, method, target"),
+        ((2, "inspect", json.dumps([True, "grad_cam", 1]), b"x"), "not index, method, target"),
+        ((2, "landscape", json.dumps([21]), "text"), "not bytes"),
+        ((-4, "landscape", json.dumps([21]), b"x"), "step -4"),
+        ((2, "landscape", "[" * 2000 + "]" * 2000, b"x"), "not JSON text of at most 1024"),
+    ],
+)
 def test_lying_recorded_requests_are_refused(tmp_path, row, said):
     path = recording(tmp_path, row)
     with pytest.raises(RunFileError) as err:

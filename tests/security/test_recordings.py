@@ -27,6 +27,7 @@ SECONDS = 5.0
 
 def edit(sql: str, *params):
     """A recipe: a valid recording, then ``sql`` run on it (a hostile editor's work)."""
+
     def make(path):
         write_run(path)
         db = sqlite3.connect(path)
@@ -36,6 +37,7 @@ def edit(sql: str, *params):
             db.executescript(sql)
         db.commit()
         db.close()
+
     return make
 
 
@@ -52,6 +54,7 @@ def graph(change):
         db.execute("UPDATE meta SET value = ? WHERE key = 'graph'", (json.dumps(g),))
         db.commit()
         db.close()
+
     return make
 
 
@@ -84,8 +87,9 @@ CORPUS = {
     "missing frames table": edit("DROP TABLE frames;"),
     "wrong columns": edit("ALTER TABLE frames ADD COLUMN extra;"),
     "a thousand tables": edit("".join(f"CREATE TABLE t{i}(a);" for i in range(300))),
-    "a hundred meta rows": edit("".join(f"INSERT INTO meta VALUES ('k{i}', 'v');"
-                                        for i in range(100))),
+    "a hundred meta rows": edit(
+        "".join(f"INSERT INTO meta VALUES ('k{i}', 'v');" for i in range(100))
+    ),
     # meta
     "no magic": edit("DELETE FROM meta WHERE key = 'magic';"),
     "megabyte magic": meta("magic", "x" * 1_000_000),
@@ -119,12 +123,17 @@ CORPUS = {
     "scalars not JSON": edit("UPDATE frames SET scalars = '{' WHERE step = 2;"),
     "scalars a list": edit("UPDATE frames SET scalars = '[1, 2]' WHERE step = 2;"),
     "scalar a string": edit("""UPDATE frames SET scalars = '{"loss": "abc"}' WHERE step = 2;"""),
-    "scalars deeply nested": edit("UPDATE frames SET scalars = ? WHERE step = 2",
-                                  "[" * 100_000 + "]" * 100_000),
-    "scalars 2 MB": edit("UPDATE frames SET scalars = ? WHERE step = 2",
-                         json.dumps({"loss": 1.0, "pad": "x" * 2_000_000})),
-    "two thousand metric names": edit("UPDATE frames SET scalars = ? WHERE step = 2",
-                                      json.dumps({f"m{i}": 1.0 for i in range(2000)})),
+    "scalars deeply nested": edit(
+        "UPDATE frames SET scalars = ? WHERE step = 2", "[" * 100_000 + "]" * 100_000
+    ),
+    "scalars 2 MB": edit(
+        "UPDATE frames SET scalars = ? WHERE step = 2",
+        json.dumps({"loss": 1.0, "pad": "x" * 2_000_000}),
+    ),
+    "two thousand metric names": edit(
+        "UPDATE frames SET scalars = ? WHERE step = 2",
+        json.dumps({f"m{i}": 1.0 for i in range(2000)}),
+    ),
     "frame as text": edit("UPDATE frames SET data = 'text' WHERE step = 2;"),
     # frames
     "garbage frame": frame(os.urandom(3000)),
@@ -132,26 +141,65 @@ CORPUS = {
     "frame header not JSON": frame(with_header(None)[:12] + b"{not json" + b" " * 7),
     "frame header a list": frame(with_header([1, 2])),
     "frame header claims 4 GB": frame(PREFIX.pack(b"NV3D", 1, 0, 0xFFFFFFFF) + b"{}"),
-    "frame array past its end": frame(with_header({"type": "probe", "arrays": [
-        {"name": "a", "dtype": "f4", "shape": [1 << 40], "offset": 16, "nbytes": 4 << 40}]})),
-    "frame array of negative size": frame(with_header({"type": "probe", "arrays": [
-        {"name": "a", "dtype": "f4", "shape": [-1, 4], "offset": 16, "nbytes": -16}]})),
+    "frame array past its end": frame(
+        with_header(
+            {
+                "type": "probe",
+                "arrays": [
+                    {
+                        "name": "a",
+                        "dtype": "f4",
+                        "shape": [1 << 40],
+                        "offset": 16,
+                        "nbytes": 4 << 40,
+                    }
+                ],
+            }
+        )
+    ),
+    "frame array of negative size": frame(
+        with_header(
+            {
+                "type": "probe",
+                "arrays": [
+                    {"name": "a", "dtype": "f4", "shape": [-1, 4], "offset": 16, "nbytes": -16}
+                ],
+            }
+        )
+    ),
     "frame of another step": frame(probe_frame(3)),
     "frame kinds differ from the row": frame(GOOD, kinds="grad"),
-    "frame missing its arrays": frame(with_header({
-        "type": "probe", "step": 2, "split": "train", "scalars": {},
-        "kinds": {"weight": {"step": 2, "modules": ["a"]}}, "matrices": [], "alarms": []})),
-    "frame module list not strings": frame(with_header({
-        "type": "probe", "step": 2, "split": "train", "scalars": {},
-        "kinds": {"weight": {"step": 2, "modules": [1]}}})),
+    "frame missing its arrays": frame(
+        with_header(
+            {
+                "type": "probe",
+                "step": 2,
+                "split": "train",
+                "scalars": {},
+                "kinds": {"weight": {"step": 2, "modules": ["a"]}},
+                "matrices": [],
+                "alarms": [],
+            }
+        )
+    ),
+    "frame module list not strings": frame(
+        with_header(
+            {
+                "type": "probe",
+                "step": 2,
+                "split": "train",
+                "scalars": {},
+                "kinds": {"weight": {"step": 2, "modules": [1]}},
+            }
+        )
+    ),
     "frame of type scene": frame(with_header({"type": "scene"})),
     "embedding row with a probe frame": frame(GOOD, kinds="embedding"),
     # files that are not recordings
     "empty file": lambda p: p.write_bytes(b""),
     "zip renamed": lambda p: zipfile.ZipFile(p, "w").writestr("a.txt", "hello"),
     "text file": lambda p: p.write_text("hello, not a database at all\n" * 10),
-    "SQLite magic then garbage": lambda p: p.write_bytes(run_file.SQLITE_MAGIC +
-                                                         os.urandom(8192)),
+    "SQLite magic then garbage": lambda p: p.write_bytes(run_file.SQLITE_MAGIC + os.urandom(8192)),
     "header claims more pages": lambda p: _claims_more(write_run(p)),
     "header page size 3": lambda p: _page_size(write_run(p), 3),
     "a directory": lambda p: p.mkdir(),
@@ -242,15 +290,20 @@ def test_views_are_refused_at_once(tmp_path):
     assert took < 1.0
 
 
-@pytest.mark.parametrize("case", ["infinite meta view", "garbage frame", "a FIFO",
-                                  "unknown node field"])
+@pytest.mark.parametrize(
+    "case", ["infinite meta view", "garbage frame", "a FIFO", "unknown node field"]
+)
 def test_the_command_line_says_one_sentence_and_no_traceback(tmp_path, case):
     if case not in CORPUS:
         pytest.skip("no FIFOs here")
     path = tmp_path / "hostile.nnv3d"
     CORPUS[case](path)
-    proc = subprocess.run([sys.executable, "-m", "nnviz3d", "replay", str(path), "--summary"],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nnviz3d", "replay", str(path), "--summary"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 1, proc
     assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
     assert str(path) in proc.stderr

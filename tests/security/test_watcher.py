@@ -57,8 +57,11 @@ def test_two_default_named_runs_in_the_same_second_both_record(tmp_path, monkeyp
     for w in (a, b, c):
         w.close()
     names = sorted(p.name for p in (tmp_path / "runs").iterdir())
-    assert names == ["Sequential-20250101-000000-2.nnv3d", "Sequential-20250101-000000-3.nnv3d",
-                     "Sequential-20250101-000000.nnv3d"]
+    assert names == [
+        "Sequential-20250101-000000-2.nnv3d",
+        "Sequential-20250101-000000-3.nnv3d",
+        "Sequential-20250101-000000.nnv3d",
+    ]
     assert probe_steps(a.record_path) == [0, 1] and a.record_path != b.record_path
     assert RunReader(b.record_path).summary()["frames"] == 0
 
@@ -78,8 +81,9 @@ def test_an_explicit_name_that_exists_is_still_an_error_and_leaves_nothing(tmp_p
 def test_a_watch_that_fails_half_way_undoes_what_it_started(tmp_path):
     model, x = tiny()
     with pytest.raises(ValueError, match="embed= names no module"):
-        nnviz3d.watch(model, x, record=tmp_path / "r", serve=False, inputs=torch.randn(4, 4),
-                      embed="nope")
+        nnviz3d.watch(
+            model, x, record=tmp_path / "r", serve=False, inputs=torch.randn(4, 4), embed="nope"
+        )
     assert not hooked(model)
     assert os.listdir(tmp_path) == []  # no recording of a run that never started
 
@@ -105,16 +109,16 @@ def test_a_read_only_folder_warns_once_and_trains_unrecorded(tmp_path, caplog):
     model, x = tiny()
     folder = read_only_folder(tmp_path)
     with caplog.at_level(logging.WARNING, logger="nnviz3d"):
-        w = nnviz3d.watch(model, x, record=os.path.join(folder, "r.nnv3d"), serve=False,
-                          every=1, health=False)
+        w = nnviz3d.watch(
+            model, x, record=os.path.join(folder, "r.nnv3d"), serve=False, every=1, health=False
+        )
         train(model, w, 3)
         w.close()
     assert w.record_path is None and w.stats()["frames"] == 3 + 1  # + the final probe
     assert said(caplog, "cannot record to") == 1
     assert said(caplog, "training goes on without a recording") == 1
     with pytest.raises(OSError):
-        nnviz3d.watch(model, x, record=os.path.join(folder, "r.nnv3d"), serve=False,
-                      strict=True)
+        nnviz3d.watch(model, x, record=os.path.join(folder, "r.nnv3d"), serve=False, strict=True)
 
 
 def test_an_odd_metric_is_dropped_alone_and_every_frame_kept(tmp_path, caplog):
@@ -122,9 +126,16 @@ def test_an_odd_metric_is_dropped_alone_and_every_frame_kept(tmp_path, caplog):
     model, x = tiny()
     path = tmp_path / "m.nnv3d"
     odd = {"note": "abc", "pair": torch.ones(2), "cplx": 1j, "": 1.0, "n" * 300: 2.0}
-    fine = {"t0": torch.tensor(0.5), "t1": torch.tensor([0.75]), "np": np.float32(0.25),
-            "npi": np.int64(3), "flag": True, "skipped": None, "nan": math.nan,
-            "inf": -math.inf}
+    fine = {
+        "t0": torch.tensor(0.5),
+        "t1": torch.tensor([0.75]),
+        "np": np.float32(0.25),
+        "npi": np.int64(3),
+        "flag": True,
+        "skipped": None,
+        "nan": math.nan,
+        "inf": -math.inf,
+    }
     with caplog.at_level(logging.WARNING, logger="nnviz3d"):
         with nnviz3d.watch(model, x, record=path, serve=False, every=1, health=False) as w:
             train(model, w, 4, **odd, **fine)
@@ -134,8 +145,13 @@ def test_an_odd_metric_is_dropped_alone_and_every_frame_kept(tmp_path, caplog):
     assert [split for _, split, _ in rows] == ["train"] * 4 + ["val"]
     first = rows[0][2]
     assert set(first) == {"loss", "t0", "t1", "np", "npi", "flag", "nan", "inf"}
-    assert (first["t0"], first["t1"], first["np"], first["npi"], first["flag"]) == \
-        (0.5, 0.75, 0.25, 3.0, 1.0)
+    assert (first["t0"], first["t1"], first["np"], first["npi"], first["flag"]) == (
+        0.5,
+        0.75,
+        0.25,
+        3.0,
+        1.0,
+    )
     assert math.isnan(first["nan"]) and first["inf"] == -math.inf  # recorded, not dropped
     assert rows[-1][2] == {"loss": 1.5, "accuracy": 0.5}
     for name in ("'note'", "'pair'", "'cplx'", "''", "'nnnnn"):
@@ -159,7 +175,7 @@ def test_alarms_and_warnings_are_said_once_on_stderr(tmp_path):
         from torch import nn
         torch.manual_seed(0)
         m = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 1))
-        w = nnviz3d.watch(m, torch.randn(1, 20), record={str(tmp_path / 'r')!r}, serve=False,
+        w = nnviz3d.watch(m, torch.randn(1, 20), record={str(tmp_path / "r")!r}, serve=False,
                           every=1)
         opt = torch.optim.SGD(m.parameters(), lr=0.5)
         for i in range(30):
@@ -169,8 +185,9 @@ def test_alarms_and_warnings_are_said_once_on_stderr(tmp_path):
         w.close()
         print("trained", flush=True)
     """)
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip() == "trained"  # nothing else on stdout
     lines = [line for line in proc.stderr.splitlines() if line.startswith("nnviz3d")]
@@ -209,10 +226,12 @@ def test_a_failing_close_does_not_hide_the_users_exception(tmp_path, caplog):
 
 def test_two_watchers_on_one_model_each_record_everything(tmp_path):
     model, x = tiny()
-    a = nnviz3d.watch(model, x, record=tmp_path / "a", serve=False, every=1, health=False,
-                      strict=True)
-    b = nnviz3d.watch(model, x, record=tmp_path / "b", serve=False, every=1, health=False,
-                      strict=True)
+    a = nnviz3d.watch(
+        model, x, record=tmp_path / "a", serve=False, every=1, health=False, strict=True
+    )
+    b = nnviz3d.watch(
+        model, x, record=tmp_path / "b", serve=False, every=1, health=False, strict=True
+    )
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     for _ in range(3):
         loss = model(torch.randn(8, 4)).pow(2).mean()

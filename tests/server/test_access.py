@@ -40,8 +40,9 @@ async def handshake(url, **kw):
             ws = await s.ws_connect(url, ssl=ssl_ctx, **kw)
         except aiohttp.WSServerHandshakeError as exc:
             return exc.status
-        await ws.send_str(json.dumps({"type": "hello", "protocol": PROTOCOL_VERSION,
-                                      "client": "test"}))
+        await ws.send_str(
+            json.dumps({"type": "hello", "protocol": PROTOCOL_VERSION, "client": "test"})
+        )
         msg = await ws.receive(timeout=10)
         await ws.close()
         return json.loads(msg.data)["type"]
@@ -82,8 +83,9 @@ def test_beyond_loopback_every_request_needs_the_token():
         assert run(fetch(base + "assets/" + asset))[0] == 403
         assert run(handshake(base + "ws")) == 403
         # the token moves into the cookie and out of the address bar: 303 to / (query kept)
-        status, headers, _, cookies = run(fetch(base + f"?protocol=1&token={srv.token}",
-                                                allow_redirects=False))
+        status, headers, _, cookies = run(
+            fetch(base + f"?protocol=1&token={srv.token}", allow_redirects=False)
+        )
         assert status == 303 and headers["Location"] == "/?protocol=1"
         assert cookies["nnviz3d_token"] == srv.token
         assert "samesite=lax" in headers["Set-Cookie"].lower()
@@ -92,8 +94,10 @@ def test_beyond_loopback_every_request_needs_the_token():
         jar = {"nnviz3d_token": srv.token}
         assert run(fetch(base + "assets/" + asset, cookies=jar))[0] == 200
         assert run(fetch(base, cookies=jar))[0] == 200
-        assert run(handshake(base + "ws", headers={"Cookie": f"nnviz3d_token={srv.token}"})) \
+        assert (
+            run(handshake(base + "ws", headers={"Cookie": f"nnviz3d_token={srv.token}"}))
             == "welcome"
+        )
         auth = {"Authorization": f"Bearer {srv.token}"}
         assert run(fetch(base, headers=auth))[0] == 200
     finally:
@@ -103,8 +107,13 @@ def test_beyond_loopback_every_request_needs_the_token():
 def test_static_files_refuse_traversal_and_listing():
     srv = serve()
     try:
-        for path in ("assets/../../../../etc/passwd", "assets/%2e%2e/%2e%2e/pyproject.toml",
-                     "assets/..%2f..%2f__init__.py", "assets/", "assets"):
+        for path in (
+            "assets/../../../../etc/passwd",
+            "assets/%2e%2e/%2e%2e/pyproject.toml",
+            "assets/..%2f..%2f__init__.py",
+            "assets/",
+            "assets",
+        ):
             status, _, text, _ = run(fetch(srv.url + path))
             assert status in (403, 404), path
             assert "root:" not in text and "[project]" not in text

@@ -57,13 +57,18 @@ def test_handshake_then_whole_scene(server):
         async with aiohttp.ClientSession() as s:
             ws = await join(s, server.url)
             welcome, info, frame = await receive_scene(ws)
-            assert welcome == {"type": "welcome", "protocol": PROTOCOL_VERSION,
-                               "server": welcome["server"], "model": "GPT2LMHeadModel"}
+            assert welcome == {
+                "type": "welcome",
+                "protocol": PROTOCOL_VERSION,
+                "server": welcome["server"],
+                "model": "GPT2LMHeadModel",
+            }
             assert info["type"] == "scene_info" and info["bytes"] == len(frame)
             header, arrays = decode_scene(frame)
             assert len(header["blocks"]) == info["blocks"] == 20
             assert arrays["block_position"].shape == (20, 3)
             await ws.close()
+
     run(go())
 
 
@@ -78,6 +83,7 @@ def test_late_joiner_and_concurrent_clients_get_the_same_scene(server):
             assert frame1 == frame2
             await first.close()
             await late.close()
+
     run(go())
 
 
@@ -101,6 +107,7 @@ def test_expand_is_broadcast_to_every_client(server):
             assert "/model/transformer/h/3" in {blk["path"] for blk in header["blocks"]}
             await a.close()
             await b.close()
+
     run(go())
 
 
@@ -113,6 +120,7 @@ def test_wrong_protocol_version_gets_a_clear_fatal_error(server):
             assert msg["fatal"] and f"protocol {PROTOCOL_VERSION + 41}" in msg["message"]
             closing = await receive(ws)
             assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+
     run(go())
 
 
@@ -123,6 +131,7 @@ def test_unknown_client_that_does_not_say_hello_is_refused(server):
             await ws.send_str(json.dumps({"type": "expand", "path": "x"}))
             msg = await receive_json(ws)
             assert msg["code"] == "bad_handshake" and msg["fatal"]
+
     run(go())
 
 
@@ -131,10 +140,11 @@ def test_bad_messages_get_error_replies_and_the_session_survives(server):
         async with aiohttp.ClientSession() as s:
             ws = await join(s, server.url)
             await receive_scene(ws)
-            for bad, code in [("nonsense", "bad_message"),
-                              (json.dumps({"type": "expand", "path": "no.such"}), "not_found"),
-                              (json.dumps({"type": "expand", "path": "transformer.h.0.ln_1"}),
-                               "not_found")]:
+            for bad, code in [
+                ("nonsense", "bad_message"),
+                (json.dumps({"type": "expand", "path": "no.such"}), "not_found"),
+                (json.dumps({"type": "expand", "path": "transformer.h.0.ln_1"}), "not_found"),
+            ]:
                 await ws.send_str(bad)
                 msg = await receive_json(ws)
                 assert msg["type"] == "error" and msg["code"] == code and not msg["fatal"]
@@ -142,6 +152,7 @@ def test_bad_messages_get_error_replies_and_the_session_survives(server):
             msg = await receive_json(ws)
             assert msg["code"] == "bad_message"
             await ws.close()
+
     run(go())
 
 
@@ -151,6 +162,7 @@ def test_no_permessage_deflate_even_when_the_client_offers_it(server):
             ws = await s.ws_connect(server.url + "ws", compress=15)
             assert ws.compress == 0
             await ws.close()
+
     run(go())
 
 
@@ -166,6 +178,7 @@ def test_serves_the_built_viewer(server):
                 assert r.status == 200 and "javascript" in r.headers["Content-Type"]
             async with s.get(server.url + "assets/../../graph.py") as r:
                 assert r.status in (403, 404)
+
     run(go())
 
 

@@ -19,8 +19,7 @@ def server():
 
 
 def _get(server, query=""):
-    return urllib.request.urlopen(f"http://127.0.0.1:{server.port}/export.glb{query}",
-                                  timeout=30)
+    return urllib.request.urlopen(f"http://127.0.0.1:{server.port}/export.glb{query}", timeout=30)
 
 
 def test_serves_the_current_view_as_glb(server):
@@ -38,17 +37,19 @@ def test_the_download_has_readable_labels_and_a_camera(server):
     from tests.export.conftest import glb_json
 
     tree = glb_json(_get(server).read())
-    drawn = [n for n in tree["nodes"]
-             if n.get("extras", {}).get("type") == "label" and "mesh" in n]
+    drawn = [n for n in tree["nodes"] if n.get("extras", {}).get("type") == "label" and "mesh" in n]
     assert len(drawn) >= 4 and any(m["name"] == "labels" for m in tree["materials"])
     assert [n["name"] for n in tree["nodes"] if "camera" in n] == ["camera"]
 
 
-@pytest.mark.parametrize("query,message", [
-    ("?step=abc", "step must be an integer"),
-    ("?color_by=grad_norm", "needs probe data"),
-    ("?color_by=loudness", "unknown colour quantity"),
-])
+@pytest.mark.parametrize(
+    "query,message",
+    [
+        ("?step=abc", "step must be an integer"),
+        ("?color_by=grad_norm", "needs probe data"),
+        ("?color_by=loudness", "unknown colour quantity"),
+    ],
+)
 def test_bad_queries_are_400_with_a_sentence(server, query, message):
     with pytest.raises(urllib.error.HTTPError) as err:
         _get(server, query)

@@ -46,8 +46,12 @@ def test_weights_on_join_and_detail_on_request():
             header, weights = await next_overlays(ws, "weights")
             assert header["step"] == 2
             names = {(o.module, o.name, o.kind) for o in weights}
-            assert names == {("0", "weight", "grid"), ("0", "bias", "bars"),
-                             ("2", "weight", "grid"), ("2", "bias", "bars")}
+            assert names == {
+                ("0", "weight", "grid"),
+                ("0", "bias", "bars"),
+                ("2", "weight", "grid"),
+                ("2", "bias", "bars"),
+            }
             grid = next(o for o in weights if o.module == "0" and o.name == "weight")
             exact = model[0].weight.detach().half().float().numpy()
             assert (grid.arrays["values"] == exact).all()
@@ -59,8 +63,11 @@ def test_weights_on_join_and_detail_on_request():
             err = await next_error(ws)
             assert err["code"] == "not_found" and "no.such" in err["message"]
             # requests that need the live model get a clear answer when there is none
-            for msg in ({"type": "inspect", "index": 0}, {"type": "visualise", "module": "0",
-                                                           "unit": 1}, {"type": "landscape"}):
+            for msg in (
+                {"type": "inspect", "index": 0},
+                {"type": "visualise", "module": "0", "unit": 1},
+                {"type": "landscape"},
+            ):
                 await ws.send_str(json.dumps(msg))
                 err = await next_error(ws)
                 assert "needs the live model and probe inputs" in err["message"], err
@@ -76,15 +83,19 @@ def test_embedding_progress_and_errors_reach_every_viewer():
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3))
     feed = LiveFeed()
-    srv = ServerThread(make_app(SceneState(capture_graph(model, torch.randn(1, 6))), feed),
-                       "127.0.0.1", 0)
+    srv = ServerThread(
+        make_app(SceneState(capture_graph(model, torch.randn(1, 6))), feed), "127.0.0.1", 0
+    )
 
     async def go():
         async with aiohttp.ClientSession() as s:
             ws = await join(s, srv.url)
             await asyncio.sleep(0.3)  # joined
-            srv.loop.call_soon_threadsafe(feed.embedding_news, "error", {
-                "layer": "0", "step": 4, "message": "ValueError: features contain 3 NaN"})
+            srv.loop.call_soon_threadsafe(
+                feed.embedding_news,
+                "error",
+                {"layer": "0", "step": 4, "message": "ValueError: features contain 3 NaN"},
+            )
             err = await next_error(ws)
             assert err["code"] == "embedding_failed" and "3 NaN" in err["message"]
             assert err["fatal"] is False

@@ -42,29 +42,55 @@ def server():
 
 HELLO = json.dumps({"type": "hello", "protocol": PROTOCOL_VERSION, "client": "fuzz"})
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False)
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False)
     | st.text(max_size=40),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
-                                                                max_size=4), max_leaves=12)
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
 messages = st.one_of(
     st.binary(max_size=300),
     st.text(max_size=300),
-    st.builds(lambda t, rest: json.dumps({"type": t, **rest}),
-              st.sampled_from(sorted(CLIENT_MESSAGES)) | st.text(max_size=10),
-              st.dictionaries(st.sampled_from(["path", "step", "index", "module", "unit",
-                                               "method", "protocol", "steps", "x"]),
-                              json_values, max_size=4)),
-    st.builds(lambda v: json.dumps({"type": "hello", "protocol": v, "client": "x"}),
-              json_values),
+    st.builds(
+        lambda t, rest: json.dumps({"type": t, **rest}),
+        st.sampled_from(sorted(CLIENT_MESSAGES)) | st.text(max_size=10),
+        st.dictionaries(
+            st.sampled_from(
+                ["path", "step", "index", "module", "unit", "method", "protocol", "steps", "x"]
+            ),
+            json_values,
+            max_size=4,
+        ),
+    ),
+    st.builds(lambda v: json.dumps({"type": "hello", "protocol": v, "client": "x"}), json_values),
     # issue 15: a type that is no string, nesting past the recursion limit, integers beyond
     # 64 bits, NaN/Infinity, lone surrogates, objects where scalars belong
     st.builds(lambda t: json.dumps({"type": t}), json_values),
-    st.builds(lambda n, c: c * n, st.integers(900, 12_000), st.sampled_from(["[", "{\"a\":"])),
-    st.builds(lambda t, f, v: '{"type": "%s", "%s": %s}' % (t, f, v),
-              st.sampled_from(sorted(CLIENT_MESSAGES)),
-              st.sampled_from(["step", "index", "unit", "steps", "target", "protocol", "path"]),
-              st.sampled_from(["NaN", "Infinity", "-Infinity", "1e999", str(2**64), str(-2**64),
-                               "-1", "1.5", '"\\ud800"', '{"a": [[{}]]}', "1" + "0" * 5000])),
+    st.builds(lambda n, c: c * n, st.integers(900, 12_000), st.sampled_from(["[", '{"a":'])),
+    st.builds(
+        lambda t, f, v: '{"type": "%s", "%s": %s}' % (t, f, v),
+        st.sampled_from(sorted(CLIENT_MESSAGES)),
+        st.sampled_from(["step", "index", "unit", "steps", "target", "protocol", "path"]),
+        st.sampled_from(
+            [
+                "NaN",
+                "Infinity",
+                "-Infinity",
+                "1e999",
+                str(2**64),
+                str(-(2**64)),
+                "-1",
+                "1.5",
+                '"\\ud800"',
+                '{"a": [[{}]]}',
+                "1" + "0" * 5000,
+            ]
+        ),
+    ),
 )
 
 
@@ -83,10 +109,13 @@ async def hostile(url, first_hello: bool, payloads: list) -> None:
         try:  # read whatever comes back for a moment; errors or a close are both fine
             while True:
                 msg = await ws.receive(timeout=0.2)
-                if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
-                                aiohttp.WSMsgType.ERROR):
+                if msg.type in (
+                    aiohttp.WSMsgType.CLOSE,
+                    aiohttp.WSMsgType.CLOSED,
+                    aiohttp.WSMsgType.ERROR,
+                ):
                     break
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         await ws.close()
 
@@ -101,8 +130,11 @@ async def polite(url) -> dict:
         return welcome
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                 HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(first_hello=st.booleans(), payloads=st.lists(messages, min_size=1, max_size=6))
 def test_fuzzed_messages_never_break_the_server(server, first_hello, payloads):
     run_async(hostile(server.url, first_hello, payloads))
@@ -133,7 +165,7 @@ def test_huge_messages_and_floods(server):
                     msg = await flood.receive(timeout=1.0)
                     if msg.type == aiohttp.WSMsgType.TEXT:
                         said.append(json.loads(msg.data))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             assert any(m.get("code") == "rate_limited" for m in said)
             assert sum(m.get("code") == "rate_limited" for m in said) <= 3

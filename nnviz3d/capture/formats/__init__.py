@@ -21,12 +21,20 @@ from .torch_checkpoint import StateDictFormat
 from .torchscript import TorchScriptFormat
 from .zip_archive import ZIP_MAGIC
 
-FORMATS = (SafetensorsFormat, OnnxFormat, ExportArchiveFormat, TorchScriptFormat,
-           StateDictFormat, ShardedFormat)
+FORMATS = (
+    SafetensorsFormat,
+    OnnxFormat,
+    ExportArchiveFormat,
+    TorchScriptFormat,
+    StateDictFormat,
+    ShardedFormat,
+)
 """Tried in this order; the first whose ``matches`` is true opens the file."""
 
-EXPECTED = ("safetensors, ONNX, a torch state_dict/checkpoint, TorchScript, torch.export "
-            ".pt2 or a sharded checkpoint's .index.json")
+EXPECTED = (
+    "safetensors, ONNX, a torch state_dict/checkpoint, TorchScript, torch.export "
+    ".pt2 or a sharded checkpoint's .index.json"
+)
 HEAD_BYTES = 64
 
 __all__ = ["FORMATS", "ModelFileError", "detect_format", "open_model_file"]
@@ -50,15 +58,19 @@ def open_model_file(path: str | os.PathLike) -> Graph:
         raise ModelFileError(f"{path}: expected a model file; found no such file")
     fmt = detect_format(path)
     if fmt is None:
-        raise ModelFileError(f"{path}: not a model file nnviz3d can open (expected {EXPECTED}); "
-                             f"found {_describe(_head(path), path)}")
+        raise ModelFileError(
+            f"{path}: not a model file nnviz3d can open (expected {EXPECTED}); "
+            f"found {_describe(_head(path), path)}"
+        )
     try:
         return fmt.open(path)
     except ModelFileError:
         raise
     except Exception as exc:  # noqa: BLE001 - a corrupt file can fail anywhere: one sentence
-        raise ModelFileError(f"{path}: expected a readable {fmt.name} file; found one that "
-                             f"fails to open ({failure(exc)})") from None
+        raise ModelFileError(
+            f"{path}: expected a readable {fmt.name} file; found one that "
+            f"fails to open ({failure(exc)})"
+        ) from None
 
 
 def _head(path: Path) -> bytes:
@@ -66,8 +78,9 @@ def _head(path: Path) -> bytes:
         with open(path, "rb") as f:
             return f.read(HEAD_BYTES)
     except OSError as exc:
-        raise ModelFileError(f"{path}: expected a readable model file; found {exc.strerror}") \
-            from None
+        raise ModelFileError(
+            f"{path}: expected a readable model file; found {exc.strerror}"
+        ) from None
 
 
 def _describe(head: bytes, path: Path) -> str:

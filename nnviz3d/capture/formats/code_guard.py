@@ -33,15 +33,81 @@ import tokenize
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-SAFE_SYMPY = frozenset({
-    "Max", "Min", "Abs", "Eq", "Ne", "Lt", "Le", "Gt", "Ge", "And", "Or", "Not", "Xor",
-    "floor", "ceiling", "sqrt", "Mod", "Piecewise", "ITE", "Integer", "Rational", "Float",
-    "Pow", "Mul", "Add", "oo", "zoo", "nan", "pi", "E", "I", "true", "false", "log", "exp",
-    "sign", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "Symbol",
-})
+SAFE_SYMPY = frozenset(
+    {
+        "Max",
+        "Min",
+        "Abs",
+        "Eq",
+        "Ne",
+        "Lt",
+        "Le",
+        "Gt",
+        "Ge",
+        "And",
+        "Or",
+        "Not",
+        "Xor",
+        "floor",
+        "ceiling",
+        "sqrt",
+        "Mod",
+        "Piecewise",
+        "ITE",
+        "Integer",
+        "Rational",
+        "Float",
+        "Pow",
+        "Mul",
+        "Add",
+        "oo",
+        "zoo",
+        "nan",
+        "pi",
+        "E",
+        "I",
+        "true",
+        "false",
+        "log",
+        "exp",
+        "sign",
+        "sin",
+        "cos",
+        "tan",
+        "asin",
+        "acos",
+        "atan",
+        "sinh",
+        "cosh",
+        "tanh",
+        "Symbol",
+    }
+)
 """Names that sympy defines and a torch shape expression may use."""
-SAFE_OPS = frozenset({"+", "-", "*", "/", "//", "%", "**", "(", ")", ",", "<", ">", "<=", ">=",
-                      "==", "!=", "&", "|", "~", "^"})
+SAFE_OPS = frozenset(
+    {
+        "+",
+        "-",
+        "*",
+        "/",
+        "//",
+        "%",
+        "**",
+        "(",
+        ")",
+        ",",
+        "<",
+        ">",
+        "<=",
+        ">=",
+        "==",
+        "!=",
+        "&",
+        "|",
+        "~",
+        "^",
+    }
+)
 SIMPLE_STRING = re.compile(r"'[A-Za-z0-9_.+-]*'|\"[A-Za-z0-9_.+-]*\"")
 """A quoted name or number (``Symbol('s0')``, ``Float('1.5')``): no prefix, no escapes."""
 KEYWORD_ARG = re.compile(r"[a-z][a-z_]*")
@@ -64,9 +130,18 @@ def check_sym_expr(text: str) -> str | None:
     if not isinstance(text, str) or len(text) > MAX_EXPR:
         return "an expression that is not a short string"
     try:
-        tokens = [t for t in tokenize.generate_tokens(io.StringIO(text).readline)
-                  if t.type not in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER,
-                                    tokenize.INDENT, tokenize.DEDENT)]
+        tokens = [
+            t
+            for t in tokenize.generate_tokens(io.StringIO(text).readline)
+            if t.type
+            not in (
+                tokenize.NEWLINE,
+                tokenize.NL,
+                tokenize.ENDMARKER,
+                tokenize.INDENT,
+                tokenize.DEDENT,
+            )
+        ]
     except (tokenize.TokenError, SyntaxError, IndentationError):
         return "an expression that does not tokenize"
     powers = 0
@@ -81,8 +156,9 @@ def check_sym_expr(text: str) -> str | None:
             if not SIMPLE_STRING.fullmatch(value):
                 return f"the string {value[:40]!r}"
         elif kind == tokenize.OP and value == "=":
-            if not (KEYWORD_ARG.fullmatch(before) and i >= 2
-                    and tokens[i - 2].string in ("(", ",")):
+            if not (
+                KEYWORD_ARG.fullmatch(before) and i >= 2 and tokens[i - 2].string in ("(", ",")
+            ):
                 return "an assignment"
         elif kind == tokenize.OP and value in SAFE_OPS:
             powers += value == "**"
@@ -93,8 +169,12 @@ def check_sym_expr(text: str) -> str | None:
                 continue  # a keyword argument (positive=True): a name, not a value
             if value in SAFE_SYMPY or value in ("True", "False"):
                 continue
-            if (value.startswith("_") or keyword.iskeyword(value) or hasattr(builtins, value)
-                    or hasattr(sympy, value)):
+            if (
+                value.startswith("_")
+                or keyword.iskeyword(value)
+                or hasattr(builtins, value)
+                or hasattr(sympy, value)
+            ):
                 return f"the name {value!r}"
             # an unknown name: sympy makes it a symbol (s0, u1) or a torch sympy function
         else:
@@ -128,6 +208,7 @@ def _refuse(what: str):
 
 def _gated(original: Callable, replacement: Callable) -> Callable:
     """``replacement`` on a guarded thread, ``original`` elsewhere."""
+
     def call(*args, **kwargs):
         if _active() is None:
             return original(*args, **kwargs)
@@ -139,8 +220,7 @@ def _gated(original: Callable, replacement: Callable) -> Callable:
     return call
 
 
-def _torch_load(original, f, map_location=None, pickle_module=None, *, weights_only=None,
-                **kwargs):
+def _torch_load(original, f, map_location=None, pickle_module=None, *, weights_only=None, **kwargs):
     if pickle_module is not None or weights_only is False:
         _refuse("torch.load without weights_only (it would unpickle arbitrary objects)")
     return original(f, map_location, weights_only=True, **kwargs)
@@ -149,6 +229,7 @@ def _torch_load(original, f, map_location=None, pickle_module=None, *, weights_o
 def _refusal(what: str) -> Callable:
     def refuse(original, *args, **kwargs):
         _refuse(what)
+
     return refuse
 
 

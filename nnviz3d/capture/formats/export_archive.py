@@ -40,19 +40,25 @@ from .storage_bounds import check_view
 from .zip_archive import archive_kind, check_zip, inflate_limit, torch_reader
 
 EXPECTED = "a torch.export .pt2 archive"
-ENTRIES = re.compile(r"""(archive_format|archive_version|byteorder|\.data/version
+ENTRIES = re.compile(
+    r"""(archive_format|archive_version|byteorder|\.data/version
     |\.data/serialization_id|models/model\.json|data/sample_inputs/model\.pt
     |data/weights/model_weights_config\.json|data/weights/weight_[0-9]+
     |data/constants/model_constants_config\.json|data/constants/tensor_[0-9]+
-    |extra/[A-Za-z0-9_.\-]+)""", re.X)
+    |extra/[A-Za-z0-9_.\-]+)""",
+    re.X,
+)
 """Every entry ``torch.export.save`` writes for one model (and nothing that unpickles)."""
-OPERATORS = re.compile(r"""(torch\.ops\.(aten|prims|quantized_decomposed)\.\w+(\.\w+)?
+OPERATORS = re.compile(
+    r"""(torch\.ops\.(aten|prims|quantized_decomposed)\.\w+(\.\w+)?
     |torch\.ops\.higher_order\.(cond|while_loop|map_impl|scan|wrap_with_set_grad_enabled
         |wrap_with_autocast|invoke_subgraph)
     |_operator\.(getitem|add|sub|mul|truediv|floordiv|mod|pow|neg|pos|abs|eq|ne|lt|le|gt|ge
         |and_|or_|xor|not_|invert|lshift|rshift|matmul)
     |math\.(ceil|floor|trunc|sqrt|exp|log|log2|log10|sin|cos|tan|fabs|pow)
-    |torch\.(sym_\w+|_sym_\w+))""", re.X)
+    |torch\.(sym_\w+|_sym_\w+))""",
+    re.X,
+)
 """Operators a graph may call: pure tensor and shape arithmetic."""
 DENIED = re.compile(r"torch\.ops\.aten\.(save|from_file|_print|warn)(\.\w+)?")
 """aten operators that read or write files or print."""
@@ -85,8 +91,10 @@ class ExportArchiveFormat:
                 yield name, value.detach()
 
 
-UNSAFE = ("nnviz3d never unpickles arbitrary objects: export the model again with plain "
-          "tensor weights (torch.export.save of an ExportedProgram without custom objects)")
+UNSAFE = (
+    "nnviz3d never unpickles arbitrary objects: export the model again with plain "
+    "tensor weights (torch.export.save of an ExportedProgram without custom objects)"
+)
 
 
 def _load(path: Path):
@@ -103,9 +111,11 @@ def _load(path: Path):
         if not refused:
             raise
     if refused:  # raised, or swallowed by torch: either way the file needed it
-        raise ModelFileError(f"{path}: expected {EXPECTED} of plain tensors and operators; "
-                             f"found one whose loading needs {refused[0]}, which nnviz3d "
-                             f"refuses; {UNSAFE}") from None
+        raise ModelFileError(
+            f"{path}: expected {EXPECTED} of plain tensors and operators; "
+            f"found one whose loading needs {refused[0]}, which nnviz3d "
+            f"refuses; {UNSAFE}"
+        ) from None
     return ep
 
 
@@ -134,25 +144,33 @@ def check_archive(path: Path) -> None:
     reader, names = torch_reader(str(path), path, EXPECTED)
     for name in names:
         if not ENTRIES.fullmatch(name):
-            raise ModelFileError(f"{path}: expected only the entries torch.export.save writes; "
-                                 f"found {name[:80]!r}, which torch.export.load would "
-                                 f"unpickle or run; {UNSAFE}")
+            raise ModelFileError(
+                f"{path}: expected only the entries torch.export.save writes; "
+                f"found {name[:80]!r}, which torch.export.load would "
+                f"unpickle or run; {UNSAFE}"
+            )
     limit = inflate_limit(path)
 
     def read(name: str) -> bytes | None:
         if name not in names:
             return None
         if reader.get_record_size(name) > limit:
-            raise ModelFileError(f"{path}: {name} claims {reader.get_record_size(name):,} "
-                                 f"bytes (corrupt)")
+            raise ModelFileError(
+                f"{path}: {name} claims {reader.get_record_size(name):,} bytes (corrupt)"
+            )
         return reader.get_record(name)
 
     if read("archive_format") != b"pt2" or read("archive_version") != b"0":
-        raise ModelFileError(f"{path}: expected {EXPECTED} (archive_format pt2, "
-                             f"archive_version 0); found an older, newer or unknown export "
-                             f"format")
-    for needed in ("models/model.json", "data/weights/model_weights_config.json",
-                   "data/constants/model_constants_config.json"):
+        raise ModelFileError(
+            f"{path}: expected {EXPECTED} (archive_format pt2, "
+            f"archive_version 0); found an older, newer or unknown export "
+            f"format"
+        )
+    for needed in (
+        "models/model.json",
+        "data/weights/model_weights_config.json",
+        "data/constants/model_constants_config.json",
+    ):
         if needed not in names:
             raise ModelFileError(f"{path}: expected {EXPECTED} with {needed}; found none")
     sizes = {n: reader.get_record_size(n) for n in names}
@@ -168,8 +186,7 @@ def _json(path: Path, name: str, raw: bytes | None):
     try:
         return json.loads(raw)
     except (ValueError, RecursionError):
-        raise ModelFileError(f"{path}: expected {name} to be JSON; found something "
-                             f"else") from None
+        raise ModelFileError(f"{path}: expected {name} to be JSON; found something else") from None
 
 
 def _check_payloads(path: Path, folder: str, prefix: str, read, sizes: dict[str, int]) -> None:
@@ -182,18 +199,22 @@ def _check_payloads(path: Path, folder: str, prefix: str, read, sizes: dict[str,
     try:
         entries = list(_json(path, name, read(name))["config"].items())
     except (KeyError, TypeError, AttributeError):
-        raise ModelFileError(f"{path}: expected {name} to be a payload config; found "
-                             f"something else") from None
+        raise ModelFileError(
+            f"{path}: expected {name} to be a payload config; found something else"
+        ) from None
     itemsizes: dict[str, int] = {}
     for fqn, meta in entries:
         pickled = not isinstance(meta, dict) or meta.get("use_pickle") is not False
         file = str(meta.get("path_name", "")) if isinstance(meta, dict) else ""
         if pickled or not re.fullmatch(f"{prefix}[0-9]+", file):
-            raise ModelFileError(f"{path}: expected {fqn!r} as a raw tensor payload; found a "
-                                 f"pickled object ({name}); {UNSAFE}")
+            raise ModelFileError(
+                f"{path}: expected {fqn!r} as a raw tensor payload; found a "
+                f"pickled object ({name}); {UNSAFE}"
+            )
         if folder + file not in sizes:
-            raise ModelFileError(f"{path}: expected payload {folder}{file} for {fqn!r}; found "
-                                 f"no such entry")
+            raise ModelFileError(
+                f"{path}: expected payload {folder}{file} for {fqn!r}; found no such entry"
+            )
         try:
             tm = meta["tensor_meta"]
             shape = [d["as_int"] for d in tm["sizes"]]
@@ -202,12 +223,15 @@ def _check_payloads(path: Path, folder: str, prefix: str, read, sizes: dict[str,
             itemsize = itemsizes.setdefault(file, deserialize_scalar_type(tm["dtype"]).itemsize)
             strided = tm.get("layout", 7) == 7
         except (KeyError, TypeError, AttributeError, ValueError):
-            raise ModelFileError(f"{path}: expected {fqn!r} to have a tensor_meta of integer "
-                                 f"sizes, strides, offset and a known dtype ({name}); found "
-                                 f"something else") from None
+            raise ModelFileError(
+                f"{path}: expected {fqn!r} to have a tensor_meta of integer "
+                f"sizes, strides, offset and a known dtype ({name}); found "
+                f"something else"
+            ) from None
         if not strided:
-            raise ModelFileError(f"{path}: expected {fqn!r} to be a strided tensor; found "
-                                 f"layout {tm.get('layout')}")
+            raise ModelFileError(
+                f"{path}: expected {fqn!r} to be a strided tensor; found layout {tm.get('layout')}"
+            )
         check_view(path, repr(fqn), shape, stride, offset, itemsize, sizes[folder + file])
 
 
@@ -217,36 +241,48 @@ def _check_sample_inputs(path: Path, raw: bytes | None) -> None:
     import torch
 
     if raw is None:
-        raise ModelFileError(f"{path}: expected a torch.export archive saved with example "
-                             f"inputs; found none, so its graph cannot be traced (export it "
-                             f"again with example args and torch.export.save)")
+        raise ModelFileError(
+            f"{path}: expected a torch.export archive saved with example "
+            f"inputs; found none, so its graph cannot be traced (export it "
+            f"again with example args and torch.export.save)"
+        )
     name = "data/sample_inputs/model.pt"
     inner = Path(f"{path}:{name}")
     reader, names = torch_reader(io.BytesIO(raw), inner, "a torch.save archive")
     pkl = next((n for n in names if n == "data.pkl"), None)
     if pkl is None or reader.get_record_size(pkl) > len(raw):
-        raise ModelFileError(f"{path}: expected sample inputs saved with torch.save ({name}); "
-                             f"found something else")
+        raise ModelFileError(
+            f"{path}: expected sample inputs saved with torch.save ({name}); found something else"
+        )
     try:
         root, unpickler = scan(io.BytesIO(reader.get_record(pkl)))
     except Refused as exc:
-        raise ModelFileError(f"{path}: expected sample inputs of plain tensors ({name}); "
-                             f"found {exc}; {UNSAFE}") from None
+        raise ModelFileError(
+            f"{path}: expected sample inputs of plain tensors ({name}); found {exc}; {UNSAFE}"
+        ) from None
     except Exception:  # noqa: BLE001 - a malformed pickle: torch would retry unsafely
-        raise ModelFileError(f"{path}: expected sample inputs of plain tensors ({name}); "
-                             f"found a pickle that does not read") from None
+        raise ModelFileError(
+            f"{path}: expected sample inputs of plain tensors ({name}); "
+            f"found a pickle that does not read"
+        ) from None
     keys = set(names)
-    check_records(path, list(tensor_records(root)), unpickler.storages,
-                  lambda key: reader.get_record_size(f"data/{key}")
-                  if f"data/{key}" in keys else None, len(raw),
-                  f"sample inputs of plain tensors ({name})")
+    check_records(
+        path,
+        list(tensor_records(root)),
+        unpickler.storages,
+        lambda key: reader.get_record_size(f"data/{key}") if f"data/{key}" in keys else None,
+        len(raw),
+        f"sample inputs of plain tensors ({name})",
+    )
     try:
         with refusing_code(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             torch.load(io.BytesIO(raw), weights_only=True)
     except Exception:  # noqa: BLE001 - torch would retry unsafely: refuse
-        raise ModelFileError(f"{path}: expected sample inputs of plain tensors ({name}); "
-                             f"found objects that need unpickling; {UNSAFE}") from None
+        raise ModelFileError(
+            f"{path}: expected sample inputs of plain tensors ({name}); "
+            f"found objects that need unpickling; {UNSAFE}"
+        ) from None
 
 
 def _check_program(path: Path, raw: bytes | None) -> None:
@@ -267,15 +303,19 @@ def _check_program(path: Path, raw: bytes | None) -> None:
                 stack.append(value)
             elif key in ("target", "as_operator") and isinstance(value, str):
                 if not OPERATORS.fullmatch(value) or DENIED.fullmatch(value):
-                    raise ModelFileError(f"{path}: expected a graph of tensor operators; found "
-                                         f"the operator {value[:80]!r}, which nnviz3d does "
-                                         f"not run")
+                    raise ModelFileError(
+                        f"{path}: expected a graph of tensor operators; found "
+                        f"the operator {value[:80]!r}, which nnviz3d does "
+                        f"not run"
+                    )
             elif key == "expr_str":
                 reason = check_sym_expr(value)
                 if reason is not None:
-                    raise ModelFileError(f"{path}: expected symbolic shapes of plain "
-                                         f"arithmetic; found one with {reason}, which torch "
-                                         f"would eval")
+                    raise ModelFileError(
+                        f"{path}: expected symbolic shapes of plain "
+                        f"arithmetic; found one with {reason}, which torch "
+                        f"would eval"
+                    )
 
 
 def _capture(ep, path: Path) -> Graph:
@@ -285,9 +325,11 @@ def _capture(ep, path: Path) -> Graph:
 
     example = getattr(ep, "example_inputs", None)
     if not example:
-        raise ModelFileError(f"{path}: expected a torch.export archive saved with example "
-                             f"inputs; found none, so its graph cannot be traced (export "
-                             f"it again with example args and torch.export.save)")
+        raise ModelFileError(
+            f"{path}: expected a torch.export archive saved with example "
+            f"inputs; found none, so its graph cannot be traced (export "
+            f"it again with example args and torch.export.save)"
+        )
     graph = capture_graph(torch.export.unflatten(ep), example, strategies=SYMBOLIC)
     kinds = _module_kinds(ep)
     for node in graph.nodes:

@@ -81,13 +81,17 @@ def _load(path: Path, infer: bool = True):
     try:
         import onnx
     except ImportError:
-        raise ModelFileError(f"{path}: reading .onnx files needs the 'formats' extra (onnx is "
-                             f"not installed): pip install 'nnviz3d[formats]'") from None
+        raise ModelFileError(
+            f"{path}: reading .onnx files needs the 'formats' extra (onnx is "
+            f"not installed): pip install 'nnviz3d[formats]'"
+        ) from None
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # noqa: BLE001 - protobuf errors vary: one sentence
-        raise ModelFileError(f"{path}: expected an ONNX model; found bytes that do not "
-                             f"parse as one ({type(exc).__name__})") from None
+        raise ModelFileError(
+            f"{path}: expected an ONNX model; found bytes that do not "
+            f"parse as one ({type(exc).__name__})"
+        ) from None
     if infer:
         try:
             model = onnx.shape_inference.infer_shapes(model)
@@ -117,24 +121,30 @@ def _check_initializers(g, path: Path) -> set[str]:
             external.add(t.name)
             continue
         try:
-            bits = SUB_BYTE_BITS.get(t.data_type) or \
-                helper.tensor_dtype_to_np_dtype(t.data_type).itemsize * 8
+            bits = (
+                SUB_BYTE_BITS.get(t.data_type)
+                or helper.tensor_dtype_to_np_dtype(t.data_type).itemsize * 8
+            )
             field = helper.tensor_dtype_to_field(t.data_type)
         except (KeyError, ValueError, TypeError):
-            raise ModelFileError(f"{path}: expected {what} to have a known data type; found "
-                                 f"type {t.data_type}") from None
+            raise ModelFileError(
+                f"{path}: expected {what} to have a known data type; found type {t.data_type}"
+            ) from None
         packed = -(-n * bits // 8)
         if t.HasField("raw_data"):
             have, need, unit = len(t.raw_data), packed, "bytes"
         else:
             have = len(getattr(t, field))
-            need = packed if t.data_type in SUB_BYTE_BITS else n * (
-                2 if t.data_type in COMPLEX else 1)
+            need = (
+                packed if t.data_type in SUB_BYTE_BITS else n * (2 if t.data_type in COMPLEX else 1)
+            )
             unit = "values"
         if have != need:
-            raise ModelFileError(f"{path}: expected {what} (dims {list(t.dims)}) to hold "
-                                 f"{need:,} {unit} of data; found {have:,} (corrupt or "
-                                 f"hostile file)")
+            raise ModelFileError(
+                f"{path}: expected {what} (dims {list(t.dims)}) to hold "
+                f"{need:,} {unit} of data; found {have:,} (corrupt or "
+                f"hostile file)"
+            )
     return external
 
 
@@ -151,21 +161,39 @@ def _graph(model, path: Path) -> Graph:
         if inp.name in sizes:
             continue
         p = f"input:{_clean(inp.name)}"
-        nodes.append(Node(path=p, kind="Input", role=ROLE_INPUT, parent="", depth=1,
-                          output_shapes=[value_shapes.get(inp.name) or []]))
+        nodes.append(
+            Node(
+                path=p,
+                kind="Input",
+                role=ROLE_INPUT,
+                parent="",
+                depth=1,
+                output_shapes=[value_shapes.get(inp.name) or []],
+            )
+        )
         producer[inp.name] = p
     total = 0
     for n, p in zip(g.node, _node_paths(g)):
         params = {name: shapes[name] for name in n.input if name in sizes}
         count = sum(sizes[name] for name in params)
         total += count
-        nodes.append(Node(
-            path=p, kind=n.op_type, role=ROLE_OP, parent="", depth=1, module_path="",
-            params=count, trainable_params=count, total_params=count,
-            total_trainable_params=count,
-            param_shapes={_clean(k): v for k, v in params.items()},
-            input_shapes=[value_shapes.get(x) or [] for x in n.input if x and x not in sizes],
-            output_shapes=[value_shapes.get(x) or [] for x in n.output]))
+        nodes.append(
+            Node(
+                path=p,
+                kind=n.op_type,
+                role=ROLE_OP,
+                parent="",
+                depth=1,
+                module_path="",
+                params=count,
+                trainable_params=count,
+                total_params=count,
+                total_trainable_params=count,
+                param_shapes={_clean(k): v for k, v in params.items()},
+                input_shapes=[value_shapes.get(x) or [] for x in n.input if x and x not in sizes],
+                output_shapes=[value_shapes.get(x) or [] for x in n.output],
+            )
+        )
         for out in n.output:
             producer[out] = p
     pairs: list[tuple[str, str]] = []
@@ -176,22 +204,39 @@ def _graph(model, path: Path) -> Graph:
                 pairs.append((producer[x], dst))
     for k, out in enumerate(g.output):
         p = f"output:{k}"
-        nodes.append(Node(path=p, kind="Output", role=ROLE_OUTPUT, parent="", depth=1,
-                          input_shapes=[value_shapes.get(out.name) or []]))
+        nodes.append(
+            Node(
+                path=p,
+                kind="Output",
+                role=ROLE_OUTPUT,
+                parent="",
+                depth=1,
+                input_shapes=[value_shapes.get(out.name) or []],
+            )
+        )
         if out.name in producer:
             pairs.append((producer[out.name], p))
     nodes[0].total_params = nodes[0].total_trainable_params = total
-    edges = [Edge(s, d, EDGE_SKIP if skip else EDGE_DATA)
-             for (s, d), skip in zip(pairs, skip_flags(pairs))]
-    return Graph(model=g.name or path.stem, strategy="onnx", nodes=nodes, edges=edges,
-                 total_params=total, trainable_params=total)
+    edges = [
+        Edge(s, d, EDGE_SKIP if skip else EDGE_DATA)
+        for (s, d), skip in zip(pairs, skip_flags(pairs))
+    ]
+    return Graph(
+        model=g.name or path.stem,
+        strategy="onnx",
+        nodes=nodes,
+        edges=edges,
+        total_params=total,
+        trainable_params=total,
+    )
 
 
 def _node_paths(g) -> list[str]:
     """Each node's path segment: its name without dots or slashes, made unique."""
     used: set[str] = set()
-    return [_unique(_clean(n.name) or f"{n.op_type.lower()}_{i}", used)
-            for i, n in enumerate(g.node)]
+    return [
+        _unique(_clean(n.name) or f"{n.op_type.lower()}_{i}", used) for i, n in enumerate(g.node)
+    ]
 
 
 def _numel(dims) -> int:

@@ -60,8 +60,9 @@ class TensorRecord:
     """Where a tensor's data lies: storage, offset and strides in elements, and the dtype
     torch names it by (``float``, ``half``, ``bfloat16``...)."""
 
-    def __init__(self, storage: StorageRef | None, offset, shape, stride, dtype: str,
-                 itemsize: int) -> None:
+    def __init__(
+        self, storage: StorageRef | None, offset, shape, stride, dtype: str, itemsize: int
+    ) -> None:
         self.storage, self.offset = storage, offset
         self.shape, self.stride = list(shape), list(stride)
         self.dtype, self.itemsize = dtype, itemsize
@@ -106,10 +107,17 @@ def _record(storage, offset, size, stride, dtype: str | None = None) -> TensorRe
     if len(strides) != len(shape):
         raise Refused("a tensor whose strides do not match its shape")
     if dtype is None:
-        return TensorRecord(storage, _int(offset, "offset") + storage.base, shape, strides,
-                            storage.kind, storage.itemsize)
-    return TensorRecord(storage, _int(offset, "offset") + storage.base, shape, strides,
-                        dtype, dtype_itemsize(dtype))
+        return TensorRecord(
+            storage,
+            _int(offset, "offset") + storage.base,
+            shape,
+            strides,
+            storage.kind,
+            storage.itemsize,
+        )
+    return TensorRecord(
+        storage, _int(offset, "offset") + storage.base, shape, strides, dtype, dtype_itemsize(dtype)
+    )
 
 
 def _rebuild_tensor(storage, offset, size, stride, *rest):
@@ -158,14 +166,17 @@ class InertUnpickler(pickle.Unpickler):
             return type(name, (Stub,), {"kind": name, "qualname": f"{module}.{name}"})
         if module == "torch._utils" and name in TENSOR_REBUILDS:
             return _rebuild_tensor_v3 if name.endswith("v3") else _rebuild_tensor
-        if module == "torch._utils" and name in ("_rebuild_parameter",
-                                                 "_rebuild_parameter_with_state"):
+        if module == "torch._utils" and name in (
+            "_rebuild_parameter",
+            "_rebuild_parameter_with_state",
+        ):
             return _first
         if module == "torch._tensor" and name == "_rebuild_from_type_v2":
             return _from_type
         if module.startswith("torch") and "_rebuild" in name:
-            raise Refused(f"a tensor built by {module}.{name} (sparse, quantized, nested or "
-                          f"without storage)")
+            raise Refused(
+                f"a tensor built by {module}.{name} (sparse, quantized, nested or without storage)"
+            )
         if module == "torch" and name.endswith("Storage"):
             return name
         if module == "torch" and _is_dtype(name):
@@ -232,8 +243,7 @@ def tensor_records(obj, prefix: str = "", depth: int = 0) -> Iterator[tuple[str,
         yield prefix or "tensor", obj
     elif isinstance(obj, dict):
         for key, value in obj.items():
-            yield from tensor_records(value, f"{prefix}.{key}" if prefix else str(key),
-                                      depth + 1)
+            yield from tensor_records(value, f"{prefix}.{key}" if prefix else str(key), depth + 1)
     elif isinstance(obj, (list, tuple)):
         for i, value in enumerate(obj):
             yield from tensor_records(value, f"{prefix}.{i}" if prefix else str(i), depth + 1)
@@ -242,9 +252,14 @@ def tensor_records(obj, prefix: str = "", depth: int = 0) -> Iterator[tuple[str,
         yield from tensor_records(obj.args, prefix, depth + 1)
 
 
-def check_records(path: Path, records, storages: dict[str, StorageRef],
-                  available: Callable[[str], int | None], total: int,
-                  expected: str = "readable weights") -> None:
+def check_records(
+    path: Path,
+    records,
+    storages: dict[str, StorageRef],
+    available: Callable[[str], int | None],
+    total: int,
+    expected: str = "readable weights",
+) -> None:
     """Refuse, in one sentence (``{path}: expected {expected}; found ...``), unless every
     storage's claimed bytes are really in the file (``available(key)``: the bytes its entry
     holds, or ``None`` for no entry; at most ``total`` bytes for all storages together) and
@@ -254,19 +269,26 @@ def check_records(path: Path, records, storages: dict[str, StorageRef],
     for key, ref in storages.items():
         have = available(key)
         if have is None:
-            raise ModelFileError(f"{path}: expected {expected}; found no entry for storage "
-                                 f"{key} (truncated or corrupt)")
+            raise ModelFileError(
+                f"{path}: expected {expected}; found no entry for storage "
+                f"{key} (truncated or corrupt)"
+            )
         if ref.nbytes > have:
-            raise ModelFileError(f"{path}: expected {expected}; found storage {key} holding "
-                                 f"{have:,} of the {ref.nbytes:,} bytes its tensors claim "
-                                 f"(truncated, corrupt or hostile file)")
+            raise ModelFileError(
+                f"{path}: expected {expected}; found storage {key} holding "
+                f"{have:,} of the {ref.nbytes:,} bytes its tensors claim "
+                f"(truncated, corrupt or hostile file)"
+            )
         claimed += ref.nbytes
     if claimed > total:
-        raise ModelFileError(f"{path}: expected {expected}; found storages claiming "
-                             f"{claimed:,} bytes in a file of {total:,} (corrupt or hostile "
-                             f"file)")
+        raise ModelFileError(
+            f"{path}: expected {expected}; found storages claiming "
+            f"{claimed:,} bytes in a file of {total:,} (corrupt or hostile "
+            f"file)"
+        )
     for name, rec in records:
         root = storages.get(rec.key)
         nbytes = root.nbytes if root is not None else 0
-        check_view(path, f"tensor {name[:80]!r}", rec.shape, rec.stride, rec.offset,
-                   rec.itemsize, nbytes)
+        check_view(
+            path, f"tensor {name[:80]!r}", rec.shape, rec.stride, rec.offset, rec.itemsize, nbytes
+        )

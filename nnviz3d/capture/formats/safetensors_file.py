@@ -22,12 +22,30 @@ from .storage_bounds import check_shape
 from .tensor_tree import TensorEntry, graph_from_tensors
 
 DTYPE_BYTES = {
-    "BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "F8_E8M0": 1, "U16": 2, "I16": 2,
-    "F16": 2, "BF16": 2, "U32": 4, "I32": 4, "F32": 4, "U64": 8, "I64": 8, "F64": 8,
+    "BOOL": 1,
+    "U8": 1,
+    "I8": 1,
+    "F8_E5M2": 1,
+    "F8_E4M3": 1,
+    "F8_E8M0": 1,
+    "U16": 2,
+    "I16": 2,
+    "F16": 2,
+    "BF16": 2,
+    "U32": 4,
+    "I32": 4,
+    "F32": 4,
+    "U64": 8,
+    "I64": 8,
+    "F64": 8,
 }
 TORCH_DTYPES = {
-    "F16": "float16", "BF16": "bfloat16", "F32": "float32", "F64": "float64",
-    "F8_E5M2": "float8_e5m2", "F8_E4M3": "float8_e4m3fn",
+    "F16": "float16",
+    "BF16": "bfloat16",
+    "F32": "float32",
+    "F64": "float64",
+    "F8_E5M2": "float8_e5m2",
+    "F8_E4M3": "float8_e4m3fn",
 }
 """Floating dtypes whose tensors are read for weight views (integers and masks are not)."""
 MAX_HEADER = 100 * 1024 * 1024
@@ -44,8 +62,9 @@ class SafetensorsFormat:
 
     @staticmethod
     def open(path: Path) -> Graph:
-        return graph_from_tensors(SafetensorsFormat.entries(path), model=Path(path).name,
-                                  strategy="safetensors header")
+        return graph_from_tensors(
+            SafetensorsFormat.entries(path), model=Path(path).name, strategy="safetensors header"
+        )
 
     @staticmethod
     def entries(path: Path) -> list[TensorEntry]:
@@ -66,8 +85,9 @@ class SafetensorsFormat:
                 continue
             with warnings.catch_warnings():  # the view is only read
                 warnings.simplefilter("ignore")
-                flat = torch.frombuffer(mm, dtype=dtype, count=entry.numel,
-                                        offset=start + offsets[entry.name])
+                flat = torch.frombuffer(
+                    mm, dtype=dtype, count=entry.numel, offset=start + offsets[entry.name]
+                )
             yield entry.name, flat.reshape(entry.shape)
 
 
@@ -80,16 +100,20 @@ def _header(path: Path) -> tuple[list[TensorEntry], dict[str, int], int]:
         if n > MAX_HEADER or 8 + n > size:
             raise ModelFileError(
                 f"{path}: expected {expected} whose header fits in the file; found a header "
-                f"claiming {n:,} bytes in a file of {size:,} bytes (truncated or corrupt)")
+                f"claiming {n:,} bytes in a file of {size:,} bytes (truncated or corrupt)"
+            )
         raw = f.read(n)
     try:
         header = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:
-        raise ModelFileError(f"{path}: expected {expected} with a JSON header; found "
-                             f"unparseable JSON ({exc})") from None
+        raise ModelFileError(
+            f"{path}: expected {expected} with a JSON header; found unparseable JSON ({exc})"
+        ) from None
     if not isinstance(header, dict):
-        raise ModelFileError(f"{path}: expected {expected} with a JSON object header; "
-                             f"found a {type(header).__name__}")
+        raise ModelFileError(
+            f"{path}: expected {expected} with a JSON object header; "
+            f"found a {type(header).__name__}"
+        )
     data_size = size - 8 - n
     entries, offsets = [], {}
     for name, info in header.items():
@@ -105,23 +129,33 @@ def _header(path: Path) -> tuple[list[TensorEntry], dict[str, int], int]:
 def _entry(path, name: str, info, data_size: int) -> TensorEntry:
     try:
         dtype, shape, (start, end) = info["dtype"], info["shape"], info["data_offsets"]
-        ok = (dtype in DTYPE_BYTES and isinstance(shape, list)
-              and all(isinstance(d, int) and d >= 0 for d in shape)
-              and isinstance(start, int) and isinstance(end, int))
+        ok = (
+            dtype in DTYPE_BYTES
+            and isinstance(shape, list)
+            and all(isinstance(d, int) and d >= 0 for d in shape)
+            and isinstance(start, int)
+            and isinstance(end, int)
+        )
     except (KeyError, TypeError, ValueError):
         ok = False
     if not ok:
-        raise ModelFileError(f"{path}: expected each safetensors header entry to have a known "
-                             f"dtype, a shape and two data offsets; found {str(info)[:80]} "
-                             f"for tensor {name!r}")
+        raise ModelFileError(
+            f"{path}: expected each safetensors header entry to have a known "
+            f"dtype, a shape and two data offsets; found {str(info)[:80]} "
+            f"for tensor {name!r}"
+        )
     entry = TensorEntry(name, list(shape), dtype)
     check_shape(path, f"tensor {name[:80]!r}", entry.shape)
     if not 0 <= start <= end <= data_size:
-        raise ModelFileError(f"{path}: expected tensor {name!r} to lie inside the file's "
-                             f"{data_size:,} data bytes; found offsets {start:,}..{end:,} "
-                             f"(truncated or corrupt)")
+        raise ModelFileError(
+            f"{path}: expected tensor {name!r} to lie inside the file's "
+            f"{data_size:,} data bytes; found offsets {start:,}..{end:,} "
+            f"(truncated or corrupt)"
+        )
     if end - start != entry.numel * DTYPE_BYTES[dtype]:
-        raise ModelFileError(f"{path}: expected tensor {name!r} ({dtype} {shape}) to take "
-                             f"{entry.numel * DTYPE_BYTES[dtype]:,} bytes; found "
-                             f"{end - start:,}")
+        raise ModelFileError(
+            f"{path}: expected tensor {name!r} ({dtype} {shape}) to take "
+            f"{entry.numel * DTYPE_BYTES[dtype]:,} bytes; found "
+            f"{end - start:,}"
+        )
     return entry

@@ -19,10 +19,18 @@ from dataclasses import dataclass
 
 from ...graph import Graph, Node
 
-BUFFER_NAMES = frozenset({
-    "running_mean", "running_var", "num_batches_tracked", "position_ids", "token_type_ids",
-    "inv_freq", "masked_bias", "attn_bias",
-})
+BUFFER_NAMES = frozenset(
+    {
+        "running_mean",
+        "running_var",
+        "num_batches_tracked",
+        "position_ids",
+        "token_type_ids",
+        "inv_freq",
+        "masked_bias",
+        "attn_bias",
+    }
+)
 
 
 @dataclass
@@ -44,8 +52,9 @@ class TensorEntry:
         return n
 
 
-def graph_from_tensors(entries: list[TensorEntry], *, model: str, strategy: str,
-                       kinds: dict[str, str] | None = None) -> Graph:
+def graph_from_tensors(
+    entries: list[TensorEntry], *, model: str, strategy: str, kinds: dict[str, str] | None = None
+) -> Graph:
     """The prefix-grouping graph of ``entries``; ``kinds`` gives class names by module path
     (and adds parameter-less modules) where the file knows them, else kinds are ``Module``."""
     kinds = kinds or {}
@@ -69,8 +78,12 @@ def graph_from_tensors(entries: list[TensorEntry], *, model: str, strategy: str,
     for path in order:
         parent = None if path == "" else path.rpartition(".")[0]
         nodes[path] = Node(
-            path=path, kind=kinds.get(path, model if path == "" else "Module"), parent=parent,
-            is_group=path in has_children, depth=0 if path == "" else path.count(".") + 1)
+            path=path,
+            kind=kinds.get(path, model if path == "" else "Module"),
+            parent=parent,
+            is_group=path in has_children,
+            depth=0 if path == "" else path.count(".") + 1,
+        )
     total = 0
     for e in entries:
         mod_path, _, local = e.name.rpartition(".")
@@ -98,8 +111,14 @@ def graph_from_tensors(entries: list[TensorEntry], *, model: str, strategy: str,
             guessed += node.kind != "Module"
     if guessed:
         strategy = f"{strategy}; layer kinds guessed from parameter shapes"
-    return Graph(model=model, strategy=strategy, nodes=list(nodes.values()), edges=[],
-                 total_params=total, trainable_params=total)
+    return Graph(
+        model=model,
+        strategy=strategy,
+        nodes=list(nodes.values()),
+        edges=[],
+        total_params=total,
+        trainable_params=total,
+    )
 
 
 def guess_kind(path: str, shapes: dict[str, list[int]], has_buffers: bool) -> str | None:
@@ -126,8 +145,13 @@ def tie_key(tensor) -> tuple | None:
     """What makes two loaded tensors the same data (None on the meta device)."""
     if tensor.is_meta:
         return None
-    return (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape),
-            tuple(tensor.stride()), tensor.dtype)
+    return (
+        tensor.untyped_storage().data_ptr(),
+        tensor.storage_offset(),
+        tuple(tensor.shape),
+        tuple(tensor.stride()),
+        tensor.dtype,
+    )
 
 
 def first_names(keys: list[tuple[str, object]]) -> dict[str, str]:
@@ -154,10 +178,13 @@ def add_flow(graph: Graph, flow) -> None:
         graph.nodes.append(Node(path=p, kind="Input", role=ROLE_INPUT, parent="", depth=1))
     pairs = list(flow.edges)
     if flow.output:
-        graph.nodes.append(Node(path="output:0", kind="Output", role=ROLE_OUTPUT, parent="",
-                                depth=1))
+        graph.nodes.append(
+            Node(path="output:0", kind="Output", role=ROLE_OUTPUT, parent="", depth=1)
+        )
         pairs += [(src, "output:0") for src in sorted(flow.output)]
     graph.__post_init__()  # re-index with the new nodes
     pairs = [(s, d) for s, d in pairs if s in graph and d in graph]
-    graph.edges = [Edge(s, d, EDGE_SKIP if skip else EDGE_DATA)
-                   for (s, d), skip in zip(pairs, skip_flags(pairs))]
+    graph.edges = [
+        Edge(s, d, EDGE_SKIP if skip else EDGE_DATA)
+        for (s, d), skip in zip(pairs, skip_flags(pairs))
+    ]

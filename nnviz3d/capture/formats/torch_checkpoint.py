@@ -34,8 +34,10 @@ LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 LEGACY_PROTOCOL = 1001
 EXPECTED = "a torch state_dict or checkpoint"
 NESTED_KEYS = ("state_dict", "model", "module")
-HOW_TO_SAVE = ("save the weights instead with torch.save(model.state_dict(), PATH) or "
-               "safetensors.torch.save_file(model.state_dict(), PATH)")
+HOW_TO_SAVE = (
+    "save the weights instead with torch.save(model.state_dict(), PATH) or "
+    "safetensors.torch.save_file(model.state_dict(), PATH)"
+)
 
 
 class StateDictFormat:
@@ -48,8 +50,9 @@ class StateDictFormat:
 
     @staticmethod
     def open(path: Path) -> Graph:
-        return graph_from_tensors(StateDictFormat.entries(path), model=Path(path).name,
-                                  strategy="torch state_dict")
+        return graph_from_tensors(
+            StateDictFormat.entries(path), model=Path(path).name, strategy="torch state_dict"
+        )
 
     @staticmethod
     def entries(path: Path) -> list[TensorEntry]:
@@ -59,8 +62,10 @@ class StateDictFormat:
         obj = _load(path, "cpu" if mapped else "meta")
         named = named_tensors(obj)
         if not named:
-            raise ModelFileError(f"{path}: expected a torch state_dict of tensors; found a "
-                                 f"{type(obj).__name__} holding no tensors")
+            raise ModelFileError(
+                f"{path}: expected a torch state_dict of tensors; found a "
+                f"{type(obj).__name__} holding no tensors"
+            )
         tied = first_names([(n, tie_key(t)) for n, t in named])
         return [TensorEntry(n, list(t.shape), str(t.dtype), tied.get(n)) for n, t in named]
 
@@ -94,8 +99,9 @@ def _load(path: Path, device: str):
         with warnings.catch_warnings(), refusing_code():
             warnings.simplefilter("ignore")
             if zipped:
-                return torch.load(path, map_location=device, weights_only=True,
-                                  mmap=device == "cpu")
+                return torch.load(
+                    path, map_location=device, weights_only=True, mmap=device == "cpu"
+                )
             with open(path, "rb", buffering=0) as raw:
                 return torch.load(_NoFileno(raw), map_location=device, weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -104,17 +110,23 @@ def _load(path: Path, device: str):
             raise ModelFileError(
                 f"{path}: expected a torch state_dict of tensors; found a pickle that needs "
                 f"arbitrary Python objects to load ({_global_in(str(exc))}), and nnviz3d "
-                f"never unpickles arbitrary objects: {HOW_TO_SAVE}") from None
-        raise ModelFileError(f"{path}: expected {EXPECTED}; found a pickle that does not "
-                             f"load ({reason})") from None
+                f"never unpickles arbitrary objects: {HOW_TO_SAVE}"
+            ) from None
+        raise ModelFileError(
+            f"{path}: expected {EXPECTED}; found a pickle that does not load ({reason})"
+        ) from None
     except CodeRefused as exc:
-        raise ModelFileError(f"{path}: expected a torch state_dict of tensors; found one "
-                             f"whose loading needs {exc}, and nnviz3d never unpickles "
-                             f"arbitrary objects: {HOW_TO_SAVE}") from None
+        raise ModelFileError(
+            f"{path}: expected a torch state_dict of tensors; found one "
+            f"whose loading needs {exc}, and nnviz3d never unpickles "
+            f"arbitrary objects: {HOW_TO_SAVE}"
+        ) from None
     except (RuntimeError, EOFError, OSError, ValueError, KeyError) as exc:
-        raise ModelFileError(f"{path}: expected {EXPECTED}; found one torch.load cannot "
-                             f"read, truncated or corrupt? ({type(exc).__name__}: "
-                             f"{_first_line(exc)})") from None
+        raise ModelFileError(
+            f"{path}: expected {EXPECTED}; found one torch.load cannot "
+            f"read, truncated or corrupt? ({type(exc).__name__}: "
+            f"{_first_line(exc)})"
+        ) from None
 
 
 class _NoFileno(io.BufferedReader):
@@ -130,11 +142,15 @@ def _scan(path: Path, file) -> tuple[object, object]:
     try:
         return scan(file)
     except Refused as exc:
-        raise ModelFileError(f"{path}: expected a torch state_dict of tensors; found {exc}, "
-                             f"which nnviz3d does not read: {HOW_TO_SAVE}") from None
+        raise ModelFileError(
+            f"{path}: expected a torch state_dict of tensors; found {exc}, "
+            f"which nnviz3d does not read: {HOW_TO_SAVE}"
+        ) from None
     except Exception as exc:  # noqa: BLE001 - any malformed pickle: one sentence
-        raise ModelFileError(f"{path}: expected {EXPECTED}; found a pickle that does not "
-                             f"load ({type(exc).__name__}: {_first_line(exc)})") from None
+        raise ModelFileError(
+            f"{path}: expected {EXPECTED}; found a pickle that does not "
+            f"load ({type(exc).__name__}: {_first_line(exc)})"
+        ) from None
 
 
 def _refuse_globals(path: Path, unpickler) -> None:
@@ -143,7 +159,8 @@ def _refuse_globals(path: Path, unpickler) -> None:
             f"{path}: expected a torch state_dict of tensors; found a pickle that needs "
             f"arbitrary Python objects to load (Unsupported global: GLOBAL "
             f"{unpickler.globals[0]}), and nnviz3d never unpickles arbitrary objects: "
-            f"{HOW_TO_SAVE}")
+            f"{HOW_TO_SAVE}"
+        )
 
 
 def _scan_zip(path: Path) -> None:
@@ -154,10 +171,14 @@ def _scan_zip(path: Path) -> None:
         raise ModelFileError(f"{path}: expected {EXPECTED} with a data.pkl entry; found none")
     root, unpickler = _scan(path, io.BytesIO(reader.get_record("data.pkl")))
     keys = set(names)
-    check_records(path, list(tensor_records(root)), unpickler.storages,
-                  lambda key: reader.get_record_size(f"data/{key}")
-                  if f"data/{key}" in keys else None, os.path.getsize(path),
-                  "readable torch state_dict weights")
+    check_records(
+        path,
+        list(tensor_records(root)),
+        unpickler.storages,
+        lambda key: reader.get_record_size(f"data/{key}") if f"data/{key}" in keys else None,
+        os.path.getsize(path),
+        "readable torch state_dict weights",
+    )
 
 
 def _scan_legacy(path: Path) -> None:
@@ -169,12 +190,14 @@ def _scan_legacy(path: Path) -> None:
         magic, first = _scan(path, f)
         if magic != LEGACY_MAGIC:
             _refuse_globals(path, first)
-            raise ModelFileError(f"{path}: expected {EXPECTED}; found a pickle that is not "
-                                 f"a torch.save file")
+            raise ModelFileError(
+                f"{path}: expected {EXPECTED}; found a pickle that is not a torch.save file"
+            )
         protocol, _ = _scan(path, f)
         if protocol != LEGACY_PROTOCOL:
-            raise ModelFileError(f"{path}: expected {EXPECTED}; found legacy protocol "
-                                 f"{str(protocol)[:20]}")
+            raise ModelFileError(
+                f"{path}: expected {EXPECTED}; found legacy protocol {str(protocol)[:20]}"
+            )
         _scan(path, f)  # system info
         root, unpickler = _scan(path, f)
         keys, _ = _scan(path, f)
@@ -185,18 +208,28 @@ def _scan_legacy(path: Path) -> None:
             ref = unpickler.storages.get(key)
             head = f.read(8)
             if ref is None or len(head) < 8:
-                raise ModelFileError(f"{path}: expected storage {key} in the file; found the "
-                                     f"file truncated or corrupt")
+                raise ModelFileError(
+                    f"{path}: expected storage {key} in the file; found the "
+                    f"file truncated or corrupt"
+                )
             (count,) = struct.unpack("<q", head)
             nbytes = count * ref.itemsize
             if count < 0 or f.tell() + nbytes > size:
-                raise ModelFileError(f"{path}: expected storage {key} of {max(count, 0):,} "
-                                     f"elements in the file; found only "
-                                     f"{size - f.tell():,} bytes left (truncated or corrupt)")
+                raise ModelFileError(
+                    f"{path}: expected storage {key} of {max(count, 0):,} "
+                    f"elements in the file; found only "
+                    f"{size - f.tell():,} bytes left (truncated or corrupt)"
+                )
             held[key] = nbytes
             f.seek(nbytes, os.SEEK_CUR)
-    check_records(path, list(tensor_records(root)), unpickler.storages, held.get, size,
-                  "readable torch state_dict weights")
+    check_records(
+        path,
+        list(tensor_records(root)),
+        unpickler.storages,
+        held.get,
+        size,
+        "readable torch state_dict weights",
+    )
 
 
 def named_tensors(obj) -> list[tuple[str, object]]:

@@ -40,8 +40,9 @@ class TorchScriptFormat:
     @staticmethod
     def open(path: Path) -> Graph:
         a = _read(path)
-        graph = graph_from_tensors(a.entries, model=a.kinds[""],
-                                   strategy="TorchScript archive", kinds=a.kinds)
+        graph = graph_from_tensors(
+            a.entries, model=a.kinds[""], strategy="TorchScript archive", kinds=a.kinds
+        )
         flow = _flow(path, a, graph)
         if flow is not None:
             add_flow(graph, flow)
@@ -65,8 +66,11 @@ class TorchScriptFormat:
                     continue
                 if rec.key not in storages:
                     storages[rec.key] = bytearray(z.read(f"{a.prefix}data/{rec.key}"))
-                storage = torch.frombuffer(storages[rec.key], dtype=dtype) \
-                    if storages[rec.key] else torch.empty(0, dtype=dtype)
+                storage = (
+                    torch.frombuffer(storages[rec.key], dtype=dtype)
+                    if storages[rec.key]
+                    else torch.empty(0, dtype=dtype)
+                )
                 yield entry.name, storage.as_strided(rec.shape, rec.stride, rec.offset)
 
 
@@ -92,29 +96,41 @@ def _read(path: Path) -> _Archive:
     with zipfile.ZipFile(path) as z:
         sizes = {i.filename: i.file_size for i in z.infolist()}
         if f"{prefix}data.pkl" not in sizes:
-            raise ModelFileError(f"{path}: expected {EXPECTED} with a data.pkl entry; found "
-                                 f"none")
+            raise ModelFileError(f"{path}: expected {EXPECTED} with a data.pkl entry; found none")
         raw = z.read(f"{prefix}data.pkl")
     try:
         root, unpickler = scan(io.BytesIO(raw), strict=True)
     except Refused as exc:
-        raise ModelFileError(f"{path}: expected a TorchScript archive of modules and "
-                             f"tensors; found {exc}, which nnviz3d does not unpickle") from None
+        raise ModelFileError(
+            f"{path}: expected a TorchScript archive of modules and "
+            f"tensors; found {exc}, which nnviz3d does not unpickle"
+        ) from None
     except Exception as exc:  # noqa: BLE001 - any malformed pickle: one line
-        raise ModelFileError(f"{path}: expected {EXPECTED}; found a data.pkl that does not "
-                             f"read ({type(exc).__name__}: {' '.join(str(exc).split())[:120]})"
-                             ) from None
+        raise ModelFileError(
+            f"{path}: expected {EXPECTED}; found a data.pkl that does not "
+            f"read ({type(exc).__name__}: {' '.join(str(exc).split())[:120]})"
+        ) from None
     if not isinstance(root, Stub):
-        raise ModelFileError(f"{path}: expected a TorchScript module; found a "
-                             f"{type(root).__name__}")
+        raise ModelFileError(
+            f"{path}: expected a TorchScript module; found a {type(root).__name__}"
+        )
     a = _Archive({}, [], [], prefix, {}, {})
     _walk(root, "", a, set())
     a.kinds[""] = root.kind
-    check_records(path, list(zip([e.name for e in a.entries], a.records)), unpickler.storages,
-                  lambda key: sizes.get(f"{prefix}data/{key}"), inflate_limit(path),
-                  "readable TorchScript weights")
-    tied = first_names([(e.name, (r.key, r.offset, tuple(r.shape), tuple(r.stride), r.dtype))
-                        for e, r in zip(a.entries, a.records)])
+    check_records(
+        path,
+        list(zip([e.name for e in a.entries], a.records)),
+        unpickler.storages,
+        lambda key: sizes.get(f"{prefix}data/{key}"),
+        inflate_limit(path),
+        "readable TorchScript weights",
+    )
+    tied = first_names(
+        [
+            (e.name, (r.key, r.offset, tuple(r.shape), tuple(r.stride), r.dtype))
+            for e, r in zip(a.entries, a.records)
+        ]
+    )
     for e in a.entries:
         e.tied_to = tied.get(e.name)
     return a

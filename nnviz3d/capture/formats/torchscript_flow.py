@@ -17,10 +17,29 @@ import ast
 from dataclasses import dataclass, field
 
 MAX_DEPTH = 64
-SHAPE_CALLS = frozenset({"size", "dim", "numel", "len", "NumToTensor", "Int", "Float", "Bool",
-                         "device", "dtype", "shape", "__len__", "is_floating_point",
-                         "is_contiguous", "_shape_as_tensor", "empty_like", "zeros_like",
-                         "ones_like", "get_device"})
+SHAPE_CALLS = frozenset(
+    {
+        "size",
+        "dim",
+        "numel",
+        "len",
+        "NumToTensor",
+        "Int",
+        "Float",
+        "Bool",
+        "device",
+        "dtype",
+        "shape",
+        "__len__",
+        "is_floating_point",
+        "is_contiguous",
+        "_shape_as_tensor",
+        "empty_like",
+        "zeros_like",
+        "ones_like",
+        "get_device",
+    }
+)
 """Calls whose result is a shape, a type or a fresh tensor of that shape: they carry no data
 from their arguments (GPT-2's position ids come from the input's length, not its values)."""
 
@@ -58,8 +77,12 @@ def parse_classes(sources: dict[str, str]) -> dict[str, ast.FunctionDef]:
     return out
 
 
-def data_flow(classes: dict[str, ast.FunctionDef], qualname: dict[str, str],
-              children: dict[str, list[str]], leaves: set[str]) -> Flow | None:
+def data_flow(
+    classes: dict[str, ast.FunctionDef],
+    qualname: dict[str, str],
+    children: dict[str, list[str]],
+    leaves: set[str],
+) -> Flow | None:
     """Edges between module paths (and ``input:NAME`` nodes) of the root's ``forward``;
     ``qualname`` gives each module path's class, ``children`` its submodule attribute names,
     ``leaves`` the paths drawn as blocks. None when the root has no readable forward."""

@@ -61,8 +61,9 @@ def check_zip(path: Path, expected: str) -> str:
         with zipfile.ZipFile(path) as z:
             infos = z.infolist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise ModelFileError(f"{path}: expected {expected}; found a zip that does not read "
-                             f"({type(exc).__name__})") from None
+        raise ModelFileError(
+            f"{path}: expected {expected}; found a zip that does not read ({type(exc).__name__})"
+        ) from None
     if not infos or len(infos) > MAX_ENTRIES:
         raise ModelFileError(f"{path}: expected {expected}; found {len(infos):,} entries")
     names = [i.filename for i in infos]
@@ -70,20 +71,30 @@ def check_zip(path: Path, expected: str) -> str:
     seen: set[str] = set()
     for name in names:
         parts = name.split("/")
-        if (UNSAFE_CHARS.search(name) or any(p in ("", ".", "..") for p in parts)
-                or len(parts) < 2 or not name.startswith(top)):
-            raise ModelFileError(f"{path}: expected {expected} whose entries are plain names "
-                                 f"under one folder; found the entry {name[:80]!r}")
+        if (
+            UNSAFE_CHARS.search(name)
+            or any(p in ("", ".", "..") for p in parts)
+            or len(parts) < 2
+            or not name.startswith(top)
+        ):
+            raise ModelFileError(
+                f"{path}: expected {expected} whose entries are plain names "
+                f"under one folder; found the entry {name[:80]!r}"
+            )
         if name in seen:
-            raise ModelFileError(f"{path}: expected {expected} with each entry once; found "
-                                 f"{name[:80]!r} twice (a hostile file: two readers would "
-                                 f"read different copies)")
+            raise ModelFileError(
+                f"{path}: expected {expected} with each entry once; found "
+                f"{name[:80]!r} twice (a hostile file: two readers would "
+                f"read different copies)"
+            )
         seen.add(name)
     claimed = sum(i.file_size for i in infos)
     if claimed > inflate_limit(path):
-        raise ModelFileError(f"{path}: expected {expected}; found entries claiming "
-                             f"{claimed:,} bytes in a file of {os.path.getsize(path):,} "
-                             f"(a zip bomb or corrupt file)")
+        raise ModelFileError(
+            f"{path}: expected {expected}; found entries claiming "
+            f"{claimed:,} bytes in a file of {os.path.getsize(path):,} "
+            f"(a zip bomb or corrupt file)"
+        )
     return top
 
 
@@ -96,11 +107,15 @@ def torch_reader(path_or_buffer, path: Path, expected: str):
         reader = torch._C.PyTorchFileReader(path_or_buffer)
         names = reader.get_all_records()
     except (RuntimeError, ValueError, OSError) as exc:
-        raise ModelFileError(f"{path}: expected {expected}; found an archive torch cannot "
-                             f"read ({' '.join(str(exc).split())[:120]})") from None
+        raise ModelFileError(
+            f"{path}: expected {expected}; found an archive torch cannot "
+            f"read ({' '.join(str(exc).split())[:120]})"
+        ) from None
     if len(set(names)) != len(names):
         twice = next(n for n in names if names.count(n) > 1)
-        raise ModelFileError(f"{path}: expected {expected} with each entry once; found "
-                             f"{twice[:80]!r} twice (a hostile file: two readers would read "
-                             f"different copies)")
+        raise ModelFileError(
+            f"{path}: expected {expected} with each entry once; found "
+            f"{twice[:80]!r} twice (a hostile file: two readers would read "
+            f"different copies)"
+        )
     return reader, names
