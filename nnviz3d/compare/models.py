@@ -10,14 +10,17 @@ fine-tuning, a pruned model against its original, two checkpoints of one run.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from ..capture.probes import downsample_matrix, weight_matrix
-from ..capture.weight_frame import Groups, main_bias, main_weight, weight_kind
 from ..protocol.probe_frame import encode_probe
 from .errors import CompareError
 from .matching import match_layers, shared_enough
 from .runs import compare_header, match_report
+
+if TYPE_CHECKING:  # the weight helpers import torch: only where weights are diffed
+    from ..capture.weight_frame import Groups
 
 
 def load_model(spec: str):
@@ -71,6 +74,8 @@ def diff_models(
 def _diff_models(
     spec_a: str, graph_a, weights_a: Groups, spec_b: str, graph_b, weights_b: Groups
 ) -> tuple[bytes, dict]:
+    from ..capture.weight_frame import weight_kind
+
     pairs = {
         pa: pb
         for pa, pb in match_layers(graph_a, graph_b).items()
@@ -103,6 +108,9 @@ def _diff_models(
 
 def _difference_maps(module: str, a: dict, b: dict) -> list[dict]:
     """The weight and bias maps of B - A where both have the same shape."""
+    from ..capture.probes import downsample_matrix, weight_matrix
+    from ..capture.weight_frame import main_bias, main_weight
+
     out = []
     wa, wb = main_weight(a), main_weight(b)
     if wa is not None and wb is not None and wa[1].shape == wb[1].shape:
