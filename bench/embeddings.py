@@ -9,7 +9,7 @@ Each size runs in its own ``python -c`` subprocess, so numba's compilation shows
 NUMBA_CACHE_DIR as set (filled by an earlier run), "cold" an empty temporary cache (one size
 only: compilation does not depend on N). Times count from the subprocess's start (interpreter
 and imports included, making the data excluded). Above ``methods.LARGE`` points UMAP is fitted
-on 10,000 and the rest placed with ``transform`` (``embed_large``). Peak memory is the
+on 10,000 and the rest placed by their neighbours (``embed_large``). Peak memory is the
 subprocess's maxrss. k-NN is the label agreement (k=5) of the first UMAP view.
 """
 

@@ -215,49 +215,28 @@ class _Version(argparse.Action):
         parser.exit(0)
 
 
-class _StderrHandler(logging.StreamHandler):
-    """Writes to whatever ``sys.stderr`` is when a message comes (pytest's capsys swaps it)."""
-
-    def __init__(self) -> None:
-        super().__init__(sys.stderr)
-
-    @property
-    def stream(self):
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value) -> None:
-        pass
-
-    def emit(self, record: logging.LogRecord) -> None:
-        tqdm = sys.modules.get("tqdm")
-        if tqdm is None or not self.stream.isatty():
-            return super().emit(record)
-        try:  # a progress bar may be on the terminal: the line goes above it
-            tqdm.tqdm.write(self.format(record), file=self.stream)
-        except Exception:  # noqa: BLE001 - as logging does
-            self.handleError(record)
-
-
 @contextlib.contextmanager
 def _stderr_logging():
     """While the command runs, the ``nnviz3d`` logger writes its messages (INFO and up) to
     stderr as they are, once each; afterwards (main() called in-process) it is as before."""
+    from . import log as messages
+
     logger = logging.getLogger("nnviz3d")
-    if any(isinstance(h, _StderrHandler) for h in logger.handlers):
-        yield  # main() within main()
+    if messages.has_stderr_handler():
+        yield  # main() within main(), or after a library call set it up
         return
-    handler = _StderrHandler()
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    level = logger.level
+    handler = messages.StderrHandler()
+    level, ours = logger.level, messages._ours["level"]
     logger.addHandler(handler)
     if level == logging.NOTSET or level > logging.INFO:
         logger.setLevel(logging.INFO)
+        messages._ours["level"] = logging.INFO
     try:
         yield
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
+        messages._ours["level"] = ours
 
 
 def _graph_of(args, strategies=None):

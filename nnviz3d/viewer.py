@@ -104,8 +104,10 @@ def view(
     The browser opens on a private local file that forwards to the URL, so the token is
     never on a command line (nnviz3d/viewer.py ``open_privately``).
     """
+    from .log import use_stderr
     from .server import SceneState, ServerThread, make_app
 
+    use_stderr(quiet)
     if graph is None:
         if model is None:
             raise TypeError("view() needs a model (or graph=...)")

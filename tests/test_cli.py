@@ -177,6 +177,7 @@ def test_ctrl_c_while_serving_exits_130_without_a_traceback(tmp_path):
     assert err.count("nnviz3d: interrupted") == 1
 
 
+@pytest.mark.umap
 def test_ctrl_c_while_the_demo_trains_exits_130_and_keeps_the_recording(tmp_path):
     from nnviz3d.record import RunReader
 

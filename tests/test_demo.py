@@ -44,6 +44,7 @@ def demo_run(tmp_path_factory):
     return run, r
 
 
+@pytest.mark.umap
 def test_demo_runs_headless_for_n_steps_and_learns(demo_run):
     run, r = demo_run
     assert r.returncode == 0, r.stderr[-2000:]
@@ -54,6 +55,7 @@ def test_demo_runs_headless_for_n_steps_and_learns(demo_run):
     assert s["steps"] == 120 and s["first_step"] == 0 and s["last_step"] == 119
 
 
+@pytest.mark.umap
 def test_replay_serves_the_recorded_frames_byte_for_byte(demo_run):
     run, r = demo_run
     assert r.returncode == 0, r.stderr[-2000:]

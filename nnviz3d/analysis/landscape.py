@@ -480,6 +480,7 @@ def digits_demo(
     import torch.nn.functional as F
 
     from ..data.digits import load_digits_tensors
+    from ..progress import Progress
     from ..zoo import DigitsCNN
 
     torch.manual_seed(seed)
@@ -490,18 +491,20 @@ def digits_demo(
     trajectory = [nn.utils.parameters_to_vector(model.parameters()).detach().clone()]
     model.train()
     step = 0
-    while step < steps:
-        for idx in torch.randperm(len(ytr)).split(batch):
-            loss = F.cross_entropy(model(xtr[idx]), ytr[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            step += 1
-            if step % every == 0 or step == steps:
-                vector = nn.utils.parameters_to_vector(model.parameters())
-                trajectory.append(vector.detach().clone())
-            if step == steps:
-                break
+    with Progress(steps, "landscape: training DigitsCNN", unit="step", delay=1.0) as bar:
+        while step < steps:
+            for idx in torch.randperm(len(ytr)).split(batch):
+                loss = F.cross_entropy(model(xtr[idx]), ytr[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                step += 1
+                bar.update(loss=f"{loss.item():.3f}")
+                if step % every == 0 or step == steps:
+                    vector = nn.utils.parameters_to_vector(model.parameters())
+                    trajectory.append(vector.detach().clone())
+                if step == steps:
+                    break
     model.eval()
 
     def validation_loss(m: nn.Module) -> torch.Tensor:

@@ -23,7 +23,8 @@ from ..extras import require
 METHODS = ("pca", "umap", "tsne")
 LARGE = 20_000
 """Above this many points ``embed(x, "umap")`` uses :func:`embed_large` (fit on a subsample,
-``transform`` the rest): a full UMAP fit of 100,000 points takes minutes on two cores."""
+place the rest by their neighbours): a full UMAP fit of 100,000 points takes minutes on two
+cores."""
 
 _UMAP_SCALE = 10.0  # UMAP's own initialisations span about [-10, 10]; starts are scaled to match
 _TSNE_SCALE = 1e-4  # scikit-learn scales a PCA start so its first column has this std
@@ -103,18 +104,21 @@ def embed_umap(
     x = _matrix(x)
     if len(x) <= n_neighbors + 1:
         return embed_pca(x)
-    model = _fit_umap(x, init, seed, n_neighbors, min_dist, exact=True)
+    model = _fit_umap(x, init, seed, n_neighbors, min_dist)
     return np.asarray(model.embedding_, dtype=np.float32)
 
 
 def embed_large(x, fit_size: int = 10_000, init=None, seed: int | None = 0) -> np.ndarray:
-    """UMAP for large sets: fit on a random subsample of ``fit_size`` points, then place the
-    rest with ``UMAP.transform`` (each new point starts at its neighbours' weighted mean).
+    """UMAP for large sets: fit on a random subsample of ``fit_size`` points, then place each
+    other point at the weighted mean of its 15 nearest fitted points' positions (the start
+    ``UMAP.transform`` gives a new point, without its pynndescent index, whose numba code is
+    not cached and compiles for ~30-60 s in every fresh process).
 
     Pre-reduce with :func:`prepare` first (50 dims). The subsample is drawn with ``seed`` (0
     when None), so it is the same points at every step and layouts stay coherent; ``init``
-    (N, 3) starts the subsample's fit. Cost is about a ``fit_size`` fit plus a neighbour query
-    per remaining point; sets of at most ``fit_size`` points get a plain :func:`embed_umap`.
+    (N, 3) starts the subsample's fit. Cost is a ``fit_size`` fit plus an exact neighbour
+    query (chunked matrix products, O(N x fit_size x D)): ~9 s for 100,000 points of 50
+    dims against 10,000. Sets of at most ``fit_size`` points get a plain :func:`embed_umap`.
     """
     x = _matrix(x)
     if len(x) <= fit_size:
@@ -124,10 +128,32 @@ def embed_large(x, fit_size: int = 10_000, init=None, seed: int | None = 0) -> n
     rng = np.random.default_rng(0 if seed is None else seed)
     fit = np.zeros(len(x), dtype=bool)
     fit[rng.choice(len(x), fit_size, replace=False)] = True
-    model = _fit_umap(x[fit], None if init is None else init[fit], seed, 15, 0.1, exact=False)
+    model = _fit_umap(x[fit], None if init is None else init[fit], seed, 15, 0.1)
     out = np.empty((len(x), 3), dtype=np.float32)
     out[fit] = model.embedding_
-    out[~fit] = model.transform(x[~fit])
+    out[~fit] = place_by_neighbours(x[fit], out[fit], x[~fit])
+    return out
+
+
+def place_by_neighbours(fitted, positions, rest, k: int = 15, chunk: int = 2048) -> np.ndarray:
+    """Positions for ``rest`` (M, D): each the mean of the ``positions`` (N, 3) of its ``k``
+    nearest ``fitted`` points (N, D), weighted by a kernel that falls from 1 at the nearest to
+    e^-3 at the k-th, so a point in a cluster lands in it. Exact neighbours, ``chunk`` rows
+    at a time (memory ``chunk`` x N floats)."""
+    fitted = np.asarray(fitted, dtype=np.float32)
+    positions = np.asarray(positions, dtype=np.float32)
+    k = min(k, len(fitted))
+    f2 = (fitted * fitted).sum(axis=1)
+    out = np.empty((len(rest), positions.shape[1]), dtype=np.float32)
+    for lo in range(0, len(rest), chunk):
+        r = np.asarray(rest[lo : lo + chunk], dtype=np.float32)
+        d2 = (r * r).sum(axis=1)[:, None] + f2[None, :] - 2.0 * (r @ fitted.T)
+        idx = np.argpartition(d2, k - 1, axis=1)[:, :k]
+        d = np.sqrt(np.maximum(np.take_along_axis(d2, idx, axis=1), 0.0))
+        near, far = d.min(axis=1, keepdims=True), d.max(axis=1, keepdims=True)
+        w = np.exp(-3.0 * (d - near) / np.maximum(far - near, 1e-12))
+        w /= w.sum(axis=1, keepdims=True)
+        out[lo : lo + len(r)] = np.einsum("mk,mkc->mc", w, positions[idx])
     return out
 
 
@@ -242,24 +268,20 @@ def mean_displacement(a, b) -> float:
     return float(np.linalg.norm(a - b, axis=1).mean())
 
 
-def warm_up(large: bool = False) -> float:
+def warm_up() -> float:
     """Embed 300 random 8-D points with :func:`embed_umap` so numba compiles (or loads from
-    ``NUMBA_CACHE_DIR``) what a UMAP fit needs: ~10 s with a warm cache, 1-2 min cold.
-    ``large=True`` also runs the :func:`embed_large` path (pynndescent's approximate search
-    and ``transform``), ~30 s more in every fresh process as pynndescent is not cached.
+    ``NUMBA_CACHE_DIR``) what a UMAP fit needs: ~10 s with a warm cache, 1-2 min cold. This
+    covers :func:`embed_large` too (it fits with exact neighbours, never pynndescent).
     Returns seconds taken."""
     start = time.perf_counter()
     x = np.random.default_rng(0).normal(size=(300, 8)).astype(np.float32)
     embed_umap(x)
-    if large:
-        embed_large(x, fit_size=200)
     return time.perf_counter() - start
 
 
-def _fit_umap(x: np.ndarray, init, seed, n_neighbors: int, min_dist: float, exact: bool):
-    """Fit umap.UMAP. ``exact``: the k-NN graph from scikit-learn (no ``transform`` then);
-    otherwise pynndescent's, whose search index ``transform`` queries without ever building
-    a (new points x fitted points) distance matrix."""
+def _fit_umap(x: np.ndarray, init, seed, n_neighbors: int, min_dist: float):
+    """Fit umap.UMAP on the exact k-NN graph from scikit-learn (never pynndescent, whose
+    numba code compiles in every fresh process)."""
     umap = require("embed", "umap", "UMAP embeddings need")
 
     start, epochs = "spectral", None
@@ -268,12 +290,10 @@ def _fit_umap(x: np.ndarray, init, seed, n_neighbors: int, min_dist: float, exac
         span = float(np.abs(start).max())
         start = start * (_UMAP_SCALE / span) if span > 0 else start
         epochs = _WARM_EPOCHS
-    knn = None
-    if exact:
-        NearestNeighbors = require("embed", "sklearn.neighbors").NearestNeighbors
+    NearestNeighbors = require("embed", "sklearn.neighbors").NearestNeighbors
 
-        dists, indices = NearestNeighbors(n_neighbors=n_neighbors).fit(x).kneighbors(x)
-        knn = (indices.astype(np.int32), dists.astype(np.float32), None)
+    dists, indices = NearestNeighbors(n_neighbors=n_neighbors).fit(x).kneighbors(x)
+    knn = (indices.astype(np.int32), dists.astype(np.float32), None)
     seeded = seed is not None
     model = umap.UMAP(
         n_components=3,
@@ -281,8 +301,7 @@ def _fit_umap(x: np.ndarray, init, seed, n_neighbors: int, min_dist: float, exac
         min_dist=min_dist,
         init=start,
         n_epochs=epochs,
-        precomputed_knn=knn or (None, None, None),
-        force_approximation_algorithm=not exact,  # a search index to transform
+        precomputed_knn=knn,
         random_state=seed if seeded else None,
         n_jobs=1 if seeded else -1,
     )

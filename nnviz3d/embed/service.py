@@ -75,7 +75,7 @@ class EmbeddingService:
         self.thumbs = thumbnails(
             inputs.detach().cpu().numpy() if hasattr(inputs, "detach") else inputs
         )
-        self.worker = EmbeddingWorker(self._message)
+        self.worker = EmbeddingWorker(self._message, umap=self.method == "umap")
 
     def at_step(self, step: int, force: bool = False) -> None:
         """Between two training steps: submit the layers whose previous job is done

@@ -55,7 +55,7 @@ class _Results:
             self.conn.send(message)
 
 
-def _serve(requests: Connection, results: _Results) -> None:
+def _serve(requests: Connection, results: _Results, warm_umap: bool = True) -> None:
     try:
         os.nice(NICE)
     except OSError:
@@ -69,7 +69,7 @@ def _serve(requests: Connection, results: _Results) -> None:
         from ..extras import available
 
         try:
-            if available("umap"):  # else the service asked for PCA only
+            if warm_umap and available("umap"):  # else the service asked for PCA or t-SNE
                 results.put(("ready", methods.warm_up()))
         except Exception as exc:  # UMAP unusable: PCA still works
             results.put(
@@ -202,7 +202,9 @@ class EmbeddingWorker:
     """The process, a thread that sends it jobs (newest per layer, so the caller never blocks
     on a full pipe) and a thread that hands its answers to ``on_message(kind, payload)``."""
 
-    def __init__(self, on_message) -> None:
+    def __init__(self, on_message, *, umap: bool = True) -> None:
+        """``umap=False``: the caller embeds with PCA or t-SNE only, so the process does not
+        warm numba up (a minute of a core, cold)."""
         self.on_message = on_message
         self.ready = False
         down_r, down_w = os.pipe()
@@ -210,7 +212,14 @@ class EmbeddingWorker:
         env = dict(os.environ, **{v: "1" for v in THREAD_VARS})
         env.setdefault("NUMBA_CACHE_DIR", str(CACHE))
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "nnviz3d.embed.worker", str(down_r), str(up_w)],
+            [
+                sys.executable,
+                "-m",
+                "nnviz3d.embed.worker",
+                str(down_r),
+                str(up_w),
+                *([] if umap else ["--no-umap"]),
+            ],
             pass_fds=(down_r, up_w),
             env=env,
             stdin=subprocess.DEVNULL,
@@ -317,7 +326,7 @@ class EmbeddingWorker:
 def main(argv: list[str]) -> int:
     requests = Connection(int(argv[0]), writable=False)
     results = _Results(Connection(int(argv[1]), readable=False))
-    _serve(requests, results)
+    _serve(requests, results, warm_umap="--no-umap" not in argv[2:])
     return 0
 
 

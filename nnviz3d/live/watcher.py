@@ -104,8 +104,10 @@ class Watcher:
         from ..capture import capture_graph
         from ..capture.grad_norms import GradNorms
         from ..capture.probes import Probes
+        from ..log import use_stderr
         from .distributed import DEFAULT_EVERY, capture_sharded, is_fsdp1, unwrap, world
 
+        use_stderr(quiet)
         flat_shards = is_fsdp1(model)
         wrapper, model = model, unwrap(model)
         if graph is None:
@@ -782,7 +784,9 @@ def watch(
             (groups at depth N and deeper closed).
         strict: raise errors inside nnviz3d instead of logging them once (for tests).
         graph: an already captured :class:`~nnviz3d.graph.Graph` (skips the capture).
-        quiet: print nothing (no URL, no notes); warnings still go to the ``nnviz3d`` logger.
+        quiet: no URL line and no notes: the ``nnviz3d`` logger says warnings only (level
+            WARNING instead of INFO; a level you set on it yourself is kept). Messages go to
+            stderr unless you configured logging.
         health: watch for dead, vanishing, exploding and stalled layers (``True``), with your
             :class:`~nnviz3d.live.health.HealthThresholds`, or not at all (``False``).
         inputs: a fixed probe set of inputs the viewer can ask about (saliency, activations,

@@ -31,6 +31,7 @@ def settled(page, quiet_ms=2000, timeout_s=120):
     raise AssertionError("embeddings kept changing")
 
 
+@pytest.mark.umap
 def test_embedding_cloud_appears_coloured_and_morphs(page):
     torch.manual_seed(0)
     (x, y), (xv, yv) = load_digits_tensors()

@@ -80,6 +80,7 @@ def clusters(n=400, dims=16, spread=6.0, seed=0):
 # --- real features -------------------------------------------------------------------------
 
 
+@pytest.mark.umap
 def test_digits_features_cluster_by_label(digits_features, first_umap):
     features, labels = digits_features
     x = methods.prepare(features[STEPS[0]])
@@ -93,6 +94,7 @@ def test_digits_features_cluster_by_label(digits_features, first_umap):
         assert np.linalg.norm(points, axis=1).max() == pytest.approx(1.0, abs=1e-5)
 
 
+@pytest.mark.umap
 def test_alignment_lowers_frame_to_frame_displacement(digits_features, first_umap):
     features, labels = digits_features
     x = methods.prepare(features[STEPS[1]])
@@ -106,6 +108,7 @@ def test_alignment_lowers_frame_to_frame_displacement(digits_features, first_uma
     assert methods.knn_agreement(aligned, labels) > 0.8  # starting from before costs nothing
 
 
+@pytest.mark.umap
 def test_tsne_from_scratch_and_from_previous(digits_features, first_umap):
     features, labels = digits_features
     x = methods.prepare(features[STEPS[0]])
@@ -116,13 +119,25 @@ def test_tsne_from_scratch_and_from_previous(digits_features, first_umap):
     assert np.linalg.norm(again, axis=1).max() == pytest.approx(1.0, abs=1e-5)
 
 
+@pytest.mark.umap
 @pytest.mark.filterwarnings("ignore:Graph is not fully connected")  # separate clusters
-@pytest.mark.slow  # pynndescent compiles for ~30 s: its numba code is not cached
-def test_large_sets_fit_a_subsample_and_transform_the_rest():
+def test_large_sets_fit_a_subsample_and_place_the_rest_by_their_neighbours():
     x, labels = clusters(n=1200)
     points = methods.embed_large(methods.prepare(x), fit_size=400)
     assert points.shape == (1200, 3) and points.dtype == np.float32
-    assert methods.knn_agreement(points, labels) > 0.95  # measured 0.998
+    assert methods.knn_agreement(points, labels) > 0.95
+
+
+def test_placing_by_neighbours_lands_each_point_among_its_own():
+    fitted = np.array([[0.0, 0.0], [0.1, 0.0], [10.0, 10.0], [10.1, 10.0]], dtype=np.float32)
+    positions = np.array([[-1, 0, 0], [-1, 0, 0], [1, 0, 0], [1, 0, 0]], dtype=np.float32)
+    rest = np.array([[0.05, 0.0], [10.05, 10.0], [0.1, 0.0]], dtype=np.float32)
+    out = methods.place_by_neighbours(fitted, positions, rest, k=3, chunk=2)
+    assert out[0, 0] < -0.9 and out[1, 0] > 0.9  # the far point of the 3 weighs e^-3
+    np.testing.assert_allclose(out[:, 1:], 0.0)
+    # a point on a fitted one, all of them distinct: the kernel is finite, the mean exact
+    one = methods.place_by_neighbours(fitted, positions, fitted[:1], k=1)
+    np.testing.assert_allclose(one, positions[:1])
 
 
 def test_umap_on_tiny_sets_falls_back_to_pca():

@@ -53,6 +53,7 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.umap
 def test_a_run_shorter_than_the_warm_up_records_its_last_step_at_exit(tmp_path):
     path = tmp_path / "short.nnv3d"
     script = tmp_path / "short.py"
@@ -80,6 +81,7 @@ def test_a_run_shorter_than_the_warm_up_records_its_last_step_at_exit(tmp_path):
     assert [s for s, _ in got] == sorted(s for s, _ in got)  # never back to an older step
 
 
+@pytest.mark.umap
 def test_the_cloud_keeps_up_while_steps_outpace_umap(tmp_path):
     torch.manual_seed(0)
     (x, y), (xv, yv) = load_digits_tensors()

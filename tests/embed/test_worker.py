@@ -3,10 +3,12 @@
 import queue
 
 import numpy as np
+import pytest
 
 from nnviz3d.embed.worker import EmbeddingWorker
 
 
+@pytest.mark.umap
 def test_worker_answers_pca_then_umap_and_survives_bad_data():
     got: queue.Queue = queue.Queue()
     worker = EmbeddingWorker(lambda kind, payload: got.put((kind, payload)))
