@@ -281,7 +281,9 @@ class Probes:
 
     def __init__(self, model: nn.Module, graph: Graph | None = None) -> None:
         self.model = model
-        modules = dict(model.named_modules())
+        from .wrapped import clean_path
+
+        modules = {clean_path(path): mod for path, mod in model.named_modules()}
         self.param_modules: list[str] = []
         self.params: list[list[nn.Parameter]] = []
         seen: set[int] = set()

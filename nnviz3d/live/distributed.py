@@ -80,17 +80,38 @@ def is_fsdp1(model: torch.nn.Module) -> bool:
     return True
 
 
+def plain_twin(module: torch.nn.Module) -> torch.nn.Module:
+    """A shallow copy of ``module``'s tree with every nested FSDP1 wrapper replaced by the
+    module it wraps: the user's modules, sharing their parameters, to capture the topology
+    without running FSDP's own forward (its hooks and collectives). Hook tables are copied,
+    so the capture's hooks never reach the real modules."""
+    import copy
+
+    wrappers = _fsdp1()
+    while isinstance(module, wrappers):
+        module = module.module
+    twin = copy.copy(module)
+    for table in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks"):
+        if hasattr(module, table):
+            setattr(twin, table, type(getattr(module, table))(getattr(module, table)))
+    twin._modules = {
+        name: None if child is None else plain_twin(child)
+        for name, child in module._modules.items()
+    }
+    return twin
+
+
 def capture_sharded(wrapper: torch.nn.Module, model: torch.nn.Module, example_inputs):
     """The graph of a sharded model (every rank calls it: it runs collectives), or None when
     the model is not sharded (the caller captures it as usual). FSDP1: the user's modules
-    with their parameters gathered whole for the capture. FSDP2: module hooks on a real
-    forward (torch.export and torch.fx cannot trace its DTensor parameters and leave its
-    lazy initialisation half done)."""
+    (nested wrappers left out, :func:`plain_twin`) with their parameters gathered whole for
+    the capture. FSDP2: module hooks on a real forward (torch.export and torch.fx cannot trace
+    its DTensor parameters and leave its lazy initialisation half done)."""
     from ..capture import capture_graph
 
     if is_fsdp1(wrapper):
         with type(wrapper).summon_full_params(wrapper, writeback=False):
-            return capture_graph(model, example_inputs)
+            return capture_graph(plain_twin(model), example_inputs)
     if any(callable(getattr(p, "to_local", None)) for p in model.parameters()):
         return capture_graph(model, example_inputs, strategies=("hooks",))
     return None

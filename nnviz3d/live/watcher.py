@@ -264,12 +264,13 @@ class Watcher:
                 pass
 
     def _start_embeddings(self, model, inputs, labels, embed, every, method, serve):
+        from ..capture.wrapped import clean_path
         from ..embed.methods import METHODS
         from ..embed.service import EmbeddingService
         from ..record.run_file import EMBEDDING
 
         layers = [embed] if isinstance(embed, str) else list(embed)
-        modules = dict(model.named_modules())
+        modules = {clean_path(path): mod for path, mod in model.named_modules()}
         unknown = [p for p in layers if p not in modules]
         if unknown:
             raise ValueError(

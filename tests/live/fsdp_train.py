@@ -1,6 +1,7 @@
 """Run by tests/live/test_fsdp.py under torchrun (2 processes, gloo, CPU): a tiny MLP sharded
 with FSDP2 (``fully_shard``: DTensor parameters), with FSDP2 gathering within a DeviceMesh
-(``group=``), and with FSDP1 (``FullyShardedDataParallel(use_orig_params=True)``), trained a
+(``group=``), and with FSDP1 (``FullyShardedDataParallel(use_orig_params=True)``, around the
+whole model and nested per Linear by an ``auto_wrap_policy``), trained a
 few steps under nnviz3d.watch. After each step every rank gathers the whole (unsharded)
 weights and gradients, and rank 0 writes their statistics to OUT.json, to be checked against
 the recordings (RECORD_DIR/VARIANT.nnv3d)."""
@@ -23,10 +24,12 @@ STEPS = 3
 def build(variant: str):
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(12, 15), nn.ReLU(), nn.Linear(15, 5))  # odd sizes: uneven
-    if variant == "fsdp1":
+    if variant.startswith("fsdp1"):
         from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+        from torch.distributed.fsdp.wrap import ModuleWrapPolicy
 
-        wrapped = FSDP(model, use_orig_params=True, device_id=torch.device("cpu"))
+        nested = {"auto_wrap_policy": ModuleWrapPolicy({nn.Linear})} if "nested" in variant else {}
+        wrapped = FSDP(model, use_orig_params=True, device_id=torch.device("cpu"), **nested)
         return wrapped, model, {}
     from torch.distributed.device_mesh import init_device_mesh
     from torch.distributed.fsdp import fully_shard
@@ -41,7 +44,7 @@ def build(variant: str):
 def whole(wrapped, model, variant: str):
     """Per module: the unsharded weights and gradients (weight then bias), flat."""
     out = {"weight": {}, "grad": {}}
-    if variant == "fsdp1":
+    if variant.startswith("fsdp1"):
         from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
 
         with FSDP.summon_full_params(wrapped, with_grads=True):
@@ -101,7 +104,7 @@ def main(record_dir: str, out: str) -> None:
     dist.init_process_group("gloo")
     torch.set_num_threads(1)
     results = {}
-    for variant in ("fsdp2", "fsdp2-mesh", "fsdp1"):
+    for variant in ("fsdp2", "fsdp2-mesh", "fsdp1", "fsdp1-nested"):
         results[variant] = train(variant, Path(record_dir) / f"{variant}.nnv3d")
         dist.barrier()
     if dist.get_rank() == 0:

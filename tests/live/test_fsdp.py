@@ -1,5 +1,6 @@
 """watch on sharded models: 2 processes (gloo, CPU) train a tiny MLP under FSDP2
-(``fully_shard``), FSDP2 with ``group=`` a DeviceMesh, and FSDP1 (``use_orig_params=True``).
+(``fully_shard``), FSDP2 with ``group=`` a DeviceMesh, and FSDP1 (``use_orig_params=True``),
+one wrapper or nested per Linear (``auto_wrap_policy``).
 Each rank probes its local shards; rank 0's merged statistics equal those of the whole,
 unsharded parameters and gradients."""
 
@@ -16,7 +17,7 @@ from nnviz3d.protocol.probe_frame import decode_probe
 from nnviz3d.record import RunReader
 
 SCRIPT = Path(__file__).with_name("fsdp_train.py")
-VARIANTS = ("fsdp2", "fsdp2-mesh", "fsdp1")
+VARIANTS = ("fsdp2", "fsdp2-mesh", "fsdp1", "fsdp1-nested")
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +94,25 @@ def test_weight_maps_are_whole_under_fsdp2_and_absent_under_fsdp1(fsdp_runs):
     assert shapes[("2", "bias")] == [5]
     with RunReader(root / "fsdp1.nnv3d") as reader:
         assert not any(decode_probe(d)[0].get("matrices") for d in reader.at_step(10))
+
+
+def test_nested_fsdp1_reads_as_the_user_s_modules(fsdp_runs):
+    """An auto-wrapped model shows the same topology as the plain one, without FSDP's
+    ``_fsdp_wrapped_module`` levels, and its probes address the user's module paths."""
+    root, _ = fsdp_runs
+    with RunReader(root / "fsdp1.nnv3d") as one, RunReader(root / "fsdp1-nested.nnv3d") as nested:
+        paths = [n.path for n in nested.graph().nodes]
+        assert paths == [n.path for n in one.graph().nodes]
+    assert not any("wrapped" in p for p in paths) and {"0", "2"} <= set(paths)
+
+
+def test_wrapped_module_paths_are_cleaned():
+    from nnviz3d.capture.wrapped import clean_path
+
+    assert clean_path("layers.0._fsdp_wrapped_module.attn") == "layers.0.attn"
+    assert clean_path("_fsdp_wrapped_module") == ""
+    assert clean_path("a._checkpoint_wrapped_module.b") == "a.b"
+    assert clean_path("my_wrapped_module_x.y") == "my_wrapped_module_x.y"
 
 
 def test_group_takes_a_one_dimensional_mesh_only():
