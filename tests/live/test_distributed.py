@@ -2,9 +2,6 @@
 merged view whose statistics equal those of the gathered tensors; rank 1 serves nothing."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +10,7 @@ import pytest
 from nnviz3d.live.distributed import merge
 from nnviz3d.protocol.probe_frame import decode_probe
 from nnviz3d.record import RunReader
+from tests.live.torchrun import torchrun
 
 SCRIPT = Path(__file__).with_name("ddp_train.py")
 
@@ -21,30 +19,7 @@ SCRIPT = Path(__file__).with_name("ddp_train.py")
 def ddp_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("ddp")
     record, out = root / "ddp.nnv3d", root / "out.json"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path.cwd())}
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--nproc_per_node",
-            "2",
-            "--master_port",
-            "0",
-            "--rdzv_backend",
-            "c10d",
-            "--rdzv_endpoint",
-            "127.0.0.1:0",
-            str(SCRIPT),
-            str(record),
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    torchrun(SCRIPT, record, out, timeout=300)
     return RunReader(record), json.loads(out.read_text())
 
 

@@ -5,9 +5,6 @@ Each rank probes its local shards; rank 0's merged statistics equal those of the
 unsharded parameters and gradients."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +12,7 @@ import pytest
 
 from nnviz3d.protocol.probe_frame import decode_probe
 from nnviz3d.record import RunReader
+from tests.live.torchrun import torchrun
 
 SCRIPT = Path(__file__).with_name("fsdp_train.py")
 VARIANTS = ("fsdp2", "fsdp2-mesh", "fsdp1", "fsdp1-nested")
@@ -25,30 +23,7 @@ def fsdp_runs(tmp_path_factory):
     pytest.importorskip("torch.distributed.fsdp")
     root = tmp_path_factory.mktemp("fsdp")
     out = root / "out.json"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path.cwd())}
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--nproc_per_node",
-            "2",
-            "--master_port",
-            "0",
-            "--rdzv_backend",
-            "c10d",
-            "--rdzv_endpoint",
-            "127.0.0.1:0",
-            str(SCRIPT),
-            str(root),
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=400,
-        env=env,
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    torchrun(SCRIPT, root, out, timeout=400)
     return root, json.loads(out.read_text())
 
 
