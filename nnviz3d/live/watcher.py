@@ -150,22 +150,22 @@ class Watcher:
         """``auto``, ``wal`` or ``rollback``: the recording's SQLite journal (record/journal.py)."""
         try:  # from here on, a failure undoes what was started (see _abandon)
             self._start(
-                record,
-                serve,
-                host,
-                port,
-                open_browser,
-                depth,
-                token,
-                tls,
-                health,
-                inputs,
-                labels,
-                loss_fn,
-                embed,
-                embed_every,
-                embed_method,
-                allow_hosts,
+                record=record,
+                serve=serve,
+                host=host,
+                port=port,
+                open_browser=open_browser,
+                depth=depth,
+                token=token,
+                tls=tls,
+                health=health,
+                inputs=inputs,
+                labels=labels,
+                loss_fn=loss_fn,
+                embed=embed,
+                embed_every=embed_every,
+                embed_method=embed_method,
+                allow_hosts=allow_hosts,
             )
         except BaseException:
             self._abandon()
@@ -173,6 +173,7 @@ class Watcher:
 
     def _start(
         self,
+        *,
         record,
         serve,
         host,
