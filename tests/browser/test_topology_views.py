@@ -159,6 +159,11 @@ def test_spectral_layout_moves_the_blocks_and_back_exactly(page, servers, name):
         )
 
     assert 0.5 * extent(layered) < extent(spectral) < 2 * extent(layered)
+    for i, a in enumerate(spectral):  # no two blocks intersect
+        for c in spectral[i + 1 :]:
+            assert not all(
+                a["min"][k] < c["max"][k] and c["min"][k] < a["max"][k] for k in range(3)
+            ), (a["path"], c["path"])
     page.keyboard.press("l")
     page.wait_for_function("!nnviz3d.topology().moving", timeout=20_000)
     topo = page.evaluate("nnviz3d.topology()")
@@ -202,6 +207,40 @@ def test_markup_in_module_names_is_drawn_as_text(page):
         injected = "img[src='x'], svg, a[href*='evil'], [onerror], [onload]"
         assert page.evaluate(f"document.querySelectorAll({injected!r}).length") == 0
         assert page.evaluate("typeof window.__pwned") == "undefined"
+        assert page.errors == []
+    finally:
+        srv.close()
+
+
+class TwoParts(nn.Module):
+    """Two inputs, two outputs, nothing shared: a graph of two parts of three blocks each."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(4, 3)
+        self.b = nn.Linear(5, 2)
+
+    def forward(self, x, y):
+        return self.a(x), self.b(y)
+
+
+def test_spectral_layout_of_disconnected_small_parts(page):
+    state = SceneState(capture_graph(TwoParts(), (torch.randn(1, 4), torch.randn(1, 5))))
+    srv = ServerThread(make_app(state), "127.0.0.1", 0)
+    try:
+        page.goto(srv.url)
+        wait_ready(page)
+        layered = page.evaluate("nnviz3d.blockBoxes")
+        page.evaluate("nnviz3d.setLayout('spectral', false)")
+        spectral = page.evaluate("nnviz3d.blockBoxes")
+        assert len(spectral) == 6
+        centres = [[(a + b) / 2 for a, b in zip(s["min"], s["max"], strict=True)] for s in spectral]
+        # every block has a place of its own (parts side by side, no two blocks on one spot)
+        for i, p in enumerate(centres):
+            for q in centres[i + 1 :]:
+                assert max(abs(u - v) for u, v in zip(p, q, strict=True)) > 0.2, (p, q)
+        page.evaluate("nnviz3d.setLayout('layers', false)")
+        assert page.evaluate("nnviz3d.blockBoxes") == layered
         assert page.errors == []
     finally:
         srv.close()

@@ -1,5 +1,5 @@
 // The connection matrix of the visible blocks: a wall standing behind the model and above it,
-// turned to the framing camera (it never covers a block from there), rows (from) and columns (to) in graph order,
+// turned and leaning back to face the framing camera (it never covers a block from there), rows (from) and columns (to) in graph order,
 // one cell per edge coloured by the size of the tensor that flows or by the edge's kind. The
 // cells are one InstancedMesh (one draw call); the row and column names, the grid, the title and
 // the colour key are drawn as text on one canvas texture behind them (a name is canvas text,
@@ -14,9 +14,11 @@ export type MatrixColor = "size" | "kind";
 /** Row and column names are drawn up to this many rows; above it they show on hover. */
 export const MAX_NAMED_ROWS = 48;
 /** The wall's width: this share of the model's length, within these bounds (scene units). */
-const SHARE = 0.5, MIN_SIDE = 4, MAX_SIDE = 18;
-/** Air between the model's box and the wall: behind it, and above it (room for labels). */
-const GAP = 0.6, GAP_UP = 1.0;
+const SHARE = 0.7, MIN_SIDE = 4, MAX_SIDE = 24;
+/** Air between the model's box and the wall: behind it, and above it as seen from the camera
+ * (room for labels; plus this share of the model's length for perspective, which lifts the far
+ * end of a long model on the screen). */
+const GAP = 0.6, GAP_UP = 1.0, GAP_PERSPECTIVE = 0.06;
 /** Characters of a name drawn at a row or column. */
 const NAME_CHARS = 28;
 /** Texture pixels across the whole wall. */
@@ -46,6 +48,21 @@ export function elementsOf(shape: unknown): number {
     n *= d;
   }
   return n;
+}
+
+/** Names as drawn at the rows: the module paths without the dotted prefix they all share,
+ * the end kept when too long ("…attn.c_attn"), control and bidi characters made visible. */
+export function shortNames(modules: string[]): string[] {
+  const parts = modules.map((m) => m.split("."));
+  let common = 0;
+  const named = parts.filter((p) => p.length > 1); // inputs and outputs ("input:x") keep theirs
+  if (named.length > 1) {
+    while (named.every((p) => common < p.length - 1 && p[common] === named[0][common])) common++;
+  }
+  return parts.map((p, i) => {
+    const s = modules[i] ? p.slice(p.length > 1 ? common : 0).join(".") : "(model)";
+    return displayName(s.length > NAME_CHARS ? `…${s.slice(s.length - NAME_CHARS + 1)}` : s, NAME_CHARS);
+  });
 }
 
 /** Blocks in graph order: by their layer in the layered layout, then as listed. */
@@ -142,13 +159,24 @@ export class TopologyMatrix {
     const face = new THREE.Vector3(viewFrom.x, 0, viewFrom.z);
     if (face.lengthSq() < 1e-9) face.set(-1, 0, 0);
     face.normalize();
-    this.root.rotation.set(0, Math.atan2(face.x, face.z), 0);
+    const lean = Math.atan2(viewFrom.y, Math.hypot(viewFrom.x, viewFrom.z)); // the camera's height
+    this.root.rotation.set(-lean, Math.atan2(face.x, face.z), 0, "YXZ");
     const across = new THREE.Vector3(face.z, 0, -face.x); // the wall's local +x
     let far = -Infinity;
     for (const x of [around.min.x, around.max.x]) for (const z of [around.min.z, around.max.z]) far = Math.max(far, -(face.x * x + face.z * z));
     const c = around.getCenter(new THREE.Vector3());
     const back = far + GAP + (face.x * c.x + face.z * c.z); // how far past the centre, away from the camera
     const bottom = c.clone().addScaledVector(face, -back).setY(around.max.y + GAP_UP);
+    // seen along viewFrom, the wall's lower edge stands above every corner of the model's box
+    const d = viewFrom.clone().normalize();
+    const up = new THREE.Vector3(0, 1, 0).addScaledVector(d, -d.y).normalize(); // the screen's up
+    let top = -Infinity;
+    for (let k = 0; k < 8; k++) {
+      top = Math.max(top, up.dot(new THREE.Vector3(k & 1 ? around.max.x : around.min.x,
+        k & 2 ? around.max.y : around.min.y, k & 4 ? around.max.z : around.min.z)));
+    }
+    const need = top + GAP_UP + GAP_PERSPECTIVE * Math.max(size.x, size.z) - up.dot(bottom);
+    if (need > 0 && up.y > 1e-6) bottom.y += need / up.y;
     this.root.position.copy(bottom.addScaledVector(across, -width / 2));
     this.root.updateMatrixWorld(true);
     this.box = new THREE.Box3().setFromObject(wall);
@@ -224,13 +252,13 @@ export class TopologyMatrix {
       const h = Math.min(cell * 0.62, x0 / 10);
       g.font = font(h);
       g.fillStyle = "#d8deea";
-      const name = (b: number) => displayName(view.blocks[b].module || "(model)", NAME_CHARS);
+      const names = shortNames(this.order.map((b) => view.blocks[b].module));
       g.textAlign = "right";
-      this.order.forEach((b, r) => g.fillText(name(b), x0 - h * 0.4, y0 + (r + 0.5) * cell, x0 - h * 0.6));
+      names.forEach((name, r) => g.fillText(name, x0 - h * 0.4, y0 + (r + 0.5) * cell, x0 - h * 0.6));
       g.save();
       g.rotate(-Math.PI / 2); // columns: read bottom to top, ending at the grid
       g.textAlign = "left";
-      this.order.forEach((b, c) => g.fillText(name(b), -(y0 - h * 0.4), x0 + (c + 0.5) * cell, y0 - h * 0.6));
+      names.forEach((name, c) => g.fillText(name, -(y0 - h * 0.4), x0 + (c + 0.5) * cell, y0 - h * 0.6));
       g.restore();
     }
     // the title over the names' corner (or the grid), the key in the strip below

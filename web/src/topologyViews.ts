@@ -2,7 +2,8 @@
 // default): the connection matrix of the visible blocks (topologyMatrix.ts; toolbar "Matrix", key
 // M, shift+M colours by edge kind or tensor size) and the blocks placed by a spectral embedding of
 // the graph (spectralLayout.ts; "Layout", key L), eased to and from the layered layout in a
-// second with the edges, group boxes and labels following. The layered positions are kept as
+// second with the edges and labels following; group boxes shrink into their members' centre
+// (a group's members need not lie together in the embedding: their label names the cluster). The layered positions are kept as
 // the scene sent them and written back exactly. Hovering a matrix cell lights both blocks and the
 // edge; clicking selects (selection.ts).
 import * as THREE from "three";
@@ -20,9 +21,7 @@ export type LayoutMode = "layers" | "spectral";
 /** Seconds the layout change takes. */
 const DURATION = 1;
 /** Rounds of pushing overlapping blocks apart in the spectral layout, and the air kept. */
-const SEPARATION_ROUNDS = 40, AIR = 0.12;
-/** Air around a group's members in the spectral layout. */
-const GROUP_PAD = 0.15;
+const SEPARATION_ROUNDS = 80, AIR = 0.12;
 /** The up axis of the embedding is drawn at this share of the others' scale (a view from
  * above reads a lower shape better; the along and across axes keep their proportions). */
 const UP_SCALE = 0.5;
@@ -285,9 +284,8 @@ export class TopologyViews {
         const at = new THREE.Vector3(blocks[3 * i], blocks[3 * i + 1], blocks[3 * i + 2]);
         b.expandByPoint(at.clone().sub(half)).expandByPoint(at.add(half));
       }
-      b.expandByScalar(GROUP_PAD);
       b.getCenter(new THREE.Vector3()).toArray(groups, 3 * g);
-      b.getSize(new THREE.Vector3()).toArray(groupScales, 3 * g);
+      groupScales.fill(1e-4, 3 * g, 3 * g + 3);
     });
     this.timings.spectral = performance.now() - t0;
     return { blocks, groups, groupScales };
@@ -353,11 +351,12 @@ function lengths(line: Float32Array): Float64Array {
   return out;
 }
 
-/** Push apart blocks whose footprints overlap (spectral layouts put chain ends close together),
+/** Push apart blocks that overlap (spectral layouts put chain ends close together),
  * never below their layered height (``floor``: the layered positions). */
 function separate(p: Float32Array, scale: Float32Array, floor: Float32Array): void {
   const n = p.length / 3;
-  const r = Float64Array.from({ length: n }, (_, i) => 0.5 * Math.hypot(scale[3 * i], scale[3 * i + 2]) * 0.8 + AIR / 2);
+  // a block's reach: its half diagonal (boxes turned any way never overlap)
+  const r = Float64Array.from({ length: n }, (_, i) => 0.5 * Math.hypot(scale[3 * i], scale[3 * i + 1], scale[3 * i + 2]) + AIR / 2);
   for (let round = 0; round < SEPARATION_ROUNDS; round++) {
     let moved = false;
     for (let i = 0; i < n; i++) {
