@@ -10,6 +10,7 @@ import type { RecipeView } from "./recipeView";
 import { scenePathOf } from "./sceneView";
 import type { SceneSelection } from "./selection";
 import type { Toolbar } from "./toolbar";
+import type { TopologyViews } from "./topologyViews";
 import type { Tour } from "./tour";
 import { $, colorScaleEntries } from "./ui";
 import { lastClearance, projectedRect } from "./viewClearance";
@@ -23,6 +24,7 @@ export interface ApiParts {
   recipes: RecipeView;
   points: PointSelection;
   toolbar: Toolbar;
+  topology: TopologyViews;
   xr: XrMode;
   tour: Tour;
   /** Draw calls and triangles of the last desktop frame. */
@@ -270,6 +272,12 @@ export function exposeApi(v: Viewer, parts: ApiParts): void {
       const pick = view.pathIndex.get(scenePathOf(path));
       return pick?.kind === "block" ? view.blockColor(pick.index) : null;
     },
+    /** The linear [r, g, b] a block is drawn in now (hover, selection and matrix lighting included). */
+    shownColor: (path: string) => {
+      parts.flushProbe();
+      const pick = view.pathIndex.get(scenePathOf(path));
+      return pick?.kind === "block" ? view.shownColor(pick.index) : null;
+    },
     render: () => v.renderNow(),
     /** The screen rectangle (CSS px) of a block or group's projected box, by module or scene
      * path: {x, y, w, h}; null when it is not in the scene. */
@@ -394,6 +402,16 @@ export function exposeApi(v: Viewer, parts: ApiParts): void {
     /** Where a VR menu button's centre is (reference space), or null. */
     xrMenuPoint: (id: string) => xr.menu.buttonPoint(id),
     playTour: (from = 0) => tour.play(from),
+    /** The matrix and layout views (topologyViews.ts): shown or not, cells, layout, progress, screen rect. */
+    topology: () => parts.topology.state(),
+    setMatrix: (on: boolean) => parts.topology.setMatrix(on),
+    setMatrixColor: (mode: "size" | "kind") => parts.topology.setMatrixColor(mode),
+    setLayout: (mode: "layers" | "spectral", animate = true) => parts.topology.setLayout(mode, animate),
+    /** The matrix's cells: [{src, dst, kind, point}] (module paths, screen point of the cell). */
+    matrixCells: () => parts.topology.matrix.cells.map((c, k) => ({ src: view.blocks[c.src].module,
+      dst: view.blocks[c.dst].module, kind: view.edges[c.edge]?.kind, point: toScreen(parts.topology.matrix.cellPoint(k)) })),
+    /** Screen point of row ``r``'s name in the matrix. */
+    matrixRow: (r: number) => toScreen(parts.topology.matrix.rowPoint(r)),
     nextTourStop: () => tour.next(),
     stopTour: () => tour.stop(),
   });

@@ -27,6 +27,7 @@ import { SceneView } from "./sceneView";
 import { SceneSelection } from "./selection";
 import { TimelineBar } from "./timeline";
 import { Toolbar } from "./toolbar";
+import { TopologyViews } from "./topologyViews";
 import { Tour } from "./tour";
 import { clearPanels } from "./viewClearance";
 import { $, formatCount, hidePanel, renderColorScale, renderLegend, setOverlay, setStatus } from "./ui";
@@ -143,6 +144,7 @@ const conn = new Connection(wsUrl, {
   scene(frame) {
     setOverlay("loading", "Building scene…");
     view.load(frame);
+    topology.sceneLoaded(); // the matrix and the spectral layout follow (topologyViews.ts)
     nav.viewFrom.copy(Number(view.meta.layout?.rows ?? 1) > 1 ? VIEW_FROM_FOLDED : VIEW_FROM);
     state.sceneVersion = frame.header.version;
     renderLegend(view.meta);
@@ -358,6 +360,8 @@ function sceneBox(): THREE.Box3 {
   const c = chart.box(), e = overlays.clouds.bounds();
   if (e) box.union(e);
   if (overlays.landscapeBox) box.union(overlays.landscapeBox);
+  const m = topology.box();
+  if (m) box.union(m);
   return c ? box.union(c) : box;
 }
 
@@ -470,6 +474,11 @@ const picking = new Picking(viewer, selection, { visualise, showLegend: showOver
   unitAction: (module, unit) => inspectPanel.unitAction(module, unit) });
 const points = new PointSelection(viewer);
 const toolbar = new Toolbar(viewer, selection, () => showOverlayLegend());
+const topology = new TopologyViews(viewer, selection, () => {
+  placeGrid(sceneBox());
+  if (state.cameraUntouched) frameDefault();
+});
+picking.extra = topology;
 
 // ---- render loop (on demand: nothing is drawn while nothing changes) -------------------
 function resize(): void {
@@ -512,6 +521,7 @@ function advance(dt: number): void {
     if (flow.tick(dt)) dirty = true; // particles move: draw every frame while the flow is on
   }
   if (tour.tick(dt)) dirty = true;
+  if (topology.tick(dt)) dirty = true;
 }
 
 let last = performance.now();
@@ -548,6 +558,6 @@ const xr = new XrMode(renderer, scene, camera, world, vrHooks(viewer, {
 }));
 void xr.init($("toolbar"));
 
-exposeApi(viewer, { selection, health, recipes, points, toolbar, xr, tour, stats, flushProbe, setColorBy, visualise, track });
+exposeApi(viewer, { selection, health, recipes, points, toolbar, topology, xr, tour, stats, flushProbe, setColorBy, visualise, track });
 
 conn.connect();

@@ -19,7 +19,16 @@ export interface PickActions {
   showLegend(hovered: OverlayInfo | null): void;
 }
 
+/** Another view that takes the pointer before the blocks (the connection matrix:
+ * topologyViews.ts): ``hover`` gives a tooltip or null, ``click`` true when it took the click. */
+export interface PointerView {
+  hover(raycaster: THREE.Raycaster): string | null;
+  click(raycaster: THREE.Raycaster): boolean;
+}
+
 export class Picking {
+  /** A view picked before the blocks, or null. */
+  extra: PointerView | null = null;
   /** The block under the pointer, or -1 (its label stays pinned). */
   hoveredBlock = -1;
   private readonly raycaster = new THREE.Raycaster();
@@ -65,6 +74,13 @@ export class Picking {
       canvas.style.cursor = "crosshair";
       return;
     }
+    const extraTip = this.extra ? this.extra.hover(this.raycaster) : null;
+    if (extraTip !== null) {
+      if (view.setHover(-1)) { this.hoveredBlock = -1; this.v.requestRender(); }
+      this.showTip(extraTip, ev);
+      canvas.style.cursor = "pointer";
+      return;
+    }
     if (this.hoverText && this.hoveredBlock < 0) { this.hoverText = ""; $("tooltip").hidden = true; canvas.style.cursor = ""; }
     const pick = this.pickAt(ev);
     const idx = pick?.kind === "block" ? pick.index : -1;
@@ -93,6 +109,7 @@ export class Picking {
     const unit = hit ? overlays.unitOf(hit) : null;
     if (hit && hit.overlay.name === "embedding") overlays.clouds.clickPoint(hit.index[0]);
     else if (unit) this.actions.visualise(unit.module, unit.unit);
+    else if (!hit && this.extra?.click(this.raycaster)) return;
     else if (pick) this.selection.apply(pick, false);
     else if (!hit) this.selection.clear();
   }

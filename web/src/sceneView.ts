@@ -81,6 +81,11 @@ export class SceneView {
   private readonly scratch = new THREE.Color();
   private hovered = -1;
   private selectedBlock = -1;
+  private selectedPick: Pick | null = null;
+  /** Blocks lit from another view (the connection matrix: topologyViews.ts), as if hovered. */
+  private lit = new Set<number>();
+  /** Each edge's colour (linear RGB), in ``edges`` order. */
+  private edgeColors: [number, number, number][] = [];
   readonly selectionBox: THREE.LineSegments;
 
   constructor() {
@@ -136,6 +141,8 @@ export class SceneView {
     this.edgeHighlight = null;
     this.hovered = -1;
     this.selectedBlock = -1;
+    this.selectedPick = null;
+    this.lit.clear();
   }
 
   private buildBoxes(pos: Float32Array, scale: Float32Array, colors: Uint8Array,
@@ -181,10 +188,7 @@ export class SceneView {
   private buildEdges(offsets: Uint32Array, points: Float32Array, colors: Uint8Array,
     meta: { src: string; dst: string; kind: string }[]): THREE.LineSegments {
     this.edges = [];
-    const segs: number[] = [];
-    const cols: number[] = [];
-    const skipSegs: number[] = [];
-    const skipCols: number[] = [];
+    this.edgeColors = [];
     const c = new THREE.Color();
     const nEdges = offsets.length - 1;
     for (let e = 0; e < nEdges; e++) {
@@ -198,15 +202,28 @@ export class SceneView {
       const flat = new Float32Array(line.length * 3);
       line.forEach((p, i) => flat.set([p.x, p.y, p.z], 3 * i));
       this.edges.push({ src: meta[e]?.src ?? "", dst: meta[e]?.dst ?? "", kind: meta[e]?.kind ?? "data", line: flat });
+      this.edgeColors.push([c.r, c.g, c.b]);
+    }
+    return this.drawEdges();
+  }
+
+  /** The edges' lines from ``edges`` (their polylines) and their colours. */
+  private drawEdges(): THREE.LineSegments {
+    const segs: number[] = [];
+    const cols: number[] = [];
+    const skipSegs: number[] = [];
+    const skipCols: number[] = [];
+    this.edges.forEach((edge, e) => {
       // skip edges are drawn faint (a wall of residual arcs never hides the blocks); the
       // selected or hovered block's edges are drawn bright on top (highlightEdges)
-      const skip = meta[e]?.kind === "skip";
-      const [sg, cl] = skip ? [skipSegs, skipCols] : [segs, cols];
-      for (let i = 0; i + 1 < line.length; i++) {
-        sg.push(line[i].x, line[i].y, line[i].z, line[i + 1].x, line[i + 1].y, line[i + 1].z);
-        cl.push(c.r, c.g, c.b, c.r, c.g, c.b);
+      const [sg, cl] = edge.kind === "skip" ? [skipSegs, skipCols] : [segs, cols];
+      const [r, g, b] = this.edgeColors[e];
+      const line = edge.line;
+      for (let i = 0; i + 3 < line.length; i += 3) {
+        sg.push(...line.subarray(i, i + 6));
+        cl.push(r, g, b, r, g, b);
       }
-    }
+    });
     const lines = lineSet(segs, cols, 1, "edges");
     if (skipSegs.length) lines.add(lineSet(skipSegs, skipCols, SKIP_OPACITY, "skip-edges"));
     return lines;
@@ -293,6 +310,7 @@ export class SceneView {
   }
 
   select(pick: Pick | null): void {
+    this.selectedPick = pick;
     const prev = this.selectedBlock;
     this.selectedBlock = pick?.kind === "block" ? pick.index : -1;
     if (prev >= 0) this.paint(prev);
@@ -326,6 +344,13 @@ export class SceneView {
     return [src[3 * i], src[3 * i + 1], src[3 * i + 2]];
   }
 
+  /** The colour block ``i`` is drawn in now (linear RGB, hover and selection included). */
+  shownColor(i: number): [number, number, number] | null {
+    if (!this.blockMesh || i < 0 || i >= this.blocks.length) return null;
+    const c = this.blockMesh.getColorAt(i, new THREE.Color());
+    return [c.r, c.g, c.b];
+  }
+
   /** The category colours of all blocks, linear RGB (B, 3); read-only. */
   get categoryColors(): Float32Array {
     return this.baseColors;
@@ -335,9 +360,52 @@ export class SceneView {
     if (!this.blockMesh) return;
     const src = this.override ?? this.baseColors;
     const c = this.scratch.setRGB(src[3 * i], src[3 * i + 1], src[3 * i + 2]);
-    if (i === this.hovered || i === this.selectedBlock) c.lerp(HIGHLIGHT, i === this.hovered ? 0.45 : 0.3);
+    if (i === this.hovered || i === this.selectedBlock || this.lit.has(i)) {
+      c.lerp(HIGHLIGHT, i === this.hovered || this.lit.has(i) ? 0.45 : 0.3);
+    }
     this.blockMesh.setColorAt(i, c);
     this.blockMesh.instanceColor!.needsUpdate = true;
+  }
+
+  /** Light these blocks as if hovered (-1s ignored); the others lit before go back. */
+  setLit(indices: number[]): void {
+    const before = [...this.lit];
+    this.lit = new Set(indices.filter((i) => i >= 0 && i < this.blocks.length));
+    for (const i of new Set([...before, ...this.lit])) this.paint(i);
+  }
+
+  /** Redraw where things stand after ``blockPositions``, ``groupPositions``, ``groupScales``
+   * and the ``edges``' lines were changed in place (a layout change: topologyViews.ts);
+   * colours, hover and selection stay. */
+  relocate(): void {
+    const m = new THREE.Matrix4();
+    const place = (mesh: THREE.InstancedMesh | null, pos: Float32Array, scale: Float32Array) => {
+      if (!mesh) return;
+      for (let i = 0; i < pos.length / 3; i++) {
+        m.makeScale(scale[3 * i], scale[3 * i + 1], scale[3 * i + 2]);
+        m.setPosition(pos[3 * i], pos[3 * i + 1], pos[3 * i + 2]);
+        mesh.setMatrixAt(i, m);
+      }
+      mesh.instanceMatrix.needsUpdate = true;
+      mesh.computeBoundingSphere();
+      mesh.computeBoundingBox();
+    };
+    place(this.blockMesh, this.blockPositions, this.blockScales);
+    place(this.groupMesh, this.groupPositions, this.groupScales);
+    const swap = (name: string, make: () => THREE.Object3D | null) => {
+      const old = this.root.getObjectByName(name);
+      if (old) {
+        this.root.remove(old);
+        old.traverse((o) => { (o as THREE.Mesh).geometry?.dispose(); ((o as THREE.Mesh).material as THREE.Material)?.dispose?.(); });
+      }
+      const made = make();
+      if (made) this.root.add(made);
+    };
+    swap("block-outlines", () => this.buildOutlines(this.blockPositions, this.blockScales, 0x0b0d12, "block-outlines"));
+    if (this.groupMesh) swap("group-outlines", () => this.buildOutlines(this.groupPositions, this.groupScales, 0x8a90a8, "group-outlines"));
+    swap("edges", () => this.drawEdges());
+    swap("stack-ghosts", () => this.buildStackGhosts());
+    this.select(this.selectedPick);
   }
 
   boxOf(pick: Pick): THREE.Box3 {
