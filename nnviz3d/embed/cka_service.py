@@ -1,7 +1,8 @@
 """Layer similarity during a run: linear CKA (nnviz3d/analysis/cka.py) between every pair of
-the probed layers, from the features the embedding service collects anyway (one forward pass
-of the probe set at the embedding cadence; the CKA layers' hooks ride on it), computed on a
-thread of its own, never the training thread. Each result becomes a CKA frame
+the probed layers, from the features the embedding service collects (one forward pass of the
+probe set at the embedding cadence; the CKA layers' hooks ride on it, and while every embedded
+layer's job is still in flight the pass runs for CKA alone unless the previous matrix is still
+being computed), computed on a thread of its own, never the training thread. Each result becomes a CKA frame
 (nnviz3d/protocol/cka_frame.py) handed to ``publish(CKA_KEY, frame, step)``, recorded and sent
 like an embedding.
 
@@ -62,6 +63,11 @@ class CkaTracker:
         with self._cv:
             self._waiting = (int(step), present, final)
             self._cv.notify_all()
+
+    def busy(self) -> bool:
+        """Features wait or a matrix is being computed."""
+        with self._cv:
+            return self._waiting is not None or self._busy
 
     def finish(self, step: int, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds until the frame of ``step`` (offered final) is out."""

@@ -95,14 +95,17 @@ class EmbeddingService:
                 todo = [p for p in self.layers if self.submitted.get(p) != step]
             else:
                 todo = [p for p in self.layers if p not in self.inflight]
-        if not todo and not (force and self.cka is not None):  # the final CKA has features
+        # layer similarity keeps the cadence while embeddings are in flight (a slow UMAP, the
+        # embedding process starting), unless its previous matrix is still being computed
+        cka = self.cka is not None and (force or not self.cka.busy())
+        if not todo and not cka:
             return
         from .features import layer_features
 
         self.last_step = step
-        wanted = todo if self.cka is None else list(dict.fromkeys([*todo, *self.cka.layers]))
+        wanted = todo if not cka else list(dict.fromkeys([*todo, *self.cka.layers]))
         collected = layer_features(self.model, self.inputs, wanted)
-        if self.cka is not None:  # its own thread: nothing more on the training thread
+        if cka:  # computed on its own thread: the training thread only took the features
             self.cka.offer(step, collected, final=force)
         for layer in todo:
             feats = collected.get(layer)
