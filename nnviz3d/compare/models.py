@@ -171,9 +171,13 @@ def serve_models(spec_a: str, spec_b: str, *, depth=None, quiet=False, inputs=No
     header, _ = decode_probe(data)
     feed.ingest(data, 0, list(header["kinds"]) + ([MATRICES] if header["matrices"] else []))
     from ..record.run_file import EMBEDDING
-    from .cka import NO_STEP, specs_cross_frame
+    from .cka import NO_STEP, empty_frame, specs_cross_frame
 
-    feed.ingest(specs_cross_frame(spec_a, spec_b, inputs), NO_STEP, [EMBEDDING])
+    try:
+        cka = specs_cross_frame(spec_a, spec_b, inputs)
+    except Exception as exc:  # noqa: BLE001 - e.g. inputs a model does not take: said, not fatal
+        cka = empty_frame(f"no cross-model CKA: {type(exc).__name__}: {exc}"[:400])
+    feed.ingest(cka, NO_STEP, [EMBEDDING])
     if not quiet:
         from .runs import say_matched
 

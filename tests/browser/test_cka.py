@@ -179,3 +179,26 @@ def test_refuses_recorded_frames_with_wrong_sizes_or_nan(page, recording, tmp_pa
         assert page.evaluate("nnviz3d.ready") and page.errors == []
     finally:
         handle.close()
+
+
+def test_compare_of_two_runs_shows_the_cross_matrix(page, recording, tmp_path):
+    """The run against itself: the cross matrix (A's layers x B's) is the run's own final
+    matrix, diagonal 1; no 3D map for a cross matrix."""
+    from nnviz3d.compare import serve_compare
+
+    b = tmp_path / "b.nnv3d"
+    shutil.copy(recording, b)
+    handle = serve_compare(str(recording), str(b), open_browser=False, quiet=True, port=0)
+    try:
+        page.goto(handle.url)
+        wait_ready(page)
+        page.wait_for_function("nnviz3d.cka.shown && nnviz3d.cka.cross", timeout=30_000)
+        cka = page.evaluate("nnviz3d.cka")
+        assert cka["layers"] == cka["columns"] and len(cka["layers"]) == 14
+        assert cka["mapPoints"] == 0 and f"step {STEPS - 1}" in cka["note"]
+        assert page.evaluate("nnviz3d.ckaValue(5, 5)") == pytest.approx(1.0, abs=2e-3)
+        assert page.evaluate("nnviz3d.ckaPick(2, 9)")
+        assert page.evaluate("nnviz3d.selected") == "/model/stem/2"
+        assert page.errors == []
+    finally:
+        handle.close()

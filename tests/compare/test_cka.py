@@ -105,3 +105,18 @@ def test_a_model_with_itself_has_a_diagonal_of_1():
 def test_models_without_inputs_say_so():
     header, arrays = check_cka(specs_cross_frame("nnviz3d.zoo:digits_cnn", "x:y", None))
     assert arrays["matrix"].shape == (0, 0) and "--inputs" in header["note"]
+
+
+def test_two_specs_on_an_inputs_file(tmp_path):
+    """``nnviz3d compare SPEC SPEC --inputs FILE``: the file is loaded without running code
+    (weights_only) and both models run on it; the digits CNN against itself: diagonal 1."""
+    x = load_digits_tensors()[1][0][:80]
+    torch.save(x, tmp_path / "probe.pt")
+    spec = "nnviz3d.zoo:digits_cnn"
+    header, arrays = check_cka(specs_cross_frame(spec, spec, tmp_path / "probe.pt"))
+    assert header["layers"] == header["layers_b"] and len(header["layers"]) == 14
+    np.testing.assert_allclose(np.diag(arrays["matrix"]), 1.0, atol=1e-5)
+    assert "80 probe inputs" in header["note"]
+    torch.save({"not": "a tensor"}, tmp_path / "bad.pt")
+    header, arrays = check_cka(specs_cross_frame(spec, spec, tmp_path / "bad.pt"))
+    assert arrays["matrix"].shape == (0, 0) and "not a tensor" in header["note"]
