@@ -175,6 +175,13 @@ def _main(argv: list[str] | None) -> int:
         help="two runs: pair each probe of A with B's nearest recorded step at most "
         "this many steps away (default: half the coarser probe interval)",
     )
+    c.add_argument(
+        "--inputs",
+        default=None,
+        metavar="FILE",
+        help="two models (SPECs): a torch.save'd tensor of probe inputs both take, for the "
+        "cross-model CKA of their layers",
+    )
     _serving_options(c)
     _export_parser(sub)
     _tour_parser(sub)
@@ -467,6 +474,8 @@ def _compare(args) -> int:
     from .record import RunFileError
 
     extra = {} if args.tolerance is None else {"tolerance": args.tolerance}
+    if args.inputs is not None:
+        extra["inputs"] = args.inputs
     try:
         serving = _serving(args)
     except ValueError as exc:

@@ -17,6 +17,10 @@ def serve_compare(a: str, b: str, **options):
     a, b = str(a), str(b)
     runs = is_run_file(a), is_run_file(b)
     if runs == (True, True):
+        if options.pop("inputs", None) is not None:
+            raise CompareError(
+                "--inputs gives two models probe inputs; two recordings bring their own features"
+            )
         return serve_runs(a, b, **options)
     if runs == (False, False):
         if options.pop("tolerance", None) is not None:

@@ -154,9 +154,11 @@ def _changed(pairs: dict[str, str], wa: Groups, wb: Groups) -> dict[str, float]:
     return out
 
 
-def serve_models(spec_a: str, spec_b: str, *, depth=None, quiet=False, **serving):
+def serve_models(spec_a: str, spec_b: str, *, depth=None, quiet=False, inputs=None, **serving):
     """Serve A's scene coloured by B - A; returns the view handle (``handle.compare``).
-    ``serving``: view()'s host, port, open_browser, token and tls."""
+    ``inputs``: probe inputs both models take (a tensor or a ``torch.save`` file) for the
+    cross-model CKA (nnviz3d/compare/cka.py). ``serving``: view()'s host, port,
+    open_browser, token and tls."""
     from ..protocol.probe_frame import decode_probe
     from ..record.run_file import MATRICES
     from ..server import LiveFeed
@@ -168,6 +170,14 @@ def serve_models(spec_a: str, spec_b: str, *, depth=None, quiet=False, **serving
     feed = LiveFeed()
     header, _ = decode_probe(data)
     feed.ingest(data, 0, list(header["kinds"]) + ([MATRICES] if header["matrices"] else []))
+    from ..record.run_file import EMBEDDING
+    from .cka import NO_STEP, empty_frame, specs_cross_frame
+
+    try:
+        cka = specs_cross_frame(spec_a, spec_b, inputs)
+    except Exception as exc:  # noqa: BLE001 - e.g. inputs a model does not take: said, not fatal
+        cka = empty_frame(f"no cross-model CKA: {type(exc).__name__}: {exc}"[:400])
+    feed.ingest(cka, NO_STEP, [EMBEDDING])
     if not quiet:
         from .runs import say_matched
 

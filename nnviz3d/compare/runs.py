@@ -210,8 +210,19 @@ def say_aligned(report: dict) -> str:
 class _Overlay:
     """The overlaid frames in memory, answering the feed's seeks like a RunReader."""
 
-    def __init__(self, frames: list[tuple[int, bytes]]) -> None:
+    def __init__(self, frames: list[tuple[int, bytes]], cka: bytes | None = None) -> None:
         self.frames = frames
+        self.cka = cka
+        """The cross-model CKA frame (nnviz3d/compare/cka.py), shown at every step."""
+
+    def embedding_index(self, after: int = -(2**63)) -> list[tuple[int, int, str]]:
+        from ..protocol.cka_frame import CKA_KEY
+        from .cka import NO_STEP
+
+        return [(0, NO_STEP, CKA_KEY)] if self.cka is not None and after < 0 else []
+
+    def embedding(self, seq: int) -> bytes:
+        return self.cka
 
     def at_step(self, step: int) -> list[bytes]:
         """The newest overlaid frame of each kind at or before ``step`` (like a RunReader)."""
@@ -241,7 +252,14 @@ def serve_runs(path_a, path_b, *, depth=None, quiet=False, tolerance=None, **ser
         raise
     try:
         frames, report = diff_frames(a, b, tolerance)
-        feed = LiveFeed(reader_factory=lambda: _Overlay(frames), live=False)
+        from .cka import NO_STEP, empty_frame, runs_cross_frame
+
+        try:
+            cka = runs_cross_frame(a, b)
+        except Exception as exc:  # noqa: BLE001 - the comparison shows without it, saying why
+            cka = empty_frame(f"no cross-model CKA: {exc}")
+        feed = LiveFeed(reader_factory=lambda: _Overlay(frames, cka), live=False)
+        feed.ingest(cka, NO_STEP, [EMBEDDING])
         for step, data in frames:
             feed.ingest(data, step, list(decode_probe(data)[0]["kinds"]))
         rows = [

@@ -39,6 +39,7 @@ class EmbeddingService:
         notify=None,
         quiet: bool = False,
         final_wait: float = FINAL_WAIT_SECONDS,
+        cka_layers: list[str] | None = None,
     ) -> None:
         require("embed", "sklearn", "feature embeddings need")
         if method == "umap" and not available("umap"):  # PCA only, said once
@@ -75,6 +76,13 @@ class EmbeddingService:
         self.thumbs = thumbnails(
             inputs.detach().cpu().numpy() if hasattr(inputs, "detach") else inputs
         )
+        self.cka = None
+        """Layer similarity (nnviz3d/embed/cka_service.py) of ``cka_layers``, whose features
+        are taken in the same forward pass as the embedded layers'."""
+        if cka_layers and len(cka_layers) > 1:
+            from .cka_service import CkaTracker
+
+            self.cka = CkaTracker(cka_layers, publish)
         self.worker = EmbeddingWorker(self._message, umap=self.method == "umap")
 
     def at_step(self, step: int, force: bool = False) -> None:
@@ -87,13 +95,23 @@ class EmbeddingService:
                 todo = [p for p in self.layers if self.submitted.get(p) != step]
             else:
                 todo = [p for p in self.layers if p not in self.inflight]
-        if not todo:
+        # layer similarity keeps the cadence while embeddings are in flight (a slow UMAP, the
+        # embedding process starting), unless its previous matrix is still being computed
+        cka = self.cka is not None and (force or not self.cka.busy())
+        if not todo and not cka:
             return
         from .features import layer_features
 
         self.last_step = step
-        for layer, feats in layer_features(self.model, self.inputs, todo).items():
-            if self.worker.submit(layer, step, feats, self.labels, self.method):
+        wanted = todo if not cka else list(dict.fromkeys([*todo, *self.cka.layers]))
+        collected = layer_features(self.model, self.inputs, wanted)
+        if cka:  # computed on its own thread: the training thread only took the features
+            self.cka.offer(step, collected, final=force)
+        for layer in todo:
+            feats = collected.get(layer)
+            if feats is not None and self.worker.submit(
+                layer, step, feats, self.labels, self.method
+            ):
                 with self._lock:
                     self.inflight[layer] = self.due[layer] = self.submitted[layer] = step
 
@@ -106,6 +124,8 @@ class EmbeddingService:
         if step >= 0:
             self.at_step(step, force=True)
         deadline = time.monotonic() + timeout
+        if self.cka is not None and step >= 0:
+            self.cka.finish(step, timeout)
         with self._lock:
             bar = self._final_bar()
             try:
@@ -209,4 +229,6 @@ class EmbeddingService:
             )
 
     def close(self) -> None:
+        if self.cka is not None:
+            self.cka.close()
         self.worker.close()

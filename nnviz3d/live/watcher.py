@@ -315,6 +315,7 @@ class Watcher:
             publish=publish,
             notify=notify,
             quiet=self.quiet,
+            cka_layers=self.probes.act_modules,  # layer similarity rides on the same features
         )
         import atexit
         import weakref

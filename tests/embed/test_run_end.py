@@ -26,8 +26,9 @@ def recorded_embeddings(path) -> list[tuple[int, str]]:
     out = []
     with RunReader(path) as reader:
         for _, step, kinds, data in reader.frames():
-            if kinds == [EMBEDDING]:
-                out.append((step, decode_frame(data)[0]["method"]))
+            method = decode_frame(data)[0]["method"] if kinds == [EMBEDDING] else None
+            if method not in (None, "cka"):  # layer similarity rows ride along (#cka)
+                out.append((step, method))
     return out
 
 

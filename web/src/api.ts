@@ -3,6 +3,7 @@
 // page.evaluate("nnviz3d.x") calls a function-valued property, so each keeps its kind.
 import * as THREE from "three";
 import { formatStat } from "./dom";
+import type { CkaPanel } from "./ckaPanel";
 import type { HealthPanel } from "./healthPanel";
 import type { PointSelection } from "./pointSelection";
 import { PROTOCOL_VERSION } from "./protocol.gen";
@@ -19,6 +20,7 @@ import type { XrMode } from "./xr/session";
 
 /** The viewer's parts the API reads and drives besides the shared ones. */
 export interface ApiParts {
+  cka: CkaPanel;
   selection: SceneSelection;
   health: HealthPanel;
   recipes: RecipeView;
@@ -154,6 +156,8 @@ export function exposeApi(v: Viewer, parts: ApiParts): void {
     /** Inputs selected by a box in the embedding clouds (sorted), or null. */
     embeddingSelection: () => (overlays.clouds.embedSelection ? [...overlays.clouds.embedSelection].sort((a, b) => a - b) : null),
     /** Embeddings shown: [{layer, method, step, count, knn}]. */
+    /** The layer-similarity panel (ckaPanel.ts): step, layers, hover, pair, refusals. */
+    cka: () => parts.cka.state(),
     embeddings: () => [...overlays.clouds.embedList.values()].map((o) => ({ layer: o.module, method: o.meta.method,
       step: o.meta.step, count: o.meta.count, knn: o.meta.knn, classes: o.legend.classes ?? [] })),
     /** The chart's metric names, the one drawn, its newest train value as text ("NaN" for a
@@ -260,6 +264,9 @@ export function exposeApi(v: Viewer, parts: ApiParts): void {
   for (const [name, get] of Object.entries(getters)) Object.defineProperty(api, name, { get, enumerable: true });
   Object.assign(api, {
     select: (path: string) => selection.selectPath(path),
+    /** Pick CKA cell (row, column) as a click would (selects the pair's blocks); its value. */
+    ckaPick: (i: number, j: number) => parts.cka.pick(i, j),
+    ckaValue: (i: number, j: number) => parts.cka.value(i, j),
     expand: (path: string) => selection.actions.expand(path),
     collapse: (path: string) => selection.actions.collapse(path),
     paths: () => view.blocks.map((b) => b.path),

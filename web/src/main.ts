@@ -6,6 +6,7 @@ import * as THREE from "three";
 import { exposeApi } from "./api";
 import { displayName, el, fill } from "./dom";
 import { renderClassLegend } from "./classLegend";
+import { ckaView } from "./ckaPanel";
 import { BlockColoring, isColorKey, QUANTITIES } from "./colorBy";
 import { compareInfo, compareScale } from "./compareInfo";
 import { Connection } from "./connection";
@@ -81,9 +82,9 @@ nav.safeArea = () => {
   }
   const help = visible("help");
   if (help) bottom = Math.max(bottom, c.bottom - help.top);
-  const info = visible("info");
+  const info = visible("info"), cka = visible("cka");
   return { top: bar ? Math.max(0, bar.bottom - c.top) + 8 : 0, bottom: bottom + 8,
-    left: 8, right: info ? Math.max(0, c.right - info.left) + 8 : 8 };
+    left: cka ? Math.max(0, cka.right - c.left) + 8 : 8, right: info ? Math.max(0, c.right - info.left) + 8 : 8 };
 };
 const view = new SceneView();
 world.add(view.root);
@@ -222,6 +223,11 @@ const conn = new Connection(wsUrl, {
     inspectPanel.showProgress(msg.job, msg.done, msg.total);
   },
   overlays(frame) {
+    if (frame.header.channel === "cka") { // the first matrix: the model is framed beside the panel
+      const first = cka.root.hidden;
+      if (cka.set(frame) && first && state.cameraUntouched) frameDefault();
+      return;
+    }
     if (frame.header.channel === "embedding") {
       const placed = overlays.clouds.setEmbedding(frame);
       renderClassLegend([...overlays.clouds.embedList.values()]);
@@ -303,6 +309,7 @@ const viewer: Viewer = {
 };
 const selection = new SceneSelection(viewer);
 const health = new HealthPanel((module) => selection.selectPath(module));
+const cka = ckaView(viewer, (path) => selection.selectPath(path));
 
 // ---- training data: colours, loss chart -------------------------------------------------
 // Frames can arrive faster than the screen refreshes: what they change is applied once per frame.
@@ -558,6 +565,6 @@ const xr = new XrMode(renderer, scene, camera, world, vrHooks(viewer, {
 }));
 void xr.init($("toolbar"));
 
-exposeApi(viewer, { selection, health, recipes, points, toolbar, topology, xr, tour, stats, flushProbe, setColorBy, visualise, track });
+exposeApi(viewer, { cka, selection, health, recipes, points, toolbar, topology, xr, tour, stats, flushProbe, setColorBy, visualise, track });
 
 conn.connect();
