@@ -7,6 +7,7 @@ import type { HealthPanel } from "./healthPanel";
 import type { PointSelection } from "./pointSelection";
 import { PROTOCOL_VERSION } from "./protocol.gen";
 import type { RecipeView } from "./recipeView";
+import { capture, type CaptureOptions, labelsSettled } from "./renderMode";
 import { scenePathOf } from "./sceneView";
 import type { SceneSelection } from "./selection";
 import type { Toolbar } from "./toolbar";
@@ -271,6 +272,11 @@ export function exposeApi(v: Viewer, parts: ApiParts): void {
       return pick?.kind === "block" ? view.blockColor(pick.index) : null;
     },
     render: () => v.renderNow(),
+    /** Render now and return the canvas as a data URL, with a caption and the chart drawn on
+     * it (renderMode.ts; nnviz3d render). */
+    capture: (opts: CaptureOptions = {}) => { v.renderNow(); return capture(canvas, opts); },
+    /** Render now; true when the camera is still and every label is laid out (ready to capture). */
+    settled: () => { v.renderNow(); return !nav.animating && labelsSettled(labels.root); },
     /** The screen rectangle (CSS px) of a block or group's projected box, by module or scene
      * path: {x, y, w, h}; null when it is not in the scene. */
     rectOf: (path: string) => {
