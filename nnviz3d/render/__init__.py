@@ -4,5 +4,6 @@
 - ``command.py``: the command line (options, errors, writing the output atomically)
 - ``source.py``: serving a SPEC, model file, recording or recipe on 127.0.0.1
 - ``browser.py``: finding and driving Chromium on the viewer's render mode
+- ``drawing.py``: a picture, or a video frame by frame, with an open browser
 - ``video.py``: frame plans and the PyAV encoder
 """

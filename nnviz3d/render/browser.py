@@ -97,12 +97,26 @@ def _playwright_chromium() -> str | None:
 
 class Browser:
     """One headless Chromium with a fresh profile and one page at ``size``; ``close()`` ends
-    it and removes the profile (also on leaving a ``with`` block)."""
+    it and removes the profile (also on leaving a ``with`` block). Given a Playwright
+    ``context`` already running (a test session's), it opens a page there instead and
+    ``close()`` closes only that page."""
 
-    def __init__(self, size: Size, chromium: str | None = None) -> None:
+    def __init__(self, size: Size, chromium: str | None = None, *, context=None) -> None:
+        self.size = size
+        self.errors: list[str] = []
+        self._cdp = None
+        self._playwright = self.profile = None
+        if context is not None:
+            self.context = context
+            self.page = context.new_page()
+            self.resize(size)
+        else:
+            self._launch(size, chromium)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def _launch(self, size: Size, chromium: str | None) -> None:
         sync_api = require("render", "playwright.sync_api", "nnviz3d render needs")
         executable = find_chromium(chromium)
-        self.size = size
         self.profile = tempfile.mkdtemp(prefix="nnviz3d-render-")
         self._playwright = sync_api.sync_playwright().start()
         try:
@@ -122,11 +136,23 @@ class Browser:
                 f"Chromium ({executable}) did not start: {_first_line(exc)}"
             ) from None
         self.page = self.context.pages[0] if self.context.pages else self.context.new_page()
-        self.errors: list[str] = []
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def resize(self, size: Size) -> None:
+        """Draw at another size from now on (the page keeps its scene; the next ``open``
+        frames it anew)."""
+        if self._cdp is None:  # its overrides hold while it is attached
+            self._cdp = self.context.new_cdp_session(self.page)
+        self._cdp.send(
+            "Emulation.setDeviceMetricsOverride",
+            {**size.viewport, "deviceScaleFactor": size.scale, "mobile": False},
+        )
+        self.size = size
 
     def open(self, url: str, *, background: str = "default", chart: bool = True) -> None:
-        """Open the viewer at ``url`` in render mode and wait until it shows the scene."""
+        """Open the viewer at ``url`` in render mode and wait until it shows the scene.
+        ``background``: "default", "transparent" or a colour "#rrggbb"; ``chart``: keep the
+        loss chart panel (drawn into the captures that ask for it)."""
+        background = background.lstrip("#")  # (a "#" would start the URL's fragment)
         query = "render=1" + ("" if background == "default" else f"&background={background}")
         query += "" if chart else "&chart=0"
         self.page.goto(url + ("&" if "?" in url else "?") + query)
@@ -145,7 +171,7 @@ class Browser:
     def wait_still(self) -> None:
         """Wait until the camera stops flying (a default framing, a bookmark) and every label
         is laid out."""
-        self.page.wait_for_function("() => nnviz3d.settled()", timeout=STEP_MS, polling=50)
+        self.page.wait_for_function("() => nnviz3d.settled()", timeout=STEP_MS, polling=100)
 
     def seek(self, step: int) -> None:
         """Show recorded ``step`` and wait until its probe data is applied."""
@@ -167,6 +193,9 @@ class Browser:
         return base64.b64decode(data)
 
     def close(self) -> None:
+        if self._playwright is None:  # a page in someone else's browser
+            self.page.close()
+            return
         try:
             self.context.close()
         finally:

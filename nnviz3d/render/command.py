@@ -15,7 +15,6 @@ beside it and renamed, so a failed render leaves nothing half-written.
 from __future__ import annotations
 
 import argparse
-import io
 import logging
 import os
 import re
@@ -137,6 +136,8 @@ def run(args) -> int:
             f"cannot write {args.output}: there is no folder {out.parent}; create it or "
             f"choose another output path"
         )
+    if out.is_dir():
+        return _fail(f"cannot write {args.output}: it is a folder")
     if not os.access(out.parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
         return _fail(f"cannot write {args.output}: permission denied")
     from .source import SourceError, open_source
@@ -150,16 +151,26 @@ def run(args) -> int:
         if problem:
             return _usage(problem)
         from .browser import Browser
+        from .drawing import draw_picture, write_atomically, write_video
 
         t0 = time.perf_counter()
         with Browser(size, args.chromium) as browser:
             browser.open(served.url, background=args.background, chart=args.chart)
-            _set_view(browser, served, args, video)
+            view = {"color_by": args.color_by, "chart": args.chart}
             if video:
-                frames, rendered = _write_video(browser, served, args, out, suffix, size)
+                frames, rendered = write_video(
+                    browser,
+                    served,
+                    out,
+                    fps=args.fps,
+                    seconds=args.seconds,
+                    orbit=args.orbit,
+                    **view,
+                )
                 what = f"{frames} frames ({rendered} rendered) at {args.fps} fps"
             else:
-                _write_atomically(out, browser.capture(chart=args.chart and served.run))
+                picture = draw_picture(browser, served, camera=args.camera, step=args.step, **view)
+                write_atomically(out, picture)
                 what = f"{size}"
         seconds = time.perf_counter() - t0
         print(f"wrote {out}: {what}, {out.stat().st_size:,} bytes in {seconds:.1f} s")
@@ -205,102 +216,3 @@ def _source_problem(args, served, video: bool) -> str | None:
     if video and served.run and not served.steps:
         return f"{args.spec} holds no probe data: there are no steps to make a video of"
     return None
-
-
-def _set_view(browser, served, args, video: bool) -> None:
-    page = browser.page
-    color = args.color_by or ("grad_norm" if video and served.run else None)
-    if color:
-        page.evaluate("(k) => nnviz3d.setColorBy(k)", color)
-    if args.camera:
-        mark = served.bookmarks[args.camera]
-        look(browser, (mark["position"], mark["target"]))
-    if args.step is not None:
-        browser.seek(args.step)
-    browser.wait_still()
-
-
-def look(browser, camera) -> None:
-    """Put the camera at ``(position, target)``."""
-    (px, py, pz), target = camera
-    offset = [px - target[0], py - target[1], pz - target[2]]
-    browser.page.evaluate("([t, o]) => nnviz3d.lookAt(t, o)", [list(target), offset])
-
-
-def _write_atomically(out: Path, data: bytes) -> None:
-    part = _part(out)
-    try:
-        part.write_bytes(data)
-        os.replace(part, out)
-    finally:
-        part.unlink(missing_ok=True)
-
-
-def _part(out: Path) -> Path:
-    return out.with_name(f".{out.name}.{os.getpid()}.part")
-
-
-def _write_video(browser, served, args, out: Path, suffix: str, size: Size) -> tuple[int, int]:
-    """Render the frame plan and encode it; returns (frames, frames rendered)."""
-    import numpy as np
-
-    from ..extras import require
-    from ..progress import Progress
-    from .video import Encoder, frame_count, orbit_plan, run_plan, tour_plan
-
-    image = require("render", "PIL.Image", "writing videos needs")
-    cam = browser.page.evaluate("nnviz3d.camera()")
-    start = (tuple(cam["position"]), tuple(cam["target"]))
-    if served.run:
-        n = frame_count(args.seconds or 20.0, args.fps)
-        shots = run_plan(
-            served.steps, served.losses, n, _short(served.title), start if args.orbit else None
-        )
-    elif served.tour:
-        shots = tour_plan(served.tour, args.fps, start, args.seconds)
-    else:
-        shots = orbit_plan(frame_count(args.seconds or 20.0, args.fps), start, _short(served.title))
-    runs = _runs(shots)
-    part = _part(out)
-    rendered, shown_step = 0, None
-    try:
-        encoder = Encoder(part, suffix, size.width, size.height, args.fps)
-        with Progress(len(runs), "render", unit="frame") as bar:
-            for shot, repeat in runs:
-                if shot.step is not None and shot.step != shown_step:
-                    browser.seek(shot.step)
-                    shown_step = shot.step
-                if shot.camera is not None:
-                    look(browser, shot.camera)
-                browser.wait_still()
-                jpeg = browser.capture(
-                    caption=shot.caption, chart=args.chart and served.run, jpeg=True
-                )
-                rgb = np.asarray(image.open(io.BytesIO(jpeg)).convert("RGB"))
-                if rgb.shape[:2] != (size.height, size.width):
-                    raise RenderError(
-                        f"the viewer drew {rgb.shape[1]}x{rgb.shape[0]} pixels, not {size}"
-                    )
-                encoder.add(rgb, repeat)
-                rendered += 1
-                bar.update()
-        encoder.close()
-        os.replace(part, out)
-    finally:
-        part.unlink(missing_ok=True)
-    return sum(r for _, r in runs), rendered
-
-
-def _runs(shots):
-    """Consecutive equal shots as (shot, how many)."""
-    out: list[list] = []
-    for s in shots:
-        if out and out[-1][0] == s:
-            out[-1][1] += 1
-        else:
-            out.append([s, 1])
-    return [(s, r) for s, r in out]
-
-
-def _short(title: str) -> str:
-    return title if len(title) <= 60 else title[:59] + "…"

@@ -44,7 +44,8 @@ def run_plan(
     k = len(steps)
     shots = []
     for i in range(n):
-        step = steps[round(i * (k - 1) / max(1, n - 1))]
+        # more steps than frames: evenly from the first to the last; fewer: equal holds
+        step = steps[round(i * (k - 1) / max(1, n - 1)) if k > n else i * k // n]
         loss = losses.get(step)
         caption = f"{title} · step {step} of {steps[-1]}"
         if loss is not None:

@@ -275,8 +275,8 @@ export function exposeApi(v: Viewer, parts: ApiParts): void {
     /** Render now and return the canvas as a data URL, with a caption and the chart drawn on
      * it (renderMode.ts; nnviz3d render). */
     capture: (opts: CaptureOptions = {}) => { v.renderNow(); return capture(canvas, opts); },
-    /** Render now; true when the camera is still and every label is laid out (ready to capture). */
-    settled: () => { v.renderNow(); return !nav.animating && labelsSettled(labels.root); },
+    /** True when the camera is still and every label is laid out (ready to capture). */
+    settled: () => !nav.animating && labelsSettled(labels.root),
     /** The screen rectangle (CSS px) of a block or group's projected box, by module or scene
      * path: {x, y, w, h}; null when it is not in the scene. */
     rectOf: (path: string) => {
