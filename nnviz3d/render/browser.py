@@ -181,16 +181,23 @@ class Browser:
         except Exception as exc:
             raise RenderError(f"the viewer did not show step {step}: {_first_line(exc)}") from None
 
+    def frame(self, step=None, camera=None, *, caption: str = "", chart: bool = False) -> bytes:
+        """One video frame as JPEG bytes, in one call into the page: show recorded ``step``
+        (None: as it is), put the camera at ``(position, target)`` (None: where it is), wait
+        until the labels are laid out, draw and capture with ``caption`` (and the chart)."""
+        opts = {"caption": caption, "chart": chart, "type": "image/jpeg", "quality": 0.92}
+        try:
+            url = self.page.evaluate(FRAME_JS, [step, camera, opts, STEP_MS])
+        except Exception as exc:
+            raise RenderError(f"the viewer did not draw the frame: {_first_line(exc)}") from None
+        return _decoded(url)
+
     def capture(self, *, caption: str = "", chart: bool = False, jpeg: bool = False) -> bytes:
         """Render now and return the canvas as PNG (or JPEG) bytes at the full size."""
         opts = {"caption": caption, "chart": chart}
         if jpeg:
             opts.update(type="image/jpeg", quality=0.92)
-        url = self.page.evaluate("(o) => nnviz3d.capture(o)", opts)
-        head, _, data = url.partition(",")
-        if not head.endswith(";base64") or not data:
-            raise RenderError("the viewer returned no picture (is the canvas empty?)")
-        return base64.b64decode(data)
+        return _decoded(self.page.evaluate("(o) => nnviz3d.capture(o)", opts))
 
     def close(self) -> None:
         if self._playwright is None:  # a page in someone else's browser
@@ -212,6 +219,34 @@ class Browser:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+FRAME_JS = """async ([step, camera, opts, limit]) => {
+  const until = (ok, what) => new Promise((done, fail) => {
+    const t0 = performance.now();
+    const poll = () => ok() ? done() : performance.now() - t0 > limit
+      ? fail(new Error(`timed out waiting for ${what}`)) : setTimeout(poll, 10);
+    poll();
+  });
+  if (step !== null && nnviz3d.step !== step) {
+    nnviz3d.seek(step);
+    await until(() => nnviz3d.step === step, `step ${step}`);
+  }
+  if (camera !== null) {
+    const [p, t] = camera;
+    nnviz3d.lookAt(t, [p[0] - t[0], p[1] - t[1], p[2] - t[2]]);
+  }
+  await until(() => nnviz3d.settled(), "the labels");
+  return nnviz3d.capture(opts);
+}"""
+"""A video frame in the page: seek, place the camera, wait for the labels, capture."""
+
+
+def _decoded(url: str) -> bytes:
+    head, _, data = url.partition(",")
+    if not head.endswith(";base64") or not data:
+        raise RenderError("the viewer returned no picture (is the canvas empty?)")
+    return base64.b64decode(data)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -66,7 +66,7 @@ def plan_of(served: Served, start, *, fps: int, seconds: float | None, orbit: bo
         n = frame_count(seconds or 20.0, fps)
         return run_plan(served.steps, served.losses, n, title, start if orbit else None)
     if served.tour:
-        return tour_plan(served.tour, fps, start, seconds)
+        return tour_plan(served.tour, fps, start, seconds, served.steps)
     return orbit_plan(frame_count(seconds or 20.0, fps), start, title)
 
 
@@ -100,18 +100,14 @@ def write_video(
     runs = runs_of(plan_of(served, start, fps=fps, seconds=seconds, orbit=orbit))
     size = browser.size
     part = part_of(out)
-    rendered, shown_step = 0, None
+    rendered = 0
     try:
         encoder = Encoder(part, out.suffix.lower(), size.width, size.height, fps)
         with Progress(len(runs), "render", unit="frame") as bar:
             for shot, repeat in runs:
-                if shot.step is not None and shot.step != shown_step:
-                    browser.seek(shot.step)
-                    shown_step = shot.step
-                if shot.camera is not None:
-                    look(browser, shot.camera)
-                browser.wait_still()
-                jpeg = browser.capture(caption=shot.caption, chart=chart and served.run, jpeg=True)
+                jpeg = browser.frame(
+                    shot.step, shot.camera, caption=shot.caption, chart=chart and served.run
+                )
                 rgb = np.asarray(image.open(io.BytesIO(jpeg)).convert("RGB"))
                 if rgb.shape[:2] != (size.height, size.width):
                     raise RenderError(

@@ -69,10 +69,13 @@ def orbit_camera(start, turn: float):
     return ((tx + c * dx + s * dz, py, tz - s * dx + c * dz), (tx, ty, tz))
 
 
-def tour_plan(stops: list[dict], fps: int, start, seconds: float | None = None) -> list[Shot]:
+def tour_plan(
+    stops: list[dict], fps: int, start, seconds: float | None = None, steps: list[int] = ()
+) -> list[Shot]:
     """A guided video: the camera flies from ``start`` to each stop (FLIGHT seconds; none to
     the first) and stays its ``seconds``, with its caption; ``seconds`` stretches or squeezes
-    the whole to that length."""
+    the whole to that length. A stop's step shows the newest of the recorded ``steps`` at or
+    before it (none without a recording)."""
     spans = [(0.0 if i == 0 else FLIGHT, float(s["seconds"])) for i, s in enumerate(stops)]
     total = sum(f + h for f, h in spans)
     stretch = seconds / total if seconds else 1.0
@@ -80,7 +83,7 @@ def tour_plan(stops: list[dict], fps: int, start, seconds: float | None = None) 
     here = start
     for stop, (flight, hold) in zip(stops, spans):
         there = (tuple(stop["position"]), tuple(stop["target"]))
-        step, caption = stop.get("step"), stop.get("caption", "")
+        step, caption = _recorded(stop.get("step"), steps), stop.get("caption", "")
         fly = round(flight * stretch * fps)
         for j in range(fly):
             u = _ease((j + 1) / (fly + 1))
@@ -88,6 +91,12 @@ def tour_plan(stops: list[dict], fps: int, start, seconds: float | None = None) 
         shots += [Shot(step, there, caption)] * max(1, round(hold * stretch * fps))
         here = there
     return shots
+
+
+def _recorded(step: int | None, steps: list[int]) -> int | None:
+    if step is None or not steps:
+        return None
+    return max((s for s in steps if s <= step), default=steps[0])
 
 
 def _ease(u: float) -> float:

@@ -41,14 +41,15 @@ def test_a_tour_flies_to_each_stop_and_stays_its_seconds():
         {"position": [5, 1, 1], "target": [4, 0, 0], "caption": "two", "seconds": 1, "step": 7},
     ]
     start = ((9.0, 9.0, 9.0), (0.0, 0.0, 0.0))
-    shots = tour_plan(stops, 10, start)
+    shots = tour_plan(stops, 10, start, steps=[0, 5, 10])
     assert len(shots) == 20 + 12 + 10  # hold 2 s, fly 1.2 s, hold 1 s
     assert shots[0] == Shot(None, ((1, 1, 1), (0, 0, 0)), "one")  # no flight to the first
     flight = shots[20:32]
-    assert all(s.caption == "two" and s.step == 7 for s in flight)
+    assert all(s.caption == "two" and s.step == 5 for s in flight)  # recorded at or before 7
     xs = [s.camera[0][0] for s in flight]
     assert xs == sorted(xs) and 1 < xs[0] < xs[-1] < 5  # eased from stop one to stop two
-    assert shots[-1] == Shot(7, ((5, 1, 1), (4, 0, 0)), "two")
+    assert shots[-1] == Shot(5, ((5, 1, 1), (4, 0, 0)), "two")
+    assert {s.step for s in tour_plan(stops, 10, start)} == {None}  # no recording: no steps
     assert len(tour_plan(stops, 10, start, seconds=8.4)) == 84  # squeezed or stretched to fit
 
 

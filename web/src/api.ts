@@ -33,6 +33,8 @@ export interface ApiParts {
   setColorBy(key: string): void;
   visualise(module: string, unit: number): void;
   track(module: string, unit: number): void;
+  /** Draw the scene now (render mode draws only for a capture). */
+  draw(): void;
 }
 
 function summary(o: { kind: string; module: string; name: string; shape: number[]; meta: Record<string, any>; legend: { lo: number; hi: number } }) {
@@ -274,7 +276,7 @@ export function exposeApi(v: Viewer, parts: ApiParts): void {
     render: () => v.renderNow(),
     /** Render now and return the canvas as a data URL, with a caption and the chart drawn on
      * it (renderMode.ts; nnviz3d render). */
-    capture: (opts: CaptureOptions = {}) => { v.renderNow(); return capture(canvas, opts); },
+    capture: (opts: CaptureOptions = {}) => { v.renderNow(); parts.draw(); return capture(canvas, opts); },
     /** True when the camera is still and every label is laid out (ready to capture). */
     settled: () => !nav.animating && labelsSettled(labels.root),
     /** The screen rectangle (CSS px) of a block or group's projected box, by module or scene

@@ -499,6 +499,11 @@ function renderNow(): void {
     labels.update(view, camera, canvas);
     labelsDirty = false;
   }
+  if (rendering.on) { dirty = false; return; } // render mode draws only for a capture (draw below)
+  draw();
+}
+
+function draw(): void {
   renderer.render(scene, camera);
   stats.drawCalls = renderer.info.render.calls;
   stats.triangles = renderer.info.render.triangles;
@@ -553,6 +558,6 @@ const xr = new XrMode(renderer, scene, camera, world, vrHooks(viewer, {
 }));
 void xr.init($("toolbar"));
 
-exposeApi(viewer, { selection, health, recipes, points, toolbar, xr, tour, stats, flushProbe, setColorBy, visualise, track });
+exposeApi(viewer, { selection, health, recipes, points, toolbar, xr, tour, stats, flushProbe, setColorBy, visualise, track, draw });
 
 conn.connect();

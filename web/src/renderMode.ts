@@ -54,12 +54,15 @@ export interface CaptureOptions {
 }
 
 /** True when no visible text label under ``root`` waits for troika to lay out its glyphs (a
- * capture before then would miss the label). */
+ * capture before then would miss the label). A label whose layout is due is started here:
+ * troika starts it when drawn, and render mode draws only for a capture. */
 export function labelsSettled(root: { traverse(f: (o: object) => void): void }): boolean {
   let pending = false;
   root.traverse((o) => {
-    const t = o as { visible?: boolean; _needsSync?: boolean; _isSyncing?: boolean };
-    if (t.visible && (t._needsSync || t._isSyncing)) pending = true;
+    const t = o as { visible?: boolean; _needsSync?: boolean; _isSyncing?: boolean; sync?: () => void };
+    if (!t.visible || !(t._needsSync || t._isSyncing)) return;
+    pending = true;
+    if (t._needsSync && !t._isSyncing) t.sync?.();
   });
   return !pending;
 }
