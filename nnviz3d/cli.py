@@ -1,5 +1,5 @@
-"""The ``nnviz3d`` command line: inspect, view, demo, replay, compare, landscape, tour and
-export.
+"""The ``nnviz3d`` command line: inspect, view, demo, replay, compare, landscape, tour, export
+and render.
 
 Exit status: 0 done; 1 the command could not be carried out (a model that does not load, a
 damaged recording, a port or folder that is not there); 2 the command line is wrong (argparse's
@@ -185,7 +185,12 @@ def _main(argv: list[str] | None) -> int:
     _serving_options(c)
     _export_parser(sub)
     _tour_parser(sub)
+    from .render import command as render
+
+    render.add_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "render":
+        return render.run(args)
     if args.command == "tour":
         return _tour(args)
     if args.command == "export":

@@ -10,6 +10,7 @@ notebook   pythreejs                   ``nnviz3d.show()`` in Jupyter
 gltf       trimesh, pillow             glTF export (``nnviz3d export``, the glTF button)
 tls        cryptography, segno         ``--tls`` self-signed certificates, the URL's QR code
 formats    onnx                        ``.onnx`` model files
+render     playwright, av, pillow      ``nnviz3d render``: PNG pictures and videos
 =========  ==========================  =====================================================
 """
 
@@ -24,6 +25,7 @@ FEATURES = {
     "gltf": "glTF export needs",
     "tls": "--tls needs",
     "formats": "reading .onnx files needs",
+    "render": "nnviz3d render needs",
 }
 """What needs each extra, as the missing-package message says it."""
 

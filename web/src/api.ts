@@ -8,6 +8,7 @@ import type { HealthPanel } from "./healthPanel";
 import type { PointSelection } from "./pointSelection";
 import { PROTOCOL_VERSION } from "./protocol.gen";
 import type { RecipeView } from "./recipeView";
+import { capture, type CaptureOptions, labelsSettled } from "./renderMode";
 import { scenePathOf } from "./sceneView";
 import type { SceneSelection } from "./selection";
 import type { Toolbar } from "./toolbar";
@@ -36,6 +37,8 @@ export interface ApiParts {
   setColorBy(key: string): void;
   visualise(module: string, unit: number): void;
   track(module: string, unit: number): void;
+  /** Draw the scene now (render mode draws only for a capture). */
+  draw(): void;
 }
 
 function summary(o: { kind: string; module: string; name: string; shape: number[]; meta: Record<string, any>; legend: { lo: number; hi: number } }) {
@@ -286,6 +289,11 @@ export function exposeApi(v: Viewer, parts: ApiParts): void {
       return pick?.kind === "block" ? view.shownColor(pick.index) : null;
     },
     render: () => v.renderNow(),
+    /** Render now and return the canvas as a data URL, with a caption and the chart drawn on
+     * it (renderMode.ts; nnviz3d render). */
+    capture: (opts: CaptureOptions = {}) => { v.renderNow(); parts.draw(); return capture(canvas, opts); },
+    /** True when the camera is still and every label is laid out (ready to capture). */
+    settled: () => !nav.animating && labelsSettled(labels.root),
     /** The screen rectangle (CSS px) of a block or group's projected box, by module or scene
      * path: {x, y, w, h}; null when it is not in the scene. */
     rectOf: (path: string) => {

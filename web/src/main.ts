@@ -20,6 +20,7 @@ import { Navigation, VIEW_FROM, VIEW_FROM_FOLDED } from "./navigation";
 import { type OverlayInfo, Overlays } from "./overlays";
 import { renderOverlayLegend } from "./overlayLegend";
 import { Picking } from "./picking";
+import { enterRenderMode, renderOptions } from "./renderMode";
 import { PointSelection } from "./pointSelection";
 import { ProbeState, viewAges } from "./probeState";
 import { PROTOCOL_VERSION } from "./protocol.gen";
@@ -37,9 +38,12 @@ import { vrHooks } from "./vrHooks";
 import { XrMode } from "./xr/session";
 
 const canvas = $("scene") as HTMLCanvasElement;
-const renderer = new THREE.WebGLRenderer({ canvas, antialias: true, preserveDrawingBuffer: true });
+// ?render=1 (nnviz3d render): the scene alone, on a chosen or transparent background (renderMode.ts)
+const rendering = renderOptions(new URLSearchParams(location.search));
+enterRenderMode(rendering);
+const renderer = new THREE.WebGLRenderer({ canvas, antialias: true, preserveDrawingBuffer: true, alpha: rendering.transparent });
 renderer.setPixelRatio(Math.min(window.devicePixelRatio, 2));
-renderer.setClearColor(0x10131a);
+renderer.setClearColor(rendering.background ?? 0x10131a, rendering.transparent ? 0 : 1);
 const scene = new THREE.Scene();
 scene.add(new THREE.HemisphereLight(0xdfe8ff, 0x30303a, 2.2));
 const sun = new THREE.DirectionalLight(0xffffff, 1.6);
@@ -59,6 +63,7 @@ function placeGrid(box: THREE.Box3): void {
   grid = new THREE.GridHelper(extent, Math.min(extent, 400), 0x262b38, 0x1a1e28);
   const c = box.getCenter(new THREE.Vector3());
   grid.position.set(c.x, -0.01, c.z);
+  grid.visible = !rendering.transparent; // a picture for a slide: the model alone
   world.add(grid);
 }
 
@@ -510,6 +515,11 @@ function renderNow(): void {
     labels.update(view, camera, canvas);
     labelsDirty = false;
   }
+  if (rendering.on) { dirty = false; return; } // render mode draws only for a capture (draw below)
+  draw();
+}
+
+function draw(): void {
   renderer.render(scene, camera);
   stats.drawCalls = renderer.info.render.calls;
   stats.triangles = renderer.info.render.triangles;
@@ -565,6 +575,6 @@ const xr = new XrMode(renderer, scene, camera, world, vrHooks(viewer, {
 }));
 void xr.init($("toolbar"));
 
-exposeApi(viewer, { cka, selection, health, recipes, points, toolbar, topology, xr, tour, stats, flushProbe, setColorBy, visualise, track });
+exposeApi(viewer, { cka, selection, health, recipes, points, toolbar, topology, xr, tour, stats, flushProbe, setColorBy, visualise, track, draw });
 
 conn.connect();
