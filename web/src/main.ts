@@ -35,7 +35,8 @@ import { vrHooks } from "./vrHooks";
 import { XrMode } from "./xr/session";
 
 const canvas = $("scene") as HTMLCanvasElement;
-const renderer = new THREE.WebGLRenderer({ canvas, antialias: true, preserveDrawingBuffer: true });
+// alpha: AR clears to transparent so passthrough shows (xr/session.ts); the desktop clears opaque
+const renderer = new THREE.WebGLRenderer({ canvas, antialias: true, preserveDrawingBuffer: true, alpha: true });
 renderer.setPixelRatio(Math.min(window.devicePixelRatio, 2));
 renderer.setClearColor(0x10131a);
 const scene = new THREE.Scene();
