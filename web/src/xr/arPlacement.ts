@@ -8,6 +8,9 @@ import { tableYaw } from "./placement";
 export const AR_FOOTPRINT = 0.6;
 /** The tallest the model is when placed, in metres. */
 export const AR_TALLEST = 0.4;
+/** The loss chart's height behind a placed model, in metres (VR's is 0.4 m behind a 1.6 m
+ * model): about half the footprint's length, so it does not tower over the table. */
+export const AR_CHART_HEIGHT = 0.25;
 /** The least upward component of a surface's normal for the model to stand on it (cos 25 deg):
  * floors, tables and shelves, not walls. */
 export const LEVEL = Math.cos((25 * Math.PI) / 180);

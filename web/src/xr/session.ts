@@ -14,6 +14,7 @@ import { Locomotion } from "./locomotion";
 import { type MenuButton, WristMenu } from "./menu";
 import { InfoPanel, type PanelItem, readPanel } from "./infoPanel";
 import { PointSizes } from "./pointSizes";
+import { AR_CHART_HEIGHT } from "./arPlacement";
 import { headingOf, placeChartBehind, placeOnTable, tableHeight, viewFrom } from "./placement";
 import { Table } from "./table";
 import { TextPanel } from "./textPanel";
@@ -308,7 +309,7 @@ export class XrMode {
     if (!this.presenting) return;
     const box = this.hooks.modelBox(), s = this.world.scale.x;
     this.table.fit(box, s);
-    placeChartBehind(this.hooks.chart.mesh, box, s);
+    placeChartBehind(this.hooks.chart.mesh, box, s, this.ar ? AR_CHART_HEIGHT : undefined);
   }
 
   /** Show a viewpoint (model units) in VR: fade out, move the world so the viewpoint is at the
