@@ -128,6 +128,17 @@ def test_after_placing_the_menu_panel_grab_and_replace_work(page, digits_server)
     moved = page.evaluate("nnviz3d.modelRoot")
     delta = [moved["position"][k] - start["position"][k] for k in range(3)]
     assert delta == pytest.approx([-0.1, 0, 0], abs=1e-3)
+    # the room is real: the sticks (teleport, snap turn, walking in VR) leave the model where it is
+    page.evaluate(
+        "nnviz3d.xrEmulator().stick('right', 0.9, -0.9); nnviz3d.xrEmulator().stick('left', 0, -1)"
+    )
+    wait_frames(page, 4)
+    page.evaluate(
+        "nnviz3d.xrEmulator().stick('right', 0, 0); nnviz3d.xrEmulator().stick('left', 0, 0)"
+    )
+    wait_frames(page, 2)
+    assert page.evaluate("nnviz3d.modelRoot") == moved
+    assert page.evaluate("nnviz3d.xr.teleports") == 0
     # Re-place takes the model off the table; the trigger puts it down at the new reticle
     at = page.evaluate("nnviz3d.xrMenuPoint('recentre')")
     aim(page, "right", [at[0] + 0.25, at[1] + 0.15, at[2] + 0.25], at)

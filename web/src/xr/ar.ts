@@ -37,7 +37,8 @@ export class ArPlacer {
   anchored = false;
   anchorError = "";
   private gaze: XRHitTestSource | null = null;
-  private readonly rays = new Map<XRInputSource, XRHitTestSource>();
+  /** One hit-test source per controller (its target-ray space). */
+  private readonly rays: { src: XRInputSource; h: XRHitTestSource }[] = [];
   private lastHit: XRHitTestResult | null = null;
   private anchor: XRAnchor | null = null;
   private readonly anchorAt = new THREE.Vector3();
@@ -49,7 +50,10 @@ export class ArPlacer {
   private readonly m = new THREE.Matrix4();
   private ended = false;
   private readonly onSources = (e: XRInputSourcesChangeEvent) => {
-    for (const src of e.removed) { this.rays.get(src)?.cancel(); this.rays.delete(src); }
+    for (const src of e.removed) {
+      const i = this.rays.findIndex((r) => r.src === src);
+      if (i >= 0) this.rays.splice(i, 1)[0].h.cancel();
+    }
     for (const src of e.added) this.watch(src);
   };
 
@@ -77,10 +81,10 @@ export class ArPlacer {
   }
 
   private watch(src: XRInputSource): void {
-    if (src.targetRayMode !== "tracked-pointer" || this.rays.has(src)) return;
+    if (src.targetRayMode !== "tracked-pointer" || this.rays.some((r) => r.src === src)) return;
     void this.session.requestHitTestSource?.({ space: src.targetRaySpace })?.then((h) => {
       if (this.ended || !connected(this.session, src)) h.cancel();
-      else this.rays.set(src, h);
+      else this.rays.push({ src, h });
     }).catch(() => {});
   }
 
@@ -102,9 +106,9 @@ export class ArPlacer {
     this.source = null;
     // a controller's ray first (the right hand's before the left), then the gaze
     let best: XRHitTestResult | null = null;
-    for (const [src, h] of this.rays) {
-      const hit = this.level(results(frame, h), space);
-      if (hit && (!best || src.handedness === "right")) { best = hit; this.source = "controller"; }
+    for (let i = 0; i < this.rays.length; i++) {
+      const hit = this.level(results(frame, this.rays[i].h), space);
+      if (hit && (!best || this.rays[i].src.handedness === "right")) { best = hit; this.source = "controller"; }
     }
     if (!best && this.gaze) {
       best = this.level(results(frame, this.gaze), space);
@@ -176,8 +180,8 @@ export class ArPlacer {
     this.ended = true;
     this.session.removeEventListener("inputsourceschange", this.onSources);
     this.gaze?.cancel();
-    for (const h of this.rays.values()) h.cancel();
-    this.rays.clear();
+    for (const r of this.rays) r.h.cancel();
+    this.rays.length = 0;
     this.dropAnchor();
     this.reticle.removeFromParent();
   }

@@ -356,7 +356,8 @@ export class XrMode {
     for (const h of this.hands) if (h.connected) h.refresh();
     if (left && this.menu.root.parent !== left.ray) left.ray.add(this.menu.root);
     if (placed) this.grab.update(left, right);
-    if (placed && !this.grab.active) this.locomotion.update(dt, left, right, this.head, this.headYaw);
+    // in AR the room is real: the viewer walks, the sticks do not move the model off its table
+    if (!ar && !this.grab.active) this.locomotion.update(dt, left, right, this.head, this.headYaw);
     for (const h of this.hands) {
       if (!h.connected) continue;
       const i = h === left ? -1 : this.menu.hit(h.position, h.direction);
