@@ -8,11 +8,15 @@ What stands in for hardware: the room is a capture, and the controllers are move
 Assertions read window.nnviz3d (and the canvas's alpha), not the picture."""
 
 import math
+from pathlib import Path
 
 import pytest
 
+from nnviz3d.recipe import load_recipe
+from nnviz3d.viewer import view
 from tests.browser.conftest import serve, wait_ready
 from tests.browser.test_vr import aim, press, wait_frames
+from tests.conftest import zoo_graph
 
 
 @pytest.fixture(scope="module")
@@ -20,6 +24,17 @@ def digits_server():
     srv, _ = serve("digits_cnn")
     yield srv
     srv.close()
+
+
+@pytest.fixture(scope="module")
+def tour_server():
+    """The shipped digits CNN recipe and its tour (stops of several seconds)."""
+    recipe = load_recipe(Path(__file__).resolve().parents[2] / "scenes" / "digits_cnn.toml")
+    handle = view(
+        graph=zoo_graph("digits_cnn"), recipe=recipe, open_browser=False, quiet=True, port=0
+    )
+    yield handle, recipe
+    handle.close()
 
 
 def enter_ar(page, url) -> dict:
@@ -184,3 +199,40 @@ def test_without_ar_the_button_says_why(page, digits_server):
     assert page.inner_text("#btn-ar") == "AR unavailable"
     page.click("#btn-ar")
     assert "AR is not (immersive-ar is not supported)" in page.inner_text("#vr-message")
+
+
+def test_a_tour_in_ar_brings_each_viewpoint_to_the_head_and_re_place_ends_it(page, tour_server):
+    handle, recipe = tour_server
+    stop = recipe.tour[0]
+    table = enter_ar(page, handle.url)
+    page.wait_for_function("nnviz3d.tour.count === 4")
+    point_at(page, on_table(table, 0.75, 0.4))
+    press(page, "right", "trigger")
+    page.wait_for_function("nnviz3d.xr.ar.placed", timeout=10_000)
+    placed = page.evaluate("nnviz3d.modelRoot")
+    head = page.evaluate("nnviz3d.xr.head")
+    # as in VR: the model (at its table-top scale) moves so the stop's viewpoint is at the head
+    page.evaluate("nnviz3d.playTour()")
+    page.wait_for_function(
+        f"nnviz3d.tour.index === 0 && nnviz3d.xr.caption === {stop['caption']!r} && "
+        "nnviz3d.xr.fade === 0",
+        timeout=15_000,
+    )
+    assert page.evaluate(f"nnviz3d.xrPoint({stop['position']})") == pytest.approx(head, abs=1e-3)
+    assert page.evaluate("nnviz3d.modelRoot")["scale"] == pytest.approx(placed["scale"])
+    page.evaluate("nnviz3d.stopTour()")
+    # Re-place, then the trigger: back on the table
+    aim(page, "left", [-0.2, 1.1, -0.35], [-0.2, 1.1, -1.35])
+    wait_frames(page)
+    at = page.evaluate("nnviz3d.xrMenuPoint('recentre')")
+    aim(page, "right", [at[0] + 0.25, at[1] + 0.15, at[2] + 0.25], at)
+    wait_frames(page)
+    press(page, "right", "trigger")
+    page.wait_for_function("!nnviz3d.xr.ar.placed", timeout=10_000)
+    point_at(page, on_table(table, 0.75, 0.4))
+    press(page, "right", "trigger")
+    page.wait_for_function("nnviz3d.xr.ar.placements === 2", timeout=10_000)
+    assert page.evaluate("nnviz3d.modelRoot")["position"] == pytest.approx(
+        placed["position"], abs=0.03
+    )
+    assert page.errors == []
