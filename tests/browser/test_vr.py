@@ -15,6 +15,8 @@ from tests.browser.conftest import serve, wait_ready
 DRAW_CALL_BOUND = 200  # the viewer's bound (tests/browser/test_viewer.py)
 THROTTLED = {"updateLabels", "refresh", "refreshPanel", "set", "sync"}
 """XR loop methods (web/src/xr/) that run every few frames or on change, not every frame."""
+VIEWER_CHUNKS = ("/assets/index-", "/assets/ar-")
+"""The viewer's own bundles: the main one and AR mode's (loaded when AR starts)."""
 
 
 @pytest.fixture(scope="module")
@@ -381,7 +383,7 @@ def allocations_per_frame(page, n_frames=60) -> dict:
         owner = next((c["url"] for c in reversed(stack) if c["url"]), "")
         if not owner:
             kind = "native"
-        elif "/assets/index-" not in owner:
+        elif not any(chunk in owner for chunk in VIEWER_CHUNKS):
             kind = "emulator"
         elif any(name.endswith("render") for name in names):
             kind = "render"

@@ -386,6 +386,9 @@ export function exposeApi(v: Viewer, parts: ApiParts): void {
   });
   Object.assign(api, {
     enterVR: () => xr.enter(),
+    enterAR: () => xr.enter("immersive-ar"),
+    /** AR: the share of the drawn frame's pixels that are transparent (alpha 0) and opaque. */
+    xrAlpha: () => xr.alphaCoverage(),
     exitVR: () => xr.exit(),
     /** The emulated headset (?xr-emulate=quest3): aim(hand, from, to), press(hand, button, v), stick(hand, x, y). */
     xrEmulator: () => xr.emulator,

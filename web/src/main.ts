@@ -41,7 +41,9 @@ const canvas = $("scene") as HTMLCanvasElement;
 // ?render=1 (nnviz3d render): the scene alone, on a chosen or transparent background (renderMode.ts)
 const rendering = renderOptions(new URLSearchParams(location.search));
 enterRenderMode(rendering);
-const renderer = new THREE.WebGLRenderer({ canvas, antialias: true, preserveDrawingBuffer: true, alpha: rendering.transparent });
+// alpha: AR clears to transparent so passthrough shows (xr/session.ts), as does a transparent
+// render; the desktop clears opaque
+const renderer = new THREE.WebGLRenderer({ canvas, antialias: true, preserveDrawingBuffer: true, alpha: true });
 renderer.setPixelRatio(Math.min(window.devicePixelRatio, 2));
 renderer.setClearColor(rendering.background ?? 0x10131a, rendering.transparent ? 0 : 1);
 const scene = new THREE.Scene();

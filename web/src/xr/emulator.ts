@@ -11,6 +11,11 @@ export interface Emulator {
   press(hand: "left" | "right", button: string, value: number): void;
   /** Tilt a controller's thumbstick (x right, y down; -1..1). */
   stick(hand: "left" | "right", x: number, y: number): void;
+  /** For AR: a captured room (iwer's synthetic environment module, xr/arRoom.ts) that answers
+   * hit-tests and is drawn behind the page as passthrough. Loaded on the first call. */
+  prepareAr(): Promise<void>;
+  /** The room's planes (reference space, metres): label, centre and the box of its outline. */
+  planes(): { label: string; centre: number[]; min: number[]; max: number[] }[];
 }
 
 export async function installEmulator(name: string): Promise<Emulator> {
@@ -39,5 +44,31 @@ export async function installEmulator(name: string): Promise<Emulator> {
     },
     press(hand, button, value) { controller(hand).updateButtonValue(button, value); },
     stick(hand, x, y) { controller(hand).updateAxes("thumbstick", x, y); },
+    async prepareAr() {
+      const { installRoom } = await import("./arRoom");
+      await installRoom(device);
+    },
+    planes() {
+      return device.sem ? [...device.sem.trackedPlanes].map((p) => {
+        const { position: c, orientation: q } = p.transform;
+        const m = new DOMMatrix().translate(c.x, c.y, c.z).multiply(quaternionMatrix(q));
+        const pts = p.polygon.map((v) => m.transformPoint(v));
+        const lo = (k: "x" | "y" | "z") => Math.min(...pts.map((v) => v[k]));
+        const hi = (k: "x" | "y" | "z") => Math.max(...pts.map((v) => v[k]));
+        return { label: String(p.semanticLabel), centre: [c.x, c.y, c.z],
+          min: [lo("x"), lo("y"), lo("z")], max: [hi("x"), hi("y"), hi("z")] };
+      }) : [];
+    },
   };
+}
+
+/** The rotation matrix of a unit quaternion. */
+function quaternionMatrix(q: DOMPointReadOnly): DOMMatrix {
+  const { x, y, z, w } = q;
+  return new DOMMatrix([
+    1 - 2 * (y * y + z * z), 2 * (x * y + z * w), 2 * (x * z - y * w), 0,
+    2 * (x * y - z * w), 1 - 2 * (x * x + z * z), 2 * (y * z + x * w), 0,
+    2 * (x * z + y * w), 2 * (y * z - x * w), 1 - 2 * (x * x + y * y), 0,
+    0, 0, 0, 1,
+  ]);
 }

@@ -66,9 +66,9 @@ export const CHART_HEIGHT = 0.4;
 /** Stand the loss chart (a plane 2 wide and 1 high facing its +z, in the model root's units)
  * behind the model's input half, above the table and facing the viewer: a board behind the
  * table, never between the viewer and the model, and clear of the info panel on the right.
- * ``box``: the model's box; ``scale``: the model root's scale. */
-export function placeChartBehind(chart: THREE.Object3D, box: THREE.Box3, scale: number): void {
-  const h = CHART_HEIGHT / scale, gap = 0.08 / scale;
+ * ``box``: the model's box; ``scale``: the model root's scale; ``height``: the chart's, metres. */
+export function placeChartBehind(chart: THREE.Object3D, box: THREE.Box3, scale: number, height = CHART_HEIGHT): void {
+  const h = height / scale, gap = 0.08 / scale;
   chart.scale.set(h, h, 1);
   chart.rotation.set(0, -Math.PI / 2, 0); // faces the model's -x: the viewer's side
   // its middle a quarter of the way along the model, or its left edge at the input end

@@ -5,6 +5,7 @@
 // right, the loss chart behind the model, the wrist menu on the left hand: none where the head is. The loop reuses its vectors, raycaster and buffers: nothing is allocated
 // per frame by this code (labels and menu texts are refreshed a few times a second, not per frame).
 import * as THREE from "three";
+import type { ArPlacer } from "./ar";
 import type { Emulator } from "./emulator";
 import { Fade } from "./fade";
 import { Grab, wrapAngle } from "./grab";
@@ -13,6 +14,7 @@ import { Locomotion } from "./locomotion";
 import { type MenuButton, WristMenu } from "./menu";
 import { InfoPanel, type PanelItem, readPanel } from "./infoPanel";
 import { PointSizes } from "./pointSizes";
+import { AR_CHART_HEIGHT } from "./arPlacement";
 import { headingOf, placeChartBehind, placeOnTable, tableHeight, viewFrom } from "./placement";
 import { Table } from "./table";
 import { TextPanel } from "./textPanel";
@@ -63,6 +65,16 @@ export class XrMode {
   drawCalls = 0;
   /** Why VR is unavailable, or "". */
   message = "";
+  /** Whether AR (immersive-ar, passthrough) is available, and why not. */
+  arSupported = false;
+  arMessage = "";
+  /** The session's mode and reference space while one runs. */
+  mode: XRSessionMode | null = null;
+  private space: XRReferenceSpaceType | null = null;
+  /** AR's own part (xr/ar.ts), loaded once AR is known to be available, and while AR runs. */
+  private arModule: Promise<typeof import("./ar")> | null = null;
+  private ar: ArPlacer | null = null;
+  private savedClearAlpha = 1;
   /** Controller-ray picks since the session started. */
   picks = 0;
   emulator: Emulator | null = null;
@@ -93,6 +105,7 @@ export class XrMode {
   private placePending = false;
   private overlayText = "";
   private button: HTMLButtonElement | null = null;
+  private arButton: HTMLButtonElement | null = null;
 
   constructor(private renderer: THREE.WebGLRenderer, private scene: THREE.Scene,
     private camera: THREE.PerspectiveCamera, readonly world: THREE.Object3D, private hooks: XrHooks) {
@@ -103,8 +116,10 @@ export class XrMode {
     this.panel = new InfoPanel("vr-info-panel");
     this.caption = new TextPanel("vr-caption", 0.9, 0.03);
     this.menu = new WristMenu([...hooks.menuButtons,
-      { id: "recentre", x: -0.0625, y: -0.07, w: 0.115, h: 0.03, label: () => "Re-centre", press: () => this.recentre() },
-      { id: "exit", x: 0.0625, y: -0.07, w: 0.115, h: 0.03, label: () => "Exit VR", press: () => { void this.exit(); } },
+      { id: "recentre", x: -0.0625, y: -0.07, w: 0.115, h: 0.03, label: () => (this.ar ? "Re-place" : "Re-centre"),
+        press: () => (this.ar ? this.ar.unplace() : this.recentre()) },
+      { id: "exit", x: 0.0625, y: -0.07, w: 0.115, h: 0.03, label: () => (this.ar ? "Exit AR" : "Exit VR"),
+        press: () => { void this.exit(); } },
     ]);
     new MutationObserver(() => { this.panelDirty = true; }).observe(hooks.infoPanel,
       { childList: true, subtree: true, characterData: true, attributes: true, attributeFilter: ["hidden"] });
@@ -141,18 +156,29 @@ export class XrMode {
           + "or open this page in the headset's browser.";
       }
     }
+    this.button = this.addButton(toolbar, "immersive-vr");
+    this.arMessage = failed || await arAvailability();
+    this.arSupported = !this.arMessage;
+    if (this.arSupported) this.arModule = import("./ar"); // only where AR can start
+    this.arButton = this.addButton(toolbar, "immersive-ar");
+  }
+
+  private addButton(toolbar: HTMLElement, mode: "immersive-vr" | "immersive-ar"): HTMLButtonElement {
+    const ar = mode === "immersive-ar", name = ar ? "AR" : "VR";
+    const supported = ar ? this.arSupported : this.supported, why = () => (ar ? this.arMessage : this.message);
     const btn = document.createElement("button");
-    btn.id = "btn-vr";
-    btn.textContent = this.supported ? "Enter VR" : "VR unavailable";
-    btn.title = this.supported ? "Walk through the network in a VR headset" : this.message;
-    if (!this.supported) btn.style.opacity = "0.6";
+    btn.id = ar ? "btn-ar" : "btn-vr";
+    btn.textContent = supported ? `Enter ${name}` : `${name} unavailable`;
+    btn.title = !supported ? why() : ar ? "Put the network on a real table (headset with passthrough, or phone)"
+      : "Walk through the network in a VR headset";
+    if (!supported) btn.style.opacity = "0.6";
     btn.addEventListener("click", () => {
       if (this.presenting) void this.exit();
-      else if (this.supported) this.enter().catch((err) => this.note(`Could not start VR: ${(err as Error).message}`));
-      else this.note(this.message);
+      else if (supported) this.enter(mode).catch((err) => this.note(`Could not start ${name}: ${(err as Error).message}`));
+      else this.note(why());
     });
     toolbar.insertBefore(btn, document.getElementById("status"));
-    this.button = btn;
+    return btn;
   }
 
   private note(text: string): void {
@@ -171,18 +197,29 @@ export class XrMode {
     setTimeout(() => { el!.hidden = true; }, 9000);
   }
 
-  async enter(): Promise<void> {
+  async enter(mode: "immersive-vr" | "immersive-ar" = "immersive-vr"): Promise<void> {
     if (this.session) return;
-    if (!this.supported || !navigator.xr) throw new Error(this.message || "VR is not supported here");
-    const session = await navigator.xr.requestSession("immersive-vr", { optionalFeatures: ["local-floor", "bounded-floor"] });
+    const ar = mode === "immersive-ar";
+    const xr = navigator.xr;
+    if (!xr || !(ar ? this.arSupported : this.supported)) {
+      throw new Error((ar ? this.arMessage : this.message) || `${ar ? "AR" : "VR"} is not supported here`);
+    }
+    if (ar && this.emulator) await this.emulator.prepareAr();
+    const session = await xr.requestSession(mode, ar
+      ? { requiredFeatures: ["hit-test"], optionalFeatures: ["local-floor", "anchors"] }
+      : { optionalFeatures: ["local-floor", "bounded-floor"] });
+    // AR on a phone may offer no floor: the surface found by hit-test is what counts there
+    const space: XRReferenceSpaceType = !ar ? "local-floor"
+      : await session.requestReferenceSpace("local-floor").then(() => "local-floor" as const, () => "local" as const);
     // the desktop camera is the XR camera's target from now: keep its pose for the way back
     this.savedPosition.copy(this.camera.position);
     this.savedQuaternion.copy(this.camera.quaternion);
     this.presenting = true; // the desktop loop stops drawing
     this.renderer.xr.enabled = true;
-    this.renderer.xr.setReferenceSpaceType("local-floor");
+    this.renderer.xr.setReferenceSpaceType(space);
     try {
       await this.renderer.xr.setSession(session);
+      if (ar) this.ar = new (await this.arModule!).ArPlacer(session, this.world, () => this.hooks.modelBox());
     } catch (err) {
       this.renderer.xr.enabled = false;
       this.presenting = false;
@@ -191,22 +228,36 @@ export class XrMode {
       throw err;
     }
     this.session = session;
+    this.mode = mode;
+    this.space = space;
     session.addEventListener("end", () => this.ended());
     for (const h of this.hands) this.scene.add(h.ray);
-    this.world.add(this.table.root);
+    if (this.ar) this.startAr(this.ar);
+    else this.world.add(this.table.root); // in AR the real table is the table
     this.scene.add(this.locomotion.root, this.fade.mesh, this.panel.root, this.caption.root);
     this.frames = 0;
     this.picks = 0;
     this.last = 0;
     this.head.set(0, 1.6, 0);
     this.headYaw = Math.PI; // local-floor starts facing -z
-    this.recentre();
-    this.placePending = true;
+    if (!this.ar) this.recentre();
+    this.placePending = !this.ar;
     this.panelDirty = true;
     this.panelWasShown = false;
-    if (this.button) this.button.textContent = "Exit VR";
+    const button = this.ar ? this.arButton : this.button;
+    if (button) button.textContent = this.ar ? "Exit AR" : "Exit VR";
     this.hooks.onPresentingChange(true);
-    this.renderer.setAnimationLoop((time) => this.frame(time));
+    this.renderer.setAnimationLoop((time, frame) => this.frame(time, frame));
+  }
+
+  /** AR: passthrough shows where nothing is drawn (clear alpha 0, no floor grid, no table); the
+   * model waits, hidden, for the trigger or a tap to place it where the reticle is. */
+  private startAr(ar: ArPlacer): void {
+    this.savedClearAlpha = this.renderer.getClearAlpha();
+    this.renderer.setClearAlpha(0);
+    this.world.visible = false;
+    this.scene.add(ar.reticle);
+    ar.start().catch((err) => this.note(`AR cannot find surfaces here: ${(err as Error).message}`));
   }
 
   async exit(): Promise<void> {
@@ -215,7 +266,15 @@ export class XrMode {
 
   private ended(): void {
     this.renderer.setAnimationLoop(null);
+    if (this.ar) {
+      this.ar.dispose();
+      this.ar = null;
+      this.renderer.setClearAlpha(this.savedClearAlpha);
+      this.world.visible = true;
+    }
     this.session = null;
+    this.mode = null;
+    this.space = null;
     this.presenting = false;
     this.renderer.xr.enabled = false;
     for (const h of this.hands) this.scene.remove(h.ray);
@@ -235,6 +294,7 @@ export class XrMode {
     this.camera.quaternion.copy(this.savedQuaternion);
     this.camera.updateMatrixWorld();
     if (this.button) this.button.textContent = "Enter VR";
+    if (this.arButton) this.arButton.textContent = "Enter AR";
     this.hooks.onPresentingChange(false);
   }
 
@@ -249,7 +309,7 @@ export class XrMode {
     if (!this.presenting) return;
     const box = this.hooks.modelBox(), s = this.world.scale.x;
     this.table.fit(box, s);
-    placeChartBehind(this.hooks.chart.mesh, box, s);
+    placeChartBehind(this.hooks.chart.mesh, box, s, this.ar ? AR_CHART_HEIGHT : undefined);
   }
 
   /** Show a viewpoint (model units) in VR: fade out, move the world so the viewpoint is at the
@@ -278,7 +338,7 @@ export class XrMode {
     return null;
   }
 
-  private frame(time: number): void {
+  private frame(time: number, xrFrame?: XRFrame): void {
     const dt = this.last ? Math.min(0.1, (time - this.last) / 1000) : 0;
     this.last = time;
     this.frames++;
@@ -289,11 +349,15 @@ export class XrMode {
       this.headYaw = headingOf(xrCam.matrixWorld);
       if (this.placePending) { this.placePending = false; this.recentre(); }
     }
+    const ar = this.ar, space = ar && xrFrame ? this.renderer.xr.getReferenceSpace() : null;
+    if (ar && xrFrame && space) ar.update(xrFrame, space);
+    const placed = !ar || ar.placed; // before placing, the trigger places and nothing moves
     const left = this.hand("left"), right = this.hand("right");
     for (const h of this.hands) if (h.connected) h.refresh();
     if (left && this.menu.root.parent !== left.ray) left.ray.add(this.menu.root);
-    this.grab.update(left, right);
-    if (!this.grab.active) this.locomotion.update(dt, left, right, this.head, this.headYaw);
+    if (placed) this.grab.update(left, right);
+    // in AR the room is real: the viewer walks, the sticks do not move the model off its table
+    if (!ar && !this.grab.active) this.locomotion.update(dt, left, right, this.head, this.headYaw);
     for (const h of this.hands) {
       if (!h.connected) continue;
       const i = h === left ? -1 : this.menu.hit(h.position, h.direction);
@@ -302,9 +366,11 @@ export class XrMode {
       if (h.selectPressed) {
         h.selectPressed = false;
         if (i >= 0) this.menu.press(i, this.menu.u);
+        else if (!placed) { if (ar!.place(this.head)) this.placeChart(); }
         else this.select(h);
       }
     }
+    ar?.follow();
     const floor = this.hooks.floor(); // a new scene makes a new grid
     if (floor?.visible) floor.visible = false;
     this.fade.update(dt, this.head);
@@ -370,7 +436,8 @@ export class XrMode {
   state(): Record<string, unknown> {
     return {
       supported: this.supported, secure: window.isSecureContext, presenting: this.presenting,
-      mode: this.session ? "immersive-vr" : null, referenceSpace: this.session ? "local-floor" : null,
+      mode: this.mode, referenceSpace: this.space, arSupported: this.arSupported, arMessage: this.arMessage,
+      ar: this.ar?.state() ?? null,
       frames: this.frames, drawCalls: this.drawCalls, message: this.message, emulated: !!this.emulator,
       picks: this.picks, grabs: this.grab.count, grabbing: this.grab.active, teleports: this.locomotion.teleports,
       aiming: this.locomotion.landingPoint, fade: this.fade.opacity, menu: this.menu.shownLabels,
@@ -391,8 +458,45 @@ export class XrMode {
     };
   }
 
+  /** The share of the canvas's last frame that is transparent (alpha 0: passthrough shows) and
+   * opaque, from every 4th pixel of every 4th row; for tests. */
+  alphaCoverage(): { transparent: number; opaque: number; samples: number } {
+    const gl = this.renderer.getContext(), w = gl.drawingBufferWidth, h = gl.drawingBufferHeight;
+    const px = new Uint8Array(w * h * 4), bound = gl.getParameter(gl.FRAMEBUFFER_BINDING);
+    gl.bindFramebuffer(gl.FRAMEBUFFER, null);
+    gl.readPixels(0, 0, w, h, gl.RGBA, gl.UNSIGNED_BYTE, px);
+    gl.bindFramebuffer(gl.FRAMEBUFFER, bound);
+    let clear = 0, opaque = 0, n = 0;
+    for (let y = 0; y < h; y += 4) {
+      for (let x = 0; x < w; x += 4) {
+        const a = px[(y * w + x) * 4 + 3];
+        n++;
+        if (a === 0) clear++;
+        else if (a === 255) opaque++;
+      }
+    }
+    return { transparent: clear / Math.max(n, 1), opaque: opaque / Math.max(n, 1), samples: n };
+  }
+
   /** The model root's transform: position (m), heading (rad) and scale. */
   rootTransform(): { position: number[]; yaw: number; scale: number } {
     return { position: this.world.position.toArray(), yaw: wrapAngle(this.world.rotation.y), scale: this.world.scale.x };
   }
+}
+
+/** Why AR (immersive-ar) cannot start here, or "" when it can. */
+async function arAvailability(): Promise<string> {
+  const where = "open this page in the browser of a headset with passthrough (Meta Quest 3 or Pro, Vision Pro) "
+    + "or in Chrome on an Android phone with ARCore";
+  if (!window.isSecureContext) {
+    return `AR needs a secure context: this page is ${location.protocol}//${location.host}; open it over https `
+      + "(nnviz3d view SPEC --tls prints the address) or on localhost.";
+  }
+  if (!navigator.xr) return `This browser has no WebXR: ${where}.`;
+  try {
+    if (await navigator.xr.isSessionSupported("immersive-ar")) return "";
+  } catch (err) {
+    return `WebXR refused to say whether AR works here: ${(err as Error).message}`;
+  }
+  return `WebXR is available but AR is not (immersive-ar is not supported): ${where}.`;
 }
