@@ -1,5 +1,6 @@
 // AR mode's own part (loaded only when an immersive-ar session starts): hit-test sources along
-// the controllers' rays and the viewer's gaze (a phone's screen centre), a reticle on the level
+// the controllers' rays, the viewer's gaze (a phone's screen centre) and, where the browser
+// offers it, under a finger on a phone's screen (transient input), a reticle on the level
 // surface they meet, and placing the model there when the trigger is pressed or the screen
 // tapped, held by an anchor where the device offers anchors. Everything else (grab, menu, info
 // panel, tours) is VR mode's (session.ts). Reuses its vectors: nothing is allocated per frame
@@ -9,6 +10,17 @@ import { footprintOf, LEVEL, placeOnSurface } from "./arPlacement";
 
 const RING_INNER = 0.06, RING_OUTER = 0.08;
 const NONE: XRHitTestResult[] = [];
+
+const NO_TOUCH: XRTransientInputHitTestResult[] = [];
+
+/** The screen touches' results this frame (none where the browser has no such method). */
+function touchResults(frame: XRFrame, source: XRTransientInputHitTestSource): XRTransientInputHitTestResult[] {
+  try {
+    return typeof frame.getHitTestResultsForTransientInput === "function" ? frame.getHitTestResultsForTransientInput(source) : NO_TOUCH;
+  } catch {
+    return NO_TOUCH;
+  }
+}
 
 /** Whether ``src`` is still one of the session's input sources. */
 function connected(session: XRSession, src: XRInputSource): boolean {
@@ -31,12 +43,15 @@ export class ArPlacer {
   placed = false;
   /** Placements this session. */
   placements = 0;
-  /** Where the reticle's hit came from: "controller", "gaze", or null when it shows nothing. */
-  source: "controller" | "gaze" | null = null;
+  /** Where the reticle's hit came from: "touch" (a finger on a phone's screen), "controller",
+   * "gaze" (the head's or the phone's forward ray), or null when it shows nothing. */
+  source: "touch" | "controller" | "gaze" | null = null;
   /** Whether an anchor holds the model, and why not when the device refused one. */
   anchored = false;
   anchorError = "";
   private gaze: XRHitTestSource | null = null;
+  /** A phone's screen touches (transient input), where the browser offers them. */
+  private touch: XRTransientInputHitTestSource | null = null;
   /** One hit-test source per controller (its target-ray space). */
   private readonly rays: { src: XRInputSource; h: XRHitTestSource }[] = [];
   private lastHit: XRHitTestResult | null = null;
@@ -74,6 +89,10 @@ export class ArPlacer {
   async start(): Promise<void> {
     this.session.addEventListener("inputsourceschange", this.onSources);
     for (const src of this.session.inputSources) this.watch(src);
+    void this.session.requestHitTestSourceForTransientInput?.({ profile: "generic-touchscreen" })?.then((t) => {
+      if (this.ended) t.cancel();
+      else this.touch = t;
+    }).catch(() => {});
     const viewer = await this.session.requestReferenceSpace("viewer");
     const source = await this.session.requestHitTestSource?.({ space: viewer });
     if (this.ended) source?.cancel();
@@ -104,9 +123,15 @@ export class ArPlacer {
     }
     this.lastHit = null;
     this.source = null;
-    // a controller's ray first (the right hand's before the left), then the gaze
+    // a finger on the screen first, then a controller's ray (the right hand's before the
+    // left), then the gaze
     let best: XRHitTestResult | null = null;
-    for (let i = 0; i < this.rays.length; i++) {
+    const touches = this.touch ? touchResults(frame, this.touch) : NO_TOUCH;
+    for (let i = 0; i < touches.length && !best; i++) {
+      best = this.level(touches[i].results, space);
+      if (best) this.source = "touch";
+    }
+    for (let i = 0; i < this.rays.length && this.source !== "touch"; i++) {
       const hit = this.level(results(frame, this.rays[i].h), space);
       if (hit && (!best || this.rays[i].src.handedness === "right")) { best = hit; this.source = "controller"; }
     }
@@ -124,7 +149,7 @@ export class ArPlacer {
   }
 
   /** The nearest result on a level surface (its normal, the pose's +y, points up), or null. */
-  private level(results: XRHitTestResult[], space: XRReferenceSpace): XRHitTestResult | null {
+  private level(results: readonly XRHitTestResult[], space: XRReferenceSpace): XRHitTestResult | null {
     for (const r of results) {
       const pose = r.getPose(space);
       if (!pose) continue;
@@ -180,6 +205,7 @@ export class ArPlacer {
     this.ended = true;
     this.session.removeEventListener("inputsourceschange", this.onSources);
     this.gaze?.cancel();
+    this.touch?.cancel();
     for (const r of this.rays) r.h.cancel();
     this.rays.length = 0;
     this.dropAnchor();

@@ -10,6 +10,8 @@ export class Hand {
   readonly ray: THREE.XRTargetRaySpace;
   readonly line: THREE.Line;
   handedness: XRHandedness = "none";
+  /** "tracked-pointer" (a controller or a hand), "screen" (a phone's touch), "gaze"... */
+  mode: XRTargetRayMode = "tracked-pointer";
   connected = false;
   private gamepad: Gamepad | null = null;
   /** The trigger was pressed since the frame loop last looked. */
@@ -31,6 +33,7 @@ export class Hand {
     this.ray.addEventListener("connected", (e) => {
       const src = (e as unknown as { data: XRInputSource }).data;
       this.handedness = src.handedness;
+      this.mode = src.targetRayMode;
       this.gamepad = src.gamepad ?? null;
       this.connected = true;
     });

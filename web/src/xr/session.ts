@@ -367,7 +367,8 @@ export class XrMode {
         h.selectPressed = false;
         if (i >= 0) this.menu.press(i, this.menu.u);
         else if (!placed) { if (ar!.place(this.head)) this.placeChart(); }
-        else this.select(h);
+        // a phone has no wrist menu: a tap on nothing lifts the model to be placed again
+        else if (this.select(h) === null && ar && h.mode === "screen") ar.unplace();
       }
     }
     ar?.follow();
@@ -382,13 +383,15 @@ export class XrMode {
     this.drawCalls = this.renderer.info.render.calls;
   }
 
-  private select(h: Hand): void {
+  /** Pick along a controller's ray; returns what ``hooks.pick`` did (null: nothing hit). */
+  private select(h: Hand): string | null {
     this.picks++;
     this.raycaster.setFromXRController(h.ray);
     const hit = this.hooks.pick(this.raycaster);
     this.overlayText = hit ?? "";
     this.panelDirty = true;
     this.panelWasShown = false; // a new pick re-places the panel in front of the viewer
+    return hit;
   }
 
   private refreshPanel(): void {
