@@ -70,7 +70,7 @@ def test_a_missing_folder_or_a_folder_as_output_is_an_error(tmp_path, capsys):
 def test_no_chromium_says_how_to_get_one(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("NNVIZ3D_CHROMIUM", str(tmp_path / "no-chromium"))
     assert main(["render", RECIPE, "-o", str(tmp_path / "x.png")]) == 1
-    assert "no Chromium at" in one_error(capsys)
+    assert "no Chromium at" in one_error(capsys)  # said before the model is loaded
     assert main(["render", RECIPE, "-o", str(tmp_path / "x.png"), "--chromium", "/"]) == 1
     assert "no Chromium at /" in one_error(capsys)
     assert list(tmp_path.iterdir()) == []
