@@ -103,17 +103,24 @@ def tour_plan(
     # a recipe's seconds are its author's: a video of at most MAX_SECONDS whatever they say
     stretch = seconds / total if seconds else min(1.0, MAX_SECONDS / total)
     shots: list[Shot] = []
-    here = start
+    here, clock = start, 0.0
+
+    def frames(seconds: float) -> int:  # cumulative rounding: the total is exact
+        nonlocal clock
+        before = round(clock * stretch * fps)
+        clock += seconds
+        return round(clock * stretch * fps) - before
+
     for stop, (flight, hold) in zip(stops, spans):
         there = (tuple(stop["position"]), tuple(stop["target"]))
         step, caption = _recorded(stop.get("step"), steps), stop.get("caption", "")
-        fly = round(flight * stretch * fps)
+        fly = frames(flight)
         for j in range(fly):
             u = _ease((j + 1) / (fly + 1))
             shots.append(Shot(step, _mix(here, there, u), caption))
-        shots += [Shot(step, there, caption)] * max(1, round(hold * stretch * fps))
+        shots += [Shot(step, there, caption)] * frames(hold)
         here = there
-    return shots
+    return shots or [Shot(None, start, "")]
 
 
 def _recorded(step: int | None, steps: list[int]) -> int | None:

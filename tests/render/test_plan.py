@@ -58,6 +58,7 @@ def test_a_tour_flies_to_each_stop_and_stays_its_seconds():
     assert shots[-1] == Shot(5, ((5, 1, 1), (4, 0, 0)), "two")
     assert {s.step for s in tour_plan(stops, 10, start)} == {None}  # no recording: no steps
     assert len(tour_plan(stops, 10, start, seconds=8.4)) == 84  # squeezed or stretched to fit
+    assert len(tour_plan(stops, 3, start, seconds=7.1)) == 21  # exactly seconds x fps
     endless = [{**stops[0], "seconds": 1e12}]  # a recipe's numbers are not trusted for sizes
     assert len(tour_plan(endless, 2, start)) == 7200
 
