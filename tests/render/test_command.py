@@ -76,6 +76,24 @@ def test_no_chromium_says_how_to_get_one(tmp_path, capsys, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    "missing, says", [("playwright", "nnviz3d render"), ("av", "writing videos")]
+)
+def test_a_missing_extra_is_one_sentence(tmp_path, missing, says):
+    code = (
+        f"import sys; sys.modules[{missing!r}] = None\n"
+        "from nnviz3d.cli import main\n"
+        f"sys.exit(main(['render', {RECIPE!r}, '-o', {str(tmp_path / 'x.mp4')!r}]))"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1
+    assert r.stderr == (
+        f"nnviz3d: error: {says} needs the 'render' extra ({missing} is not installed): "
+        f"pip install 'nnviz3d[render]'\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_the_command_writes_a_video_of_a_run(tmp_path, run_file):
     out = tmp_path / "run.webm"
     r = subprocess.run(
