@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from .browser import RenderError, Size
+from .video import MAX_SECONDS
 
 log = logging.getLogger("nnviz3d")
 
@@ -140,6 +141,16 @@ def run(args) -> int:
         return _fail(f"cannot write {args.output}: it is a folder")
     if not os.access(out.parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
         return _fail(f"cannot write {args.output}: permission denied")
+    from ..extras import require
+    from .browser import find_chromium
+
+    require("render", "playwright.sync_api", "nnviz3d render needs")  # before a model loads
+    if video:
+        require("render", "av", "writing videos needs")
+    try:
+        find_chromium(args.chromium)
+    except RenderError as exc:
+        return _fail(str(exc))
     from .source import SourceError, open_source
 
     try:
@@ -189,8 +200,8 @@ def _option_problem(args, video: bool, size: Size) -> str | None:
         return f"a video's --size must have even sides (H.264, VP9), got {size}"
     if video and args.background == "transparent":
         return "--background transparent is for pictures (.png); give a colour for a video"
-    if args.seconds is not None and not 0 < args.seconds <= 3600:
-        return f"--seconds must be more than 0 and at most 3600, got {args.seconds}"
+    if args.seconds is not None and not 0 < args.seconds <= MAX_SECONDS:
+        return f"--seconds must be more than 0 and at most {MAX_SECONDS:g}, got {args.seconds}"
     if not 1 <= args.fps <= 120:
         return f"--fps must be 1 to 120, got {args.fps}"
     if not video and (args.orbit or args.seconds is not None):

@@ -97,6 +97,13 @@ def write_video(
     browser.wait_still()
     cam = browser.page.evaluate("nnviz3d.camera()")
     start = (tuple(cam["position"]), tuple(cam["target"]))
+    if orbit or not (served.run or served.tour):
+        from .video import orbit_start
+
+        boxes = browser.page.evaluate(
+            "[...nnviz3d.blockBoxes, ...nnviz3d.clouds].map((b) => [b.min, b.max])"
+        )
+        start = orbit_start(start, boxes, browser.size.width / browser.size.height)
     runs = runs_of(plan_of(served, start, fps=fps, seconds=seconds, orbit=orbit))
     size = browser.size
     part = part_of(out)

@@ -17,6 +17,9 @@ from ..extras import require
 CODECS = {".mp4": ("mp4", "libx264"), ".webm": ("webm", "libvpx-vp9")}
 """Container format and encoder by the output's suffix."""
 
+MAX_SECONDS = 3600.0
+"""The longest video made, in seconds (``--seconds`` at most; a tour is squeezed to it)."""
+
 FLIGHT = 1.2
 """Seconds the camera takes to fly between two tour stops."""
 
@@ -54,6 +57,25 @@ def run_plan(
     return shots
 
 
+def orbit_start(start, boxes: list, aspect: float, fov: float = 50.0):
+    """The camera an orbit starts from: from ``start``'s direction, looking at the centre of
+    ``boxes`` ([min, max] corners), far enough that their bounding sphere stays in view from
+    every side (the default view frames the model's long side: end on, it would come too
+    close). ``fov``: the camera's vertical field of view in degrees."""
+    if not boxes:
+        return start
+    lo = [min(b[0][i] for b in boxes) for i in range(3)]
+    hi = [max(b[1][i] for b in boxes) for i in range(3)]
+    centre = tuple((a + b) / 2 for a, b in zip(lo, hi))
+    radius = math.dist(lo, hi) / 2
+    half = math.radians(fov) / 2
+    half = min(half, math.atan(math.tan(half) * aspect))  # the narrower of the two
+    distance = 1.05 * radius / math.sin(half) if radius > 0 else 1.0
+    d = [p - t for p, t in zip(start[0], start[1])]
+    n = math.hypot(*d) or 1.0
+    return (tuple(c + distance * x / n for c, x in zip(centre, d)), centre)
+
+
 def orbit_plan(n: int, start, caption: str) -> list[Shot]:
     """``n`` frames turning once around the target of camera ``start``."""
     return [Shot(None, orbit_camera(start, i / n), caption) for i in range(n)]
@@ -78,19 +100,27 @@ def tour_plan(
     before it (none without a recording)."""
     spans = [(0.0 if i == 0 else FLIGHT, float(s["seconds"])) for i, s in enumerate(stops)]
     total = sum(f + h for f, h in spans)
-    stretch = seconds / total if seconds else 1.0
+    # a recipe's seconds are its author's: a video of at most MAX_SECONDS whatever they say
+    stretch = seconds / total if seconds else min(1.0, MAX_SECONDS / total)
     shots: list[Shot] = []
-    here = start
+    here, clock = start, 0.0
+
+    def frames(seconds: float) -> int:  # cumulative rounding: the total is exact
+        nonlocal clock
+        before = round(clock * stretch * fps)
+        clock += seconds
+        return round(clock * stretch * fps) - before
+
     for stop, (flight, hold) in zip(stops, spans):
         there = (tuple(stop["position"]), tuple(stop["target"]))
         step, caption = _recorded(stop.get("step"), steps), stop.get("caption", "")
-        fly = round(flight * stretch * fps)
+        fly = frames(flight)
         for j in range(fly):
             u = _ease((j + 1) / (fly + 1))
             shots.append(Shot(step, _mix(here, there, u), caption))
-        shots += [Shot(step, there, caption)] * max(1, round(hold * stretch * fps))
+        shots += [Shot(step, there, caption)] * frames(hold)
         here = there
-    return shots
+    return shots or [Shot(None, start, "")]
 
 
 def _recorded(step: int | None, steps: list[int]) -> int | None:

@@ -70,9 +70,27 @@ def test_a_missing_folder_or_a_folder_as_output_is_an_error(tmp_path, capsys):
 def test_no_chromium_says_how_to_get_one(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("NNVIZ3D_CHROMIUM", str(tmp_path / "no-chromium"))
     assert main(["render", RECIPE, "-o", str(tmp_path / "x.png")]) == 1
-    assert "no Chromium at" in one_error(capsys)
+    assert "no Chromium at" in one_error(capsys)  # said before the model is loaded
     assert main(["render", RECIPE, "-o", str(tmp_path / "x.png"), "--chromium", "/"]) == 1
     assert "no Chromium at /" in one_error(capsys)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "missing, says", [("playwright", "nnviz3d render"), ("av", "writing videos")]
+)
+def test_a_missing_extra_is_one_sentence(tmp_path, missing, says):
+    code = (
+        f"import sys; sys.modules[{missing!r}] = None\n"
+        "from nnviz3d.cli import main\n"
+        f"sys.exit(main(['render', {RECIPE!r}, '-o', {str(tmp_path / 'x.mp4')!r}]))"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1
+    assert r.stderr == (
+        f"nnviz3d: error: {says} needs the 'render' extra ({missing} is not installed): "
+        f"pip install 'nnviz3d[render]'\n"
+    )
     assert list(tmp_path.iterdir()) == []
 
 

@@ -134,3 +134,20 @@ def test_a_solid_background_at_device_scale_two(browser, served):
     assert (img[0, 0] == [255, 255, 255, 255]).all() and (img[-1, -1] == 255).all()
     assert (img[..., 3] == 255).all()
     assert (img[..., :3] < 200).any(axis=-1).mean() > 0.02  # blocks, not just a white frame
+
+
+def test_a_recipe_tour_becomes_a_guided_video(browser, served, tmp_path):
+    import av
+
+    from nnviz3d.render.drawing import write_video
+
+    browser.resize(Size(320, 180))
+    browser.open(served.url)
+    out = tmp_path / "tour.mp4"
+    frames, rendered = write_video(browser, served, out, fps=2, seconds=7)
+    assert frames == 14 and rendered < frames  # the stops' holds are drawn once each
+    with av.open(str(out)) as c:
+        pictures = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    assert len(pictures) == 14 and pictures[0].shape == (180, 320, 3)
+    cam = browser.page.evaluate("nnviz3d.camera()")  # the last stop's viewpoint
+    assert np.allclose(cam["position"], served.tour[-1]["position"], atol=1e-3)

@@ -5,7 +5,14 @@ import math
 import pytest
 
 from nnviz3d.render.drawing import runs_of
-from nnviz3d.render.video import Shot, frame_count, orbit_camera, run_plan, tour_plan
+from nnviz3d.render.video import (
+    Shot,
+    frame_count,
+    orbit_camera,
+    orbit_start,
+    run_plan,
+    tour_plan,
+)
 
 
 def test_a_long_run_is_subsampled_evenly_from_first_to_last_step():
@@ -51,7 +58,22 @@ def test_a_tour_flies_to_each_stop_and_stays_its_seconds():
     assert shots[-1] == Shot(5, ((5, 1, 1), (4, 0, 0)), "two")
     assert {s.step for s in tour_plan(stops, 10, start)} == {None}  # no recording: no steps
     assert len(tour_plan(stops, 10, start, seconds=8.4)) == 84  # squeezed or stretched to fit
+    assert len(tour_plan(stops, 3, start, seconds=7.1)) == 21  # exactly seconds x fps
+    endless = [{**stops[0], "seconds": 1e12}]  # a recipe's numbers are not trusted for sizes
+    assert len(tour_plan(endless, 2, start)) == 7200
 
 
 def test_frame_count():
     assert frame_count(20, 30) == 600 and frame_count(0.01, 30) == 1
+
+
+def test_an_orbit_starts_far_enough_to_keep_the_model_in_view_end_on():
+    boxes = [[[-1, 0, 0], [1, 1, 20]]]  # a long model along z
+    start = ((10.0, 5.0, 10.0), (0.0, 0.5, 10.0))
+    pos, target = orbit_start(start, boxes, 16 / 9)
+    assert target == pytest.approx((0.0, 0.5, 10.0))
+    radius = math.dist([-1, 0, 0], [1, 1, 20]) / 2
+    assert math.dist(pos, target) * math.sin(math.radians(25)) >= radius  # the whole sphere
+    d = [p - t for p, t in zip(pos, target)]
+    assert d[0] / d[1] == pytest.approx(10 / 4.5)  # seen from the same direction
+    assert orbit_start(start, [], 1.0) == start

@@ -47,6 +47,7 @@ export function enterRenderMode(opts: RenderOptions): void {
 /** How a capture is made: a caption along the bottom, the chart or not, the image type. */
 export interface CaptureOptions {
   caption?: string;
+  /** The loss chart where the page shows it, and the colour scale (a quantity's) top left. */
   chart?: boolean;
   /** "image/png" (default, keeps transparency) or "image/jpeg" (video frames: faster). */
   type?: string;
@@ -82,7 +83,7 @@ export function capture(scene: HTMLCanvasElement, opts: CaptureOptions = {}): st
   ctx.clearRect(0, 0, out.width, out.height);
   ctx.drawImage(scene, 0, 0);
   const scale = scene.width / Math.max(1, scene.clientWidth);
-  if (opts.chart) drawChart(ctx, scale);
+  if (opts.chart) { drawChart(ctx, scale); drawScale(ctx, scale); }
   if (opts.caption) drawCaption(ctx, opts.caption, out.width, out.height, scale);
   return out.toDataURL(type, opts.quality);
 }
@@ -101,6 +102,45 @@ function drawChart(ctx: CanvasRenderingContext2D, scale: number): void {
   ctx.roundRect(x, y, w, h, 8 * scale);
   ctx.fill();
   ctx.drawImage(chart, x, y, w, h);
+  ctx.restore();
+}
+
+/** The colour scale of a quantity as the legend says it (``name (log)  min [bar] max``), read
+ * from the page's legend, on a dark card in the top left corner; nothing for kind colours. */
+function drawScale(ctx: CanvasRenderingContext2D, scale: number): void {
+  const box = document.getElementById("legend-scale");
+  const text = (sel: string) => box?.querySelector(sel)?.textContent?.trim() ?? "";
+  const bar = box?.querySelector<HTMLElement>(".bar");
+  const name = text(".name");
+  if (!box || box.hidden || !name || !bar) return;
+  const stops = bar.style.background.match(/#[0-9a-f]{3,8}|rgba?\([^)]*\)/gi) ?? [];
+  if (stops.length < 2) return;
+  const size = 13 * scale, pad = 8 * scale, barW = 140 * scale, barH = 10 * scale;
+  ctx.save();
+  ctx.font = `500 ${size}px system-ui, "DejaVu Sans", sans-serif`;
+  const lo = text("[data-scale=min]"), hi = text("[data-scale=max]");
+  const parts = [ctx.measureText(name).width, ctx.measureText(lo).width, barW, ctx.measureText(hi).width];
+  const w = parts.reduce((a, b) => a + b, 0) + 5 * pad, h = size * 2;
+  ctx.fillStyle = "rgba(16, 19, 26, 0.82)";
+  ctx.beginPath();
+  ctx.roundRect(pad, pad, w, h, 6 * scale);
+  ctx.fill();
+  ctx.textBaseline = "middle";
+  let x = 2 * pad;
+  const y = pad + h / 2;
+  ctx.fillStyle = "#eef2fa";
+  ctx.fillText(name, x, y);
+  x += parts[0] + pad;
+  ctx.fillStyle = "#c4cbd9";
+  ctx.fillText(lo, x, y);
+  x += parts[1] + pad;
+  const g = ctx.createLinearGradient(x, 0, x + barW, 0);
+  stops.forEach((c, i) => g.addColorStop(i / (stops.length - 1), c));
+  ctx.fillStyle = g;
+  ctx.fillRect(x, y - barH / 2, barW, barH);
+  x += barW + pad;
+  ctx.fillStyle = "#c4cbd9";
+  ctx.fillText(hi, x, y);
   ctx.restore();
 }
 
