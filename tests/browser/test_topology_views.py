@@ -244,3 +244,26 @@ def test_spectral_layout_of_disconnected_small_parts(page):
         assert page.errors == []
     finally:
         srv.close()
+
+
+def test_the_spectral_layout_declines_more_blocks_than_it_can_place_quickly(page):
+    """401 alternating layers (no run of identical siblings to stack): more blocks than the
+    dense eigensolver places in about a second, so the layout stays and a toast says why."""
+    layers = [nn.Linear(2, 2) if i % 2 else nn.Tanh() for i in range(401)]
+    graph = capture_graph(nn.Sequential(*layers), (torch.randn(1, 2),), strategies="hooks")
+    state = SceneState(graph, depth="all")
+    srv = ServerThread(make_app(state), "127.0.0.1", 0)
+    try:
+        page.goto(srv.url)
+        wait_ready(page, timeout=120_000)
+        assert page.evaluate("nnviz3d.nodeCount") > 400
+        page.keyboard.press("l")
+        topo = page.evaluate("nnviz3d.topology()")
+        assert topo["layout"] == "layers" and topo["progress"] == 0
+        assert "up to 400 blocks" in page.locator("#toast").inner_text()
+        page.evaluate("nnviz3d.setMatrix(true)")  # the matrix has no such bound: names on hover
+        topo = page.evaluate("nnviz3d.topology()")
+        assert topo["cells"] == len(expected_edges(state)) and topo["named"] is False
+        assert page.errors == []
+    finally:
+        srv.close()

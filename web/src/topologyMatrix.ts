@@ -47,7 +47,7 @@ export function elementsOf(shape: unknown): number {
     if (typeof d !== "number" || !Number.isFinite(d) || d < 0) return 0;
     n *= d;
   }
-  return n;
+  return Number.isFinite(n) ? n : 0;
 }
 
 /** Names as drawn at the rows: the module paths without the dotted prefix they all share,
