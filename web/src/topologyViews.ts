@@ -13,7 +13,6 @@ import type { SceneSelection } from "./selection";
 import { spectralEmbedding } from "./spectralLayout";
 import { type MatrixColor, type MatrixHit, TopologyMatrix } from "./topologyMatrix";
 import { $ } from "./ui";
-import { projectedRect } from "./viewClearance";
 import type { Viewer } from "./viewerContext";
 
 export type LayoutMode = "layers" | "spectral";
@@ -335,10 +334,15 @@ export class TopologyViews {
   state() {
     const { camera, canvas } = this.v;
     let rect = null;
-    if (this.matrix.root.visible && this.matrix.box) {
+    if (this.matrix.root.visible && this.matrix.corners.length) {
       camera.updateMatrixWorld();
-      const q = projectedRect(this.matrix.box, camera, canvas.getBoundingClientRect());
-      rect = { x: q.left, y: q.top, w: q.right - q.left, h: q.bottom - q.top };
+      const at = canvas.getBoundingClientRect(), xs: number[] = [], ys: number[] = [];
+      for (const c of this.matrix.corners) {
+        const p = c.clone().project(camera);
+        xs.push(at.left + ((p.x + 1) / 2) * at.width);
+        ys.push(at.top + ((1 - p.y) / 2) * at.height);
+      }
+      rect = { x: Math.min(...xs), y: Math.min(...ys), w: Math.max(...xs) - Math.min(...xs), h: Math.max(...ys) - Math.min(...ys) };
     }
     const h = this.hovered;
     return {
