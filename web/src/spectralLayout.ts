@@ -11,11 +11,17 @@ export function symmetricEigen(a: ArrayLike<number>, n: number): { values: Float
   const V: Float64Array[] = [];
   for (let i = 0; i < n; i++) V.push(Float64Array.from({ length: n }, (_, j) => a[i * n + j]));
   const d = new Float64Array(n), e = new Float64Array(n);
-  if (n > 0) { tred2(V, d, e, n); tql2(V, d, e, n); }
+  // the QL rotations run along columns: they work on the transpose, rows in memory order
+  const Vt: Float64Array[] = [];
+  if (n > 0) {
+    tred2(V, d, e, n);
+    for (let j = 0; j < n; j++) Vt.push(Float64Array.from({ length: n }, (_, i) => V[i][j]));
+    tql2(Vt, d, e, n);
+  }
   const order = Array.from(d.keys()).sort((x, y) => d[x] - d[y]);
   const values = Float64Array.from(order, (k) => d[k]);
   const vectors = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) vectors[i * n + j] = V[i][order[j]];
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) vectors[i * n + j] = Vt[order[j]][i];
   return { values, vectors };
 }
 
@@ -77,8 +83,9 @@ function tred2(V: Float64Array[], d: Float64Array, e: Float64Array, n: number): 
   e[0] = 0;
 }
 
-/** Implicit QL iterations on the tridiagonal (d, e), accumulating the rotations into V. */
-function tql2(V: Float64Array[], d: Float64Array, e: Float64Array, n: number): void {
+/** Implicit QL iterations on the tridiagonal (d, e), accumulating the rotations into the
+ * eigenvectors ``Vt`` (one per row: the transpose of JAMA's V). */
+function tql2(Vt: Float64Array[], d: Float64Array, e: Float64Array, n: number): void {
   for (let i = 1; i < n; i++) e[i - 1] = e[i];
   e[n - 1] = 0;
   let f = 0, tst1 = 0;
@@ -112,10 +119,11 @@ function tql2(V: Float64Array[], d: Float64Array, e: Float64Array, n: number): v
           c = p / r;
           p = c * d[i] - s * g;
           d[i + 1] = h + s * (c * g + s * d[i]);
+          const vi = Vt[i], vj = Vt[i + 1];
           for (let k = 0; k < n; k++) {
-            h = V[k][i + 1];
-            V[k][i + 1] = s * V[k][i] + c * h;
-            V[k][i] = c * V[k][i] - s * h;
+            h = vj[k];
+            vj[k] = s * vi[k] + c * h;
+            vi[k] = c * vi[k] - s * h;
           }
         }
         p = (-s * s2 * c3 * el1 * e[l]) / dl1;

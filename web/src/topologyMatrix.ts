@@ -47,7 +47,7 @@ export function elementsOf(shape: unknown): number {
     if (typeof d !== "number" || !Number.isFinite(d) || d < 0) return 0;
     n *= d;
   }
-  return n;
+  return Number.isFinite(n) ? n : 0;
 }
 
 /** Names as drawn at the rows: the module paths without the dotted prefix they all share,
@@ -82,6 +82,8 @@ export class TopologyMatrix {
   named = false;
   /** The wall's world box (model units), or null when not built. */
   box: THREE.Box3 | null = null;
+  /** The wall's four world corners (it leans: its box is bigger than it on screen). */
+  corners: THREE.Vector3[] = [];
   private cellMesh: THREE.InstancedMesh | null = null;
   private back: THREE.Mesh | null = null;
   private readonly marker: THREE.LineSegments;
@@ -180,6 +182,8 @@ export class TopologyMatrix {
     this.root.position.copy(bottom.addScaledVector(across, -width / 2));
     this.root.updateMatrixWorld(true);
     this.box = new THREE.Box3().setFromObject(wall);
+    this.corners = [[0, 0], [width, 0], [width, height], [0, height]]
+      .map(([x, y]) => this.root.localToWorld(new THREE.Vector3(x, y, 0)));
   }
 
   /** Local centre (x, y) of cell ``k``. */
@@ -366,6 +370,7 @@ export class TopologyMatrix {
     this.cellMesh = null;
     this.back = null;
     this.box = null;
+    this.corners = [];
     this.cells = [];
     this.marker.visible = false;
   }

@@ -13,13 +13,15 @@ import type { SceneSelection } from "./selection";
 import { spectralEmbedding } from "./spectralLayout";
 import { type MatrixColor, type MatrixHit, TopologyMatrix } from "./topologyMatrix";
 import { $ } from "./ui";
-import { projectedRect } from "./viewClearance";
 import type { Viewer } from "./viewerContext";
 
 export type LayoutMode = "layers" | "spectral";
 
 /** Seconds the layout change takes. */
 const DURATION = 1;
+/** The spectral layout's most blocks (its dense eigensolver is O(n^3): 400 blocks take about a
+ * second on a slow core; more would stall the page). */
+export const MAX_SPECTRAL_BLOCKS = 400;
 /** Rounds of pushing overlapping blocks apart in the spectral layout, and the air kept. */
 const SEPARATION_ROUNDS = 80, AIR = 0.12;
 /** The up axis of the embedding is drawn at this share of the others' scale (a view from
@@ -87,6 +89,7 @@ export class TopologyViews {
       return [s?.kind === "block" ? s.index : -1, d?.kind === "block" ? d.index : -1];
     });
     this.spectral = null;
+    if (this.layout === "spectral" && !this.fits()) { this.layout = "layers"; this.showButtons(); }
     if (this.layout === "spectral") {
       this.spectral = this.embed();
       this.progress = 1;
@@ -184,13 +187,21 @@ export class TopologyViews {
 
   /** Switch the layout; ``animate`` false jumps there. */
   setLayout(mode: LayoutMode, animate = true): void {
-    if (!this.layered) return;
+    if (!this.layered || (mode === "spectral" && !this.fits())) return;
     this.layout = mode;
     if (mode === "spectral" && !this.spectral) this.spectral = this.embed();
     if (this.matrix.root.visible) this.buildMatrix(); // clear of both layouts
     if (!animate) { this.progress = mode === "spectral" ? 1 : 0; this.apply(this.progress); this.settle(); }
     this.showButtons();
     this.v.requestRender();
+  }
+
+  /** Whether the spectral layout takes the blocks shown (else says why, once). */
+  private fits(): boolean {
+    const n = this.v.view.blocks.length;
+    if (n <= MAX_SPECTRAL_BLOCKS) return true;
+    this.v.showToast(`The spectral layout places up to ${MAX_SPECTRAL_BLOCKS} blocks and ${n.toLocaleString("en")} are shown: collapse some groups first`);
+    return false;
   }
 
   /** Move the blocks on (the render loop calls it every frame); true when they moved. */
@@ -323,10 +334,15 @@ export class TopologyViews {
   state() {
     const { camera, canvas } = this.v;
     let rect = null;
-    if (this.matrix.root.visible && this.matrix.box) {
+    if (this.matrix.root.visible && this.matrix.corners.length) {
       camera.updateMatrixWorld();
-      const q = projectedRect(this.matrix.box, camera, canvas.getBoundingClientRect());
-      rect = { x: q.left, y: q.top, w: q.right - q.left, h: q.bottom - q.top };
+      const at = canvas.getBoundingClientRect(), xs: number[] = [], ys: number[] = [];
+      for (const c of this.matrix.corners) {
+        const p = c.clone().project(camera);
+        xs.push(at.left + ((p.x + 1) / 2) * at.width);
+        ys.push(at.top + ((1 - p.y) / 2) * at.height);
+      }
+      rect = { x: Math.min(...xs), y: Math.min(...ys), w: Math.max(...xs) - Math.min(...xs), h: Math.max(...ys) - Math.min(...ys) };
     }
     const h = this.hovered;
     return {
