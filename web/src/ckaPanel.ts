@@ -247,7 +247,8 @@ export function ckaView(v: Viewer, selectPath: (path: string) => boolean): CkaPa
     const place = () => {
       const r = health.hidden ? null : health.getBoundingClientRect();
       panel.root.style.top = r && r.height > 0 ? `${Math.ceil(r.bottom) + 8}px` : "";
-      panel.root.style.maxHeight = r && r.height > 0 ? `calc(100% - ${Math.ceil(r.bottom) + 80}px)` : "";
+      // above the legend docked at the bottom left
+      panel.root.style.maxHeight = r && r.height > 0 ? `calc(100% - ${Math.ceil(r.bottom) + 160}px)` : "";
     };
     new MutationObserver(place).observe(health, { attributes: true, attributeFilter: ["hidden"] });
     new ResizeObserver(place).observe(health);
