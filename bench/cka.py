@@ -3,13 +3,16 @@ sizes: 12 blocks, 768 wide; random init, CPU, eval mode), its 12 block outputs o
 inputs of 32 random tokens each.
 
 Run: .venv/bin/python bench/cka.py [--inputs 1000] [--tokens 32] [--threads 2] [--repeat 3]
+     [--no-digits]
 
 Times, separately: collecting the features (nnviz3d/embed/features.py ``layer_features``: the
 probe set's forward pass with hooks; each block's (N, 32, 768) output averaged over tokens, as
 the embedding service collects it, so (1000, 768) per block), the 12 x 12 CKA matrix from those
 features (nnviz3d/analysis/cka.py ``cka_matrix``, which picks the Gram route here), the 3D map
 of the layers (``cka_map``), and the CKA frame that is published and recorded. GPT2Model (no
-LM head: its 50,257-wide logits are not a probed layer) is what runs.
+LM head: its 50,257-wide logits are not a probed layer) is what runs. Then the same on the
+demo's digits CNN: what taking the CKA layers adds to the embedding's features pass on the
+training thread.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument(
+        "--no-digits", dest="digits", action="store_false", help="skip the digits CNN part"
+    )
     args = ap.parse_args()
 
     import numpy as np
@@ -60,6 +66,7 @@ def main() -> None:
         matrix_s.append(t1 - t0)
         map_s.append(t2 - t1)
         frame_s.append(t3 - t2)
+    digits = _digits_pass(args.repeat) if args.digits else None
     off = m[~np.eye(len(m), dtype=bool)]
     print(
         json.dumps(
@@ -77,9 +84,46 @@ def main() -> None:
                 "frame_bytes": len(frame),
                 "cka_offdiag_min_max": [round(float(off.min()), 3), round(float(off.max()), 3)],
                 "adjacent_mean": round(float(np.mean(np.diag(m, 1))), 3),
+                "digits": digits,
             }
         )
     )
+
+
+def _digits_pass(repeat: int) -> dict:
+    """The training thread's share on the demo's digits CNN (360 validation digits): the
+    features pass for the embedded layer alone (``pool``) against the pass that also takes the
+    14 probed layers for CKA, and the CKA thread's matrix + map + frame."""
+    import torch
+
+    from nnviz3d.analysis.cka import cka_map, cka_matrix
+    from nnviz3d.data.digits import load_digits_tensors
+    from nnviz3d.embed.features import layer_features
+    from nnviz3d.zoo import DigitsCNN
+
+    torch.manual_seed(0)
+    model = DigitsCNN()
+    _, (xv, _) = load_digits_tensors()
+    probed = [p for p, m in model.named_modules() if p and not any(True for _ in m.children())]
+    probed.insert(probed.index("head.0"), "pool") if "pool" not in probed else None
+
+    def timed(fn):
+        out = []
+        for _ in range(repeat + 1):
+            t = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t)
+        return 1000 * statistics.median(out[1:])
+
+    feats = layer_features(model, xv, probed)
+    xs = [feats[p] for p in probed]
+    return {
+        "layers": len(probed),
+        "inputs": len(xv),
+        "embed_only_pass_ms": round(timed(lambda: layer_features(model, xv, ["pool"])), 2),
+        "with_cka_layers_pass_ms": round(timed(lambda: layer_features(model, xv, probed)), 2),
+        "cka_matrix_map_ms": round(timed(lambda: cka_map(cka_matrix(xs)[0])), 2),
+    }
 
 
 if __name__ == "__main__":

@@ -103,6 +103,16 @@ def test_panel_follows_the_timeline_hover_and_pair(page, replay, recording, tmp_
     page.wait_for_function("nnviz3d.cka.pair !== null")
     assert page.evaluate("nnviz3d.cka.pair") == [cka["layers"][3], cka["layers"][9]]
     assert page.evaluate("nnviz3d.selected") == "/model/block/conv1"
+    # the health panel shares the corner: while it shows, the CKA panel stands below it
+    page.evaluate(
+        "(() => { const h = document.getElementById('health'); h.textContent = 'alarm '.repeat(40);"
+        " h.hidden = false; })()"
+    )
+    page.wait_for_function(
+        "nnviz3d.cka.rect.top >= document.getElementById('health').getBoundingClientRect().bottom"
+    )
+    page.evaluate("document.getElementById('health').hidden = true")
+    page.wait_for_function(f"nnviz3d.cka.rect.top === {rect['top']}")
     # seeking shows the matrix at or before the step sought
     page.evaluate("nnviz3d.seek(7)")
     page.wait_for_function(f"nnviz3d.cka.step === {max(s for s in steps if s <= 7)}")

@@ -224,7 +224,7 @@ export class CkaPairMark {
 export function ckaView(v: Viewer, selectPath: (path: string) => boolean): CkaPanel {
   const mark = new CkaPairMark();
   v.world.add(mark.root);
-  return new CkaPanel((a, b) => {
+  const panel = new CkaPanel((a, b) => {
     selectPath(a);
     const boxes: THREE.Box3[] = [];
     for (const path of new Set([a, b])) {
@@ -241,4 +241,17 @@ export function ckaView(v: Viewer, selectPath: (path: string) => boolean): CkaPa
     }
     v.requestRender();
   });
+  // the health panel stands at the same corner: the CKA panel goes below it while it shows
+  const health = document.getElementById("health");
+  if (health) {
+    const place = () => {
+      const r = health.hidden ? null : health.getBoundingClientRect();
+      panel.root.style.top = r && r.height > 0 ? `${Math.ceil(r.bottom) + 8}px` : "";
+      // above the legend docked at the bottom left
+      panel.root.style.maxHeight = r && r.height > 0 ? `calc(100% - ${Math.ceil(r.bottom) + 160}px)` : "";
+    };
+    new MutationObserver(place).observe(health, { attributes: true, attributeFilter: ["hidden"] });
+    new ResizeObserver(place).observe(health);
+  }
+  return panel;
 }
