@@ -65,8 +65,11 @@ class Progress:
         if not self.plain or not self.total:
             return
         seconds = time.perf_counter() - self._start
+        crossed = False
         while self._next < len(MILESTONES) and self.done >= MILESTONES[self._next] * self.total:
-            self._next += 1
+            self._next += 1  # one line however many quarters this update crossed
+            crossed = True
+        if crossed:
             if seconds >= self.delay:
                 log.info(
                     "nnviz3d: %s %d/%d %ss (%d%%), %.1f s",

@@ -195,6 +195,15 @@ def test_progress_writes_plain_lines_when_stderr_is_no_terminal(caplog, capsys):
     assert len(lines) == 4 and lines[-1].startswith("nnviz3d: landscape 8/8 points (100%)")
     assert "25%" in lines[0]
     caplog.clear()
+    with caplog.at_level("INFO", logger="nnviz3d"), Progress(2, "final embeddings") as bar:
+        bar.update()  # crosses 25 % and 50 % at once: one line, not two alike
+        bar.update()
+    lines = [r.getMessage() for r in caplog.records]
+    assert [line.split(",")[0] for line in lines] == [
+        "nnviz3d: final embeddings 1/2 its (50%)",
+        "nnviz3d: final embeddings 2/2 its (100%)",
+    ]
+    caplog.clear()
     with caplog.at_level("INFO", logger="nnviz3d"), Progress(8, "training", plain=False) as bar:
         bar.update(8, loss="0.1")
     assert caplog.records == [] and capsys.readouterr().err == ""  # no bar off a terminal
