@@ -238,17 +238,17 @@ def _stderr_logging():
         yield  # main() within main(), or after a library call set it up
         return
     handler = messages.StderrHandler()
-    level, ours = logger.level, messages._ours["level"]
+    level = logger.level
     logger.addHandler(handler)
     if level == logging.NOTSET or level > logging.INFO:
+        # the command's level: not marked as the library's, so a view(quiet=True) inside a
+        # command (render, compare) keeps it (nnviz3d/log.py use_stderr)
         logger.setLevel(logging.INFO)
-        messages._ours["level"] = logging.INFO
     try:
         yield
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
-        messages._ours["level"] = ours
 
 
 def _graph_of(args, strategies=None):

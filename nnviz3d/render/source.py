@@ -4,8 +4,6 @@ seekable) or a RECIPE (.toml: its model, view settings, bookmarks and tour)."""
 
 from __future__ import annotations
 
-import contextlib
-import logging
 from dataclasses import dataclass, field
 
 
@@ -80,8 +78,7 @@ def _open_run(path: str, depth) -> Served:
                 losses[step] = float(loss)
     except RunFileError as exc:
         raise SourceError(str(exc)) from None
-    with _log_level_kept():
-        handle = serve_replay(reader, depth=depth, quiet=True, open_browser=False, port=0)
+    handle = serve_replay(reader, depth=depth, quiet=True, open_browser=False, port=0)
     return Served(
         handle, f"{reader.model} · {reader.path.name}", True, sorted(steps), losses=losses
     )
@@ -100,35 +97,19 @@ def _open_model(spec: str, depth, recipe) -> Served:
     weights = _weights_of(args)
     if isinstance(weights, int):
         raise SourceError("", weights)
-    with _log_level_kept():
-        handle = view(
-            getattr(args, "model", None),
-            graph=graph,
-            depth=depth,
-            recipe=recipe,
-            weights=weights,
-            open_browser=False,
-            quiet=True,
-            port=0,
-        )
+    handle = view(
+        getattr(args, "model", None),
+        graph=graph,
+        depth=depth,
+        recipe=recipe,
+        weights=weights,
+        open_browser=False,
+        quiet=True,
+        port=0,
+    )
     served = Served(handle, recipe.title if recipe and recipe.title else str(graph.model))
     if recipe is not None:
         served.bookmarks = {b["name"]: b for b in recipe.bookmarks}
         served.tour = list(recipe.tour)
         served.camera = recipe.view.get("camera")
     return served
-
-
-@contextlib.contextmanager
-def _log_level_kept():
-    """``view(quiet=True)`` prints no URL but also quiets the ``nnviz3d`` logger: the render's
-    progress lines keep the level the command set."""
-    from .. import log
-
-    logger = logging.getLogger("nnviz3d")
-    level, ours = logger.level, log._ours["level"]
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-        log._ours["level"] = ours
