@@ -10,7 +10,14 @@ heads, feed-forward 512, 32 positions, mean-pooled into 10 logits). Variants, ea
 deepcopy of the same template model (so no hook of one variant can stay on the model of the
 next):
   plain          zero_grad, forward, loss, backward, optimizer.step
+  floor          plain plus one read of every tensor nnviz3d probes at every step: torch.dot
+                 (vector_norm where not contiguous) of each parameter, gradient and leaf module
+                 output (caught by forward hooks; a tensor handed on unchanged is read once):
+                 the physical limit of probing everything every step on this machine
   nnviz3d every  nnviz3d.watch(..., every=1, record=False, serve=False); w.step(loss=...) per step
+  nnviz3d every (torch ops)
+                 the same with the fused one-pass kernels switched off (fused.ENABLED = False):
+                 torch's separate reductions, the path without numba
   nnviz3d budget the same with every=None: the default schedule (budget 0.05, calibration, every
                  kind at least every 256 steps or 2 s, gradient norms every step for health)
   nnviz3d old    the default before issue 17 (OldSchedule below: EMA-adapted intervals from the
@@ -24,9 +31,10 @@ Method: in one process, for each model, R rounds; in each round every variant (i
 rotated by one per round) is set up untimed, warmed up, then S full steps are timed with
 time.perf_counter; a variant's ratio in a round is its mean step time (total over the timed
 steps, so periodic probe passes are amortised, not hidden as a median would hide them) over
-plain's mean in the same round; the table shows the median of those ratios over the rounds
-("not installed" when a tool cannot be imported, "fails: <first line of the error>" when it
-raises).
+plain's mean in the same round; the table shows the median of those ratios over the rounds,
+with the spread (min-max) beside it ("not installed" when a tool cannot be imported, "fails:
+<first line of the error>" when it raises). "x floor" is a variant's overhead over the floor's
+overhead, (ratio - 1) / (floor - 1), both medians.
 """
 
 from __future__ import annotations
@@ -49,6 +57,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import nnviz3d
+from nnviz3d.capture import fused
 from nnviz3d.live import ProbeSchedule
 
 TMP = tempfile.mkdtemp(prefix="nnviz3d-overhead-")  # wandb is imported only after this
@@ -59,6 +68,7 @@ BATCH = 64
 GOALS = [
     ("nnviz3d_every", "mlp", 1.50),
     ("nnviz3d_every", "cnn", 1.10),
+    ("nnviz3d_every", "transformer", 1.10),
     ("nnviz3d_budget", "mlp", 1.05),
     ("nnviz3d_budget", "cnn", 1.05),
     ("nnviz3d_budget", "transformer", 1.05),
@@ -142,7 +152,42 @@ def first_line(exc: BaseException) -> str:
 
 
 # -- variants: setup(model, x) -> (after_step(loss, step) or None, close() -> note or None) --
-def nnviz3d_watch(model, x, every, old=False):
+def floor(model, x):
+    """One read of every parameter, gradient and leaf module output per step."""
+    outs: dict[tuple, torch.Tensor] = {}
+
+    def keep(module, args, out):
+        while isinstance(out, (tuple, list)) and out:
+            out = out[0]
+        if isinstance(out, torch.Tensor):
+            outs[(out.data_ptr(), tuple(out.shape), out.stride())] = out.detach()
+
+    leaves = [m for m in model.modules() if not any(True for _ in m.children())]
+    hooks = [m.register_forward_hook(keep) for m in leaves]
+    params = list(model.parameters())
+
+    def read(t):
+        v = t.reshape(-1) if t.is_contiguous() else None
+        return torch.dot(v, v) if v is not None else torch.linalg.vector_norm(t)
+
+    def after(loss, step):
+        for p in params:
+            read(p.detach())
+            if p.grad is not None:
+                read(p.grad)
+        for t in outs.values():
+            read(t)
+        outs.clear()
+
+    def close():
+        for h in hooks:
+            h.remove()
+
+    return after, close
+
+
+def nnviz3d_watch(model, x, every, old=False, fused_on=True):
+    fused.ENABLED = fused_on
     w = nnviz3d.watch(
         model, example_inputs=x[:1], every=every, record=False, serve=False, quiet=True
     )
@@ -154,6 +199,7 @@ def nnviz3d_watch(model, x, every, old=False):
     def close():  # returns a note for the per-round line
         s = w.stats()
         w.close()
+        fused.ENABLED = True
         gaps = "/".join(str(c["max_gap"]) for c in s["coverage"].values())
         note = f"longest gaps w/g/a/maps {gaps} steps " if every is None else ""
         if s["dropped"] or s["failures"]:
@@ -198,7 +244,14 @@ def wandb_watch(model, x):
 
 VARIANTS = {  # key: (column label, setup, module that must import, warm-up steps or None)
     "plain": ("plain", lambda model, x: (None, None), None, None),
+    "floor": ("floor (one read)", floor, None, None),
     "nnviz3d_every": ("nnviz3d every step", partial(nnviz3d_watch, every=1), None, None),
+    "nnviz3d_every_torch": (
+        "nnviz3d every step, torch ops",
+        partial(nnviz3d_watch, every=1, fused_on=False),
+        None,
+        None,
+    ),
     "nnviz3d_budget": ("nnviz3d default", partial(nnviz3d_watch, every=None), None, 30),
     "nnviz3d_old": ("nnviz3d old default", partial(nnviz3d_watch, every=None, old=True), None, 30),
     "tensorboard": ("TensorBoard add_histogram", tensorboard, "torch.utils.tensorboard", None),
@@ -253,7 +306,11 @@ def main() -> None:
     )
     ap.add_argument("--warmup", type=int, default=10, help="warm-up steps (30 for the budget)")
     ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--variants", default=",".join(VARIANTS), help="plain is always run")
     args = ap.parse_args()
+    chosen = {"plain", *args.variants.split(",")}
+    for key in [k for k in VARIANTS if k not in chosen]:
+        del VARIANTS[key]
 
     versions = [f"torch {torch.__version__}", f"nnviz3d {nnviz3d.__version__}"]
     for mod in ("tensorboard", "wandb"):
@@ -266,6 +323,8 @@ def main() -> None:
 
     status = {k: availability(v[2]) for k, v in VARIANTS.items()}
     results: dict[str, dict] = {}
+    spreads: dict[str, dict] = {}
+    print("fused kernels:", "ready" if fused.start(wait=True) else "not available (torch ops)")
     for mname in args.models.split(","):
         label, factory, shape = MODELS[mname]
         torch.manual_seed(0)
@@ -310,12 +369,24 @@ def main() -> None:
             "plain_ms": statistics.median(plain_ms),
             **{k: errors.get(k) or statistics.median(v) for k, v in ratios.items() if k != "plain"},
         }
+        spreads[mname] = {k: (min(v), max(v)) for k, v in ratios.items() if v}
 
     cols = [k for k in VARIANTS if k != "plain"]
     print("\n| model | plain ms/step | " + " | ".join(VARIANTS[k][0] for k in cols) + " |")
     print("|---|---:|" + "---:|" * len(cols))
     for mname, res in results.items():
-        cells = [f"{v:.2f}x" if isinstance(v, float) else v for v in (res[k] for k in cols)]
+        cells = []
+        for k in cols:
+            v = res[k]
+            if not isinstance(v, float):
+                cells.append(v)
+                continue
+            lo, hi = spreads[mname][k]
+            cell = f"{v:.2f}x ({lo:.2f}-{hi:.2f})"
+            fl = res.get("floor")
+            if k.startswith("nnviz3d") and isinstance(fl, float) and fl > 1:
+                cell += f", {(v - 1) / (fl - 1):.1f}x floor"
+            cells.append(cell)
         print(f"| {MODELS[mname][0]} | {res['plain_ms']:.2f} | " + " | ".join(cells) + " |")
 
     print("\nGoals:")

@@ -12,13 +12,12 @@ spans each row's finite [min, max].
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
 from ..graph import ROLE_MODULE, Graph
 from ..protocol.messages import HIST_BINS
+from . import fused
 
 MATRIX_MAX = 256
 """Downsampled weight matrices are at most MATRIX_MAX x MATRIX_MAX."""
@@ -51,9 +50,10 @@ def tensor_stats(
     zeros = n - torch.count_nonzero(v)
     stride = max(1, n // HIST_SAMPLE)
     sample = v[::stride] if stride > 1 else v
-    width = float(hi - lo)
-    if width > 0 and math.isfinite(width):
-        idx = ((sample - lo) * (bins / width)).clamp_(0, bins - 1).to(torch.int64)
+    low = float(lo)
+    width = float(hi) - low  # float64: a float32 range never overflows here
+    if width > 0:
+        idx = ((sample.double() - low) * (bins / width)).clamp_(0, bins - 1).to(torch.int64)
         hist = torch.bincount(idx, minlength=bins)
     else:
         hist = torch.zeros(bins, dtype=torch.int64)
@@ -113,11 +113,22 @@ def device_tensor_stats(v: torch.Tensor, bins: int = HIST_BINS):
     return stats, hist, torch.stack([lo, hi]), sample.numel()
 
 
+_ROWS = fused.RowPass()
+"""The stateless fused pass behind ``rows_stats`` (its plans are cached per layout)."""
+
+
 def rows_stats(flats: list[torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Stats of several flat tensors: one tensor at a time with a few whole-tensor reductions
-    (segment reductions over one concatenated buffer were measured slower: atomics on a few
-    addresses on GPUs, single-threaded bincount on CPUs). No host sync on accelerators."""
-    stats = device_tensor_stats if flats[0].device.type != "cpu" else tensor_stats
+    """Stats of several flat tensors, a row each: on the CPU one fused pass when its kernels
+    are ready (nnviz3d/capture/fused.py); otherwise one tensor at a time with a few
+    whole-tensor reductions (segment reductions over one concatenated buffer were measured
+    slower: atomics on a few addresses on GPUs, single-threaded bincount on CPUs). No host
+    sync on accelerators."""
+    cpu = flats[0].device.type == "cpu"
+    if cpu:
+        res = _ROWS.run(flats, list(range(len(flats))), len(flats), HIST_BINS, HIST_SAMPLE)
+        if res is not None:
+            return res
+    stats = tensor_stats if cpu else device_tensor_stats
     out = [stats(f.float()) for f in flats]
     return {
         "stats": torch.stack([o[0] for o in out]),
@@ -192,10 +203,13 @@ def segment_ids(sizes: list[int], device) -> torch.Tensor:
 def _compact(m: torch.Tensor) -> torch.Tensor:
     """float16 when every finite value fits in it (|x| <= 65504), else float32: a large
     weight must not travel as Inf."""
-    finite = m[torch.isfinite(m)]
-    if finite.numel() and float(finite.abs().max()) > 65504.0:
-        return m
-    return m.half()
+    if not m.numel():
+        return m.half()
+    peak = float(m.abs().amax())  # one pass; NaN or Inf in it takes the masked path
+    if peak != peak or peak == float("inf"):
+        finite = m[torch.isfinite(m)]
+        peak = float(finite.abs().max()) if finite.numel() else 0.0
+    return m if peak > 65504.0 else m.half()
 
 
 def downsample_matrix(w: torch.Tensor, limit: int = MATRIX_MAX) -> tuple[torch.Tensor, str]:
@@ -234,6 +248,9 @@ RELU_LIKE = (nn.ReLU, nn.ReLU6, nn.Hardtanh, nn.Threshold)
 def dead_fraction(out: torch.Tensor) -> torch.Tensor:
     """Fraction of units that output exactly 0 for the whole batch. Units are channels
     (dim 1) of feature maps and the last dimension otherwise."""
+    quick = fused.dead_fraction(out)
+    if quick is not None:
+        return torch.tensor(quick)
     unit_dim = 1 if out.dim() >= 3 else out.dim() - 1
     alive = (out != 0).movedim(unit_dim, -1).reshape(-1, out.shape[unit_dim]).any(dim=0)
     return 1.0 - alive.float().mean()
@@ -313,6 +330,14 @@ class Probes:
         self.tracked: dict[str, tuple[int, ...]] = {}
         """Units whose mean activation is reported at every activation probe (module -> units);
         replaced whole (never mutated) so another thread may set it."""
+        # the fused one-pass statistics (CPU; nnviz3d/capture/fused.py): per-parameter tensors
+        # in rows of modules, read where they lie
+        self._param_rows = [i for i, ps in enumerate(self.params) for _ in ps]
+        self._weight_pass = fused.RowPass(keep_prev=True)
+        self._grad_pass = fused.RowPass()
+        self._act_pass = fused.RowPass()
+        if self.device.type == "cpu":
+            fused.start()
 
     @property
     def armed(self) -> bool:
@@ -345,6 +370,17 @@ class Probes:
     def weights(self) -> dict:
         if not self.params:
             return {}
+        if self.device.type == "cpu" and fused.ready():
+            tensors = [local(p) for ps in self.params for p in ps]
+            if self.prev_weights is not None:  # the torch path ran until the kernels were ready
+                self._weight_pass.seed(torch.cat(self.prev_weights), [t.numel() for t in tensors])
+                self.prev_weights = None
+            res = self._weight_pass.run(
+                tensors, self._param_rows, len(self.params), HIST_BINS, HIST_SAMPLE
+            )
+            if res is not None:
+                res["modules"] = self.param_modules
+                return res
         flats = [_flat(ps, lambda p: p) for ps in self.params]
         res = rows_stats(flats)
         prev = self.prev_weights
@@ -373,6 +409,13 @@ class Probes:
                 tensors.append(ps)
         if not rows:
             return {}
+        if self.device.type == "cpu" and fused.ready():
+            grads = [local_grad(p) for ps in tensors for p in ps]
+            owner = [r for r, ps in enumerate(tensors) for _ in ps]
+            res = self._grad_pass.run(grads, owner, len(rows), HIST_BINS, HIST_SAMPLE)
+            if res is not None:
+                res["modules"] = rows
+                return res
         res = rows_stats([_flat(ps, local_grad) for ps in tensors])
         res["modules"] = rows
         return res
@@ -383,7 +426,27 @@ class Probes:
         if not outs:
             return {}
         rows = list(outs)
-        res = rows_stats([outs[p].reshape(-1) for p in rows])
+        res = None
+        if outs[rows[0]].device.type == "cpu" and fused.ready():
+            # a module that hands on its input unchanged (dropout at p=0, identity) shares
+            # the tensor of the one before: read it once
+            distinct: dict[tuple, int] = {}
+            which, unique = [], []
+            for p in rows:
+                t = outs[p]
+                key = (t.data_ptr(), tuple(t.shape), t.stride(), t.dtype)
+                if key not in distinct:
+                    distinct[key] = len(unique)
+                    unique.append(t)
+                which.append(distinct[key])
+            res = self._act_pass.run(
+                unique, list(range(len(unique))), len(unique), HIST_BINS, HIST_SAMPLE
+            )
+            if res is not None and len(unique) < len(rows):
+                index = torch.tensor(which)
+                res = {k: v[index] for k, v in res.items()}
+        if res is None:
+            res = rows_stats([outs[p].reshape(-1) for p in rows])
         res["modules"] = rows
         res["dead"] = torch.stack(
             [
