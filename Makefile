@@ -47,6 +47,8 @@ test: setup chromium
 	$(BIN)/python -m pytest -n 2 --dist worksteal
 
 bench: setup
+	$(BIN)/pip install --quiet -e '.[all,bench]'
+	$(BIN)/python bench/capture_overhead.py --rounds 5
 	$(BIN)/python bench/topology.py
 	$(BIN)/python bench/viewer.py
 	$(BIN)/python bench/gltf_export.py

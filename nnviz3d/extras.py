@@ -5,6 +5,8 @@ and replays; each extra adds one feature. Where a feature imports its package it
 =========  ==========================  =====================================================
 extra      packages                    feature
 =========  ==========================  =====================================================
+fast       numba                       one-pass probe statistics on the CPU (without it:
+                                       torch's separate reductions, same results)
 embed      umap-learn, scikit-learn    feature embeddings (UMAP, t-SNE, PCA), the demo's data
 notebook   pythreejs                   ``nnviz3d.show()`` in Jupyter
 gltf       trimesh, pillow             glTF export (``nnviz3d export``, the glTF button)

@@ -48,6 +48,10 @@ def _compile() -> None:
     except ImportError:
         _state = "missing"
         _done.set()
+        log.info(
+            "nnviz3d: numba is not installed, so probes use torch's separate reductions; "
+            "pip install 'nnviz3d[fast]' makes them one pass per tensor"
+        )
         return
     try:  # compile (or load from numba's cache) on tiny inputs
         a = np.zeros(3, np.float32)
@@ -58,6 +62,8 @@ def _compile() -> None:
         prev = np.zeros(3, np.float32)
         k.fast_chunks(addrs, sizes, zero, zero, sizes, prev, zero, out)
         k.alive_units(addrs[0], 3, 1, np.zeros(3, np.uint8))
+        one = np.ones(1)
+        k.strided_sumsq(addrs, sizes, np.ones(1, np.int64), zero, one, np.zeros(1))
         k.careful_chunk(addrs[0], sizes[0], 0, 3, out[0])
         hist = np.zeros((1, 4), np.int64)
         k.hist_rows(addrs, sizes, zero, zero, np.ones(1, np.int64), out[:, 6], out[:, 7], hist)
@@ -318,3 +324,26 @@ def dead_fraction(out: torch.Tensor) -> float | None:
     alive = np.zeros(units, np.uint8)
     k.alive_units(out.data_ptr(), out.numel(), inner, alive)
     return 1.0 - float(alive.sum()) / units
+
+
+def sampled_norms(
+    tensors: list[torch.Tensor],
+    strides: np.ndarray,
+    owner: np.ndarray,
+    scale: np.ndarray,
+    rows: int,
+) -> np.ndarray | None:
+    """Per-row L2 norms from an even sample of each tensor (``strides``), each tensor's sum of
+    squares scaled by ``scale`` to its whole size; None when the kernels are not ready or a
+    tensor is not float32 in dense CPU memory (the caller takes the torch path)."""
+    k = _kernels
+    if k is None or not ENABLED:
+        return None
+    for t in tensors:
+        if t.dtype != torch.float32 or t.device.type != "cpu" or not _dense(t):
+            return None
+    addrs = np.array([t.data_ptr() for t in tensors], np.int64)
+    sizes = np.array([t.numel() for t in tensors], np.int64)
+    out = np.zeros(rows)
+    k.strided_sumsq(addrs, sizes, strides, owner, scale, out)
+    return np.sqrt(out)

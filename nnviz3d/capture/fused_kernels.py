@@ -15,6 +15,8 @@ every tensor of a kind without copying them into one buffer or building typed li
   (IEEE semantics, no fast-math).
 - ``hist_rows``: each row's histogram over an even stride of its elements, binned in float64
   exactly as the float64 reference does; non-finite values are not counted.
+- ``strided_sumsq``: per-layer sums of squares of an even sample of each gradient (the
+  every-step gradient norms health watches).
 - ``alive_units``: which units (channels of feature maps, last-dimension features otherwise)
   output anything but 0 over the batch, stopping at each unit's first nonzero.
 """
@@ -226,3 +228,20 @@ def alive_units(addr, n, inner, alive):
                 if seg[i] != 0:
                     alive[c] = 1
                     break
+
+
+@njit(nogil=True, cache=True)
+def strided_sumsq(addrs, sizes, strides, owner, scale, out):
+    """``out[owner[t]] += scale[t] * sum(x * x)`` over tensor ``t``'s elements ``0, S, 2S...``
+    (``S = strides[t]``): per-layer squared gradient norms from an even sample. IEEE
+    arithmetic: a NaN or Inf in the sample makes its layer's sum NaN or Inf."""
+    for t in range(addrs.size):
+        n = sizes[t]
+        if n == 0:
+            continue
+        v = _view(addrs[t], n)
+        acc = 0.0
+        for j in range(0, n, strides[t]):
+            x = np.float64(v[j])
+            acc += x * x
+        out[owner[t]] += acc * scale[t]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from . import fused
 from .probes import local, local_grad
 
 SAMPLE = 4096
@@ -24,7 +25,8 @@ class GradNorms:
     """``norms()`` (training thread: views, one ``_foreach_norm``, one ``stack``) ->
     ``{"modules", "parts", "owner", "scale", "count"}`` for the layers whose every parameter
     has a gradient now, or ``{}``; ``layer_norms(result)`` (the frame worker, numpy) turns
-    the per-tensor parts into per-layer norms."""
+    the per-tensor parts into per-layer norms. On the CPU with the fused kernels ready, one
+    compiled call gives ``{"modules", "norm", "count"}`` with the per-layer norms at once."""
 
     def __init__(self, modules: list[str], params: list[list[torch.nn.Parameter]]) -> None:
         self.modules = modules
@@ -33,6 +35,10 @@ class GradNorms:
         self.stride = [[max(1, local(p).numel() // SAMPLE) for p in ps] for ps in params]
         self.count = [sum(local(p).numel() for p in ps) for ps in params]
         self._plans: dict[tuple[bool, ...], tuple] = {}
+        self._strides: dict[tuple[bool, ...], np.ndarray] = {}
+        first = next((p for ps in params for p in ps), None)
+        self.fused = first is not None and first.device.type == "cpu"
+        """On the CPU, the fused kernel when it is ready (nnviz3d/capture/fused.py)."""
 
     def _plan(self, present: tuple[bool, ...]):
         """Rows, and the owner row and scale of each sampled tensor, for this set of layers
@@ -61,6 +67,13 @@ class GradNorms:
         if not any(present):
             return {}
         modules, pairs, owner, scale, count = self._plan(present)
+        if self.fused:  # one compiled call, per-layer norms already (nnviz3d/capture/fused.py)
+            strides = self._strides.setdefault(present, np.array([s for _, s in pairs], np.int64))
+            norm = fused.sampled_norms(
+                [local_grad(p) for p, _ in pairs], strides, owner, scale, len(modules)
+            )
+            if norm is not None:
+                return {"modules": modules, "norm": norm, "count": count}
         grads = [(local_grad(p).reshape(-1), s) for p, s in pairs]
         views = [g[::s] if s > 1 else g for g, s in grads]
         return {
@@ -74,7 +87,9 @@ class GradNorms:
 
 def layer_norms(res: dict) -> np.ndarray:
     """Per-layer L2 norms (float64) from ``GradNorms.norms()``'s per-tensor parts (on the
-    CPU by now)."""
+    CPU by now), or its ``norm`` when the fused kernel gave them."""
+    if "norm" in res:
+        return np.asarray(res["norm"], np.float64)
     parts = np.asarray(
         res["parts"].float().numpy() if hasattr(res["parts"], "numpy") else res["parts"], np.float64
     )

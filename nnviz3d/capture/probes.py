@@ -527,7 +527,11 @@ class Probes:
             "matrices": [{**m, "data": m["data"].to("cpu", non_blocking=True)} for m in matrices],
         }
         if norms:  # every-step gradient norms for health (nnviz3d/capture/grad_norms.py)
-            host["norms"] = {**norms, "parts": norms["parts"].to("cpu", non_blocking=True)}
+            host["norms"] = (
+                {**norms, "parts": norms["parts"].to("cpu", non_blocking=True)}
+                if "parts" in norms
+                else norms  # per-layer norms from the fused kernel, in numpy already
+            )
         if self.device.type == "cuda":
             event = torch.cuda.Event()
             event.record()

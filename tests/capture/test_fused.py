@@ -259,3 +259,23 @@ def test_dead_units_match_torch(shape):
     flipped = out.transpose(0, -1)
     if not flipped.is_contiguous():
         assert fused.dead_fraction(flipped) is None  # torch's path
+
+
+def test_every_step_gradient_norms_match_the_torch_sample():
+    from nnviz3d.capture.grad_norms import GradNorms, layer_norms
+
+    model = nn.Sequential(nn.Linear(300, 200), nn.ReLU(), nn.Linear(200, 3))
+    model(torch.randn(16, 300)).sum().backward()
+    mods = ["0", "2"]
+    params = [list(model.get_submodule(m).parameters()) for m in mods]
+    quick = GradNorms(mods, params).norms()
+    assert "norm" in quick  # the fused kernel took it
+    fused.ENABLED = False
+    try:
+        slow = GradNorms(mods, params).norms()
+    finally:
+        fused.ENABLED = True
+    np.testing.assert_allclose(layer_norms(quick), layer_norms(slow), rtol=1e-5)
+    assert quick["count"] == slow["count"] == [300 * 200 + 200, 200 * 3 + 3]
+    model[0].weight.grad[0, 0] = float("nan")  # element 0 is in every sample
+    assert np.isnan(layer_norms(GradNorms(mods, params).norms())[0])
