@@ -28,8 +28,9 @@ import torch
 
 log = logging.getLogger("nnviz3d")
 
-CHUNK = 1 << 20
-"""Elements per chunk of the one pass (a tensor's chunks merge exactly, Chan's formulas)."""
+CHUNK = 1 << 18
+"""Elements per chunk of the one pass: chunks spread over threads and merge exactly (Chan's
+formulas)."""
 
 ENABLED = True
 """Off: ``RowPass.run`` returns None and callers take the torch path (the benchmark's
@@ -39,11 +40,21 @@ _kernels = None
 _state = "idle"  # idle -> compiling -> ready | missing | failed | off
 _lock = threading.Lock()
 _done = threading.Event()
+_parallel_lock = threading.Lock()
+_numba = None
+
+
+def _threads() -> int:
+    """Threads for the parallel pass: torch's intra-op count (what the user allows training),
+    at most numba's pool."""
+    return max(1, min(torch.get_num_threads(), _numba.config.NUMBA_NUM_THREADS))
 
 
 def _compile() -> None:
-    global _kernels, _state
+    global _kernels, _state, _numba
     try:
+        import numba
+
         from . import fused_kernels as k
     except ImportError:
         _state = "missing"
@@ -61,12 +72,14 @@ def _compile() -> None:
         out = np.zeros((1, 12))
         prev = np.zeros(3, np.float32)
         k.fast_chunks(addrs, sizes, zero, zero, sizes, prev, zero, out)
+        k.fast_chunks_parallel(addrs, sizes, zero, zero, sizes, prev, zero, out)
         k.alive_units(addrs[0], 3, 1, np.zeros(3, np.uint8))
         one = np.ones(1)
         k.strided_sumsq(addrs, sizes, np.ones(1, np.int64), zero, one, np.zeros(1))
         k.careful_chunk(addrs[0], sizes[0], 0, 3, out[0])
         hist = np.zeros((1, 4), np.int64)
         k.hist_rows(addrs, sizes, zero, zero, np.ones(1, np.int64), out[:, 6], out[:, 7], hist)
+        _numba = numba
         _kernels = k
         _state = "ready"
     except Exception as exc:  # a numba that cannot compile here: the torch path is exact too
@@ -204,10 +217,14 @@ class RowPass:
         prev = self._prev_buffer(sizes) if self.keep_prev else np.zeros(0, np.float32)
         had_prev = self.keep_prev and self._prev_key == ("filled", sizes)
         if nchunks:
-            k.fast_chunks(
-                addrs, plan["sizes"], plan["tens"], plan["starts"], plan["ends"], prev,
-                plan["poffs"], out,
-            )  # fmt: skip
+            args = (addrs, plan["sizes"], plan["tens"], plan["starts"], plan["ends"], prev)
+            args += (plan["poffs"], out)
+            if nchunks > 1 and _threads() > 1:
+                with _parallel_lock:  # numba's workqueue layer must not be entered twice
+                    _numba.set_num_threads(_threads())
+                    k.fast_chunks_parallel(*args)
+            else:
+                k.fast_chunks(*args)
         with np.errstate(invalid="ignore", over="ignore"):
             bad = ~(np.isfinite(out[:, 2:5]).all(axis=1) & np.isfinite(out[:, 6:8]).all(axis=1))
         for c in np.flatnonzero(bad):

@@ -71,61 +71,74 @@ def _view(addr, n):
 
 
 @njit(fastmath=True, nogil=True, cache=True)
+def _one_chunk(addrs, sizes, tens, starts, ends, prev, poffs, out, c):
+    """Chunk ``c`` of ``fast_chunks``."""
+    keep = prev.size > 0
+    t = tens[c]
+    v = _view(addrs[t], sizes[t])[starts[c] : ends[c]]
+    n = v.size
+    k32 = v[0]
+    k = np.float64(k32)
+    s = 0.0
+    q = 0.0
+    r = 0.0
+    zeros = 0.0
+    dd = 0.0
+    pp = 0.0
+    lo = k32
+    hi = k32
+    base = poffs[t] + starts[c]
+    for b0 in range(0, n, BLOCK):
+        b1 = min(b0 + BLOCK, n)
+        w = v[b0:b1]
+        for i in range(w.size):
+            x = np.float64(w[i])
+            d = x - k
+            s += d
+            q += d * d
+            r += x * x
+        zb = np.float32(0.0)
+        for i in range(w.size):
+            zb += np.float32(1.0) if w[i] == 0 else np.float32(0.0)
+        zeros += zb
+        for i in range(w.size):
+            lo = _minnum(lo, w[i])
+            hi = _maxnum(hi, w[i])
+        if keep:
+            p = prev[base + b0 : base + b1]
+            for i in range(w.size):
+                old = p[i]
+                d = w[i] - old
+                dd += np.float64(d * d)
+                pp += np.float64(old * old)
+                p[i] = w[i]
+    out[c, 0] = n
+    out[c, 1] = k
+    out[c, 2] = s
+    out[c, 3] = q
+    out[c, 4] = r
+    out[c, 5] = zeros
+    out[c, 6] = lo
+    out[c, 7] = hi
+    out[c, 8] = 0.0
+    out[c, 9] = 0.0
+    out[c, 10] = dd
+    out[c, 11] = pp
+
+
+@njit(nogil=True, cache=True)
 def fast_chunks(addrs, sizes, tens, starts, ends, prev, poffs, out):
     """``out[c]`` = (n, K, s, q, r, zeros, min, max, 0, 0, dd, pp) for chunk ``c``; ``prev``
     (empty: no update ratio) holds tensor ``t``'s previous values at ``poffs[t]``."""
-    keep = prev.size > 0
     for c in range(tens.size):
-        t = tens[c]
-        v = _view(addrs[t], sizes[t])[starts[c] : ends[c]]
-        n = v.size
-        k32 = v[0]
-        k = np.float64(k32)
-        s = 0.0
-        q = 0.0
-        r = 0.0
-        zeros = 0.0
-        dd = 0.0
-        pp = 0.0
-        lo = k32
-        hi = k32
-        base = poffs[t] + starts[c]
-        for b0 in range(0, n, BLOCK):
-            b1 = min(b0 + BLOCK, n)
-            w = v[b0:b1]
-            for i in range(w.size):
-                x = np.float64(w[i])
-                d = x - k
-                s += d
-                q += d * d
-                r += x * x
-            zb = np.float32(0.0)
-            for i in range(w.size):
-                zb += np.float32(1.0) if w[i] == 0 else np.float32(0.0)
-            zeros += zb
-            for i in range(w.size):
-                lo = _minnum(lo, w[i])
-                hi = _maxnum(hi, w[i])
-            if keep:
-                p = prev[base + b0 : base + b1]
-                for i in range(w.size):
-                    old = p[i]
-                    d = w[i] - old
-                    dd += np.float64(d * d)
-                    pp += np.float64(old * old)
-                    p[i] = w[i]
-        out[c, 0] = n
-        out[c, 1] = k
-        out[c, 2] = s
-        out[c, 3] = q
-        out[c, 4] = r
-        out[c, 5] = zeros
-        out[c, 6] = lo
-        out[c, 7] = hi
-        out[c, 8] = 0.0
-        out[c, 9] = 0.0
-        out[c, 10] = dd
-        out[c, 11] = pp
+        _one_chunk(addrs, sizes, tens, starts, ends, prev, poffs, out, c)
+
+
+@njit(nogil=True, cache=True, parallel=True)
+def fast_chunks_parallel(addrs, sizes, tens, starts, ends, prev, poffs, out):
+    """``fast_chunks`` with the chunks spread over numba's threads (they write apart)."""
+    for c in numba.prange(tens.size):
+        _one_chunk(addrs, sizes, tens, starts, ends, prev, poffs, out, c)
 
 
 @njit(nogil=True, cache=True)

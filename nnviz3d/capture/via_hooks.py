@@ -14,6 +14,7 @@ from torch.utils._pytree import tree_leaves
 
 from .errors import CaptureError
 from .model_io import input_names, output_tensors
+from .replay_layers import LayerReplay
 from .trace import OpRecord, Trace, Value, dtype_name, shape_list
 
 _DUNDER = {
@@ -32,7 +33,7 @@ _DUNDER = {
 
 
 class _Recorder(TorchFunctionMode):
-    def __init__(self, model: torch.nn.Module) -> None:
+    def __init__(self, model: torch.nn.Module, replay: bool = True) -> None:
         super().__init__()
         self.trace = Trace(strategy="module hooks")
         self.ids: dict[int, int] = {}
@@ -51,6 +52,11 @@ class _Recorder(TorchFunctionMode):
                 continue
             self.handles.append(m.register_forward_pre_hook(self._pre))
             self.handles.append(m.register_forward_hook(self._post))
+        self.replay = None
+        self.muted = False
+        params = list(model.parameters())
+        if replay and params and all(p.is_meta for p in params):
+            self.replay = LayerReplay(self, model)
 
     def value_id(self, t: torch.Tensor) -> int:
         vid = len(self.trace.values)
@@ -98,6 +104,8 @@ class _Recorder(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
+        if self.muted:  # a replayed layer's output tensors (nnviz3d/capture/replay_layers.py)
+            return out
         name = getattr(func, "__name__", str(func)).strip("_")
         if name in ("get", "attribute") or not isinstance(out, (torch.Tensor, tuple, list)):
             return out
@@ -107,10 +115,14 @@ class _Recorder(TorchFunctionMode):
     def close(self) -> None:
         for h in self.handles:
             h.remove()
+        if self.replay is not None:
+            self.replay.close()
 
 
-def trace_hooks(model: torch.nn.Module, args: tuple, kwargs: dict) -> Trace:
-    rec = _Recorder(model)
+def trace_hooks(model: torch.nn.Module, args: tuple, kwargs: dict, replay: bool = True) -> Trace:
+    """``replay``: on the meta device, record the first of each run of identical layers and
+    replicate it (nnviz3d/capture/replay_layers.py)."""
+    rec = _Recorder(model, replay)
     try:
         names = input_names(model, args, kwargs)
         leaves = [t for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)]
