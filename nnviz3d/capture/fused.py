@@ -32,6 +32,11 @@ CHUNK = 1 << 18
 """Elements per chunk of the one pass: chunks spread over threads and merge exactly (Chan's
 formulas)."""
 
+PARALLEL_MIN = 1 << 21
+"""Elements of one call from which the pass spreads its chunks over threads: below it one
+thread is as fast (a parallel region's start and the other threads' spinning cost more than
+it saves, and on a busy machine a descheduled thread makes everyone wait)."""
+
 ENABLED = True
 """Off: ``RowPass.run`` returns None and callers take the torch path (the benchmark's
 side-by-side column)."""
@@ -219,7 +224,7 @@ class RowPass:
         if nchunks:
             args = (addrs, plan["sizes"], plan["tens"], plan["starts"], plan["ends"], prev)
             args += (plan["poffs"], out)
-            if nchunks > 1 and _threads() > 1:
+            if sum(sizes) >= PARALLEL_MIN and _threads() > 1:
                 with _parallel_lock:  # numba's workqueue layer must not be entered twice
                     _numba.set_num_threads(_threads())
                     k.fast_chunks_parallel(*args)

@@ -115,11 +115,20 @@ def rows_of_tensors(draw):
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rows=rows_of_tensors(), chunk=st.sampled_from([1, 3, 7, 64, fused.CHUNK]))
-def test_fused_rows_equal_the_float64_reference(rows, chunk):
+@given(
+    rows=rows_of_tensors(),
+    chunk=st.sampled_from([1, 3, 7, 64, fused.CHUNK]),
+    parallel=st.booleans(),
+)
+def test_fused_rows_equal_the_float64_reference(rows, chunk, parallel):
     tensors = [t for row in rows for t in row]
     owner = [r for r, row in enumerate(rows) for _ in row]
-    res = fused.RowPass(chunk=chunk).run(tensors, owner, len(rows), BINS, 37)
+    saved = fused.PARALLEL_MIN
+    fused.PARALLEL_MIN = 0 if parallel else saved  # small inputs through the threaded pass too
+    try:
+        res = fused.RowPass(chunk=chunk).run(tensors, owner, len(rows), BINS, 37)
+    finally:
+        fused.PARALLEL_MIN = saved
     for r, row in enumerate(rows):
         check_row(res, r, row, sample=37)
 
