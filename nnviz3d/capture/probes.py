@@ -12,6 +12,7 @@ spans each row's finite [min, max].
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -205,7 +206,9 @@ def _compact(m: torch.Tensor) -> torch.Tensor:
     weight must not travel as Inf."""
     if not m.numel():
         return m.half()
-    peak = float(m.abs().amax())  # one pass; NaN or Inf in it takes the masked path
+    # one pass (numpy on the CPU: a single thread, no parallel region for a small matrix);
+    # NaN or Inf in it takes the masked path
+    peak = float(np.abs(m.numpy()).max() if m.device.type == "cpu" else m.abs().amax())
     if peak != peak or peak == float("inf"):
         finite = m[torch.isfinite(m)]
         peak = float(finite.abs().max()) if finite.numel() else 0.0

@@ -79,7 +79,11 @@ class FrameWorker:
             self.busy += time.perf_counter() - start
 
     def _process_items(self, batch: list[dict]) -> None:
-        for item in batch:
+        for i, item in enumerate(batch):
+            if i:
+                # let the training thread take the GIL between two frames: otherwise it can
+                # wait a whole switch interval (5 ms) for a batch that holds it throughout
+                time.sleep(0)
             try:
                 data, kinds = self._encode(item)
             except Exception as exc:  # a bad frame is dropped, the run goes on
