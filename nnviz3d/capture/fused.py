@@ -129,7 +129,10 @@ def _dense(t: torch.Tensor) -> bool:
 
 
 def _readable(t: torch.Tensor) -> torch.Tensor:
-    """``t`` as float32 in dense memory on the CPU (a copy only when it is not)."""
+    """``t`` as float32 in dense memory on the CPU (a copy only when it is not); only its
+    address is read, so a parameter needs no ``detach``."""
+    if t.dtype == torch.float32 and t.is_contiguous():
+        return t
     t = t.detach()
     if t.dtype != torch.float32:
         t = t.float()
