@@ -1,0 +1,133 @@
+"""Driving the viewer's XR modes (VR and AR) in headless Chromium with an emulated Meta Quest 3
+(the npm package iwer, loaded by the viewer when the URL says ?xr-emulate=quest3): entering a
+session, moving and pressing the controllers, counting frames, and what the frame loop allocates.
+Used by tests/browser/test_vr.py, test_ar.py, test_tour.py and test_chart.py.
+
+AR runs in a small page (:data:`XR_VIEWPORT`): SwiftShader draws the room and the scene on the
+CPU, 2-3x faster so."""
+
+from tests.browser.conftest import wait_ready
+
+XR_VIEWPORT = {"width": 640, "height": 400}
+"""The page's size for XR tests (the 1280x800 default's aspect)."""
+
+THROTTLED = {"updateLabels", "refresh", "refreshPanel", "set", "sync"}
+"""XR loop methods (web/src/xr/) that run every few frames or on change, not every frame."""
+VIEWER_CHUNKS = ("/assets/index-", "/assets/ar-")
+"""The viewer's own bundles: the main one and AR mode's (loaded when AR starts)."""
+
+
+def frames(page) -> int:
+    return page.evaluate("nnviz3d.xr.frames")
+
+
+def wait_frames(page, n=3):
+    """Let the XR loop render ``n`` more frames (controller changes apply on the next one)."""
+    page.wait_for_function(f"nnviz3d.xr.frames >= {frames(page) + n}", timeout=20_000)
+
+
+def open_emulated(page, url, button: str, small: bool = True):
+    """Open the viewer (at :data:`XR_VIEWPORT` when ``small``) with an emulated Quest 3, ready,
+    with ``button`` (``#btn-vr`` or ``#btn-ar``) in the toolbar."""
+    if small:
+        page.set_viewport_size(XR_VIEWPORT)
+    page.goto(url + "?xr-emulate=quest3")
+    wait_ready(page)
+    page.wait_for_function(f"document.querySelector({button!r})")
+
+
+def enter_vr(page, url) -> dict:
+    """Open the viewer with an emulated Quest 3 and enter VR; returns the desktop camera."""
+    open_emulated(page, url, "#btn-vr", small=False)
+    xr = page.evaluate("nnviz3d.xr")
+    assert xr["supported"] and xr["secure"] and xr["emulated"] and not xr["presenting"]
+    assert page.inner_text("#btn-vr") == "Enter VR"
+    camera = page.evaluate("nnviz3d.camera()")
+    page.click("#btn-vr")
+    page.wait_for_function("nnviz3d.xr.presenting && nnviz3d.xr.frames > 2", timeout=20_000)
+    return camera
+
+
+def enter_ar(page, url) -> dict:
+    """Open the viewer with an emulated Quest 3 and enter AR; returns the room's table plane."""
+    open_emulated(page, url, "#btn-ar")
+    xr = page.evaluate("nnviz3d.xr")
+    assert xr["arSupported"] and xr["arMessage"] == "" and not xr["presenting"]
+    assert page.inner_text("#btn-ar") == "Enter AR"
+    page.click("#btn-ar")
+    page.wait_for_function("nnviz3d.xr.presenting && nnviz3d.xr.frames > 2", timeout=30_000)
+    tables = [p for p in page.evaluate("nnviz3d.xrEmulator().planes()") if p["label"] == "table"]
+    assert len(tables) == 1, page.evaluate("nnviz3d.xrEmulator().planes()")
+    return tables[0]
+
+
+def aim(page, hand, frm, to):
+    """Put the ``hand`` controller at ``frm`` pointing at ``to`` (reference-space metres)."""
+    page.evaluate(f"nnviz3d.xrEmulator().aim({hand!r}, {list(frm)}, {list(to)})")
+
+
+def press(page, hand, button):
+    """Press and release a button, one frame each, as a person does."""
+    page.evaluate(f"nnviz3d.xrEmulator().press({hand!r}, {button!r}, 1)")
+    wait_frames(page, 2)
+    page.evaluate(f"nnviz3d.xrEmulator().press({hand!r}, {button!r}, 0)")
+    wait_frames(page, 2)
+
+
+def press_menu(page, item: str, offset=(0.25, 0.15, 0.25)):
+    """Point the right controller at the wrist menu's ``item`` from ``offset`` away and pull
+    the trigger (the menu rides on the left controller: aim that one first)."""
+    at = page.evaluate(f"nnviz3d.xrMenuPoint({item!r})")
+    aim(page, "right", [at[k] + offset[k] for k in range(3)], at)
+    wait_frames(page)
+    press(page, "right", "trigger")
+
+
+def allocations_per_frame(page, n_frames=60) -> dict:
+    """Bytes allocated per XR frame, from V8's sampling heap profiler, by who allocated them:
+    ``loop`` (the viewer's XR frame loop outside rendering), ``throttled`` (its work done every
+    few frames or on change: labels, menu texts, the info panel), ``render`` (three.js drawing),
+    ``emulator`` (iwer, absent on a real headset) and ``native``."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("HeapProfiler.enable")
+    cdp.send("HeapProfiler.collectGarbage")
+    f0 = frames(page)
+    cdp.send("HeapProfiler.startSampling", {"samplingInterval": 128})
+    page.wait_for_function(f"nnviz3d.xr.frames >= {f0 + n_frames}", timeout=60_000)
+    profile = cdp.send("HeapProfiler.stopSampling")["profile"]
+    n = frames(page) - f0
+    cdp.detach()
+    stacks = {}
+
+    def walk(node, stack):
+        stack = stack + [node["callFrame"]]
+        stacks[node["id"]] = stack
+        for child in node.get("children", []):
+            walk(child, stack)
+
+    walk(profile["head"], [])
+    out = {
+        "loop": 0.0,
+        "throttled": 0.0,
+        "render": 0.0,
+        "emulator": 0.0,
+        "native": 0.0,
+        "other": 0.0,
+    }
+    for sample in profile["samples"]:
+        stack = stacks[sample["nodeId"]]
+        names = [c["functionName"] for c in stack]
+        owner = next((c["url"] for c in reversed(stack) if c["url"]), "")
+        if not owner:
+            kind = "native"
+        elif not any(chunk in owner for chunk in VIEWER_CHUNKS):
+            kind = "emulator"
+        elif any(name.endswith("render") for name in names):
+            kind = "render"
+        elif "frame" in names:  # XrMode.frame, the session's loop
+            kind = "throttled" if THROTTLED & set(names) else "loop"
+        else:
+            kind = "other"
+        out[kind] += sample["size"] / n
+    out["frames"] = n
+    return out
