@@ -3,8 +3,10 @@
 session, moving and pressing the controllers, counting frames, and what the frame loop allocates.
 Used by tests/browser/test_vr.py, test_ar.py, test_tour.py and test_chart.py.
 
-AR runs in a small page (:data:`XR_VIEWPORT`): SwiftShader draws the room and the scene on the
-CPU, 2-3x faster so."""
+The page is small while in XR (:data:`XR_VIEWPORT`): SwiftShader draws every XR frame (and, in AR,
+the room) on the CPU, 2-3x faster at 640x400 than at 1280x800. The XR assertions are in metres
+(reference space), frame counts and texts, not pixels; the aspect is the 1280x800 default's, so
+the desktop view framed before entering (and restored after leaving) is framed alike."""
 
 from tests.browser.conftest import wait_ready
 
@@ -26,11 +28,10 @@ def wait_frames(page, n=3):
     page.wait_for_function(f"nnviz3d.xr.frames >= {frames(page) + n}", timeout=20_000)
 
 
-def open_emulated(page, url, button: str, small: bool = True):
-    """Open the viewer (at :data:`XR_VIEWPORT` when ``small``) with an emulated Quest 3, ready,
-    with ``button`` (``#btn-vr`` or ``#btn-ar``) in the toolbar."""
-    if small:
-        page.set_viewport_size(XR_VIEWPORT)
+def open_emulated(page, url, button: str):
+    """Open the viewer at :data:`XR_VIEWPORT` with an emulated Quest 3, ready, with ``button``
+    (``#btn-vr`` or ``#btn-ar``) in the toolbar."""
+    page.set_viewport_size(XR_VIEWPORT)
     page.goto(url + "?xr-emulate=quest3")
     wait_ready(page)
     page.wait_for_function(f"document.querySelector({button!r})")
@@ -38,7 +39,7 @@ def open_emulated(page, url, button: str, small: bool = True):
 
 def enter_vr(page, url) -> dict:
     """Open the viewer with an emulated Quest 3 and enter VR; returns the desktop camera."""
-    open_emulated(page, url, "#btn-vr", small=False)
+    open_emulated(page, url, "#btn-vr")
     xr = page.evaluate("nnviz3d.xr")
     assert xr["supported"] and xr["secure"] and xr["emulated"] and not xr["presenting"]
     assert page.inner_text("#btn-vr") == "Enter VR"
