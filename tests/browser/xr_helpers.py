@@ -23,9 +23,36 @@ def frames(page) -> int:
     return page.evaluate("nnviz3d.xr.frames")
 
 
+# One round trip per wait: while the emulated headset renders, the page's main thread is busy
+# with XR frames and each evaluate waits for one (~0.1-0.2 s under SwiftShader on two cores).
+_WAIT_FRAMES = """async ([steps, timeout]) => {
+  const deadline = performance.now() + timeout;
+  const frames = (n) => new Promise((resolve, reject) => {
+    const until = nnviz3d.xr.frames + n;
+    const tick = () => {
+      if (nnviz3d.xr.frames >= until) resolve();
+      else if (performance.now() > deadline) reject(new Error(`XR frame ${until} not rendered`));
+      else requestAnimationFrame(tick);
+    };
+    tick();
+  });
+  for (const [call, args, n] of steps) {
+    if (call) nnviz3d.xrEmulator()[call](...args);
+    await frames(n);
+  }
+}"""
+
+
+def _run_frames(page, steps, timeout=20_000):
+    """For each ``(call, args, n)`` of ``steps``: call the emulator's ``call`` (aim, press,
+    stick; or nothing when None) with ``args``, then let the XR loop render ``n`` more frames;
+    all in one evaluate."""
+    page.evaluate(_WAIT_FRAMES, [steps, timeout])
+
+
 def wait_frames(page, n=3):
     """Let the XR loop render ``n`` more frames (controller changes apply on the next one)."""
-    page.wait_for_function(f"nnviz3d.xr.frames >= {frames(page) + n}", timeout=20_000)
+    _run_frames(page, [(None, [], n)])
 
 
 def open_emulated(page, url, button: str):
@@ -69,19 +96,23 @@ def aim(page, hand, frm, to):
 
 def press(page, hand, button):
     """Press and release a button, one frame each, as a person does."""
-    page.evaluate(f"nnviz3d.xrEmulator().press({hand!r}, {button!r}, 1)")
-    wait_frames(page, 2)
-    page.evaluate(f"nnviz3d.xrEmulator().press({hand!r}, {button!r}, 0)")
-    wait_frames(page, 2)
+    _run_frames(page, [("press", [hand, button, 1], 2), ("press", [hand, button, 0], 2)])
 
 
 def press_menu(page, item: str, offset=(0.25, 0.15, 0.25)):
     """Point the right controller at the wrist menu's ``item`` from ``offset`` away and pull
     the trigger (the menu rides on the left controller: aim that one first)."""
     at = page.evaluate(f"nnviz3d.xrMenuPoint({item!r})")
-    aim(page, "right", [at[k] + offset[k] for k in range(3)], at)
-    wait_frames(page)
-    press(page, "right", "trigger")
+    frm = [at[k] + offset[k] for k in range(3)]
+    # aim, let it apply (as wait_frames), then press as press() does
+    _run_frames(
+        page,
+        [
+            ("aim", ["right", frm, at], 3),
+            ("press", ["right", "trigger", 1], 2),
+            ("press", ["right", "trigger", 0], 2),
+        ],
+    )
 
 
 def allocations_per_frame(page, n_frames=60) -> dict:
