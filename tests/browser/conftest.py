@@ -7,21 +7,11 @@ import tempfile
 
 import pytest
 
+from nnviz3d.render.browser import ARGS  # `nnviz3d render`'s flags: headless, SwiftShader WebGL
 from nnviz3d.server import SceneState, ServerThread, make_app, viewer_dir
 from tests.conftest import zoo_graph
 
 CHROMIUM = os.environ.get("NNVIZ3D_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader",
-]
 
 
 _SHARED: dict = {}
