@@ -51,6 +51,16 @@ def browser_context(request):
     return _SHARED["context"]
 
 
+@pytest.fixture(scope="session")
+def pca_recording(tmp_path_factory):
+    """One recorded run (tests/browser/recorded.py) for the replay tests that only read it."""
+    from tests.browser.recorded import record_pca_run
+
+    path = tmp_path_factory.mktemp("pca-run") / "run.nnv3d"
+    record_pca_run(path)
+    return path
+
+
 @pytest.fixture
 def page(browser_context):
     page = browser_context.new_page()
