@@ -61,12 +61,18 @@ def pca_recording(tmp_path_factory):
     return path
 
 
-@pytest.fixture
-def page(browser_context):
+def new_page(browser_context):
+    """A fresh page that collects the page's uncaught errors in ``page.errors``."""
     page = browser_context.new_page()
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.errors = errors
+    return page
+
+
+@pytest.fixture
+def page(browser_context):
+    page = new_page(browser_context)
     yield page
     page.close()
 
