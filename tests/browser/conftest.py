@@ -7,21 +7,11 @@ import tempfile
 
 import pytest
 
+from nnviz3d.render.browser import ARGS  # `nnviz3d render`'s flags: headless, SwiftShader WebGL
 from nnviz3d.server import SceneState, ServerThread, make_app, viewer_dir
 from tests.conftest import zoo_graph
 
 CHROMIUM = os.environ.get("NNVIZ3D_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader",
-]
 
 
 _SHARED: dict = {}
@@ -61,12 +51,28 @@ def browser_context(request):
     return _SHARED["context"]
 
 
-@pytest.fixture
-def page(browser_context):
+@pytest.fixture(scope="session")
+def pca_recording(tmp_path_factory):
+    """One recorded run (tests/browser/recorded.py) for the replay tests that only read it."""
+    from tests.browser.recorded import record_pca_run
+
+    path = tmp_path_factory.mktemp("pca-run") / "run.nnv3d"
+    record_pca_run(path)
+    return path
+
+
+def new_page(browser_context):
+    """A fresh page that collects the page's uncaught errors in ``page.errors``."""
     page = browser_context.new_page()
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.errors = errors
+    return page
+
+
+@pytest.fixture
+def page(browser_context):
+    page = new_page(browser_context)
     yield page
     page.close()
 

@@ -15,7 +15,14 @@ import pytest
 from nnviz3d.recipe import load_recipe
 from nnviz3d.viewer import view
 from tests.browser.conftest import serve, wait_ready
-from tests.browser.test_vr import aim, allocations_per_frame, press, wait_frames
+from tests.browser.xr_helpers import (
+    aim,
+    allocations_per_frame,
+    enter_ar,
+    press,
+    press_menu,
+    wait_frames,
+)
 from tests.conftest import zoo_graph
 
 
@@ -35,23 +42,6 @@ def tour_server():
     )
     yield handle, recipe
     handle.close()
-
-
-def enter_ar(page, url) -> dict:
-    """Open the viewer with an emulated Quest 3 and enter AR; returns the room's table plane.
-    The window is small: SwiftShader draws the room and the scene on the CPU, 2-3x faster so."""
-    page.set_viewport_size({"width": 640, "height": 400})
-    page.goto(url + "?xr-emulate=quest3")
-    wait_ready(page)
-    page.wait_for_function("document.getElementById('btn-ar')")
-    xr = page.evaluate("nnviz3d.xr")
-    assert xr["arSupported"] and xr["arMessage"] == "" and not xr["presenting"]
-    assert page.inner_text("#btn-ar") == "Enter AR"
-    page.click("#btn-ar")
-    page.wait_for_function("nnviz3d.xr.presenting && nnviz3d.xr.frames > 2", timeout=30_000)
-    tables = [p for p in page.evaluate("nnviz3d.xrEmulator().planes()") if p["label"] == "table"]
-    assert len(tables) == 1, page.evaluate("nnviz3d.xrEmulator().planes()")
-    return tables[0]
 
 
 def on_table(table, u: float, v: float) -> list:
@@ -128,10 +118,7 @@ def test_after_placing_the_menu_panel_grab_and_replace_work(page, digits_server)
     wait_frames(page, 35)  # the menu's labels refresh every 30 frames
     menu = page.evaluate("nnviz3d.xr.menu")
     assert "Re-place" in menu and "Exit AR" in menu
-    at = page.evaluate("nnviz3d.xrMenuPoint('colour')")
-    aim(page, "right", [at[0] + 0.25, at[1] + 0.15, at[2] + 0.25], at)
-    wait_frames(page)
-    press(page, "right", "trigger")
+    press_menu(page, "colour")
     assert page.evaluate("nnviz3d.colorBy") == "weight_norm"
     # grabbing carries the model off the anchor's spot and it stays where it was put
     start = page.evaluate("nnviz3d.modelRoot")
@@ -159,10 +146,7 @@ def test_after_placing_the_menu_panel_grab_and_replace_work(page, digits_server)
     assert page.evaluate("nnviz3d.modelRoot") == moved
     assert page.evaluate("nnviz3d.xr.teleports") == 0
     # Re-place takes the model off the table; the trigger puts it down at the new reticle
-    at = page.evaluate("nnviz3d.xrMenuPoint('recentre')")
-    aim(page, "right", [at[0] + 0.25, at[1] + 0.15, at[2] + 0.25], at)
-    wait_frames(page)
-    press(page, "right", "trigger")
+    press_menu(page, "recentre")
     page.wait_for_function("!nnviz3d.xr.ar.placed", timeout=10_000)
     # this time by gaze (a phone's screen centre, a headset without controllers): both rays
     # point at the ceiling, the head looks 50 degrees down at the table
@@ -228,10 +212,7 @@ def test_a_tour_in_ar_brings_each_viewpoint_to_the_head_and_re_place_ends_it(pag
     # Re-place, then the trigger: back on the table
     aim(page, "left", [-0.2, 1.1, -0.35], [-0.2, 1.1, -1.35])
     wait_frames(page)
-    at = page.evaluate("nnviz3d.xrMenuPoint('recentre')")
-    aim(page, "right", [at[0] + 0.25, at[1] + 0.15, at[2] + 0.25], at)
-    wait_frames(page)
-    press(page, "right", "trigger")
+    press_menu(page, "recentre")
     page.wait_for_function("!nnviz3d.xr.ar.placed", timeout=10_000)
     point_at(page, on_table(table, 0.75, 0.4))
     press(page, "right", "trigger")

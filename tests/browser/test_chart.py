@@ -345,7 +345,7 @@ def test_all_equal_values_say_all_equal_and_keep_a_finite_scale(page):
 
 
 def test_in_vr_the_chart_stands_in_the_scene_facing_the_headset(page):
-    from tests.browser.test_vr import enter_vr, wait_frames
+    from tests.browser.xr_helpers import enter_vr, wait_frames
 
     w, train, _ = digits_run()
     try:

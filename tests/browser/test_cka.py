@@ -12,51 +12,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-import nnviz3d
-from nnviz3d.data.digits import load_digits_tensors
 from nnviz3d.protocol.cka_frame import CKA_KEY, check_cka
 from nnviz3d.protocol.codec import encode_frame
 from nnviz3d.record import RunReader
 from nnviz3d.record.run_file import EMBEDDING
 from nnviz3d.replay import serve_replay
-from nnviz3d.zoo import DigitsCNN
 from tests.browser.conftest import wait_ready
+from tests.browser.recorded import PCA_RUN_STEPS
 
-STEPS = 16
+STEPS = PCA_RUN_STEPS
 
 
-@pytest.fixture(scope="module")
-def recording(tmp_path_factory):
-    torch.manual_seed(0)
-    (x, y), (xv, yv) = load_digits_tensors()
-    model = DigitsCNN()
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    path = tmp_path_factory.mktemp("cka") / "run.nnv3d"
-    w = nnviz3d.watch(
-        model,
-        x[:1],
-        record=path,
-        serve=False,
-        every=1,
-        quiet=True,
-        inputs=xv[:120],
-        labels=yv[:120],
-        embed=["head.2"],
-        embed_every=5,
-        embed_method="pca",
-    )
-    w.embeddings.final_wait = 5
-    for _ in range(STEPS):
-        idx = torch.randint(0, len(y), (64,))
-        loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        w.step(loss=loss.item())
-    w.close()
-    return path
+@pytest.fixture
+def recording(pca_recording):
+    """The shared recorded run (tests/browser/recorded.py), CKA every 5 steps and at the end."""
+    return pca_recording
 
 
 def cka_steps(path) -> list[int]:

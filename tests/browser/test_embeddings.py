@@ -115,55 +115,18 @@ def test_embedding_cloud_appears_coloured_and_morphs(page):
         w.close_viewer()
 
 
-def record_pca_run(path, steps=30, every=5):
-    """A short recorded run of the digits CNN, its head embedded by PCA every ``every`` steps
-    (each job ends in milliseconds, so one goes out every ``every`` steps)."""
-    import time
-
-    torch.manual_seed(0)
-    (x, y), (xv, yv) = load_digits_tensors()
-    model = DigitsCNN()
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    w = nnviz3d.watch(
-        model,
-        x[:1],
-        record=path,
-        serve=False,
-        every=1,
-        quiet=True,
-        inputs=xv[:120],
-        labels=yv[:120],
-        embed=["head.2"],
-        embed_every=every,
-        embed_method="pca",
-    )
-    for _step in range(steps):
-        idx = torch.randint(0, len(y), (64,))
-        loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        w.step(loss=loss.item())
-        deadline = time.monotonic() + 30
-        while w.embeddings.inflight and time.monotonic() < deadline:
-            time.sleep(0.01)  # the process starts once (a second or two), then answers at once
-    w.close()  # embeds the last step and records it before the recording closes
-    return w
-
-
-def test_a_replay_s_clouds_follow_the_timeline(page, tmp_path):
+def test_a_replay_s_clouds_follow_the_timeline(page, pca_recording, tmp_path):
     from nnviz3d.protocol.codec import decode_frame
     from nnviz3d.record import RunReader
     from nnviz3d.replay import serve_replay
 
-    record_pca_run(tmp_path / "e.nnv3d")
-    with RunReader(tmp_path / "e.nnv3d") as reader:
+    with RunReader(pca_recording) as reader:
         clouds = [row for row in reader.embedding_index() if row[2] != "#cka"]  # CKA rides along
         steps = [step for _, step, _ in clouds]
         assert clouds[-1][1:] == (29, "head.2")
         assert decode_frame(reader.embedding(clouds[0][0]))[0]["step"] == 0
     assert steps == [0, 5, 10, 15, 20, 25, 29], steps  # ... and the last step, at close
-    handle = serve_replay(RunReader(tmp_path / "e.nnv3d"), open_browser=False, quiet=True, port=0)
+    handle = serve_replay(RunReader(pca_recording), open_browser=False, quiet=True, port=0)
 
     def cloud():
         return page.evaluate("nnviz3d.embeddings")[0]

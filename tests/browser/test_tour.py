@@ -12,7 +12,7 @@ from nnviz3d.record import RunReader
 from nnviz3d.replay import serve_replay
 from nnviz3d.viewer import view
 from tests.browser.conftest import wait_ready
-from tests.browser.test_vr import enter_vr, wait_frames
+from tests.browser.xr_helpers import enter_vr, wait_frames
 from tests.conftest import zoo_graph
 from tests.test_tour import write_run
 

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from nnviz3d.layout import layout_graph
-from tests.browser.conftest import serve, wait_ready
+from tests.browser.conftest import new_page, serve, wait_ready
 from tests.conftest import zoo_graph
 
 DRAW_CALL_BOUND = 200
@@ -18,9 +18,20 @@ def gpt2_server():
     srv.close()
 
 
-def test_ready_with_the_graph_at_the_requested_depth(page, gpt2_server):
+@pytest.fixture(scope="module")
+def gpt2_page(browser_context, gpt2_server):
+    """One page on GPT-2 for the tests that only look at it (no click on the scene, no
+    navigation, no change of state, and nothing changes the server's scene: expanding has a
+    server of its own): loaded once instead of once per test."""
+    page = new_page(browser_context)
     page.goto(gpt2_server.url)
     wait_ready(page)
+    yield page
+    page.close()
+
+
+def test_ready_with_the_graph_at_the_requested_depth(gpt2_page):
+    page = gpt2_page
     api = page.evaluate(
         "({n: nnviz3d.nodeCount, v: nnviz3d.protocolVersion, "
         "d: nnviz3d.drawCalls, t: nnviz3d.triangles, m: nnviz3d.model})"
@@ -48,9 +59,8 @@ def test_click_a_block_opens_its_info_panel(page, gpt2_server):
     assert "[1, 16, 768]" in panel.locator("td[data-field='output shapes']").inner_text()
 
 
-def test_screenshot_is_not_blank(page, gpt2_server):
-    page.goto(gpt2_server.url)
-    wait_ready(page)
+def test_screenshot_is_not_blank(gpt2_page):
+    page = gpt2_page
     png = page.locator("#scene").screenshot()
     pixels = np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=np.float64)
     assert pixels.var() > 20, pixels.var()
@@ -78,32 +88,36 @@ def test_wrong_protocol_version_shows_the_error(page, gpt2_server):
     assert page.evaluate("nnviz3d.ready") is False
 
 
-def test_expand_collapse_search_and_camera_url(page, gpt2_server):
-    page.goto(gpt2_server.url)
-    wait_ready(page)
-    before = page.evaluate("nnviz3d.nodeCount")
-    page.fill("#search", "transformer.h.2")
-    page.press("#search", "Enter")
-    page.wait_for_function("nnviz3d.selected === '/model/transformer/h/2'")
-    page.click("#info button[data-act='expand']")
-    page.wait_for_function(f"nnviz3d.nodeCount > {before}")
-    assert "/model/transformer/h/2/attn" in page.evaluate("nnviz3d.paths()")
-    assert page.evaluate("nnviz3d.sceneVersion") >= 2
-    page.evaluate("nnviz3d.select('transformer.h.2.attn')")
-    page.click("#info button[data-act='collapse-parent']")
-    page.wait_for_function(f"nnviz3d.nodeCount === {before}")
-    # the camera lives in the URL: a reload restores it
-    page.wait_for_function("location.hash.includes('cam=')")
-    cam = page.evaluate("nnviz3d.camera()")
-    page.reload()
-    wait_ready(page)
-    again = page.evaluate("nnviz3d.camera()")
-    np.testing.assert_allclose(again["position"], cam["position"], atol=0.01)
+def test_expand_collapse_search_and_camera_url(page):
+    # its own server: expanding changes the scene every page of that server shows
+    srv, _ = serve("gpt2", depth=3)
+    try:
+        page.goto(srv.url)
+        wait_ready(page)
+        before = page.evaluate("nnviz3d.nodeCount")
+        page.fill("#search", "transformer.h.2")
+        page.press("#search", "Enter")
+        page.wait_for_function("nnviz3d.selected === '/model/transformer/h/2'")
+        page.click("#info button[data-act='expand']")
+        page.wait_for_function(f"nnviz3d.nodeCount > {before}")
+        assert "/model/transformer/h/2/attn" in page.evaluate("nnviz3d.paths()")
+        assert page.evaluate("nnviz3d.sceneVersion") >= 2
+        page.evaluate("nnviz3d.select('transformer.h.2.attn')")
+        page.click("#info button[data-act='collapse-parent']")
+        page.wait_for_function(f"nnviz3d.nodeCount === {before}")
+        # the camera lives in the URL: a reload restores it
+        page.wait_for_function("location.hash.includes('cam=')")
+        cam = page.evaluate("nnviz3d.camera()")
+        page.reload()
+        wait_ready(page)
+        again = page.evaluate("nnviz3d.camera()")
+        np.testing.assert_allclose(again["position"], cam["position"], atol=0.01)
+    finally:
+        srv.close()
 
 
-def test_png_button_downloads_a_screenshot(page, gpt2_server):
-    page.goto(gpt2_server.url)
-    wait_ready(page)
+def test_png_button_downloads_a_screenshot(gpt2_page):
+    page = gpt2_page
     with page.expect_download() as info:
         page.click("#btn-png")
     download = info.value

@@ -11,12 +11,16 @@ import math
 import pytest
 
 from tests.browser.conftest import serve, wait_ready
+from tests.browser.xr_helpers import (
+    aim,
+    allocations_per_frame,
+    enter_vr,
+    press,
+    press_menu,
+    wait_frames,
+)
 
 DRAW_CALL_BOUND = 200  # the viewer's bound (tests/browser/test_viewer.py)
-THROTTLED = {"updateLabels", "refresh", "refreshPanel", "set", "sync"}
-"""XR loop methods (web/src/xr/) that run every few frames or on change, not every frame."""
-VIEWER_CHUNKS = ("/assets/index-", "/assets/ar-")
-"""The viewer's own bundles: the main one and AR mode's (loaded when AR starts)."""
 
 
 @pytest.fixture(scope="module")
@@ -24,29 +28,6 @@ def digits_server():
     srv, _ = serve("digits_cnn")
     yield srv
     srv.close()
-
-
-def frames(page) -> int:
-    return page.evaluate("nnviz3d.xr.frames")
-
-
-def wait_frames(page, n=3):
-    """Let the XR loop render ``n`` more frames (controller changes apply on the next one)."""
-    page.wait_for_function(f"nnviz3d.xr.frames >= {frames(page) + n}", timeout=20_000)
-
-
-def enter_vr(page, url) -> dict:
-    """Open the viewer with an emulated Quest 3 and enter VR; returns the desktop camera."""
-    page.goto(url + "?xr-emulate=quest3")
-    wait_ready(page)
-    page.wait_for_function("document.getElementById('btn-vr')")
-    xr = page.evaluate("nnviz3d.xr")
-    assert xr["supported"] and xr["secure"] and xr["emulated"] and not xr["presenting"]
-    assert page.inner_text("#btn-vr") == "Enter VR"
-    camera = page.evaluate("nnviz3d.camera()")
-    page.click("#btn-vr")
-    page.wait_for_function("nnviz3d.xr.presenting && nnviz3d.xr.frames > 2", timeout=20_000)
-    return camera
 
 
 def in_box(p, box, margin=0.0) -> bool:
@@ -96,18 +77,6 @@ def rotate_about(p, pivot, angle):
     x, z = p[0] - pivot[0], p[2] - pivot[2]
     c, s = math.cos(angle), math.sin(angle)
     return [pivot[0] + c * x + s * z, p[1], pivot[2] - s * x + c * z]
-
-
-def aim(page, hand, frm, to):
-    page.evaluate(f"nnviz3d.xrEmulator().aim({hand!r}, {list(frm)}, {list(to)})")
-
-
-def press(page, hand, button):
-    """Press and release a button, one frame each, as a person does."""
-    page.evaluate(f"nnviz3d.xrEmulator().press({hand!r}, {button!r}, 1)")
-    wait_frames(page, 2)
-    page.evaluate(f"nnviz3d.xrEmulator().press({hand!r}, {button!r}, 0)")
-    wait_frames(page, 2)
 
 
 def test_enter_vr_presents_and_the_trigger_on_a_block_opens_its_panel(page, digits_server):
@@ -255,10 +224,7 @@ def test_a_health_badge_is_pickable_and_the_panel_lists_the_alarm(page, tmp_path
         # the wrist menu's step bar scrubs the timeline: its middle is step 3 of 0..5
         aim(page, "left", [-0.2, 1.1, -0.35], [-0.2, 1.1, -1.35])
         wait_frames(page)
-        at = page.evaluate("nnviz3d.xrMenuPoint('scrub')")
-        aim(page, "right", [at[0] + 0.25, at[1] + 0.15, at[2] + 0.25], at)
-        wait_frames(page)
-        press(page, "right", "trigger")
+        press_menu(page, "scrub")
         page.wait_for_function("nnviz3d.step === 3", timeout=10_000)
         page.wait_for_function("nnviz3d.badgeCount === 1", timeout=10_000)
         page.wait_for_function("nnviz3d.xr.menu.includes('step 3')", timeout=10_000)
@@ -289,11 +255,8 @@ def test_the_wrist_menu_changes_the_colours_and_expands_the_selection(page):
         # the menu rides on the left controller; the right one points at its buttons
         aim(page, "left", [-0.2, 1.1, -0.35], [-0.2, 1.1, -1.35])
         wait_frames(page)
-        at = page.evaluate("nnviz3d.xrMenuPoint('colour')")
-        aim(page, "right", [at[0] + 0.25, at[1] + 0.15, at[2] + 0.25], at)
-        wait_frames(page)
         assert page.evaluate("nnviz3d.colorBy") == "kind"
-        press(page, "right", "trigger")
+        press_menu(page, "colour")
         assert page.evaluate("nnviz3d.colorBy") == "weight_norm"
         assert page.evaluate("nnviz3d.xr.picks") == 0  # a menu press picks nothing in the scene
         # select the collapsed residual block with the ray, then expand it from the menu
@@ -304,10 +267,7 @@ def test_the_wrist_menu_changes_the_colours_and_expands_the_selection(page):
         page.wait_for_function("nnviz3d.selected === '/model/block'", timeout=10_000)
         page.wait_for_function("nnviz3d.xr.menu.includes('Expand block')", timeout=10_000)
         count = page.evaluate("nnviz3d.nodeCount")
-        at = page.evaluate("nnviz3d.xrMenuPoint('expand')")
-        aim(page, "right", [at[0] + 0.25, at[1] + 0.15, at[2] + 0.25], at)
-        wait_frames(page)
-        press(page, "right", "trigger")
+        press_menu(page, "expand")
         page.wait_for_function(f"nnviz3d.nodeCount > {count}", timeout=20_000)
         assert page.evaluate("nnviz3d.xr.presenting")
         assert page.errors == []
@@ -344,56 +304,6 @@ def test_without_a_headset_or_a_secure_context_the_button_says_why(page, digits_
     xr = page.evaluate("nnviz3d.xr")
     assert not xr["secure"] and not xr["supported"]
     assert "VR needs a secure context" in xr["message"] and "--tls" in xr["message"]
-
-
-def allocations_per_frame(page, n_frames=60) -> dict:
-    """Bytes allocated per XR frame, from V8's sampling heap profiler, by who allocated them:
-    ``loop`` (the viewer's XR frame loop outside rendering), ``throttled`` (its work done every
-    few frames or on change: labels, menu texts, the info panel), ``render`` (three.js drawing),
-    ``emulator`` (iwer, absent on a real headset) and ``native``."""
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("HeapProfiler.enable")
-    cdp.send("HeapProfiler.collectGarbage")
-    f0 = frames(page)
-    cdp.send("HeapProfiler.startSampling", {"samplingInterval": 128})
-    page.wait_for_function(f"nnviz3d.xr.frames >= {f0 + n_frames}", timeout=60_000)
-    profile = cdp.send("HeapProfiler.stopSampling")["profile"]
-    n = frames(page) - f0
-    cdp.detach()
-    stacks = {}
-
-    def walk(node, stack):
-        stack = stack + [node["callFrame"]]
-        stacks[node["id"]] = stack
-        for child in node.get("children", []):
-            walk(child, stack)
-
-    walk(profile["head"], [])
-    out = {
-        "loop": 0.0,
-        "throttled": 0.0,
-        "render": 0.0,
-        "emulator": 0.0,
-        "native": 0.0,
-        "other": 0.0,
-    }
-    for sample in profile["samples"]:
-        stack = stacks[sample["nodeId"]]
-        names = [c["functionName"] for c in stack]
-        owner = next((c["url"] for c in reversed(stack) if c["url"]), "")
-        if not owner:
-            kind = "native"
-        elif not any(chunk in owner for chunk in VIEWER_CHUNKS):
-            kind = "emulator"
-        elif any(name.endswith("render") for name in names):
-            kind = "render"
-        elif "frame" in names:  # XrMode.frame, the session's loop
-            kind = "throttled" if THROTTLED & set(names) else "loop"
-        else:
-            kind = "other"
-        out[kind] += sample["size"] / n
-    out["frames"] = n
-    return out
 
 
 def test_gpt2_in_vr_stays_within_the_draw_call_bound_and_the_loop_does_not_allocate(page):
@@ -483,10 +393,7 @@ def test_the_model_lies_on_a_table_beside_the_viewer_input_at_the_left(page, nam
         assert page.evaluate("nnviz3d.xrLayout().head") == pytest.approx([0.5, 1.6, 0.2], abs=1e-3)
         aim(page, "left", [-0.2, 1.1, 0.55], [-1.2, 1.1, 0.55])  # held ahead (-x) in the new frame
         wait_frames(page)
-        at = page.evaluate("nnviz3d.xrMenuPoint('recentre')")
-        aim(page, "right", [at[0] - 0.25, at[1] + 0.15, at[2] - 0.25], at)
-        wait_frames(page)
-        press(page, "right", "trigger")
+        press_menu(page, "recentre", offset=(-0.25, 0.15, -0.25))
         layout = page.evaluate("nnviz3d.xrLayout()")
         assert layout["headYaw"] == pytest.approx(-math.pi / 2, abs=1e-3)
         assert_on_a_table(layout)
