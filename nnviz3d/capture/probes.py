@@ -545,3 +545,4 @@ class Probes:
         self.armed = False
         self.outputs = {}
         self.prev_weights = None
+        self._weight_pass.reset()  # the fused pass's copy of the weights
