@@ -105,3 +105,25 @@ def pytest_sessionfinish(session):
     proc = getattr(session.config, "_umap_warm", None)
     if proc is not None and proc.poll() is None:
         proc.kill()
+
+
+# --- work shared by the xdist workers ----------------------------------------------------------
+def shared_dir(tmp_path_factory, name: str, build) -> "os.PathLike":
+    """A folder that ``build(folder)`` fills once per test session, whichever worker asks first;
+    a worker that asks while another builds it waits (a file lock), and then reads it. A
+    module-scoped fixture would be built once per worker that runs one of the module's tests."""
+    import fcntl
+    import shutil
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the session's folder, shared by its workers
+    folder = base / f"shared-{name}"
+    with open(base / f"shared-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / ".done").exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a build that failed half-way
+            folder.mkdir()
+            build(folder)
+            (folder / ".done").touch()
+    return folder

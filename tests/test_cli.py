@@ -1,4 +1,6 @@
-"""The ``nnviz3d`` command line as a user runs it: a real subprocess (or main() in-process)."""
+"""The ``nnviz3d`` command line as a user runs it: a real subprocess where the process itself is
+what is tested (the entry point, the exit status a shell sees, Ctrl-C), main() in-process for
+the rest (the same code, without a fresh interpreter importing torch each time: ~2 s a run)."""
 
 import json
 import subprocess
@@ -19,6 +21,23 @@ def run(*args, cwd=None):
     )
 
 
+@pytest.fixture
+def cli(capsys):
+    """``cli(*args)`` -> (exit status, stdout, stderr) of ``nnviz3d ARGS`` run by main() here."""
+    from nnviz3d.cli import main
+
+    def call(*args):
+        capsys.readouterr()
+        try:
+            status = main(list(args))
+        except SystemExit as exc:  # argparse's own usage errors and --version
+            status = exc.code
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(args, status, out, err)
+
+    return call
+
+
 def test_inspect_prints_a_readable_tree():
     r = run("inspect", "nnviz3d.zoo:digits_cnn")
     assert r.returncode == 0, r.stderr
@@ -26,8 +45,8 @@ def test_inspect_prints_a_readable_tree():
     assert "12,298 parameters" in r.stdout
 
 
-def test_inspect_json_is_one_stable_document():
-    r = run("inspect", "nnviz3d.zoo:digits_cnn", "--json")
+def test_inspect_json_is_one_stable_document(cli):
+    r = cli("inspect", "nnviz3d.zoo:digits_cnn", "--json")
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     for key in (
@@ -46,18 +65,18 @@ def test_inspect_json_is_one_stable_document():
     assert node["kind"] == "Conv2d" and node["params"] == 2320
     assert node["output_shape"] == [1, 16, 8, 8]
     assert ["block.bn2", "block.add"] in doc["edges"]
-    again = json.loads(run("inspect", "nnviz3d.zoo:digits_cnn", "--json").stdout)
+    again = json.loads(cli("inspect", "nnviz3d.zoo:digits_cnn", "--json").stdout)
     doc.pop("seconds"), again.pop("seconds")
     assert doc == again
 
 
-def test_inspect_depth_limits_the_tree():
-    r = run("inspect", "nnviz3d.zoo:digits_cnn", "--json", "--depth", "1")
+def test_inspect_depth_limits_the_tree(cli):
+    r = cli("inspect", "nnviz3d.zoo:digits_cnn", "--json", "--depth", "1")
     paths = [n["path"] for n in json.loads(r.stdout)["nodes"]]
     assert "block" in paths and "block.conv1" not in paths
 
 
-def test_inspect_file_spec(tmp_path):
+def test_inspect_file_spec(tmp_path, cli):
     f = tmp_path / "mymodel.py"
     f.write_text(
         textwrap.dedent("""
@@ -66,7 +85,7 @@ def test_inspect_file_spec(tmp_path):
             return torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.ReLU()), torch.randn(2, 3)
     """)
     )
-    r = run("inspect", f"{f}:build", "--json")
+    r = cli("inspect", f"{f}:build", "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["total_params"] == 20
 
@@ -82,15 +101,15 @@ def test_inspect_file_spec(tmp_path):
         ("missing/file.py:build", "no such file", 1),
     ],
 )
-def test_bad_spec_is_one_line_and_its_exit_status(spec, expected, status):
-    r = run("inspect", spec)
+def test_bad_spec_is_one_line_and_its_exit_status(spec, expected, status, cli):
+    r = cli("inspect", spec)
     assert r.returncode == status
     assert expected in r.stderr
     assert "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
 
 
-def test_uncapturable_model_is_one_line_and_exit_1(tmp_path):
+def test_uncapturable_model_is_one_line_and_exit_1(tmp_path, cli):
     f = tmp_path / "broken.py"
     f.write_text(
         textwrap.dedent("""
@@ -100,7 +119,7 @@ def test_uncapturable_model_is_one_line_and_exit_1(tmp_path):
             return model, torch.randn(2, 3)
     """)
     )
-    r = run("inspect", f"{f}:build")
+    r = cli("inspect", f"{f}:build")
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert "module '1'" in r.stderr and "torch.export" in r.stderr
 
@@ -122,13 +141,11 @@ def test_version_names_nnviz3d_and_torch():
     assert r.stdout.startswith(f"nnviz3d {nnviz3d.__version__} (torch ")
 
 
-def test_usage_errors_exit_2_and_say_one_line():
-    from nnviz3d.cli import main
-
-    assert run("inspect").returncode == 2  # argparse's own
-    r = run("inspect", "nnviz3d.zoo:digits_cnn", "--depth", "0")
+def test_usage_errors_exit_2_and_say_one_line(cli):
+    assert run("inspect").returncode == 2  # argparse's own, as the shell sees it
+    r = cli("inspect", "nnviz3d.zoo:digits_cnn", "--depth", "0")
     assert r.returncode == 2 and r.stderr == "nnviz3d: error: --depth must be 1 or more, got 0\n"
-    assert main(["landscape", "--demo", "--steps", "1"]) == 2
+    assert cli("landscape", "--demo", "--steps", "1").returncode == 2
 
 
 def _interrupt(args, wait_for, tmp_path):

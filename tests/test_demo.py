@@ -5,6 +5,7 @@ import concurrent.futures
 import json
 import subprocess
 import sys
+import types
 
 import aiohttp
 import pytest
@@ -14,34 +15,43 @@ from nnviz3d.protocol.probe_frame import decode_probe
 from nnviz3d.record import RunReader
 from nnviz3d.record.run_file import EMBEDDING
 from nnviz3d.replay import serve_replay
+from tests.conftest import shared_dir
 
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
-    """One headless demo of 120 steps (every step probed, as the demo does) for both tests:
-    a second demo process would compile numba's UMAP code again."""
-    run = tmp_path_factory.mktemp("demo") / "demo.nnv3d"
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "nnviz3d",
-            "demo",
-            "--steps",
-            "120",
-            "--no-browser",
-            "--port",
-            "0",
-            "--record",
-            str(run),
-            "--every",
-            "1",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    return run, r
+    """One headless demo of 120 steps (every step probed, as the demo does) for both tests,
+    whichever workers run them: a second demo process would train and compile numba's UMAP
+    code again."""
+
+    def build(folder):
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "nnviz3d",
+                "demo",
+                "--steps",
+                "120",
+                "--no-browser",
+                "--port",
+                "0",
+                "--record",
+                str(folder / "demo.nnv3d"),
+                "--every",
+                "1",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        (folder / "result.json").write_text(
+            json.dumps({"returncode": r.returncode, "stdout": r.stdout, "stderr": r.stderr})
+        )
+
+    folder = shared_dir(tmp_path_factory, "demo", build)
+    r = types.SimpleNamespace(**json.loads((folder / "result.json").read_text()))
+    return folder / "demo.nnv3d", r
 
 
 @pytest.mark.umap

@@ -15,6 +15,9 @@ CHROMIUM = os.environ.get("NNVIZ3D_CHROMIUM", "/usr/bin/chromium")
 
 
 _SHARED: dict = {}
+DEVICE_SCALE = 0.5
+"""The pages' device pixel ratio (window.devicePixelRatio): screenshots have this many device
+pixels per CSS px unless taken with ``scale="css"``."""
 
 
 @pytest.fixture(scope="session")
@@ -36,6 +39,10 @@ def browser_context(request):
             headless=True,
             args=ARGS,
             viewport={"width": 1280, "height": 800},
+            # a quarter of the pixels: SwiftShader fills every frame on the CPU, ~60 % of the
+            # browser tests' time at scale 1. CSS px (the layout, label and panel rectangles
+            # the tests measure) are those of 1280x800; the canvas is drawn at 640x400.
+            device_scale_factor=DEVICE_SCALE,
             accept_downloads=True,
             # Playwright's string predicates use eval, which the server's CSP forbids;
             # tests/browser/test_access.py checks the viewer under the real CSP

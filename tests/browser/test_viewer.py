@@ -67,6 +67,21 @@ def test_screenshot_is_not_blank(gpt2_page):
     assert len(np.unique(pixels)) > 30
 
 
+def test_an_idle_page_draws_nothing_and_skips_multisampling_in_software(gpt2_page):
+    """The loop draws only when something changed: a settled page draws no frame in a second,
+    and one request draws one. SwiftShader is a software rasteriser: no multisampling there
+    (a third of each frame) outside render mode (tests/render checks that render mode keeps it)."""
+    page = gpt2_page
+    page.evaluate("nnviz3d.render()")
+    page.wait_for_timeout(300)  # whatever the last change asked for is drawn
+    before = page.evaluate("nnviz3d.frames")
+    page.wait_for_timeout(1000)
+    assert page.evaluate("nnviz3d.frames") == before
+    page.evaluate("nnviz3d.render()")
+    assert page.evaluate("nnviz3d.frames") == before + 1
+    assert page.evaluate("nnviz3d.antialias") is False
+
+
 def test_late_second_page_shows_the_same_scene(browser_context, gpt2_server):
     first = browser_context.new_page()
     first.goto(gpt2_server.url)
@@ -106,7 +121,17 @@ def test_expand_collapse_search_and_camera_url(page):
         page.click("#info button[data-act='collapse-parent']")
         page.wait_for_function(f"nnviz3d.nodeCount === {before}")
         # the camera lives in the URL: a reload restores it
-        page.wait_for_function("location.hash.includes('cam=')")
+        # (written 250 ms after the camera's last move: wait for the flight, then for the URL
+        # to say where the camera stopped)
+        page.wait_for_function("!nnviz3d.flying", timeout=20_000)
+        page.wait_for_function(
+            """() => {
+              const cam = new URLSearchParams(location.hash.slice(1)).get('cam');
+              const p = nnviz3d.camera().position;
+              return !!cam && cam.split(',').slice(0, 3).every((v, i) => Math.abs(v - p[i]) < 0.01);
+            }""",
+            timeout=20_000,
+        )
         cam = page.evaluate("nnviz3d.camera()")
         page.reload()
         wait_ready(page)

@@ -31,7 +31,7 @@ export interface ApiParts {
   xr: XrMode;
   tour: Tour;
   /** Draw calls and triangles of the last desktop frame. */
-  stats: { drawCalls: number; triangles: number };
+  stats: { drawCalls: number; triangles: number; frames: number; antialias: boolean };
   /** Apply the probe frames received since the last frame. */
   flushProbe(): void;
   setColorBy(key: string): void;
@@ -113,6 +113,10 @@ export function exposeApi(v: Viewer, parts: ApiParts): void {
     groupCount: () => view.groups.length,
     drawCalls: () => stats.drawCalls,
     triangles: () => stats.triangles,
+    /** Frames drawn since the page loaded: the loop draws only when something changed. */
+    frames: () => stats.frames,
+    /** Multisampled: false on a software rasteriser outside render mode (gpuInfo.ts). */
+    antialias: () => stats.antialias,
     selected: () => selection.selected,
     /** The training step shown, or null without probe data. */
     step: () => probe.step,

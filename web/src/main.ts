@@ -27,6 +27,7 @@ import { PROTOCOL_VERSION } from "./protocol.gen";
 import { isPoint, RecipeView } from "./recipeView";
 import { SceneView } from "./sceneView";
 import { SceneSelection } from "./selection";
+import { wantAntialias } from "./gpuInfo";
 import { TimelineBar } from "./timeline";
 import { Toolbar } from "./toolbar";
 import { TopologyViews } from "./topologyViews";
@@ -42,8 +43,9 @@ const canvas = $("scene") as HTMLCanvasElement;
 const rendering = renderOptions(new URLSearchParams(location.search));
 enterRenderMode(rendering);
 // alpha: AR clears to transparent so passthrough shows (xr/session.ts), as does a transparent
-// render; the desktop clears opaque
-const renderer = new THREE.WebGLRenderer({ canvas, antialias: true, preserveDrawingBuffer: true, alpha: true });
+// render; the desktop clears opaque. No multisampling on a software rasteriser (gpuInfo.ts).
+const antialias = wantAntialias(rendering.on);
+const renderer = new THREE.WebGLRenderer({ canvas, antialias, preserveDrawingBuffer: true, alpha: true });
 renderer.setPixelRatio(Math.min(window.devicePixelRatio, 2));
 renderer.setClearColor(rendering.background ?? 0x10131a, rendering.transparent ? 0 : 1);
 const scene = new THREE.Scene();
@@ -125,7 +127,7 @@ let haveCamera = false;
 let followFallback = 0;
 /** The connection was lost and has not delivered a scene since. */
 let lostConnection = false;
-const stats = { drawCalls: 0, triangles: 0 };
+const stats = { drawCalls: 0, triangles: 0, frames: 0, antialias };
 
 const requestRender = () => { dirty = true; labelsDirty = true; };
 nav.onChange = requestRender;
@@ -525,6 +527,7 @@ function draw(): void {
   renderer.render(scene, camera);
   stats.drawCalls = renderer.info.render.calls;
   stats.triangles = renderer.info.render.triangles;
+  stats.frames++;
   dirty = false;
 }
 
