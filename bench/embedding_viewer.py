@@ -21,20 +21,11 @@ from playwright.sync_api import sync_playwright
 
 from nnviz3d.capture import capture_graph
 from nnviz3d.protocol.overlay_frame import encode_overlays
+from nnviz3d.render.browser import ARGS as BROWSER_ARGS
 from nnviz3d.scene.embedding_cloud import embedding_cloud
 from nnviz3d.server import LiveFeed, SceneState, ServerThread, make_app
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader",
-]
+CHROMIUM_ARGS = BROWSER_ARGS  # `nnviz3d render`'s flags: headless, SwiftShader WebGL
 
 
 def cloud_frame(n: int, step: int) -> bytes:

@@ -22,20 +22,11 @@ from torch import nn
 from nnviz3d import zoo
 from nnviz3d.capture import capture_graph
 from nnviz3d.layout import layout_graph
+from nnviz3d.render.browser import ARGS as BROWSER_ARGS
 
 MODELS = ["gpt2", "vit", "resnet", "t5", "llama_70b_meta", "mlp"]
 CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader",
-]
+ARGS = BROWSER_ARGS  # `nnviz3d render`'s flags: headless, SwiftShader WebGL
 
 
 def graph_of(name: str):

@@ -27,21 +27,13 @@ import time
 
 from playwright.sync_api import sync_playwright
 
+from nnviz3d.render.browser import ARGS as BROWSER_ARGS
+
 SPECS = {"gpt2": "nnviz3d.zoo:gpt2", "llama_70b_meta": "nnviz3d.zoo:llama_70b_meta"}
 DEPTHS = {"gpt2": [None, 3], "llama_70b_meta": [None]}
 URL_TIMEOUT_S = 300.0
 READY_TIMEOUT_S = 240.0
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader",
-]
+CHROMIUM_ARGS = BROWSER_ARGS  # `nnviz3d render`'s flags: headless, SwiftShader WebGL
 URL_LINE = re.compile(r"nnviz3d: viewing .* at (http://\S+)")
 COLUMNS = {
     "serve_s": "capture+serve s",
