@@ -30,7 +30,7 @@ export interface ApiParts {
   topology: TopologyViews;
   xr: XrMode;
   tour: Tour;
-  /** Draw calls and triangles of the last desktop frame. */
+  /** Draw calls and triangles of the last desktop frame, frames drawn, multisampling. */
   stats: { drawCalls: number; triangles: number; frames: number; antialias: boolean };
   /** Apply the probe frames received since the last frame. */
   flushProbe(): void;

@@ -22,7 +22,8 @@ export function isSoftware(name: string): boolean {
   return /swiftshader|llvmpipe|softpipe|software/i.test(name);
 }
 
-/** Multisample unless a software rasteriser draws an interactive view. */
-export function wantAntialias(renderMode: boolean, name: string = rendererName()): boolean {
-  return renderMode || !isSoftware(name);
+/** Multisample unless a software rasteriser draws an interactive view (render mode always
+ * multisamples, and so creates no context to ask). */
+export function wantAntialias(renderMode: boolean): boolean {
+  return renderMode || !isSoftware(rendererName());
 }
