@@ -43,6 +43,12 @@ def test_recipe_settings_bookmarks_and_save_view(page, tmp_path):
         mark = next(b for b in back.bookmarks if b["name"] == "saved")
         assert mark["target"] == pytest.approx([0.0, 0.6, 6.9], abs=1e-3)
         assert {b["name"] for b in back.bookmarks} == {"saved", "overview", "residual block"}
+        # a jump in the middle of a flight ends the flight: the camera stays where it jumped
+        # (a recipe arriving while the default framing flew was overwritten by that flight)
+        page.evaluate("nnviz3d.goToBookmark('overview'); nnviz3d.lookAt([1, 2, 3], [0, 0, 5])")
+        assert page.evaluate("nnviz3d.flying") is False
+        page.wait_for_timeout(700)  # longer than a flight (600 ms)
+        assert page.evaluate("nnviz3d.camera()")["target"] == pytest.approx([1, 2, 3], abs=1e-6)
         assert page.errors == []
     finally:
         handle.close()

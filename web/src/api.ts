@@ -372,10 +372,8 @@ export function exposeApi(v: Viewer, parts: ApiParts): void {
     /** Point the camera at a scene position [x, y, z] from a given offset (for tests, tours). */
     lookAt: (target: number[], offset: number[]) => {
       state.cameraUntouched = false;
-      nav.controls.target.set(target[0], target[1], target[2]);
-      camera.position.set(target[0] + offset[0], target[1] + offset[1], target[2] + offset[2]);
-      camera.lookAt(nav.controls.target);
-      nav.controls.update();
+      const t = new THREE.Vector3(target[0], target[1], target[2]);
+      nav.flyTo(t.clone().add(new THREE.Vector3(offset[0], offset[1], offset[2])), t, false); // ends any flight
       v.requestRender();
       v.renderNow();
     },

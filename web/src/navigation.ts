@@ -84,7 +84,8 @@ export class Navigation {
     if (animate) {
       this.anim = { from: [this.camera.position.clone(), this.controls.target.clone()],
         to: [position.clone(), target.clone()], t0: performance.now(), ms: 600 };
-    } else {
+    } else { // a jump also ends any flight under way, which would otherwise carry on past it
+      this.anim = null;
       this.camera.position.copy(position);
       this.controls.target.copy(target);
       this.controls.update();
@@ -155,6 +156,7 @@ export class Navigation {
       this.anim = { from: [this.camera.position.clone(), this.controls.target.clone()], to: [pos, center],
         t0: performance.now(), ms: 450 };
     } else {
+      this.anim = null;
       this.camera.position.copy(pos);
       this.controls.target.copy(center);
       this.controls.update();
