@@ -12,6 +12,7 @@ import pytest
 
 from tests.browser.conftest import serve, wait_ready
 from tests.browser.xr_helpers import (
+    XR_FPS,
     aim,
     allocations_per_frame,
     enter_vr,
@@ -38,6 +39,19 @@ def in_box(p, box, margin=0.0) -> bool:
 def disjoint(a, b) -> bool:
     return any(a["max"][k] < b["min"][k] or b["max"][k] < a["min"][k] for k in range(3))
 
+
+FRAME_RATE = """() => new Promise((resolve) => {
+  const f0 = nnviz3d.xr.frames, t0 = performance.now();
+  let ticks = 0;
+  const tick = () => {
+    ticks++;
+    if (performance.now() - t0 < 1500) requestAnimationFrame(tick);
+    else resolve({ frames: nnviz3d.xr.frames - f0, ticks, seconds: (performance.now() - t0) / 1000 });
+  };
+  requestAnimationFrame(tick);
+})"""
+"""Over 1.5 s: the XR loop's runs and the page's animation frames (the emulated headset's frames
+come on those)."""
 
 HEAD_MARGIN = 0.25
 """Metres between the head and anything placed around it."""
@@ -85,6 +99,11 @@ def test_enter_vr_presents_and_the_trigger_on_a_block_opens_its_panel(page, digi
     assert xr["mode"] == "immersive-vr" and xr["referenceSpace"] == "local-floor"
     assert page.inner_text("#btn-vr") == "Exit VR"
     wait_frames(page, 5)  # frames keep coming
+    # one run of the loop per headset frame, at the emulated headset's rate (?xr-fps=): three's
+    # window loop, restarted by setAnimationLoop, once ran and drew every frame a second time
+    rate = page.evaluate(FRAME_RATE)
+    assert rate["ticks"] / 2 <= rate["frames"] <= rate["ticks"] + 1, rate
+    assert rate["ticks"] <= rate["seconds"] * XR_FPS * 1.2, rate
     # the model stands on a table in front of the viewer, scaled down to a table's size
     root = page.evaluate("nnviz3d.modelRoot")
     assert 0.05 < root["scale"] < 1 and root["position"][2] < -0.5

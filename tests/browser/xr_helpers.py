@@ -12,6 +12,9 @@ from tests.browser.conftest import wait_ready
 
 XR_VIEWPORT = {"width": 640, "height": 400}
 """The page's size for XR tests (the 1280x800 default's aspect)."""
+XR_FPS = 15
+"""The emulated session's frame rate (?xr-fps=): SwiftShader draws a stereo frame on the CPU as
+often as it is asked, and the tests count frames and poses, not smoothness."""
 
 THROTTLED = {"updateLabels", "refresh", "refreshPanel", "set", "sync"}
 """XR loop methods (web/src/xr/) that run every few frames or on change, not every frame."""
@@ -59,7 +62,7 @@ def open_emulated(page, url, button: str):
     """Open the viewer at :data:`XR_VIEWPORT` with an emulated Quest 3, ready, with ``button``
     (``#btn-vr`` or ``#btn-ar``) in the toolbar."""
     page.set_viewport_size(XR_VIEWPORT)
-    page.goto(url + "?xr-emulate=quest3")
+    page.goto(url + f"?xr-emulate=quest3&xr-fps={XR_FPS}")
     wait_ready(page)
     page.wait_for_function(f"document.querySelector({button!r})")
 

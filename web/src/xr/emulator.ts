@@ -72,3 +72,38 @@ function quaternionMatrix(q: DOMPointReadOnly): DOMMatrix {
     0, 0, 0, 1,
   ]);
 }
+
+/** Test aid (?xr-fps=N with ?xr-emulate=): the page's animation frames, and so the emulated
+ * session's, at most ``fps`` a second. A software rasteriser then draws a stereo frame as often
+ * as the tests need rather than as often as it can. Nothing is allocated per frame. */
+export function capFrameRate(fps: number): void {
+  if (!(fps > 0 && fps < 1000)) throw new Error(`xr-fps: ${fps} is not a frame rate (1-999)`);
+  const raw = window.requestAnimationFrame.bind(window);
+  const interval = 1000 / fps;
+  let due = 0, nextId = 1, scheduled = false;
+  // the callbacks for the next frame, and those of the frame being run (swapped, reused)
+  let ids: number[] = [], cbs: (FrameRequestCallback | null)[] = [];
+  let runIds: number[] = [], runCbs: (FrameRequestCallback | null)[] = [];
+  const tick = (now: number): void => {
+    if (now < due) { raw(tick); return; } // not yet: wait for a later display frame
+    due = now + interval - 4; // display frames land a few ms either side of a multiple
+    scheduled = false;
+    const i0 = runIds, c0 = runCbs; // swap (a destructuring swap may allocate an array)
+    runIds = ids; runCbs = cbs; ids = i0; cbs = c0;
+    for (let i = 0; i < runCbs.length; i++) runCbs[i]?.(now);
+    runIds.length = 0;
+    runCbs.length = 0;
+  };
+  window.requestAnimationFrame = (cb: FrameRequestCallback): number => {
+    ids.push(nextId);
+    cbs.push(cb);
+    if (!scheduled) { scheduled = true; raw(tick); }
+    return nextId++;
+  };
+  window.cancelAnimationFrame = (id: number): void => {
+    const i = ids.indexOf(id);
+    if (i >= 0) cbs[i] = null;
+    const j = runIds.indexOf(id);
+    if (j >= 0) runCbs[j] = null;
+  };
+}

@@ -127,11 +127,12 @@ export class XrMode {
 
   /** Check support (after installing the emulator when ?xr-emulate= asks) and add the button. */
   async init(toolbar: HTMLElement): Promise<void> {
-    const emulate = new URLSearchParams(location.search).get("xr-emulate");
+    const query = new URLSearchParams(location.search), emulate = query.get("xr-emulate");
     let failed = "";
     if (emulate) {
       try {
-        const { installEmulator } = await import("./emulator");
+        const { capFrameRate, installEmulator } = await import("./emulator");
+        if (query.has("xr-fps")) capFrameRate(Number(query.get("xr-fps")));
         this.emulator = await installEmulator(emulate);
       } catch (err) {
         failed = `The headset emulator did not start: ${(err as Error).message}`;
@@ -339,14 +340,19 @@ export class XrMode {
   }
 
   private frame(time: number, xrFrame?: XRFrame): void {
+    // setAnimationLoop also restarts three's window loop, which calls here without an XRFrame:
+    // only the session's frames run, or every frame is simulated and drawn twice
+    if (!xrFrame) return;
     const dt = this.last ? Math.min(0.1, (time - this.last) / 1000) : 0;
     this.last = time;
     this.frames++;
-    if (this.frames > 1) { // the XR cameras hold the head pose of the previous frame's render
-      const xrCam = this.renderer.xr.getCamera(), eyes = xrCam.cameras;
-      this.head.setFromMatrixPosition(eyes[0].matrixWorld);
-      if (eyes.length === 2) this.head.add(this.eye.setFromMatrixPosition(eyes[1].matrixWorld)).multiplyScalar(0.5);
-      this.headYaw = headingOf(xrCam.matrixWorld);
+    // three set the eye cameras' matrices from this frame's viewer pose before calling here (the
+    // camera has no parent, so they are in the reference space); a frame with no pose keeps them
+    const eyes = this.renderer.xr.getCamera().cameras;
+    if (eyes.length) {
+      this.head.setFromMatrixPosition(eyes[0].matrix);
+      if (eyes.length === 2) this.head.add(this.eye.setFromMatrixPosition(eyes[1].matrix)).multiplyScalar(0.5);
+      this.headYaw = headingOf(eyes[0].matrix);
       if (this.placePending) { this.placePending = false; this.recentre(); }
     }
     const ar = this.ar, space = ar && xrFrame ? this.renderer.xr.getReferenceSpace() : null;
@@ -371,11 +377,11 @@ export class XrMode {
         else if (this.select(h) === null && ar && h.mode === "screen") ar.unplace();
       }
     }
-    ar?.follow();
     const floor = this.hooks.floor(); // a new scene makes a new grid
     if (floor?.visible) floor.visible = false;
-    this.fade.update(dt, this.head);
+    this.fade.update(dt, this.head); // a tour's stop moves the world half-way through its fade
     this.hooks.advance(dt);
+    ar?.follow(); // after everything that moves the world, or the anchor pulls it back next frame
     if (this.panelDirty) this.refreshPanel();
     if (this.frames % LABEL_EVERY === 1) { this.updateLabels(); this.pointSizes.update(); }
     if (this.frames % MENU_EVERY === 0) { this.menu.refresh(); this.keepPanelClear(); }
