@@ -19,6 +19,7 @@ import warnings
 import numpy as np
 
 from ..extras import require
+from .umap_cache import cache_umap_kernels
 
 METHODS = ("pca", "umap", "tsne")
 LARGE = 20_000
@@ -283,6 +284,7 @@ def _fit_umap(x: np.ndarray, init, seed, n_neighbors: int, min_dist: float):
     """Fit umap.UMAP on the exact k-NN graph from scikit-learn (never pynndescent, whose
     numba code compiles in every fresh process)."""
     umap = require("embed", "umap", "UMAP embeddings need")
+    cache_umap_kernels()
 
     start, epochs = "spectral", None
     if init is not None:
