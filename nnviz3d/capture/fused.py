@@ -82,6 +82,7 @@ def _compile() -> None:
         one = np.ones(1)
         k.strided_sumsq(addrs, sizes, np.ones(1, np.int64), zero, one, np.zeros(1))
         k.careful_chunk(addrs[0], sizes[0], 0, 3, out[0])
+        k.merge_rows(out, zero, sizes, np.empty((1, 8)), np.empty((1, 2)))
         hist = np.zeros((1, 4), np.int64)
         k.hist_rows(addrs, sizes, zero, zero, np.ones(1, np.int64), out[:, 6], out[:, 7], hist)
         _numba = numba
@@ -238,7 +239,9 @@ class RowPass:
         for c in np.flatnonzero(bad):
             t = plan["tens"][c]
             k.careful_chunk(addrs[t], plan["sizes"][t], plan["starts"][c], plan["ends"][c], out[c])
-        res = _merge(out, plan, nrows)
+        stats, rng = np.empty((nrows, 8)), np.empty((nrows, 2))
+        k.merge_rows(out, plan["chunk_rows"], plan["count"], stats, rng)
+        res = {"stats": stats, "range": rng}
         hist = np.zeros((nrows, bins), np.int64)
         lo, hi = res["range"][:, 0].copy(), res["range"][:, 1].copy()
         k.hist_rows(addrs, plan["sizes"], plan["rows"], plan["offs"], plan["strides"], lo, hi, hist)
@@ -288,46 +291,6 @@ class RowPass:
         if had_prev:
             res["update_parts"] = torch.from_numpy(parts.astype(np.float32))
         return res
-
-
-def _merge(out: np.ndarray, plan: dict, nrows: int) -> dict[str, np.ndarray]:
-    """Chunks' partial sums to row statistics: mean and M2 by Chan's pairwise formulas (each
-    chunk's sums are shifted by its first value, so nothing cancels)."""
-    rows = plan["chunk_rows"]
-    n = out[:, 0]
-    safe = np.maximum(n, 1)
-    mean_c = out[:, 1] + out[:, 2] / safe
-    m2_c = np.maximum(out[:, 3] - out[:, 2] * out[:, 2] / safe, 0)
-
-    def per_row(values):
-        return np.bincount(rows, weights=values, minlength=nrows)
-
-    nf = per_row(n)
-    mean = per_row(n * mean_c) / np.maximum(nf, 1)
-    m2 = per_row(m2_c + n * (mean_c - mean[rows]) ** 2)
-    lo = np.full(nrows, np.inf)
-    hi = np.full(nrows, -np.inf)
-    has = n > 0
-    np.minimum.at(lo, rows[has], out[has, 6])
-    np.maximum.at(hi, rows[has], out[has, 7])
-    empty = nf == 0
-    lo[empty] = 0.0
-    hi[empty] = 0.0
-    total = plan["count"]
-    stats = np.stack(
-        [
-            mean,
-            np.sqrt(m2 / np.maximum(nf, 1)),
-            lo,
-            hi,
-            np.sqrt(per_row(out[:, 4])),
-            per_row(out[:, 5]) / np.maximum(total, 1),
-            per_row(out[:, 8]),
-            per_row(out[:, 9]),
-        ],
-        axis=1,
-    )
-    return {"stats": stats, "range": np.stack([lo, hi], axis=1)}
 
 
 def dead_fraction(out: torch.Tensor) -> float | None:
