@@ -76,18 +76,32 @@ def encode_frame(header: dict, arrays: dict[str, np.ndarray] | None = None) -> b
         chunks.append(data)
         rel.append(size)
         size += _pad(data.nbytes)
-    head = json_safe({**header, "arrays": specs})
-    # Offsets are absolute, so the header's length depends on them: settle it by iterating.
-    specs = head["arrays"]
-    base = _pad(PREFIX.size + len(_dumps(head)))
-    while True:
-        for spec, r in zip(specs, rel):
-            spec["offset"] = base + r
-        raw = _dumps(head).encode()
-        needed = _pad(PREFIX.size + len(raw))
-        if needed <= base:
-            break
+    for spec, r in zip(specs, rel):
+        spec["offset"] = r
+    head, length = {**header, "arrays": specs}, None
+    if NONFINITE not in head:  # the common case: one dump checks the header and measures it
+        try:
+            length = len(_dumps(head))
+        except (ValueError, TypeError):
+            pass
+    if length is None:  # non-finite or numpy values (or a "nonfinite" key given): made safe
+        head = json_safe(head)
+        specs = head["arrays"]
+        length = len(_dumps(head))
+
+    # Offsets are absolute, so the header's length depends on them; only their digits change
+    # (ASCII JSON: characters are bytes), so the length is settled without dumping again.
+    def grown(base: int) -> int:
+        return sum(len(str(base + r)) - len(str(r)) for r in rel)
+
+    base = _pad(PREFIX.size + length)
+    while (needed := _pad(PREFIX.size + length + grown(base))) > base:
         base = needed
+    for spec, r in zip(specs, rel):
+        spec["offset"] = base + r
+    raw = _dumps(head).encode()
+    if PREFIX.size + len(raw) > base:  # cannot happen (the arithmetic above): said, not hidden
+        raise AssertionError(f"header of {len(raw)} bytes overruns its {base}-byte slot")
     out = bytearray(base + size)
     PREFIX.pack_into(out, 0, MAGIC.encode(), PROTOCOL_VERSION, 0, base - PREFIX.size)
     out[PREFIX.size : base] = raw.ljust(base - PREFIX.size, b" ")

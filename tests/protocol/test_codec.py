@@ -53,3 +53,26 @@ def test_corrupt_frames_fail_clearly(mutate, message):
 def test_unsupported_dtype_is_refused():
     with pytest.raises(TypeError, match="dtype"):
         encode_frame({"type": "t"}, {"c": np.array([1 + 2j])})
+
+
+def test_array_offsets_settle_across_digit_boundaries():
+    # the header holds the arrays' absolute offsets, so its length depends on them: sizes
+    # around 10**k put offsets on both sides of a digit boundary
+    arrays = {f"a{i}": np.arange(i * 37 % 300, dtype=np.float32) for i in range(12)}
+    for pad in range(0, 2400, 13):
+        for header in (
+            {"type": "t", "pad": "x" * pad},
+            {"type": "t", "pad": "x" * pad, "v": 1e400},
+        ):
+            frame = encode_frame(header, arrays)
+            back, got = decode_frame(frame)
+            assert back["pad"] == header["pad"]
+            for name, arr in arrays.items():
+                assert np.array_equal(got[name], arr), (pad, name)
+                assert got[name].ctypes.data % 8 == 0  # still aligned
+
+
+def test_a_nonfinite_key_from_the_caller_is_not_trusted():
+    frame = encode_frame({"type": "t", "nonfinite": {"x": "nan"}, "x": 1.0})
+    back, _ = decode_frame(frame)
+    assert back["x"] == 1.0 and "nonfinite" not in back
