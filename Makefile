@@ -55,6 +55,7 @@ bench: setup
 	$(BIN)/python bench/topology.py
 	$(BIN)/python bench/viewer.py
 	$(BIN)/python bench/gltf_export.py
+	$(BIN)/python bench/umap_warm.py --rounds 3
 	$(BIN)/python bench/notebook_widget.py
 	$(BIN)/python bench/live_feed_history.py
 	$(BIN)/python bench/first_view.py
