@@ -73,6 +73,7 @@ def enter_vr(page, url) -> dict:
     xr = page.evaluate("nnviz3d.xr")
     assert xr["supported"] and xr["secure"] and xr["emulated"] and not xr["presenting"]
     assert page.inner_text("#btn-vr") == "Enter VR"
+    page.wait_for_function("!nnviz3d.flying")  # a framing flight would go on after VR
     camera = page.evaluate("nnviz3d.camera()")
     page.click("#btn-vr")
     page.wait_for_function("nnviz3d.xr.presenting && nnviz3d.xr.frames > 2", timeout=20_000)
