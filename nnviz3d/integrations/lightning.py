@@ -52,7 +52,7 @@ class _Hooks:
             self._watch(pl_module, model_inputs(batch))
 
     def _watch(self, pl_module, example) -> None:
-        from ..live.watcher import watch
+        from ..live.watch import watch
 
         self.watcher = watch(pl_module, example, **self.watch_kwargs)
 

@@ -42,7 +42,7 @@ class NNViz3DCallback(TrainerCallback):
         """The run's :class:`nnviz3d.live.watcher.Watcher` once training began."""
 
     def on_train_begin(self, args, state, control, model=None, train_dataloader=None, **kwargs):
-        from ..live.watcher import watch
+        from ..live.watch import watch
 
         if model is not None and self.watcher is None:
             self.watcher = watch(

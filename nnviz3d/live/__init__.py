@@ -1,6 +1,7 @@
 """Live training: probe scheduling under a budget, the frame worker, ``watch``."""
 
 from .schedule import ProbeSchedule
-from .watcher import Watcher, watch
+from .watch import watch
+from .watcher import Watcher
 
 __all__ = ["ProbeSchedule", "Watcher", "watch"]
