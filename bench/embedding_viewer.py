@@ -21,11 +21,9 @@ from playwright.sync_api import sync_playwright
 
 from nnviz3d.capture import capture_graph
 from nnviz3d.protocol.overlay_frame import encode_overlays
-from nnviz3d.render.browser import ARGS as BROWSER_ARGS
+from nnviz3d.render.browser import ARGS  # `nnviz3d render`'s flags: headless, SwiftShader
 from nnviz3d.scene.embedding_cloud import embedding_cloud
 from nnviz3d.server import LiveFeed, SceneState, ServerThread, make_app
-
-CHROMIUM_ARGS = BROWSER_ARGS  # `nnviz3d render`'s flags: headless, SwiftShader WebGL
 
 
 def cloud_frame(n: int, step: int) -> bytes:
@@ -60,7 +58,7 @@ def main() -> None:
             tempfile.mkdtemp(),
             executable_path="/usr/bin/chromium",
             headless=True,
-            args=CHROMIUM_ARGS,
+            args=ARGS,
             viewport={"width": 1280, "height": 800},
         )
         page = ctx.new_page()

@@ -22,11 +22,10 @@ from torch import nn
 from nnviz3d import zoo
 from nnviz3d.capture import capture_graph
 from nnviz3d.layout import layout_graph
-from nnviz3d.render.browser import ARGS as BROWSER_ARGS
+from nnviz3d.render.browser import ARGS  # `nnviz3d render`'s flags: headless, SwiftShader
 
 MODELS = ["gpt2", "vit", "resnet", "t5", "llama_70b_meta", "mlp"]
 CHROMIUM = "/usr/bin/chromium"
-ARGS = BROWSER_ARGS  # `nnviz3d render`'s flags: headless, SwiftShader WebGL
 
 
 def graph_of(name: str):

@@ -27,13 +27,12 @@ import time
 
 from playwright.sync_api import sync_playwright
 
-from nnviz3d.render.browser import ARGS as BROWSER_ARGS
+from nnviz3d.render.browser import ARGS  # `nnviz3d render`'s flags: headless, SwiftShader
 
 SPECS = {"gpt2": "nnviz3d.zoo:gpt2", "llama_70b_meta": "nnviz3d.zoo:llama_70b_meta"}
 DEPTHS = {"gpt2": [None, 3], "llama_70b_meta": [None]}
 URL_TIMEOUT_S = 300.0
 READY_TIMEOUT_S = 240.0
-CHROMIUM_ARGS = BROWSER_ARGS  # `nnviz3d render`'s flags: headless, SwiftShader WebGL
 URL_LINE = re.compile(r"nnviz3d: viewing .* at (http://\S+)")
 COLUMNS = {
     "serve_s": "capture+serve s",
@@ -77,7 +76,7 @@ def one_round(p, spec: str, depth: int | None) -> dict:
             executable_path="/usr/bin/chromium",
             headless=True,
             viewport={"width": 1280, "height": 800},
-            args=CHROMIUM_ARGS,
+            args=ARGS,
         )
         result = {"browser_s": time.perf_counter() - start}
         proc = None

@@ -241,16 +241,15 @@ class RowPass:
             k.careful_chunk(addrs[t], plan["sizes"][t], plan["starts"][c], plan["ends"][c], out[c])
         stats, rng = np.empty((nrows, 8)), np.empty((nrows, 2))
         k.merge_rows(out, plan["chunk_rows"], plan["count"], stats, rng)
-        res = {"stats": stats, "range": rng}
         hist = np.zeros((nrows, bins), np.int64)
-        lo, hi = res["range"][:, 0].copy(), res["range"][:, 1].copy()
+        lo, hi = rng[:, 0].copy(), rng[:, 1].copy()
         k.hist_rows(addrs, plan["sizes"], plan["rows"], plan["offs"], plan["strides"], lo, hi, hist)
         with np.errstate(over="ignore"):  # a norm beyond float32's range is Inf, as in torch
-            stats32 = res["stats"].astype(np.float32)
+            stats32 = stats.astype(np.float32)
         result = {
             "stats": torch.from_numpy(stats32),
             "hist": torch.from_numpy(hist),
-            "range": torch.from_numpy(res["range"].astype(np.float32)),
+            "range": torch.from_numpy(rng.astype(np.float32)),
             "sampled": torch.from_numpy(plan["sampled"].copy()),
             "count": torch.from_numpy(plan["count"].copy()),
         }

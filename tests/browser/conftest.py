@@ -20,19 +20,28 @@ DEVICE_SCALE = 0.5
 pixels per CSS px unless taken with ``scale="css"``."""
 
 
+def shared_playwright(request):
+    """The session's one Playwright, started on first use: a second ``sync_playwright()`` in a
+    process where one runs fails, so every browser a test launches comes from this one."""
+    if "playwright" not in _SHARED:
+        from playwright.sync_api import sync_playwright
+
+        _SHARED["playwright"] = sync_playwright().start()
+        request.config.add_cleanup(lambda: _SHARED.pop("playwright").stop())
+    return _SHARED["playwright"]
+
+
 @pytest.fixture(scope="session")
 def browser_context(request):
     """One Chromium for the whole session, whichever test folder asks for it first (other
-    folders' conftests import this fixture: a second Playwright would fail to start)."""
+    folders' conftests import this fixture)."""
     if "context" not in _SHARED:
-        from playwright.sync_api import sync_playwright
-
         assert os.path.exists(CHROMIUM), (
             f"{CHROMIUM} missing: `make test` installs Debian's chromium"
         )
         assert (viewer_dir() / "index.html").exists(), "viewer not built: run `make setup`"
         profile = tempfile.mkdtemp(prefix="nnviz3d-chromium-")
-        p = sync_playwright().start()
+        p = shared_playwright(request)
         _SHARED["context"] = p.chromium.launch_persistent_context(
             profile,
             executable_path=CHROMIUM,
@@ -49,9 +58,8 @@ def browser_context(request):
             bypass_csp=True,
         )
 
-        def close():
+        def close():  # registered after the Playwright's stop, so it runs before it
             _SHARED.pop("context").close()
-            p.stop()
             shutil.rmtree(profile, ignore_errors=True)
 
         request.config.add_cleanup(close)

@@ -372,8 +372,8 @@ export function exposeApi(v: Viewer, parts: ApiParts): void {
     /** Point the camera at a scene position [x, y, z] from a given offset (for tests, tours). */
     lookAt: (target: number[], offset: number[]) => {
       state.cameraUntouched = false;
-      const t = new THREE.Vector3(target[0], target[1], target[2]);
-      nav.flyTo(t.clone().add(new THREE.Vector3(offset[0], offset[1], offset[2])), t, false); // ends any flight
+      const t = new THREE.Vector3().fromArray(target);
+      nav.flyTo(new THREE.Vector3().fromArray(offset).add(t), t, false); // a jump: ends any flight
       v.requestRender();
       v.renderNow();
     },

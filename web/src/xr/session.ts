@@ -355,8 +355,8 @@ export class XrMode {
       this.headYaw = headingOf(eyes[0].matrix);
       if (this.placePending) { this.placePending = false; this.recentre(); }
     }
-    const ar = this.ar, space = ar && xrFrame ? this.renderer.xr.getReferenceSpace() : null;
-    if (ar && xrFrame && space) ar.update(xrFrame, space);
+    const ar = this.ar, space = ar ? this.renderer.xr.getReferenceSpace() : null;
+    if (ar && space) ar.update(xrFrame, space);
     const placed = !ar || ar.placed; // before placing, the trigger places and nothing moves
     const left = this.hand("left"), right = this.hand("right");
     for (const h of this.hands) if (h.connected) h.refresh();
