@@ -59,6 +59,7 @@ bench: setup
 	$(BIN)/python bench/notebook_widget.py
 	$(BIN)/python bench/live_feed_history.py
 	$(BIN)/python bench/first_view.py
+	$(BIN)/python bench/page_load.py --rounds 5
 
 clean:
 	rm -rf $(VENV) .cache build *.egg-info nnviz3d/viewer_dist web/node_modules

@@ -162,8 +162,19 @@ def _interrupt(args, wait_for, tmp_path):
         "PYTHONUNBUFFERED": "1",
         "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
     }
+    command = [sys.executable, "-m", "nnviz3d", *args]
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        # a test run started in the background of a script (`make test &`) ignores SIGINT, and
+        # so would the child: Python installs its Ctrl-C handler only where SIGINT is not
+        # ignored at start. Start the CLI as `python -m` does, with the handler a terminal gives.
+        command[1:3] = [
+            "-c",
+            "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler);"
+            " sys.argv[0] = 'nnviz3d'; runpy.run_module('nnviz3d', run_name='__main__',"
+            " alter_sys=True)",
+        ]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "nnviz3d", *args],
+        command,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

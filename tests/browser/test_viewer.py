@@ -67,10 +67,11 @@ def test_screenshot_is_not_blank(gpt2_page):
     assert len(np.unique(pixels)) > 30
 
 
-def test_an_idle_page_draws_nothing_and_skips_multisampling_in_software(gpt2_page):
+def test_an_idle_page_draws_nothing_and_draws_cheaply_in_software(gpt2_page):
     """The loop draws only when something changed: a settled page draws no frame in a second,
     and one request draws one. SwiftShader is a software rasteriser: no multisampling there
-    (a third of each frame) outside render mode (tests/render checks that render mode keeps it)."""
+    (a third of each frame) and 32 px glyph fields (~2 CPU-s less a page load) outside render
+    mode (tests/render checks that render mode keeps both)."""
     page = gpt2_page
     page.evaluate("nnviz3d.render()")
     page.wait_for_timeout(300)  # whatever the last change asked for is drawn
@@ -80,6 +81,23 @@ def test_an_idle_page_draws_nothing_and_skips_multisampling_in_software(gpt2_pag
     page.evaluate("nnviz3d.render()")
     assert page.evaluate("nnviz3d.frames") == before + 1
     assert page.evaluate("nnviz3d.antialias") is False
+    assert page.evaluate("nnviz3d.glyphSize") == 32
+
+
+@pytest.mark.parametrize(
+    "query, size",
+    [("?glyph-size=64", 64), ("?glyph-size=1e9&glyph-size=64", 32)],
+    ids=["override", "hostile"],
+)
+def test_glyph_size_override_takes_only_the_sizes_it_knows(page, gpt2_server, query, size):
+    """``?glyph-size=`` (bench/page_load.py's side-by-side) takes 32 or 64; anything else from
+    a link (here a huge first value) leaves the automatic choice, and the labels still lay out."""
+    page.goto(gpt2_server.url + query)
+    wait_ready(page)
+    assert page.evaluate("nnviz3d.glyphSize") == size
+    page.wait_for_function("nnviz3d.settled()")
+    assert page.evaluate("nnviz3d.labels.length") > 0
+    assert page.errors == []
 
 
 def test_late_second_page_shows_the_same_scene(browser_context, gpt2_server):

@@ -63,10 +63,11 @@ def test_transparent_picture_has_the_size_and_shows_the_model_on_nothing(transpa
     assert len(np.unique(img[opaque][:, :3], axis=0)) > 200  # shaded blocks, labels, edges
 
 
-def test_pictures_keep_multisampling_even_in_software(browser, transparent):
-    """The interactive viewer skips multisampling on a software rasteriser (SwiftShader here);
-    render mode's pictures and videos keep it."""
+def test_pictures_keep_full_quality_even_in_software(browser, transparent):
+    """The interactive viewer skips multisampling and halves the glyph fields on a software
+    rasteriser (SwiftShader here); render mode's pictures and videos keep both."""
     assert browser.page.evaluate("nnviz3d.antialias") is True
+    assert browser.page.evaluate("nnviz3d.glyphSize") == 64
 
 
 def test_blocks_are_drawn_in_their_colours_where_the_viewer_projects_them(transparent):

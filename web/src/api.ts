@@ -9,6 +9,7 @@ import type { PointSelection } from "./pointSelection";
 import { PROTOCOL_VERSION } from "./protocol.gen";
 import type { RecipeView } from "./recipeView";
 import { capture, type CaptureOptions, labelsSettled } from "./renderMode";
+import { glyphSize } from "./gpuInfo";
 import { scenePathOf } from "./sceneView";
 import type { SceneSelection } from "./selection";
 import type { Toolbar } from "./toolbar";
@@ -117,6 +118,8 @@ export function exposeApi(v: Viewer, parts: ApiParts): void {
     frames: () => stats.frames,
     /** Multisampled: false on a software rasteriser outside render mode (gpuInfo.ts). */
     antialias: () => stats.antialias,
+    /** Label glyphs' distance-field size in px: 32 on a software rasteriser outside render mode. */
+    glyphSize: () => glyphSize,
     selected: () => selection.selected,
     /** The training step shown, or null without probe data. */
     step: () => probe.step,

@@ -10,7 +10,7 @@ import { ckaView } from "./ckaPanel";
 import { BlockColoring, isColorKey, QUANTITIES } from "./colorBy";
 import { compareInfo, compareScale } from "./compareInfo";
 import { Connection } from "./connection";
-import { wantAntialias } from "./gpuInfo";
+import { configureDrawing } from "./gpuInfo";
 import { GradientFlow } from "./gradientFlow";
 import { type Alarm, HealthPanel } from "./healthPanel";
 import { HealthMarks } from "./healthMarks";
@@ -43,8 +43,9 @@ const canvas = $("scene") as HTMLCanvasElement;
 const rendering = renderOptions(new URLSearchParams(location.search));
 enterRenderMode(rendering);
 // alpha: AR clears to transparent so passthrough shows (xr/session.ts), as does a transparent
-// render; the desktop clears opaque. No multisampling on a software rasteriser (gpuInfo.ts).
-const antialias = wantAntialias(rendering.on);
+// render; the desktop clears opaque. No multisampling and smaller glyph fields on a software
+// rasteriser (gpuInfo.ts).
+const antialias = configureDrawing(rendering.on, location.search);
 const renderer = new THREE.WebGLRenderer({ canvas, antialias, preserveDrawingBuffer: true, alpha: true });
 renderer.setPixelRatio(Math.min(window.devicePixelRatio, 2));
 renderer.setClearColor(rendering.background ?? 0x10131a, rendering.transparent ? 0 : 1);

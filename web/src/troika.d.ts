@@ -15,4 +15,6 @@ declare module "troika-three-text" {
     sync(callback?: () => void): void;
     dispose(): void;
   }
+  /** Settings for every text laid out after the call (troika ignores it after the first). */
+  export function configureTextBuilder(config: { sdfGlyphSize?: number }): void;
 }
