@@ -88,8 +88,10 @@ def test_records_a_cka_frame_at_the_embedding_cadence(run):
     rows = cka_rows(path)
     steps = sorted({s for s, _ in rows})
     # at the embedding cadence (even while the embedding process starts) and the final step;
-    # a step is skipped only while the previous matrix is still being computed
-    assert steps[0] == 0 and steps[-1] == STEPS - 1 and set(steps) <= {0, 4, 8, 11}, steps
+    # while the previous matrix is still being computed a due matrix waits for the first step
+    # after it (on a loaded machine 8 can become 9 or 10), and the cadence counts from there
+    assert steps[0] == 0 and steps[-1] == STEPS - 1, steps
+    assert all(b - a >= 4 for a, b in zip(steps, steps[1:-1])), steps
     assert len(steps) >= 3, steps
     assert set(threads) == {"nnviz3d-cka"}  # never the training thread
     header, arrays = rows[-1][1]
