@@ -14,18 +14,24 @@ export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
 
 .PHONY: setup demo test bench clean chromium
 
-setup: $(STAMP) $(VIEWER)
+# The Python set-up (pip, mostly one core) and the viewer's (npm) run side by side.
+setup:
+	@$(MAKE) --no-print-directory -j2 $(STAMP) $(VIEWER)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# pip byte-compiles on one core; compileall does the same files on all of them (~20 s less here).
-# Byte code is made at install time because imports may not write it (PYTHONDONTWRITEBYTECODE).
+# pip byte-compiles on one core; compileall does the same files on all of them (~20 s less here),
+# torch's while pip installs the rest, and not the packages' own test suites, which nothing
+# imports. Byte code is made at install time because imports may not write it
+# (PYTHONDONTWRITEBYTECODE). `|| true`, as pip: a few files in packages are not Python 3.11.
+COMPILE := $(BIN)/python -m compileall -qq -j 0 -x '/tests?/'
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --no-compile torch==2.13.0
-	$(BIN)/pip install --quiet --no-compile -e '.[all,test]'
-	$(BIN)/python -m compileall -qq -j 0 $(VENV)/lib || true  # as pip: a few test files in packages are not Python 3.11
+	$(COMPILE) $(VENV)/lib/python3*/site-packages/torch >/dev/null 2>&1 & \
+	$(BIN)/pip install --quiet --no-compile -e '.[all,test]'; status=$$?; wait; exit $$status
+	$(COMPILE) $(VENV)/lib || true
 	touch $(STAMP)
 
 $(NODE_STAMP): web/package.json web/package-lock.json
