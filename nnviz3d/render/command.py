@@ -121,26 +121,26 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..cli import _fail, _usage
+    from ..commands.common import fail, usage
 
     out = Path(args.output)
     suffix = out.suffix.lower()
     if suffix not in PICTURES + VIDEOS:
-        return _usage(f"-o must end in .png, .mp4 or .webm, got {args.output}")
+        return usage(f"-o must end in .png, .mp4 or .webm, got {args.output}")
     video = suffix in VIDEOS
     size = args.size or (Size(1280, 720) if video else Size(1920, 1080))
     problem = _option_problem(args, video, size)
     if problem:
-        return _usage(problem)
+        return usage(problem)
     if not out.parent.is_dir():
-        return _fail(
+        return fail(
             f"cannot write {args.output}: there is no folder {out.parent}; create it or "
             f"choose another output path"
         )
     if out.is_dir():
-        return _fail(f"cannot write {args.output}: it is a folder")
+        return fail(f"cannot write {args.output}: it is a folder")
     if not os.access(out.parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
-        return _fail(f"cannot write {args.output}: permission denied")
+        return fail(f"cannot write {args.output}: permission denied")
     from ..extras import require
     from .browser import find_chromium
 
@@ -150,17 +150,17 @@ def run(args) -> int:
     try:
         find_chromium(args.chromium)
     except RenderError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     from .source import SourceError, open_source
 
     try:
         served = open_source(args.spec, depth=args.depth, trust_recipe=args.trust_recipe)
     except SourceError as exc:
-        return _fail(str(exc)) if str(exc) else exc.status
+        return fail(str(exc)) if str(exc) else exc.status
     try:
         problem = _source_problem(args, served, video)
         if problem:
-            return _usage(problem)
+            return usage(problem)
         from .browser import Browser
         from .drawing import draw_picture, write_atomically, write_video
 
@@ -187,9 +187,9 @@ def run(args) -> int:
         print(f"wrote {out}: {what}, {out.stat().st_size:,} bytes in {seconds:.1f} s")
         return 0
     except RenderError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     except OSError as exc:
-        return _fail(f"cannot write {args.output}: {exc.strerror or exc}")
+        return fail(f"cannot write {args.output}: {exc.strerror or exc}")
     finally:
         served.close()
 

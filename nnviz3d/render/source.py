@@ -87,14 +87,14 @@ def _open_run(path: str, depth) -> Served:
 def _open_model(spec: str, depth, recipe) -> Served:
     from argparse import Namespace
 
-    from ..cli import _graph_of, _weights_of
+    from ..commands.common import graph_of, weights_of
     from ..viewer import view
 
     args = Namespace(spec=spec, depth=depth)
-    graph = _graph_of(args)  # says what is wrong itself and returns the exit status
+    graph = graph_of(args)  # says what is wrong itself and returns the exit status
     if isinstance(graph, int):
         raise SourceError("", graph)
-    weights = _weights_of(args)
+    weights = weights_of(args)
     if isinstance(weights, int):
         raise SourceError("", weights)
     handle = view(
