@@ -230,9 +230,12 @@ class Watcher:
         if embed:
             if inputs is None:
                 raise ValueError("embed= needs the probe set: pass inputs= (and labels=) too")
-            self.embeddings = self._start_embeddings(
-                self.model, inputs, labels, embed, embed_every, embed_method, serve
+            from .embedding_feed import EmbeddingFeed
+
+            self._embedding_feed = EmbeddingFeed(
+                self, self.model, inputs, labels, embed, embed_every, embed_method, serve
             )
+            self.embeddings = self._embedding_feed.service
         self.probes.armed = self.schedule.due(0, "act", -1)
 
     def _abandon(self) -> None:
@@ -255,73 +258,6 @@ class Watcher:
                     part()
             except Exception:  # noqa: BLE001, S110 - the caller gets the first error
                 pass
-
-    def _start_embeddings(self, model, inputs, labels, embed, every, method, serve):
-        from ..capture.wrapped import clean_path
-        from ..embed.methods import METHODS
-        from ..embed.service import EmbeddingService
-        from ..record.run_file import EMBEDDING
-
-        layers = [embed] if isinstance(embed, str) else list(embed)
-        modules = {clean_path(path): mod for path, mod in model.named_modules()}
-        unknown = [p for p in layers if p not in modules]
-        if unknown:
-            raise ValueError(
-                f"embed= names no module of the model: {unknown}; use dotted "
-                f"paths as `nnviz3d inspect` prints them"
-            )
-        if method not in METHODS:
-            raise ValueError(f"embed_method must be one of {METHODS}, got {method!r}")
-        notify = None
-        if serve:
-            loop = self.handle.server.loop
-            notify = lambda *a: loop.call_soon_threadsafe(self.feed.embedding_news, *a)  # noqa: E731
-
-        self._embeddings_recorded = True
-        """Embeddings go through the frame worker (recorded, then sent live) until
-        _close_embeddings has waited for the final ones; later ones reach the viewer only."""
-
-        def publish(layer: str, data: bytes, step: int) -> None:
-            if self._embeddings_recorded:
-                self.worker.submit(
-                    {
-                        "frame": data,
-                        "frame_kinds": [EMBEDDING],
-                        "step": step,
-                        "split": "train",
-                        "scalars": {},
-                    }
-                )
-            elif serve:  # the run is over (its recording closed): to the viewer only
-                self.handle.server.loop.call_soon_threadsafe(
-                    self.feed.publish_embedding, layer, data
-                )
-
-        service = EmbeddingService(
-            model,
-            inputs,
-            labels,
-            layers,
-            every=every,
-            method=method,
-            publish=publish,
-            notify=notify,
-            quiet=self.quiet,
-            cka_layers=self.probes.act_modules,  # layer similarity rides on the same features
-        )
-        import atexit
-        import weakref
-
-        ref = weakref.ref(self)
-
-        def close_at_exit() -> None:  # a script that never closes still records its end
-            watcher = ref()
-            if watcher is not None and not watcher._closed:
-                watcher.close()
-
-        self._embeddings_at_exit = close_at_exit
-        atexit.register(close_at_exit)
-        return service
 
     def add_listener(self, fn) -> None:
         """Call ``fn(header, arrays)`` with every probe frame (decoded, on the frame thread,
@@ -618,19 +554,9 @@ class Watcher:
             self.worker.submit(item)
 
     def _close_embeddings(self) -> None:
-        """Embed the final step and wait (``embeddings.final_wait`` seconds at most) for it
-        and any pending answer, recorded: before the recording is flushed and closed."""
-        if self.embeddings is None:
-            return
-        import atexit
-
-        atexit.unregister(self._embeddings_at_exit)
-        try:
-            self.embeddings.finish(self.step_index)
-        finally:
-            self._embeddings_recorded = False
-            if self.handle is None:
-                self.embeddings.close()  # nobody to show later ones to
+        """The run's final embeddings, recorded (nnviz3d/live/embedding_feed.py)."""
+        if self.embeddings is not None:
+            self._embedding_feed.finish(self.step_index)
 
     def _close_requests(self) -> None:
         if self.requests is not None:  # training is over: requests run at once from now
