@@ -8,6 +8,8 @@ from __future__ import annotations
 import atexit
 import weakref
 
+from ..record.run_file import EMBEDDING
+
 
 class EmbeddingFeed:
     """Owns the embedding service of one :class:`~nnviz3d.live.watcher.Watcher`
@@ -63,8 +65,6 @@ class EmbeddingFeed:
         atexit.register(close_at_exit)
 
     def _publish(self, layer: str, data: bytes, step: int) -> None:
-        from ..record.run_file import EMBEDDING
-
         w = self.watcher
         if self.recorded:
             w.worker.submit(

@@ -9,7 +9,6 @@ import type { PointSelection } from "./pointSelection";
 import { PROTOCOL_VERSION } from "./protocol.gen";
 import type { RecipeView } from "./recipeView";
 import { capture, type CaptureOptions, labelsSettled } from "./renderMode";
-import { glyphSize } from "./gpuInfo";
 import { scenePathOf } from "./sceneView";
 import type { SceneSelection } from "./selection";
 import type { Toolbar } from "./toolbar";
@@ -32,7 +31,7 @@ export interface ApiParts {
   xr: XrMode;
   tour: Tour;
   /** Draw calls and triangles of the last desktop frame, frames drawn, multisampling. */
-  stats: { drawCalls: number; triangles: number; frames: number; antialias: boolean };
+  stats: { drawCalls: number; triangles: number; frames: number; antialias: boolean; glyphSize: number };
   /** Apply the probe frames received since the last frame. */
   flushProbe(): void;
   setColorBy(key: string): void;
@@ -119,7 +118,7 @@ export function exposeApi(v: Viewer, parts: ApiParts): void {
     /** Multisampled: false on a software rasteriser outside render mode (gpuInfo.ts). */
     antialias: () => stats.antialias,
     /** Label glyphs' distance-field size in px: 32 on a software rasteriser outside render mode. */
-    glyphSize: () => glyphSize,
+    glyphSize: () => stats.glyphSize,
     selected: () => selection.selected,
     /** The training step shown, or null without probe data. */
     step: () => probe.step,

@@ -45,15 +45,11 @@ export function glyphSizeOverride(search: string): number | null {
   return v === "32" || v === "64" ? Number(v) : null;
 }
 
-/** Choose the renderer's quality (drawQuality) and set troika's glyph size to match; call before
- * any text is laid out. Returns whether to multisample. */
-export function configureDrawing(renderMode: boolean, search = ""): boolean {
+/** Choose the renderer's quality (drawQuality, or the address's ``glyph-size``) and set troika's
+ * glyph size to match; call before any text is laid out. */
+export function configureDrawing(renderMode: boolean, search = ""): { antialias: boolean; glyphSize: number } {
   const q = drawQuality(renderMode);
-  q.glyphSize = glyphSizeOverride(search) ?? q.glyphSize;
-  configureTextBuilder({ sdfGlyphSize: q.glyphSize });
-  glyphSize = q.glyphSize;
-  return q.antialias;
+  const glyphSize = glyphSizeOverride(search) ?? q.glyphSize;
+  configureTextBuilder({ sdfGlyphSize: glyphSize });
+  return { antialias: q.antialias, glyphSize };
 }
-
-/** The glyph distance-field size configureDrawing chose (px), for the API and tests. */
-export let glyphSize = 64;

@@ -45,7 +45,7 @@ enterRenderMode(rendering);
 // alpha: AR clears to transparent so passthrough shows (xr/session.ts), as does a transparent
 // render; the desktop clears opaque. No multisampling and smaller glyph fields on a software
 // rasteriser (gpuInfo.ts).
-const antialias = configureDrawing(rendering.on, location.search);
+const { antialias, glyphSize } = configureDrawing(rendering.on, location.search);
 const renderer = new THREE.WebGLRenderer({ canvas, antialias, preserveDrawingBuffer: true, alpha: true });
 renderer.setPixelRatio(Math.min(window.devicePixelRatio, 2));
 renderer.setClearColor(rendering.background ?? 0x10131a, rendering.transparent ? 0 : 1);
@@ -128,7 +128,7 @@ let haveCamera = false;
 let followFallback = 0;
 /** The connection was lost and has not delivered a scene since. */
 let lostConnection = false;
-const stats = { drawCalls: 0, triangles: 0, frames: 0, antialias };
+const stats = { drawCalls: 0, triangles: 0, frames: 0, antialias, glyphSize };
 
 const requestRender = () => { dirty = true; labelsDirty = true; };
 nav.onChange = requestRender;
